@@ -1,0 +1,1 @@
+"""Training: configs, models, data, the loop, its events and the worker thread (torch only)."""

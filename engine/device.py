@@ -1,0 +1,46 @@
+"""Which device a config trains on, and how to name it for people."""
+
+from __future__ import annotations
+
+import torch
+
+
+class DeviceUnavailable(RuntimeError):
+    pass
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' picks CUDA, then MPS, then the CPU; an explicit device that is missing is an error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", torch.cuda.current_device())
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceUnavailable("device: cuda was asked for but CUDA is not available here; use --device cpu or auto")
+        index = 0 if device.index is None else device.index
+        if index >= torch.cuda.device_count():
+            raise DeviceUnavailable(f"device: cuda:{index} does not exist; this machine has {torch.cuda.device_count()} GPU(s)")
+        return torch.device("cuda", index)
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise DeviceUnavailable("device: mps was asked for but is not available here; use --device cpu or auto")
+    return device
+
+
+def describe_device(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return "Apple GPU (MPS)"
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def memory_in_use(device: torch.device | str) -> tuple[int, int] | None:
+    """(bytes allocated by torch, total bytes) on a CUDA device, else None."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return None
+    return torch.cuda.memory_allocated(device), torch.cuda.get_device_properties(device).total_memory

@@ -1,0 +1,64 @@
+"""What the training loop tells its subscribers: small frozen dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    run_id: int
+    config_json: str
+    device: str  # "cpu", "cuda:0", ...
+    device_name: str  # "CPU (2 threads)", "NVIDIA H100 80GB HBM3", ...
+    params: int
+    steps_per_epoch: int
+    total_steps: int
+    first_step: int = 0  # > 0 when a run continues from a checkpoint
+
+
+@dataclass(frozen=True)
+class Losses:
+    """Consecutive batch losses: losses[i] is the loss of step first_step + i (steps count from 0)."""
+
+    run_id: int
+    epoch: int  # 1-based
+    first_step: int
+    losses: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class EpochEnd:
+    run_id: int
+    epoch: int  # 1-based
+    step: int  # steps done when the epoch ended
+    train_loss: float
+    test_loss: float
+    test_acc: float  # percent
+    class_acc: tuple[float, ...]  # percent, one per class
+    seconds: float  # training time of this epoch, evaluation excluded
+    images_per_s: float
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    run_id: int
+    test_acc: float
+    test_loss: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class RunFailed:
+    run_id: int
+    error: str
+
+
+@dataclass(frozen=True)
+class RunCancelled:
+    run_id: int
+    step: int
+
+
+Event = RunStarted | Losses | EpochEnd | RunFinished | RunFailed | RunCancelled
+RUN_ENDS = (RunFinished, RunFailed, RunCancelled)

@@ -1,0 +1,136 @@
+"""The engine thread: takes runs from a job source and trains them one at a time."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from engine.config import RunConfig
+from engine.data import DatasetUnavailable
+from engine.device import DeviceUnavailable
+from engine.events import Event, RunFailed
+from engine.loss_stream import Diverged
+from engine.train import train
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    run_id: int
+    config: RunConfig
+
+
+def describe_error(error: BaseException, config: RunConfig) -> str:
+    """One line for the user: what happened and what to do."""
+    if isinstance(error, torch.cuda.OutOfMemoryError):
+        return f"CUDA out of memory at batch size {config.batch_size}; try a smaller --batch-size"
+    if isinstance(error, Diverged):
+        return f"diverged: {error}"
+    if isinstance(error, (DatasetUnavailable, DeviceUnavailable)):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
+def run_job(
+    job: Job,
+    emit: Callable[[Event], None],
+    should_stop: Callable[[], bool],
+    data_dir: Path,
+) -> None:
+    """Train one job; an exception becomes a RunFailed event instead of escaping."""
+    try:
+        train(job.run_id, job.config, emit, should_stop, data_dir)
+    except Exception as error:
+        expected = (torch.cuda.OutOfMemoryError, Diverged, DatasetUnavailable, DeviceUnavailable)
+        log.log(logging.INFO if isinstance(error, expected) else logging.ERROR,
+                "run %s failed", job.run_id, exc_info=True)
+        emit(RunFailed(job.run_id, describe_error(error, job.config)))
+    finally:
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+class Worker:
+    """A thread that asks `next_job` for work, trains it, and asks again.
+
+    `next_job` is called on the worker's own thread, so it may open its own store connection.
+    """
+
+    def __init__(
+        self,
+        next_job: Callable[[], Job | None],
+        emit: Callable[[Event], None],
+        data_dir: Path,
+        idle_wait_s: float = 0.5,
+    ):
+        self._next_job = next_job
+        self._emit = emit
+        self._data_dir = data_dir
+        self._idle_wait_s = idle_wait_s
+        self._stop_run = threading.Event()
+        self._closing = threading.Event()
+        self._wake = threading.Event()
+        self._paused = False
+        self.current: Job | None = None
+        self._thread = threading.Thread(target=self._loop, name="cifar-tui-engine", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def pause(self) -> None:
+        """Finish the current run, then take no new one until resume()."""
+        self._paused = True
+
+    def resume(self) -> None:
+        self._paused = False
+        self.wake()
+
+    def wake(self) -> None:
+        """Look for work now instead of at the next poll."""
+        self._wake.set()
+
+    def cancel(self, run_id: int | None = None) -> bool:
+        """Stop the current run (if it is run_id, when given) at its next batch."""
+        current = self.current
+        if current is None or (run_id is not None and current.run_id != run_id):
+            return False
+        self._stop_run.set()
+        return True
+
+    def close(self, timeout: float = 10.0) -> bool:
+        """Cancel the current run and stop the thread; True when it has ended."""
+        self._closing.set()
+        self._stop_run.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _loop(self) -> None:
+        while not self._closing.is_set():
+            job = None
+            if not self._paused:
+                try:
+                    job = self._next_job()
+                except Exception:
+                    log.exception("the job source failed; retrying")
+            if job is None:
+                self._wake.wait(self._idle_wait_s)
+                self._wake.clear()
+                continue
+            self._stop_run.clear()
+            self.current = job
+            try:
+                run_job(job, self._emit, self._stop_run.is_set, self._data_dir)
+            finally:
+                self.current = None

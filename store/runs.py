@@ -1,0 +1,209 @@
+"""The run store: runs, their epochs and batch losses, and the queue (runs with status queued).
+
+A RunStore (its sqlite connection) belongs to the thread that opened it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from sqlite_utils import Database
+
+from store.schema import MIGRATION_NAMES, migrations
+
+BUSY_TIMEOUT_S = 10.0
+TERMINAL = ("finished", "failed", "cancelled", "interrupted")
+
+# The run table as people see it (runs --json, export, the Runs screen).
+RUN_COLUMNS = (
+    "id", "name", "status", "model", "dataset", "epochs", "epochs_done", "test_acc", "test_loss",
+    "best_test_acc", "train_loss", "images_per_s", "seconds", "device", "created_at", "error",
+)
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used; the message says why and what to do."""
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class RunStore:
+    def __init__(self, path: Path | str | None = None, busy_timeout_s: float = BUSY_TIMEOUT_S):
+        """Open (creating if needed) the database at path, or an in-memory one for None."""
+        self.path = None if path is None else Path(path)
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(":memory:" if self.path is None else self.path, timeout=busy_timeout_s)
+        try:
+            self.db = Database(conn)
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self.db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+            if self.path is not None:
+                self.db.execute("PRAGMA journal_mode = WAL")
+                self.db.execute("PRAGMA synchronous = NORMAL")
+            self._check_schema_version()
+            migrations.apply(self.db)
+        except sqlite3.DatabaseError as error:
+            conn.close()
+            raise StoreError(_explain(error, self.path)) from None
+
+    def _check_schema_version(self) -> None:
+        newer = [m.name for m in migrations.applied(self.db) if m.name not in MIGRATION_NAMES]
+        if newer:
+            raise StoreError(
+                f"{self.path} was written by a newer cifar-tui (schema {newer[-1]}); upgrade cifar-tui to open it"
+            )
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Database]:
+        """A write transaction that takes the write lock up front (BEGIN IMMEDIATE).
+
+        A deferred transaction that reads and then writes fails at once with "database is
+        locked" when another connection writes in between; this one waits (busy timeout).
+        """
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.conn.rollback()
+            raise
+        self.db.execute("COMMIT")
+
+    # ------------------------------------------------------------ the queue
+
+    def enqueue(self, config: dict[str, Any]) -> int:
+        """Add a run with status queued at the end of the queue; returns its id."""
+        with self.write():
+            cursor = self.db.execute(
+                """INSERT INTO runs (name, status, model, dataset, epochs, config, queue_pos, created_at)
+                   VALUES (?, 'queued', ?, ?, ?, ?, (SELECT coalesce(max(queue_pos), 0) + 1 FROM runs), ?)""",
+                [config.get("name", ""), config["model"], config["dataset"], config["epochs"],
+                 json.dumps(config, sort_keys=True), now()],
+            )
+        return cursor.lastrowid
+
+    def claim_next(self, worker: str | None = None) -> tuple[int, dict[str, Any]] | None:
+        """Take the first queued run for this worker, atomically; None when the queue is empty."""
+        return self._claim("SELECT id FROM runs WHERE status = 'queued' ORDER BY queue_pos, id LIMIT 1", [], worker)
+
+    def claim(self, run_id: int, worker: str | None = None) -> tuple[int, dict[str, Any]] | None:
+        """Take one particular queued run; None if it is not queued (any more)."""
+        return self._claim("SELECT ?", [run_id], worker)
+
+    def _claim(self, pick_sql: str, params: list, worker: str | None) -> tuple[int, dict[str, Any]] | None:
+        # One UPDATE guarded by status = 'queued' in a write transaction: two workers never
+        # take the same run.
+        with self.write():
+            rows = self.db.execute(
+                f"""UPDATE runs SET status = 'running', worker = ?, started_at = ?, error = NULL
+                    WHERE id = ({pick_sql}) AND status = 'queued' RETURNING id, config""",
+                [worker or worker_id(), now(), *params],
+            ).fetchall()  # all of it: a RETURNING statement must finish before COMMIT
+        row = rows[0] if rows else None
+        return None if row is None else (row[0], json.loads(row[1]))
+
+    def queue(self) -> list[dict[str, Any]]:
+        """Running runs, then queued ones in the order they will run."""
+        return self._dicts(
+            "SELECT * FROM runs WHERE status IN ('running', 'queued') "
+            "ORDER BY status = 'queued', queue_pos, id"
+        )
+
+    def move(self, run_id: int, offset: int) -> bool:
+        """Move a queued run `offset` places later (negative: earlier) among the queued runs."""
+        with self.write():
+            ids = [row[0] for row in self.db.execute(
+                "SELECT id FROM runs WHERE status = 'queued' ORDER BY queue_pos, id")]
+            if run_id not in ids:
+                return False
+            index = ids.index(run_id)
+            new_index = max(0, min(len(ids) - 1, index + offset))
+            if new_index == index:
+                return False
+            ids.insert(new_index, ids.pop(index))
+            self.db.conn.executemany(
+                "UPDATE runs SET queue_pos = ? WHERE id = ?", [(pos + 1, rid) for pos, rid in enumerate(ids)])
+        return True
+
+    def cancel_queued(self, run_id: int) -> bool:
+        """Cancel a run that has not started; False if it is not queued."""
+        with self.write():
+            cursor = self.db.execute(
+                "UPDATE runs SET status = 'cancelled', finished_at = ? WHERE id = ? AND status = 'queued'",
+                [now(), run_id])
+        return cursor.rowcount == 1
+
+    # ------------------------------------------------------------ reading
+
+    def runs(self, ids: list[int] | None = None) -> list[dict[str, Any]]:
+        """The run table (RUN_COLUMNS), newest first, or the given runs in the given order."""
+        columns = ", ".join(RUN_COLUMNS)
+        if ids is None:
+            return self._dicts(f"SELECT {columns} FROM runs ORDER BY id DESC")
+        by_id = {row["id"]: row for row in self._dicts(
+            f"SELECT {columns} FROM runs WHERE id IN ({', '.join('?' * len(ids))})", list(ids))}
+        return [by_id[run_id] for run_id in ids if run_id in by_id]
+
+    def run(self, run_id: int) -> dict[str, Any] | None:
+        """One run with every column, its config parsed; None if there is no such run."""
+        rows = self._dicts("SELECT * FROM runs WHERE id = ?", [run_id])
+        if not rows:
+            return None
+        row = rows[0]
+        row["config"] = json.loads(row["config"])
+        return row
+
+    def epochs(self, run_id: int) -> list[dict[str, Any]]:
+        rows = self._dicts("SELECT * FROM epochs WHERE run_id = ? ORDER BY epoch", [run_id])
+        for row in rows:
+            row["class_acc"] = json.loads(row["class_acc"]) if row["class_acc"] else []
+        return rows
+
+    def loss_count(self, run_id: int) -> int:
+        return self.db.execute("SELECT count(*) FROM losses WHERE run_id = ?", [run_id]).fetchone()[0]
+
+    def loss_curve(self, run_id: int, max_points: int = 2000) -> list[tuple[float, float]]:
+        """(step, loss) pairs, averaged in SQL over equal buckets of steps to at most max_points."""
+        last = self.db.execute("SELECT max(step) FROM losses WHERE run_id = ?", [run_id]).fetchone()[0]
+        if last is None:
+            return []
+        bucket = max(1, -(-(last + 1) // max_points))
+        return [tuple(row) for row in self.db.execute(
+            "SELECT avg(step), avg(loss) FROM losses WHERE run_id = ? GROUP BY step / ? ORDER BY step / ?",
+            [run_id, bucket, bucket])]
+
+    def _dicts(self, sql: str, params: list | None = None) -> list[dict[str, Any]]:
+        return list(self.db.query(sql, params or []))
+
+    # ------------------------------------------------------------ changing
+
+    def delete(self, run_id: int) -> bool:
+        """Delete a run that is not running, with its epochs and losses."""
+        with self.write():
+            cursor = self.db.execute("DELETE FROM runs WHERE id = ? AND status != 'running'", [run_id])
+        return cursor.rowcount == 1
+
+
+def _explain(error: sqlite3.DatabaseError, path: Path | None) -> str:
+    text = str(error)
+    if "not a database" in text or "malformed" in text:
+        return f"{path} is not a cifar-tui database (sqlite says: {text}); move it away or use another --home"
+    if "locked" in text or "busy" in text:
+        return f"{path} is locked by another program; try again when it is done"
+    return f"cannot open {path}: {text}"

@@ -1,0 +1,115 @@
+import pickle
+import tarfile
+
+import numpy as np
+import pytest
+import torch
+
+from engine import data
+from engine.data import (ARCHIVE_NAME, FOLDER_NAME, DatasetUnavailable, load_cifar10, normalize, random_crop,
+                         random_hflip, read_batch_folder, synthetic, eval_batches, train_batches)
+
+
+def write_batch_folder(root, per_file=6):
+    """A tiny cifar-10-batches-py/ in the standard pickle format: image i is filled with value i."""
+    folder = root / FOLDER_NAME
+    folder.mkdir(parents=True)
+    value = 0
+    for name in data.TRAIN_FILES + data.TEST_FILES:
+        images = np.stack([np.full(3072, value + i, dtype=np.uint8) for i in range(per_file)])
+        labels = [(value + i) % 10 for i in range(per_file)]
+        value += per_file
+        with open(folder / name, "wb") as f:
+            pickle.dump({b"batch_label": name.encode(), b"data": images, b"labels": labels}, f)
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump({b"label_names": [f"class{i}".encode() for i in range(10)]}, f)
+    return folder
+
+
+def test_batch_file_reader(tmp_path):
+    folder = write_batch_folder(tmp_path)
+    with pytest.warns(UserWarning, match="md5 mismatch"):
+        dataset = read_batch_folder(folder)
+    assert dataset.train.images.shape == (30, 3, 32, 32) and dataset.train.images.dtype == torch.uint8
+    assert dataset.test.images.shape == (6, 3, 32, 32)
+    assert dataset.train.images[7].unique().tolist() == [7]
+    assert dataset.test.images[0].unique().tolist() == [30]
+    assert dataset.train.labels.tolist() == [i % 10 for i in range(30)]
+    assert dataset.classes[3] == "class3"
+
+
+def test_a_placed_tarball_is_extracted_and_read(tmp_path):
+    folder = write_batch_folder(tmp_path / "src")
+    with tarfile.open(tmp_path / ARCHIVE_NAME, "w:gz") as tar:
+        tar.add(folder, arcname=FOLDER_NAME)
+    with pytest.warns(UserWarning):
+        dataset = load_cifar10(tmp_path)
+    assert len(dataset.train) == 30 and (tmp_path / FOLDER_NAME / "test_batch").exists()
+
+
+def test_a_missing_dataset_says_where_to_put_it(tmp_path, monkeypatch):
+    def no_network(*args, **kwargs):
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr("torchvision.datasets.utils.download_url", no_network)
+    with pytest.raises(DatasetUnavailable, match=f"put {ARCHIVE_NAME} .* in {tmp_path}"):
+        load_cifar10(tmp_path)
+
+
+def test_a_broken_batch_file_is_a_clear_error(tmp_path):
+    folder = write_batch_folder(tmp_path)
+    (folder / "data_batch_3").write_bytes(b"not a pickle")
+    with pytest.warns(UserWarning), pytest.raises(DatasetUnavailable, match="data_batch_3 is not a CIFAR-10 batch file"):
+        read_batch_folder(folder)
+
+
+def test_synthetic_is_cifar_shaped_and_deterministic():
+    a, b, c = synthetic(2000, 500), synthetic(2000, 500), synthetic(2000, 500, seed=1)
+    assert a.train.images.shape == (2000, 3, 32, 32) and a.train.images.dtype == torch.uint8
+    assert a.test.images.shape == (500, 3, 32, 32)
+    assert torch.equal(a.train.images, b.train.images) and torch.equal(a.test.labels, b.test.labels)
+    assert not torch.equal(a.train.images, c.train.images)
+    assert set(a.train.labels.tolist()) == set(range(10))
+
+
+def test_synthetic_default_size():
+    dataset = synthetic()
+    assert (len(dataset.train), len(dataset.test)) == (50_000, 10_000)
+
+
+def test_train_batches_cover_the_split_once_shuffled():
+    split = synthetic(1000, 10).train
+    g = torch.Generator().manual_seed(0)
+    labels = torch.cat([y for _, y in train_batches(split, 64, g, hflip=False, crop=False)])
+    assert len(labels) == 1000 and not torch.equal(labels, split.labels)
+    assert torch.equal(labels.sort().values, split.labels.sort().values)
+
+
+def test_normalize_matches_totensor_and_normalize():
+    images = torch.tensor([0, 255, 51], dtype=torch.uint8).view(1, 3, 1, 1)
+    expected = (images.float() / 255 - 0.5) / 0.5
+    assert torch.allclose(normalize(images), expected)
+
+
+def test_hflip_flips_about_half():
+    images = torch.arange(64 * 3 * 32 * 32).remainder(251).to(torch.uint8).view(64, 3, 32, 32)
+    out = random_hflip(images, torch.Generator().manual_seed(0))
+    flipped = [torch.equal(o, i.flip(2)) for o, i in zip(out, images)]
+    kept = [torch.equal(o, i) for o, i in zip(out, images)]
+    assert all(f or k for f, k in zip(flipped, kept)) and 16 < sum(flipped) < 48
+
+
+def test_crop_is_a_shifted_window_of_the_padded_image():
+    images = torch.randint(1, 255, (16, 3, 32, 32), dtype=torch.uint8)
+    out = random_crop(images, torch.Generator().manual_seed(0))
+    assert out.shape == images.shape
+    padded = torch.nn.functional.pad(images, (4, 4, 4, 4))
+    for o, p in zip(out, padded):
+        assert any(torch.equal(o, p[:, y:y + 32, x:x + 32]) for y in range(9) for x in range(9))
+
+
+def test_test_batches_are_in_order_and_unaugmented():
+    split = synthetic(10, 100).test
+    batches = list(eval_batches(split, 40))
+    assert [len(y) for _, y in batches] == [40, 40, 20]
+    assert torch.equal(batches[0][0], normalize(split.images[:40]))

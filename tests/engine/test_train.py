@@ -1,0 +1,63 @@
+import math
+
+import pytest
+
+from engine.config import make_config
+from engine.events import EpochEnd, Losses, RunCancelled, RunFinished, RunStarted
+from engine.train import train
+
+
+def run_events(tmp_path, **overrides):
+    events = []
+    config = make_config("seed-cnn", dataset="synthetic", device="cpu", **overrides)
+    train(1, config, events.append, data_dir=tmp_path)
+    return events
+
+
+def test_event_sequence_and_one_loss_per_step(tmp_path):
+    events = run_events(tmp_path, epochs=2, limit_batches=7)
+    kinds = [type(e) for e in events if not isinstance(e, Losses)]
+    assert kinds == [RunStarted, EpochEnd, EpochEnd, RunFinished]
+    started = events[0]
+    assert (started.steps_per_epoch, started.total_steps, started.params) == (7, 14, 43_626)
+    chunks = [e for e in events if isinstance(e, Losses)]
+    steps = [c.first_step + i for c in chunks for i in range(len(c.losses))]
+    assert steps == list(range(14))
+    assert all(c.epoch == (1 if c.first_step < 7 else 2) for c in chunks)
+    assert all(math.isfinite(loss) for c in chunks for loss in c.losses)
+    end = [e for e in events if isinstance(e, EpochEnd)][-1]
+    assert end.step == 14 and len(end.class_acc) == 10 and end.images_per_s > 0
+    # Losses reach subscribers before the epoch that contains them ends.
+    assert events.index(chunks[-1]) < events.index(end)
+
+
+def test_training_learns_the_synthetic_data(tmp_path):
+    events = run_events(tmp_path, epochs=1)
+    end = next(e for e in events if isinstance(e, EpochEnd))
+    assert end.test_acc > 50
+    assert sum(len(e.losses) for e in events if isinstance(e, Losses)) == 782  # ceil(50000 / 64)
+
+
+def test_same_seed_same_losses(tmp_path):
+    def losses(seed):
+        return [loss for e in run_events(tmp_path, seed=seed, limit_batches=5) if isinstance(e, Losses) for loss in e.losses]
+
+    assert losses(3) == losses(3)
+    assert losses(3) != losses(4)
+
+
+def test_should_stop_cancels_at_the_next_batch(tmp_path):
+    events = []
+    config = make_config("seed-cnn", dataset="synthetic", device="cpu", epochs=3)
+    train(1, config, events.append, should_stop=lambda: sum(isinstance(e, Losses) for e in events) > 0,
+          data_dir=tmp_path)
+    assert isinstance(events[-1], RunCancelled)
+    assert not any(isinstance(e, (EpochEnd, RunFinished)) for e in events)
+    recorded = sum(len(e.losses) for e in events if isinstance(e, Losses))
+    assert events[-1].step == recorded
+
+
+@pytest.mark.parametrize("optimizer, crop", [("sgd", True), ("adam", False)])
+def test_options_train(tmp_path, optimizer, crop):
+    events = run_events(tmp_path, optimizer=optimizer, crop=crop, lr=0.01, limit_batches=3, nesterov=optimizer == "sgd")
+    assert isinstance(events[-1], RunFinished)

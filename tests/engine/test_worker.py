@@ -1,0 +1,95 @@
+import threading
+import time
+
+from engine.config import make_config
+from engine.data import DatasetUnavailable
+from engine.events import Losses, RunCancelled, RunFailed, RunFinished, RunStarted
+from engine.worker import Job, Worker
+
+
+class Jobs:
+    """A job source over a fixed list, as the store's claim would be."""
+
+    def __init__(self, jobs):
+        self.jobs = list(jobs)
+
+    def __call__(self):
+        return self.jobs.pop(0) if self.jobs else None
+
+
+class Events:
+    def __init__(self):
+        self.items = []
+        self.changed = threading.Condition()
+
+    def __call__(self, event):
+        with self.changed:
+            self.items.append(event)
+            self.changed.notify_all()
+
+    def wait_for(self, predicate, timeout=60):
+        with self.changed:
+            assert self.changed.wait_for(lambda: predicate(self.items), timeout), self.items
+
+
+def quick(**changes):
+    settings = dict(dataset="synthetic", device="cpu", epochs=1, limit_batches=3)
+    return make_config("seed-cnn", **{**settings, **changes})
+
+
+def test_a_failing_run_becomes_run_failed_and_the_next_still_runs(tmp_path, monkeypatch):
+    def no_network(data_dir):
+        raise DatasetUnavailable("no CIFAR-10 here")
+
+    monkeypatch.setattr("engine.data._download", no_network)
+    events = Events()
+    bad = Job(1, quick(dataset="cifar10"))
+    good = Job(2, quick())
+    worker = Worker(Jobs([bad, good]), events, data_dir=tmp_path, idle_wait_s=0.05)
+    worker.start()
+    events.wait_for(lambda items: any(isinstance(e, RunFinished) for e in items))
+    assert worker.close()
+    failed = [e for e in events.items if isinstance(e, RunFailed)]
+    assert [(e.run_id, e.error) for e in failed] == [(1, "no CIFAR-10 here")]
+    assert [e.run_id for e in events.items if isinstance(e, RunFinished)] == [2]
+
+
+def test_cancel_stops_the_current_run_within_a_second(tmp_path):
+    events = Events()
+    worker = Worker(Jobs([Job(5, quick(limit_batches=0, epochs=5))]), events, data_dir=tmp_path)
+    worker.start()
+    events.wait_for(lambda items: any(isinstance(e, Losses) for e in items))
+    asked = time.monotonic()
+    assert worker.cancel(5)
+    events.wait_for(lambda items: isinstance(items[-1], RunCancelled), timeout=5)
+    assert time.monotonic() - asked < 1.0
+    assert worker.close()
+    assert isinstance(events.items[0], RunStarted)
+
+
+def test_cancel_of_another_run_does_nothing(tmp_path):
+    worker = Worker(Jobs([]), lambda e: None, data_dir=tmp_path)
+    assert not worker.cancel(3)
+    worker.start()
+    assert worker.close(timeout=5)
+
+
+def test_pause_takes_no_new_run_until_resume(tmp_path):
+    events = Events()
+    worker = Worker(Jobs([Job(1, quick())]), events, data_dir=tmp_path, idle_wait_s=0.05)
+    worker.pause()
+    worker.start()
+    time.sleep(0.3)
+    assert events.items == []
+    worker.resume()
+    events.wait_for(lambda items: any(isinstance(e, RunFinished) for e in items))
+    assert worker.close()
+
+
+def test_close_cancels_a_running_run(tmp_path):
+    events = Events()
+    worker = Worker(Jobs([Job(1, quick(limit_batches=0, epochs=5))]), events, data_dir=tmp_path)
+    worker.start()
+    events.wait_for(lambda items: any(isinstance(e, Losses) for e in items))
+    assert worker.close(timeout=5)
+    assert isinstance(events.items[-1], RunCancelled)

@@ -1,0 +1,112 @@
+import json
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from tui.cli import main
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("CIFAR_TUI_HOME", str(tmp_path))
+    return tmp_path
+
+
+def cifar_tui(capsys, *args):
+    """(exit status, stdout, stderr) of the command line, in this process."""
+    with pytest.raises(SystemExit) as caught:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return caught.value.code, out, err
+
+
+QUICK = ("--preset", "seed-cnn", "--dataset", "synthetic", "--epochs", "2", "--limit-batches", "4", "--device", "cpu")
+
+
+def test_run_records_a_finished_run(home, capsys):
+    status, _, err = cifar_tui(capsys, "run", *QUICK, "--name", "first")
+    assert status == 0, err
+    assert "run 1 finished" in err
+    status, out, _ = cifar_tui(capsys, "runs", "--json")
+    [row] = json.loads(out)
+    assert {k: row[k] for k in ("id", "name", "status", "model", "dataset", "epochs", "epochs_done")} == {
+        "id": 1, "name": "first", "status": "finished", "model": "seed-cnn", "dataset": "synthetic",
+        "epochs": 2, "epochs_done": 2}
+    assert {"test_acc", "test_loss", "best_test_acc", "images_per_s", "seconds", "error"} <= set(row)
+    with sqlite3.connect(home / "runs.db") as conn:
+        assert conn.execute("SELECT count(*), min(step), max(step) FROM losses").fetchone() == (8, 0, 7)
+    for fmt, marker in [("csv", "id,name,status"), ("json", '"status": "finished"'), ("md", "| 1 | first |"),
+                        ("latex", "\\begin{tabular}")]:
+        status, out, _ = cifar_tui(capsys, "export", "--format", fmt)
+        assert status == 0 and marker in out
+    status, out, _ = cifar_tui(capsys, "show", "1")
+    assert status == 0 and "xavier-uniform" in out and "Epochs" in out
+
+
+def test_export_to_a_file(home, capsys, tmp_path):
+    cifar_tui(capsys, "queue", "add", *QUICK)
+    target = tmp_path / "runs.md"
+    status, _, err = cifar_tui(capsys, "export", "--format", "md", "-o", str(target), "1")
+    assert status == 0 and "wrote 1 runs" in err
+    assert target.read_text().startswith("| id | name |")
+
+
+@pytest.mark.parametrize("args, message", [
+    (("run", "--lr", "-1"), "lr: must be > 0"),
+    (("run", "--model", "no-such-model"), "model: unknown model 'no-such-model'; allowed: seed-cnn"),
+    (("run", "--epochs", "many"), "epochs: must be an integer"),
+    (("run", "--preset", "nope"), "preset: unknown preset 'nope'"),
+    (("queue", "add", "--optimizer", "rmsprop"), "optimizer: unknown optimizer"),
+    (("show", "42"), "run_id: no run with id 42"),
+    (("show", "abc"), "'abc' is not a valid integer"),
+    (("export", "--format", "xls"), "'xls' is not one of"),
+    (("export", "7"), "run_ids: no run with id 7"),
+    (("frobnicate",), "No such command 'frobnicate'"),
+])
+def test_bad_input_exits_2_with_one_line(home, capsys, args, message):
+    status, out, err = cifar_tui(capsys, *args)
+    assert status == 2
+    assert err.count("\n") == 1 and err.startswith("cifar-tui: error: ") and message in err
+
+
+def test_cuda_without_cuda_is_bad_input(home, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    status, _, err = cifar_tui(capsys, "run", *QUICK[:-2], "--device", "cuda")
+    assert status == 2 and "device: cuda was asked for but CUDA is not available" in err
+
+
+def test_a_failed_run_exits_1_with_the_reason(home, capsys, monkeypatch):
+    from engine.data import DatasetUnavailable
+
+    def no_network(data_dir):
+        raise DatasetUnavailable(f"put cifar-10-python.tar.gz in {data_dir}")
+
+    monkeypatch.setattr("engine.data._download", no_network)
+    status, _, err = cifar_tui(capsys, "run", "--dataset", "cifar10", "--epochs", "1", "--device", "cpu")
+    assert status == 1
+    assert err.strip().splitlines()[-1] == f"cifar-tui: run 1 failed: put cifar-10-python.tar.gz in {home / 'data'}"
+    assert "Traceback" not in err
+
+
+def test_queue_add_and_list(home, capsys):
+    assert cifar_tui(capsys, "queue", "add", *QUICK)[1] == "1\n"
+    assert cifar_tui(capsys, "queue", "add", "--preset", "seed-resnet", "--dataset", "synthetic")[1] == "2\n"
+    status, out, _ = cifar_tui(capsys, "queue", "list", "--json")
+    assert [(r["id"], r["model"], r["status"]) for r in json.loads(out)] == [
+        (1, "seed-cnn", "queued"), (2, "seed-resnet", "queued")]
+
+
+def test_a_non_database_home_is_refused(home, capsys):
+    (home / "runs.db").write_text("not sqlite " * 100)
+    status, _, err = cifar_tui(capsys, "runs")
+    assert status == 1 and "is not a cifar-tui database" in err and err.count("\n") == 1
+
+
+def test_the_installed_command_runs():
+    result = subprocess.run(["cifar-tui", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "run" in result.stdout and "export" in result.stdout

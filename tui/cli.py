@@ -1,0 +1,280 @@
+"""The `cifar-tui` command line: the app, and the same engine and store without it.
+
+Exit status: 0 success, 1 a failed run or a runtime error, 2 bad input (one line on stderr).
+torch is imported only by the commands that train, so the others start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from engine.config import PRESETS, ConfigError, make_config
+from store.export import FORMATS, export_runs
+from store.runs import RunStore, StoreError
+
+ENV_HOME = "CIFAR_TUI_HOME"
+
+
+class BadInput(click.UsageError):
+    """A user's mistake: exit status 2 and one line."""
+
+
+def default_home() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("cifar-tui", appauthor=False))
+
+
+class Home:
+    """The folder that holds runs.db and data/."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    @property
+    def db_path(self) -> Path:
+        return self.path / "runs.db"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.path / "data"
+
+    def start_log(self) -> None:
+        """Tracebacks go to <home>/cifar-tui.log, never onto the user's screen."""
+        import logging
+
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            logging.basicConfig(filename=self.path / "cifar-tui.log", level=logging.INFO,
+                                format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
+        except OSError as error:
+            raise click.UsageError(f"home: cannot use {self.path} ({error.strerror})") from None
+
+    def store(self) -> RunStore:
+        return RunStore(self.db_path)
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path), envvar=ENV_HOME,
+              help=f"Folder for runs.db and data/ (default: ${ENV_HOME} or the user data folder).")
+@click.pass_context
+def cli(ctx: click.Context, home: Path | None) -> None:
+    """A terminal experiment runner for CIFAR-10. With no command, opens the app."""
+    ctx.obj = Home((home or default_home()).expanduser())
+    ctx.obj.start_log()
+    if ctx.invoked_subcommand is None:
+        from tui.app import CifarApp
+
+        CifarApp(ctx.obj).run()
+
+
+def config_options(command: Callable) -> Callable:
+    """The flags that make a config, shared by `run` and `queue add`. None means: keep the preset's."""
+    options = [
+        click.option("--preset", type=str, help=f"Start from a preset: {', '.join(PRESETS)}."),
+        click.option("--model", type=str, help="Model name (see `cifar-tui models`)."),
+        click.option("--dataset", type=str, help="cifar10 or synthetic."),
+        click.option("--epochs", type=str),
+        click.option("--batch-size", type=str),
+        click.option("--lr", type=str, help="Learning rate."),
+        click.option("--optimizer", type=str, help="adam or sgd."),
+        click.option("--momentum", type=str, help="SGD momentum."),
+        click.option("--nesterov/--no-nesterov", default=None),
+        click.option("--weight-decay", type=str),
+        click.option("--dropout", type=str),
+        click.option("--init", type=str,
+                     help="default, xavier-uniform, xavier-normal, kaiming-uniform or kaiming-normal."),
+        click.option("--hflip/--no-hflip", default=None, help="Random horizontal flips."),
+        click.option("--crop/--no-crop", default=None, help="Random crops of the 4-pixel padded image."),
+        click.option("--seed", type=str),
+        click.option("--device", type=str, help="auto, cpu, cuda, cuda:N or mps."),
+        click.option("--limit-batches", type=str, help="Stop each epoch after N batches (quick checks)."),
+        click.option("--name", type=str),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def config_from_flags(flags: dict[str, Any]):
+    # Numbers arrive as text so that the config's validation names the field in every error.
+    preset = flags.pop("preset")
+    return make_config(preset, **flags)
+
+
+def check_device(config) -> None:
+    from engine.device import DeviceUnavailable, resolve_device
+
+    try:
+        resolve_device(config.device)
+    except DeviceUnavailable as error:
+        raise BadInput(str(error)) from None
+
+
+def store_of(ctx: click.Context) -> RunStore:
+    return ctx.obj.store()
+
+
+# ------------------------------------------------------------------ training
+
+
+@cli.command()
+@config_options
+@click.pass_context
+def run(ctx: click.Context, **flags: Any) -> None:
+    """Train one run in the foreground and record it."""
+    from tui.headless import train_in_foreground
+
+    config = config_from_flags(flags)
+    check_device(config)
+    status = train_in_foreground(ctx.obj, config)
+    if status != "finished":
+        sys.exit(1)
+
+
+@cli.group()
+def queue() -> None:
+    """The queue of runs that the app (or `cifar-tui worker`) trains in order."""
+
+
+@queue.command("add")
+@config_options
+@click.pass_context
+def queue_add(ctx: click.Context, **flags: Any) -> None:
+    """Queue a run; prints its id."""
+    config = config_from_flags(flags)
+    click.echo(store_of(ctx).enqueue(config.to_dict()))
+
+
+@queue.command("list")
+@click.option("--json", "as_json", is_flag=True, help="A JSON list instead of a table.")
+@click.pass_context
+def queue_list(ctx: click.Context, as_json: bool) -> None:
+    """Running and queued runs, in the order they run."""
+    rows = [{key: row[key] for key in ("id", "name", "status", "model", "dataset", "epochs", "epochs_done")}
+            for row in store_of(ctx).queue()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        print_table(rows, title="Queue")
+
+
+# ------------------------------------------------------------------ browsing
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="A JSON list instead of a table.")
+@click.pass_context
+def runs(ctx: click.Context, as_json: bool) -> None:
+    """The table of runs, newest first."""
+    rows = store_of(ctx).runs()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    print_table([display_row(row) for row in rows], title="Runs")
+
+
+@cli.command()
+@click.argument("run_id", type=int)
+@click.pass_context
+def show(ctx: click.Context, run_id: int) -> None:
+    """One run's config, summary and per-epoch table."""
+    from store.export import format_value
+
+    store = store_of(ctx)
+    row = store.run(run_id)
+    if row is None:
+        raise BadInput(f"run_id: no run with id {run_id}; see `cifar-tui runs`")
+    summary = {key: row[key] for key in ("status", "device_name", "params", "epochs_done", "test_acc",
+                                         "best_test_acc", "images_per_s", "seconds", "error")}
+    print_table([{"field": k, "value": v} for k, v in row["config"].items()], title=f"Run {run_id}: config")
+    print_table([{"field": k, "value": format_value(k, v)} for k, v in summary.items() if v is not None],
+                title="Summary")
+    epochs = [{k: e[k] for k in ("epoch", "train_loss", "test_loss", "test_acc", "seconds", "images_per_s")}
+              for e in store.epochs(run_id)]
+    print_table(epochs, title="Epochs")
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Write to this file instead of stdout.")
+@click.argument("run_ids", type=int, nargs=-1)
+@click.pass_context
+def export(ctx: click.Context, fmt: str, output: Path | None, run_ids: tuple[int, ...]) -> None:
+    """The run table (or the given runs) as csv, json, md or latex."""
+    store = store_of(ctx)
+    rows = store.runs(list(run_ids)) if run_ids else store.runs()
+    missing = sorted(set(run_ids) - {row["id"] for row in rows})
+    if missing:
+        raise BadInput(f"run_ids: no run with id {', '.join(map(str, missing))}; see `cifar-tui runs`")
+    text = export_runs(rows, fmt)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text)
+        click.echo(f"wrote {len(rows)} runs to {output}", err=True)
+
+
+def display_row(row: dict[str, Any]) -> dict[str, str]:
+    """A run as the terminal table shows it: short headers, rounded numbers."""
+    from store.export import format_value
+
+    return {
+        "id": str(row["id"]), "name": row["name"], "status": row["status"], "model": row["model"],
+        "data": row["dataset"], "epochs": f"{row['epochs_done']}/{row['epochs']}",
+        "acc %": format_value("test_acc", row["test_acc"]), "best %": format_value("test_acc", row["best_test_acc"]),
+        "loss": format_value("test_loss", row["test_loss"]), "img/s": format_value("images_per_s", row["images_per_s"]),
+        "time s": format_value("seconds", row["seconds"]), "error": row["error"] or "",
+    }
+
+
+def print_table(rows: list[dict[str, Any]], title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from store.export import NUMERIC, format_value
+
+    table = Table(title=title, title_justify="left")
+    columns = list(rows[0]) if rows else ["(none)"]
+    numeric = NUMERIC | {"acc %", "best %", "loss", "img/s", "time s", "epochs", "value"}
+    for column in columns:
+        table.add_column(column, justify="right" if column in numeric else "left", overflow="fold",
+                         no_wrap=column != "error")
+    for row in rows:
+        table.add_row(*(format_value(c, row[c]) for c in columns))
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)  # a pipe or a file: no terminal to fit
+    console.print(table)
+
+
+# ------------------------------------------------------------------ entry point
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        status = cli.main(args=argv, prog_name="cifar-tui", standalone_mode=False)
+    except click.exceptions.Abort:
+        fail("interrupted", 130)
+    except click.UsageError as error:
+        fail(error.format_message(), 2)
+    except ConfigError as error:
+        fail(str(error), 2)
+    except StoreError as error:
+        fail(str(error), 1)
+    except click.ClickException as error:
+        fail(error.format_message(), error.exit_code)
+    except OSError as error:
+        fail(f"{error.filename or ''}: {error.strerror or error}".lstrip(": "), 1)
+    sys.exit(status if isinstance(status, int) else 0)
+
+
+def fail(message: str, status: int) -> None:
+    print(f"cifar-tui: error: {message}", file=sys.stderr)
+    sys.exit(status)

@@ -1,0 +1,85 @@
+"""Training without the app: `cifar-tui run` with a rich progress bar."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from engine.config import RunConfig
+from engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunFinished, RunStarted
+from engine.worker import Job, run_job
+from store.recorder import Recorder
+
+
+class ProgressView:
+    """Turns engine events into a rich progress bar and one line per epoch."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[speed]:>9} img/s"),
+            TextColumn("loss {task.fields[loss]}"),
+            TimeRemainingColumn(),
+            console=console,
+        )
+        self.task = None
+        self.batch_size = 0
+        self.images = 0
+        self.seconds = 0.0
+
+    def __call__(self, event: Any) -> None:
+        match event:
+            case RunStarted():
+                self.batch_size = RunConfig.from_json(event.config_json).batch_size
+                self.console.print(f"run {event.run_id} on {event.device} ({event.device_name}), "
+                                   f"{event.params:,} parameters")
+                self.progress.start()
+                self.task = self.progress.add_task(f"run {event.run_id}", total=event.total_steps,
+                                                   speed="-", loss="-")
+            case Losses() if self.task is not None:
+                self.progress.update(self.task, completed=event.first_step + len(event.losses),
+                                     loss=f"{event.losses[-1]:.4f}")
+            case EpochEnd():
+                self.progress.update(self.task, speed=f"{event.images_per_s:,.0f}")
+                self.progress.console.print(
+                    f"epoch {event.epoch}: train loss {event.train_loss:.4f}  test loss {event.test_loss:.4f}  "
+                    f"test acc {event.test_acc:.2f}%  {event.seconds:.1f}s  {event.images_per_s:,.0f} img/s")
+            case RunFinished() | RunFailed() | RunCancelled():
+                self.progress.stop()
+
+
+def train_in_foreground(home, config: RunConfig) -> str:
+    """Record a run, train it here (Ctrl-C cancels it cleanly) and return its final status."""
+    store = home.store()
+    run_id = store.enqueue(config.to_dict())
+    store.claim(run_id)
+    console = Console(stderr=True)
+    view = ProgressView(console)
+    recorder = Recorder(home.db_path, forward=[view])
+    stop = threading.Event()
+    thread = threading.Thread(target=run_job, args=(Job(run_id, config), recorder, stop.is_set, home.data_dir))
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.2)
+    except KeyboardInterrupt:
+        console.print("cancelling…")
+        stop.set()
+        thread.join()
+    recorder.close()
+    row = store.run(run_id)
+    if row["status"] == "finished":
+        console.print(f"run {run_id} finished: test acc {row['test_acc']:.2f}%, "
+                      f"{row['images_per_s']:,.0f} img/s")
+    elif row["status"] == "failed":
+        print(f"cifar-tui: run {run_id} failed: {row['error']}", file=sys.stderr)
+    else:
+        console.print(f"run {run_id} {row['status']}")
+    return row["status"]
