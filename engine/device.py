@@ -35,7 +35,7 @@ def describe_device(device: torch.device) -> str:
         return torch.cuda.get_device_name(device)
     if device.type == "mps":
         return "Apple GPU (MPS)"
-    return f"CPU ({torch.get_num_threads()} threads)"
+    return f"{torch.get_num_threads()} CPU threads"
 
 
 def memory_in_use(device: torch.device | str) -> tuple[int, int] | None:

@@ -1,36 +1,165 @@
-"""The interactive app: a first screen with the run table (the full app is being built)."""
+"""The interactive app: New experiment form, Queue, Live training view and the Runs browser."""
 
 from __future__ import annotations
 
-from textual.app import App, ComposeResult
-from textual.widgets import DataTable, Footer, Header
+from typing import Iterable
 
-from tui.cli import Home, display_row
+from textual import on
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Header, TabbedContent, TabPane
+
+from engine.events import RunFailed, RunFinished, RunStarted
+from tui.engine_link import EngineEvent, EngineLink
+from tui.live_state import LiveState
+from tui.views.live_view import LiveView
+from tui.views.new_run import NewRunForm
+from tui.views.queue_view import QueueView
+from tui.views.runs_view import RunsView
 
 
 class CifarApp(App):
+    CSS_PATH = "app.tcss"
     TITLE = "cifar-tui"
-    BINDINGS = [("q", "quit", "Quit"), ("r", "refresh", "Refresh")]
+    BINDINGS = [
+        Binding("1", "show_tab('new')", "New"),
+        Binding("2", "show_tab('queue')", "Queue"),
+        Binding("3", "show_tab('live')", "Live"),
+        Binding("4", "show_tab('runs')", "Runs"),
+        Binding("ctrl+s", "add_run", "Add to queue", show=False),
+        Binding("q", "quit", "Quit"),
+    ]
 
-    def __init__(self, home: Home):
+    def __init__(self, home, start_engine: bool = True):
         super().__init__()
         self.home = home
+        self.store = home.store()  # the UI thread's connection; the engine and recorder have their own
+        self.live = LiveState()
+        self.start_engine = start_engine
+        self.link: EngineLink | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+        with TabbedContent(initial="live", id="tabs"):
+            with TabPane("New", id="new"):
+                yield NewRunForm(id="new-run")
+            with TabPane("Queue", id="queue"):
+                yield QueueView(id="queue-view")
+            with TabPane("Live", id="live"):
+                yield LiveView(self.live, id="live-view")
+            with TabPane("Runs", id="runs"):
+                yield RunsView(id="runs-view")
         yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = str(self.home.path)
-        self.action_refresh()
+        if self.start_engine:
+            self.link = EngineLink(self, self.home)
+            self.link.start()
 
-    def action_refresh(self) -> None:
-        table = self.query_one(DataTable)
-        table.clear(columns=True)
-        rows = [display_row(row) for row in self.home.store().runs()]
-        if rows:
-            table.add_columns(*rows[0])
-            table.add_rows([list(row.values()) for row in rows])
+    def on_unmount(self) -> None:
+        if self.link is not None:
+            self.link.close()
+        self.store.close()
+
+    # ------------------------------------------------------------ engine events
+
+    @on(EngineEvent)
+    def _engine_event(self, message: EngineEvent) -> None:
+        event = message.event
+        self.live.apply(event)
+        match event:
+            case RunStarted():
+                self.notify(f"run {event.run_id} started on {event.device}")
+            case RunFinished():
+                self.notify(f"run {event.run_id} finished: test acc {event.test_acc:.2f}%")
+            case RunFailed():
+                self.notify(f"run {event.run_id} failed: {event.error}", severity="error", timeout=10)
+
+    # ------------------------------------------------------------ actions
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    @on(TabbedContent.TabActivated)
+    def _focus_tab(self, event: TabbedContent.TabActivated) -> None:
+        # Focus lands inside the tab, so that its keys (shown in the footer) work at once.
+        target = {"new": "#field-model", "queue": "#queue-table", "live": "#live-view", "runs": "#runs-table"}
+        for widget in event.tabbed_content.query(target[event.pane.id]):
+            widget.focus()
+
+    def action_add_run(self) -> None:
+        self.query_one(NewRunForm).submit()
+
+    @on(NewRunForm.Submitted)
+    def _queue_runs(self, message: NewRunForm.Submitted) -> None:
+        ids = [self.store.enqueue(config.to_dict()) for config in message.configs]
+        if self.link is not None:
+            self.link.worker.wake()
+        self.notify(f"queued run {ids[0]}" if len(ids) == 1 else f"queued runs {ids[0]}–{ids[-1]}")
+        self.query_one(QueueView).reload()
+
+    def action_toggle_pause(self) -> None:
+        if self.link is None:
+            return
+        worker = self.link.worker
+        if worker.paused:
+            worker.resume()
+            self.notify("engine resumed: it takes the next queued run")
         else:
-            table.add_column("No runs yet: try `cifar-tui run --dataset synthetic --epochs 1`")
+            worker.pause()
+            self.notify("engine paused: the current run finishes, no new run starts")
+        self.query_one(QueueView).reload()
+
+    def action_cancel_current(self) -> None:
+        current = self.link.worker.current if self.link else None
+        if current is None:
+            self.notify("no run is training", severity="warning")
+        else:
+            self.cancel_run(current.run_id)
+
+    def cancel_run(self, run_id: int) -> None:
+        if self.store.cancel_queued(run_id):
+            self.notify(f"run {run_id} cancelled")
+        elif self.link is not None and self.link.worker.cancel(run_id):
+            self.notify(f"cancelling run {run_id}…")
+        else:
+            self.notify(f"run {run_id} is not queued or training here", severity="warning")
+
+    def clone_run(self, run_id: int) -> None:
+        run = self.store.run(run_id)
+        if run is None:
+            return
+        self.query_one(NewRunForm).clone(run["config"])
+        self.action_show_tab("new")
+        self.notify(f"run {run_id}'s config is in the form: change it, then ctrl+s")
+
+    async def action_quit(self) -> None:
+        current = self.link.worker.current if self.link else None
+        if current is None:
+            self.exit()
+            return
+        from tui.screens.confirm import ConfirmScreen
+
+        def answer(confirmed: bool | None) -> None:
+            if confirmed:
+                self.exit()  # on_unmount cancels the run and waits for it to be recorded
+
+        self.push_screen(ConfirmScreen(f"Run {current.run_id} is training. Cancel it and quit?", "Cancel run and quit",
+                                       "Keep training"), answer)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("New experiment", "Open the form (1)", lambda: self.action_show_tab("new"))
+        yield SystemCommand("Queue", "Queued and running runs (2)", lambda: self.action_show_tab("queue"))
+        yield SystemCommand("Live", "The run that is training (3)", lambda: self.action_show_tab("live"))
+        yield SystemCommand("Runs", "Browse, compare and export past runs (4)", lambda: self.action_show_tab("runs"))
+        yield SystemCommand("Add to queue", "Queue the form's experiment (ctrl+s)", self.action_add_run)
+        yield SystemCommand("Pause or resume the engine", "Finish the current run, start no new one",
+                            self.action_toggle_pause)
+        yield SystemCommand("Cancel the training run", "Stop it at the next batch", self.action_cancel_current)
+        yield SystemCommand("Export runs", "Write the run table as csv, json, md or latex",
+                            lambda: self.query_one(RunsView).action_export())
+        yield SystemCommand("Compare selected runs", "Overlay their curves",
+                            lambda: self.query_one(RunsView).action_compare())

@@ -1,0 +1,66 @@
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from engine.config import make_config
+from engine.events import EpochEnd, Losses, RunFinished, RunStarted
+from store.recorder import record
+from store.runs import RunStore
+from tui.cli import Home
+
+
+@pytest.fixture
+def home(tmp_path):
+    return Home(tmp_path / "home")
+
+
+@pytest.fixture
+def snapshot_home():
+    """A home at a fixed path, so that the header (which shows it) is the same in every snapshot."""
+    path = Path(tempfile.gettempdir()) / "cifar-tui-snapshot-home"
+    shutil.rmtree(path, ignore_errors=True)
+    yield Home(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def finished_run(store: RunStore, accs=(40.0, 55.0, 61.5), steps_per_epoch=100, **config) -> int:
+    """Record a whole run, as the engine would have, with a smooth made-up loss curve."""
+    settings = dict(dataset="synthetic", device="cpu", epochs=len(accs))
+    settings.update(config)
+    cfg = make_config("seed-cnn", **settings)
+    run_id = store.enqueue(cfg.to_dict())
+    store.claim(run_id, worker="test:1")
+    events = [RunStarted(run_id, cfg.to_json(), "cpu", "2 CPU threads", 43626, steps_per_epoch,
+                         steps_per_epoch * len(accs))]
+    for epoch, acc in enumerate(accs, start=1):
+        first = (epoch - 1) * steps_per_epoch
+        events.append(Losses(run_id, epoch, first, tuple(2.3 / (1 + (first + i) / 50) for i in range(steps_per_epoch))))
+        events.append(EpochEnd(run_id, epoch, epoch * steps_per_epoch, 2.0 / epoch, 1.5 / epoch, acc,
+                               tuple(acc + i - 5 for i in range(10)), 10.0, 5000.0 + 100 * epoch))
+    events.append(RunFinished(run_id, accs[-1], 1.5 / len(accs), 30.0))
+    with store.write():
+        for event in events:
+            record(store, event)
+    return run_id
+
+
+@pytest.fixture
+def runs_home(snapshot_home):
+    store = snapshot_home.store()
+    finished_run(store, name="baseline")
+    finished_run(store, accs=(35.0, 50.0, 58.0), model="seed-resnet", lr=0.01, name="resnet lr 0.01")
+    finished_run(store, accs=(45.0, 62.0), optimizer="sgd", nesterov=True, name="sgd")
+    failed = store.enqueue(make_config("seed-cnn", dataset="cifar10", name="no data").to_dict())
+    store.claim(failed)
+    with store.write():
+        store.db.execute("UPDATE runs SET status = 'failed', error = ? WHERE id = ?",
+                         ["CIFAR-10 could not be downloaded (URLError)", failed])
+    store.close()
+    return snapshot_home
+
+
+def config_json(**changes):
+    return json.dumps(make_config("seed-cnn", **changes).to_dict())

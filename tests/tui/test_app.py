@@ -1,0 +1,282 @@
+"""The app driven with Pilot, as a user would: keys, forms, dialogs."""
+
+import asyncio
+import time
+
+import pytest
+from textual.widgets import DataTable, Input, Select
+
+from engine.config import make_config
+from store.export import export_runs
+from tests.tui.conftest import finished_run
+from tui.app import CifarApp
+from tui.screens.compare import CompareScreen
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.export_dialog import ExportScreen
+from tui.screens.run_detail import RunDetailScreen
+from tui.views.runs_view import RunsView
+from tui.widgets.loss_chart import LossChart
+
+SIZE = (100, 30)
+
+
+async def wait_until(pilot, predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await pilot.pause(0.1)
+
+
+def set_fields(app, **values):
+    for name, value in values.items():
+        widget = app.query_one(f"#field-{name}" if name != "copies" else "#copies")
+        widget.value = value
+
+
+QUICK = dict(dataset="synthetic", device="cpu", epochs="2", limit_batches="20")
+
+
+# ------------------------------------------------------------------ New experiment form
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("lr", "-1", "must be > 0"),
+    ("epochs", "many", "must be an integer"),
+    ("batch_size", "0", "between 1 and 65536"),
+    ("dropout", "1.5", "must be >= 0 and < 1"),
+    ("copies", "0", "from 1 to 100"),
+])
+async def test_form_shows_errors_beside_the_field_and_queues_nothing(home, field, value, message):
+    app = CifarApp(home, start_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        app.action_show_tab("new")
+        set_fields(app, **{field: value})
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        label = app.query_one(f"#error-{field}")
+        assert message in str(label.render()) and label.has_class("error")
+        assert app.store.queue() == []
+
+
+async def test_form_rejects_cuda_without_cuda(home):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    app = CifarApp(home, start_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        set_fields(app, device="cuda")
+        app.action_add_run()
+        await pilot.pause()
+        assert "CUDA is not available" in str(app.query_one("#error-device").render())
+        assert app.store.queue() == []
+
+
+async def test_preset_fills_the_form_and_copies_get_their_own_seeds(home):
+    app = CifarApp(home, start_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        app.action_show_tab("new")
+        app.query_one("#preset", Select).value = "seed-resnet"
+        await pilot.pause()
+        assert app.query_one("#field-model", Select).value == "seed-resnet"
+        assert app.query_one("#field-epochs", Input).value == "3"
+        set_fields(app, seed="5", copies="3", **QUICK)
+        await pilot.click("#add")
+        await pilot.pause()
+        queued = app.store.queue()
+        import json
+
+        assert [json.loads(r["config"])["seed"] for r in queued] == [5, 6, 7]
+        assert {r["model"] for r in queued} == {"seed-resnet"}
+        assert [r["name"] for r in queued] == ["seed-resnet s5", "seed-resnet s6", "seed-resnet s7"]
+
+
+async def test_clone_puts_a_past_run_in_the_form(runs_home):
+    app = CifarApp(runs_home, start_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        app.clone_run(2)
+        await pilot.pause()
+        assert app.query_one("#tabs").active == "new"
+        assert app.query_one("#field-model", Select).value == "seed-resnet"
+        assert app.query_one("#field-lr", Input).value == "0.01"
+        assert app.query_one("#field-name", Input).value == "resnet lr 0.01"
+
+
+# ------------------------------------------------------------------ Queue
+
+
+async def test_queue_reorder_cancel_and_remove(home):
+    store = home.store()
+    a, b, c = (store.enqueue(make_config(name=n, dataset="synthetic").to_dict()) for n in "abc")
+    app = CifarApp(home, start_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        table = app.query_one("#queue-table", DataTable)
+        table.focus()
+        table.move_cursor(row=2)  # run c
+        await pilot.press("K")
+        assert [r["id"] for r in store.queue()] == [a, c, b]
+        await pilot.press("K")
+        assert [r["id"] for r in store.queue()] == [c, a, b]
+        await pilot.press("c")  # cancel c, which is under the cursor
+        assert store.run(c)["status"] == "cancelled"
+        await pilot.pause()
+        table.move_cursor(row=table.get_row_index(str(b)))
+        await pilot.press("x")
+        assert store.run(b) is None
+        assert [r["id"] for r in store.queue()] == [a]
+
+
+# ------------------------------------------------------------------ Live
+
+
+async def test_a_live_run_fills_the_chart_and_the_epoch_table(home):
+    app = CifarApp(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("1")
+        set_fields(app, **QUICK)
+        await pilot.press("ctrl+s")
+        await pilot.press("3")
+        await wait_until(pilot, lambda: app.live.run is not None and app.live.run.status == "finished")
+        await pilot.pause(0.5)  # one more redraw
+        chart = app.query_one("#live-chart", LossChart)
+        assert len(chart._series) == 2 and len(chart._series[0].xs) == 40
+        assert app.query_one("#epoch-table", DataTable).row_count == 2
+        assert "finished" in str(app.query_one("#live-title").render())
+        assert app.store.run(1)["status"] == "finished" and app.store.loss_count(1) == 40
+
+
+async def test_cancel_stops_the_live_run(home):
+    app = CifarApp(home)
+    async with app.run_test(size=SIZE) as pilot:
+        app.store.enqueue(make_config(dataset="synthetic", device="cpu", epochs=50).to_dict())
+        app.link.worker.wake()
+        await pilot.press("3")
+        await wait_until(pilot, lambda: app.live.run is not None and app.live.run.step > 0)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: app.store.run(1)["status"] == "cancelled", timeout=5)
+        assert app.live.run.status == "cancelled"
+
+
+async def test_a_run_queued_from_another_shell_is_trained(home):
+    app = CifarApp(home)
+    async with app.run_test(size=SIZE) as pilot:
+        other_shell = home.store()  # another connection, as `cifar-tui queue add` would open
+        run_id = other_shell.enqueue(make_config(dataset="synthetic", device="cpu", epochs=1, limit_batches=5).to_dict())
+        await wait_until(pilot, lambda: app.store.run(run_id)["status"] == "finished")
+        await pilot.press("4")
+        await wait_until(pilot, lambda: app.query_one("#runs-table", DataTable).row_count == 1, timeout=5)
+
+
+async def test_quit_while_training_asks_then_cancels(home):
+    app = CifarApp(home)
+    async with app.run_test(size=SIZE) as pilot:
+        app.store.enqueue(make_config(dataset="synthetic", device="cpu", epochs=50).to_dict())
+        app.link.worker.wake()
+        await wait_until(pilot, lambda: app.live.run is not None and app.live.run.step > 0)
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert app.is_running and app.store.run(1)["status"] == "running"
+        await pilot.press("q")
+        await pilot.press("y")
+    assert home.store().run(1)["status"] == "cancelled"
+
+
+# ------------------------------------------------------------------ Runs
+
+
+async def test_runs_filter_and_sort(runs_home):
+    app = CifarApp(runs_home, start_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        view = app.query_one(RunsView)
+        assert [r["id"] for r in view.visible] == [4, 3, 2, 1]
+        await pilot.press("slash")
+        await pilot.press(*"resnet")
+        assert [r["id"] for r in view.visible] == [2]
+        app.query_one("#runs-filter", Input).value = "finished"
+        await pilot.pause()
+        assert [r["id"] for r in view.visible] == [3, 2, 1]
+        view.sort_by("test_acc")
+        assert [r["test_acc"] for r in view.visible] == [62.0, 61.5, 58.0]
+        view.sort_by("test_acc")
+        assert [r["test_acc"] for r in view.visible] == [58.0, 61.5, 62.0]
+        table = app.query_one("#runs-table", DataTable)
+        assert table.get_row_at(0)[1] == "2"  # the table shows the sorted order
+
+
+async def test_detail_view(runs_home):
+    app = CifarApp(runs_home, start_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        app.query_one("#runs-table", DataTable).focus()
+        await pilot.press("enter")
+        assert isinstance(app.screen, RunDetailScreen) and app.screen.run_id == 4
+        assert "CIFAR-10 could not be downloaded" in str(app.screen.query_one("#detail-title").render())
+        await pilot.press("escape")
+        app.push_screen(RunDetailScreen(1))
+        await pilot.pause()
+        assert app.screen.query_one("#detail-epochs", DataTable).row_count == 3
+        assert len(app.screen.query_one("#detail-loss", LossChart)._series[0].xs) == 300
+
+
+async def test_compare_lists_only_differing_fields(runs_home):
+    app = CifarApp(runs_home, start_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        table = app.query_one("#runs-table", DataTable)
+        table.focus()
+        table.move_cursor(row=table.get_row_index("2"))
+        await pilot.press("space")  # selects 2, moves to 1
+        await pilot.press("space")
+        await pilot.press("c")
+        assert isinstance(app.screen, CompareScreen) and app.screen.run_ids == [1, 2]
+        rows = app.screen.query_one("#compare-table", DataTable)
+        fields = [rows.get_row_at(i)[0] for i in range(rows.row_count)]
+        assert fields[:3] == ["lr", "model", "name"] and "status" in fields[3]
+        assert "batch_size" not in fields
+        assert len(app.screen.query_one("#compare-loss", LossChart)._series) == 2
+
+
+async def test_export_dialog_writes_the_filtered_table(runs_home, tmp_path):
+    app = CifarApp(runs_home, start_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        app.query_one("#runs-filter", Input).value = "finished"
+        app.query_one("#runs-table", DataTable).focus()
+        await pilot.press("e")
+        assert isinstance(app.screen, ExportScreen)
+        target = tmp_path / "out" / "table.md"
+        app.screen.query_one("#export-path", Input).value = str(target)
+        await pilot.click("#write")
+        assert "cannot write" in str(app.screen.query_one("#export-error").render())  # no such folder
+        target.parent.mkdir()
+        app.screen.query_one("#export-path", Input).focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, ExportScreen)
+        expected = export_runs(app.query_one(RunsView).visible, "md")
+        assert target.read_text() == expected and expected.count("| finished |") == 3
+
+
+async def test_delete_asks_first(runs_home):
+    app = CifarApp(runs_home, start_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        app.query_one("#runs-table", DataTable).focus()
+        await pilot.press("d")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert app.store.run(4) is not None
+        await pilot.press("d", "y")
+        await pilot.pause()
+        assert app.store.run(4) is None and app.store.run(3) is not None
+        assert app.query_one("#runs-table", DataTable).row_count == 3
+
+
+async def test_command_palette_offers_the_actions(home):
+    app = CifarApp(home, start_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert {"Add to queue", "Export runs", "Compare selected runs", "Pause or resume the engine"} <= set(titles)

@@ -1,0 +1,84 @@
+"""What the Live view shows of the running run, accumulated from engine events (no widgets here)."""
+
+from __future__ import annotations
+
+import time
+from array import array
+from dataclasses import dataclass, field
+
+from engine.config import RunConfig
+from engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunFinished, RunStarted
+
+
+@dataclass
+class LiveRun:
+    run_id: int
+    config: RunConfig
+    device: str
+    device_name: str
+    params: int
+    steps_per_epoch: int
+    total_steps: int
+    first_step: int = 0
+    losses: array = field(default_factory=lambda: array("f"))
+    epochs: list[EpochEnd] = field(default_factory=list)
+    status: str = "running"
+    error: str | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def step(self) -> int:
+        return self.first_step + len(self.losses)
+
+    @property
+    def epoch(self) -> int:
+        """The epoch in progress (1-based)."""
+        return min(self.config.epochs, self.step // max(1, self.steps_per_epoch) + 1)
+
+    @property
+    def epoch_step(self) -> int:
+        return self.step - (self.epoch - 1) * self.steps_per_epoch
+
+    @property
+    def images_per_s(self) -> float | None:
+        """Training speed: the last epoch's, or the rate so far during the first."""
+        if self.epochs:
+            return self.epochs[-1].images_per_s
+        seconds = time.monotonic() - self.started
+        done = (self.step - self.first_step) * self.config.batch_size
+        return done / seconds if seconds > 1 and done else None
+
+    @property
+    def eta_s(self) -> float | None:
+        speed = self.images_per_s
+        if not speed:
+            return None
+        return (self.total_steps - self.step) * self.config.batch_size / speed
+
+
+class LiveState:
+    """The running run (if any) and the last one that ended, fed one event at a time."""
+
+    def __init__(self) -> None:
+        self.run: LiveRun | None = None
+        self.version = 0  # bumped on every change, so views redraw only when something changed
+
+    def apply(self, event: object) -> None:
+        match event:
+            case RunStarted():
+                self.run = LiveRun(
+                    event.run_id, RunConfig.from_json(event.config_json), event.device, event.device_name,
+                    event.params, event.steps_per_epoch, event.total_steps, event.first_step)
+            case _ if self.run is None or getattr(event, "run_id", None) != self.run.run_id:
+                return
+            case Losses():
+                self.run.losses.extend(event.losses)
+            case EpochEnd():
+                self.run.epochs.append(event)
+            case RunFinished():
+                self.run.status = "finished"
+            case RunFailed():
+                self.run.status, self.run.error = "failed", event.error
+            case RunCancelled():
+                self.run.status = "cancelled"
+        self.version += 1

@@ -1,0 +1,64 @@
+"""One run: its config, its epochs, its loss and accuracy curves."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Static
+
+from store.export import format_value
+from tui.widgets.loss_chart import LossChart, Series, smooth
+
+
+class RunDetailScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q", "dismiss", "Close"), Binding("l", "clone", "Clone into New")]
+
+    def __init__(self, run_id: int):
+        super().__init__()
+        self.run_id = run_id
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="panel"):
+            yield Static("", id="detail-title")
+            with Horizontal(id="detail-top"):
+                yield DataTable(id="detail-config", cursor_type="none", show_header=False)
+                yield LossChart(title="batch loss", id="detail-loss")
+                yield LossChart(title="test accuracy %", xlabel="epoch", ylabel="%", id="detail-acc")
+            yield DataTable(id="detail-epochs", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        store = self.app.store
+        run = store.run(self.run_id)
+        if run is None:
+            self.app.notify(f"run {self.run_id} no longer exists", severity="error")
+            self.dismiss()
+            return
+        error = f"\n[red]{run['error']}[/]" if run["error"] else ""
+        self.query_one("#detail-title", Static).update(
+            f"[b]Run {run['id']}[/b] {run['name']} · {run['model']} on {run['dataset']} · {run['status']} · "
+            f"{run['epochs_done']}/{run['epochs']} epochs · best {format_value('test_acc', run['best_test_acc']) or '–'}% · "
+            f"{run['device_name'] or ''}{error}")
+        config = self.query_one("#detail-config", DataTable)
+        config.add_columns("field", "value")
+        for key, value in run["config"].items():
+            config.add_row(key, str(value))
+        epochs = store.epochs(self.run_id)
+        table = self.query_one("#detail-epochs", DataTable)
+        table.add_columns("epoch", "train loss", "test loss", "test acc %", "time s", "img/s")
+        for e in epochs:
+            table.add_row(str(e["epoch"]), format_value("train_loss", e["train_loss"]),
+                          format_value("test_loss", e["test_loss"]), format_value("test_acc", e["test_acc"]),
+                          format_value("seconds", e["seconds"]), format_value("images_per_s", e["images_per_s"]))
+        curve = store.loss_curve(self.run_id)
+        xs, ys = [p[0] for p in curve], [p[1] for p in curve]
+        self.query_one("#detail-loss", LossChart).show(
+            [Series("loss", xs, ys, color="gray", marker="dot"), Series("smoothed", xs, smooth(ys))])
+        self.query_one("#detail-acc", LossChart).show(
+            [Series("test acc", [e["epoch"] for e in epochs], [e["test_acc"] for e in epochs], color="green")])
+
+    def action_clone(self) -> None:
+        self.dismiss()
+        self.app.clone_run(self.run_id)

@@ -1,0 +1,121 @@
+"""The Live view: the running run's loss curve, progress, epochs and per-class accuracy.
+
+Events only update LiveState; this view redraws from it on a timer, so the redraw rate is
+bounded (text at 10 Hz, the chart at 5 Hz) however fast events arrive.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, ProgressBar, Static
+
+from engine.data import CLASSES
+from tui.live_state import LiveRun, LiveState
+from tui.widgets.loss_chart import LossChart, Series, downsample, smooth
+
+TEXT_HZ = 10
+CHART_HZ = 5
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class LiveView(Vertical):
+    BINDINGS = [("c", "app.cancel_current", "Cancel run")]
+    can_focus = True
+
+    def __init__(self, state: LiveState, **kwargs):
+        super().__init__(**kwargs)
+        self.state = state
+        self._drawn_text = -1
+        self._drawn_chart = -1
+        self._drawn_epochs = 0
+        self._drawn_run: int | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("No run is training. Add one in New (1) or from a shell: cifar-tui queue add …", id="live-title")
+        with Horizontal(id="live-progress"):
+            yield Static("epoch", classes="bar-label")
+            yield ProgressBar(id="epoch-bar", show_eta=False)
+            yield Static("run", classes="bar-label")
+            yield ProgressBar(id="run-bar", show_eta=False)
+            yield Static("", id="live-speed")
+        with Horizontal(id="live-main"):
+            yield LossChart(title="batch loss", id="live-chart")
+            yield Static("", id="class-acc")
+        yield DataTable(id="epoch-table", zebra_stripes=True, cursor_type="none")
+
+    def on_mount(self) -> None:
+        self.query_one("#epoch-table", DataTable).add_columns(
+            "epoch", "train loss", "test loss", "test acc", "time", "img/s")
+        self.set_interval(1 / TEXT_HZ, self.redraw_text)
+        self.set_interval(1 / CHART_HZ, self.redraw_chart)
+
+    def redraw_text(self) -> None:
+        run = self.state.run
+        if run is None or self.state.version == self._drawn_text and run.status != "running":
+            return
+        self._drawn_text = self.state.version
+        if run.run_id != self._drawn_run:
+            self._drawn_run = run.run_id
+            self._drawn_epochs = 0
+            self.query_one("#epoch-table", DataTable).clear()
+        self.query_one("#live-title", Static).update(title(run))
+        epoch_bar = self.query_one("#epoch-bar", ProgressBar)
+        epoch_bar.update(total=run.steps_per_epoch, progress=min(run.epoch_step, run.steps_per_epoch))
+        self.query_one("#run-bar", ProgressBar).update(total=run.total_steps, progress=run.step)
+        speed = run.images_per_s
+        self.query_one("#live-speed", Static).update(
+            f"{run.step:,}/{run.total_steps:,} · {speed or 0:,.0f} img/s · ETA {duration(run.eta_s) if run.status == 'running' else '–'}")
+        table = self.query_one("#epoch-table", DataTable)
+        for end in run.epochs[self._drawn_epochs:]:
+            table.add_row(str(end.epoch), f"{end.train_loss:.4f}", f"{end.test_loss:.4f}", f"{end.test_acc:.2f}%",
+                          f"{end.seconds:.1f}s", f"{end.images_per_s:,.0f}")
+            self._drawn_epochs += 1
+        self.query_one("#class-acc", Static).update(class_accuracy(run))
+
+    def redraw_chart(self) -> None:
+        run = self.state.run
+        if run is None or self.state.version == self._drawn_chart:
+            return
+        self._drawn_chart = self.state.version
+        xs, ys = downsample(run.losses, first_x=run.first_step)
+        self.query_one(LossChart).show([
+            Series("batch loss", xs, ys, color="gray", marker="dot"),
+            Series("smoothed", xs, smooth(ys), color="cyan"),
+        ])
+
+
+def title(run: LiveRun) -> str:
+    colour = {"running": "green", "finished": "cyan", "failed": "red", "cancelled": "yellow"}.get(run.status, "white")
+    name = f" “{run.config.name}”" if run.config.name else ""
+    text = (f"[b]Run {run.run_id}{name}[/b] · {run.config.model} on {run.config.dataset} · "
+            f"epoch {run.epoch}/{run.config.epochs} · {run.device} ({run.device_name}){gpu_memory(run)} · "
+            f"{run.params:,} params · [{colour}]{run.status}[/]")
+    if run.error:
+        text += f"\n[red]{run.error}[/]"
+    return text
+
+
+def gpu_memory(run: LiveRun) -> str:
+    if not run.device.startswith("cuda"):
+        return ""
+    from engine.device import memory_in_use
+
+    used, total = memory_in_use(run.device)
+    return f" · {used / 2**30:.1f}/{total / 2**30:.0f} GiB"
+
+
+def class_accuracy(run: LiveRun) -> str:
+    if not run.epochs:
+        return "[b]per-class accuracy[/b]\n\n[dim]after the first epoch[/dim]"
+    lines = [f"[b]per-class acc, epoch {run.epochs[-1].epoch}[/b]", ""]
+    for name, acc in zip(CLASSES, run.epochs[-1].class_acc):
+        filled = round(acc / 10)
+        lines.append(f"{name:>10} [cyan]{'█' * filled}[/][dim]{'░' * (10 - filled)}[/] {acc:5.1f}")
+    return "\n".join(lines)

@@ -1,0 +1,147 @@
+"""The New experiment form: every config field, presets, validation beside each field."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Button, Input, Select, Static, Switch
+
+from engine.config import DATASETS, INITS, OPTIMIZERS, PRESETS, ConfigError, RunConfig
+from engine.models import MODELS
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "model": tuple(MODELS), "dataset": DATASETS, "optimizer": OPTIMIZERS, "init": INITS,
+}
+HELP = {
+    "model": "architecture", "optimizer": "adam or sgd (momentum, nesterov)", "dataset": "cifar10 downloads to <home>/data",
+    "epochs": "passes over the training set", "batch_size": "images per step", "lr": "learning rate",
+    "momentum": "sgd only", "nesterov": "sgd only", "weight_decay": "L2 penalty",
+    "dropout": "seed-cnn's linear layers", "init": "conv/linear weight init",
+    "hflip": "random horizontal flips", "crop": "random crops, 4px padding", "seed": "random seed",
+    "device": "auto, cpu, cuda, cuda:N, mps", "limit_batches": "0: whole epochs", "name": "optional label",
+}
+FIELD_NAMES = [f.name for f in fields(RunConfig)]
+
+
+class NewRunForm(Widget):
+    """Emits Submitted with valid configs; shows each error beside its field."""
+
+    class Submitted(Message):
+        def __init__(self, configs: list[RunConfig]):
+            super().__init__()
+            self.configs = configs
+
+    def compose(self) -> ComposeResult:
+        defaults = RunConfig()
+        with VerticalScroll(id="form"):
+            with Horizontal(classes="field"):
+                yield Static("preset", classes="name")
+                yield Select([(name, name) for name in PRESETS], prompt="custom", id="preset", value="seed-cnn",
+                             compact=True)
+                yield Static("fills the fields below", classes="help")
+            for name in FIELD_NAMES:
+                value = getattr(defaults, name)
+                with Horizontal(classes="field", id=f"row-{name}"):
+                    yield Static(name.replace("_", " "), classes="name")
+                    if name in CHOICES:
+                        yield Select([(c, c) for c in CHOICES[name]], allow_blank=False, id=f"field-{name}",
+                                     value=value, compact=True)
+                    elif isinstance(value, bool):
+                        yield Switch(value=value, id=f"field-{name}")
+                    else:
+                        yield Input(str(value), id=f"field-{name}", select_on_focus=True, compact=True)
+                    yield Static(HELP.get(name, ""), classes="help", id=f"error-{name}")
+            with Horizontal(classes="field"):
+                yield Static("copies", classes="name")
+                yield Input("1", id="copies", select_on_focus=True, compact=True)
+                yield Static("N runs with seeds seed, seed+1, …", classes="help", id="error-copies")
+            with Horizontal(id="form-buttons"):
+                yield Button("Add to queue", variant="primary", id="add", compact=True)
+                yield Static("ctrl+s adds from anywhere in the form", classes="help")
+
+    def on_mount(self) -> None:
+        self.fill(PRESETS["seed-cnn"])
+
+    @on(Select.Changed, "#preset")
+    def _preset_chosen(self, event: Select.Changed) -> None:
+        if event.value in PRESETS:
+            self.fill(PRESETS[event.value])
+
+    def fill(self, values: dict[str, Any]) -> None:
+        """Put a preset's (or a past run's) config into the form; other fields get defaults."""
+        merged = {**RunConfig().to_dict(), **values}
+        for name in FIELD_NAMES:
+            widget = self.query_one(f"#field-{name}")
+            value = merged[name]
+            if isinstance(widget, Switch):
+                widget.value = bool(value)
+            elif isinstance(widget, Select):
+                widget.value = value
+            else:
+                widget.value = str(value)
+        self.clear_errors()
+
+    def clone(self, config: dict[str, Any]) -> None:
+        self.query_one("#preset", Select).clear()
+        self.fill(config)
+
+    def values(self) -> dict[str, Any]:
+        return {name: self.query_one(f"#field-{name}").value for name in FIELD_NAMES}
+
+    def clear_errors(self) -> None:
+        for name in FIELD_NAMES + ["copies"]:
+            label = self.query_one(f"#error-{name}", Static)
+            label.remove_class("error")
+            label.update(HELP.get(name, "") if name != "copies" else "N runs with seeds seed, seed+1, …")
+
+    def show_error(self, field: str, message: str) -> None:
+        label = self.query_one(f"#error-{field}", Static)
+        label.add_class("error")
+        label.update(message)
+        self.query_one(f"#field-{field}" if field != "copies" else "#copies").focus()
+
+    def submit(self) -> None:
+        self.clear_errors()
+        try:
+            config = RunConfig.from_dict(self.values())
+        except ConfigError as error:
+            self.show_error(error.field if error.field in FIELD_NAMES else "name", str(error).split(": ", 1)[1])
+            return
+        device_problem = check_device(config.device)
+        if device_problem:
+            self.show_error("device", device_problem)
+            return
+        copies_text = self.query_one("#copies", Input).value.strip()
+        if not copies_text.isdigit() or not 1 <= int(copies_text) <= 100:
+            self.show_error("copies", f"must be a whole number from 1 to 100 (got {copies_text!r})")
+            return
+        copies = int(copies_text)
+        configs = [config] if copies == 1 else [
+            config.replace(seed=config.seed + i, name=f"{config.name or config.model} s{config.seed + i}")
+            for i in range(copies)
+        ]
+        self.post_message(self.Submitted(configs))
+
+    @on(Button.Pressed, "#add")
+    def _add(self) -> None:
+        self.submit()
+
+    @on(Input.Submitted)
+    def _enter(self) -> None:
+        self.submit()
+
+
+def check_device(name: str) -> str | None:
+    from engine.device import DeviceUnavailable, resolve_device
+
+    try:
+        resolve_device(name)
+    except DeviceUnavailable as error:
+        return str(error).split(": ", 1)[1]
+    return None

@@ -1,0 +1,88 @@
+"""The Queue: the running run and the queued ones in the order they will run."""
+
+from __future__ import annotations
+
+import json
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
+
+COLUMNS = ("id", "status", "name", "model", "dataset", "epochs", "batch", "lr", "device")
+
+
+class QueueView(Vertical):
+    BINDINGS = [
+        Binding("K,shift+up", "move(-1)", "Move up"),
+        Binding("J,shift+down", "move(1)", "Move down"),
+        Binding("c", "cancel_run", "Cancel"),
+        Binding("x,delete", "remove", "Remove"),
+        Binding("p", "app.toggle_pause", "Pause/resume"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="queue-status")
+        yield DataTable(id="queue-table", cursor_type="row", zebra_stripes=True)
+        yield Static("Runs added from another shell (cifar-tui queue add) appear here within a second.",
+                     classes="hint")
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).add_columns(*COLUMNS)
+        self._rows: list[tuple] = []
+        self.reload()
+        self.set_interval(1.0, self.reload)
+
+    def reload(self) -> None:
+        rows = []
+        for run in self.app.store.queue():
+            config = json.loads(run["config"])
+            epochs = f"{run['epochs_done']}/{run['epochs']}"
+            rows.append((run["id"], run["status"], run["name"], run["model"], run["dataset"], epochs,
+                         config.get("batch_size", ""), config.get("lr", ""), config.get("device", "")))
+        paused = self.app.link.worker.paused if self.app.link else False
+        self.query_one("#queue-status", Static).update(
+            f"[b]{len(rows)}[/b] in the queue · engine {'[yellow]paused[/]' if paused else '[green]ready[/]'}"
+            " · K/J move · c cancel · x remove · p pause")
+        if rows == self._rows:
+            return
+        table = self.query_one(DataTable)
+        cursor_key = self.selected_id()
+        self._rows = rows
+        table.clear()
+        for row in rows:
+            table.add_row(*(str(v) for v in row), key=str(row[0]))
+        if cursor_key is not None and str(cursor_key) in {str(r[0]) for r in rows}:
+            table.move_cursor(row=table.get_row_index(str(cursor_key)))
+
+    def selected_id(self) -> int | None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        return int(key.value)
+
+    def action_move(self, offset: int) -> None:
+        run_id = self.selected_id()
+        if run_id is not None and self.app.store.move(run_id, offset):
+            self.reload()
+            table = self.query_one(DataTable)
+            table.move_cursor(row=table.get_row_index(str(run_id)))
+
+    def action_cancel_run(self) -> None:
+        run_id = self.selected_id()
+        if run_id is not None:
+            self.app.cancel_run(run_id)
+            self.reload()
+
+    def action_remove(self) -> None:
+        """Delete a queued run (one that has not started)."""
+        run_id = self.selected_id()
+        if run_id is None:
+            return
+        if self.app.store.cancel_queued(run_id):
+            self.app.store.delete(run_id)
+            self.app.notify(f"run {run_id} removed from the queue")
+        else:
+            self.app.notify("only queued runs can be removed; cancel a running one with c", severity="warning")
+        self.reload()
