@@ -86,6 +86,8 @@ class CifarApp(App):
     def _focus_tab(self, event: TabbedContent.TabActivated) -> None:
         # Focus lands inside the tab, so that its keys (shown in the footer) work at once.
         target = {"new": "#field-model", "queue": "#queue-table", "live": "#live-view", "runs": "#runs-table"}
+        if event.pane.id != event.tabbed_content.active:
+            return  # a late event for a tab already left
         for widget in event.tabbed_content.query(target[event.pane.id]):
             widget.focus()
 

@@ -75,6 +75,7 @@ async def test_form_rejects_cuda_without_cuda(home):
 async def test_preset_fills_the_form_and_copies_get_their_own_seeds(home):
     app = CifarApp(home, start_engine=False)
     async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()  # the app has settled on its first tab
         app.action_show_tab("new")
         app.query_one("#preset", Select).value = "seed-resnet"
         await pilot.pause()
@@ -94,6 +95,7 @@ async def test_preset_fills_the_form_and_copies_get_their_own_seeds(home):
 async def test_clone_puts_a_past_run_in_the_form(runs_home):
     app = CifarApp(runs_home, start_engine=False)
     async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
         app.clone_run(2)
         await pilot.pause()
         assert app.query_one("#tabs").active == "new"

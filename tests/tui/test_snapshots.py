@@ -1,0 +1,77 @@
+"""Each screen's layout pinned as an SVG snapshot (update with: pytest --snapshot-update)."""
+
+import pytest
+
+from engine.config import make_config
+from engine.events import EpochEnd, Losses, RunStarted
+from tui.app import CifarApp
+from tui.screens.compare import CompareScreen
+from tui.screens.export_dialog import ExportScreen
+from tui.screens.run_detail import RunDetailScreen
+from tui.views.runs_view import RunsView
+
+
+def live_events():
+    config = make_config("seed-cnn", dataset="synthetic", device="cpu", epochs=3, name="demo")
+    yield RunStarted(7, config.to_json(), "cpu", "2 CPU threads", 43626, 400, 1200)
+    for step in range(0, 1000, 50):
+        epoch = step // 400 + 1
+        yield Losses(7, epoch, step, tuple(0.3 + 2.0 / (1 + (step + i) / 40) + 0.1 * ((step + i) % 7) / 7 for i in range(50)))
+        if (step + 50) % 400 == 0:
+            yield EpochEnd(7, epoch, step + 50, 1.2 / epoch, 0.9 / epoch, 70.0 + 8 * epoch,
+                           tuple(60.0 + 8 * epoch + 2 * c for c in range(10)), 9.5, 6100.0 + 200 * epoch)
+
+
+def show(tab):
+    async def run_before(pilot):
+        pilot.app.action_show_tab(tab)
+        await pilot.pause(0.3)
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", [(100, 30), (200, 60)])
+def test_live(snap_compare, snapshot_home, size):
+    app = CifarApp(snapshot_home, start_engine=False)
+
+    async def run_before(pilot):
+        for event in live_events():
+            app.live.apply(event)
+        app.action_show_tab("live")
+        await pilot.pause(0.5)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_new_form(snap_compare, snapshot_home):
+    assert snap_compare(CifarApp(snapshot_home, start_engine=False), terminal_size=(100, 30), run_before=show("new"))
+
+
+def test_queue(snap_compare, snapshot_home):
+    store = snapshot_home.store()
+    store.enqueue(make_config("seed-cnn", dataset="synthetic", name="first").to_dict())
+    store.enqueue(make_config("seed-resnet", dataset="synthetic", name="second").to_dict())
+    assert snap_compare(CifarApp(snapshot_home, start_engine=False), terminal_size=(100, 30), run_before=show("queue"))
+
+
+@pytest.mark.parametrize("size", [(100, 30), (200, 60)])
+def test_runs(snap_compare, runs_home, size):
+    assert snap_compare(CifarApp(runs_home, start_engine=False), terminal_size=size, run_before=show("runs"))
+
+
+@pytest.mark.parametrize("screen", ["detail", "compare", "export"])
+def test_dialogs(snap_compare, runs_home, screen):
+    app = CifarApp(runs_home, start_engine=False)
+
+    async def run_before(pilot):
+        app.action_show_tab("runs")
+        await pilot.pause(0.2)
+        if screen == "detail":
+            app.push_screen(RunDetailScreen(1))
+        elif screen == "compare":
+            app.push_screen(CompareScreen([1, 2, 3]))
+        else:
+            app.push_screen(ExportScreen(app.query_one(RunsView).visible, folder=runs_home.path))
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
