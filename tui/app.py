@@ -27,7 +27,10 @@ class CifarApp(App):
         Binding("2", "show_tab('queue')", "Queue"),
         Binding("3", "show_tab('live')", "Live"),
         Binding("4", "show_tab('runs')", "Runs"),
-        Binding("ctrl+s", "add_run", "Add to queue", show=False),
+        # F1-F4 switch tabs even while typing in a field (which takes the digits).
+        *(Binding(f"f{i}", f"show_tab('{tab}')", tab, show=False, priority=True)
+          for i, tab in enumerate(("new", "queue", "live", "runs"), start=1)),
+        Binding("ctrl+s", "add_run", "Add to queue", show=False, priority=True),
         Binding("q", "quit", "Quit"),
     ]
 

@@ -32,12 +32,17 @@ class LiveRun:
 
     @property
     def epoch(self) -> int:
-        """The epoch in progress (1-based)."""
-        return min(self.config.epochs, self.step // max(1, self.steps_per_epoch) + 1)
+        """The epoch in progress (1-based): the one after the last that reported its results."""
+        return min(self.config.epochs, len(self.epochs) + 1)
 
     @property
     def epoch_step(self) -> int:
-        return self.step - (self.epoch - 1) * self.steps_per_epoch
+        return min(self.steps_per_epoch, self.step - (self.epoch - 1) * self.steps_per_epoch)
+
+    @property
+    def evaluating(self) -> bool:
+        """Every step of the epoch is done and its test results are not in yet."""
+        return self.status == "running" and self.epoch_step >= self.steps_per_epoch
 
     @property
     def images_per_s(self) -> float | None:

@@ -95,7 +95,7 @@ def title(run: LiveRun) -> str:
     colour = {"running": "green", "finished": "cyan", "failed": "red", "cancelled": "yellow"}.get(run.status, "white")
     name = f" “{run.config.name}”" if run.config.name else ""
     text = (f"[b]Run {run.run_id}{name}[/b] · {run.config.model} on {run.config.dataset} · "
-            f"epoch {run.epoch}/{run.config.epochs} · {run.device} ({run.device_name}){gpu_memory(run)} · "
+            f"epoch {run.epoch}/{run.config.epochs}{' (testing)' if run.evaluating else ''} · {run.device} ({run.device_name}){gpu_memory(run)} · "
             f"{run.params:,} params · [{colour}]{run.status}[/]")
     if run.error:
         text += f"\n[red]{run.error}[/]"

@@ -63,7 +63,7 @@ class NewRunForm(Widget):
                 yield Static("N runs with seeds seed, seed+1, …", classes="help", id="error-copies")
             with Horizontal(id="form-buttons"):
                 yield Button("Add to queue", variant="primary", id="add", compact=True)
-                yield Static("ctrl+s adds from anywhere in the form", classes="help")
+                yield Static("ctrl+s adds from any field · F1-F4 switch tabs while typing", classes="help")
 
     def on_mount(self) -> None:
         self.fill(PRESETS["seed-cnn"])

@@ -1,0 +1,40 @@
+from engine.config import make_config
+from engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunStarted
+from tui.live_state import LiveState
+
+
+def started(run_id=1, epochs=2, per_epoch=4):
+    config = make_config(dataset="synthetic", epochs=epochs)
+    return RunStarted(run_id, config.to_json(), "cpu", "2 CPU threads", 10, per_epoch, per_epoch * epochs)
+
+
+def end(epoch, step):
+    return EpochEnd(1, epoch, step, 1.0, 1.0, 50.0, (50.0,) * 10, 1.0, 256.0)
+
+
+def test_progress_through_a_run():
+    state = LiveState()
+    state.apply(started())
+    state.apply(Losses(1, 1, 0, (2.0, 1.9, 1.8)))
+    run = state.run
+    assert (run.step, run.epoch, run.epoch_step, run.evaluating) == (3, 1, 3, False)
+    state.apply(Losses(1, 1, 3, (1.7,)))
+    assert (run.epoch, run.evaluating) == (1, True)  # all steps done, test results not in yet
+    state.apply(end(1, 4))
+    state.apply(Losses(1, 2, 4, (1.5,)))
+    assert (run.step, run.epoch, run.epoch_step, run.evaluating) == (5, 2, 1, False)
+    assert run.eta_s == 3 * 64 / 256.0  # three steps left at the last epoch's speed
+    assert list(run.losses) == [2.0, 1.899999976158142, 1.7999999523162842, 1.7000000476837158, 1.5]
+
+
+def test_events_of_another_run_are_ignored_and_endings_recorded():
+    state = LiveState()
+    state.apply(started())
+    version = state.version
+    state.apply(Losses(9, 1, 0, (1.0,)))
+    assert state.version == version and len(state.run.losses) == 0
+    state.apply(RunFailed(1, "CUDA out of memory"))
+    assert (state.run.status, state.run.error) == ("failed", "CUDA out of memory")
+    state.apply(started(run_id=2))
+    state.apply(RunCancelled(2, 0))
+    assert (state.run.run_id, state.run.status) == (2, "cancelled")
