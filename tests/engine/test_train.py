@@ -9,7 +9,7 @@ from engine.train import train
 
 def run_events(tmp_path, **overrides):
     events = []
-    config = make_config("seed-cnn", dataset="synthetic", device="cpu", **overrides)
+    config = make_config("seed-cnn", **{"dataset": "synthetic", "device": "cpu", "epochs": 1, **overrides})
     train(1, config, events.append, data_dir=tmp_path)
     return events
 
