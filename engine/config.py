@@ -11,6 +11,8 @@ from typing import Any
 OPTIMIZERS = ("adam", "sgd")
 INITS = ("default", "xavier-uniform", "xavier-normal", "kaiming-uniform", "kaiming-normal")
 DATASETS = ("cifar10", "synthetic")
+PRECISIONS = ("fp32", "bf16", "fp16")
+COMPILE_MODES = ("off", "default", "cudagraphs")
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
@@ -40,6 +42,11 @@ class RunConfig:
     seed: int = 0
     device: str = "auto"
     limit_batches: int = 0  # 0: whole epochs; N: stop each epoch after N batches
+    # Speed options; the defaults were chosen by `cifar-tui bench` (see README, Speed).
+    precision: str = "fp32"  # bf16: autocast; fp16: autocast with a gradient scaler
+    channels_last: bool = True
+    compile: str = "off"  # default: torch.compile; cudagraphs: the whole step as one CUDA graph
+    fused: bool = True  # fused optimizer kernels
     name: str = ""
 
     def __post_init__(self) -> None:
@@ -121,6 +128,12 @@ def validate(config: RunConfig) -> None:
     _check(0 <= config.seed < 2**63, "seed", f"must be between 0 and 2**63-1 (got {config.seed})")
     _check(bool(DEVICE_PATTERN.match(config.device)), "device",
            f"unknown device {config.device!r}; allowed: auto, cpu, cuda, cuda:N, mps")
+    _check(config.precision in PRECISIONS, "precision",
+           f"unknown precision {config.precision!r}; allowed: {', '.join(PRECISIONS)}")
+    _check(config.compile in COMPILE_MODES, "compile",
+           f"unknown compile mode {config.compile!r}; allowed: {', '.join(COMPILE_MODES)}")
+    _check(config.compile != "cudagraphs" or config.precision != "fp16", "compile",
+           "cudagraphs works with precision fp32 or bf16 (fp16's gradient scaler cannot be captured)")
     _check(config.limit_batches >= 0, "limit_batches", f"must be >= 0 (got {config.limit_batches})")
     _check(len(config.name) <= 200 and "\n" not in config.name, "name", "must be one line of at most 200 characters")
 

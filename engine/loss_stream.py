@@ -32,6 +32,12 @@ class LossStream:
         self._pending_epoch = 0
         self._in_flight: deque[tuple[int, int, torch.Tensor, torch.cuda.Event | None]] = deque()
         self._last_launch = time.monotonic()
+        self._sums: dict[int, float] = {}  # epoch -> sum of its delivered losses
+        self._counts: dict[int, int] = {}
+
+    def epoch_mean(self, epoch: int) -> float:
+        """The mean loss of an epoch's delivered steps (flush first for all of them)."""
+        return self._sums.get(epoch, 0.0) / max(1, self._counts.get(epoch, 0))
 
     def append(self, step: int, epoch: int, loss: torch.Tensor) -> None:
         if not self._pending:
@@ -74,6 +80,8 @@ class LossStream:
                 event.synchronize()
             self._in_flight.popleft()
             losses = tuple(host.tolist())
+            self._sums[epoch] = self._sums.get(epoch, 0.0) + math.fsum(losses)
+            self._counts[epoch] = self._counts.get(epoch, 0) + len(losses)
             self.emit(Losses(self.run_id, epoch, first_step, losses))
             bad = next((i for i, value in enumerate(losses) if not math.isfinite(value)), None)
             if bad is not None:

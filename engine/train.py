@@ -16,26 +16,31 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.config import RunConfig
-from engine.data import Split, load_dataset, eval_batches, train_batches
+from engine.data import Dataset, Split, eval_batches, load_dataset, train_batches
 from engine.device import describe_device, resolve_device
 from engine.events import EpochEnd, Event, RunCancelled, RunFinished, RunStarted
 from engine.loss_stream import LossStream
 from engine.models import build_model, count_parameters
+from engine.train_step import autocast, make_step, prepare_inputs, prepare_model
 
 EVAL_BATCH = 1000
 
 
-def make_optimizer(config: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
+def make_optimizer(config: RunConfig, model: nn.Module, device: torch.device) -> torch.optim.Optimizer:
+    # Fused kernels exist for CUDA and the CPU; elsewhere (MPS) the default implementation runs.
+    fused = {"fused": True} if config.fused and device.type in ("cuda", "cpu") else {}
+    if config.compile == "cudagraphs" and device.type == "cuda":
+        fused["capturable"] = True  # its step counter lives on the GPU, so a graph can replay it
     if config.optimizer == "sgd":
         return torch.optim.SGD(
             model.parameters(), lr=config.lr, momentum=config.momentum,
-            nesterov=config.nesterov, weight_decay=config.weight_decay,
+            nesterov=config.nesterov, weight_decay=config.weight_decay, **fused,
         )
-    return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, **fused)
 
 
-def steps_per_epoch(config: RunConfig, train_size: int) -> int:
-    steps = math.ceil(train_size / config.batch_size)
+def steps_per_epoch(config: RunConfig, train_size: int, drop_last: bool = False) -> int:
+    steps = train_size // config.batch_size if drop_last else math.ceil(train_size / config.batch_size)
     return min(steps, config.limit_batches) if config.limit_batches else steps
 
 
@@ -45,14 +50,22 @@ def train(
     emit: Callable[[Event], None],
     should_stop: Callable[[], bool] = lambda: False,
     data_dir: Path = Path("data"),
+    data: Dataset | None = None,
 ) -> None:
-    """Train one run to the end, emitting its events; errors propagate to the caller."""
+    """Train one run to the end, emitting its events; errors propagate to the caller.
+
+    `data` (already on the device) skips loading the dataset: benchmarks reuse one.
+    """
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
-    data = load_dataset(config.dataset, data_dir, device)
+    if data is None:
+        data = load_dataset(config.dataset, data_dir, device)
     model = build_model(config.model, len(data.classes), config.dropout, config.init).to(device)
-    optimizer = make_optimizer(config, model)
-    per_epoch = steps_per_epoch(config, len(data.train))
+    optimizer = make_optimizer(config, model, device)
+    model = prepare_model(model, config)
+    step_fn = make_step(model, optimizer, config, device)
+    graphs = config.compile == "cudagraphs"  # a CUDA graph replays one batch shape: drop the last partial batch
+    per_epoch = steps_per_epoch(config, len(data.train), drop_last=graphs)
     emit(RunStarted(
         run_id, config.to_json(), str(device), describe_device(device), count_parameters(model),
         per_epoch, per_epoch * config.epochs,
@@ -64,41 +77,36 @@ def train(
     test_loss = test_acc = float("nan")
     for epoch in range(1, config.epochs + 1):
         model.train()
-        loss_sum = torch.zeros((), device=device)
         images = 0
         epoch_start = time.perf_counter()
-        batches = train_batches(data.train, config.batch_size, generator, config.hflip, config.crop)
+        batches = train_batches(data.train, config.batch_size, generator, config.hflip, config.crop, drop_last=graphs)
         for _, (inputs, targets) in zip(range(per_epoch), batches):
             if should_stop():
                 stream.flush()
                 emit(RunCancelled(run_id, step))
                 return
-            optimizer.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(model(inputs), targets)
-            loss.backward()
-            optimizer.step()
-            loss_sum += loss.detach()
-            stream.append(step, epoch, loss)
+            stream.append(step, epoch, step_fn(inputs, targets))
             step += 1
             images += targets.shape[0]
         stream.flush()  # sync: the epoch's last losses reach the host
         seconds = time.perf_counter() - epoch_start
-        train_loss = loss_sum.item() / per_epoch  # sync: once per epoch
-        test_loss, test_acc, class_acc = evaluate(model, data.test, len(data.classes))
+        train_loss = stream.epoch_mean(epoch)
+        test_loss, test_acc, class_acc = evaluate(model, data.test, len(data.classes), config)
         emit(EpochEnd(run_id, epoch, step, train_loss, test_loss, test_acc, class_acc, seconds, images / seconds))
     emit(RunFinished(run_id, test_acc, test_loss, time.perf_counter() - run_start))
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, split: Split, num_classes: int) -> tuple[float, float, tuple[float, ...]]:
+def evaluate(model: nn.Module, split: Split, num_classes: int, config: RunConfig) -> tuple[float, float, tuple[float, ...]]:
     """(mean loss, accuracy %, per-class accuracy %) on an unaugmented split, dropout off."""
     model.eval()
     device = split.labels.device
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros(num_classes, dtype=torch.int64, device=device)
     for inputs, targets in eval_batches(split, EVAL_BATCH):
-        outputs = model(inputs)
-        loss_sum += F.cross_entropy(outputs, targets, reduction="sum")
+        with autocast(config, device):
+            outputs = model(prepare_inputs(inputs, config))
+        loss_sum += F.cross_entropy(outputs.float(), targets, reduction="sum")
         hits = targets[outputs.argmax(1) == targets]
         correct += torch.bincount(hits, minlength=num_classes)
     totals = torch.bincount(split.labels, minlength=num_classes).tolist()  # sync: once per evaluation

@@ -91,6 +91,8 @@ class CifarApp(App):
         target = {"new": "#field-model", "queue": "#queue-table", "live": "#live-view", "runs": "#runs-table"}
         if event.pane.id != event.tabbed_content.active:
             return  # a late event for a tab already left
+        for view in event.pane.query("QueueView, RunsView"):
+            view.reload()  # fresh at once, not at the next timer tick
         for widget in event.tabbed_content.query(target[event.pane.id]):
             widget.focus()
 

@@ -94,6 +94,10 @@ def config_options(command: Callable) -> Callable:
         click.option("--seed", type=str),
         click.option("--device", type=str, help="auto, cpu, cuda, cuda:N or mps."),
         click.option("--limit-batches", type=str, help="Stop each epoch after N batches (quick checks)."),
+        click.option("--precision", type=str, help="fp32, bf16 (autocast) or fp16 (autocast + scaler)."),
+        click.option("--channels-last/--no-channels-last", default=None, help="channels_last memory format."),
+        click.option("--compile", type=str, help="off, default (torch.compile) or cudagraphs (CUDA only)."),
+        click.option("--fused/--no-fused", default=None, help="Fused optimizer kernels."),
         click.option("--name", type=str),
     ]
     for option in reversed(options):
@@ -111,9 +115,11 @@ def check_device(config) -> None:
     from engine.device import DeviceUnavailable, resolve_device
 
     try:
-        resolve_device(config.device)
+        device = resolve_device(config.device)
     except DeviceUnavailable as error:
         raise BadInput(str(error)) from None
+    if config.compile == "cudagraphs" and device.type != "cuda":
+        raise BadInput(f"compile: cudagraphs needs a CUDA device, and --device {config.device} is {device}")
 
 
 def store_of(ctx: click.Context) -> RunStore:
@@ -252,6 +258,51 @@ def print_table(rows: list[dict[str, Any]], title: str) -> None:
     if not console.is_terminal:
         console = Console(width=200)  # a pipe or a file: no terminal to fit
     console.print(table)
+
+
+# ------------------------------------------------------------------ benchmarks
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--model", default="seed-cnn", show_default=True)
+@click.option("--quick", is_flag=True, help="Fewer batches: under a minute on a laptop CPU.")
+@click.pass_context
+def bench(ctx: click.Context, device: str, model: str, quick: bool) -> None:
+    """Images/s of the tutorial's pipeline, the engine, and the engine while recording.
+
+    The last line printed is one JSON object.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from engine.models import MODELS
+    from tui.bench import bench_training, print_result
+
+    if model not in MODELS:
+        raise BadInput(f"model: unknown model {model!r}; allowed: {', '.join(MODELS)}")
+    config = make_config(device=device)  # validates the device's spelling
+    check_device(config)
+    print_result(bench_training(model, device, quick), f"Training speed: {model}")
+
+
+@bench.command("store")
+@click.option("--quick", is_flag=True, help="50 runs x 20,000 steps instead of 200 x 20,000.")
+def bench_store_command(quick: bool) -> None:
+    """Loss rows inserted per second, run listing and chart-curve query times."""
+    from tui.bench import bench_store, print_result
+
+    print_result(bench_store(quick), "Store at scale")
+
+
+@bench.command("app")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--quick", is_flag=True, help="200 batches an epoch instead of 600.")
+def bench_app_command(device: str, quick: bool) -> None:
+    """Training speed with the Live view open, against the same run without the app."""
+    from tui.bench import bench_app, print_result
+
+    check_device(make_config(device=device))
+    print_result(bench_app(device, quick), "Training under the app")
 
 
 # ------------------------------------------------------------------ entry point

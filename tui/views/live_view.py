@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, ProgressBar, Static
+from textual.widgets import DataTable, Static
 
 from engine.data import CLASSES
 from tui.live_state import LiveRun, LiveState
 from tui.widgets.loss_chart import LossChart, Series, downsample, smooth
 
-TEXT_HZ = 10
-CHART_HZ = 5
+# plotext builds a 150x40 chart in ~30 ms of Python that holds the GIL the training loop needs,
+# so the chart redraws at 1 Hz and the text at 4 Hz (measured with `cifar-tui bench app`).
+TEXT_HZ = 4
+CHART_HZ = 1
 
 
 def duration(seconds: float | None) -> str:
@@ -36,14 +38,13 @@ class LiveView(Vertical):
         self._drawn_chart = -1
         self._drawn_epochs = 0
         self._drawn_run: int | None = None
+        self._texts: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         yield Static("No run is training. Add one in New (1) or from a shell: cifar-tui queue add …", id="live-title")
+        # Plain text bars, one Static: ProgressBar widgets cost several renders per update.
         with Horizontal(id="live-progress"):
-            yield Static("epoch", classes="bar-label")
-            yield ProgressBar(id="epoch-bar", show_eta=False)
-            yield Static("run", classes="bar-label")
-            yield ProgressBar(id="run-bar", show_eta=False)
+            yield Static("", id="live-bars")
             yield Static("", id="live-speed")
         with Horizontal(id="live-main"):
             yield LossChart(title="batch loss", id="live-chart")
@@ -58,37 +59,50 @@ class LiveView(Vertical):
 
     def redraw_text(self) -> None:
         run = self.state.run
-        if run is None or self.state.version == self._drawn_text and run.status != "running":
+        if run is None or not self.is_on_screen or self.state.version == self._drawn_text and run.status != "running":
             return
         self._drawn_text = self.state.version
         if run.run_id != self._drawn_run:
             self._drawn_run = run.run_id
             self._drawn_epochs = 0
             self.query_one("#epoch-table", DataTable).clear()
-        self.query_one("#live-title", Static).update(title(run))
-        epoch_bar = self.query_one("#epoch-bar", ProgressBar)
-        epoch_bar.update(total=run.steps_per_epoch, progress=min(run.epoch_step, run.steps_per_epoch))
-        self.query_one("#run-bar", ProgressBar).update(total=run.total_steps, progress=run.step)
+        self._set("#live-title", title(run))
+        self._set("#live-bars", f"epoch {bar(run.epoch_step, run.steps_per_epoch)}   "
+                                f"run {bar(run.step, run.total_steps)}")
         speed = run.images_per_s
-        self.query_one("#live-speed", Static).update(
+        self._set("#live-speed",
             f"{run.step:,}/{run.total_steps:,} · {speed or 0:,.0f} img/s · ETA {duration(run.eta_s) if run.status == 'running' else '–'}")
         table = self.query_one("#epoch-table", DataTable)
         for end in run.epochs[self._drawn_epochs:]:
             table.add_row(str(end.epoch), f"{end.train_loss:.4f}", f"{end.test_loss:.4f}", f"{end.test_acc:.2f}%",
                           f"{end.seconds:.1f}s", f"{end.images_per_s:,.0f}")
             self._drawn_epochs += 1
-        self.query_one("#class-acc", Static).update(class_accuracy(run))
+        self._set("#class-acc", class_accuracy(run))
+
+    def _set(self, selector: str, text: str) -> None:
+        """Update a Static only when its text changes: every update costs a layout and a render."""
+        if self._texts.get(selector) != text:
+            self._texts[selector] = text
+            self.query_one(selector, Static).update(text)
 
     def redraw_chart(self) -> None:
         run = self.state.run
-        if run is None or self.state.version == self._drawn_chart:
+        if run is None or self.state.version == self._drawn_chart or not self.is_on_screen:
             return
         self._drawn_chart = self.state.version
-        xs, ys = downsample(run.losses, first_x=run.first_step)
-        self.query_one(LossChart).show([
+        chart = self.query_one(LossChart)
+        # Braille draws 2 points per cell: more points than that cost time and show nothing.
+        xs, ys = downsample(run.losses, max_points=max(50, 2 * chart.size.width), first_x=run.first_step)
+        chart.show([
             Series("batch loss", xs, ys, color="gray", marker="dot"),
             Series("smoothed", xs, smooth(ys), color="cyan"),
         ])
+
+
+def bar(done: int, total: int, width: int = 16) -> str:
+    fraction = min(1.0, done / total) if total else 0.0
+    filled = round(fraction * width)
+    return f"[$accent]{'━' * filled}[/][dim]{'━' * (width - filled)}[/] {fraction:4.0%}"
 
 
 def title(run: LiveRun) -> str:

@@ -12,11 +12,12 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Input, Select, Static, Switch
 
-from engine.config import DATASETS, INITS, OPTIMIZERS, PRESETS, ConfigError, RunConfig
+from engine.config import COMPILE_MODES, DATASETS, INITS, OPTIMIZERS, PRECISIONS, PRESETS, ConfigError, RunConfig
 from engine.models import MODELS
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "model": tuple(MODELS), "dataset": DATASETS, "optimizer": OPTIMIZERS, "init": INITS,
+    "precision": PRECISIONS, "compile": COMPILE_MODES,
 }
 HELP = {
     "model": "architecture", "optimizer": "adam or sgd (momentum, nesterov)", "dataset": "cifar10 downloads to <home>/data",
@@ -25,6 +26,8 @@ HELP = {
     "dropout": "seed-cnn's linear layers", "init": "conv/linear weight init",
     "hflip": "random horizontal flips", "crop": "random crops, 4px padding", "seed": "random seed",
     "device": "auto, cpu, cuda, cuda:N, mps", "limit_batches": "0: whole epochs", "name": "optional label",
+    "precision": "bf16/fp16: mixed precision", "channels_last": "NHWC memory format",
+    "compile": "torch.compile; cudagraphs: CUDA", "fused": "fused optimizer kernels",
 }
 FIELD_NAMES = [f.name for f in fields(RunConfig)]
 
@@ -113,9 +116,9 @@ class NewRunForm(Widget):
         except ConfigError as error:
             self.show_error(error.field if error.field in FIELD_NAMES else "name", str(error).split(": ", 1)[1])
             return
-        device_problem = check_device(config.device)
+        device_problem = check_device(config)
         if device_problem:
-            self.show_error("device", device_problem)
+            self.show_error(*device_problem)
             return
         copies_text = self.query_one("#copies", Input).value.strip()
         if not copies_text.isdigit() or not 1 <= int(copies_text) <= 100:
@@ -137,11 +140,14 @@ class NewRunForm(Widget):
         self.submit()
 
 
-def check_device(name: str) -> str | None:
+def check_device(config: RunConfig) -> tuple[str, str] | None:
+    """(field, message) when the config cannot run on this machine's devices."""
     from engine.device import DeviceUnavailable, resolve_device
 
     try:
-        resolve_device(name)
+        device = resolve_device(config.device)
     except DeviceUnavailable as error:
-        return str(error).split(": ", 1)[1]
+        return "device", str(error).split(": ", 1)[1]
+    if config.compile == "cudagraphs" and device.type != "cuda":
+        return "compile", f"cudagraphs needs a CUDA device; {config.device} is {device}"
     return None

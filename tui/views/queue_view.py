@@ -31,7 +31,11 @@ class QueueView(Vertical):
         self.query_one(DataTable).add_columns(*COLUMNS)
         self._rows: list[tuple] = []
         self.reload()
-        self.set_interval(1.0, self.reload)
+        self.set_interval(1.0, self.reload_if_shown)
+
+    def reload_if_shown(self) -> None:
+        if self.is_on_screen:  # hidden tabs cost the training loop nothing
+            self.reload()
 
     def reload(self) -> None:
         rows = []

@@ -67,7 +67,11 @@ class RunsView(Vertical):
         for column in COLUMNS:
             table.add_column(HEADERS.get(column, column), key=column)
         self.reload()
-        self.set_interval(2.0, self.reload)
+        self.set_interval(2.0, self.reload_if_shown)
+
+    def reload_if_shown(self) -> None:
+        if self.is_on_screen:  # hidden tabs cost the training loop nothing
+            self.reload()
 
     def reload(self) -> None:
         rows = self.app.store.runs()

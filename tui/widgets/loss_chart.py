@@ -1,7 +1,8 @@
 """A line chart of losses (or accuracies) that stays cheap to redraw however long the run.
 
 plotext's redraw cost grows with the points drawn, so every series is averaged down to at most
-MAX_POINTS buckets in one tensor pass before it reaches the chart.
+MAX_POINTS buckets in one numpy pass before it reaches the chart. numpy, not torch: torch ops on
+the UI thread start a second OpenMP thread team that competes with the training thread's.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-import torch
+import numpy as np
 from textual_plotext import PlotextPlot
 
 MAX_POINTS = 1000
@@ -29,12 +30,12 @@ def downsample(values: Sequence[float], max_points: int = MAX_POINTS, first_x: i
     n = len(values)
     if n == 0:
         return [], []
-    tensor = torch.as_tensor(values, dtype=torch.float32) if not isinstance(values, torch.Tensor) else values.float()
+    array = np.asarray(values, dtype=np.float64)
     size = -(-n // max_points)
     whole = n - n % size
-    means = tensor[:whole].view(-1, size).mean(1)
+    means = array[:whole].reshape(-1, size).mean(1)
     if whole < n:
-        means = torch.cat([means, tensor[whole:].mean().view(1)])
+        means = np.append(means, array[whole:].mean())
     xs = [first_x + i * size + (min(size, n - i * size) - 1) / 2 for i in range(len(means))]
     return xs, means.tolist()
 
@@ -45,9 +46,9 @@ def smooth(ys: Sequence[float], fraction: float = 0.05) -> list[float]:
     if n == 0:
         return []
     window = max(1, int(n * fraction))
-    sums = torch.cumsum(torch.as_tensor(ys, dtype=torch.float64), 0)
-    counts = torch.clamp(torch.arange(1, n + 1, dtype=torch.float64), max=window)
-    lagged = torch.zeros(n, dtype=torch.float64)
+    sums = np.cumsum(np.asarray(ys, dtype=np.float64))
+    counts = np.minimum(np.arange(1, n + 1), window)
+    lagged = np.zeros(n)
     lagged[window:] = sums[: n - window]
     return ((sums - lagged) / counts).tolist()
 

@@ -1,0 +1,124 @@
+"""One optimisation step, built once per run from the config's speed options.
+
+fp32, bf16 autocast or fp16 autocast with a gradient scaler; channels_last; an optional
+torch.compile of the model; fused optimizer kernels (chosen in make_optimizer). Every option
+runs on the CPU too, so each is tested without a GPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.config import RunConfig
+
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+Step = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def autocast(config: RunConfig, device: torch.device):
+    if config.precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=DTYPES[config.precision])
+
+
+def prepare_model(model: nn.Module, config: RunConfig) -> nn.Module:
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    if config.compile == "default":
+        model = torch.compile(model)
+    return model
+
+
+def prepare_inputs(inputs: torch.Tensor, config: RunConfig) -> torch.Tensor:
+    return inputs.contiguous(memory_format=torch.channels_last) if config.channels_last else inputs
+
+
+def loss_of(outputs, targets: torch.Tensor) -> torch.Tensor:
+    if isinstance(outputs, tuple):  # (logits, aux logits...) from googlenet / inception_v3
+        main, *aux = outputs
+        return F.cross_entropy(main, targets) + 0.4 * sum(F.cross_entropy(a, targets) for a in aux)
+    return F.cross_entropy(outputs, targets)
+
+
+def make_step(model: nn.Module, optimizer: torch.optim.Optimizer, config: RunConfig, device: torch.device) -> Step:
+    """A function that trains on one batch and returns its loss, still on the device."""
+    if config.compile == "cudagraphs":
+        if device.type != "cuda":
+            raise ValueError(f"compile: cudagraphs needs a CUDA device, not {device}; use compile off or default")
+        return GraphStep(model, optimizer, config, device)
+    scaler = torch.amp.GradScaler(device.type) if config.precision == "fp16" else None
+
+    def step(inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        with autocast(config, device):
+            loss = loss_of(model(prepare_inputs(inputs, config)), targets)
+        if scaler is None:
+            loss.backward()
+            optimizer.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        return loss.detach()
+
+    return step
+
+
+class GraphStep:
+    """The whole training step (forward, backward, optimizer) replayed as one CUDA graph.
+
+    At batch 64 a step is launch-bound; one replay replaces hundreds of kernel launches.
+    The first WARMUP steps run eagerly on a side stream (they train, like any step), the next
+    is captured, then every step copies its batch into the static inputs and replays. Needs a
+    fixed batch shape (the loop drops the last partial batch) and a capturable optimizer.
+    """
+
+    WARMUP = 3
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, config: RunConfig, device: torch.device):
+        self.model, self.optimizer, self.config, self.device = model, optimizer, config, device
+        self.steps = 0
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.inputs: torch.Tensor | None = None
+        self.targets: torch.Tensor | None = None
+        self.loss: torch.Tensor | None = None
+
+    def _forward_backward_step(self) -> torch.Tensor:
+        # No autocast cache: cached casts would outlive the capture.
+        with torch.autocast("cuda", dtype=DTYPES.get(self.config.precision, torch.float32),
+                            enabled=self.config.precision != "fp32", cache_enabled=False):
+            loss = loss_of(self.model(self.inputs), self.targets)
+        loss.backward()
+        self.optimizer.step()
+        return loss
+
+    def __call__(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if self.inputs is None:
+            self.inputs = torch.empty_like(prepare_inputs(inputs, self.config))
+            self.targets = torch.empty_like(targets)
+        self.inputs.copy_(inputs)
+        self.targets.copy_(targets)
+        self.steps += 1
+        if self.graph is not None:
+            self.graph.replay()
+            return self.loss.clone()  # the next replay overwrites self.loss
+        if self.steps <= self.WARMUP:
+            side = torch.cuda.Stream(self.device)
+            side.wait_stream(torch.cuda.current_stream(self.device))
+            with torch.cuda.stream(side):
+                self.optimizer.zero_grad(set_to_none=True)
+                loss = self._forward_backward_step().detach()
+            torch.cuda.current_stream(self.device).wait_stream(side)
+            return loss
+        self.graph = torch.cuda.CUDAGraph()
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.cuda.graph(self.graph):
+            self.loss = self._forward_backward_step().detach()
+        self.graph.replay()  # capturing does not run the step: this replay trains on this batch
+        return self.loss.clone()

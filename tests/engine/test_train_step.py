@@ -1,0 +1,87 @@
+"""Every speed option trains on the CPU: precision, channels_last, fused optimizers, compile."""
+
+import math
+
+import pytest
+import torch
+
+from engine.config import ConfigError, make_config
+from engine.data import synthetic
+from engine.events import EpochEnd, Losses, RunFinished
+from engine.train import make_optimizer, train
+
+DATA = synthetic(n_train=64 * 6, n_test=200)
+
+
+def run(**changes):
+    events = []
+    settings = {"dataset": "synthetic", "device": "cpu", "epochs": 1, **changes}
+    train(1, make_config("seed-cnn", **settings), events.append, data=DATA)
+    return events
+
+
+@pytest.mark.parametrize("changes", [
+    dict(precision="bf16"),
+    dict(precision="fp16"),
+    dict(channels_last=False, fused=False),
+    dict(optimizer="sgd", fused=True, nesterov=True),
+])
+def test_speed_options_train(changes):
+    events = run(**changes)
+    assert isinstance(events[-1], RunFinished)
+    losses = [loss for e in events if isinstance(e, Losses) for loss in e.losses]
+    assert len(losses) == 6 and all(math.isfinite(x) for x in losses)
+    end = next(e for e in events if isinstance(e, EpochEnd))
+    assert end.train_loss == pytest.approx(sum(losses) / 6)
+
+
+def test_fused_is_used_on_the_cpu():
+    model = torch.nn.Linear(2, 2)
+    assert make_optimizer(make_config(fused=True), model, torch.device("cpu")).defaults["fused"]
+    assert not make_optimizer(make_config(fused=False), model, torch.device("cpu")).defaults.get("fused")
+
+
+def test_options_are_recorded_in_the_config():
+    config = make_config(precision="bf16", channels_last=False, compile="default", fused=False)
+    assert {k: config.to_dict()[k] for k in ("precision", "channels_last", "compile", "fused")} == {
+        "precision": "bf16", "channels_last": False, "compile": "default", "fused": False}
+
+
+@pytest.mark.parametrize("field, value", [("precision", "fp8"), ("compile", "max")])
+def test_bad_speed_options(field, value):
+    with pytest.raises(ConfigError, match=f"^{field}: unknown"):
+        make_config(**{field: value})
+
+
+@pytest.mark.slow
+def test_torch_compile_trains():
+    assert isinstance(run(compile="default")[-1], RunFinished)
+
+
+def test_cudagraphs_without_cuda_fails_the_run_clearly():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ValueError, match="compile: cudagraphs needs a CUDA device"):
+        run(compile="cudagraphs")
+
+
+def test_cudagraphs_refuses_fp16():
+    with pytest.raises(ConfigError, match="compile: cudagraphs works with precision fp32 or bf16"):
+        make_config(compile="cudagraphs", precision="fp16")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_cudagraphs_train_like_eager(precision):
+    def losses(compile_mode):
+        events = []
+        config = make_config("seed-cnn", dataset="synthetic", device="cuda", epochs=2, compile=compile_mode,
+                             precision=precision, limit_batches=0)
+        train(1, config, events.append, data=type(DATA)(DATA.train.to("cuda"), DATA.test.to("cuda")))
+        assert isinstance(events[-1], RunFinished)
+        return [loss for e in events if isinstance(e, Losses) for loss in e.losses]
+
+    graphed, eager = losses("cudagraphs"), losses("off")
+    assert len(graphed) == len(eager) == 12
+    assert graphed[:3] == pytest.approx(eager[:3], rel=1e-3)  # the eager warm-up steps
+    assert graphed[-1] < graphed[0] and all(math.isfinite(x) for x in graphed)
