@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from engine.config import RunConfig
 from engine.data import Dataset, Split, eval_batches, load_dataset, train_batches
 from engine.device import describe_device, resolve_device
@@ -51,31 +52,44 @@ def train(
     should_stop: Callable[[], bool] = lambda: False,
     data_dir: Path = Path("data"),
     data: Dataset | None = None,
+    checkpoint_dir: Path | None = None,
 ) -> None:
     """Train one run to the end, emitting its events; errors propagate to the caller.
 
     `data` (already on the device) skips loading the dataset: benchmarks reuse one.
+    With `checkpoint_dir`, each epoch end is checkpointed there, and a run that has a
+    checkpoint continues from it.
     """
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     if data is None:
         data = load_dataset(config.dataset, data_dir, device)
-    model = build_model(config.model, len(data.classes), config.dropout, config.init).to(device)
-    optimizer = make_optimizer(config, model, device)
-    model = prepare_model(model, config)
+    raw_model = build_model(config.model, len(data.classes), config.dropout, config.init).to(device)
+    optimizer = make_optimizer(config, raw_model, device)
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    ckpt_path = checkpoint_path(checkpoint_dir, run_id) if checkpoint_dir else None
+    resumed = load_checkpoint(ckpt_path, device) if ckpt_path else None
+    first_epoch, step = 1, 0
+    if resumed is not None:
+        raw_model.load_state_dict(resumed["model"])
+        optimizer.load_state_dict(resumed["optimizer"])
+        torch.set_rng_state(resumed["torch_rng"].cpu())
+        generator.set_state(resumed["generator"].cpu())
+        first_epoch, step = resumed["epoch"] + 1, resumed["step"]
+    model = prepare_model(raw_model, config)
     step_fn = make_step(model, optimizer, config, device)
     graphs = config.compile == "cudagraphs"  # a CUDA graph replays one batch shape: drop the last partial batch
     per_epoch = steps_per_epoch(config, len(data.train), drop_last=graphs)
     emit(RunStarted(
-        run_id, config.to_json(), str(device), describe_device(device), count_parameters(model),
-        per_epoch, per_epoch * config.epochs,
+        run_id, config.to_json(), str(device), describe_device(device), count_parameters(raw_model),
+        per_epoch, per_epoch * config.epochs, first_step=step,
     ))
-    generator = torch.Generator(device=device).manual_seed(config.seed)
     stream = LossStream(run_id, emit)
-    step = 0
     run_start = time.perf_counter()
     test_loss = test_acc = float("nan")
-    for epoch in range(1, config.epochs + 1):
+    if first_epoch > config.epochs:  # every epoch was done before the run stopped
+        test_loss, test_acc, _ = evaluate(model, data.test, len(data.classes), config)
+    for epoch in range(first_epoch, config.epochs + 1):
         model.train()
         images = 0
         epoch_start = time.perf_counter()
@@ -92,6 +106,12 @@ def train(
         seconds = time.perf_counter() - epoch_start
         train_loss = stream.epoch_mean(epoch)
         test_loss, test_acc, class_acc = evaluate(model, data.test, len(data.classes), config)
+        if ckpt_path is not None:
+            save_checkpoint(ckpt_path, {
+                "epoch": epoch, "step": step, "config": config.to_json(),
+                "model": raw_model.state_dict(), "optimizer": optimizer.state_dict(),
+                "torch_rng": torch.get_rng_state(), "generator": generator.get_state(),
+            })
         emit(EpochEnd(run_id, epoch, step, train_loss, test_loss, test_acc, class_acc, seconds, images / seconds))
     emit(RunFinished(run_id, test_acc, test_loss, time.perf_counter() - run_start))
 

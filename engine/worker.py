@@ -42,10 +42,11 @@ def run_job(
     emit: Callable[[Event], None],
     should_stop: Callable[[], bool],
     data_dir: Path,
+    checkpoint_dir: Path | None = None,
 ) -> None:
     """Train one job; an exception becomes a RunFailed event instead of escaping."""
     try:
-        train(job.run_id, job.config, emit, should_stop, data_dir)
+        train(job.run_id, job.config, emit, should_stop, data_dir, checkpoint_dir=checkpoint_dir)
     except Exception as error:
         expected = (torch.cuda.OutOfMemoryError, Diverged, DatasetUnavailable, DeviceUnavailable)
         log.log(logging.INFO if isinstance(error, expected) else logging.ERROR,
@@ -68,10 +69,12 @@ class Worker:
         emit: Callable[[Event], None],
         data_dir: Path,
         idle_wait_s: float = 0.5,
+        checkpoint_dir: Path | None = None,
     ):
         self._next_job = next_job
         self._emit = emit
         self._data_dir = data_dir
+        self._checkpoint_dir = checkpoint_dir
         self._idle_wait_s = idle_wait_s
         self._stop_run = threading.Event()
         self._closing = threading.Event()
@@ -131,6 +134,6 @@ class Worker:
             self._stop_run.clear()
             self.current = job
             try:
-                run_job(job, self._emit, self._stop_run.is_set, self._data_dir)
+                run_job(job, self._emit, self._stop_run.is_set, self._data_dir, self._checkpoint_dir)
             finally:
                 self.current = None

@@ -11,11 +11,13 @@ import json
 import logging
 import queue
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable
 
 from engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunFinished, RunStarted
-from store.runs import RunStore, now
+from store.liveness import HEARTBEAT_S
+from store.runs import RunStore, now, worker_id
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 1000  # events per transaction
@@ -23,8 +25,10 @@ _CLOSE = object()
 
 
 class Recorder:
-    def __init__(self, path: Path | str, forward: list[Callable[[Any], None]] | None = None):
+    def __init__(self, path: Path | str, forward: list[Callable[[Any], None]] | None = None,
+                 worker: str | None = None):
         self.path = path
+        self.worker = worker or worker_id()
         self.forward = list(forward or [])
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._opened = threading.Event()
@@ -52,10 +56,21 @@ class Recorder:
             self._opened.set()
             return
         self._opened.set()
+        last_beat = time.monotonic()
         try:
             closing = False
             while not closing:
-                batch = [self._queue.get()]
+                try:
+                    batch = [self._queue.get(timeout=HEARTBEAT_S)]
+                except queue.Empty:
+                    batch = []
+                if time.monotonic() - last_beat >= HEARTBEAT_S:
+                    # This process's runs are alive, even while their loop is quiet (evaluating,
+                    # downloading data): other processes judge liveness by this stamp.
+                    store.heartbeat(self.worker)
+                    last_beat = time.monotonic()
+                if not batch:
+                    continue
                 while len(batch) < MAX_BATCH:
                     try:
                         batch.append(self._queue.get_nowait())
@@ -94,11 +109,16 @@ def record(store: RunStore, event: Any) -> None:
         case RunStarted():
             db.execute(
                 """UPDATE runs SET status = 'running', device = ?, device_name = ?, params = ?,
-                   total_steps = ?, started_at = coalesce(started_at, ?) WHERE id = ?""",
+                   total_steps = ?, started_at = coalesce(started_at, ?), finished_at = NULL, error = NULL
+                   WHERE id = ?""",
                 [event.device, event.device_name, event.params, event.total_steps, now(), event.run_id],
             )
             # A run that continues from a checkpoint drops what came after it.
             db.execute("DELETE FROM losses WHERE run_id = ? AND step >= ?", [event.run_id, event.first_step])
+            db.execute("DELETE FROM epochs WHERE run_id = ? AND step > ?", [event.run_id, event.first_step])
+            db.execute(
+                """UPDATE runs SET epochs_done = (SELECT count(*) FROM epochs WHERE run_id = runs.id)
+                   WHERE id = ?""", [event.run_id])
         case EpochEnd():
             db.execute(
                 """INSERT OR REPLACE INTO epochs (run_id, epoch, step, train_loss, test_loss, test_acc,

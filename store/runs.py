@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 from sqlite_utils import Database
 
+from store.liveness import owner_alive
 from store.schema import MIGRATION_NAMES, migrations
 
 BUSY_TIMEOUT_S = 10.0
@@ -41,8 +42,9 @@ def worker_id() -> str:
 
 
 class RunStore:
-    def __init__(self, path: Path | str | None = None, busy_timeout_s: float = BUSY_TIMEOUT_S):
+    def __init__(self, path: Path | str | None = None, busy_timeout_s: float | None = None):
         """Open (creating if needed) the database at path, or an in-memory one for None."""
+        busy_timeout_s = BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
         self.path = None if path is None else Path(path)
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -56,6 +58,7 @@ class RunStore:
                 self.db.execute("PRAGMA synchronous = NORMAL")
             self._check_schema_version()
             migrations.apply(self.db)
+            self.interrupt_orphans()
         except sqlite3.DatabaseError as error:
             conn.close()
             raise StoreError(_explain(error, self.path)) from None
@@ -69,6 +72,26 @@ class RunStore:
 
     def close(self) -> None:
         self.db.close()
+
+    def interrupt_orphans(self) -> list[int]:
+        """Mark `interrupted` the running runs whose worker is gone; returns their ids."""
+        running = self._dicts("SELECT id, worker, coalesce(heartbeat_at, started_at) AS beat FROM runs "
+                              "WHERE status = 'running'")
+        orphans = [row["id"] for row in running if not owner_alive(row["worker"], row["beat"])]
+        if orphans:
+            with self.write():
+                self.db.conn.executemany(
+                    "UPDATE runs SET status = 'interrupted', finished_at = ?, error = ? "
+                    "WHERE id = ? AND status = 'running'",
+                    [(now(), "the worker stopped (killed, crashed or lost) while training; resume it", run_id)
+                     for run_id in orphans])
+        return orphans
+
+    def heartbeat(self, worker: str) -> None:
+        """This worker is alive: stamp the runs it owns."""
+        with self.write():
+            self.db.execute("UPDATE runs SET heartbeat_at = ? WHERE worker = ? AND status = 'running'",
+                            [now(), worker])
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Database]:
@@ -111,9 +134,9 @@ class RunStore:
         # take the same run.
         with self.write():
             rows = self.db.execute(
-                f"""UPDATE runs SET status = 'running', worker = ?, started_at = ?, error = NULL
-                    WHERE id = ({pick_sql}) AND status = 'queued' RETURNING id, config""",
-                [worker or worker_id(), now(), *params],
+                f"""UPDATE runs SET status = 'running', worker = ?, started_at = ?, heartbeat_at = ?,
+                    error = NULL WHERE id = ({pick_sql}) AND status = 'queued' RETURNING id, config""",
+                [worker or worker_id(), now(), now(), *params],
             ).fetchall()  # all of it: a RETURNING statement must finish before COMMIT
         row = rows[0] if rows else None
         return None if row is None else (row[0], json.loads(row[1]))
@@ -140,6 +163,15 @@ class RunStore:
             self.db.conn.executemany(
                 "UPDATE runs SET queue_pos = ? WHERE id = ?", [(pos + 1, rid) for pos, rid in enumerate(ids)])
         return True
+
+    def requeue(self, run_id: int) -> bool:
+        """Queue an interrupted, failed or cancelled run again (it continues from its checkpoint)."""
+        with self.write():
+            cursor = self.db.execute(
+                """UPDATE runs SET status = 'queued', worker = NULL, heartbeat_at = NULL,
+                   queue_pos = (SELECT coalesce(max(queue_pos), 0) + 1 FROM runs)
+                   WHERE id = ? AND status IN ('interrupted', 'failed', 'cancelled')""", [run_id])
+        return cursor.rowcount == 1
 
     def cancel_queued(self, run_id: int) -> bool:
         """Cancel a run that has not started; False if it is not queued."""
@@ -205,5 +237,5 @@ def _explain(error: sqlite3.DatabaseError, path: Path | None) -> str:
     if "not a database" in text or "malformed" in text:
         return f"{path} is not a cifar-tui database (sqlite says: {text}); move it away or use another --home"
     if "locked" in text or "busy" in text:
-        return f"{path} is locked by another program; try again when it is done"
+        return f"{path} stayed locked by another program for {BUSY_TIMEOUT_S:g} s; try again when it is done"
     return f"cannot open {path}: {text}"

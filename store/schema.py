@@ -66,5 +66,13 @@ def m001_runs_epochs_losses(db: Database) -> None:
             db.execute(statement)
 
 
+
+
+@migrations()
+def m002_run_heartbeat(db: Database) -> None:
+    # The owning worker's last sign of life (see store/liveness.py).
+    db["runs"].add_column("heartbeat_at", str)
+
+
 # Every migration this version knows, in order (pending() on an empty database lists them all).
 MIGRATION_NAMES = tuple(m.name for m in migrations.pending(Database(memory=True)))

@@ -7,6 +7,7 @@ torch is imported only by the commands that train, so the others start fast.
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -43,6 +44,10 @@ class Home:
     @property
     def data_dir(self) -> Path:
         return self.path / "data"
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.path / "checkpoints"
 
     def start_log(self) -> None:
         """Tracebacks go to <home>/cifar-tui.log, never onto the user's screen."""
@@ -141,6 +146,43 @@ def run(ctx: click.Context, **flags: Any) -> None:
     status = train_in_foreground(ctx.obj, config)
     if status != "finished":
         sys.exit(1)
+
+
+@cli.command()
+@click.argument("run_id", type=int)
+@click.option("--device", type=str, help="Train on this device instead of the run's own.")
+@click.pass_context
+def resume(ctx: click.Context, run_id: int, device: str | None) -> None:
+    """Continue an interrupted, failed or cancelled run from its last checkpoint, here."""
+    from engine.config import RunConfig
+    from tui.headless import train_in_foreground
+
+    store = store_of(ctx)
+    row = store.run(run_id)
+    if row is None:
+        raise BadInput(f"run_id: no run with id {run_id}; see `cifar-tui runs`")
+    if row["status"] not in ("interrupted", "failed", "cancelled"):
+        raise BadInput(f"run_id: run {run_id} is {row['status']}; only interrupted, failed or cancelled runs resume")
+    config = RunConfig.from_dict(row["config"])
+    if device is not None:
+        config = config.replace(device=device)
+    check_device(config)
+    store.requeue(run_id)
+    if train_in_foreground(ctx.obj, config, run_id) != "finished":
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--device", type=str, help="Train runs queued with device auto on this device.")
+@click.option("--until-empty", is_flag=True, help="Exit when the queue is empty instead of waiting.")
+@click.pass_context
+def worker(ctx: click.Context, device: str | None, until_empty: bool) -> None:
+    """Train queued runs without the app (for nohup, tmux or systemd); Ctrl-C cancels and stops."""
+    from tui.headless import run_worker
+
+    if device is not None:
+        check_device(make_config(device=device))
+    run_worker(ctx.obj, device, until_empty)
 
 
 @cli.group()
@@ -321,6 +363,12 @@ def main(argv: list[str] | None = None) -> None:
         fail(str(error), 1)
     except click.ClickException as error:
         fail(error.format_message(), error.exit_code)
+    except sqlite3.OperationalError as error:
+        if "locked" in str(error) or "busy" in str(error):
+            from store.runs import BUSY_TIMEOUT_S
+
+            fail(f"the database stayed locked by another program for {BUSY_TIMEOUT_S:g} s; try again when it is done", 1)
+        fail(f"database error: {error}", 1)
     except OSError as error:
         fail(f"{error.filename or ''}: {error.strerror or error}".lstrip(": "), 1)
     sys.exit(status if isinstance(status, int) else 0)
@@ -329,3 +377,7 @@ def main(argv: list[str] | None = None) -> None:
 def fail(message: str, status: int) -> None:
     print(f"cifar-tui: error: {message}", file=sys.stderr)
     sys.exit(status)
+
+
+if __name__ == "__main__":
+    main()

@@ -7,15 +7,13 @@ and whatever the UI shows has been recorded first.
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from engine.config import ConfigError, RunConfig
-from engine.worker import Job, Worker
+from engine.worker import Worker
 from store.recorder import Recorder
-from store.runs import RunStore, worker_id
+from tui.job_source import QueueJobs
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -34,31 +32,12 @@ class EngineEvent(Message):
 class EngineLink:
     def __init__(self, app: App, home: Home):
         self.home = home
-        self._local = threading.local()
-        self.worker_name = worker_id()
         self.recorder = Recorder(home.db_path, forward=[lambda event: app.post_message(EngineEvent(event))])
-        self.worker = Worker(self._next_job, self.recorder, home.data_dir)
+        self.worker = Worker(QueueJobs(home, self.recorder), self.recorder, home.data_dir,
+                             checkpoint_dir=home.checkpoint_dir)
 
     def start(self) -> None:
         self.worker.start()
-
-    def _next_job(self) -> Job | None:
-        # Runs on the engine thread, which gets a store connection of its own.
-        store = getattr(self._local, "store", None)
-        if store is None:
-            store = self._local.store = RunStore(self.home.db_path)
-        claimed = store.claim_next(self.worker_name)
-        if claimed is None:
-            return None
-        run_id, config = claimed
-        try:
-            return Job(run_id, RunConfig.from_dict(config))
-        except ConfigError as error:
-            # A run queued by an older or newer version, say: fail it, keep the worker going.
-            from engine.events import RunFailed
-
-            self.recorder(RunFailed(run_id, f"invalid config: {error}"))
-            return None
 
     def close(self, timeout: float = 10.0) -> bool:
         """Cancel the current run, stop the engine thread and write what is left."""

@@ -55,16 +55,21 @@ class ProgressView:
                 self.progress.stop()
 
 
-def train_in_foreground(home, config: RunConfig) -> str:
-    """Record a run, train it here (Ctrl-C cancels it cleanly) and return its final status."""
+def train_in_foreground(home, config: RunConfig, run_id: int | None = None) -> str:
+    """Record a run (or take the queued run_id), train it here and return its final status.
+
+    Ctrl-C cancels it cleanly; a run with a checkpoint continues from it.
+    """
     store = home.store()
-    run_id = store.enqueue(config.to_dict())
+    if run_id is None:
+        run_id = store.enqueue(config.to_dict())
     store.claim(run_id)
     console = Console(stderr=True)
     view = ProgressView(console)
     recorder = Recorder(home.db_path, forward=[view])
     stop = threading.Event()
-    thread = threading.Thread(target=run_job, args=(Job(run_id, config), recorder, stop.is_set, home.data_dir))
+    thread = threading.Thread(target=run_job, args=(Job(run_id, config), recorder, stop.is_set, home.data_dir,
+                                                    home.checkpoint_dir))
     thread.start()
     try:
         while thread.is_alive():
@@ -83,3 +88,53 @@ def train_in_foreground(home, config: RunConfig) -> str:
     else:
         console.print(f"run {run_id} {row['status']}")
     return row["status"]
+
+
+class EventLines:
+    """A line per run event, for a worker's log."""
+
+    def __call__(self, event: Any) -> None:
+        match event:
+            case RunStarted():
+                print(f"run {event.run_id}: started on {event.device} ({event.device_name})"
+                      + (f", from step {event.first_step}" if event.first_step else ""), flush=True)
+            case EpochEnd():
+                print(f"run {event.run_id}: epoch {event.epoch} test acc {event.test_acc:.2f}% "
+                      f"{event.images_per_s:,.0f} img/s", flush=True)
+            case RunFinished():
+                print(f"run {event.run_id}: finished, test acc {event.test_acc:.2f}%", flush=True)
+            case RunFailed():
+                print(f"run {event.run_id}: failed: {event.error}", flush=True)
+            case RunCancelled():
+                print(f"run {event.run_id}: cancelled", flush=True)
+
+
+def run_worker(home, device: str | None, until_empty: bool) -> None:
+    """Consume the queue in this process until Ctrl-C / SIGTERM (or an empty queue)."""
+    import signal
+
+    from engine.worker import Worker
+    from tui.job_source import QueueJobs
+
+    recorder = Recorder(home.db_path, forward=[EventLines()])
+    jobs = QueueJobs(home, recorder, device)
+    empty = threading.Event()
+
+    def next_job():
+        job = jobs()
+        if job is None and until_empty:
+            empty.set()
+        return job
+
+    worker = Worker(next_job, recorder, home.data_dir, checkpoint_dir=home.checkpoint_dir)
+    signal.signal(signal.SIGTERM, lambda *_: empty.set())
+    print(f"worker {jobs.worker_name} on {home.db_path}; Ctrl-C stops it", flush=True)
+    worker.start()
+    try:
+        while not empty.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        print("stopping: the current run is cancelled (resume it later)", flush=True)
+    finally:
+        worker.close(timeout=30)
+        recorder.close()

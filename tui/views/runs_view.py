@@ -42,6 +42,7 @@ class RunsView(Vertical):
         Binding("S", "reverse", "Reverse", show=False),
         Binding("c", "compare", "Compare"),
         Binding("l", "clone", "Clone"),
+        Binding("r", "resume", "Resume"),
         Binding("d", "delete", "Delete"),
         Binding("e", "export", "Export"),
     ]
@@ -58,7 +59,7 @@ class RunsView(Vertical):
             yield Input(placeholder="filter: model, status, name… (/)", id="runs-filter")
             yield Static("", id="runs-count")
         yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
-        yield Static("space select · enter details · c compare · s/S sort · l clone · d delete · e export",
+        yield Static("space select · enter details · c compare · s/S sort · l clone · r resume · d delete · e export",
                      classes="hint")
 
     def on_mount(self) -> None:
@@ -183,6 +184,19 @@ class RunsView(Vertical):
         run_id = self.cursor_id()
         if run_id is not None:
             self.app.clone_run(run_id)
+
+    def action_resume(self) -> None:
+        """Queue an interrupted, failed or cancelled run again; it continues from its checkpoint."""
+        run_id = self.cursor_id()
+        if run_id is None:
+            return
+        if self.app.store.requeue(run_id):
+            if self.app.link is not None:
+                self.app.link.worker.wake()
+            self.app.notify(f"run {run_id} queued to continue from its last checkpoint")
+            self.reload()
+        else:
+            self.app.notify("only interrupted, failed or cancelled runs resume", severity="warning")
 
     def action_delete(self) -> None:
         ids = self.chosen_ids()

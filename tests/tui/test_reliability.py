@@ -1,0 +1,98 @@
+"""Whole processes, killed and racing, on one store: what users do to long runs over SSH."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from store.runs import RunStore
+
+
+def cifar_tui(home, *args, **kwargs):
+    env = {**os.environ, "CIFAR_TUI_HOME": str(home)}
+    return subprocess.Popen([sys.executable, "-m", "tui.cli", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def query(home, sql):
+    with sqlite3.connect(home / "runs.db", timeout=10) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def wait_for(predicate, timeout=120):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+QUICK = ("--dataset", "synthetic", "--device", "cpu", "--limit-batches", "60")
+
+
+@pytest.mark.slow
+def test_kill_9_after_an_epoch_then_resume(tmp_path):
+    run = cifar_tui(tmp_path, "run", *QUICK, "--epochs", "4")
+
+    def first_epoch_done():
+        try:
+            return query(tmp_path, "SELECT epochs_done FROM runs WHERE id = 1") == [(1,)]
+        except sqlite3.OperationalError:
+            return False
+
+    wait_for(first_epoch_done)
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    assert query(tmp_path, "PRAGMA integrity_check") == [("ok",)]
+    store = RunStore(tmp_path / "runs.db")  # opening the store notices the dead owner
+    row = store.run(1)
+    assert row["status"] == "interrupted" and row["epochs_done"] >= 1
+    store.close()
+    resumed = cifar_tui(tmp_path, "resume", "1")
+    out, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    assert query(tmp_path, "SELECT status, epochs_done FROM runs") == [("finished", 4)]
+    assert query(tmp_path, "SELECT epoch FROM epochs ORDER BY epoch") == [(1,), (2,), (3,), (4,)]
+    assert query(tmp_path, "SELECT count(*), min(step), max(step) FROM losses") == [(240, 0, 239)]
+
+
+@pytest.mark.slow
+def test_two_workers_and_queue_adds_share_one_store(tmp_path):
+    first = cifar_tui(tmp_path, "queue", "add", *QUICK, "--epochs", "1")
+    assert first.wait() == 0  # the store exists before the workers start
+    workers = [cifar_tui(tmp_path, "worker") for _ in range(2)]
+    adders = [cifar_tui(tmp_path, "queue", "add", *QUICK, "--epochs", "1", "--limit-batches", str(5 + i))
+              for i in range(7)]
+    for adder in adders:
+        _, err = adder.communicate(timeout=60)
+        assert adder.returncode == 0, err
+    wait_for(lambda: query(tmp_path, "SELECT count(*) FROM runs WHERE status = 'finished'") == [(8,)], timeout=300)
+    logs = []
+    for worker in workers:
+        worker.send_signal(signal.SIGINT)
+        out, err = worker.communicate(timeout=60)
+        logs.append(out + err)
+    assert not any("locked" in log for log in logs), logs
+    started = [line.split(":")[0] for log in logs for line in log.splitlines() if line.endswith(")") and "started" in line]
+    assert sorted(started) == sorted(f"run {i}" for i in range(1, 9))  # each run trained exactly once
+    # Every run recorded exactly its own steps (the adders raced, so ids follow no order).
+    counts = query(tmp_path, "SELECT json_extract(config, '$.limit_batches'), "
+                             "(SELECT count(*) FROM losses WHERE run_id = r.id) FROM runs r")
+    assert sorted(counts) == sorted([(60, 60)] + [(5 + i, 5 + i) for i in range(7)])
+
+
+def test_a_locked_database_waits_then_says_so(tmp_path):
+    RunStore(tmp_path / "runs.db").close()
+    holder = sqlite3.connect(tmp_path / "runs.db")
+    holder.execute("BEGIN EXCLUSIVE")
+    env = {**os.environ, "CIFAR_TUI_HOME": str(tmp_path)}
+    code = "import store.runs; store.runs.BUSY_TIMEOUT_S = 0.5; from tui.cli import main; main()"
+    result = subprocess.run([sys.executable, "-c", code, "queue", "add", "--dataset", "synthetic"],
+                            env=env, capture_output=True, text=True, timeout=60)
+    holder.rollback()
+    assert result.returncode == 1
+    assert "locked by another program for 0.5 s" in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr

@@ -1,0 +1,43 @@
+"""The store's queue as a worker's job source: claims the next queued run for this worker."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Callable
+
+from engine.config import ConfigError, RunConfig
+from engine.events import RunFailed
+from engine.worker import Job
+from store.runs import RunStore, worker_id
+
+if TYPE_CHECKING:
+    from tui.cli import Home
+
+
+class QueueJobs:
+    """Called on the worker's thread, which gets a store connection of its own."""
+
+    def __init__(self, home: Home, emit: Callable[[object], None], device: str | None = None):
+        self.home = home
+        self.emit = emit
+        self.device = device  # trains the runs queued with device auto here
+        self.worker_name = worker_id()
+        self._local = threading.local()
+
+    def __call__(self) -> Job | None:
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = self._local.store = RunStore(self.home.db_path)
+        claimed = store.claim_next(self.worker_name)
+        if claimed is None:
+            return None
+        run_id, config = claimed
+        try:
+            run_config = RunConfig.from_dict(config)
+        except ConfigError as error:
+            # A run queued by another version, say: fail it and keep the worker going.
+            self.emit(RunFailed(run_id, f"invalid config: {error}"))
+            return None
+        if self.device and run_config.device == "auto":
+            run_config = run_config.replace(device=self.device)
+        return Job(run_id, run_config)
