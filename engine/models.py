@@ -33,10 +33,24 @@ def _seed_resnet(num_classes: int, dropout: float) -> "nn.Module":
     return SeedResNet(num_classes)
 
 
-def _resnet18(num_classes: int, dropout: float) -> "nn.Module":
+def _torchvision(name: str, **options) -> Callable[[int, float], "nn.Module"]:
+    def build(num_classes: int, dropout: float) -> "nn.Module":
+        import torchvision.models
+
+        return getattr(torchvision.models, name)(weights=None, num_classes=num_classes, **options)
+
+    return build
+
+
+def _resnet18_cifar(num_classes: int, dropout: float) -> "nn.Module":
+    """ResNet-18 with a 3x3 stride-1 stem and no max-pool: the variant CIFAR papers report (~95%)."""
+    from torch import nn
     from torchvision.models import resnet18
 
-    return resnet18(weights=None, num_classes=num_classes)
+    model = resnet18(weights=None, num_classes=num_classes)
+    model.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
+    model.maxpool = nn.Identity()
+    return model
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -44,16 +58,53 @@ MODELS: dict[str, ModelSpec] = {
     for spec in (
         ModelSpec("seed-cnn", "cnn", "The tutorial's CNN: 4 conv-BN-tanh blocks, 3 linear layers with dropout", _seed_cnn),
         ModelSpec("seed-resnet", "resnet", "The tutorial's small ResNet: BasicBlocks, 16-32-64 channels", _seed_resnet),
-        ModelSpec("resnet18", "resnet", "torchvision ResNet-18 (ImageNet stem), trained from scratch", _resnet18),
+        ModelSpec("resnet18", "resnet", "torchvision ResNet-18 (ImageNet stem), trained from scratch",
+                  _torchvision("resnet18")),
+        ModelSpec("resnet18-cifar", "resnet", "ResNet-18 with a 3x3 stem and no max-pool, as CIFAR papers use",
+                  _resnet18_cifar),
+        ModelSpec("alexnet", "alexnet", "AlexNet (2012): 5 conv and 3 linear layers", _torchvision("alexnet"), 63),
+        ModelSpec("vgg16", "vgg", "VGG-16: 13 3x3 conv layers and 3 linear layers", _torchvision("vgg16")),
+        ModelSpec("squeezenet1_0", "squeezenet", "SqueezeNet 1.0: fire modules, AlexNet accuracy with few weights",
+                  _torchvision("squeezenet1_0")),
+        ModelSpec("densenet161", "densenet", "DenseNet-161: every layer sees all earlier ones",
+                  _torchvision("densenet161")),
+        ModelSpec("inception_v3", "inception", "Inception v3 with its auxiliary classifier (needs 299x299)",
+                  _torchvision("inception_v3", aux_logits=True, init_weights=True), 299),
+        ModelSpec("googlenet", "inception", "GoogLeNet (Inception v1) with its two auxiliary classifiers",
+                  _torchvision("googlenet", aux_logits=True, init_weights=True)),
+        ModelSpec("shufflenet_v2_x1_0", "shufflenet", "ShuffleNet V2 1.0x: channel shuffles for mobile",
+                  _torchvision("shufflenet_v2_x1_0")),
+        ModelSpec("mobilenet_v2", "mobilenet", "MobileNet V2: inverted residuals, linear bottlenecks",
+                  _torchvision("mobilenet_v2")),
+        ModelSpec("resnext50_32x4d", "resnet", "ResNeXt-50 32x4d: grouped-convolution bottlenecks",
+                  _torchvision("resnext50_32x4d")),
+        ModelSpec("wide_resnet50_2", "resnet", "Wide ResNet-50-2: bottlenecks twice as wide",
+                  _torchvision("wide_resnet50_2")),
+        ModelSpec("mnasnet1_0", "mnasnet", "MNASNet 1.0: found by mobile architecture search",
+                  _torchvision("mnasnet1_0")),
     )
 }
 
 
 def build_model(name: str, num_classes: int = 10, dropout: float = 0.2, init: str = "default") -> "nn.Module":
-    model = MODELS[name].build(num_classes, dropout)
+    """The named model; one that needs larger images than 32x32 first resizes them on the device."""
+    from torch import nn
+
+    spec = MODELS[name]
+    model = spec.build(num_classes, dropout)
     if init != "default":
         apply_init(model, init)
+    if spec.input_size != 32:
+        model = nn.Sequential(nn.Upsample(size=spec.input_size, mode="bilinear", align_corners=False), model)
     return model
+
+
+def parameter_count(name: str, num_classes: int = 10) -> int:
+    """Counted on the meta device: no memory, no initialisation time."""
+    import torch
+
+    with torch.device("meta"):
+        return count_parameters(MODELS[name].build(num_classes, 0.2))
 
 
 def apply_init(model: "nn.Module", init: str) -> None:

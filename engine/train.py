@@ -22,7 +22,8 @@ from engine.device import describe_device, resolve_device
 from engine.events import EpochEnd, Event, RunCancelled, RunFinished, RunStarted
 from engine.loss_stream import LossStream
 from engine.models import build_model, count_parameters
-from engine.train_step import autocast, make_step, prepare_inputs, prepare_model
+from engine.schedule import lr_at
+from engine.train_step import autocast, make_step, prepare_inputs, prepare_model, trial_step
 
 EVAL_BATCH = 1000
 
@@ -77,6 +78,8 @@ def train(
         generator.set_state(resumed["generator"].cpu())
         first_epoch, step = resumed["epoch"] + 1, resumed["step"]
     model = prepare_model(raw_model, config)
+    if device.type == "cuda":
+        trial_step(model, config, device, len(data.classes))
     step_fn = make_step(model, optimizer, config, device)
     graphs = config.compile == "cudagraphs"  # a CUDA graph replays one batch shape: drop the last partial batch
     per_epoch = steps_per_epoch(config, len(data.train), drop_last=graphs)
@@ -85,6 +88,7 @@ def train(
         per_epoch, per_epoch * config.epochs, first_step=step,
     ))
     stream = LossStream(run_id, emit)
+    scheduled, total_steps = config.lr_schedule != "constant", per_epoch * config.epochs
     run_start = time.perf_counter()
     test_loss = test_acc = float("nan")
     if first_epoch > config.epochs:  # every epoch was done before the run stopped
@@ -99,6 +103,9 @@ def train(
                 stream.flush()
                 emit(RunCancelled(run_id, step))
                 return
+            if scheduled:
+                for group in optimizer.param_groups:
+                    group["lr"] = lr_at(step, total_steps, config.lr, config.lr_schedule, warmup_steps=per_epoch)
             stream.append(step, epoch, step_fn(inputs, targets))
             step += 1
             images += targets.shape[0]

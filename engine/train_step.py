@@ -46,6 +46,26 @@ def loss_of(outputs, targets: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(outputs, targets)
 
 
+def trial_step(model: nn.Module, config: RunConfig, device: torch.device, num_classes: int) -> None:
+    """Forward and backward one batch of zeros, so that a model too big for this batch size fails
+    now, with OutOfMemoryError, instead of mid-run. BatchNorm statistics are left as they were."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.momentum = 0.0
+    try:
+        inputs = torch.zeros(config.batch_size, 3, 32, 32, device=device)
+        targets = torch.zeros(config.batch_size, dtype=torch.long, device=device)
+        with autocast(config, device):
+            loss = loss_of(model(prepare_inputs(inputs, config)), targets)
+        loss.backward()
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        model.zero_grad(set_to_none=True)
+        torch.cuda.empty_cache()
+
+
 def make_step(model: nn.Module, optimizer: torch.optim.Optimizer, config: RunConfig, device: torch.device) -> Step:
     """A function that trains on one batch and returns its loss, still on the device."""
     if config.compile == "cudagraphs":

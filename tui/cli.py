@@ -87,6 +87,7 @@ def config_options(command: Callable) -> Callable:
         click.option("--epochs", type=str),
         click.option("--batch-size", type=str),
         click.option("--lr", type=str, help="Learning rate."),
+        click.option("--lr-schedule", type=str, help="constant, or cosine (one warm-up epoch, then decay to 0)."),
         click.option("--optimizer", type=str, help="adam or sgd."),
         click.option("--momentum", type=str, help="SGD momentum."),
         click.option("--nesterov/--no-nesterov", default=None),
@@ -228,6 +229,21 @@ def runs(ctx: click.Context, as_json: bool) -> None:
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="A JSON list instead of a table.")
+def models(as_json: bool) -> None:
+    """Every model: family, parameters with 10 outputs, the input size it trains at."""
+    from engine.models import MODELS, parameter_count
+
+    rows = [{"name": spec.name, "family": spec.family, "params": parameter_count(spec.name),
+             "input_size": spec.input_size, "description": spec.description} for spec in MODELS.values()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        print_table([{**row, "params": f"{row['params']:,}", "input_size": f"{row['input_size']}x{row['input_size']}"}
+                     for row in rows], title="Models (10 outputs)")
+
+
+@cli.command()
 @click.argument("run_id", type=int)
 @click.pass_context
 def show(ctx: click.Context, run_id: int) -> None:
@@ -290,7 +306,7 @@ def print_table(rows: list[dict[str, Any]], title: str) -> None:
 
     table = Table(title=title, title_justify="left")
     columns = list(rows[0]) if rows else ["(none)"]
-    numeric = NUMERIC | {"acc %", "best %", "loss", "img/s", "time s", "epochs", "value"}
+    numeric = NUMERIC | {"acc %", "best %", "loss", "img/s", "time s", "epochs", "value", "params", "input_size"}
     for column in columns:
         table.add_column(column, justify="right" if column in numeric else "left", overflow="fold",
                          no_wrap=column != "error")

@@ -14,14 +14,15 @@ from textual.widgets import Button, Input, Select, Static, Switch
 
 from engine.config import COMPILE_MODES, DATASETS, INITS, OPTIMIZERS, PRECISIONS, PRESETS, ConfigError, RunConfig
 from engine.models import MODELS
+from engine.schedule import SCHEDULES
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "model": tuple(MODELS), "dataset": DATASETS, "optimizer": OPTIMIZERS, "init": INITS,
-    "precision": PRECISIONS, "compile": COMPILE_MODES,
+    "precision": PRECISIONS, "compile": COMPILE_MODES, "lr_schedule": SCHEDULES,
 }
 HELP = {
     "model": "architecture", "optimizer": "adam or sgd (momentum, nesterov)", "dataset": "cifar10 downloads to <home>/data",
-    "epochs": "passes over the training set", "batch_size": "images per step", "lr": "learning rate",
+    "epochs": "passes over the training set", "batch_size": "images per step", "lr": "learning rate", "lr_schedule": "cosine: warm-up epoch, decay to 0",
     "momentum": "sgd only", "nesterov": "sgd only", "weight_decay": "L2 penalty",
     "dropout": "seed-cnn's linear layers", "init": "conv/linear weight init",
     "hflip": "random horizontal flips", "crop": "random crops, 4px padding", "seed": "random seed",
@@ -75,6 +76,14 @@ class NewRunForm(Widget):
     def _preset_chosen(self, event: Select.Changed) -> None:
         if event.value in PRESETS:
             self.fill(PRESETS[event.value])
+
+    @on(Select.Changed, "#field-model")
+    def _model_chosen(self, event: Select.Changed) -> None:
+        spec = MODELS.get(str(event.value))
+        label = self.query_one("#error-model", Static)
+        if spec is not None and not label.has_class("error"):
+            size = f"{spec.input_size}x{spec.input_size}" + (" (resized on the device)" if spec.input_size != 32 else "")
+            label.update(f"{spec.family}, trains at {size}")
 
     def fill(self, values: dict[str, Any]) -> None:
         """Put a preset's (or a past run's) config into the form; other fields get defaults."""
