@@ -8,6 +8,7 @@ from tui.app import CifarApp
 from tui.screens.compare import CompareScreen
 from tui.screens.export_dialog import ExportScreen
 from tui.screens.run_detail import RunDetailScreen
+from tui.views.live_view import LiveView
 from tui.views.runs_view import RunsView
 
 
@@ -38,7 +39,11 @@ def test_live(snap_compare, snapshot_home, size):
         for event in live_events():
             app.live.apply(event)
         app.action_show_tab("live")
-        await pilot.pause(0.5)
+        await pilot.pause()
+        view = app.query_one(LiveView)
+        view.redraw_text()  # now, not at the timers' next ticks: the snapshot must not depend on timing
+        view.redraw_chart()
+        await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 

@@ -6,13 +6,14 @@ import json
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.widgets import DataTable, Static
+
+from tui.views.run_table_view import RunTableView
 
 COLUMNS = ("id", "status", "name", "model", "dataset", "epochs", "batch", "lr", "device")
 
 
-class QueueView(Vertical):
+class QueueView(RunTableView):
     BINDINGS = [
         Binding("K,shift+up", "move(-1)", "Move up"),
         Binding("J,shift+down", "move(1)", "Move down"),
@@ -30,12 +31,7 @@ class QueueView(Vertical):
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns(*COLUMNS)
         self._rows: list[tuple] = []
-        self.reload()
-        self.set_interval(1.0, self.reload_if_shown)
-
-    def reload_if_shown(self) -> None:
-        if self.is_on_screen:  # hidden tabs cost the training loop nothing
-            self.reload()
+        super().on_mount()
 
     def reload(self) -> None:
         rows = []
@@ -51,7 +47,7 @@ class QueueView(Vertical):
         if rows == self._rows:
             return
         table = self.query_one(DataTable)
-        cursor_key = self.selected_id()
+        cursor_key = self.cursor_id()
         self._rows = rows
         table.clear()
         for row in rows:
@@ -59,29 +55,22 @@ class QueueView(Vertical):
         if cursor_key is not None and str(cursor_key) in {str(r[0]) for r in rows}:
             table.move_cursor(row=table.get_row_index(str(cursor_key)))
 
-    def selected_id(self) -> int | None:
-        table = self.query_one(DataTable)
-        if table.row_count == 0:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        return int(key.value)
-
     def action_move(self, offset: int) -> None:
-        run_id = self.selected_id()
+        run_id = self.cursor_id()
         if run_id is not None and self.app.store.move(run_id, offset):
             self.reload()
             table = self.query_one(DataTable)
             table.move_cursor(row=table.get_row_index(str(run_id)))
 
     def action_cancel_run(self) -> None:
-        run_id = self.selected_id()
+        run_id = self.cursor_id()
         if run_id is not None:
             self.app.cancel_run(run_id)
             self.reload()
 
     def action_remove(self) -> None:
         """Delete a queued run (one that has not started)."""
-        run_id = self.selected_id()
+        run_id = self.cursor_id()
         if run_id is None:
             return
         if self.app.store.cancel_queued(run_id):

@@ -7,10 +7,11 @@ from typing import Any
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Static
 
 from store.export import format_value
+from tui.views.run_table_view import RunTableView
 
 COLUMNS = ("id", "name", "status", "model", "dataset", "epochs", "test_acc", "best_test_acc", "test_loss",
            "images_per_s", "seconds")
@@ -33,7 +34,9 @@ def sort_key(column: str):
     return key
 
 
-class RunsView(Vertical):
+class RunsView(RunTableView):
+    RELOAD_S = 2.0
+
     BINDINGS = [
         Binding("slash", "focus_filter", "Filter"),
         Binding("space", "toggle_select", "Select"),
@@ -67,12 +70,7 @@ class RunsView(Vertical):
         table.add_column(" ", key="mark", width=1)
         for column in COLUMNS:
             table.add_column(HEADERS.get(column, column), key=column)
-        self.reload()
-        self.set_interval(2.0, self.reload_if_shown)
-
-    def reload_if_shown(self) -> None:
-        if self.is_on_screen:  # hidden tabs cost the training loop nothing
-            self.reload()
+        super().on_mount()
 
     def reload(self) -> None:
         rows = self.app.store.runs()
@@ -106,12 +104,6 @@ class RunsView(Vertical):
         self.query_one("#runs-count", Static).update(
             f"{len(visible)} of {len(self.rows)} runs · {len(self.selected)} selected · "
             f"sorted by {HEADERS.get(self.sort_column, self.sort_column)} {arrow}")
-
-    def cursor_id(self) -> int | None:
-        table = self.query_one(DataTable)
-        if table.row_count == 0:
-            return None
-        return int(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
 
     def chosen_ids(self) -> list[int]:
         """The selected runs, or the one under the cursor when none is selected."""
