@@ -85,3 +85,31 @@ def test_cudagraphs_train_like_eager(precision):
     assert len(graphed) == len(eager) == 12
     assert graphed[:3] == pytest.approx(eager[:3], rel=1e-3)  # the eager warm-up steps
     assert graphed[-1] < graphed[0] and all(math.isfinite(x) for x in graphed)
+
+
+def test_the_trial_step_leaves_the_model_as_it_was():
+    from engine.models import build_model
+    from engine.train_step import trial_step
+
+    model = build_model("seed-resnet")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    trial_step(model, make_config(batch_size=8), torch.device("cpu"), 10)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # BN stats too
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_a_trial_step_that_runs_out_of_memory_fails_before_training(monkeypatch):
+    from engine.models import build_model
+    from engine.train_step import trial_step
+    from engine.worker import describe_error
+
+    model = build_model("seed-cnn")
+
+    def too_big(*args):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(model, "forward", too_big)
+    config = make_config(batch_size=8192)
+    with pytest.raises(torch.cuda.OutOfMemoryError) as caught:
+        trial_step(model, config, torch.device("cpu"), 10)
+    assert describe_error(caught.value, config) == "CUDA out of memory at batch size 8192; try a smaller --batch-size"
