@@ -48,11 +48,9 @@ def loss_of(outputs, targets: torch.Tensor) -> torch.Tensor:
 
 def trial_step(model: nn.Module, config: RunConfig, device: torch.device, num_classes: int) -> None:
     """Forward and backward one batch of zeros, so that a model too big for this batch size fails
-    now, with OutOfMemoryError, instead of mid-run. BatchNorm statistics are left as they were."""
+    now, with OutOfMemoryError, instead of mid-run. BatchNorm statistics are put back as they were."""
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    momenta = [m.momentum for m in norms]
-    for m in norms:
-        m.momentum = 0.0
+    saved = [{name: buffer.clone() for name, buffer in m.named_buffers(recurse=False)} for m in norms]
     try:
         inputs = torch.zeros(config.batch_size, 3, 32, 32, device=device)
         targets = torch.zeros(config.batch_size, dtype=torch.long, device=device)
@@ -60,10 +58,13 @@ def trial_step(model: nn.Module, config: RunConfig, device: torch.device, num_cl
             loss = loss_of(model(prepare_inputs(inputs, config)), targets)
         loss.backward()
     finally:
-        for m, momentum in zip(norms, momenta):
-            m.momentum = momentum
+        with torch.no_grad():
+            for m, buffers in zip(norms, saved):
+                for name, value in buffers.items():
+                    getattr(m, name).copy_(value)
         model.zero_grad(set_to_none=True)
-        torch.cuda.empty_cache()
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
 
 
 def make_step(model: nn.Module, optimizer: torch.optim.Optimizer, config: RunConfig, device: torch.device) -> Step:
