@@ -14,7 +14,7 @@ from store.export import format_value
 from tui.views.run_table_view import RunTableView
 
 COLUMNS = ("id", "name", "status", "model", "dataset", "epochs", "test_acc", "best_test_acc", "test_loss",
-           "images_per_s", "seconds")
+           "images_per_s", "seconds", "error")
 HEADERS = {"test_acc": "acc %", "best_test_acc": "best %", "test_loss": "loss", "images_per_s": "img/s",
            "seconds": "time s"}
 
@@ -95,6 +95,9 @@ class RunsView(RunTableView):
             for column in COLUMNS:
                 if column == "epochs":
                     cells.append(f"{row['epochs_done']}/{row['epochs']}")
+                elif column == "error":
+                    error = row["error"] or ""
+                    cells.append(f"[red]{error[:70]}{'…' if len(error) > 70 else ''}[/]")
                 else:
                     cells.append(format_value(column, row[column]))
             table.add_row(*cells, key=str(row["id"]))
