@@ -76,7 +76,7 @@ class Recorder:
                         batch.append(self._queue.get_nowait())
                     except queue.Empty:
                         break
-                if batch[-1] is _CLOSE or _CLOSE in batch:
+                if _CLOSE in batch:
                     closing = True
                     batch = [event for event in batch if event is not _CLOSE]
                 try:

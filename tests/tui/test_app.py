@@ -1,6 +1,5 @@
 """The app driven with Pilot, as a user would: keys, forms, dialogs."""
 
-import asyncio
 import time
 
 import pytest
@@ -8,7 +7,6 @@ from textual.widgets import DataTable, Input, Select
 
 from engine.config import make_config
 from store.export import export_runs
-from tests.tui.conftest import finished_run
 from tui.app import CifarApp
 from tui.screens.compare import CompareScreen
 from tui.screens.confirm import ConfirmScreen
@@ -279,6 +277,6 @@ async def test_delete_asks_first(runs_home):
 
 async def test_command_palette_offers_the_actions(home):
     app = CifarApp(home, start_engine=False)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE):
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert {"Add to queue", "Export runs", "Compare selected runs", "Pause or resume the engine"} <= set(titles)

@@ -1,7 +1,6 @@
 import json
 import sqlite3
 import subprocess
-import sys
 
 import pytest
 
