@@ -31,8 +31,8 @@ EVAL_BATCH = 1000
 def make_optimizer(config: RunConfig, model: nn.Module, device: torch.device) -> torch.optim.Optimizer:
     # Fused kernels exist for CUDA and the CPU; elsewhere (MPS) the default implementation runs.
     fused = {"fused": True} if config.fused and device.type in ("cuda", "cpu") else {}
-    if config.compile == "cudagraphs" and device.type == "cuda":
-        fused["capturable"] = True  # its step counter lives on the GPU, so a graph can replay it
+    if config.compile == "cudagraphs" and device.type == "cuda" and config.optimizer == "adam":
+        fused["capturable"] = True  # Adam's step counter lives on the GPU, so a graph can replay it
     if config.optimizer == "sgd":
         return torch.optim.SGD(
             model.parameters(), lr=config.lr, momentum=config.momentum,

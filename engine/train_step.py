@@ -112,7 +112,7 @@ class GraphStep:
 
     def _forward_backward_step(self) -> torch.Tensor:
         # No autocast cache: cached casts would outlive the capture.
-        with torch.autocast("cuda", dtype=DTYPES.get(self.config.precision, torch.float32),
+        with torch.autocast("cuda", dtype=DTYPES.get(self.config.precision, torch.bfloat16),
                             enabled=self.config.precision != "fp32", cache_enabled=False):
             loss = loss_of(self.model(self.inputs), self.targets)
         loss.backward()

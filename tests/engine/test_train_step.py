@@ -71,12 +71,12 @@ def test_cudagraphs_refuses_fp16():
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_cudagraphs_train_like_eager(precision):
+@pytest.mark.parametrize("precision, optimizer", [("fp32", "adam"), ("bf16", "adam"), ("fp32", "sgd")])
+def test_cudagraphs_train_like_eager(precision, optimizer):
     def losses(compile_mode):
         events = []
         config = make_config("seed-cnn", dataset="synthetic", device="cuda", epochs=2, compile=compile_mode,
-                             precision=precision, limit_batches=0)
+                             precision=precision, optimizer=optimizer, limit_batches=0)
         train(1, config, events.append, data=type(DATA)(DATA.train.to("cuda"), DATA.test.to("cuda")))
         assert isinstance(events[-1], RunFinished)
         return [loss for e in events if isinstance(e, Losses) for loss in e.losses]
