@@ -135,7 +135,7 @@ class RunStore:
         with self.write():
             rows = self.db.execute(
                 f"""UPDATE runs SET status = 'running', worker = ?, started_at = ?, heartbeat_at = ?,
-                    error = NULL WHERE id = ({pick_sql}) AND status = 'queued' RETURNING id, config""",
+                    error = NULL, cancel_requested = 0 WHERE id = ({pick_sql}) AND status = 'queued' RETURNING id, config""",
                 [worker or worker_id(), now(), now(), *params],
             ).fetchall()  # all of it: a RETURNING statement must finish before COMMIT
         row = rows[0] if rows else None
@@ -172,6 +172,18 @@ class RunStore:
                    queue_pos = (SELECT coalesce(max(queue_pos), 0) + 1 FROM runs)
                    WHERE id = ? AND status IN ('interrupted', 'failed', 'cancelled')""", [run_id])
         return cursor.rowcount == 1
+
+    def request_cancel(self, run_id: int) -> bool:
+        """Ask the worker training a run (in whatever process) to stop it; False if it is not running."""
+        with self.write():
+            cursor = self.db.execute(
+                "UPDATE runs SET cancel_requested = 1 WHERE id = ? AND status = 'running'", [run_id])
+        return cursor.rowcount == 1
+
+    def cancel_requests(self, worker: str) -> list[int]:
+        """The running runs of this worker that someone asked to stop."""
+        return [row[0] for row in self.db.execute(
+            "SELECT id FROM runs WHERE worker = ? AND status = 'running' AND cancel_requested = 1", [worker])]
 
     def cancel_queued(self, run_id: int) -> bool:
         """Cancel a run that has not started; False if it is not queued."""

@@ -74,5 +74,11 @@ def m002_run_heartbeat(db: Database) -> None:
     db["runs"].add_column("heartbeat_at", str)
 
 
+@migrations()
+def m003_cancel_requests(db: Database) -> None:
+    # Set by any process to stop a run another process trains; its worker polls it.
+    db["runs"].add_column("cancel_requested", int, not_null_default=0)
+
+
 # Every migration this version knows, in order (pending() on an empty database lists them all).
 MIGRATION_NAMES = tuple(m.name for m in migrations.pending(Database(memory=True)))

@@ -12,11 +12,16 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from engine.events import RunFailed, RunFinished, RunStarted
 from tui.engine_link import EngineEvent, EngineLink
+from store.runs import worker_id
 from tui.live_state import LiveState
+from tui.store_follower import StoreFollower
 from tui.views.live_view import LiveView
 from tui.views.new_run import NewRunForm
 from tui.views.queue_view import QueueView
 from tui.views.runs_view import RunsView
+
+
+FOLLOW_S = 0.5
 
 
 class CifarApp(App):
@@ -60,6 +65,13 @@ class CifarApp(App):
         if self.start_engine:
             self.link = EngineLink(self, self.home)
             self.link.start()
+        self.follower = StoreFollower(self.store, self.live, worker_id())
+        self.set_interval(FOLLOW_S, self._follow_other_workers)
+
+    def _follow_other_workers(self) -> None:
+        """While this app's engine is idle, the Live view shows a run another process trains."""
+        if self.link is None or self.link.worker.current is None:
+            self.follower.poll()
 
     def on_unmount(self) -> None:
         if self.link is not None:
@@ -120,19 +132,22 @@ class CifarApp(App):
         self.query_one(QueueView).reload()
 
     def action_cancel_current(self) -> None:
-        current = self.link.worker.current if self.link else None
-        if current is None:
+        """Cancel the run the Live view shows, whichever process trains it."""
+        run = self.live.run
+        if run is None or run.status != "running":
             self.notify("no run is training", severity="warning")
         else:
-            self.cancel_run(current.run_id)
+            self.cancel_run(run.run_id)
 
     def cancel_run(self, run_id: int) -> None:
         if self.store.cancel_queued(run_id):
             self.notify(f"run {run_id} cancelled")
         elif self.link is not None and self.link.worker.cancel(run_id):
             self.notify(f"cancelling run {run_id}…")
+        elif self.store.request_cancel(run_id):
+            self.notify(f"asked the worker training run {run_id} to cancel it")
         else:
-            self.notify(f"run {run_id} is not queued or training here", severity="warning")
+            self.notify(f"run {run_id} is not queued or training", severity="warning")
 
     def clone_run(self, run_id: int) -> None:
         run = self.store.run(run_id)

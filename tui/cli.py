@@ -174,6 +174,23 @@ def resume(ctx: click.Context, run_id: int, device: str | None) -> None:
 
 
 @cli.command()
+@click.argument("run_id", type=int)
+@click.pass_context
+def cancel(ctx: click.Context, run_id: int) -> None:
+    """Cancel a queued run, or ask the worker training a run (in any process) to stop it."""
+    store = store_of(ctx)
+    row = store.run(run_id)
+    if row is None:
+        raise BadInput(f"run_id: no run with id {run_id}; see `cifar-tui runs`")
+    if store.cancel_queued(run_id):
+        click.echo(f"run {run_id} cancelled")
+    elif store.request_cancel(run_id):
+        click.echo(f"run {run_id}: its worker ({row['worker']}) stops it within a second")
+    else:
+        raise BadInput(f"run_id: run {run_id} is {row['status']}; only queued or running runs cancel")
+
+
+@cli.command()
 @click.option("--device", type=str, help="Train runs queued with device auto on this device.")
 @click.option("--until-empty", is_flag=True, help="Exit when the queue is empty instead of waiting.")
 @click.pass_context

@@ -13,6 +13,7 @@ from textual.message import Message
 
 from engine.worker import Worker
 from store.recorder import Recorder
+from tui.cancel_watcher import CancelWatcher
 from tui.job_source import QueueJobs
 
 if TYPE_CHECKING:
@@ -33,14 +34,17 @@ class EngineLink:
     def __init__(self, app: App, home: Home):
         self.home = home
         self.recorder = Recorder(home.db_path, forward=[lambda event: app.post_message(EngineEvent(event))])
-        self.worker = Worker(QueueJobs(home, self.recorder), self.recorder, home.data_dir,
-                             checkpoint_dir=home.checkpoint_dir)
+        jobs = QueueJobs(home, self.recorder)
+        self.worker = Worker(jobs, self.recorder, home.data_dir, checkpoint_dir=home.checkpoint_dir)
+        self.watcher = CancelWatcher(home.db_path, jobs.worker_name, self.worker.cancel)
 
     def start(self) -> None:
         self.worker.start()
+        self.watcher.start()
 
     def close(self, timeout: float = 10.0) -> bool:
         """Cancel the current run, stop the engine thread and write what is left."""
+        self.watcher.close()
         stopped = self.worker.close(timeout)
         self.recorder.close()
         return stopped

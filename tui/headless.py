@@ -13,6 +13,7 @@ from engine.config import RunConfig
 from engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunFinished, RunStarted
 from engine.worker import Job, run_job
 from store.recorder import Recorder
+from tui.cancel_watcher import CancelWatcher
 
 
 class ProgressView:
@@ -70,6 +71,7 @@ def train_in_foreground(home, config: RunConfig, run_id: int | None = None) -> s
     stop = threading.Event()
     thread = threading.Thread(target=run_job, args=(Job(run_id, config), recorder, stop.is_set, home.data_dir,
                                                     home.checkpoint_dir))
+    watcher = CancelWatcher(home.db_path, recorder.worker, lambda _: stop.set()).start()
     thread.start()
     try:
         while thread.is_alive():
@@ -78,6 +80,7 @@ def train_in_foreground(home, config: RunConfig, run_id: int | None = None) -> s
         console.print("cancelling…")
         stop.set()
         thread.join()
+    watcher.close()
     recorder.close()
     row = store.run(run_id)
     if row["status"] == "finished":
@@ -127,14 +130,17 @@ def run_worker(home, device: str | None, until_empty: bool) -> None:
         return job
 
     worker = Worker(next_job, recorder, home.data_dir, checkpoint_dir=home.checkpoint_dir)
+    watcher = CancelWatcher(home.db_path, jobs.worker_name, worker.cancel)
     signal.signal(signal.SIGTERM, lambda *_: empty.set())
     print(f"worker {jobs.worker_name} on {home.db_path}; Ctrl-C stops it", flush=True)
     worker.start()
+    watcher.start()
     try:
         while not empty.wait(0.2):
             pass
     except KeyboardInterrupt:
         print("stopping: the current run is cancelled (resume it later)", flush=True)
     finally:
+        watcher.close()
         worker.close(timeout=30)
         recorder.close()

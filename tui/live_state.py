@@ -87,3 +87,9 @@ class LiveState:
             case RunCancelled():
                 self.run.status = "cancelled"
         self.version += 1
+
+    def end(self, run_id: int, status: str, error: str | None = None) -> None:
+        """An ending no event carries (a run whose worker died is `interrupted`)."""
+        if self.run is not None and self.run.run_id == run_id:
+            self.run.status, self.run.error = status, error
+            self.version += 1

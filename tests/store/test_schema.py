@@ -29,7 +29,7 @@ def test_migrations_are_idempotent(tmp_path):
     run_id = first.enqueue({"model": "seed-cnn", "dataset": "synthetic", "epochs": 1})
     first.close()
     again = RunStore(path)
-    assert again.db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 2
+    assert again.db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 3
     assert [r["id"] for r in again.runs()] == [run_id]
 
 

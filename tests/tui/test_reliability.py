@@ -96,3 +96,32 @@ def test_a_locked_database_waits_then_says_so(tmp_path):
     assert result.returncode == 1
     assert "locked by another program for 0.5 s" in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_cancel_from_another_shell_stops_a_running_run(tmp_path):
+    run = cifar_tui(tmp_path, "run", "--dataset", "synthetic", "--device", "cpu", "--epochs", "50")
+
+    def training():
+        try:
+            return query(tmp_path, "SELECT count(*) FROM losses") != [(0,)]
+        except sqlite3.OperationalError:
+            return False
+
+    wait_for(training)
+    asked = time.monotonic()
+    cancel = cifar_tui(tmp_path, "cancel", "1")
+    out, err = cancel.communicate(timeout=60)
+    assert cancel.returncode == 0 and "stops it within a second" in out, err
+    run.communicate(timeout=60)
+    assert run.returncode == 1  # the run did not finish
+    assert time.monotonic() - asked < 10  # a poll is 0.5 s; the rest is process start-up
+    assert query(tmp_path, "SELECT status FROM runs") == [("cancelled",)]
+
+
+def test_cancel_of_a_queued_or_unknown_run(tmp_path):
+    assert cifar_tui(tmp_path, "queue", "add", "--dataset", "synthetic").wait() == 0
+    cancel = cifar_tui(tmp_path, "cancel", "1")
+    assert cancel.communicate(timeout=60)[0] == "run 1 cancelled\n"
+    again = cifar_tui(tmp_path, "cancel", "1")
+    _, err = again.communicate(timeout=60)
+    assert again.returncode == 2 and "run 1 is cancelled; only queued or running runs cancel" in err

@@ -106,7 +106,8 @@ def bar(done: int, total: int, width: int = 16) -> str:
 
 
 def title(run: LiveRun) -> str:
-    colour = {"running": "green", "finished": "cyan", "failed": "red", "cancelled": "yellow"}.get(run.status, "white")
+    colour = {"running": "green", "finished": "cyan", "failed": "red", "cancelled": "yellow",
+              "interrupted": "red"}.get(run.status, "white")
     name = f" “{run.config.name}”" if run.config.name else ""
     text = (f"[b]Run {run.run_id}{name}[/b] · {run.config.model} on {run.config.dataset} · "
             f"epoch {run.epoch}/{run.config.epochs}{' (testing)' if run.evaluating else ''} · {run.device} ({run.device_name}){gpu_memory(run)} · "
