@@ -12,6 +12,7 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from engine.events import RunFailed, RunFinished, RunStarted
 from tui.engine_link import EngineEvent, EngineLink
+from tui.engine_process import EngineProcess
 from store.runs import worker_id
 from tui.live_state import LiveState
 from tui.store_follower import StoreFollower
@@ -39,9 +40,12 @@ class CifarApp(App):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, home, start_engine: bool = True):
+    def __init__(self, home, start_engine: bool = True, engine: str = "thread"):
+        """engine: "thread" trains in this process; "process" in a `cifar-tui worker` child."""
         super().__init__()
         self.home = home
+        self.engine = engine
+        self.engine_process: EngineProcess | None = None
         self.store = home.store()  # the UI thread's connection; the engine and recorder have their own
         self.live = LiveState()
         self.start_engine = start_engine
@@ -62,7 +66,10 @@ class CifarApp(App):
 
     def on_mount(self) -> None:
         self.sub_title = str(self.home.path)
-        if self.start_engine:
+        if self.start_engine and self.engine == "process":
+            self.engine_process = EngineProcess(self.home.path, self.home.path / "worker.log")
+            self.engine_process.start()
+        elif self.start_engine:
             self.link = EngineLink(self, self.home)
             self.link.start()
         self.follower = StoreFollower(self.store, self.live, worker_id())
@@ -76,6 +83,8 @@ class CifarApp(App):
     def on_unmount(self) -> None:
         if self.link is not None:
             self.link.close()
+        if self.engine_process is not None:
+            self.engine_process.close()
         self.store.close()
 
     # ------------------------------------------------------------ engine events
@@ -121,6 +130,7 @@ class CifarApp(App):
 
     def action_toggle_pause(self) -> None:
         if self.link is None:
+            self.notify("pausing needs the app's own engine thread (not --engine process)", severity="warning")
             return
         worker = self.link.worker
         if worker.paused:
@@ -159,6 +169,8 @@ class CifarApp(App):
 
     async def action_quit(self) -> None:
         current = self.link.worker.current if self.link else None
+        if current is None and self.engine_process is not None and self.live.run and self.live.run.status == "running":
+            current = self.live.run  # trained by this app's engine process
         if current is None:
             self.exit()
             return

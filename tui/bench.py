@@ -128,9 +128,12 @@ def print_result(result: dict[str, Any], title: str) -> None:
     print(json.dumps(result))
 
 
-def bench_app(device: str, quick: bool) -> dict[str, Any]:
+def bench_app(device: str, quick: bool, engine: str = "thread") -> dict[str, Any]:
     """Training speed with the app's Live view open (160x48, rendered headless) against the
-    same run recorded without the app, in one process: the cost of watching."""
+    same run recorded without the app: the cost of watching. engine "thread" trains in the
+    app's process; "process" in a `cifar-tui worker` child that the app follows."""
+    if engine == "process":
+        return _bench_app_process(device, quick)
     import asyncio
 
     from engine.worker import Job, run_job
@@ -175,3 +178,40 @@ def bench_app(device: str, quick: bool) -> dict[str, Any]:
     return {"device": config.device, "model": config.model, "batches_per_epoch": config.limit_batches,
             "headless_img_s": round(headless), "app_img_s": round(with_app),
             "app_vs_headless": round(with_app / headless, 3)}
+
+
+def _bench_app_process(device: str, quick: bool) -> dict[str, Any]:
+    import asyncio
+    import subprocess
+    import sys
+
+    from tui.app import CifarApp
+    from tui.cli import Home
+
+    config = make_config("seed-cnn", dataset="synthetic", device=device, epochs=2,
+                         limit_batches=200 if quick else 600)
+
+    def worker_rate(home: Home, watch: bool) -> float:
+        store = home.store()
+        store.enqueue(config.to_dict())
+        worker = subprocess.Popen([sys.executable, "-m", "tui.cli", "--home", str(home.path), "worker",
+                                   "--until-empty"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if watch:
+            app = CifarApp(home, start_engine=False)
+
+            async def follow() -> None:
+                async with app.run_test(size=(160, 48)) as pilot:
+                    app.action_show_tab("live")
+                    while worker.poll() is None:
+                        await pilot.pause(0.2)
+
+            asyncio.run(follow())
+        worker.wait()
+        return store.epochs(1)[-1]["images_per_s"]
+
+    with tempfile.TemporaryDirectory() as folder:
+        alone = worker_rate(Home(Path(folder) / "alone"), watch=False)
+        watched = worker_rate(Home(Path(folder) / "watched"), watch=True)
+    return {"device": config.device, "model": config.model, "engine": "process",
+            "batches_per_epoch": config.limit_batches, "headless_img_s": round(alone),
+            "app_img_s": round(watched), "app_vs_headless": round(watched / alone, 3)}

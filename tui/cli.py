@@ -67,15 +67,17 @@ class Home:
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), envvar=ENV_HOME,
               help=f"Folder for runs.db and data/ (default: ${ENV_HOME} or the user data folder).")
+@click.option("--engine", type=click.Choice(["thread", "process"]), default="thread", show_default=True,
+              help="The app trains in its own thread, or in a `cifar-tui worker` child process.")
 @click.pass_context
-def cli(ctx: click.Context, home: Path | None) -> None:
+def cli(ctx: click.Context, home: Path | None, engine: str) -> None:
     """A terminal experiment runner for CIFAR-10. With no command, opens the app."""
     ctx.obj = Home((home or default_home()).expanduser())
     ctx.obj.start_log()
     if ctx.invoked_subcommand is None:
         from tui.app import CifarApp
 
-        CifarApp(ctx.obj).run()
+        CifarApp(ctx.obj, engine=engine).run()
 
 
 def config_options(command: Callable) -> Callable:
@@ -371,13 +373,14 @@ def bench_store_command(quick: bool) -> None:
 
 @bench.command("app")
 @click.option("--device", default="auto", show_default=True)
+@click.option("--engine", type=click.Choice(["thread", "process"]), default="thread", show_default=True)
 @click.option("--quick", is_flag=True, help="200 batches an epoch instead of 600.")
-def bench_app_command(device: str, quick: bool) -> None:
+def bench_app_command(device: str, engine: str, quick: bool) -> None:
     """Training speed with the Live view open, against the same run without the app."""
     from tui.bench import bench_app, print_result
 
     check_device(make_config(device=device))
-    print_result(bench_app(device, quick), "Training under the app")
+    print_result(bench_app(device, quick, engine), "Training under the app")
 
 
 # ------------------------------------------------------------------ entry point

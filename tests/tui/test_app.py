@@ -280,3 +280,16 @@ async def test_command_palette_offers_the_actions(home):
     async with app.run_test(size=SIZE):
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert {"Add to queue", "Export runs", "Compare selected runs", "Pause or resume the engine"} <= set(titles)
+
+
+async def test_the_engine_as_a_child_process(home):
+    app = CifarApp(home, engine="process")
+    async with app.run_test(size=SIZE) as pilot:
+        app.store.enqueue(make_config(dataset="synthetic", device="cpu", epochs=1, limit_batches=30).to_dict())
+        await pilot.press("3")
+        # The child process trains it; the Live view follows it through the store.
+        await wait_until(pilot, lambda: app.live.run is not None and app.live.run.status == "finished", timeout=60)
+        assert len(app.live.run.losses) == 30 and len(app.live.run.epochs) == 1
+        child = app.engine_process.process
+    assert child.poll() is not None  # quitting stopped the worker
+    assert home.store().run(1)["status"] == "finished"
