@@ -27,6 +27,7 @@ def test_package_imports_nothing_forbidden(modules, forbidden):
     assert not loaded & forbidden
 
 
-def test_cli_starts_without_torch():
-    # Commands that only read the store must not pay for importing torch.
-    assert "torch" not in loaded_after_import(["tui.cli"])
+@pytest.mark.parametrize("module", ["tui.cli", "tui.app"])
+def test_start_up_does_without_torch(module):
+    # Commands that only read the store, and the app's first frame, must not wait for torch.
+    assert "torch" not in loaded_after_import([module])

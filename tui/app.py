@@ -11,9 +11,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from engine.events import RunFailed, RunFinished, RunStarted
-from tui.engine_link import EngineEvent, EngineLink
-from tui.engine_process import EngineProcess
 from store.runs import worker_id
+from tui.engine_process import EngineProcess
 from tui.live_state import LiveState
 from tui.store_follower import StoreFollower
 from tui.views.live_view import LiveView
@@ -49,7 +48,7 @@ class CifarApp(App):
         self.store = home.store()  # the UI thread's connection; the engine and recorder have their own
         self.live = LiveState()
         self.start_engine = start_engine
-        self.link: EngineLink | None = None
+        self.link = None  # an EngineLink once the engine thread has started
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -70,10 +69,16 @@ class CifarApp(App):
             self.engine_process = EngineProcess(self.home.path, self.home.path / "worker.log")
             self.engine_process.start()
         elif self.start_engine:
-            self.link = EngineLink(self, self.home)
-            self.link.start()
+            # After the first frame: the engine imports torch, a second or more that the screen need not wait for.
+            self.set_timer(0.05, self._start_engine_thread)
         self.follower = StoreFollower(self.store, self.live, worker_id())
         self.set_interval(FOLLOW_S, self._follow_other_workers)
+
+    def _start_engine_thread(self) -> None:
+        from tui.engine_link import EngineLink
+
+        self.link = EngineLink(self, self.home)
+        self.link.start()
 
     def _follow_other_workers(self) -> None:
         """While this app's engine is idle, the Live view shows a run another process trains."""
@@ -89,8 +94,8 @@ class CifarApp(App):
 
     # ------------------------------------------------------------ engine events
 
-    @on(EngineEvent)
-    def _engine_event(self, message: EngineEvent) -> None:
+    def on_engine_event(self, message) -> None:
+        """An EngineEvent (tui/engine_link.py): one recorded engine event."""
         event = message.event
         self.live.apply(event)
         match event:

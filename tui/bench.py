@@ -168,7 +168,6 @@ def bench_app(device: str, quick: bool, engine: str = "thread") -> dict[str, Any
         async def watch() -> None:
             async with app.run_test(size=(160, 48)) as pilot:
                 app.store.enqueue(config.to_dict())
-                app.link.worker.wake()
                 app.action_show_tab("live")
                 while not (app.live.run and app.live.run.status != "running"):
                     await pilot.pause(0.2)

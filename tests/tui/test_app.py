@@ -150,7 +150,6 @@ async def test_cancel_stops_the_live_run(home):
     app = CifarApp(home)
     async with app.run_test(size=SIZE) as pilot:
         app.store.enqueue(make_config(dataset="synthetic", device="cpu", epochs=50).to_dict())
-        app.link.worker.wake()
         await pilot.press("3")
         await wait_until(pilot, lambda: app.live.run is not None and app.live.run.step > 0)
         await pilot.press("c")
@@ -172,7 +171,6 @@ async def test_quit_while_training_asks_then_cancels(home):
     app = CifarApp(home)
     async with app.run_test(size=SIZE) as pilot:
         app.store.enqueue(make_config(dataset="synthetic", device="cpu", epochs=50).to_dict())
-        app.link.worker.wake()
         await wait_until(pilot, lambda: app.live.run is not None and app.live.run.step > 0)
         await pilot.press("q")
         assert isinstance(app.screen, ConfirmScreen)

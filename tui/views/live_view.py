@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
-from engine.data import CLASSES
+from engine.cifar_classes import CLASSES
 from tui.live_state import LiveRun, LiveState
 from tui.widgets.loss_chart import LossChart, Series, downsample, smooth
 
