@@ -134,6 +134,14 @@ def store_of(ctx: click.Context) -> RunStore:
     return ctx.obj.store()
 
 
+def existing_run(store: RunStore, run_id: int) -> dict[str, Any]:
+    """The run, or the one-line error a user gets for an id that does not exist."""
+    row = store.run(run_id)
+    if row is None:
+        raise BadInput(f"run_id: no run with id {run_id}; see `cifar-tui runs`")
+    return row
+
+
 # ------------------------------------------------------------------ training
 
 
@@ -161,9 +169,7 @@ def resume(ctx: click.Context, run_id: int, device: str | None) -> None:
     from tui.headless import train_in_foreground
 
     store = store_of(ctx)
-    row = store.run(run_id)
-    if row is None:
-        raise BadInput(f"run_id: no run with id {run_id}; see `cifar-tui runs`")
+    row = existing_run(store, run_id)
     if row["status"] not in ("interrupted", "failed", "cancelled"):
         raise BadInput(f"run_id: run {run_id} is {row['status']}; only interrupted, failed or cancelled runs resume")
     config = RunConfig.from_dict(row["config"])
@@ -181,9 +187,7 @@ def resume(ctx: click.Context, run_id: int, device: str | None) -> None:
 def cancel(ctx: click.Context, run_id: int) -> None:
     """Cancel a queued run, or ask the worker training a run (in any process) to stop it."""
     store = store_of(ctx)
-    row = store.run(run_id)
-    if row is None:
-        raise BadInput(f"run_id: no run with id {run_id}; see `cifar-tui runs`")
+    row = existing_run(store, run_id)
     if store.cancel_queued(run_id):
         click.echo(f"run {run_id} cancelled")
     elif store.request_cancel(run_id):
@@ -270,9 +274,7 @@ def show(ctx: click.Context, run_id: int) -> None:
     from store.export import format_value
 
     store = store_of(ctx)
-    row = store.run(run_id)
-    if row is None:
-        raise BadInput(f"run_id: no run with id {run_id}; see `cifar-tui runs`")
+    row = existing_run(store, run_id)
     summary = {key: row[key] for key in ("status", "device_name", "params", "epochs_done", "test_acc",
                                          "best_test_acc", "images_per_s", "seconds", "error")}
     print_table([{"field": k, "value": v} for k, v in row["config"].items()], title=f"Run {run_id}: config")

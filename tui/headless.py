@@ -31,14 +31,10 @@ class ProgressView:
             console=console,
         )
         self.task = None
-        self.batch_size = 0
-        self.images = 0
-        self.seconds = 0.0
 
     def __call__(self, event: Any) -> None:
         match event:
             case RunStarted():
-                self.batch_size = RunConfig.from_json(event.config_json).batch_size
                 self.console.print(f"run {event.run_id} on {event.device} ({event.device_name}), "
                                    f"{event.params:,} parameters")
                 self.progress.start()
