@@ -1,7 +1,7 @@
 """The Live view: the running run's loss curve, progress, epochs and per-class accuracy.
 
 Events only update LiveState; this view redraws from it on a timer, so the redraw rate is
-bounded (text at 10 Hz, the chart at 5 Hz) however fast events arrive.
+bounded (TEXT_HZ, CHART_HZ) however fast events arrive.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from engine.cifar_classes import CLASSES
 from tui.live_state import LiveRun, LiveState
 from tui.widgets.loss_chart import LossChart, Series, downsample, smooth
 
-# plotext builds a 150x40 chart in ~30 ms of Python that holds the GIL the training loop needs,
-# so the chart redraws at 1 Hz and the text at 4 Hz (measured with `cifar-tui bench app`).
+# Every redraw is CPU time taken from training on a machine with few cores (and GIL time from
+# the app's engine thread): the chart redraws at 1 Hz and the text at 4 Hz (measured with
+# `cifar-tui bench app`).
 TEXT_HZ = 4
 CHART_HZ = 1
 
@@ -68,22 +69,26 @@ class LiveView(Vertical):
             self.query_one("#epoch-table", DataTable).clear()
         self._set("#live-title", title(run))
         self._set("#live-bars", f"epoch {bar(run.epoch_step, run.steps_per_epoch)}   "
-                                f"run {bar(run.step, run.total_steps)}")
+                                f"run {bar(run.step, run.total_steps)}", fixed_size=True)
         speed = run.images_per_s
         self._set("#live-speed",
-            f"{run.step:,}/{run.total_steps:,} · {speed or 0:,.0f} img/s · ETA {duration(run.eta_s) if run.status == 'running' else '–'}")
+            f"{run.step:,}/{run.total_steps:,} · {speed or 0:,.0f} img/s · ETA {duration(run.eta_s) if run.status == 'running' else '–'}",
+            fixed_size=True)
         table = self.query_one("#epoch-table", DataTable)
         for end in run.epochs[self._drawn_epochs:]:
             table.add_row(str(end.epoch), f"{end.train_loss:.4f}", f"{end.test_loss:.4f}", f"{end.test_acc:.2f}%",
                           f"{end.seconds:.1f}s", f"{end.images_per_s:,.0f}")
             self._drawn_epochs += 1
-        self._set("#class-acc", class_accuracy(run))
+        self._set("#class-acc", class_accuracy(run), fixed_size=True)
 
-    def _set(self, selector: str, text: str) -> None:
-        """Update a Static only when its text changes: every update costs a layout and a render."""
-        if self._texts.get(selector) != text:
+    def _set(self, selector: str, text: str, fixed_size: bool = False) -> None:
+        """Update a Static only when its text changes. A layout pass of the whole screen costs
+        more than the render, so it runs only when the text may change the Static's size."""
+        old = self._texts.get(selector)
+        if old != text:
             self._texts[selector] = text
-            self.query_one(selector, Static).update(text)
+            layout = not fixed_size and (old is None or len(old) != len(text))
+            self.query_one(selector, Static).update(text, layout=layout)
 
     def redraw_chart(self) -> None:
         run = self.state.run
@@ -94,7 +99,7 @@ class LiveView(Vertical):
         # Braille draws 2 points per cell: more points than that cost time and show nothing.
         xs, ys = downsample(run.losses, max_points=max(50, 2 * chart.size.width), first_x=run.first_step)
         chart.show([
-            Series("batch loss", xs, ys, color="gray", marker="dot"),
+            Series("each batch", xs, ys, color="gray", marker="dot"),
             Series("smoothed", xs, smooth(ys), color="cyan"),
         ])
 
