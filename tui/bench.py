@@ -9,6 +9,7 @@ the recorder writing every loss to SQLite and a UI-like subscriber (LiveState) o
 from __future__ import annotations
 
 import json
+import statistics
 import tempfile
 import threading
 import time
@@ -131,86 +132,77 @@ def print_result(result: dict[str, Any], title: str) -> None:
 def bench_app(device: str, quick: bool, engine: str = "thread") -> dict[str, Any]:
     """Training speed with the app's Live view open (160x48, rendered headless) against the
     same run recorded without the app: the cost of watching. engine "thread" trains in the
-    app's process; "process" in a `cifar-tui worker` child that the app follows."""
-    if engine == "process":
-        return _bench_app_process(device, quick)
+    app's process, "process" in a `cifar-tui worker` child that the app follows. Headless and
+    app trials alternate; the figure is the median of the pairs' ratios, because a small
+    machine's noise between two runs is larger than the effect."""
+    config = make_config("seed-cnn", dataset="synthetic", device=device, epochs=2,
+                         limit_batches=200 if quick else 600)
+    trial = _process_trial if engine == "process" else _thread_trial
+    headless, with_app = [], []
+    with tempfile.TemporaryDirectory() as folder:
+        for index in range(2 if quick else 3):
+            headless.append(trial(config, Path(folder) / f"headless-{index}", watch=False))
+            with_app.append(trial(config, Path(folder) / f"app-{index}", watch=True))
+    ratios = [app / alone for app, alone in zip(with_app, headless)]
+    return {"device": config.device, "model": config.model, "engine": engine,
+            "batches_per_epoch": config.limit_batches, "pairs": len(ratios),
+            "headless_img_s": round(statistics.median(headless)), "app_img_s": round(statistics.median(with_app)),
+            "ratios": [round(ratio, 3) for ratio in ratios],
+            "app_vs_headless": round(statistics.median(ratios), 3)}
+
+
+def _watch(app, done) -> None:
+    """Run the app headless at 160x48 on its Live tab until done()."""
     import asyncio
 
+    async def watch() -> None:
+        async with app.run_test(size=(160, 48)):
+            app.action_show_tab("live")
+            while not done():
+                await asyncio.sleep(0.2)  # not pilot.pause(): it forces a screen update each time
+
+    asyncio.run(watch())
+
+
+def _thread_trial(config: RunConfig, folder: Path, watch: bool) -> float:
+    """The second epoch's images/s, trained on a thread of this process, as `cifar-tui run`
+    and the app's engine do (with watch, by the app's own engine with the Live view open)."""
     from engine.worker import Job, run_job
     from store.recorder import Recorder
     from tui.app import CifarApp
     from tui.cli import Home
 
-    config = make_config("seed-cnn", dataset="synthetic", device=device, epochs=2,
-                         limit_batches=200 if quick else 600)
-
-    def last_epoch_rate(store) -> float:
-        return store.epochs(1)[-1]["images_per_s"]
-
-    with tempfile.TemporaryDirectory() as folder:
-        headless_home = Home(Path(folder) / "headless")
-        store = headless_home.store()
+    home = Home(folder)
+    store = home.store()
+    if watch:
+        app = CifarApp(home)
+        store.enqueue(config.to_dict())
+        _watch(app, lambda: store.run(1)["status"] not in ("queued", "running"))
+    else:
         run_id = store.enqueue(config.to_dict())
         store.claim(run_id)
-        recorder = Recorder(headless_home.db_path)
-        # On its own thread, as `cifar-tui run` and the app train (the main thread keeps no
-        # OpenMP team of its own to compete with the app's engine thread).
-        thread = threading.Thread(target=run_job, args=(Job(run_id, config), recorder, lambda: False,
-                                                        headless_home.data_dir))
+        recorder = Recorder(home.db_path)
+        thread = threading.Thread(target=run_job, args=(Job(run_id, config), recorder, lambda: False, home.data_dir))
         thread.start()
         thread.join()
         recorder.close()
-        headless = last_epoch_rate(store)
-
-        app_home = Home(Path(folder) / "app")
-        app = CifarApp(app_home)
-
-        async def watch() -> None:
-            async with app.run_test(size=(160, 48)) as pilot:
-                app.store.enqueue(config.to_dict())
-                app.action_show_tab("live")
-                while not (app.live.run and app.live.run.status != "running"):
-                    await pilot.pause(0.2)
-
-        asyncio.run(watch())
-        with_app = last_epoch_rate(app_home.store())
-    return {"device": config.device, "model": config.model, "batches_per_epoch": config.limit_batches,
-            "headless_img_s": round(headless), "app_img_s": round(with_app),
-            "app_vs_headless": round(with_app / headless, 3)}
+    return store.epochs(1)[-1]["images_per_s"]
 
 
-def _bench_app_process(device: str, quick: bool) -> dict[str, Any]:
-    import asyncio
+def _process_trial(config: RunConfig, folder: Path, watch: bool) -> float:
+    """The second epoch's images/s of a `cifar-tui worker` child (with watch, followed by the app)."""
     import subprocess
     import sys
 
     from tui.app import CifarApp
     from tui.cli import Home
 
-    config = make_config("seed-cnn", dataset="synthetic", device=device, epochs=2,
-                         limit_batches=200 if quick else 600)
-
-    def worker_rate(home: Home, watch: bool) -> float:
-        store = home.store()
-        store.enqueue(config.to_dict())
-        worker = subprocess.Popen([sys.executable, "-m", "tui.cli", "--home", str(home.path), "worker",
-                                   "--until-empty"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if watch:
-            app = CifarApp(home, start_engine=False)
-
-            async def follow() -> None:
-                async with app.run_test(size=(160, 48)) as pilot:
-                    app.action_show_tab("live")
-                    while worker.poll() is None:
-                        await pilot.pause(0.2)
-
-            asyncio.run(follow())
-        worker.wait()
-        return store.epochs(1)[-1]["images_per_s"]
-
-    with tempfile.TemporaryDirectory() as folder:
-        alone = worker_rate(Home(Path(folder) / "alone"), watch=False)
-        watched = worker_rate(Home(Path(folder) / "watched"), watch=True)
-    return {"device": config.device, "model": config.model, "engine": "process",
-            "batches_per_epoch": config.limit_batches, "headless_img_s": round(alone),
-            "app_img_s": round(watched), "app_vs_headless": round(watched / alone, 3)}
+    home = Home(folder)
+    store = home.store()
+    store.enqueue(config.to_dict())
+    worker = subprocess.Popen([sys.executable, "-m", "tui.cli", "--home", str(folder), "worker", "--until-empty"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if watch:
+        _watch(CifarApp(home, start_engine=False), lambda: worker.poll() is not None)
+    worker.wait()
+    return store.epochs(1)[-1]["images_per_s"]
