@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Iterable
 
 from textual import on
@@ -22,6 +23,7 @@ from tui.views.runs_view import RunsView
 
 
 FOLLOW_S = 0.5
+RESTART_AFTER_S = 10  # an engine process that dies sooner than this is not restarted: it would again
 
 
 class CifarApp(App):
@@ -39,16 +41,19 @@ class CifarApp(App):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, home, start_engine: bool = True, engine: str = "thread"):
-        """engine: "thread" trains in this process; "process" in a `cifar-tui worker` child."""
+    def __init__(self, home, start_engine: bool = True, engine: str = "process"):
+        """engine: "process" trains in a `cifar-tui worker` child (tui/engine_process.py);
+        "thread" on a thread of this process (tui/engine_link.py)."""
         super().__init__()
         self.home = home
-        self.engine = engine
-        self.engine_process: EngineProcess | None = None
+        self.engine_kind = engine
         self.store = home.store()  # the UI thread's connection; the engine and recorder have their own
         self.live = LiveState()
         self.start_engine = start_engine
-        self.link = None  # an EngineLink once the engine thread has started
+        # An EngineProcess or an EngineLink, once started: paused, pause(), resume(), wake(),
+        # training(), cancel(run_id), close().
+        self.engine = None
+        self._engine_gave_up = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -65,38 +70,56 @@ class CifarApp(App):
 
     def on_mount(self) -> None:
         self.sub_title = str(self.home.path)
-        if self.start_engine and self.engine == "process":
-            self.engine_process = EngineProcess(self.home.path, self.home.path / "worker.log")
-            self.engine_process.start()
+        if self.start_engine and self.engine_kind == "process":
+            self.engine = EngineProcess(self.home.path, self.home.path / "worker.log", self.store)
+            self.engine.start()
         elif self.start_engine:
             # After the first frame: the engine imports torch, a second or more that the screen need not wait for.
             self.set_timer(0.05, self._start_engine_thread)
-        self.follower = StoreFollower(self.store, self.live, worker_id())
-        self.set_interval(FOLLOW_S, self._follow_other_workers)
+        self.follower = StoreFollower(self.store, self.live, worker_id(), emit=self.show_event)
+        self.set_interval(FOLLOW_S, self._follow)
 
     def _start_engine_thread(self) -> None:
         from tui.engine_link import EngineLink
 
-        self.link = EngineLink(self, self.home)
-        self.link.start()
+        self.engine = EngineLink(self, self.home)
+        self.engine.start()
 
-    def _follow_other_workers(self) -> None:
-        """While this app's engine is idle, the Live view shows a run another process trains."""
-        if self.link is None or self.link.worker.current is None:
+    def _follow(self) -> None:
+        """The Live view shows the run the engine process (or another process) trains, and the
+        engine thread's own run, whose events come as messages, when there is one."""
+        if self.engine is not None and not self.engine.in_process:
+            self._check_engine_process()
+        if self.engine is None or not self.engine.in_process or self.engine.training() is None:
             self.follower.poll()
 
+    def _check_engine_process(self) -> None:
+        code = self.engine.exit_code()
+        if code is None or self._engine_gave_up:
+            return
+        log = self.engine.log_path
+        if time.monotonic() - self.engine.started_at < RESTART_AFTER_S:
+            self._engine_gave_up = True
+            self.notify(f"the engine process stopped (exit {code}) right after starting; see {log}",
+                        severity="error", timeout=30)
+            return
+        self.notify(f"the engine process stopped (exit {code}); started a new one. Its log: {log}",
+                    severity="error", timeout=15)
+        self.engine.start()
+
     def on_unmount(self) -> None:
-        if self.link is not None:
-            self.link.close()
-        if self.engine_process is not None:
-            self.engine_process.close()
+        if self.engine is not None:
+            self.engine.close()
         self.store.close()
 
     # ------------------------------------------------------------ engine events
 
     def on_engine_event(self, message) -> None:
         """An EngineEvent (tui/engine_link.py): one recorded engine event."""
-        event = message.event
+        self.show_event(message.event)
+
+    def show_event(self, event) -> None:
+        """An event of a run: from the engine thread, or read from the store (StoreFollower)."""
         self.live.apply(event)
         match event:
             case RunStarted():
@@ -128,21 +151,20 @@ class CifarApp(App):
     @on(NewRunForm.Submitted)
     def _queue_runs(self, message: NewRunForm.Submitted) -> None:
         ids = [self.store.enqueue(config.to_dict()) for config in message.configs]
-        if self.link is not None:
-            self.link.worker.wake()
+        if self.engine is not None:
+            self.engine.wake()
         self.notify(f"queued run {ids[0]}" if len(ids) == 1 else f"queued runs {ids[0]}–{ids[-1]}")
         self.query_one(QueueView).reload()
 
     def action_toggle_pause(self) -> None:
-        if self.link is None:
-            self.notify("pausing needs the app's own engine thread (not --engine process)", severity="warning")
+        if self.engine is None:
+            self.notify("this app has no engine of its own", severity="warning")
             return
-        worker = self.link.worker
-        if worker.paused:
-            worker.resume()
+        if self.engine.paused:
+            self.engine.resume()
             self.notify("engine resumed: it takes the next queued run")
         else:
-            worker.pause()
+            self.engine.pause()
             self.notify("engine paused: the current run finishes, no new run starts")
         self.query_one(QueueView).reload()
 
@@ -157,7 +179,7 @@ class CifarApp(App):
     def cancel_run(self, run_id: int) -> None:
         if self.store.cancel_queued(run_id):
             self.notify(f"run {run_id} cancelled")
-        elif self.link is not None and self.link.worker.cancel(run_id):
+        elif self.engine is not None and self.engine.cancel(run_id):
             self.notify(f"cancelling run {run_id}…")
         elif self.store.request_cancel(run_id):
             self.notify(f"asked the worker training run {run_id} to cancel it")
@@ -173,9 +195,7 @@ class CifarApp(App):
         self.notify(f"run {run_id}'s config is in the form: change it, then ctrl+s")
 
     async def action_quit(self) -> None:
-        current = self.link.worker.current if self.link else None
-        if current is None and self.engine_process is not None and self.live.run and self.live.run.status == "running":
-            current = self.live.run  # trained by this app's engine process
+        current = self.engine.training() if self.engine is not None else None
         if current is None:
             self.exit()
             return
@@ -185,7 +205,7 @@ class CifarApp(App):
             if confirmed:
                 self.exit()  # on_unmount cancels the run and waits for it to be recorded
 
-        self.push_screen(ConfirmScreen(f"Run {current.run_id} is training. Cancel it and quit?", "Cancel run and quit",
+        self.push_screen(ConfirmScreen(f"Run {current} is training. Cancel it and quit?", "Cancel run and quit",
                                        "Keep training"), answer)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

@@ -129,7 +129,7 @@ def print_result(result: dict[str, Any], title: str) -> None:
     print(json.dumps(result))
 
 
-def bench_app(device: str, quick: bool, engine: str = "thread") -> dict[str, Any]:
+def bench_app(device: str, quick: bool, engine: str = "process") -> dict[str, Any]:
     """Training speed with the app's Live view open (160x48, rendered headless) against the
     same run recorded without the app: the cost of watching. engine "thread" trains in the
     app's process, "process" in a `cifar-tui worker` child that the app follows. Headless and
@@ -175,7 +175,7 @@ def _thread_trial(config: RunConfig, folder: Path, watch: bool) -> float:
     home = Home(folder)
     store = home.store()
     if watch:
-        app = CifarApp(home)
+        app = CifarApp(home, engine="thread")
         store.enqueue(config.to_dict())
         _watch(app, lambda: store.run(1)["status"] not in ("queued", "running"))
     else:

@@ -67,8 +67,8 @@ class Home:
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), envvar=ENV_HOME,
               help=f"Folder for runs.db and data/ (default: ${ENV_HOME} or the user data folder).")
-@click.option("--engine", type=click.Choice(["thread", "process"]), default="thread", show_default=True,
-              help="The app trains in its own thread, or in a `cifar-tui worker` child process.")
+@click.option("--engine", type=click.Choice(["process", "thread"]), default="process", show_default=True,
+              help="Where the app trains: a `cifar-tui worker` child process, or a thread of the app.")
 @click.pass_context
 def cli(ctx: click.Context, home: Path | None, engine: str) -> None:
     """A terminal experiment runner for CIFAR-10. With no command, opens the app."""
@@ -199,14 +199,16 @@ def cancel(ctx: click.Context, run_id: int) -> None:
 @cli.command()
 @click.option("--device", type=str, help="Train runs queued with device auto on this device.")
 @click.option("--until-empty", is_flag=True, help="Exit when the queue is empty instead of waiting.")
+@click.option("--with-parent", type=int, hidden=True,
+              help="Stop as Ctrl-C does once this process (the app it trains for) is gone.")
 @click.pass_context
-def worker(ctx: click.Context, device: str | None, until_empty: bool) -> None:
+def worker(ctx: click.Context, device: str | None, until_empty: bool, with_parent: int | None) -> None:
     """Train queued runs without the app (for nohup, tmux or systemd); Ctrl-C cancels and stops."""
     from tui.headless import run_worker
 
     if device is not None:
         check_device(make_config(device=device))
-    run_worker(ctx.obj, device, until_empty)
+    run_worker(ctx.obj, device, until_empty, with_parent)
 
 
 @cli.group()
@@ -375,7 +377,7 @@ def bench_store_command(quick: bool) -> None:
 
 @bench.command("app")
 @click.option("--device", default="auto", show_default=True)
-@click.option("--engine", type=click.Choice(["thread", "process"]), default="thread", show_default=True)
+@click.option("--engine", type=click.Choice(["process", "thread"]), default="process", show_default=True)
 @click.option("--quick", is_flag=True, help="200 batches an epoch instead of 600.")
 def bench_app_command(device: str, engine: str, quick: bool) -> None:
     """Training speed with the Live view open, against the same run without the app."""

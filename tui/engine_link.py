@@ -1,4 +1,5 @@
-"""The app's engine thread and recorder, and the bridge from their events to Textual messages.
+"""The app's engine as a thread (`cifar-tui --engine thread`) with its recorder, and the bridge
+from their events to Textual messages.
 
 Events go: training loop -> recorder thread (writes them to SQLite) -> App.post_message.
 post_message is thread-safe and never blocks, so the training loop never waits on the UI,
@@ -31,6 +32,8 @@ class EngineEvent(Message):
 
 
 class EngineLink:
+    in_process = True  # its events reach the app as EngineEvent messages
+
     def __init__(self, app: App, home: Home):
         self.home = home
         self.recorder = Recorder(home.db_path, forward=[lambda event: app.post_message(EngineEvent(event))])
@@ -41,6 +44,28 @@ class EngineLink:
     def start(self) -> None:
         self.worker.start()
         self.watcher.start()
+
+    # The engine interface the app uses; EngineProcess has the same.
+    @property
+    def paused(self) -> bool:
+        return self.worker.paused
+
+    def pause(self) -> None:
+        self.worker.pause()
+
+    def resume(self) -> None:
+        self.worker.resume()
+
+    def wake(self) -> None:
+        self.worker.wake()
+
+    def cancel(self, run_id: int) -> bool:
+        return self.worker.cancel(run_id)
+
+    def training(self) -> int | None:
+        """The id of the run this engine trains now, if any."""
+        current = self.worker.current
+        return current.run_id if current else None
 
     def close(self, timeout: float = 10.0) -> bool:
         """Cancel the current run, stop the engine thread and write what is left."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from typing import Any
@@ -108,8 +109,9 @@ class EventLines:
                 print(f"run {event.run_id}: cancelled", flush=True)
 
 
-def run_worker(home, device: str | None, until_empty: bool) -> None:
-    """Consume the queue in this process until Ctrl-C / SIGTERM (or an empty queue)."""
+def run_worker(home, device: str | None, until_empty: bool, parent: int | None = None) -> None:
+    """Consume the queue in this process until Ctrl-C / SIGTERM (or an empty queue, or the
+    parent process's end: the app whose engine this is died, say when its SSH session dropped)."""
     import signal
 
     from engine.worker import Worker
@@ -128,12 +130,19 @@ def run_worker(home, device: str | None, until_empty: bool) -> None:
     worker = Worker(next_job, recorder, home.data_dir, checkpoint_dir=home.checkpoint_dir)
     watcher = CancelWatcher(home.db_path, jobs.worker_name, worker.cancel)
     signal.signal(signal.SIGTERM, lambda *_: empty.set())
+    if hasattr(signal, "SIGUSR1"):  # the app pauses its engine process with these (tui/engine_process.py)
+        signal.signal(signal.SIGUSR1, lambda *_: (worker.pause(), print("paused: no new run starts", flush=True)))
+        signal.signal(signal.SIGUSR2, lambda *_: (worker.resume(), print("resumed", flush=True)))
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR1, signal.SIGUSR2})
     print(f"worker {jobs.worker_name} on {home.db_path}; Ctrl-C stops it", flush=True)
     worker.start()
     watcher.start()
     try:
         while not empty.wait(0.2):
-            pass
+            if parent is not None and os.getppid() != parent:  # re-parented: the app is gone
+                print("the app that started this worker is gone: stopping, the current run is cancelled",
+                      flush=True)
+                break
     except KeyboardInterrupt:
         print("stopping: the current run is cancelled (resume it later)", flush=True)
     finally:

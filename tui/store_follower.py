@@ -4,6 +4,7 @@ headless `cifar-tui run`), turning new rows into the same events the app's own e
 from __future__ import annotations
 
 from itertools import groupby
+from typing import Callable
 
 from engine.config import ConfigError, RunConfig
 from engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunFinished, RunStarted
@@ -14,9 +15,11 @@ ENDINGS = ("finished", "failed", "cancelled", "interrupted")
 
 
 class StoreFollower:
-    def __init__(self, store: RunStore, state: LiveState, own_worker: str):
+    def __init__(self, store: RunStore, state: LiveState, own_worker: str,
+                 emit: Callable[[object], None] | None = None):
         self.store = store
-        self.state = state
+        self.state = state  # read here; written through emit (default: state.apply)
+        self.emit = emit or state.apply
         self.own_worker = own_worker  # the app's own engine: its runs arrive as events, not rows
         self.run_id: int | None = None
         self.epochs_seen = 0
@@ -42,7 +45,7 @@ class StoreFollower:
             return
         per_epoch = max(1, run["total_steps"] // config.epochs)
         self.run_id, self.epochs_seen = run_id, 0
-        self.state.apply(RunStarted(run_id, config.to_json(), run["device"] or "", run["device_name"] or "",
+        self.emit(RunStarted(run_id, config.to_json(), run["device"] or "", run["device_name"] or "",
                                     run["params"] or 0, per_epoch, run["total_steps"]))
         self._catch_up(run_id)
 
@@ -55,20 +58,20 @@ class StoreFollower:
             [run_id, live.step]).fetchall()
         for epoch, chunk in groupby(rows, key=lambda row: row[1]):
             chunk = list(chunk)
-            self.state.apply(Losses(run_id, epoch, chunk[0][0], tuple(row[2] for row in chunk)))
+            self.emit(Losses(run_id, epoch, chunk[0][0], tuple(row[2] for row in chunk)))
         for e in self.store.epochs(run_id)[self.epochs_seen:]:
-            self.state.apply(EpochEnd(run_id, e["epoch"], e["step"], e["train_loss"], e["test_loss"], e["test_acc"],
+            self.emit(EpochEnd(run_id, e["epoch"], e["step"], e["train_loss"], e["test_loss"], e["test_acc"],
                                       tuple(e["class_acc"]), e["seconds"], e["images_per_s"]))
             self.epochs_seen += 1
         status, error, test_acc, test_loss, seconds = self.store.db.execute(
             "SELECT status, error, test_acc, test_loss, seconds FROM runs WHERE id = ?", [run_id]).fetchone()
         if status in ENDINGS and live.status == "running":
             if status == "finished":
-                self.state.apply(RunFinished(run_id, test_acc or 0.0, test_loss or 0.0, seconds or 0.0))
+                self.emit(RunFinished(run_id, test_acc or 0.0, test_loss or 0.0, seconds or 0.0))
             elif status == "failed":
-                self.state.apply(RunFailed(run_id, error or "failed"))
+                self.emit(RunFailed(run_id, error or "failed"))
             elif status == "cancelled":
-                self.state.apply(RunCancelled(run_id, live.step))
+                self.emit(RunCancelled(run_id, live.step))
             else:
                 self.state.end(run_id, status, error)
             self.run_id = None

@@ -7,6 +7,7 @@ from textual.widgets import DataTable, Input, Select
 
 from engine.config import make_config
 from store.export import export_runs
+import tui.app as app_module
 from tui.app import CifarApp
 from tui.screens.compare import CompareScreen
 from tui.screens.confirm import ConfirmScreen
@@ -129,9 +130,13 @@ async def test_queue_reorder_cancel_and_remove(home):
 
 # ------------------------------------------------------------------ Live
 
+# The app's two engines: a `cifar-tui worker` child (the default) and a thread of the app.
+ENGINES = pytest.mark.parametrize("engine", ["process", "thread"])
 
-async def test_a_live_run_fills_the_chart_and_the_epoch_table(home):
-    app = CifarApp(home)
+
+@ENGINES
+async def test_a_live_run_fills_the_chart_and_the_epoch_table(home, engine):
+    app = CifarApp(home, engine=engine)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("1")
         set_fields(app, **QUICK)
@@ -146,19 +151,21 @@ async def test_a_live_run_fills_the_chart_and_the_epoch_table(home):
         assert app.store.run(1)["status"] == "finished" and app.store.loss_count(1) == 40
 
 
-async def test_cancel_stops_the_live_run(home):
-    app = CifarApp(home)
+@ENGINES
+async def test_cancel_stops_the_live_run(home, engine):
+    app = CifarApp(home, engine=engine)
     async with app.run_test(size=SIZE) as pilot:
         app.store.enqueue(make_config(dataset="synthetic", device="cpu", epochs=50).to_dict())
         await pilot.press("3")
         await wait_until(pilot, lambda: app.live.run is not None and app.live.run.step > 0)
         await pilot.press("c")
         await wait_until(pilot, lambda: app.store.run(1)["status"] == "cancelled", timeout=5)
-        assert app.live.run.status == "cancelled"
+        await wait_until(pilot, lambda: app.live.run.status == "cancelled", timeout=2)
 
 
-async def test_a_run_queued_from_another_shell_is_trained(home):
-    app = CifarApp(home)
+@ENGINES
+async def test_a_run_queued_from_another_shell_is_trained(home, engine):
+    app = CifarApp(home, engine=engine)
     async with app.run_test(size=SIZE) as pilot:
         other_shell = home.store()  # another connection, as `cifar-tui queue add` would open
         run_id = other_shell.enqueue(make_config(dataset="synthetic", device="cpu", epochs=1, limit_batches=5).to_dict())
@@ -167,8 +174,9 @@ async def test_a_run_queued_from_another_shell_is_trained(home):
         await wait_until(pilot, lambda: app.query_one("#runs-table", DataTable).row_count == 1, timeout=5)
 
 
-async def test_quit_while_training_asks_then_cancels(home):
-    app = CifarApp(home)
+@ENGINES
+async def test_quit_while_training_asks_then_cancels(home, engine):
+    app = CifarApp(home, engine=engine)
     async with app.run_test(size=SIZE) as pilot:
         app.store.enqueue(make_config(dataset="synthetic", device="cpu", epochs=50).to_dict())
         await wait_until(pilot, lambda: app.live.run is not None and app.live.run.step > 0)
@@ -179,6 +187,34 @@ async def test_quit_while_training_asks_then_cancels(home):
         await pilot.press("q")
         await pilot.press("y")
     assert home.store().run(1)["status"] == "cancelled"
+
+
+async def test_pausing_the_engine_process_holds_the_queue(home):
+    app = CifarApp(home, engine="process")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        await pilot.press("p")  # at once, while the child still imports torch: it must not die of it
+        app.store.enqueue(make_config(dataset="synthetic", device="cpu", epochs=1, limit_batches=5).to_dict())
+        log = home.path / "worker.log"
+        await wait_until(pilot, lambda: log.exists() and "paused" in log.read_text())
+        await pilot.pause(1.5)  # three looks at the queue
+        assert app.engine.exit_code() is None and app.store.run(1)["status"] == "queued"
+        assert "paused" in str(app.query_one("#queue-status").render())
+        await pilot.press("p")
+        await wait_until(pilot, lambda: app.store.run(1)["status"] == "finished")
+
+
+async def test_a_dead_engine_process_is_replaced_and_its_run_shown_interrupted(home, monkeypatch):
+    monkeypatch.setattr(app_module, "RESTART_AFTER_S", 0)
+    app = CifarApp(home, engine="process")
+    async with app.run_test(size=SIZE) as pilot:
+        app.store.enqueue(make_config(dataset="synthetic", device="cpu", epochs=50).to_dict())
+        await wait_until(pilot, lambda: app.live.run is not None and app.live.run.step > 0)
+        first = app.engine.process
+        first.kill()
+        await wait_until(pilot, lambda: app.engine.process is not first)
+        await wait_until(pilot, lambda: app.live.run.status == "interrupted")  # found by the new child
+        assert app.store.run(1)["status"] == "interrupted" and app.engine.exit_code() is None
 
 
 # ------------------------------------------------------------------ Runs
@@ -288,6 +324,6 @@ async def test_the_engine_as_a_child_process(home):
         # The child process trains it; the Live view follows it through the store.
         await wait_until(pilot, lambda: app.live.run is not None and app.live.run.status == "finished", timeout=60)
         assert len(app.live.run.losses) == 30 and len(app.live.run.epochs) == 1
-        child = app.engine_process.process
+        child = app.engine.process
     assert child.poll() is not None  # quitting stopped the worker
     assert home.store().run(1)["status"] == "finished"

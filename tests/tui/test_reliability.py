@@ -125,3 +125,32 @@ def test_cancel_of_a_queued_or_unknown_run(tmp_path):
     again = cifar_tui(tmp_path, "cancel", "1")
     _, err = again.communicate(timeout=60)
     assert again.returncode == 2 and "run 1 is cancelled; only queued or running runs cancel" in err
+
+
+@pytest.mark.slow
+def test_the_apps_engine_process_stops_when_the_app_dies(tmp_path):
+    """The app's child worker (--with-parent) must not outlive the app and keep claiming runs."""
+    RunStore(tmp_path / "runs.db").close()
+    cifar_tui(tmp_path, "queue", "add", *QUICK, "--epochs", "50").wait()
+    # A stand-in for the app: starts the worker as EngineProcess does, then dies without a word.
+    app = subprocess.Popen([sys.executable, "-c", f"""
+import os, subprocess, sys, time
+worker = subprocess.Popen([sys.executable, "-m", "tui.cli", "--home", {str(tmp_path)!r}, "worker",
+                           "--with-parent", str(os.getpid())], start_new_session=True)
+print(worker.pid, flush=True)
+time.sleep(600)
+"""], stdout=subprocess.PIPE, text=True)
+    worker_pid = int(app.stdout.readline())
+    wait_for(lambda: query(tmp_path, "SELECT status FROM runs WHERE id = 1") == [("running",)])
+    app.send_signal(signal.SIGKILL)
+    app.wait()
+    wait_for(lambda: query(tmp_path, "SELECT status FROM runs WHERE id = 1") == [("cancelled",)], timeout=30)
+
+    def gone():  # exited: no such process, or a zombie nobody has reaped yet
+        try:
+            with open(f"/proc/{worker_pid}/stat") as stat:
+                return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+        except FileNotFoundError:
+            return True
+
+    wait_for(gone, timeout=30)

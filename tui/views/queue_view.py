@@ -40,7 +40,7 @@ class QueueView(RunTableView):
             epochs = f"{run['epochs_done']}/{run['epochs']}"
             rows.append((run["id"], run["status"], run["name"], run["model"], run["dataset"], epochs,
                          config.get("batch_size", ""), config.get("lr", ""), config.get("device", "")))
-        paused = self.app.link.worker.paused if self.app.link else False
+        paused = self.app.engine.paused if self.app.engine else False
         self.query_one("#queue-status", Static).update(
             f"[b]{len(rows)}[/b] in the queue · engine {'[yellow]paused[/]' if paused else '[green]ready[/]'}"
             " · K/J move · c cancel · x remove · p pause")

@@ -186,8 +186,8 @@ class RunsView(RunTableView):
         if run_id is None:
             return
         if self.app.store.requeue(run_id):
-            if self.app.link is not None:
-                self.app.link.worker.wake()
+            if self.app.engine is not None:
+                self.app.engine.wake()
             self.app.notify(f"run {run_id} queued to continue from its last checkpoint")
             self.reload()
         else:
