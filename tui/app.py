@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Iterable
 
 from textual import on
@@ -23,7 +22,6 @@ from tui.views.runs_view import RunsView
 
 
 FOLLOW_S = 0.5
-RESTART_AFTER_S = 10  # an engine process that dies sooner than this is not restarted: it would again
 
 
 class CifarApp(App):
@@ -53,7 +51,6 @@ class CifarApp(App):
         # An EngineProcess or an EngineLink, once started: paused, pause(), resume(), wake(),
         # training(), cancel(run_id), close().
         self.engine = None
-        self._engine_gave_up = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -94,18 +91,9 @@ class CifarApp(App):
             self.follower.poll()
 
     def _check_engine_process(self) -> None:
-        code = self.engine.exit_code()
-        if code is None or self._engine_gave_up:
-            return
-        log = self.engine.log_path
-        if time.monotonic() - self.engine.started_at < RESTART_AFTER_S:
-            self._engine_gave_up = True
-            self.notify(f"the engine process stopped (exit {code}) right after starting; see {log}",
-                        severity="error", timeout=30)
-            return
-        self.notify(f"the engine process stopped (exit {code}); started a new one. Its log: {log}",
-                    severity="error", timeout=15)
-        self.engine.start()
+        problem = self.engine.keep_alive()
+        if problem:
+            self.notify(problem, severity="error", timeout=20)
 
     def on_unmount(self) -> None:
         if self.engine is not None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from store.runs import RunStore
 
 PAUSE, RESUME = signal.SIGUSR1, signal.SIGUSR2
+RESTART_AFTER_S = 10  # a child that dies sooner than this is not restarted: it would die again
 
 
 class EngineProcess:
@@ -31,6 +32,7 @@ class EngineProcess:
         self.process: subprocess.Popen | None = None
         self.paused = False
         self.started_at = 0.0
+        self.gave_up = False
 
     def start(self) -> None:
         log = open(self.log_path, "a")
@@ -56,6 +58,17 @@ class EngineProcess:
     def exit_code(self) -> int | None:
         """None while the child runs (or before it started)."""
         return self.process.poll() if self.process else None
+
+    def keep_alive(self) -> str | None:
+        """Start a new child if this one died (its run becomes interrupted); what to tell the user."""
+        code = self.exit_code()
+        if code is None or self.gave_up:
+            return None
+        if time.monotonic() - self.started_at < RESTART_AFTER_S:
+            self.gave_up = True
+            return f"the engine process stopped (exit {code}) right after starting; see {self.log_path}"
+        self.start()
+        return f"the engine process stopped (exit {code}); started a new one. Its log: {self.log_path}"
 
     def pause(self) -> None:
         self._signal(PAUSE)

@@ -7,7 +7,7 @@ from textual.widgets import DataTable, Input, Select
 
 from engine.config import make_config
 from store.export import export_runs
-import tui.app as app_module
+import tui.engine_process as engine_process
 from tui.app import CifarApp
 from tui.screens.compare import CompareScreen
 from tui.screens.confirm import ConfirmScreen
@@ -205,7 +205,7 @@ async def test_pausing_the_engine_process_holds_the_queue(home):
 
 
 async def test_a_dead_engine_process_is_replaced_and_its_run_shown_interrupted(home, monkeypatch):
-    monkeypatch.setattr(app_module, "RESTART_AFTER_S", 0)
+    monkeypatch.setattr(engine_process, "RESTART_AFTER_S", 0)
     app = CifarApp(home, engine="process")
     async with app.run_test(size=SIZE) as pilot:
         app.store.enqueue(make_config(dataset="synthetic", device="cpu", epochs=50).to_dict())
