@@ -46,7 +46,7 @@ class StoreFollower:
         per_epoch = max(1, run["total_steps"] // config.epochs)
         self.run_id, self.epochs_seen = run_id, 0
         self.emit(RunStarted(run_id, config.to_json(), run["device"] or "", run["device_name"] or "",
-                                    run["params"] or 0, per_epoch, run["total_steps"]))
+                             run["params"] or 0, per_epoch, run["total_steps"]))
         self._catch_up(run_id)
 
     def _catch_up(self, run_id: int) -> None:
@@ -61,7 +61,7 @@ class StoreFollower:
             self.emit(Losses(run_id, epoch, chunk[0][0], tuple(row[2] for row in chunk)))
         for e in self.store.epochs(run_id)[self.epochs_seen:]:
             self.emit(EpochEnd(run_id, e["epoch"], e["step"], e["train_loss"], e["test_loss"], e["test_acc"],
-                                      tuple(e["class_acc"]), e["seconds"], e["images_per_s"]))
+                               tuple(e["class_acc"]), e["seconds"], e["images_per_s"]))
             self.epochs_seen += 1
         status, error, test_acc, test_loss, seconds = self.store.db.execute(
             "SELECT status, error, test_acc, test_loss, seconds FROM runs WHERE id = ?", [run_id]).fetchone()
