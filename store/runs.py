@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import socket
 import sqlite3
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -19,8 +21,9 @@ from sqlite_utils import Database
 from store.liveness import owner_alive
 from store.schema import MIGRATION_NAMES, migrations
 
+log = logging.getLogger(__name__)
 BUSY_TIMEOUT_S = 10.0
-TERMINAL = ("finished", "failed", "cancelled", "interrupted")
+RESUMABLE = ("interrupted", "failed", "cancelled")
 
 # The run table as people see it (runs --json, export, the Runs screen).
 RUN_COLUMNS = (
@@ -54,14 +57,41 @@ class RunStore:
             self.db.execute("PRAGMA foreign_keys = ON")
             self.db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
             if self.path is not None:
-                self.db.execute("PRAGMA journal_mode = WAL")
+                self._use_wal(busy_timeout_s)
                 self.db.execute("PRAGMA synchronous = NORMAL")
-            self._check_schema_version()
-            migrations.apply(self.db)
-            self.interrupt_orphans()
+            self._migrate()
         except sqlite3.DatabaseError as error:
             conn.close()
-            raise StoreError(_explain(error, self.path)) from None
+            raise StoreError(_explain(error, self.path, busy_timeout_s)) from None
+        try:
+            self.interrupt_orphans()
+        except sqlite3.OperationalError as error:
+            # A full disk or a long lock must not stop anyone from reading their runs; the next
+            # command that opens the store tries again.
+            log.warning("could not mark orphaned runs interrupted: %s", error)
+
+    def _use_wal(self, busy_timeout_s: float) -> None:
+        # Switching a new file to WAL takes an exclusive lock and does not wait for the busy
+        # timeout: a process that opens a new home beside others retries until it is done.
+        deadline = time.monotonic() + busy_timeout_s
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+
+    def _migrate(self) -> None:
+        """Apply pending migrations under the write lock, so that processes opening a new home
+        at once take turns: the first migrates, the others find nothing left to do."""
+        self._check_schema_version()
+        if not migrations.pending(self.db):
+            return
+        with self.write():
+            self._check_schema_version()
+            migrations.apply(self.db)  # each migration a savepoint inside this transaction
 
     def _check_schema_version(self) -> None:
         newer = [m.name for m in migrations.applied(self.db) if m.name not in MIGRATION_NAMES]
@@ -87,9 +117,9 @@ class RunStore:
                      for run_id in orphans])
         return orphans
 
-    def heartbeat(self, worker: str) -> None:
+    def heartbeat(self, worker: str, in_transaction: bool = False) -> None:
         """This worker is alive: stamp the runs it owns."""
-        with self.write():
+        with contextlib.nullcontext() if in_transaction else self.write():
             self.db.execute("UPDATE runs SET heartbeat_at = ? WHERE worker = ? AND status = 'running'",
                             [now(), worker])
 
@@ -110,33 +140,50 @@ class RunStore:
 
     # ------------------------------------------------------------ the queue
 
-    def enqueue(self, config: dict[str, Any]) -> int:
-        """Add a run with status queued at the end of the queue; returns its id."""
+    def enqueue(self, config: dict[str, Any], worker: str | None = None) -> int:
+        """Add a run at the end of the queue; returns its id.
+
+        With a worker, the run is inserted already claimed by it (status running): `cifar-tui run`
+        trains what it inserts, and no other worker can take it in between.
+        """
+        status = "queued" if worker is None else "running"
+        stamp = now()
         with self.write():
             cursor = self.db.execute(
-                """INSERT INTO runs (name, status, model, dataset, epochs, config, queue_pos, created_at)
-                   VALUES (?, 'queued', ?, ?, ?, ?, (SELECT coalesce(max(queue_pos), 0) + 1 FROM runs), ?)""",
-                [config.get("name", ""), config["model"], config["dataset"], config["epochs"],
-                 json.dumps(config, sort_keys=True), now()],
+                """INSERT INTO runs (name, status, model, dataset, epochs, config, queue_pos, created_at,
+                                     worker, started_at, heartbeat_at)
+                   VALUES (?, ?, ?, ?, ?, ?, (SELECT coalesce(max(queue_pos), 0) + 1 FROM runs), ?, ?, ?, ?)""",
+                [config.get("name", ""), status, config["model"], config["dataset"], config["epochs"],
+                 json.dumps(config, sort_keys=True), stamp, worker,
+                 *((None, None) if worker is None else (stamp, stamp))],
             )
         return cursor.lastrowid
 
     def claim_next(self, worker: str | None = None) -> tuple[int, dict[str, Any]] | None:
         """Take the first queued run for this worker, atomically; None when the queue is empty."""
-        return self._claim("SELECT id FROM runs WHERE status = 'queued' ORDER BY queue_pos, id LIMIT 1", [], worker)
+        return self._claim("SELECT id FROM runs WHERE status = 'queued' ORDER BY queue_pos, id LIMIT 1", [],
+                           worker, ("queued",))
 
     def claim(self, run_id: int, worker: str | None = None) -> tuple[int, dict[str, Any]] | None:
         """Take one particular queued run; None if it is not queued (any more)."""
-        return self._claim("SELECT ?", [run_id], worker)
+        return self._claim("SELECT ?", [run_id], worker, ("queued",))
 
-    def _claim(self, pick_sql: str, params: list, worker: str | None) -> tuple[int, dict[str, Any]] | None:
-        # One UPDATE guarded by status = 'queued' in a write transaction: two workers never
-        # take the same run.
+    def claim_to_resume(self, run_id: int, worker: str | None = None) -> tuple[int, dict[str, Any]] | None:
+        """Take an interrupted, failed or cancelled run straight back to running for this worker;
+        None if it is not in one of those states (another process resumed it first, say)."""
+        return self._claim("SELECT ?", [run_id], worker, RESUMABLE)
+
+    def _claim(self, pick_sql: str, params: list, worker: str | None,
+               from_statuses: tuple[str, ...]) -> tuple[int, dict[str, Any]] | None:
+        # One UPDATE guarded by the status in a write transaction: two workers never take the
+        # same run, and the one that does not get it learns so from the empty RETURNING.
+        allowed = ", ".join("?" * len(from_statuses))
         with self.write():
             rows = self.db.execute(
-                f"""UPDATE runs SET status = 'running', worker = ?, started_at = ?, heartbeat_at = ?,
-                    error = NULL, cancel_requested = 0 WHERE id = ({pick_sql}) AND status = 'queued' RETURNING id, config""",
-                [worker or worker_id(), now(), now(), *params],
+                f"""UPDATE runs SET status = 'running', worker = ?, started_at = coalesce(started_at, ?),
+                    heartbeat_at = ?, finished_at = NULL, error = NULL, cancel_requested = 0
+                    WHERE id = ({pick_sql}) AND status IN ({allowed}) RETURNING id, config""",
+                [worker or worker_id(), now(), now(), *params, *from_statuses],
             ).fetchall()  # all of it: a RETURNING statement must finish before COMMIT
         row = rows[0] if rows else None
         return None if row is None else (row[0], json.loads(row[1]))
@@ -170,7 +217,7 @@ class RunStore:
             cursor = self.db.execute(
                 """UPDATE runs SET status = 'queued', worker = NULL, heartbeat_at = NULL,
                    queue_pos = (SELECT coalesce(max(queue_pos), 0) + 1 FROM runs)
-                   WHERE id = ? AND status IN ('interrupted', 'failed', 'cancelled')""", [run_id])
+                   WHERE id = ? AND status IN (?, ?, ?)""", [run_id, *RESUMABLE])
         return cursor.rowcount == 1
 
     def request_cancel(self, run_id: int) -> bool:
@@ -213,6 +260,18 @@ class RunStore:
         row["config"] = json.loads(row["config"])
         return row
 
+    def last_ending(self) -> str:
+        """When the most recent run ended ("" if none has): viewers announce only later endings."""
+        return self.db.execute("SELECT coalesce(max(finished_at), '') FROM runs").fetchone()[0]
+
+    def ended_since(self, finished_after: str) -> list[dict[str, Any]]:
+        """Runs that finished, failed or were interrupted after that moment, oldest first, config parsed."""
+        rows = self._dicts("SELECT * FROM runs WHERE finished_at > ? AND status IN ('finished', 'failed', "
+                           "'interrupted') ORDER BY finished_at, id", [finished_after])
+        for row in rows:
+            row["config"] = json.loads(row["config"])
+        return rows
+
     def epochs(self, run_id: int) -> list[dict[str, Any]]:
         rows = self._dicts("SELECT * FROM epochs WHERE run_id = ? ORDER BY epoch", [run_id])
         for row in rows:
@@ -244,10 +303,12 @@ class RunStore:
         return cursor.rowcount == 1
 
 
-def _explain(error: sqlite3.DatabaseError, path: Path | None) -> str:
+def _explain(error: sqlite3.DatabaseError, path: Path | None, busy_timeout_s: float) -> str:
     text = str(error)
     if "not a database" in text or "malformed" in text:
         return f"{path} is not a cifar-tui database (sqlite says: {text}); move it away or use another --home"
     if "locked" in text or "busy" in text:
-        return f"{path} stayed locked by another program for {BUSY_TIMEOUT_S:g} s; try again when it is done"
+        return f"{path} stayed locked by another program for {busy_timeout_s:g} s; try again when it is done"
+    if "disk is full" in text:
+        return f"no space left for {path}: free some space, then try again"
     return f"cannot open {path}: {text}"

@@ -66,8 +66,6 @@ def m001_runs_epochs_losses(db: Database) -> None:
             db.execute(statement)
 
 
-
-
 @migrations()
 def m002_run_heartbeat(db: Database) -> None:
     # The owning worker's last sign of life (see store/liveness.py).
@@ -78,6 +76,39 @@ def m002_run_heartbeat(db: Database) -> None:
 def m003_cancel_requests(db: Database) -> None:
     # Set by any process to stop a run another process trains; its worker polls it.
     db["runs"].add_column("cancel_requested", int, not_null_default=0)
+
+
+@migrations()
+def m004_run_ids_never_reused(db: Database) -> None:
+    """runs.id becomes AUTOINCREMENT, so that a deleted run's id (and its checkpoint folder, its
+    place in exported tables) never names another run.
+
+    SQLite cannot add AUTOINCREMENT to a table: the three tables are rebuilt in this migration's
+    transaction. Children are dropped before their parent, so that dropping `runs` cascades to
+    nothing, and renaming runs_new to runs updates the new children's foreign keys with it.
+    """
+    columns = {
+        "runs": "id, name, status, model, dataset, epochs, config, queue_pos, created_at, started_at, "
+                "finished_at, worker, device, device_name, params, total_steps, epochs_done, train_loss, "
+                "test_loss, test_acc, best_test_acc, images_per_s, seconds, error, heartbeat_at, cancel_requested",
+        "epochs": "run_id, epoch, step, train_loss, test_loss, test_acc, class_acc, seconds, images_per_s",
+        "losses": "run_id, step, epoch, loss",
+    }
+    old_runs = db["runs"].schema
+    new_runs = old_runs.replace("id INTEGER PRIMARY KEY", "id INTEGER PRIMARY KEY AUTOINCREMENT", 1)
+    db.execute(new_runs.replace("CREATE TABLE runs", "CREATE TABLE runs_new", 1).replace(
+        'CREATE TABLE "runs"', "CREATE TABLE runs_new", 1))
+    for child in ("epochs", "losses"):
+        schema = db[child].schema.replace("REFERENCES runs(id)", "REFERENCES runs_new(id)")
+        db.execute(schema.replace(f"CREATE TABLE {child}", f"CREATE TABLE {child}_new", 1))
+    for table in ("runs", "epochs", "losses"):
+        db.execute(f"INSERT INTO {table}_new ({columns[table]}) SELECT {columns[table]} FROM {table}")
+    for table in ("losses", "epochs", "runs"):
+        db.execute(f"DROP TABLE {table}")
+    for table in ("runs", "epochs", "losses"):
+        db.execute(f"ALTER TABLE {table}_new RENAME TO {table}")
+    db.execute("CREATE INDEX runs_status_queue ON runs (status, queue_pos)")
+    db.execute("CREATE INDEX runs_finished_at ON runs (finished_at)")  # viewers look for new endings
 
 
 # Every migration this version knows, in order (pending() on an empty database lists them all).

@@ -3,10 +3,13 @@ import pytest
 
 from store.runs import RunStore, StoreError
 
+CONFIG = {"model": "seed-cnn", "dataset": "synthetic", "epochs": 1}
+
 
 def test_schema_is_what_we_declare():
     store = RunStore()
-    assert store.db.table_names() == ["_sqlite_migrations", "runs", "epochs", "losses"]
+    assert store.db.table_names() == ["_sqlite_migrations", "runs", "sqlite_sequence", "epochs", "losses"]
+    assert "id INTEGER PRIMARY KEY AUTOINCREMENT" in store.db["runs"].schema
     assert [c.name for c in store.db["losses"].columns] == ["run_id", "step", "epoch", "loss"]
     assert store.db["losses"].pks == ["run_id", "step"]
     assert store.db["epochs"].pks == ["run_id", "epoch"]
@@ -29,7 +32,7 @@ def test_migrations_are_idempotent(tmp_path):
     run_id = first.enqueue({"model": "seed-cnn", "dataset": "synthetic", "epochs": 1})
     first.close()
     again = RunStore(path)
-    assert again.db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 3
+    assert again.db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 4
     assert [r["id"] for r in again.runs()] == [run_id]
 
 
@@ -50,3 +53,58 @@ def test_a_newer_schema_is_refused(tmp_path):
     with pytest.raises(StoreError, match="newer cifar-tui"):
         RunStore(path)
     assert path.read_bytes() == before
+
+
+def test_a_deleted_runs_id_is_never_given_again():
+    store = RunStore()
+    first, newest = store.enqueue(CONFIG), store.enqueue(CONFIG)
+    assert store.delete(newest)
+    assert store.enqueue(CONFIG) == newest + 1
+    assert [r["id"] for r in store.runs()] == [newest + 1, first]
+
+
+def test_an_older_store_keeps_its_runs_epochs_and_losses_through_the_id_migration(tmp_path):
+    from sqlite_utils import Database
+
+    from store.schema import migrations
+
+    path = tmp_path / "runs.db"
+    db = Database(path)
+    migrations.apply(db, stop_before="m004_run_ids_never_reused")
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("INSERT INTO runs (id, name, model, dataset, epochs, config, queue_pos, created_at) "
+               "VALUES (5, 'old', 'seed-cnn', 'synthetic', 1, '{}', 1, 'then')")
+    db.execute("INSERT INTO epochs (run_id, epoch, step) VALUES (5, 1, 3)")
+    db.conn.executemany("INSERT INTO losses VALUES (5, ?, 1, 0.5)", [(s,) for s in range(3)])
+    db.conn.commit()
+    db.close()
+    store = RunStore(path)
+    assert store.run(5)["name"] == "old" and store.loss_count(5) == 3 and len(store.epochs(5)) == 1
+    assert store.enqueue(CONFIG) == 6
+    assert store.delete(5) and store.loss_count(5) == 0  # the cascade still works after the rebuild
+    assert store.db.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+OPENER = """
+import sys, time
+from store.runs import RunStore
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+store = RunStore(sys.argv[1])
+store.enqueue({"model": "seed-cnn", "dataset": "synthetic", "epochs": 1})
+"""
+
+
+def test_twenty_processes_opening_a_new_home_at_once_all_succeed(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "new-home" / "runs.db"
+    start = time.time() + 3  # every process imports first, then all open at the same moment
+    procs = [subprocess.Popen([sys.executable, "-c", OPENER, str(path), str(start)], stderr=subprocess.PIPE,
+                              text=True) for _ in range(20)]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 20, [e for e in errors if e][:1]
+    store = RunStore(path)
+    assert len(store.runs()) == 20
+    assert store.db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 4
