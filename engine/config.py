@@ -13,7 +13,8 @@ INITS = ("default", "xavier-uniform", "xavier-normal", "kaiming-uniform", "kaimi
 DATASETS = ("cifar10", "synthetic")
 PRECISIONS = ("fp32", "bf16", "fp16")
 COMPILE_MODES = ("off", "default", "cudagraphs")
-DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d{1,3})?)$")
+MAX_CUDA_INDEX = 127  # torch keeps a device index in 8 bits
 
 
 class ConfigError(ValueError):
@@ -133,8 +134,8 @@ def validate(config: RunConfig) -> None:
     _check(0 <= config.dropout < 1, "dropout", f"must be >= 0 and < 1 (got {config.dropout})")
     _check(config.init in INITS, "init", f"unknown init {config.init!r}; allowed: {', '.join(INITS)}")
     _check(0 <= config.seed < 2**63, "seed", f"must be between 0 and 2**63-1 (got {config.seed})")
-    _check(bool(DEVICE_PATTERN.match(config.device)), "device",
-           f"unknown device {config.device!r}; allowed: auto, cpu, cuda, cuda:N, mps")
+    _check(bool(DEVICE_PATTERN.match(config.device)) and _cuda_index(config.device) <= MAX_CUDA_INDEX, "device",
+           f"unknown device {config.device!r}; allowed: auto, cpu, cuda, cuda:N (N from 0 to {MAX_CUDA_INDEX}), mps")
     _check(config.precision in PRECISIONS, "precision",
            f"unknown precision {config.precision!r}; allowed: {', '.join(PRECISIONS)}")
     _check(config.compile in COMPILE_MODES, "compile",
@@ -142,7 +143,13 @@ def validate(config: RunConfig) -> None:
     _check(config.compile != "cudagraphs" or config.precision != "fp16", "compile",
            "cudagraphs works with precision fp32 or bf16 (fp16's gradient scaler cannot be captured)")
     _check(config.limit_batches >= 0, "limit_batches", f"must be >= 0 (got {config.limit_batches})")
-    _check(len(config.name) <= 200 and "\n" not in config.name, "name", "must be one line of at most 200 characters")
+    _check(len(config.name) <= 200, "name", f"must be at most 200 characters (got {len(config.name)})")
+    control = next((ch for ch in config.name if not (ch.isprintable() or ch == " ")), None)
+    _check(control is None, "name", f"must be printable text; it holds the invisible or control character U+{ord(control or ' '):04X}")
+
+
+def _cuda_index(device: str) -> int:
+    return int(device.partition(":")[2] or 0) if device.startswith("cuda") else 0
 
 
 def _check(ok: bool, field: str, message: str) -> None:

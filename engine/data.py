@@ -105,36 +105,64 @@ def _extract(archive: Path, data_dir: Path) -> None:
 
 
 def read_batch_folder(folder: Path) -> Dataset:
-    """Read a cifar-10-batches-py folder (the standard pickle format) into uint8 tensors."""
+    """Read a cifar-10-batches-py folder into uint8 tensors: whatever torchvision's CIFAR10 reads
+    (pickles of either Python, data as an array or nested lists, `labels` or `fine_labels`)."""
     train = _read_batches(folder, TRAIN_FILES)
     test = _read_batches(folder, TEST_FILES)
     classes = CLASSES
     meta = folder / "batches.meta"
     if meta.exists():
-        with open(meta, "rb") as f:
-            names = pickle.load(f, encoding="bytes").get(b"label_names")
+        names = _unpickle(meta).get("label_names")
         if names:
             classes = tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names)
+    labels = torch.cat([train.labels, test.labels])
+    if labels.numel() and (labels.min() < 0 or labels.max() >= len(classes)):
+        raise DatasetUnavailable(f"{folder} has labels outside 0..{len(classes) - 1} "
+                                 f"(found {labels.min().item()}..{labels.max().item()}); the files do not match")
     return Dataset(train, test, classes)
 
 
+def _unpickle(path: Path) -> dict:
+    try:
+        with open(path, "rb") as f:
+            entry = pickle.load(f, encoding="latin1")  # as torchvision: str keys from Python 2 pickles too
+    except Exception as error:  # a pickle of garbage can raise almost anything
+        raise DatasetUnavailable(f"{path} is not a CIFAR-10 batch file ({type(error).__name__}: {error})") from None
+    if not isinstance(entry, dict):
+        raise DatasetUnavailable(f"{path} is not a CIFAR-10 batch file (it holds a {type(entry).__name__})")
+    # Keys written as bytes (a Python 3 script copying Python 2 names) read like str keys.
+    return {key.decode("latin1") if isinstance(key, bytes) else key: value for key, value in entry.items()}
+
+
 def _read_batches(folder: Path, names: tuple[str, ...]) -> Split:
+    import numpy as np
+
     images, labels = [], []
     for name in names:
         path = folder / name
         if not path.exists():
             raise DatasetUnavailable(f"{path} is missing; put the whole {FOLDER_NAME}/ folder there")
-        raw = path.read_bytes()
-        if hashlib.md5(raw).hexdigest() != MD5[name]:
+        if hashlib.md5(path.read_bytes()).hexdigest() != MD5[name]:
             # Modified CIFAR variants use the same format: read them, but say so.
             warnings.warn(f"{path} differs from the official CIFAR-10 file (md5 mismatch)", stacklevel=2)
+        entry = _unpickle(path)
+        targets = entry.get("labels", entry.get("fine_labels"))
+        if "data" not in entry or targets is None:
+            raise DatasetUnavailable(f"{path} is not a CIFAR-10 batch file (it needs 'data' and 'labels')")
         try:
-            batch = pickle.loads(raw, encoding="bytes")
-            data = torch.frombuffer(bytearray(batch[b"data"]), dtype=torch.uint8)
-            labels.append(torch.tensor(batch[b"labels"], dtype=torch.int64))
-        except (pickle.UnpicklingError, KeyError, TypeError, ValueError, EOFError) as error:
-            raise DatasetUnavailable(f"{path} is not a CIFAR-10 batch file ({error})") from error
-        images.append(data.view(-1, 3, 32, 32))
+            data = np.asarray(entry["data"])
+            if data.dtype != np.uint8:
+                if data.size and (data.min() < 0 or data.max() > 255):
+                    raise ValueError("pixel values outside 0..255")
+                data = data.astype(np.uint8)
+            data = data.reshape(-1, 3, 32, 32)
+            targets = np.asarray(targets, dtype=np.int64).reshape(-1)
+        except (ValueError, TypeError) as error:
+            raise DatasetUnavailable(f"{path}: 'data' is not N images of 3x32x32 bytes ({error})") from None
+        if len(targets) != len(data):
+            raise DatasetUnavailable(f"{path} has {len(data)} images but {len(targets)} labels")
+        images.append(torch.from_numpy(np.ascontiguousarray(data)))
+        labels.append(torch.from_numpy(targets))
     return Split(torch.cat(images), torch.cat(labels))
 
 

@@ -17,7 +17,10 @@ def resolve_device(name: str) -> torch.device:
         if torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError) as error:
+        raise DeviceUnavailable(f"device: {name!r} is not a device torch knows ({error})") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise DeviceUnavailable("device: cuda was asked for but CUDA is not available here; use --device cpu or auto")

@@ -38,6 +38,10 @@ class EpochEnd:
     class_acc: tuple[float, ...]  # percent, one per class
     seconds: float  # training time of this epoch, evaluation excluded
     images_per_s: float
+    # A checkpoint written for this epoch (checkpoint_temp), to be moved to `checkpoint` once this
+    # event and every loss before it are recorded (engine/checkpoint.py); "" when there is none.
+    checkpoint_temp: str = ""
+    checkpoint: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,4 +65,3 @@ class RunCancelled:
 
 
 Event = RunStarted | Losses | EpochEnd | RunFinished | RunFailed | RunCancelled
-RUN_ENDS = (RunFinished, RunFailed, RunCancelled)

@@ -15,13 +15,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+from engine.checkpoint import checkpoint_path, load_checkpoint, remove_pending, write_pending
 from engine.config import RunConfig
 from engine.data import Dataset, Split, eval_batches, load_dataset, train_batches
 from engine.device import describe_device, resolve_device
 from engine.events import EpochEnd, Event, RunCancelled, RunFinished, RunStarted
 from engine.loss_stream import LossStream
 from engine.models import build_model, count_parameters
+from engine.pause_points import pause_point
 from engine.schedule import lr_at
 from engine.train_step import autocast, make_step, prepare_inputs, prepare_model, trial_step
 
@@ -69,17 +70,24 @@ def train(
     optimizer = make_optimizer(config, raw_model, device)
     generator = torch.Generator(device=device).manual_seed(config.seed)
     ckpt_path = checkpoint_path(checkpoint_dir, run_id) if checkpoint_dir else None
-    resumed = load_checkpoint(ckpt_path, device) if ckpt_path else None
+    resumed = None
+    if ckpt_path is not None:
+        remove_pending(ckpt_path)  # left by a process killed while writing one
+        resumed = load_checkpoint(ckpt_path, device, run_id, config.to_json())
     first_epoch, step = 1, 0
     if resumed is not None:
         raw_model.load_state_dict(resumed["model"])
         optimizer.load_state_dict(resumed["optimizer"])
         torch.set_rng_state(resumed["torch_rng"].cpu())
+        if device.type == "cuda" and "cuda_rng" in resumed:  # dropout's random numbers on the GPU
+            torch.cuda.set_rng_state(resumed["cuda_rng"].cpu(), device)
         generator.set_state(resumed["generator"].cpu())
         first_epoch, step = resumed["epoch"] + 1, resumed["step"]
     model = prepare_model(raw_model, config)
     if device.type == "cuda":
-        trial_step(model, config, device, len(data.classes))
+        # Its dropout must not draw from the RNG a resumed run just restored.
+        with torch.random.fork_rng(devices=[device]):
+            trial_step(model, config, device, len(data.classes))
     step_fn = make_step(model, optimizer, config, device)
     graphs = config.compile == "cudagraphs"  # a CUDA graph replays one batch shape: drop the last partial batch
     per_epoch = steps_per_epoch(config, len(data.train), drop_last=graphs)
@@ -113,13 +121,18 @@ def train(
         seconds = time.perf_counter() - epoch_start
         train_loss = stream.epoch_mean(epoch)
         test_loss, test_acc, class_acc = evaluate(model, data.test, len(data.classes), config)
+        pending = ""
         if ckpt_path is not None:
-            save_checkpoint(ckpt_path, {
-                "epoch": epoch, "step": step, "config": config.to_json(),
+            pending = str(write_pending(ckpt_path, epoch, {
+                "run_id": run_id, "epoch": epoch, "step": step, "config": config.to_json(),
                 "model": raw_model.state_dict(), "optimizer": optimizer.state_dict(),
                 "torch_rng": torch.get_rng_state(), "generator": generator.get_state(),
-            })
-        emit(EpochEnd(run_id, epoch, step, train_loss, test_loss, test_acc, class_acc, seconds, images / seconds))
+                **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}),
+            }))
+            pause_point("checkpoint-written")
+        # The recorder moves the pending checkpoint into place once this epoch is recorded.
+        emit(EpochEnd(run_id, epoch, step, train_loss, test_loss, test_acc, class_acc, seconds, images / seconds,
+                      checkpoint_temp=pending, checkpoint=str(ckpt_path) if pending else ""))
     emit(RunFinished(run_id, test_acc, test_loss, time.perf_counter() - run_start))
 
 

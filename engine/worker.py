@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from typing import Callable
 
 import torch
 
+from engine.checkpoint import CheckpointError
 from engine.config import RunConfig
 from engine.data import DatasetUnavailable
 from engine.device import DeviceUnavailable
@@ -32,9 +34,15 @@ def describe_error(error: BaseException, config: RunConfig) -> str:
         return f"CUDA out of memory at batch size {config.batch_size}; try a smaller --batch-size"
     if isinstance(error, Diverged):
         return f"diverged: {error}"
-    if isinstance(error, (DatasetUnavailable, DeviceUnavailable)):
+    if isinstance(error, (DatasetUnavailable, DeviceUnavailable, CheckpointError)):
         return str(error)
-    return f"{type(error).__name__}: {error}"
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return f"no space left on {error.filename or 'the disk'}; free some space, then resume the run"
+    first_line = (str(error).strip().splitlines() or [""])[0][:300]
+    return f"{type(error).__name__}: {first_line}"
+
+
+EXPECTED = (torch.cuda.OutOfMemoryError, Diverged, DatasetUnavailable, DeviceUnavailable, CheckpointError)
 
 
 def run_job(
@@ -48,8 +56,7 @@ def run_job(
     try:
         train(job.run_id, job.config, emit, should_stop, data_dir, checkpoint_dir=checkpoint_dir)
     except Exception as error:
-        expected = (torch.cuda.OutOfMemoryError, Diverged, DatasetUnavailable, DeviceUnavailable)
-        log.log(logging.INFO if isinstance(error, expected) else logging.ERROR,
+        log.log(logging.INFO if isinstance(error, EXPECTED) else logging.ERROR,
                 "run %s failed", job.run_id, exc_info=True)
         emit(RunFailed(job.run_id, describe_error(error, job.config)))
     finally:
@@ -70,8 +77,11 @@ class Worker:
         data_dir: Path,
         idle_wait_s: float = 0.5,
         checkpoint_dir: Path | None = None,
+        must_stop: Callable[[], bool] = lambda: False,
     ):
+        """must_stop: stop the current run at its next batch (the store stopped taking writes)."""
         self._next_job = next_job
+        self._must_stop = must_stop
         self._emit = emit
         self._data_dir = data_dir
         self._checkpoint_dir = checkpoint_dir
@@ -119,6 +129,9 @@ class Worker:
             self._thread.join(timeout)
         return not self._thread.is_alive()
 
+    def _should_stop(self) -> bool:
+        return self._stop_run.is_set() or self._must_stop()
+
     def _loop(self) -> None:
         while not self._closing.is_set():
             job = None
@@ -134,6 +147,6 @@ class Worker:
             self._stop_run.clear()
             self.current = job
             try:
-                run_job(job, self._emit, self._stop_run.is_set, self._data_dir, self._checkpoint_dir)
+                run_job(job, self._emit, self._should_stop, self._data_dir, self._checkpoint_dir)
             finally:
                 self.current = None

@@ -3,7 +3,8 @@ import math
 import pytest
 import torch
 
-from engine.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+from engine.checkpoint import (CheckpointError, checkpoint_path, committing, load_checkpoint, pending_path,
+                               save_checkpoint, write_pending)
 from engine.config import make_config
 from engine.data import synthetic
 from engine.events import EpochEnd, Losses, RunFailed, RunFinished, RunStarted
@@ -13,19 +14,72 @@ from engine.worker import Job, run_job
 DATA = synthetic(n_train=64 * 5, n_test=300)
 
 
+def state(run_id=7, step=3, **changes):
+    config = make_config("seed-cnn", dataset="synthetic", device="cpu")
+    return {"run_id": run_id, "config": config.to_json(), "epoch": 1, "step": step, "model": {}, "optimizer": {},
+            "torch_rng": torch.get_rng_state(), "generator": torch.Generator().get_state(), **changes}
+
+
 def test_save_is_atomic_and_loads_back(tmp_path):
     path = checkpoint_path(tmp_path, 7)
-    save_checkpoint(path, {"step": 3, "weights": torch.ones(2)})
-    save_checkpoint(path, {"step": 4, "weights": torch.zeros(2)})
+    save_checkpoint(path, state(step=3))
+    save_checkpoint(path, state(step=4, weights=torch.zeros(2)))
     assert [p.name for p in path.parent.iterdir()] == ["last.pt"]  # no temp file left
-    state = load_checkpoint(path, torch.device("cpu"))
-    assert state["step"] == 4 and torch.equal(state["weights"], torch.zeros(2))
+    loaded = load_checkpoint(path, torch.device("cpu"), 7)
+    assert loaded["step"] == 4 and torch.equal(loaded["weights"], torch.zeros(2))
     assert load_checkpoint(checkpoint_path(tmp_path, 8), torch.device("cpu")) is None
+
+
+def test_a_pending_checkpoint_is_not_the_checkpoint_until_committed(tmp_path):
+    path = checkpoint_path(tmp_path, 7)
+    save_checkpoint(path, state(step=3))
+    temp = write_pending(path, 2, state(step=6))
+    assert temp == pending_path(path, 2) and temp.exists()
+    assert load_checkpoint(path, torch.device("cpu"), 7)["step"] == 3
+
+
+def test_another_runs_checkpoint_is_refused_naming_the_file(tmp_path):
+    path = checkpoint_path(tmp_path, 7)
+    save_checkpoint(path, state(run_id=3))
+    with pytest.raises(CheckpointError, match=f"{path} belongs to run 3, not run 7; delete"):
+        load_checkpoint(path, torch.device("cpu"), 7)
+    other = make_config("seed-resnet", dataset="synthetic", device="cpu").to_json()
+    save_checkpoint(path, state())
+    with pytest.raises(CheckpointError, match="was written with another config"):
+        load_checkpoint(path, torch.device("cpu"), 7, other)
+    moved = make_config("seed-cnn", dataset="synthetic", device="cuda", name="renamed").to_json()
+    assert load_checkpoint(path, torch.device("cpu"), 7, moved)["step"] == 3  # device and name may change
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "is not a readable checkpoint"),
+    (bytes(range(256)) * 40, "is not a readable checkpoint"),
+    (None, "lacks run_id, config"),
+])
+def test_unreadable_checkpoints_are_one_clear_error(tmp_path, content, message):
+    path = checkpoint_path(tmp_path, 7)
+    path.parent.mkdir(parents=True)
+    if content is None:
+        torch.save({"model": {}}, path)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=message) as error:
+        load_checkpoint(path, torch.device("cpu"), 7)
+    assert str(path) in str(error.value) and "\n" not in str(error.value)
+
+
+def test_another_models_weights_fail_the_run_with_the_file_named(tmp_path):
+    config = make_config("seed-cnn", dataset="synthetic", device="cpu", epochs=2, limit_batches=2)
+    path = checkpoint_path(tmp_path, 1)
+    save_checkpoint(path, state(run_id=1, config=config.to_json(), model={"conv.weight": torch.zeros(1)}))
+    events = []
+    run_job(Job(1, config), events.append, lambda: False, tmp_path, checkpoint_dir=tmp_path)
+    assert isinstance(events[-1], RunFailed) and "Error" in events[-1].error
 
 
 def events_of(config, checkpoint_dir):
     events = []
-    train(1, config, events.append, data=DATA, checkpoint_dir=checkpoint_dir)
+    train(1, config, committing(events.append), data=DATA, checkpoint_dir=checkpoint_dir)
     return events
 
 

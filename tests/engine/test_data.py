@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from engine import data
-from engine.data import (ARCHIVE_NAME, FOLDER_NAME, DatasetUnavailable, load_cifar10, normalize, random_crop,
+from engine.cifar_classes import CLASSES
+from engine.data import (ARCHIVE_NAME, FOLDER_NAME, TEST_FILES, TRAIN_FILES, DatasetUnavailable, load_cifar10, normalize, random_crop,
                          random_hflip, read_batch_folder, synthetic, eval_batches, train_batches)
 
 
@@ -113,3 +114,61 @@ def test_test_batches_are_in_order_and_unaugmented():
     batches = list(eval_batches(split, 40))
     assert [len(y) for _, y in batches] == [40, 40, 20]
     assert torch.equal(batches[0][0], normalize(split.images[:40]))
+
+
+def write_python3_folder(root, per_file=4, as_lists=False, label_key="labels"):
+    """A folder as a user's own Python 3 script writes it: str keys, numpy or plain lists."""
+    import numpy as np
+
+    folder = root / FOLDER_NAME
+    folder.mkdir(parents=True)
+    for k, name in enumerate(TRAIN_FILES + TEST_FILES):
+        data = np.arange(per_file * 3072, dtype=np.int64).reshape(per_file, 3072) % 251 + k
+        data = data.astype(np.uint8)
+        labels = [(k + i) % 10 for i in range(per_file)]
+        with open(folder / name, "wb") as f:
+            pickle.dump({"data": data.tolist() if as_lists else data, label_key: labels}, f)
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump({"label_names": list(CLASSES)}, f)
+    return folder
+
+
+@pytest.mark.parametrize("as_lists, label_key", [(False, "labels"), (True, "labels"), (False, "fine_labels")])
+def test_reads_every_folder_torchvision_reads(tmp_path, monkeypatch, as_lists, label_key):
+    import numpy as np
+    from torchvision.datasets import CIFAR10
+
+    folder = write_python3_folder(tmp_path, as_lists=as_lists, label_key=label_key)
+    # Its md5 checks accept only the official files: everything else it does is what we compare with.
+    monkeypatch.setattr(CIFAR10, "_check_integrity", lambda self: True)
+    monkeypatch.setattr("torchvision.datasets.cifar.check_integrity", lambda *args, **kwargs: True)
+    theirs = CIFAR10(str(tmp_path), train=True, download=False)
+    with pytest.warns(UserWarning, match="differs from the official"):
+        ours = read_batch_folder(folder)
+    # torchvision keeps images as HWC numpy arrays; ours are CHW tensors of the same bytes.
+    assert np.array_equal(ours.train.images.permute(0, 2, 3, 1).numpy(), theirs.data)
+    assert ours.train.labels.tolist() == theirs.targets
+    assert ours.classes == tuple(theirs.classes)
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"data": [[1, 2, 3]], "labels": [0]}, "data_batch_2: 'data' is not N images of 3x32x32 bytes"),
+    ({"data": [[0] * 3072] * 2, "labels": [0]}, "data_batch_2 has 2 images but 1 labels"),
+    ({"data": [[300] * 3072], "labels": [0]}, "pixel values outside 0..255"),
+    ({"labels": [0]}, "data_batch_2 is not a CIFAR-10 batch file"),
+    ([1, 2, 3], "data_batch_2 is not a CIFAR-10 batch file .it holds a list"),
+])
+def test_malformed_batches_name_the_file(tmp_path, entry, message):
+    folder = write_python3_folder(tmp_path)
+    with open(folder / "data_batch_2", "wb") as f:
+        pickle.dump(entry, f)
+    with pytest.warns(UserWarning), pytest.raises(DatasetUnavailable, match=message):
+        read_batch_folder(folder)
+
+
+def test_labels_beyond_the_classes_are_refused(tmp_path):
+    folder = write_python3_folder(tmp_path)
+    with open(folder / "test_batch", "wb") as f:
+        pickle.dump({"data": [[0] * 3072], "labels": [10]}, f)
+    with pytest.warns(UserWarning), pytest.raises(DatasetUnavailable, match="labels outside 0..9"):
+        read_batch_folder(folder)
