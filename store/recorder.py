@@ -2,25 +2,40 @@
 
 The training loop only puts events on a queue (never waits on SQLite). The recorder's thread
 writes whatever has piled up in one transaction, then passes the events on to `forward`
-subscribers, so whatever they show has already been recorded.
+subscribers, so whatever they show has already been recorded, and then moves the epoch's
+checkpoint into place (engine/checkpoint.py), so that a checkpoint never gets ahead of the rows.
+
+A write that fails is retried, with backoff, with everything that arrived meanwhile; no event
+is ever dropped. If the store stays unwritable for PATIENCE_S, `broken` says why: the trainer
+stops (its should_stop asks), and the run's ending is recorded as failed with that reason as
+soon as the store takes writes again.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
+import sqlite3
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
+from engine.checkpoint import commit
 from engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunFinished, RunStarted
+from engine.pause_points import pause_point
 from store.liveness import HEARTBEAT_S
 from store.runs import RunStore, now, worker_id
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 1000  # events per transaction
+# How long the store may refuse writes (a lock held by another program, a full disk) before the
+# run stops and fails. CIFAR_TUI_STORE_PATIENCE_S changes it (the fault tests shorten it).
+PATIENCE_S = float(os.environ.get("CIFAR_TUI_STORE_PATIENCE_S", "60"))
+RETRY_MAX_S = 2.0
 _CLOSE = object()
 
 
@@ -30,6 +45,8 @@ class Recorder:
         self.path = path
         self.worker = worker or worker_id()
         self.forward = list(forward or [])
+        self.broken: str | None = None  # why the store stopped taking writes; None while it takes them
+        self.unrecorded = 0  # events still unwritten when close() gave up
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._opened = threading.Event()
         self._error: BaseException | None = None
@@ -43,10 +60,15 @@ class Recorder:
         """Subscribe this to the engine: thread-safe and never blocks."""
         self._queue.put(event)
 
-    def close(self, timeout: float = 30.0) -> None:
-        """Write everything received so far, then stop."""
+    def close(self, timeout: float = 30.0) -> bool:
+        """Write everything received so far, then stop; False if the store would not take it all
+        within the timeout (`unrecorded` counts what is lost)."""
+        self._closing_deadline = time.monotonic() + timeout
         self._queue.put(_CLOSE)
-        self._thread.join(timeout)
+        self._thread.join(timeout + 1)
+        return not self._thread.is_alive() and self.unrecorded == 0
+
+    _closing_deadline = float("inf")
 
     def _loop(self) -> None:
         try:
@@ -56,43 +78,107 @@ class Recorder:
             self._opened.set()
             return
         self._opened.set()
-        last_beat = time.monotonic()
         try:
-            closing = False
-            while not closing:
-                try:
-                    batch = [self._queue.get(timeout=HEARTBEAT_S)]
-                except queue.Empty:
-                    batch = []
-                if time.monotonic() - last_beat >= HEARTBEAT_S:
-                    # This process's runs are alive, even while their loop is quiet (evaluating,
-                    # downloading data): other processes judge liveness by this stamp.
-                    store.heartbeat(self.worker)
-                    last_beat = time.monotonic()
-                if not batch:
-                    continue
-                while len(batch) < MAX_BATCH:
-                    try:
-                        batch.append(self._queue.get_nowait())
-                    except queue.Empty:
-                        break
-                if _CLOSE in batch:
-                    closing = True
-                    batch = [event for event in batch if event is not _CLOSE]
-                try:
-                    with store.write():
-                        for event in batch:
-                            record(store, event)
-                except Exception:
-                    log.exception("could not record %d events", len(batch))
-                for event in batch:
-                    for subscriber in self.forward:
-                        try:
-                            subscriber(event)
-                        except Exception:
-                            log.exception("subscriber %r failed", subscriber)
+            self._record_until_closed(store)
         finally:
             store.close()
+
+    def _record_until_closed(self, store: RunStore) -> None:
+        pending: list[Any] = []  # received, not yet written
+        closing = False
+        last_beat = time.monotonic()
+        failing_since: float | None = None
+        backoff = 0.05
+        while not (closing and not pending):
+            if closing and failing_since is not None:
+                time.sleep(backoff)
+            pending += self._take(0 if closing else HEARTBEAT_S if failing_since is None else backoff)
+            if _CLOSE in pending:
+                closing = True
+                pending = [event for event in pending if event is not _CLOSE]
+            beat_due = time.monotonic() - last_beat >= HEARTBEAT_S
+            if not pending and not beat_due:
+                continue
+            if self.broken:
+                pending = [self._as_failure(event) for event in pending]
+            try:
+                with store.write():
+                    for event in pending:
+                        record(store, event)
+                    if beat_due:
+                        # This process's runs are alive, even while their loop is quiet
+                        # (evaluating, loading data): other processes judge liveness by it.
+                        store.heartbeat(self.worker, in_transaction=True)
+            except sqlite3.Error as error:
+                failing_since = failing_since or time.monotonic()
+                self._note_failure(error, time.monotonic() - failing_since)
+                if closing and time.monotonic() >= self._closing_deadline:
+                    self.unrecorded = len(pending)
+                    log.error("gave up: %d events were not recorded (%s)", len(pending), error)
+                    return
+                backoff = min(RETRY_MAX_S, backoff * 2)
+                continue
+            if failing_since is not None:
+                log.warning("the store takes writes again after %.1f s", time.monotonic() - failing_since)
+            failing_since, backoff = None, 0.05
+            if beat_due:
+                last_beat = time.monotonic()
+            written, pending = pending, []
+            for event in written:
+                self._pass_on(event)
+
+    def _take(self, wait: float) -> list[Any]:
+        """What has arrived: waits up to `wait` s for the first event, then takes the rest."""
+        events: list[Any] = []
+        try:
+            events.append(self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait())
+        except queue.Empty:
+            return events
+        while len(events) < MAX_BATCH:
+            try:
+                events.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return events
+
+    def _note_failure(self, error: sqlite3.Error, seconds: float) -> None:
+        text = str(error)
+        permanent = not isinstance(error, sqlite3.OperationalError) or "malformed" in text
+        if self.broken is None and (permanent or seconds >= PATIENCE_S):
+            reason = _describe(text, self.path)
+            self.broken = reason if permanent else f"{reason} for {seconds:.0f} s; training stopped"
+            log.error("the store is unwritable: %s", self.broken)
+        else:
+            log.warning("store write failed (%s); retrying", text)
+
+    def _as_failure(self, event: Any) -> Any:
+        """A run that stopped because the store would not take writes failed, for that reason."""
+        if isinstance(event, RunCancelled) and self.broken:
+            return RunFailed(event.run_id, self.broken)
+        return event
+
+    def _pass_on(self, event: Any) -> None:
+        if isinstance(event, EpochEnd) and event.checkpoint_temp:
+            pause_point("epoch-recorded")  # the row is durable, the checkpoint not yet in place
+            try:
+                commit(event.checkpoint_temp, event.checkpoint)
+            except OSError:
+                log.exception("could not move %s into place", event.checkpoint_temp)
+            pause_point("checkpoint-moved")
+            event = replace(event, checkpoint_temp="", checkpoint="")
+        for subscriber in self.forward:
+            try:
+                subscriber(event)
+            except Exception:
+                log.exception("subscriber %r failed", subscriber)
+
+
+def _describe(sqlite_text: str, path: Path | str) -> str:
+    if "disk is full" in sqlite_text:
+        return f"no space left for {path}"
+    if "locked" in sqlite_text or "busy" in sqlite_text:
+        return f"{path} stayed locked by another program"
+    return f"{path} cannot be written ({sqlite_text})"
 
 
 def record(store: RunStore, event: Any) -> None:
