@@ -14,6 +14,7 @@ from engine.events import RunFailed, RunFinished, RunStarted
 from store.runs import worker_id
 from tui.engine_process import EngineProcess
 from tui.live_state import LiveState
+from tui.safe_text import markup_safe
 from tui.store_follower import StoreFollower
 from tui.views.live_view import LiveView
 from tui.views.new_run import NewRunForm
@@ -47,6 +48,7 @@ class CifarApp(App):
         self.engine_kind = engine
         self.store = home.store()  # the UI thread's connection; the engine and recorder have their own
         self.live = LiveState()
+        self.announced: set[int] = set()  # runs whose ending the user has been told of
         self.start_engine = start_engine
         # An EngineProcess or an EngineLink, once started: paused, pause(), resume(), wake(),
         # training(), cancel(run_id), close().
@@ -73,7 +75,8 @@ class CifarApp(App):
         elif self.start_engine:
             # After the first frame: the engine imports torch, a second or more that the screen need not wait for.
             self.set_timer(0.05, self._start_engine_thread)
-        self.follower = StoreFollower(self.store, self.live, worker_id(), emit=self.show_event)
+        self.follower = StoreFollower(self.store, self.live, worker_id(), emit=self.show_event,
+                                      announce=self.announce_ending)
         self.set_interval(FOLLOW_S, self._follow)
 
     def _start_engine_thread(self) -> None:
@@ -111,11 +114,25 @@ class CifarApp(App):
         self.live.apply(event)
         match event:
             case RunStarted():
-                self.notify(f"run {event.run_id} started on {event.device}")
+                self.announced.discard(event.run_id)  # a resumed run ends again
+                self.notify(f"run {event.run_id} started on {markup_safe(event.device)}")
             case RunFinished():
-                self.notify(f"run {event.run_id} finished: test acc {event.test_acc:.2f}%")
+                self.announce_ending({"id": event.run_id, "status": "finished", "test_acc": event.test_acc})
             case RunFailed():
-                self.notify(f"run {event.run_id} failed: {event.error}", severity="error", timeout=10)
+                self.announce_ending({"id": event.run_id, "status": "failed", "error": event.error})
+
+    def announce_ending(self, run: dict) -> None:
+        """Tell the user once that a run ended, however the app learnt it (an engine event, the
+        store); a failure before the first step included."""
+        if run["id"] in self.announced:
+            return
+        self.announced.add(run["id"])
+        if run["status"] == "finished":
+            acc = run.get("test_acc")
+            self.notify(f"run {run['id']} finished" + (f": test acc {acc:.2f}%" if acc is not None else ""))
+        else:
+            self.notify(f"run {run['id']} {run['status']}: {markup_safe(run.get('error') or '')}",
+                        severity="error", timeout=15)
 
     # ------------------------------------------------------------ actions
 

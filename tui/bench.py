@@ -170,7 +170,7 @@ def _thread_trial(config: RunConfig, folder: Path, watch: bool) -> float:
     from engine.worker import Job, run_job
     from store.recorder import Recorder
     from tui.app import CifarApp
-    from tui.cli import Home
+    from tui.home import Home
 
     home = Home(folder)
     store = home.store()
@@ -195,7 +195,7 @@ def _process_trial(config: RunConfig, folder: Path, watch: bool) -> float:
     import sys
 
     from tui.app import CifarApp
-    from tui.cli import Home
+    from tui.home import Home
 
     home = Home(folder)
     store = home.store()

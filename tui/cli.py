@@ -16,68 +16,36 @@ import click
 
 from engine.config import PRESETS, ConfigError, make_config
 from store.export import FORMATS, export_runs
-from store.runs import RunStore, StoreError
+from store.runs import RESUMABLE, RunStore, StoreError
+from tui.home import ENV_HOME, Home, HomeError, default_home
+from tui.safe_text import plain, printable
 
-ENV_HOME = "CIFAR_TUI_HOME"
+RUN_ID = click.IntRange(1, 2**63 - 1)  # SQLite's integer range: a larger id is a typo, not an overflow
 
 
 class BadInput(click.UsageError):
     """A user's mistake: exit status 2 and one line."""
 
 
-def default_home() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("cifar-tui", appauthor=False))
-
-
-class Home:
-    """The folder that holds runs.db and data/."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    @property
-    def db_path(self) -> Path:
-        return self.path / "runs.db"
-
-    @property
-    def data_dir(self) -> Path:
-        return self.path / "data"
-
-    @property
-    def checkpoint_dir(self) -> Path:
-        return self.path / "checkpoints"
-
-    def start_log(self) -> None:
-        """Tracebacks go to <home>/cifar-tui.log, never onto the user's screen."""
-        import logging
-
-        try:
-            self.path.mkdir(parents=True, exist_ok=True)
-            logging.basicConfig(filename=self.path / "cifar-tui.log", level=logging.INFO,
-                                format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
-        except OSError as error:
-            raise click.UsageError(f"home: cannot use {self.path} ({error.strerror})") from None
-
-    def store(self) -> RunStore:
-        return RunStore(self.db_path)
-
-
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--home", type=click.Path(file_okay=False, path_type=Path), envvar=ENV_HOME,
+@click.option("--home", type=click.Path(file_okay=False), envvar=ENV_HOME,
               help=f"Folder for runs.db and data/ (default: ${ENV_HOME} or the user data folder).")
 @click.option("--engine", type=click.Choice(["process", "thread"]), default="process", show_default=True,
               help="Where the app trains: a `cifar-tui worker` child process, or a thread of the app.")
 @click.pass_context
-def cli(ctx: click.Context, home: Path | None, engine: str) -> None:
+def cli(ctx: click.Context, home: str | None, engine: str) -> None:
     """A terminal experiment runner for CIFAR-10. With no command, opens the app."""
-    ctx.obj = Home((home or default_home()).expanduser())
+    if home is not None and not str(home).strip():
+        raise BadInput("home: an empty path; give a folder, or leave --home out for the default")
+    ctx.obj = Home((default_home() if home is None else Path(home)).expanduser())
     ctx.obj.start_log()
     if ctx.invoked_subcommand is None:
         from tui.app import CifarApp
 
-        CifarApp(ctx.obj, engine=engine).run()
+        app = CifarApp(ctx.obj, engine=engine)
+        app.run()
+        if app.return_code:
+            fail(f"the app stopped on an error; details in {ctx.obj.log_path}", app.return_code)
 
 
 def config_options(command: Callable) -> Callable:
@@ -154,13 +122,11 @@ def run(ctx: click.Context, **flags: Any) -> None:
 
     config = config_from_flags(flags)
     check_device(config)
-    status = train_in_foreground(ctx.obj, config)
-    if status != "finished":
-        sys.exit(1)
+    sys.exit(train_in_foreground(ctx.obj, config))
 
 
 @cli.command()
-@click.argument("run_id", type=int)
+@click.argument("run_id", type=RUN_ID)
 @click.option("--device", type=str, help="Train on this device instead of the run's own.")
 @click.pass_context
 def resume(ctx: click.Context, run_id: int, device: str | None) -> None:
@@ -170,19 +136,20 @@ def resume(ctx: click.Context, run_id: int, device: str | None) -> None:
 
     store = store_of(ctx)
     row = existing_run(store, run_id)
-    if row["status"] not in ("interrupted", "failed", "cancelled"):
-        raise BadInput(f"run_id: run {run_id} is {row['status']}; only interrupted, failed or cancelled runs resume")
+    if row["status"] not in RESUMABLE:
+        owner = f" by {row['worker']}" if row["status"] == "running" else ""
+        raise BadInput(f"run_id: run {run_id} is {row['status']}{owner}; only interrupted, failed or "
+                       "cancelled runs resume")
     config = RunConfig.from_dict(row["config"])
     if device is not None:
         config = config.replace(device=device)
     check_device(config)
-    store.requeue(run_id)
-    if train_in_foreground(ctx.obj, config, run_id) != "finished":
-        sys.exit(1)
+    store.close()
+    sys.exit(train_in_foreground(ctx.obj, config, run_id))
 
 
 @cli.command()
-@click.argument("run_id", type=int)
+@click.argument("run_id", type=RUN_ID)
 @click.pass_context
 def cancel(ctx: click.Context, run_id: int) -> None:
     """Cancel a queued run, or ask the worker training a run (in any process) to stop it."""
@@ -194,6 +161,28 @@ def cancel(ctx: click.Context, run_id: int) -> None:
         click.echo(f"run {run_id}: its worker ({row['worker']}) stops it within a second")
     else:
         raise BadInput(f"run_id: run {run_id} is {row['status']}; only queued or running runs cancel")
+
+
+@cli.command()
+@click.argument("run_ids", type=RUN_ID, nargs=-1, required=True)
+@click.option("--yes", is_flag=True, help="Do not ask (scripts); without a terminal, --yes is required.")
+@click.pass_context
+def delete(ctx: click.Context, run_ids: tuple[int, ...], yes: bool) -> None:
+    """Delete runs with their epochs, losses and checkpoints (not a running run)."""
+    store = store_of(ctx)
+    rows = [existing_run(store, run_id) for run_id in dict.fromkeys(run_ids)]
+    running = [str(row["id"]) for row in rows if row["status"] == "running"]
+    if running:
+        raise BadInput(f"run_ids: run {', '.join(running)} is running; cancel it first (`cifar-tui cancel ID`)")
+    if not yes:
+        if not sys.stdin.isatty():
+            raise BadInput("delete: asks before deleting; add --yes when no one is at a terminal")
+        names = ", ".join(f"{row['id']} ({printable(row['name'])})" if row["name"] else str(row["id"]) for row in rows)
+        click.confirm(f"Delete run {names} with its epochs, losses and checkpoints?", abort=True, err=True)
+    deleted = [row["id"] for row in rows if ctx.obj.delete_run(store, row["id"])]
+    click.echo(f"deleted run {', '.join(map(str, deleted))}", err=True)
+    if len(deleted) < len(rows):
+        fail("some runs started running meanwhile and were kept", 1)
 
 
 @cli.command()
@@ -269,7 +258,7 @@ def models(as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("run_id", type=int)
+@click.argument("run_id", type=RUN_ID)
 @click.pass_context
 def show(ctx: click.Context, run_id: int) -> None:
     """One run's config, summary and per-epoch table."""
@@ -291,7 +280,7 @@ def show(ctx: click.Context, run_id: int) -> None:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="Write to this file instead of stdout.")
-@click.argument("run_ids", type=int, nargs=-1)
+@click.argument("run_ids", type=RUN_ID, nargs=-1)
 @click.pass_context
 def export(ctx: click.Context, fmt: str, output: Path | None, run_ids: tuple[int, ...]) -> None:
     """The run table (or the given runs) as csv, json, md or latex."""
@@ -304,7 +293,7 @@ def export(ctx: click.Context, fmt: str, output: Path | None, run_ids: tuple[int
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.write_text(text)
+        output.write_text(text, encoding="utf-8")  # whatever the locale: names are any Unicode
         click.echo(f"wrote {len(rows)} runs to {output}", err=True)
 
 
@@ -327,14 +316,14 @@ def print_table(rows: list[dict[str, Any]], title: str) -> None:
 
     from store.export import NUMERIC, format_value
 
-    table = Table(title=title, title_justify="left")
+    table = Table(title=plain(title), title_justify="left")
     columns = list(rows[0]) if rows else ["(none)"]
     numeric = NUMERIC | {"acc %", "best %", "loss", "img/s", "time s", "epochs", "value", "params", "input_size"}
     for column in columns:
         table.add_column(column, justify="right" if column in numeric else "left", overflow="fold",
                          no_wrap=column != "error")
     for row in rows:
-        table.add_row(*(format_value(c, row[c]) for c in columns))
+        table.add_row(*(plain(format_value(c, row[c])) for c in columns))
     console = Console()
     if not console.is_terminal:
         console = Console(width=200)  # a pipe or a file: no terminal to fit
@@ -391,31 +380,52 @@ def bench_app_command(device: str, engine: str, quick: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    for stream in (sys.stdout, sys.stderr):  # a non-UTF-8 locale shows odd names as escapes, never crashes
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    from engine.checkpoint import CheckpointError
+    from tui.headless import RunTaken
+
     try:
         status = cli.main(args=argv, prog_name="cifar-tui", standalone_mode=False)
     except click.exceptions.Abort:
         fail("interrupted", 130)
-    except click.UsageError as error:
-        fail(error.format_message(), 2)
-    except ConfigError as error:
-        fail(str(error), 2)
-    except StoreError as error:
-        fail(str(error), 1)
+    except (click.UsageError, ConfigError, HomeError) as error:
+        fail(error.format_message() if isinstance(error, click.UsageError) else str(error), 2)
     except click.ClickException as error:
         fail(error.format_message(), error.exit_code)
-    except sqlite3.OperationalError as error:
+    except (StoreError, RunTaken, CheckpointError) as error:
+        fail(str(error), 1)
+    except sqlite3.Error as error:
+        log_error(error)
         if "locked" in str(error) or "busy" in str(error):
             from store.runs import BUSY_TIMEOUT_S
 
             fail(f"the database stayed locked by another program for {BUSY_TIMEOUT_S:g} s; try again when it is done", 1)
         fail(f"database error: {error}", 1)
     except OSError as error:
+        log_error(error)
         fail(f"{error.filename or ''}: {error.strerror or error}".lstrip(": "), 1)
+    except Exception as error:  # a bug: one line here, the traceback in the log
+        where = log_error(error)
+        fail(f"unexpected {type(error).__name__}: {printable(str(error))[:200]}; {where}", 1)
     sys.exit(status if isinstance(status, int) else 0)
 
 
+def log_error(error: BaseException) -> str:
+    """The traceback into <home>/cifar-tui.log (once the home is known); says where it went."""
+    import logging
+
+    root = logging.getLogger()
+    files = [h.baseFilename for h in root.handlers if isinstance(h, logging.FileHandler)]
+    if not files:
+        return "run it again with a --home that can be written to see details"
+    logging.getLogger("cifar-tui").error("command failed", exc_info=error)
+    return f"details in {files[0]}"
+
+
 def fail(message: str, status: int) -> None:
-    print(f"cifar-tui: error: {message}", file=sys.stderr)
+    print(f"cifar-tui: error: {printable(message)}", file=sys.stderr)
     sys.exit(status)
 
 

@@ -20,7 +20,7 @@ from tui.job_source import QueueJobs
 if TYPE_CHECKING:
     from textual.app import App
 
-    from tui.cli import Home
+    from tui.home import Home
 
 
 class EngineEvent(Message):
@@ -38,7 +38,8 @@ class EngineLink:
         self.home = home
         self.recorder = Recorder(home.db_path, forward=[lambda event: app.post_message(EngineEvent(event))])
         jobs = QueueJobs(home, self.recorder)
-        self.worker = Worker(jobs, self.recorder, home.data_dir, checkpoint_dir=home.checkpoint_dir)
+        self.worker = Worker(jobs, self.recorder, home.data_dir, checkpoint_dir=home.checkpoint_dir,
+                    must_stop=lambda: self.recorder.broken is not None)
         self.watcher = CancelWatcher(home.db_path, jobs.worker_name, self.worker.cancel)
 
     def start(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 from typing import Any
@@ -14,7 +15,9 @@ from engine.config import RunConfig
 from engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunFinished, RunStarted
 from engine.worker import Job, run_job
 from store.recorder import Recorder
+from store.runs import worker_id
 from tui.cancel_watcher import CancelWatcher
+from tui.safe_text import printable
 
 
 class ProgressView:
@@ -53,41 +56,72 @@ class ProgressView:
                 self.progress.stop()
 
 
-def train_in_foreground(home, config: RunConfig, run_id: int | None = None) -> str:
-    """Record a run (or take the queued run_id), train it here and return its final status.
+class RunTaken(RuntimeError):
+    """Another process holds the run: nothing was trained here."""
 
-    Ctrl-C cancels it cleanly; a run with a checkpoint continues from it.
+
+def train_in_foreground(home, config: RunConfig, run_id: int | None = None) -> int:
+    """Record a new run (or resume run_id), train it here and return the exit status.
+
+    The run is claimed for this process in the same transaction that inserts or resumes it, so
+    no worker can take it in between; if another process has it, RunTaken says who. Ctrl-C or
+    SIGTERM cancels it cleanly (its checkpoint stays), a run with a checkpoint continues from it.
     """
     store = home.store()
+    me = worker_id()
     if run_id is None:
-        run_id = store.enqueue(config.to_dict())
-    store.claim(run_id)
+        run_id = store.enqueue(config.to_dict(), worker=me)
+    elif store.claim_to_resume(run_id, me) is None:
+        row = store.run(run_id)
+        owner = f" by {row['worker']}" if row["status"] == "running" and row["worker"] else ""
+        raise RunTaken(f"run {run_id} is {row['status']}{owner}; nothing was trained here")
     console = Console(stderr=True)
-    view = ProgressView(console)
-    recorder = Recorder(home.db_path, forward=[view])
+    recorder = Recorder(home.db_path, forward=[ProgressView(console)], worker=me)
     stop = threading.Event()
-    thread = threading.Thread(target=run_job, args=(Job(run_id, config), recorder, stop.is_set, home.data_dir,
-                                                    home.checkpoint_dir))
+    signalled: list[int] = []
+
+    def stop_on(number: int, _frame=None) -> None:
+        signalled.append(number)
+        stop.set()
+
+    def should_stop() -> bool:
+        return stop.is_set() or recorder.broken is not None
+
+    thread = threading.Thread(target=run_job, name="cifar-tui-train",
+                              args=(Job(run_id, config), recorder, should_stop, home.data_dir, home.checkpoint_dir))
     watcher = CancelWatcher(home.db_path, recorder.worker, lambda _: stop.set()).start()
+    # Python's own SIGINT handler raises KeyboardInterrupt wherever the main thread is, which can
+    # be in the middle of shutting things down; a flag is all a signal needs to set.
+    handlers = {number: signal.signal(number, stop_on) for number in (signal.SIGINT, signal.SIGTERM)}
     thread.start()
+    announced = False
     try:
         while thread.is_alive():
-            thread.join(0.2)
-    except KeyboardInterrupt:
-        console.print("cancelling…")
-        stop.set()
-        thread.join()
+            thread.join(0.1)
+            if stop.is_set() and signalled and not announced:
+                console.print("cancelling… (the run keeps its last checkpoint: `cifar-tui resume "
+                              f"{run_id}` continues it)")
+                announced = True
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
     watcher.close()
-    recorder.close()
+    recorded = recorder.close()
     row = store.run(run_id)
+    store.close()
+    if not recorded:
+        print(f"cifar-tui: error: run {run_id}: {recorder.broken or 'the store would not take writes'}; "
+              f"{recorder.unrecorded} events were not recorded", file=sys.stderr)
+        return 1
     if row["status"] == "finished":
         console.print(f"run {run_id} finished: test acc {row['test_acc']:.2f}%, "
                       f"{row['images_per_s']:,.0f} img/s")
-    elif row["status"] == "failed":
-        print(f"cifar-tui: run {run_id} failed: {row['error']}", file=sys.stderr)
-    else:
-        console.print(f"run {run_id} {row['status']}")
-    return row["status"]
+        return 0
+    if row["status"] == "failed":
+        print(f"cifar-tui: run {run_id} failed: {printable(row['error'] or '')}", file=sys.stderr)
+        return 1
+    console.print(f"run {run_id} {row['status']}")
+    return 128 + signalled[0] if signalled else 1
 
 
 class EventLines:
@@ -112,7 +146,6 @@ class EventLines:
 def run_worker(home, device: str | None, until_empty: bool, parent: int | None = None) -> None:
     """Consume the queue in this process until Ctrl-C / SIGTERM (or an empty queue, or the
     parent process's end: the app whose engine this is died, say when its SSH session dropped)."""
-    import signal
 
     from engine.worker import Worker
     from tui.job_source import QueueJobs
@@ -127,7 +160,8 @@ def run_worker(home, device: str | None, until_empty: bool, parent: int | None =
             empty.set()
         return job
 
-    worker = Worker(next_job, recorder, home.data_dir, checkpoint_dir=home.checkpoint_dir)
+    worker = Worker(next_job, recorder, home.data_dir, checkpoint_dir=home.checkpoint_dir,
+                    must_stop=lambda: recorder.broken is not None)
     watcher = CancelWatcher(home.db_path, jobs.worker_name, worker.cancel)
     signal.signal(signal.SIGTERM, lambda *_: empty.set())
     if hasattr(signal, "SIGUSR1"):  # the app pauses its engine process with these (tui/engine_process.py)

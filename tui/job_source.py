@@ -11,7 +11,7 @@ from engine.worker import Job
 from store.runs import RunStore, worker_id
 
 if TYPE_CHECKING:
-    from tui.cli import Home
+    from tui.home import Home
 
 
 class QueueJobs:

@@ -1,5 +1,6 @@
 """Follows, through the store, a run that another process trains (a `cifar-tui worker`, a
-headless `cifar-tui run`), turning new rows into the same events the app's own engine emits."""
+headless `cifar-tui run`), turning new rows into the same events the app's own engine emits;
+and reports every run that ends, including one that failed before its first step."""
 
 from __future__ import annotations
 
@@ -16,13 +17,18 @@ ENDINGS = ("finished", "failed", "cancelled", "interrupted")
 
 class StoreFollower:
     def __init__(self, store: RunStore, state: LiveState, own_worker: str,
-                 emit: Callable[[object], None] | None = None):
+                 emit: Callable[[object], None] | None = None,
+                 announce: Callable[[dict], None] | None = None):
+        """announce(row): a run ended (finished, failed, interrupted) while Live shows another
+        that is still training; the app tells the user."""
         self.store = store
         self.state = state  # read here; written through emit (default: state.apply)
         self.emit = emit or state.apply
         self.own_worker = own_worker  # the app's own engine: its runs arrive as events, not rows
+        self.announce = announce or (lambda row: None)
         self.run_id: int | None = None
         self.epochs_seen = 0
+        self.ended_after = store.last_ending()  # endings from before the app started are old news
 
     def poll(self) -> None:
         """Bring the live state up to date with the newest running run (or the one it followed)."""
@@ -33,6 +39,27 @@ class StoreFollower:
             "ORDER BY started_at DESC LIMIT 1", [self.own_worker]).fetchall()
         if rows and rows[0][0] != self.run_id and not self._followed_is_running():
             self._start(rows[0][0])
+        self._report_endings()
+
+    def _report_endings(self) -> None:
+        for row in self.store.ended_since(self.ended_after):
+            self.ended_after = row["finished_at"]
+            shown = self.state.run
+            if row["id"] == self.run_id or (shown is not None and shown.run_id == row["id"]):
+                continue  # the run Live shows: its own events said it (catch-up or the engine)
+            if self._followed_is_running():
+                self.announce(row)
+                continue
+            # Live is free: show this ending there too, even for a run that never started training.
+            try:
+                config = RunConfig.from_dict(row["config"]).to_json()
+            except ConfigError:
+                config = None
+            if config is not None:
+                self.state.apply(RunStarted(row["id"], config, row["device"] or row["config"].get("device", ""),
+                                            row["device_name"] or "", row["params"] or 0, 0, row["total_steps"] or 0))
+                self.state.end(row["id"], row["status"], row["error"])
+            self.announce(row)
 
     def _followed_is_running(self) -> bool:
         return self.state.run is not None and self.state.run.status == "running"

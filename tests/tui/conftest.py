@@ -9,7 +9,7 @@ from engine.config import make_config
 from engine.events import EpochEnd, Losses, RunFinished, RunStarted
 from store.recorder import record
 from store.runs import RunStore
-from tui.cli import Home
+from tui.home import Home
 
 
 @pytest.fixture

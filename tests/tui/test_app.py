@@ -237,7 +237,7 @@ async def test_runs_filter_and_sort(runs_home):
         view.sort_by("test_acc")
         assert [r["test_acc"] for r in view.visible] == [58.0, 61.5, 62.0]
         table = app.query_one("#runs-table", DataTable)
-        assert table.get_row_at(0)[1] == "2"  # the table shows the sorted order
+        assert str(table.get_row_at(0)[1]) == "2"  # the table shows the sorted order
 
 
 async def test_detail_view(runs_home):

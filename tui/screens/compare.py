@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -9,6 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
 from store.export import format_value
+from tui.safe_text import plain, printable
 from tui.widgets.loss_chart import LossChart, Series, smooth
 
 COLORS = ["cyan", "magenta", "green", "yellow", "red", "blue", "orange", "white"]
@@ -45,7 +47,7 @@ class CompareScreen(ModalScreen[None]):
         loss_series, acc_series = [], []
         for index, run in enumerate(runs):
             color = COLORS[index % len(COLORS)]
-            label = f"{run['id']} {run['name'] or run['model']}"
+            label = printable(f"{run['id']} {run['name'] or run['model']}")
             curve = store.loss_curve(run["id"], max_points=500)
             loss_series.append(Series(label, [p[0] for p in curve], smooth([p[1] for p in curve]), color))
             epochs = store.epochs(run["id"])
@@ -55,8 +57,8 @@ class CompareScreen(ModalScreen[None]):
         table = self.query_one("#compare-table", DataTable)
         table.add_column("run")
         for index, run in enumerate(runs):
-            table.add_column(f"[{COLORS[index % len(COLORS)]}]{run['id']} {run['name'] or run['model']}[/]")
+            table.add_column(Text(printable(f"{run['id']} {run['name'] or run['model']}"), style=COLORS[index % len(COLORS)]))
         for key in differing:
-            table.add_row(key, *(str(run["config"].get(key, "")) for run in runs))
+            table.add_row(key, *(plain(run["config"].get(key, "")) for run in runs))
         for key in RESULTS:
             table.add_row(f"[b]{key}[/b]", *(format_value(key, run[key]) for run in runs))

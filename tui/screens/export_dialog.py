@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from store.export import FORMATS, export_runs
+from tui.safe_text import markup_safe
 
 EXTENSIONS = {"csv": "csv", "json": "json", "md": "md", "latex": "tex"}
 
@@ -61,9 +62,9 @@ class ExportScreen(ModalScreen[Path | None]):
             return
         path = Path(text).expanduser()
         try:
-            path.write_text(export_runs(self.rows, fmt))
+            path.write_text(export_runs(self.rows, fmt), encoding="utf-8")
         except OSError as problem:
-            error.update(f"file: cannot write {path}: {problem.strerror or problem}")
+            error.update(markup_safe(f"file: cannot write {path}: {problem.strerror or problem}"))
             return
-        self.app.notify(f"wrote {len(self.rows)} runs to {path}")
+        self.app.notify(markup_safe(f"wrote {len(self.rows)} runs to {path}"))
         self.dismiss(path)

@@ -9,6 +9,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
 from store.export import format_value
+from tui.safe_text import markup_safe, plain
 from tui.widgets.loss_chart import LossChart, Series, smooth
 
 
@@ -36,15 +37,15 @@ class RunDetailScreen(ModalScreen[None]):
             self.app.notify(f"run {self.run_id} no longer exists", severity="error")
             self.dismiss()
             return
-        error = f"\n[red]{run['error']}[/]" if run["error"] else ""
+        error = f"\n[red]{markup_safe(run['error'])}[/]" if run["error"] else ""
         self.query_one("#detail-title", Static).update(
-            f"[b]Run {run['id']}[/b] {run['name']} · {run['model']} on {run['dataset']} · {run['status']} · "
+            f"[b]Run {run['id']}[/b] {markup_safe(run['name'])} · {run['model']} on {run['dataset']} · {run['status']} · "
             f"{run['epochs_done']}/{run['epochs']} epochs · best {format_value('test_acc', run['best_test_acc']) or '–'}% · "
-            f"{run['device_name'] or ''}{error}")
+            f"{markup_safe(run['device_name'])}{error}")
         config = self.query_one("#detail-config", DataTable)
         config.add_columns("field", "value")
         for key, value in run["config"].items():
-            config.add_row(key, str(value))
+            config.add_row(key, plain(value))
         epochs = store.epochs(self.run_id)
         table = self.query_one("#detail-epochs", DataTable)
         table.add_columns("epoch", "train loss", "test loss", "test acc %", "time s", "img/s")

@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
 from engine.cifar_classes import CLASSES
+from tui.safe_text import markup_safe
 from tui.live_state import LiveRun, LiveState
 from tui.widgets.loss_chart import LossChart, Series, downsample, smooth
 
@@ -113,12 +114,12 @@ def bar(done: int, total: int, width: int = 16) -> str:
 def title(run: LiveRun) -> str:
     colour = {"running": "green", "finished": "cyan", "failed": "red", "cancelled": "yellow",
               "interrupted": "red"}.get(run.status, "white")
-    name = f" “{run.config.name}”" if run.config.name else ""
+    name = f" “{markup_safe(run.config.name)}”" if run.config.name else ""
     text = (f"[b]Run {run.run_id}{name}[/b] · {run.config.model} on {run.config.dataset} · "
-            f"epoch {run.epoch}/{run.config.epochs}{' (testing)' if run.evaluating else ''} · {run.device} ({run.device_name}){gpu_memory(run)} · "
+            f"epoch {run.epoch}/{run.config.epochs}{' (testing)' if run.evaluating else ''} · {run.device} ({markup_safe(run.device_name)}){gpu_memory(run)} · "
             f"{run.params:,} params · [{colour}]{run.status}[/]")
     if run.error:
-        text += f"\n[red]{run.error}[/]"
+        text += f"\n[red]{markup_safe(run.error)}[/]"
     return text
 
 

@@ -15,6 +15,7 @@ from textual.widgets import Button, Input, Select, Static, Switch
 from engine.config import COMPILE_MODES, DATASETS, INITS, OPTIMIZERS, PRECISIONS, PRESETS, ConfigError, RunConfig
 from engine.models import MODELS
 from engine.schedule import SCHEDULES
+from tui.safe_text import markup_safe
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "model": tuple(MODELS), "dataset": DATASETS, "optimizer": OPTIMIZERS, "init": INITS,
@@ -115,7 +116,7 @@ class NewRunForm(Widget):
     def show_error(self, field: str, message: str) -> None:
         label = self.query_one(f"#error-{field}", Static)
         label.add_class("error")
-        label.update(message)
+        label.update(markup_safe(message))  # it quotes what the user typed
         self.query_one(f"#field-{field}" if field != "copies" else "#copies").focus()
 
     def submit(self) -> None:

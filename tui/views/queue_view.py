@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
+from tui.safe_text import plain
 from tui.views.run_table_view import RunTableView
 
 COLUMNS = ("id", "status", "name", "model", "dataset", "epochs", "batch", "lr", "device")
@@ -51,7 +52,7 @@ class QueueView(RunTableView):
         self._rows = rows
         table.clear()
         for row in rows:
-            table.add_row(*(str(v) for v in row), key=str(row[0]))
+            table.add_row(*(plain(v) for v in row), key=str(row[0]))
         if cursor_key is not None and str(cursor_key) in {str(r[0]) for r in rows}:
             table.move_cursor(row=table.get_row_index(str(cursor_key)))
 
@@ -74,7 +75,7 @@ class QueueView(RunTableView):
         if run_id is None:
             return
         if self.app.store.cancel_queued(run_id):
-            self.app.store.delete(run_id)
+            self.app.home.delete_run(self.app.store, run_id)
             self.app.notify(f"run {run_id} removed from the queue")
         else:
             self.app.notify("only queued runs can be removed; cancel a running one with c", severity="warning")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,6 +12,7 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Static
 
 from store.export import format_value
+from tui.safe_text import plain, printable
 from tui.views.run_table_view import RunTableView
 
 COLUMNS = ("id", "name", "status", "model", "dataset", "epochs", "test_acc", "best_test_acc", "test_loss",
@@ -97,9 +99,9 @@ class RunsView(RunTableView):
                     cells.append(f"{row['epochs_done']}/{row['epochs']}")
                 elif column == "error":
                     error = row["error"] or ""
-                    cells.append(f"[red]{error[:70]}{'…' if len(error) > 70 else ''}[/]")
+                    cells.append(Text(printable(error[:70]) + ("…" if len(error) > 70 else ""), style="red"))
                 else:
-                    cells.append(format_value(column, row[column]))
+                    cells.append(plain(format_value(column, row[column])))
             table.add_row(*cells, key=str(row["id"]))
         if cursor is not None and any(r["id"] == cursor for r in visible):
             table.move_cursor(row=table.get_row_index(str(cursor)))
@@ -201,14 +203,14 @@ class RunsView(RunTableView):
 
         def done(confirmed: bool | None) -> None:
             if confirmed:
-                deleted = [run_id for run_id in ids if self.app.store.delete(run_id)]
+                deleted = [run_id for run_id in ids if self.app.home.delete_run(self.app.store, run_id)]
                 kept = len(ids) - len(deleted)
                 self.app.notify(f"deleted {len(deleted)} run(s)" + (f"; {kept} running, kept" if kept else ""))
                 self.selected -= set(deleted)
                 self.reload()
 
         what = f"run {ids[0]}" if len(ids) == 1 else f"{len(ids)} runs ({', '.join(map(str, ids))})"
-        self.app.push_screen(ConfirmScreen(f"Delete {what} with their epochs and losses?", "Delete"), done)
+        self.app.push_screen(ConfirmScreen(f"Delete {what} with their epochs, losses and checkpoints?", "Delete"), done)
 
     def action_export(self) -> None:
         from tui.screens.export_dialog import ExportScreen

@@ -1,0 +1,66 @@
+"""The folder a user's runs live in: runs.db, data/, checkpoints/ and the logs. A leaf module."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+from store.runs import RunStore
+
+ENV_HOME = "CIFAR_TUI_HOME"
+
+
+class HomeError(ValueError):
+    """The home folder cannot be used; the message says why."""
+
+
+def default_home() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("cifar-tui", appauthor=False))
+
+
+class Home:
+    def __init__(self, path: Path):
+        self.path = path
+
+    @property
+    def db_path(self) -> Path:
+        return self.path / "runs.db"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.path / "data"
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def log_path(self) -> Path:
+        return self.path / "cifar-tui.log"
+
+    def start_log(self) -> None:
+        """Tracebacks go to <home>/cifar-tui.log, never onto the user's screen."""
+        root = logging.getLogger()
+        if any(getattr(h, "baseFilename", None) == str(self.log_path.absolute()) for h in root.handlers):
+            return
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            handler = logging.FileHandler(self.log_path, encoding="utf-8")
+        except OSError as error:
+            raise HomeError(f"home: cannot use {self.path} ({error.strerror})") from None
+        handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"))
+        root.addHandler(handler)  # not basicConfig: it does nothing once any library added a handler
+        root.setLevel(logging.INFO)
+
+    def store(self) -> RunStore:
+        return RunStore(self.db_path)
+
+    def delete_run(self, store: RunStore, run_id: int) -> bool:
+        """Delete a run that is not running, with its epochs, losses and checkpoints."""
+        if not store.delete(run_id):
+            return False
+        shutil.rmtree(self.checkpoint_dir / str(run_id), ignore_errors=True)
+        return True
