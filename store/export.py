@@ -34,7 +34,9 @@ def export_runs(rows: Iterable[dict[str, Any]], fmt: str, columns: tuple[str, ..
 
 def _csv(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    # RFC 4180's CRLF: the writer then quotes a field holding either \r or \n, so a name with a
+    # carriage return reads back whole (with "\n" alone, a lone \r went out unquoted).
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n")
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()

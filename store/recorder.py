@@ -101,6 +101,7 @@ class Recorder:
                 continue
             if self.broken:
                 pending = [self._as_failure(event) for event in pending]
+            attempt_started = time.monotonic()  # a write can wait the busy timeout before it fails
             try:
                 with store.write():
                     for event in pending:
@@ -110,7 +111,7 @@ class Recorder:
                         # (evaluating, loading data): other processes judge liveness by it.
                         store.heartbeat(self.worker, in_transaction=True)
             except sqlite3.Error as error:
-                failing_since = failing_since or time.monotonic()
+                failing_since = failing_since or attempt_started
                 self._note_failure(error, time.monotonic() - failing_since)
                 if closing and time.monotonic() >= self._closing_deadline:
                     self.unrecorded = len(pending)

@@ -45,6 +45,9 @@ def cli(ctx: click.Context, home: str | None, engine: str) -> None:
         app = CifarApp(ctx.obj, engine=engine)
         app.run()
         if app.return_code:
+            crash = getattr(app, "_exception", None)  # Textual keeps what stopped the app
+            if crash is not None:
+                log_error(crash)
             fail(f"the app stopped on an error; details in {ctx.obj.log_path}", app.return_code)
 
 

@@ -16,9 +16,9 @@ ROWS = [
 
 def test_csv():
     assert export_runs(ROWS, "csv") == (
-        "id,name,status,model,dataset,epochs,epochs_done,test_acc,test_loss,best_test_acc,images_per_s,seconds,error\n"
-        "2,wide_net & 50%,finished,seed-resnet,synthetic,3,3,87.254,0.351234,88.0,6123.4,25.25,\n"
-        "1,,failed,seed-cnn,cifar10,10,0,,,,,,no data | here\n"
+        "id,name,status,model,dataset,epochs,epochs_done,test_acc,test_loss,best_test_acc,images_per_s,seconds,error\r\n"
+        "2,wide_net & 50%,finished,seed-resnet,synthetic,3,3,87.254,0.351234,88.0,6123.4,25.25,\r\n"
+        "1,,failed,seed-cnn,cifar10,10,0,,,,,,no data | here\r\n"
     )
 
 

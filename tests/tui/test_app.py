@@ -152,6 +152,21 @@ async def test_a_live_run_fills_the_chart_and_the_epoch_table(home, engine):
 
 
 @ENGINES
+async def test_a_run_that_fails_before_training_is_announced_and_shown_on_live(home, engine):
+    app = CifarApp(home, engine=engine)
+    async with app.run_test(size=SIZE) as pilot:
+        # A device this machine lacks: the worker fails the run before its first step.
+        run_id = app.store.enqueue(make_config(dataset="synthetic", device="cuda:7", name="[b]no[/b] gpu").to_dict())
+        await pilot.press("3")
+        await wait_until(pilot, lambda: app.live.run is not None and app.live.run.run_id == run_id)
+        assert app.live.run.status == "failed" and "cuda" in app.live.run.error
+        await wait_until(pilot, lambda: "failed" in str(app.query_one("#live-title").render()), timeout=5)
+        assert "“[b]no[/b] gpu”" in str(app.query_one("#live-title").render())  # the name, literally
+        failures = [n.message for n in app._notifications if n.severity == "error"]
+        assert len(failures) == 1 and f"run {run_id} failed" in failures[0]
+
+
+@ENGINES
 async def test_cancel_stops_the_live_run(home, engine):
     app = CifarApp(home, engine=engine)
     async with app.run_test(size=SIZE) as pilot:

@@ -119,3 +119,42 @@ def test_models_json_shows_the_tutorials_counts(capsys):
         "seed-cnn": 43_626, "seed-resnet": 175_258, "resnet18": 11_181_642}
     assert rows["inception_v3"]["input_size"] == 299 and rows["alexnet"]["input_size"] == 63
     assert all(row["description"] and row["family"] for row in rows.values())
+
+
+def _patched_cli(home, patch, *args):
+    import os
+    import sys
+
+    code = f"{patch}\nfrom tui.cli import main\nmain()"
+    return subprocess.run([sys.executable, "-c", code, *args], env={**os.environ, "CIFAR_TUI_HOME": str(home)},
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_an_unexpected_error_is_one_line_and_its_traceback_goes_to_the_log(home):
+    patch = "import store.runs\nstore.runs.RunStore.runs = lambda self, ids=None: 1 / 0"
+    result = _patched_cli(home, patch, "runs")
+    assert result.returncode == 1
+    assert result.stderr == (f"cifar-tui: error: unexpected ZeroDivisionError: division by zero; "
+                             f"details in {home / 'cifar-tui.log'}\n")
+    log = (home / "cifar-tui.log").read_text()
+    assert "Traceback" in log and "ZeroDivisionError" in log
+
+
+def test_the_app_exits_non_zero_when_it_crashes(home):
+    patch = "import tui.app\ntui.app.CifarApp.on_mount = lambda self: 1 / 0"
+    result = _patched_cli(home, patch)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"cifar-tui: error: the app stopped on an error; details in {home / 'cifar-tui.log'}")
+    assert "ZeroDivisionError" in (home / "cifar-tui.log").read_text()
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--home", "", "runs"), "home: an empty path"),
+    (("show", "99999999999999999999"), "is not in the range 1<=x<=9223372036854775807"),
+    (("resume", "0"), "is not in the range"),
+    (("queue", "add", "--device", "cuda:99999999"), "device: unknown device 'cuda:99999999'"),
+])
+def test_bad_ids_homes_and_devices_are_one_line(home, capsys, args, message):
+    status, out, err = cifar_tui(capsys, *args)
+    assert status == 2 and message in err and len(err.strip().splitlines()) == 1

@@ -6,6 +6,8 @@ bounded (TEXT_HZ, CHART_HZ) however fast events arrive.
 
 from __future__ import annotations
 
+import sys
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
@@ -124,7 +126,10 @@ def title(run: LiveRun) -> str:
 
 
 def gpu_memory(run: LiveRun) -> str:
-    if not run.device.startswith("cuda"):
+    """Memory in use, when this process trains on that GPU (the thread engine). Never the first CUDA
+    call of the UI: that would create a CUDA context here, or fail for a device this machine lacks."""
+    torch = sys.modules.get("torch")
+    if not run.device.startswith("cuda") or torch is None or not torch.cuda.is_initialized():
         return ""
     from engine.device import memory_in_use
 

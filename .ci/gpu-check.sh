@@ -1,0 +1,411 @@
+#!/usr/bin/env bash
+# cifar-tui on a lent GPU machine: one call, about 7 minutes, never hangs.
+#
+#   bash .ci/gpu-check.sh                       # from the repo root; results in $OUT (<= 8 flat files)
+#   GPU_DRY=1 OUT=/tmp/gpu_out bash .ci/gpu-check.sh   # rehearsal on a CPU-only machine
+#
+# Not part of CI (CI has no GPU). The GPU machine reaches no package index: it needs .whl/ (and
+# .whl/fallback/), wheels for Python 3.12 of what its image lacks (textual, sqlite-utils,
+# sqlite-fts4, click-default-group, platformdirs, pytest-asyncio, mdit-py-plugins, linkify-it-py;
+# fallback: rich, pygments, markdown-it-py, mdurl, typing_extensions, pytest, pluggy, iniconfig,
+# packaging), made here with
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 -d .whl NAME==VERSION
+# and git-ignored (.git/info/exclude), so the device call carries it: carry=[".whl"].
+# Every step has a timeout and is logged as "name rc seconds expected verdict" in $OUT/summary.tsv;
+# a failing step never stops the script (set -u, not -e). A global budget (CHECK_BUDGET_S, 420 s)
+# clips each step's timeout and skips the steps left when it is spent.
+#
+# $OUT gets: log.txt (everything printed), summary.tsv, bench.jsonl, runs.json, resume.json,
+# cifar-tui.log (the home's log).
+set -u
+export PYTHONUNBUFFERED=1
+export PYTHONDONTWRITEBYTECODE=1
+cd "$(dirname "$0")/.." || exit 1
+REPO=$PWD
+
+OUT=${OUT:-/tmp/gpu_out}
+mkdir -p "$OUT"
+exec > >(tee "$OUT/log.txt") 2>&1
+TEE_PID=$!
+
+DRY=${GPU_DRY:-0}
+PY=${PYTHON:-python3}
+SITE=${CHECK_SITE:-/tmp/site}
+H=${CHECK_HOME:-/tmp/h}
+TMP=${CHECK_TMP:-/tmp/gpu_check_tmp}
+BUDGET=${CHECK_BUDGET_S:-420}        # seconds for all steps together; later steps are skipped past it
+SKIP=${CHECK_SKIP:-}                 # a regex of step names to skip (rehearsals)
+SUMMARY=$OUT/summary.tsv
+T0=$(date +%s)
+DEADLINE=$(( T0 + BUDGET ))
+rm -rf "$H" "$TMP"
+mkdir -p "$TMP"
+printf 'step\trc\tseconds\texpected\tverdict\n' > "$SUMMARY"
+
+if [[ $DRY == 1 ]]; then
+  DEVICE=cpu
+  export OMP_NUM_THREADS=1            # a shared small CPU: no thread oversubscription
+  CNN_LIMIT=(--limit-batches 20)      # seed-cnn runs: 20 batches an epoch
+  SMALL=(--limit-batches 20)
+  RESNET_LIMIT=(--limit-batches 3)
+  R18_ARGS=(--model seed-cnn --limit-batches 20)   # the preset's SGD + cosine + crop, on a cheap model
+else
+  DEVICE=cuda
+  CNN_LIMIT=()                        # 782 batches an epoch at batch 64
+  SMALL=(--limit-batches 100)
+  RESNET_LIMIT=()                     # 98 batches an epoch at batch 512
+  R18_ARGS=(--limit-batches 100)      # 100 of 391 batches at batch 128
+fi
+CT=("$PY" -m tui.cli --home "$H")     # the CLI without installing the project
+
+finish() {
+  echo
+  echo "===== collecting (t+$(( $(date +%s) - T0 ))s)"
+  [[ -f $H/runs.db ]] && timeout 30 "${CT[@]}" runs --json > "$OUT/runs.json" 2>/dev/null
+  [[ -f $H/cifar-tui.log ]] && cp "$H/cifar-tui.log" "$OUT/cifar-tui.log"
+  echo "===== summary"
+  column -t "$SUMMARY" 2>/dev/null || cat "$SUMMARY"
+  echo "===== done in $(( $(date +%s) - T0 ))s; files in $OUT: $(ls "$OUT" | tr '\n' ' ')"
+  exec >/dev/null 2>&1
+  wait "$TEE_PID" 2>/dev/null || sleep 1
+}
+trap finish EXIT
+trap 'exit 143' TERM INT
+
+# step NAME LIMIT_S CMD...: run CMD under timeout, log its exit code and time. STEP_OUT=file also
+# keeps its output (stdout and stderr) there; EXPECT=N is the exit code that counts as ok (default 0).
+# Returns CMD's status (99: skipped, the budget is spent).
+step() {
+  local name=$1 limit=$2 rc start secs left verdict expect=${EXPECT:-0}
+  shift 2
+  left=$(( DEADLINE - $(date +%s) ))
+  if [[ -n $SKIP && $name =~ $SKIP ]]; then
+    echo; echo "===== [$name] SKIPPED: CHECK_SKIP"
+    printf '%s\tskipped\t0\t%s\tSKIPPED\n' "$name" "$expect" >> "$SUMMARY"
+    return 99
+  fi
+  if (( left < 15 )); then
+    echo; echo "===== [$name] SKIPPED: the ${BUDGET}s budget is spent"
+    printf '%s\tskipped\t0\t%s\tSKIPPED\n' "$name" "$expect" >> "$SUMMARY"
+    return 99
+  fi
+  (( limit > left )) && limit=$left
+  echo; echo "===== [$name] $(date +%T) t+$(( $(date +%s) - T0 ))s, limit ${limit}s"
+  echo "+ $*"
+  start=$(date +%s.%N)
+  if [[ -n ${STEP_OUT:-} ]]; then
+    timeout -k 5 "$limit" "$@" 2>&1 | tee "$STEP_OUT"
+    rc=${PIPESTATUS[0]}
+  else
+    timeout -k 5 "$limit" "$@"
+    rc=$?
+  fi
+  secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+  [[ $rc == 124 || $rc == 137 ]] && echo "===== [$name] TIMED OUT after ${limit}s"
+  if [[ $rc == "$expect" ]]; then verdict=ok; else verdict=UNEXPECTED; fi
+  echo "===== [$name] rc=$rc in ${secs}s ($verdict, expected $expect)"
+  printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$rc" "$secs" "$expect" "$verdict" >> "$SUMMARY"
+  return "$rc"
+}
+
+echo "cifar-tui GPU check: dry=$DRY device=$DEVICE home=$H site=$SITE out=$OUT budget=${BUDGET}s"
+echo "repo $REPO, commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'), $(date -u)"
+
+# ------------------------------------------------------------------ a. install and versions
+# The wheels in .whl/ always; one in .whl/fallback/ only where the image's own copy does not
+# satisfy a requirement (say textual's rich>=14.2.0, or pytest-asyncio's pytest>=8.4).
+cat > "$TMP/select_wheels.py" <<'EOF'
+import glob, sys, zipfile
+from email.parser import Parser
+from importlib import metadata
+try:
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+except ImportError:
+    from pip._vendor.packaging.requirements import Requirement
+    from pip._vendor.packaging.utils import canonicalize_name
+
+def wheel(path):
+    with zipfile.ZipFile(path) as z:
+        name = next(n for n in z.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA"))
+        meta = Parser().parsestr(z.read(name).decode())
+    return canonicalize_name(meta["Name"]), (path, meta["Version"], meta.get_all("Requires-Dist") or [])
+
+def image(name):
+    try:
+        dist = metadata.distribution(name)
+        return dist.version, dist.requires or []
+    except metadata.PackageNotFoundError:
+        return None, []
+
+chosen = dict(wheel(p) for p in sorted(glob.glob(".whl/*.whl")))
+spare = dict(wheel(p) for p in sorted(glob.glob(".whl/fallback/*.whl")))
+todo, seen, unmet = [(n, "") for n in chosen], set(), []
+while todo:
+    name, extra = todo.pop()
+    if (name, extra) in seen:
+        continue
+    seen.add((name, extra))
+    for line in (chosen[name][2] if name in chosen else image(name)[1]):
+        req = Requirement(line)
+        if req.marker is not None and not req.marker.evaluate({"extra": extra}):
+            continue
+        dep = canonicalize_name(req.name)
+        have = chosen[dep][1] if dep in chosen else image(dep)[0]
+        if have is not None and req.specifier.contains(have, prereleases=True):
+            todo += [(dep, e) for e in req.extras]
+        elif dep in spare and req.specifier.contains(spare[dep][1], prereleases=True):
+            chosen[dep] = spare[dep]
+            print(f"fallback wheel {dep} {spare[dep][1]} (image: {have}) for {name}: {line}", file=sys.stderr)
+            todo += [(dep, "")] + [(dep, e) for e in req.extras]
+        else:
+            unmet.append(f"{name} needs {line}; image has {have}")
+for problem in unmet:
+    print("UNMET (no wheel shipped):", problem, file=sys.stderr)
+print("\n".join(path for path, _, _ in chosen.values()))
+EOF
+
+install() {
+  rm -rf "$SITE"
+  local wheels
+  mapfile -t wheels < <("$PY" "$TMP/select_wheels.py")
+  if (( ${#wheels[@]} == 0 )); then
+    echo "wheel selection failed: installing .whl/*.whl"
+    wheels=(.whl/*.whl)
+  fi
+  printf 'installing %s\n' "${wheels[@]}"
+  "$PY" -m pip install -q --disable-pip-version-check --no-index --no-deps --no-compile --no-cache-dir \
+    --target "$SITE" "${wheels[@]}" && return 0
+  # No pip, or pip failed: these are all pure-Python wheels without .data/, so unzipping them is
+  # the same install (minus entry-point scripts, which nothing here uses).
+  echo "pip install failed: unzipping the wheels into $SITE instead"
+  rm -rf "$SITE" && mkdir -p "$SITE" || return 1
+  local w
+  for w in "${wheels[@]}"; do "$PY" -m zipfile -e "$w" "$SITE" || return 1; done
+  return 3   # worked, but not the ordinary way: the summary shows it
+}
+export -f install
+export PY SITE TMP
+step install 120 bash -c install
+export PYTHONPATH=$SITE:$REPO
+
+cat > "$TMP/versions.py" <<'EOF'
+import platform, sys
+from importlib import metadata
+print("python", sys.version.replace("\n", " "), platform.machine())
+for name in ("torch", "torchvision", "textual", "sqlite-utils", "rich", "click", "platformdirs", "pytest",
+             "pytest-asyncio", "numpy", "markdown-it-py", "pygments"):
+    try:
+        dist = metadata.distribution(name)
+        print(f"  {name:15} {dist.version:14} {dist.locate_file('')}")
+    except metadata.PackageNotFoundError:
+        print(f"  {name:15} MISSING")
+import sqlite3, sqlite_utils, textual, torch, torchvision
+print("sqlite", sqlite3.sqlite_version, "| torch.version.cuda", torch.version.cuda,
+      "| cudnn", torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+      "| threads", torch.get_num_threads())
+print("cuda available:", torch.cuda.is_available())
+if torch.cuda.is_available():
+    props = torch.cuda.get_device_properties(0)
+    print("device:", torch.cuda.get_device_name(), f"{props.total_memory / 2**30:.1f} GiB",
+          f"capability {props.major}.{props.minor}")
+import engine.train, store.runs, tui.app, tui.cli  # noqa: F401 (every layer imports)
+print("engine, store, tui import from", engine.train.__file__.rsplit("/", 2)[0])
+EOF
+[[ $DRY == 1 ]] || step nvidia-smi 20 nvidia-smi
+step versions 60 "$PY" "$TMP/versions.py"
+step pip-check 30 "$PY" -m pip check --disable-pip-version-check
+
+# ------------------------------------------------------------------ b. tests
+step pytest-gpu 120 "$PY" -m pytest -q -rs -p no:cacheprovider --continue-on-collection-errors -m gpu tests
+step pytest-engine 100 "$PY" -m pytest -q --maxfail=5 -p no:cacheprovider --durations=8 tests/engine
+
+# ------------------------------------------------------------------ c. benchmark
+: > "$OUT/bench.jsonl"
+if [[ $DRY == 1 ]]; then BENCH=("seed-cnn --quick"); else BENCH=(seed-cnn seed-resnet resnet18); fi
+for spec in "${BENCH[@]}"; do
+  read -r -a args <<< "$spec"
+  STEP_OUT=$TMP/bench-${args[0]}.out step "bench-${args[0]}" 150 "${CT[@]}" bench --device "$DEVICE" --model "${args[@]}"
+  grep '^{' "$TMP/bench-${args[0]}.out" 2>/dev/null | tail -n 1 | grep '^{' >> "$OUT/bench.jsonl" \
+    || echo "{\"model\": \"${args[0]}\", \"error\": \"no JSON line\"}" >> "$OUT/bench.jsonl"
+done
+
+# ------------------------------------------------------------------ d. real runs, the product road
+SYN=(--dataset synthetic --device "$DEVICE")
+step run-seed-cnn 90 "${CT[@]}" run --preset seed-cnn "${SYN[@]}" --epochs 2 "${CNN_LIMIT[@]}" --name d-cnn
+if [[ $DRY == 1 ]]; then
+  echo "(dry run: cudagraphs needs CUDA; checking that it is refused with exit 2 instead)"
+  EXPECT=2 step run-cudagraphs-refused 60 "${CT[@]}" run --preset seed-cnn "${SYN[@]}" --epochs 1 --compile cudagraphs
+else
+  step run-seed-cnn-cudagraphs 90 "${CT[@]}" run --preset seed-cnn "${SYN[@]}" --epochs 2 --compile cudagraphs --name d-cnn-graphs
+fi
+step run-seed-resnet-bf16 90 "${CT[@]}" run --preset seed-resnet "${SYN[@]}" --batch-size 512 --precision bf16 --epochs 2 "${RESNET_LIMIT[@]}" --name d-resnet-bf16
+step run-resnet18-cifar 120 "${CT[@]}" run --preset resnet18-cifar "${SYN[@]}" --epochs 1 "${R18_ARGS[@]}" --name d-r18-cosine
+step runs-table 30 "${CT[@]}" runs
+
+# ------------------------------------------------------------------ e. resume on the device
+# A, A2: 3 epochs straight (A2 measures the device's own run-to-run noise). B: the same, stopped
+# with SIGINT once epoch 2 is recorded, then `cifar-tui resume`. C: the same with SIGKILL.
+# D0/D0r: dropout 0, straight and resumed: if only the dropout runs differ after a resume, the
+# checkpoint is missing the device's RNG state.
+cat > "$TMP/resume_check.py" <<'EOF'
+import json, os, signal, sqlite3, subprocess, sys, time
+
+home, device, out = sys.argv[1], sys.argv[2], sys.argv[3]
+extra = sys.argv[4:]
+cli = [sys.executable, "-m", "tui.cli", "--home", home]
+db_path = os.path.join(home, "runs.db")
+
+def query(sql, *args):
+    for _ in range(50):
+        try:
+            db = sqlite3.connect(db_path, timeout=10)
+            try:
+                return db.execute(sql, args).fetchall()
+            finally:
+                db.close()
+        except sqlite3.OperationalError as error:  # not created yet, or busy
+            last = error
+            time.sleep(0.1)
+    raise last
+
+def last_id():
+    return query("SELECT max(id) FROM runs")[0][0] or 0
+
+def run(name, *flags):
+    cmd = cli + ["run", "--preset", "seed-cnn", "--dataset", "synthetic", "--device", device, "--epochs", "3",
+                 "--name", name, *flags, *extra]
+    start = time.time()
+    rc = subprocess.run(cmd, timeout=120).returncode
+    print(f"[{name}] exit {rc} in {time.time() - start:.1f}s", flush=True)
+    return last_id(), rc
+
+def stopped_and_resumed(name, sig, *flags):
+    before = last_id()
+    cmd = cli + ["run", "--preset", "seed-cnn", "--dataset", "synthetic", "--device", device, "--epochs", "3",
+                 "--name", name, *flags, *extra]
+    child = subprocess.Popen(cmd, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    run_id, done, start = None, 0, time.time()
+    while time.time() - start < 120 and child.poll() is None:
+        if run_id is None and last_id() > before:
+            run_id = last_id()
+        if run_id is not None:
+            done = query("SELECT epochs_done FROM runs WHERE id = ?", run_id)[0][0]
+            if done >= 2:
+                break
+        time.sleep(0.02)
+    info = {"run_id": run_id, "signal": sig.name, "epochs_done_at_signal": done}
+    if child.poll() is not None:
+        info["problem"] = f"the run ended (exit {child.returncode}) before it could be stopped"
+    else:
+        child.send_signal(sig)
+        try:
+            info["stopped_exit"] = child.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            info["stopped_exit"] = f"did not stop within 60 s of {sig.name}; killed"
+            child.wait()
+    row = query("SELECT status, epochs_done, error FROM runs WHERE id = ?", run_id)[0] if run_id else None
+    info["status_after_stop"] = row and list(row)
+    info["losses_at_stop"] = query("SELECT count(*) FROM losses WHERE run_id = ?", run_id)[0][0] if run_id else None
+    print(f"[{name}] stopped: {info}", flush=True)
+    if run_id is not None:
+        start = time.time()
+        info["resume_exit"] = subprocess.run(cli + ["resume", str(run_id)], timeout=120).returncode
+        print(f"[{name}] resume exit {info['resume_exit']} in {time.time() - start:.1f}s", flush=True)
+    return run_id, info
+
+def losses(run_id):
+    return {step: (epoch, loss) for step, epoch, loss in
+            query("SELECT step, epoch, loss FROM losses WHERE run_id = ? ORDER BY step", run_id)}
+
+def epochs(run_id):
+    return {epoch: (acc, loss) for epoch, acc, loss in
+            query("SELECT epoch, test_acc, test_loss FROM epochs WHERE run_id = ? ORDER BY epoch", run_id)}
+
+def compare(ref, other):
+    a, b = losses(ref), losses(other)
+    per_epoch = {}
+    for step in sorted(set(a) | set(b)):
+        epoch = (a.get(step) or b.get(step))[0]
+        entry = per_epoch.setdefault(epoch, {"steps": 0, "missing": 0, "max_abs_diff": 0.0, "first_step_diff": None})
+        if step not in a or step not in b:
+            entry["missing"] += 1
+            continue
+        diff = abs(a[step][1] - b[step][1])
+        entry["steps"] += 1
+        entry["max_abs_diff"] = max(entry["max_abs_diff"], diff)
+        if entry["first_step_diff"] is None:
+            entry["first_step_diff"] = diff
+    ea, eb = epochs(ref), epochs(other)
+    status = query("SELECT status FROM runs WHERE id = ?", other)[0][0]
+    return {"run": other, "vs": ref, "status": status, "loss_rows": [len(a), len(b)], "per_epoch": per_epoch,
+            "test_acc": {e: [ea.get(e, (None,))[0], eb.get(e, (None,))[0]] for e in sorted(set(ea) | set(eb))},
+            "test_acc_equal": ea.keys() == eb.keys() and all(ea[e][0] == eb[e][0] for e in ea)}
+
+report = {"device": device, "extra_flags": extra}
+
+def save(key=None, value=None):
+    """Record a result and rewrite the report, so that a timeout still leaves what was measured."""
+    if key is not None:
+        report[key] = value
+    with open(out, "w") as f:
+        json.dump(report, f, indent=1)
+    if isinstance(value, dict) and "per_epoch" in value:
+        cells = "  ".join(
+            f"e{e}: max {v['max_abs_diff']:.3g}, first step {'-' if v['first_step_diff'] is None else format(v['first_step_diff'], '.3g')}"
+            + (f", {v['missing']} missing" if v["missing"] else "")
+            for e, v in sorted(value["per_epoch"].items()))
+        print(f"== {key}: status {value['status']}, test acc equal: {value['test_acc_equal']}\n   |loss diff| per epoch"
+              f" (epoch 3 is after the resume): {cells}\n   test acc per epoch [ref, run]: {value['test_acc']}", flush=True)
+
+a, rc = run("e-A"); save("A_exit", rc)
+a2, rc = run("e-A2"); save("A2_exit", rc)
+save("A2_vs_A (run-to-run noise)", compare(a, a2))
+b, info = stopped_and_resumed("e-B-sigint", signal.SIGINT); save("B", info)
+if b: save("B_vs_A (SIGINT + resume, dropout 0.2)", compare(a, b))
+d0, rc = run("e-D0-straight", "--dropout", "0"); save("D0_exit", rc)
+d0r, info = stopped_and_resumed("e-D0r-sigint", signal.SIGINT, "--dropout", "0"); save("D0r", info)
+if d0r: save("D0r_vs_D0 (SIGINT + resume, dropout 0)", compare(d0, d0r))
+c, info = stopped_and_resumed("e-C-sigkill", signal.SIGKILL); save("C", info)
+if c: save("C_vs_A (kill -9 + resume, dropout 0.2)", compare(a, c))
+EOF
+step resume 240 "$PY" "$TMP/resume_check.py" "$H" "$DEVICE" "$OUT/resume.json" "${CNN_LIMIT[@]}"
+
+# ------------------------------------------------------------------ f. out of memory, and recovery
+if [[ $DRY == 1 ]]; then
+  echo; echo "(dry run: skipping the out-of-memory runs)"
+else
+  # Saved activations, measured on the CPU (channels_last, fp32): torchvision resnet18 at 32x32
+  # 0.43 MiB an image, so batch 65536 needs ~28 GiB and probably FITS an H100 (the run may then
+  # finish, exit 0, against the expected 1); resnet18-cifar (no stem downsampling) 4.5 MiB an
+  # image, ~287 GiB at 65536: a sure out-of-memory on an H100 or an H200.
+  STEP_OUT=$TMP/oom-1.out EXPECT=1 step oom-seed-resnet18 120 "${CT[@]}" run --preset seed-resnet18 "${SYN[@]}" --batch-size 65536 --epochs 1
+  STEP_OUT=$TMP/oom-2.out EXPECT=1 step oom-resnet18-cifar 120 "${CT[@]}" run --preset resnet18-cifar "${SYN[@]}" --batch-size 65536 --epochs 1 --limit-batches 1
+  for f in "$TMP"/oom-*.out; do
+    [[ -f $f ]] || continue
+    echo "== $(basename "$f"): 'CUDA out of memory at batch size 65536' lines: $(grep -c 'CUDA out of memory at batch size 65536' "$f")," \
+         "Traceback lines: $(grep -c Traceback "$f"), error lines: $(grep -c '^cifar-tui: ' "$f")"
+  done
+fi
+step after-oom-fresh-process 60 "${CT[@]}" run --preset seed-cnn "${SYN[@]}" --epochs 1 "${SMALL[@]}" --name f-after-oom
+# The same process going on after an OOM: a worker given a too-big run, then a small one.
+echo; echo "queued for the worker (run ids):"
+{
+  if [[ $DRY != 1 ]]; then
+    timeout 60 "${CT[@]}" queue add --preset resnet18-cifar "${SYN[@]}" --batch-size 65536 --epochs 1 --limit-batches 1 --name f-worker-oom
+  fi
+  timeout 60 "${CT[@]}" queue add --preset seed-cnn "${SYN[@]}" --epochs 1 "${SMALL[@]}" --name f-worker-small
+} 2>&1
+step worker-after-oom 120 "${CT[@]}" worker --until-empty
+timeout 30 "$PY" - "$H/runs.db" <<'EOF'
+import sqlite3, sys
+rows = sqlite3.connect(sys.argv[1]).execute(
+    "SELECT id, name, status, epochs_done, round(test_acc, 2), round(images_per_s), error FROM runs ORDER BY id").fetchall()
+print("\n== every run in the home: id, name, status, epochs done, test acc, img/s, error")
+for row in rows:
+    print(*row, sep=" | ")
+EOF
+[[ $DRY == 1 ]] || timeout 20 nvidia-smi --query-gpu=name,memory.used,memory.total,utilization.gpu --format=csv 2>&1
+# g. is the EXIT trap: runs.json and cifar-tui.log into $OUT, the summary table.
+exit 0
