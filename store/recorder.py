@@ -47,6 +47,7 @@ class Recorder:
         self.forward = list(forward or [])
         self.broken: str | None = None  # why the store stopped taking writes; None while it takes them
         self.unrecorded = 0  # events still unwritten when close() gave up
+        self._closing_deadline = float("inf")
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._opened = threading.Event()
         self._error: BaseException | None = None
@@ -68,8 +69,6 @@ class Recorder:
         self._thread.join(timeout + 1)
         return not self._thread.is_alive() and self.unrecorded == 0
 
-    _closing_deadline = float("inf")
-
     def _loop(self) -> None:
         try:
             store = RunStore(self.path)
@@ -80,6 +79,9 @@ class Recorder:
         self._opened.set()
         try:
             self._record_until_closed(store)
+        except Exception as error:  # a bug: stop training rather than train on unrecorded
+            log.exception("the recorder stopped")
+            self.broken = f"the recorder stopped ({type(error).__name__}: {error}); see the log"
         finally:
             store.close()
 

@@ -114,8 +114,10 @@ def train_in_foreground(home, config: RunConfig, run_id: int | None = None) -> i
               f"{recorder.unrecorded} events were not recorded", file=sys.stderr)
         return 1
     if row["status"] == "finished":
-        console.print(f"run {run_id} finished: test acc {row['test_acc']:.2f}%, "
-                      f"{row['images_per_s']:,.0f} img/s")
+        from store.export import format_value
+
+        console.print(f"run {run_id} finished: test acc {format_value('test_acc', row['test_acc']) or '–'}%, "
+                      f"{format_value('images_per_s', row['images_per_s']) or '–'} img/s")
         return 0
     if row["status"] == "failed":
         print(f"cifar-tui: run {run_id} failed: {printable(row['error'] or '')}", file=sys.stderr)

@@ -12,8 +12,9 @@ from textual.widgets import DataTable
 from engine.config import make_config
 from store.runs import RunStore
 from tui.app import CifarApp
-from tui.cli import main
 from tui.safe_text import printable
+
+from tests.tui.test_cli import cifar_tui, home  # noqa: F401 (home is a fixture)
 
 # Names a user can type: accepted and shown exactly as typed.
 TYPED = [
@@ -26,19 +27,6 @@ TYPED = [
 ]
 # Names an older store (or a hand edit) may hold: shown with their control characters escaped.
 STORED = ["\x1b]0;owned\x07title", "clear\x1b[2Jscreen", "bell\x07 and\rreturn"]
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("CIFAR_TUI_HOME", str(tmp_path))
-    return tmp_path
-
-
-def cifar_tui(capsys, *args):
-    with pytest.raises(SystemExit) as caught:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return caught.value.code, out, err
 
 
 def hostile_store(home, capsys):

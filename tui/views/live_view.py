@@ -117,9 +117,11 @@ def title(run: LiveRun) -> str:
     colour = {"running": "green", "finished": "cyan", "failed": "red", "cancelled": "yellow",
               "interrupted": "red"}.get(run.status, "white")
     name = f" “{markup_safe(run.config.name)}”" if run.config.name else ""
+    device = f" ({markup_safe(run.device_name)})" if run.device_name else ""
+    params = f"{run.params:,} params · " if run.params else ""  # none yet: it failed before training
     text = (f"[b]Run {run.run_id}{name}[/b] · {run.config.model} on {run.config.dataset} · "
-            f"epoch {run.epoch}/{run.config.epochs}{' (testing)' if run.evaluating else ''} · {run.device} ({markup_safe(run.device_name)}){gpu_memory(run)} · "
-            f"{run.params:,} params · [{colour}]{run.status}[/]")
+            f"epoch {run.epoch}/{run.config.epochs}{' (testing)' if run.evaluating else ''} · "
+            f"{markup_safe(run.device)}{device}{gpu_memory(run)} · {params}[{colour}]{run.status}[/]")
     if run.error:
         text += f"\n[red]{markup_safe(run.error)}[/]"
     return text
