@@ -33,6 +33,14 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def available_devices() -> list[str]:
+    """Every device this machine can train on, as a config names it."""
+    names = [f"cuda:{i}" for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    if torch.backends.mps.is_available():
+        names.append("mps")
+    return names + ["cpu"]
+
+
 def describe_device(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)

@@ -64,4 +64,12 @@ class RunCancelled:
     step: int
 
 
-Event = RunStarted | Losses | EpochEnd | RunFinished | RunFailed | RunCancelled
+@dataclass(frozen=True)
+class RunInterrupted:
+    """Its worker died (killed, crashed, lost): the store says so, the engine never does."""
+
+    run_id: int
+    reason: str
+
+
+Event = RunStarted | Losses | EpochEnd | RunFinished | RunFailed | RunCancelled | RunInterrupted

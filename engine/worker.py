@@ -17,6 +17,7 @@ from engine.data import DatasetUnavailable
 from engine.device import DeviceUnavailable
 from engine.events import Event, RunFailed
 from engine.loss_stream import Diverged
+from engine.run_control import RunControl
 from engine.train import train
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,8 @@ def run_job(
 class Worker:
     """A thread that asks `next_job` for work, trains it, and asks again.
 
-    `next_job` is called on the worker's own thread, so it may open its own store connection.
+    `next_job` is called on the worker's own thread, so it may open its own store connection;
+    it returns None when there is nothing to do (an empty queue, or a paused one).
     """
 
     def __init__(
@@ -81,32 +83,18 @@ class Worker:
     ):
         """must_stop: stop the current run at its next batch (the store stopped taking writes)."""
         self._next_job = next_job
-        self._must_stop = must_stop
         self._emit = emit
         self._data_dir = data_dir
         self._checkpoint_dir = checkpoint_dir
         self._idle_wait_s = idle_wait_s
-        self._stop_run = threading.Event()
+        self._control = RunControl(must_stop)
         self._closing = threading.Event()
         self._wake = threading.Event()
-        self._paused = False
         self.current: Job | None = None
         self._thread = threading.Thread(target=self._loop, name="cifar-tui-engine", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
-
-    @property
-    def paused(self) -> bool:
-        return self._paused
-
-    def pause(self) -> None:
-        """Finish the current run, then take no new one until resume()."""
-        self._paused = True
-
-    def resume(self) -> None:
-        self._paused = False
-        self.wake()
 
     def wake(self) -> None:
         """Look for work now instead of at the next poll."""
@@ -117,36 +105,41 @@ class Worker:
         current = self.current
         if current is None or (run_id is not None and current.run_id != run_id):
             return False
-        self._stop_run.set()
+        self._control.stop.set()
+        return True
+
+    def pause_run(self, run_id: int, paused: bool) -> bool:
+        """Hold the current run (if it is run_id) at its next batch, or let it go on."""
+        current = self.current
+        if current is None or current.run_id != run_id:
+            return False
+        self._control.pause(paused)
         return True
 
     def close(self, timeout: float = 10.0) -> bool:
         """Cancel the current run and stop the thread; True when it has ended."""
         self._closing.set()
-        self._stop_run.set()
+        self._control.stop.set()
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
         return not self._thread.is_alive()
 
-    def _should_stop(self) -> bool:
-        return self._stop_run.is_set() or self._must_stop()
-
     def _loop(self) -> None:
         while not self._closing.is_set():
             job = None
-            if not self._paused:
-                try:
-                    job = self._next_job()
-                except Exception:
-                    log.exception("the job source failed; retrying")
+            try:
+                job = self._next_job()
+            except Exception:
+                log.exception("the job source failed; retrying")
             if job is None:
                 self._wake.wait(self._idle_wait_s)
                 self._wake.clear()
                 continue
-            self._stop_run.clear()
+            self._control.stop.clear()
+            self._control.pause(False)
             self.current = job
             try:
-                run_job(job, self._emit, self._should_stop, self._data_dir, self._checkpoint_dir)
+                run_job(job, self._emit, self._control.should_stop, self._data_dir, self._checkpoint_dir)
             finally:
                 self.current = None

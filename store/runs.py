@@ -181,7 +181,7 @@ class RunStore:
         with self.write():
             rows = self.db.execute(
                 f"""UPDATE runs SET status = 'running', worker = ?, started_at = coalesce(started_at, ?),
-                    heartbeat_at = ?, finished_at = NULL, error = NULL, cancel_requested = 0
+                    heartbeat_at = ?, finished_at = NULL, error = NULL, cancel_requested = 0, pause_requested = 0
                     WHERE id = ({pick_sql}) AND status IN ({allowed}) RETURNING id, config""",
                 [worker or worker_id(), now(), now(), *params, *from_statuses],
             ).fetchall()  # all of it: a RETURNING statement must finish before COMMIT
@@ -189,11 +189,12 @@ class RunStore:
         return None if row is None else (row[0], json.loads(row[1]))
 
     def queue(self) -> list[dict[str, Any]]:
-        """Running runs, then queued ones in the order they will run."""
-        return self._dicts(
-            "SELECT * FROM runs WHERE status IN ('running', 'queued') "
-            "ORDER BY status = 'queued', queue_pos, id"
-        )
+        """Running runs, then queued ones in the order they will run; configs parsed."""
+        rows = self._dicts("SELECT * FROM runs WHERE status IN ('running', 'queued') "
+                           "ORDER BY status = 'queued', queue_pos, id")
+        for row in rows:
+            row["config"] = json.loads(row["config"])
+        return rows
 
     def move(self, run_id: int, offset: int) -> bool:
         """Move a queued run `offset` places later (negative: earlier) among the queued runs."""
@@ -227,10 +228,40 @@ class RunStore:
                 "UPDATE runs SET cancel_requested = 1 WHERE id = ? AND status = 'running'", [run_id])
         return cursor.rowcount == 1
 
-    def cancel_requests(self, worker: str) -> list[int]:
-        """The running runs of this worker that someone asked to stop."""
-        return [row[0] for row in self.db.execute(
-            "SELECT id FROM runs WHERE worker = ? AND status = 'running' AND cancel_requested = 1", [worker])]
+    def request_pause(self, run_id: int, paused: bool = True) -> bool:
+        """Ask the worker training a run to hold it at its next batch (or to go on); False if it
+        is not running."""
+        with self.write():
+            cursor = self.db.execute("UPDATE runs SET pause_requested = ? WHERE id = ? AND status = 'running'",
+                                     [int(paused), run_id])
+        return cursor.rowcount == 1
+
+    def control_requests(self, worker: str) -> dict[int, tuple[bool, bool]]:
+        """This worker's running runs: run id -> (cancel requested, pause requested)."""
+        return {row[0]: (bool(row[1]), bool(row[2])) for row in self.db.execute(
+            "SELECT id, cancel_requested, pause_requested FROM runs WHERE worker = ? AND status = 'running'",
+            [worker])}
+
+    def pause_worker(self, worker: str, paused: bool = True) -> None:
+        """Hold (or release) a worker's queue: it finishes its run and claims no new one."""
+        with self.write():
+            self.db.execute("INSERT INTO workers (name, paused) VALUES (?, ?) "
+                            "ON CONFLICT (name) DO UPDATE SET paused = excluded.paused", [worker, int(paused)])
+
+    def register_worker(self, worker: str, devices: list[str]) -> None:
+        """A worker says what it can train on (it keeps any pause request already made for it)."""
+        with self.write():
+            self.db.execute("INSERT INTO workers (name, devices) VALUES (?, ?) "
+                            "ON CONFLICT (name) DO UPDATE SET devices = excluded.devices", [worker, json.dumps(devices)])
+
+    def worker_devices(self, worker: str) -> list[str] | None:
+        """The devices a worker registered; None before it has."""
+        row = self.db.execute("SELECT devices FROM workers WHERE name = ?", [worker]).fetchone()
+        return json.loads(row[0]) if row and row[0] else None
+
+    def worker_paused(self, worker: str) -> bool:
+        row = self.db.execute("SELECT paused FROM workers WHERE name = ?", [worker]).fetchone()
+        return bool(row and row[0])
 
     def cancel_queued(self, run_id: int) -> bool:
         """Cancel a run that has not started; False if it is not queued."""
@@ -259,6 +290,22 @@ class RunStore:
         row = rows[0]
         row["config"] = json.loads(row["config"])
         return row
+
+    def newest_training(self) -> int | None:
+        """The run that started training last among those still training (any worker)."""
+        row = self.db.execute("SELECT id FROM runs WHERE status = 'running' AND total_steps IS NOT NULL "
+                              "ORDER BY started_at DESC, id DESC LIMIT 1").fetchone()
+        return row[0] if row else None
+
+    def losses_from(self, run_id: int, first_step: int) -> list[tuple[int, int, float]]:
+        """(step, epoch, loss) rows of a run from first_step on, in order."""
+        return self.db.execute("SELECT step, epoch, loss FROM losses WHERE run_id = ? AND step >= ? ORDER BY step",
+                               [run_id, first_step]).fetchall()
+
+    def training_run_of(self, worker: str) -> int | None:
+        """The run this worker trains now, if any."""
+        row = self.db.execute("SELECT id FROM runs WHERE status = 'running' AND worker = ?", [worker]).fetchone()
+        return row[0] if row else None
 
     def last_ending(self) -> str:
         """When the most recent run ended ("" if none has): viewers announce only later endings."""

@@ -111,5 +111,15 @@ def m004_run_ids_never_reused(db: Database) -> None:
     db.execute("CREATE INDEX runs_finished_at ON runs (finished_at)")  # viewers look for new endings
 
 
+@migrations()
+def m005_pause_requests(db: Database) -> None:
+    """Pause, like cancel, is a request in the store that every worker polls, wherever it runs:
+    of one run (it holds at its next batch), or of a worker's queue (it takes no new run)."""
+    db["runs"].add_column("pause_requested", int, not_null_default=0)
+    # devices: what the worker can train on (JSON list), so that the app checks a form's device
+    # against its engine's machine without importing torch itself.
+    db.execute("CREATE TABLE workers (name TEXT PRIMARY KEY, paused INTEGER NOT NULL DEFAULT 0, devices TEXT)")
+
+
 # Every migration this version knows, in order (pending() on an empty database lists them all).
 MIGRATION_NAMES = tuple(m.name for m in migrations.pending(Database(memory=True)))

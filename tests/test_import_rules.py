@@ -31,3 +31,93 @@ def test_package_imports_nothing_forbidden(modules, forbidden):
 def test_start_up_does_without_torch(module):
     # Commands that only read the store, and the app's first frame, must not wait for torch.
     assert "torch" not in loaded_after_import([module])
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module -> the project's modules it imports, anywhere in its source (function-level imports
+    too: a cycle through a late import is a cycle all the same)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    files = {".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__"): p
+             for package in ("engine", "store", "tui") for p in (root / package).rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for module, path in files.items():
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            targets |= {name for name in names if name in files and name != module}
+        graph[module] = targets
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for target in sorted(graph[node]):
+            if state.get(target) == 1:
+                return path[path.index(target):] + [target]
+            if target not in state and (cycle := visit(target)):
+                return cycle
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_no_import_cycles_between_modules_or_packages():
+    graph = import_graph()
+    assert len(graph) > 40 and "tui.runners.headless" in graph["tui.cli"]  # the graph is real
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
+    packages = {name.split(".")[0]: set() for name in graph}
+    for module, targets in graph.items():
+        packages[module.split(".")[0]] |= {t.split(".")[0] for t in targets} - {module.split(".")[0]}
+    assert find_cycle(packages) is None
+    assert packages["engine"] == set() and packages["store"] == {"engine"}
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
+
+
+@pytest.mark.slow
+def test_the_app_trains_a_run_without_importing_torch(tmp_path):
+    """With the engine in a child process, the app process never imports torch (no CUDA context
+    or 1 GB of libraries in the UI): the form, Live and the notifications read the store."""
+    code = f"""
+import asyncio, sys
+from pathlib import Path
+from tui.app import CifarApp
+from tui.home import Home
+
+async def main():
+    app = CifarApp(Home(Path({str(tmp_path)!r})), engine="process")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("1")
+        for name, value in dict(dataset="synthetic", device="cpu", epochs="1", limit_batches="5").items():
+            app.query_one(f"#field-{{name}}").value = value
+        await pilot.press("ctrl+s", "3")
+        for _ in range(600):
+            await pilot.pause(0.1)
+            if app.live.run is not None and app.live.run.status == "finished":
+                break
+        print(app.live.run.status if app.live.run else None, "torch" in sys.modules)
+
+asyncio.run(main())
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180).stdout
+    assert out.split() == ["finished", "False"]

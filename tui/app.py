@@ -10,12 +10,11 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
-from engine.events import RunFailed, RunFinished, RunStarted
-from store.runs import worker_id
-from tui.engine_process import EngineProcess
+from engine.events import RunFailed, RunFinished, RunInterrupted
+from store.follower import StoreFollower
+from tui.runners.engine_process import EngineProcess
 from tui.live_state import LiveState
 from tui.safe_text import markup_safe
-from tui.store_follower import StoreFollower
 from tui.views.live_view import LiveView
 from tui.views.new_run import NewRunForm
 from tui.views.queue_view import QueueView
@@ -41,17 +40,16 @@ class CifarApp(App):
     ]
 
     def __init__(self, home, start_engine: bool = True, engine: str = "process"):
-        """engine: "process" trains in a `cifar-tui worker` child (tui/engine_process.py);
-        "thread" on a thread of this process (tui/engine_link.py)."""
+        """engine: "process" trains in a `cifar-tui worker` child (tui/runners/engine_process.py);
+        "thread" on a thread of this process (tui/runners/engine_thread.py)."""
         super().__init__()
         self.home = home
         self.engine_kind = engine
         self.store = home.store()  # the UI thread's connection; the engine and recorder have their own
         self.live = LiveState()
-        self.announced: set[int] = set()  # runs whose ending the user has been told of
         self.start_engine = start_engine
-        # An EngineProcess or an EngineLink, once started: paused, pause(), resume(), wake(),
-        # training(), cancel(run_id), close().
+        # An EngineProcess or an EngineThread, once started: worker_name, keep_alive(), wake(),
+        # training(), close(). Cancel and pause go through the store, as for any worker.
         self.engine = None
 
     def compose(self) -> ComposeResult:
@@ -75,64 +73,41 @@ class CifarApp(App):
         elif self.start_engine:
             # After the first frame: the engine imports torch, a second or more that the screen need not wait for.
             self.set_timer(0.05, self._start_engine_thread)
-        self.follower = StoreFollower(self.store, self.live, worker_id(), emit=self.show_event,
-                                      announce=self.announce_ending)
+        self.follower = StoreFollower(self.store, emit=self.show_event)
         self.set_interval(FOLLOW_S, self._follow)
 
     def _start_engine_thread(self) -> None:
-        from tui.engine_link import EngineLink
+        from tui.runners.engine_thread import EngineThread
 
-        self.engine = EngineLink(self, self.home)
+        self.engine = EngineThread(self.home)
         self.engine.start()
 
     def _follow(self) -> None:
-        """The Live view shows the run the engine process (or another process) trains, and the
-        engine thread's own run, whose events come as messages, when there is one."""
-        if self.engine is not None and not self.engine.in_process:
-            self._check_engine_process()
-        if self.engine is None or not self.engine.in_process or self.engine.training() is None:
-            self.follower.poll()
-
-    def _check_engine_process(self) -> None:
-        problem = self.engine.keep_alive()
+        """Every run reaches the screen one way: through the store, whoever trains it."""
+        problem = self.engine.keep_alive() if self.engine is not None else None
         if problem:
             self.notify(problem, severity="error", timeout=20)
+        self.follower.poll()
 
     def on_unmount(self) -> None:
         if self.engine is not None:
             self.engine.close()
         self.store.close()
 
-    # ------------------------------------------------------------ engine events
-
-    def on_engine_event(self, message) -> None:
-        """An EngineEvent (tui/engine_link.py): one recorded engine event."""
-        self.show_event(message.event)
+    # ------------------------------------------------------------ run events
 
     def show_event(self, event) -> None:
-        """An event of a run: from the engine thread, or read from the store (StoreFollower)."""
+        """An event of a run, read from the store (store/follower.py): Live shows it, and the
+        user hears of every ending that was not their own doing."""
         self.live.apply(event)
         match event:
-            case RunStarted():
-                self.announced.discard(event.run_id)  # a resumed run ends again
-                self.notify(f"run {event.run_id} started on {markup_safe(event.device)}")
             case RunFinished():
-                self.announce_ending({"id": event.run_id, "status": "finished", "test_acc": event.test_acc})
+                self.notify(f"run {event.run_id} finished: test acc {event.test_acc:.2f}%")
             case RunFailed():
-                self.announce_ending({"id": event.run_id, "status": "failed", "error": event.error})
-
-    def announce_ending(self, run: dict) -> None:
-        """Tell the user once that a run ended, however the app learnt it (an engine event, the
-        store); a failure before the first step included."""
-        if run["id"] in self.announced:
-            return
-        self.announced.add(run["id"])
-        if run["status"] == "finished":
-            acc = run.get("test_acc")
-            self.notify(f"run {run['id']} finished" + (f": test acc {acc:.2f}%" if acc is not None else ""))
-        else:
-            self.notify(f"run {run['id']} {run['status']}: {markup_safe(run.get('error') or '')}",
-                        severity="error", timeout=15)
+                self.notify(f"run {event.run_id} failed: {markup_safe(event.error)}", severity="error", timeout=15)
+            case RunInterrupted():
+                self.notify(f"run {event.run_id} interrupted: {markup_safe(event.reason)}", severity="error",
+                            timeout=15)
 
     # ------------------------------------------------------------ actions
 
@@ -161,17 +136,39 @@ class CifarApp(App):
         self.notify(f"queued run {ids[0]}" if len(ids) == 1 else f"queued runs {ids[0]}–{ids[-1]}")
         self.query_one(QueueView).reload()
 
+    @property
+    def engine_devices(self) -> list[str] | None:
+        """What the app's engine can train on, as it registered it in the store."""
+        return self.store.worker_devices(self.engine.worker_name) if self.engine is not None else None
+
+    @property
+    def engine_paused(self) -> bool:
+        return self.engine is not None and self.store.worker_paused(self.engine.worker_name)
+
     def action_toggle_pause(self) -> None:
+        """Hold or release the app's engine's queue (a request in the store, as for any worker)."""
         if self.engine is None:
             self.notify("this app has no engine of its own", severity="warning")
             return
-        if self.engine.paused:
-            self.engine.resume()
-            self.notify("engine resumed: it takes the next queued run")
-        else:
-            self.engine.pause()
+        paused = not self.engine_paused
+        self.store.pause_worker(self.engine.worker_name, paused)
+        if paused:
             self.notify("engine paused: the current run finishes, no new run starts")
+        else:
+            self.engine.wake()
+            self.notify("engine resumed: it takes the next queued run")
         self.query_one(QueueView).reload()
+
+    def action_toggle_run_pause(self) -> None:
+        """Hold the run Live shows at its next batch, or let it go on, whichever process trains it."""
+        run = self.live.run
+        if run is None or run.status != "running":
+            self.notify("no run is training", severity="warning")
+            return
+        paused = not self.store.run(run.run_id)["pause_requested"]
+        if self.store.request_pause(run.run_id, paused):
+            self.notify(f"run {run.run_id} paused at its next batch (p goes on)" if paused
+                        else f"run {run.run_id} goes on")
 
     def action_cancel_current(self) -> None:
         """Cancel the run the Live view shows, whichever process trains it."""
@@ -184,10 +181,8 @@ class CifarApp(App):
     def cancel_run(self, run_id: int) -> None:
         if self.store.cancel_queued(run_id):
             self.notify(f"run {run_id} cancelled")
-        elif self.engine is not None and self.engine.cancel(run_id):
-            self.notify(f"cancelling run {run_id}…")
         elif self.store.request_cancel(run_id):
-            self.notify(f"asked the worker training run {run_id} to cancel it")
+            self.notify(f"cancelling run {run_id} (its worker stops it within a second)…")
         else:
             self.notify(f"run {run_id} is not queued or training", severity="warning")
 
@@ -223,6 +218,8 @@ class CifarApp(App):
         yield SystemCommand("Pause or resume the engine", "Finish the current run, start no new one",
                             self.action_toggle_pause)
         yield SystemCommand("Cancel the training run", "Stop it at the next batch", self.action_cancel_current)
+        yield SystemCommand("Pause or continue the training run", "Hold it at its next batch (p on Live)",
+                            self.action_toggle_run_pause)
         yield SystemCommand("Export runs", "Write the run table as csv, json, md or latex",
                             lambda: self.query_one(RunsView).action_export())
         yield SystemCommand("Compare selected runs", "Overlay their curves",

@@ -121,7 +121,7 @@ def existing_run(store: RunStore, run_id: int) -> dict[str, Any]:
 @click.pass_context
 def run(ctx: click.Context, **flags: Any) -> None:
     """Train one run in the foreground and record it."""
-    from tui.headless import train_in_foreground
+    from tui.runners.headless import train_in_foreground
 
     config = config_from_flags(flags)
     check_device(config)
@@ -135,7 +135,7 @@ def run(ctx: click.Context, **flags: Any) -> None:
 def resume(ctx: click.Context, run_id: int, device: str | None) -> None:
     """Continue an interrupted, failed or cancelled run from its last checkpoint, here."""
     from engine.config import RunConfig
-    from tui.headless import train_in_foreground
+    from tui.runners.headless import train_in_foreground
 
     store = store_of(ctx)
     row = existing_run(store, run_id)
@@ -164,6 +164,19 @@ def cancel(ctx: click.Context, run_id: int) -> None:
         click.echo(f"run {run_id}: its worker ({row['worker']}) stops it within a second")
     else:
         raise BadInput(f"run_id: run {run_id} is {row['status']}; only queued or running runs cancel")
+
+
+@cli.command()
+@click.argument("run_id", type=RUN_ID)
+@click.option("--off", is_flag=True, help="Let a paused run go on.")
+@click.pass_context
+def pause(ctx: click.Context, run_id: int, off: bool) -> None:
+    """Hold a running run at its next batch (in any process), or with --off let it go on."""
+    store = store_of(ctx)
+    row = existing_run(store, run_id)
+    if not store.request_pause(run_id, not off):
+        raise BadInput(f"run_id: run {run_id} is {row['status']}; only a running run pauses")
+    click.echo(f"run {run_id}: its worker ({row['worker']}) " + ("lets it go on" if off else "holds it at its next batch"))
 
 
 @cli.command()
@@ -196,7 +209,7 @@ def delete(ctx: click.Context, run_ids: tuple[int, ...], yes: bool) -> None:
 @click.pass_context
 def worker(ctx: click.Context, device: str | None, until_empty: bool, with_parent: int | None) -> None:
     """Train queued runs without the app (for nohup, tmux or systemd); Ctrl-C cancels and stops."""
-    from tui.headless import run_worker
+    from tui.runners.headless import run_worker
 
     if device is not None:
         check_device(make_config(device=device))
@@ -387,7 +400,7 @@ def main(argv: list[str] | None = None) -> None:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     from engine.checkpoint import CheckpointError
-    from tui.headless import RunTaken
+    from tui.runners.headless import RunTaken
 
     try:
         status = cli.main(args=argv, prog_name="cifar-tui", standalone_mode=False)

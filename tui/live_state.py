@@ -6,8 +6,8 @@ import time
 from array import array
 from dataclasses import dataclass, field
 
-from engine.config import RunConfig
-from engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunFinished, RunStarted
+from engine.config import ConfigError, RunConfig
+from engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunFinished, RunInterrupted, RunStarted
 
 
 @dataclass
@@ -71,9 +71,12 @@ class LiveState:
     def apply(self, event: object) -> None:
         match event:
             case RunStarted():
-                self.run = LiveRun(
-                    event.run_id, RunConfig.from_json(event.config_json), event.device, event.device_name,
-                    event.params, event.steps_per_epoch, event.total_steps, event.first_step)
+                try:
+                    config = RunConfig.from_json(event.config_json)
+                except ConfigError:  # a run an older version queued: nothing this view can draw
+                    return
+                self.run = LiveRun(event.run_id, config, event.device, event.device_name, event.params,
+                                   event.steps_per_epoch, event.total_steps, event.first_step)
             case _ if self.run is None or getattr(event, "run_id", None) != self.run.run_id:
                 return
             case Losses():
@@ -86,10 +89,6 @@ class LiveState:
                 self.run.status, self.run.error = "failed", event.error
             case RunCancelled():
                 self.run.status = "cancelled"
+            case RunInterrupted():
+                self.run.status, self.run.error = "interrupted", event.reason
         self.version += 1
-
-    def end(self, run_id: int, status: str, error: str | None = None) -> None:
-        """An ending no event carries (a run whose worker died is `interrupted`)."""
-        if self.run is not None and self.run.run_id == run_id:
-            self.run.status, self.run.error = status, error
-            self.version += 1

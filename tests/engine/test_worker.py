@@ -74,15 +74,31 @@ def test_cancel_of_another_run_does_nothing(tmp_path):
     assert worker.close(timeout=5)
 
 
-def test_pause_takes_no_new_run_until_resume(tmp_path):
+def test_a_paused_run_holds_at_a_batch_until_it_goes_on(tmp_path):
     events = Events()
-    worker = Worker(Jobs([Job(1, quick())]), events, data_dir=tmp_path, idle_wait_s=0.05)
-    worker.pause()
+    worker = Worker(Jobs([Job(1, quick(limit_batches=0, epochs=5))]), events, data_dir=tmp_path)
     worker.start()
+    events.wait_for(lambda items: any(isinstance(e, Losses) for e in items))
+    assert worker.pause_run(1, True) and not worker.pause_run(2, True)
+    time.sleep(0.5)  # the chunk in flight lands
+    held = len(events.items)
+    time.sleep(1.0)
+    assert len(events.items) == held  # nothing trains while paused
+    worker.pause_run(1, False)
+    events.wait_for(lambda items: len(items) > held)
+    assert worker.close(timeout=5)  # closing cancels it, paused or not
+    assert isinstance(events.items[-1], RunCancelled)
+
+
+def test_a_paused_run_is_still_cancelled_at_once(tmp_path):
+    events = Events()
+    worker = Worker(Jobs([Job(1, quick(limit_batches=0, epochs=5))]), events, data_dir=tmp_path)
+    worker.start()
+    events.wait_for(lambda items: any(isinstance(e, Losses) for e in items))
+    worker.pause_run(1, True)
     time.sleep(0.3)
-    assert events.items == []
-    worker.resume()
-    events.wait_for(lambda items: any(isinstance(e, RunFinished) for e in items))
+    assert worker.cancel(1)
+    events.wait_for(lambda items: isinstance(items[-1], RunCancelled), timeout=5)
     assert worker.close()
 
 

@@ -8,7 +8,7 @@ CONFIG = {"model": "seed-cnn", "dataset": "synthetic", "epochs": 1}
 
 def test_schema_is_what_we_declare():
     store = RunStore()
-    assert store.db.table_names() == ["_sqlite_migrations", "runs", "sqlite_sequence", "epochs", "losses"]
+    assert store.db.table_names() == ["_sqlite_migrations", "runs", "sqlite_sequence", "epochs", "losses", "workers"]
     assert "id INTEGER PRIMARY KEY AUTOINCREMENT" in store.db["runs"].schema
     assert [c.name for c in store.db["losses"].columns] == ["run_id", "step", "epoch", "loss"]
     assert store.db["losses"].pks == ["run_id", "step"]
@@ -32,7 +32,7 @@ def test_migrations_are_idempotent(tmp_path):
     run_id = first.enqueue({"model": "seed-cnn", "dataset": "synthetic", "epochs": 1})
     first.close()
     again = RunStore(path)
-    assert again.db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 4
+    assert again.db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 5
     assert [r["id"] for r in again.runs()] == [run_id]
 
 
@@ -107,4 +107,4 @@ def test_twenty_processes_opening_a_new_home_at_once_all_succeed(tmp_path):
     assert [p.returncode for p in procs] == [0] * 20, [e for e in errors if e][:1]
     store = RunStore(path)
     assert len(store.runs()) == 20
-    assert store.db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 4
+    assert store.db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 5

@@ -7,7 +7,7 @@ from textual.widgets import DataTable, Input, Select
 
 from engine.config import make_config
 from store.export import export_runs
-import tui.engine_process as engine_process
+import tui.runners.engine_process as engine_process
 from tui.app import CifarApp
 from tui.screens.compare import CompareScreen
 from tui.screens.confirm import ConfirmScreen
@@ -57,18 +57,32 @@ async def test_form_shows_errors_beside_the_field_and_queues_nothing(home, field
         assert app.store.queue() == []
 
 
-async def test_form_rejects_cuda_without_cuda(home):
-    import torch
-
-    if torch.cuda.is_available():
-        pytest.skip("this machine has CUDA")
-    app = CifarApp(home, start_engine=False)
+async def test_form_checks_the_device_against_the_engines_machine(home):
+    app = CifarApp(home, engine="thread")
     async with app.run_test(size=SIZE) as pilot:
-        set_fields(app, device="cuda")
+        await wait_until(pilot, lambda: app.engine is not None and app.engine_devices is not None)
+        machine_has = app.engine_devices
+        set_fields(app, device="cuda:99")
         app.action_add_run()
         await pilot.pause()
-        assert "CUDA is not available" in str(app.query_one("#error-device").render())
+        error = str(app.query_one("#error-device").render())
+        assert ("CUDA is not available" in error) if machine_has == ["cpu"] else ("cuda:99 does not exist" in error)
         assert app.store.queue() == []
+
+
+@pytest.mark.parametrize("device, compile_mode, devices, problem", [
+    ("auto", "off", ["cpu"], None),
+    ("cuda", "off", ["cpu"], ("device", "cuda was asked for but CUDA is not available here; use cpu or auto")),
+    ("cuda:1", "off", ["cuda:0", "cpu"], ("device", "cuda:1 does not exist; this machine has cuda:0, cpu")),
+    ("cuda", "cudagraphs", ["cuda:0", "cpu"], None),
+    ("auto", "cudagraphs", ["cuda:0", "cpu"], None),
+    ("auto", "cudagraphs", ["mps", "cpu"], ("compile", "cudagraphs needs a CUDA device; auto is mps")),
+    ("cpu", "off", None, None),  # the engine has not said yet: the worker checks when it trains
+])
+def test_device_check_without_torch(device, compile_mode, devices, problem):
+    from tui.views.new_run import check_device
+
+    assert check_device(make_config(device=device, compile=compile_mode), devices) == problem
 
 
 async def test_preset_fills_the_form_and_copies_get_their_own_seeds(home):
@@ -84,9 +98,7 @@ async def test_preset_fills_the_form_and_copies_get_their_own_seeds(home):
         await pilot.click("#add")
         await pilot.pause()
         queued = app.store.queue()
-        import json
-
-        assert [json.loads(r["config"])["seed"] for r in queued] == [5, 6, 7]
+        assert [r["config"]["seed"] for r in queued] == [5, 6, 7]  # configs come parsed
         assert {r["model"] for r in queued} == {"seed-resnet"}
         assert [r["name"] for r in queued] == ["seed-resnet s5", "seed-resnet s6", "seed-resnet s7"]
 
@@ -204,16 +216,17 @@ async def test_quit_while_training_asks_then_cancels(home, engine):
     assert home.store().run(1)["status"] == "cancelled"
 
 
-async def test_pausing_the_engine_process_holds_the_queue(home):
-    app = CifarApp(home, engine="process")
+@ENGINES
+async def test_pausing_the_engine_holds_the_queue(home, engine):
+    app = CifarApp(home, engine=engine)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("2")
-        await pilot.press("p")  # at once, while the child still imports torch: it must not die of it
+        await pilot.pause(0.2)  # the thread engine starts after the first frame
+        await pilot.press("p")  # at once, while the child still imports torch
         app.store.enqueue(make_config(dataset="synthetic", device="cpu", epochs=1, limit_batches=5).to_dict())
-        log = home.path / "worker.log"
-        await wait_until(pilot, lambda: log.exists() and "paused" in log.read_text())
-        await pilot.pause(1.5)  # three looks at the queue
-        assert app.engine.exit_code() is None and app.store.run(1)["status"] == "queued"
+        await pilot.pause(6)  # the child is up and has looked at the queue many times
+        assert app.store.run(1)["status"] == "queued"
+        assert engine == "thread" or app.engine.exit_code() is None
         assert "paused" in str(app.query_one("#queue-status").render())
         await pilot.press("p")
         await wait_until(pilot, lambda: app.store.run(1)["status"] == "finished")

@@ -233,3 +233,20 @@ def test_a_full_disk_fails_the_run_with_one_line_and_frees_what_it_wrote(tmp_pat
     assert status == 0, err
     (row,) = json.loads(out)
     assert row["status"] == "failed" and "no space left" in row["error"]
+
+
+def test_pause_from_another_shell_holds_a_run_and_off_lets_it_go_on(tmp_path):
+    run = start_training(tmp_path, *QUICK[:-2], "--epochs", "50")
+    status, out, err = finish(cifar_tui(tmp_path, "pause", "1"))
+    assert status == 0 and "holds it at its next batch" in out, err
+    time.sleep(1.5)  # a poll (0.5 s) and the chunk in flight
+    held = query(tmp_path, "SELECT count(*) FROM losses")
+    time.sleep(1.5)
+    assert query(tmp_path, "SELECT count(*) FROM losses") == held
+    assert query(tmp_path, "SELECT status FROM runs") == [("running",)]  # alive, heartbeat and all
+    assert finish(cifar_tui(tmp_path, "pause", "1", "--off"))[0] == 0
+    wait_for(lambda: query(tmp_path, "SELECT count(*) FROM losses") != held, timeout=30)
+    run.send_signal(signal.SIGINT)
+    assert finish(run)[0] == 130
+    status, _, err = finish(cifar_tui(tmp_path, "pause", "1"))
+    assert status == 2 and "only a running run pauses" in err

@@ -32,7 +32,7 @@ def duration(seconds: float | None) -> str:
 
 
 class LiveView(Vertical):
-    BINDINGS = [("c", "app.cancel_current", "Cancel run")]
+    BINDINGS = [("c", "app.cancel_current", "Cancel run"), ("p", "app.toggle_run_pause", "Pause run")]
     can_focus = True
 
     def __init__(self, state: LiveState, **kwargs):

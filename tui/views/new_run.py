@@ -126,7 +126,7 @@ class NewRunForm(Widget):
         except ConfigError as error:
             self.show_error(error.field if error.field in FIELD_NAMES else "name", str(error).split(": ", 1)[1])
             return
-        device_problem = check_device(config)
+        device_problem = check_device(config, self.app.engine_devices)
         if device_problem:
             self.show_error(*device_problem)
             return
@@ -150,14 +150,19 @@ class NewRunForm(Widget):
         self.submit()
 
 
-def check_device(config: RunConfig) -> tuple[str, str] | None:
-    """(field, message) when the config cannot run on this machine's devices."""
-    from engine.device import DeviceUnavailable, resolve_device
-
-    try:
-        device = resolve_device(config.device)
-    except DeviceUnavailable as error:
-        return "device", str(error).split(": ", 1)[1]
-    if config.compile == "cudagraphs" and device.type != "cuda":
-        return "compile", f"cudagraphs needs a CUDA device; {config.device} is {device}"
+def check_device(config: RunConfig, devices: list[str] | None) -> tuple[str, str] | None:
+    """(field, message) when the config cannot run on the devices the app's engine registered in
+    the store (None: not known yet, nothing to check). The UI never asks torch itself."""
+    if devices is None:
+        return None
+    gpus = [d for d in devices if d.startswith("cuda")]
+    name = "cuda:0" if config.device == "cuda" else config.device
+    if name == "auto":
+        name = (gpus or [d for d in devices if d == "mps"] or ["cpu"])[0]
+    elif name.startswith("cuda") and not gpus:
+        return "device", "cuda was asked for but CUDA is not available here; use cpu or auto"
+    elif name not in devices:
+        return "device", f"{name} does not exist; this machine has {', '.join(devices)}"
+    if config.compile == "cudagraphs" and not name.startswith("cuda"):
+        return "compile", f"cudagraphs needs a CUDA device; {config.device} is {name}"
     return None

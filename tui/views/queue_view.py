@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
@@ -37,11 +35,11 @@ class QueueView(RunTableView):
     def reload(self) -> None:
         rows = []
         for run in self.app.store.queue():
-            config = json.loads(run["config"])
+            config = run["config"]
             epochs = f"{run['epochs_done']}/{run['epochs']}"
             rows.append((run["id"], run["status"], run["name"], run["model"], run["dataset"], epochs,
                          config.get("batch_size", ""), config.get("lr", ""), config.get("device", "")))
-        paused = self.app.engine.paused if self.app.engine else False
+        paused = self.app.engine_paused
         self.query_one("#queue-status", Static).update(
             f"[b]{len(rows)}[/b] in the queue · engine {'[yellow]paused[/]' if paused else '[green]ready[/]'}"
             " · K/J move · c cancel · x remove · p pause")

@@ -13,10 +13,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from engine.config import RunConfig
 from engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunFinished, RunStarted
+from engine.run_control import RunControl
 from engine.worker import Job, run_job
 from store.recorder import Recorder
 from store.runs import worker_id
-from tui.cancel_watcher import CancelWatcher
+from tui.runners.control_watcher import ControlWatcher
 from tui.safe_text import printable
 
 
@@ -77,19 +78,18 @@ def train_in_foreground(home, config: RunConfig, run_id: int | None = None) -> i
         raise RunTaken(f"run {run_id} is {row['status']}{owner}; nothing was trained here")
     console = Console(stderr=True)
     recorder = Recorder(home.db_path, forward=[ProgressView(console)], worker=me)
-    stop = threading.Event()
+    control = RunControl(must_stop=lambda: recorder.broken is not None)
+    stop = control.stop
     signalled: list[int] = []
 
     def stop_on(number: int, _frame=None) -> None:
         signalled.append(number)
         stop.set()
 
-    def should_stop() -> bool:
-        return stop.is_set() or recorder.broken is not None
-
-    thread = threading.Thread(target=run_job, name="cifar-tui-train",
-                              args=(Job(run_id, config), recorder, should_stop, home.data_dir, home.checkpoint_dir))
-    watcher = CancelWatcher(home.db_path, recorder.worker, lambda _: stop.set()).start()
+    thread = threading.Thread(target=run_job, name="cifar-tui-train", args=(
+        Job(run_id, config), recorder, control.should_stop, home.data_dir, home.checkpoint_dir))
+    watcher = ControlWatcher(home.db_path, me, lambda _: stop.set(),
+                             lambda _, paused: control.pause(paused)).start()
     # Python's own SIGINT handler raises KeyboardInterrupt wherever the main thread is, which can
     # be in the middle of shutting things down; a flag is all a signal needs to set.
     handlers = {number: signal.signal(number, stop_on) for number in (signal.SIGINT, signal.SIGTERM)}
@@ -150,7 +150,7 @@ def run_worker(home, device: str | None, until_empty: bool, parent: int | None =
     parent process's end: the app whose engine this is died, say when its SSH session dropped)."""
 
     from engine.worker import Worker
-    from tui.job_source import QueueJobs
+    from tui.runners.job_source import QueueJobs
 
     recorder = Recorder(home.db_path, forward=[EventLines()])
     jobs = QueueJobs(home, recorder, device)
@@ -164,12 +164,8 @@ def run_worker(home, device: str | None, until_empty: bool, parent: int | None =
 
     worker = Worker(next_job, recorder, home.data_dir, checkpoint_dir=home.checkpoint_dir,
                     must_stop=lambda: recorder.broken is not None)
-    watcher = CancelWatcher(home.db_path, jobs.worker_name, worker.cancel)
+    watcher = ControlWatcher(home.db_path, jobs.worker_name, worker.cancel, worker.pause_run)
     signal.signal(signal.SIGTERM, lambda *_: empty.set())
-    if hasattr(signal, "SIGUSR1"):  # the app pauses its engine process with these (tui/engine_process.py)
-        signal.signal(signal.SIGUSR1, lambda *_: (worker.pause(), print("paused: no new run starts", flush=True)))
-        signal.signal(signal.SIGUSR2, lambda *_: (worker.resume(), print("resumed", flush=True)))
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR1, signal.SIGUSR2})
     print(f"worker {jobs.worker_name} on {home.db_path}; Ctrl-C stops it", flush=True)
     worker.start()
     watcher.start()

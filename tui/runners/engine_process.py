@@ -1,9 +1,9 @@
 """The app's engine as a child process (`cifar-tui worker`), the app's default.
 
-Training then shares neither the GIL nor a CPU-time budget with the UI's Python: the app
-follows the run through the store (StoreFollower), cancels it through the store
-(CancelWatcher in the worker) and pauses the worker with signals (SIGUSR1, SIGUSR2). The
-worker stops by itself when the app dies (a dropped SSH session), as the engine thread would.
+Training then shares neither the GIL nor a CPU-time budget with the UI's Python. The app talks
+to it as to any worker: it follows its runs through the store, and cancel and pause are requests
+in the store that the worker polls. The worker stops by itself when the app dies (a dropped SSH
+session), as the engine thread would.
 """
 
 from __future__ import annotations
@@ -18,36 +18,24 @@ from pathlib import Path
 
 from store.runs import RunStore
 
-PAUSE, RESUME = signal.SIGUSR1, signal.SIGUSR2
 RESTART_AFTER_S = 10  # a child that dies sooner than this is not restarted: it would die again
 
 
 class EngineProcess:
-    in_process = False  # its events reach the app through the store, not as messages
-
     def __init__(self, home_path: Path, log_path: Path, store: RunStore):
         self.home_path = home_path
         self.log_path = log_path
         self.store = store  # the UI thread's connection: call these methods on that thread
         self.process: subprocess.Popen | None = None
-        self.paused = False
         self.started_at = 0.0
         self.gave_up = False
 
     def start(self) -> None:
-        log = open(self.log_path, "a")
-        # The child starts with PAUSE and RESUME blocked, so that one sent while it still imports
-        # torch waits for its handlers (tui/headless.py unblocks them) instead of killing it.
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {PAUSE, RESUME})
-        try:
+        with open(self.log_path, "a") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "tui.cli", "--home", str(self.home_path), "worker",
                  "--with-parent", str(os.getpid())],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-            log.close()
-        self.paused = False
         self.started_at = time.monotonic()
 
     @property
@@ -67,33 +55,18 @@ class EngineProcess:
         if time.monotonic() - self.started_at < RESTART_AFTER_S:
             self.gave_up = True
             return f"the engine process stopped (exit {code}) right after starting; see {self.log_path}"
+        paused = self.store.worker_paused(self.worker_name)
         self.start()
+        if paused:  # the new child holds the queue as the old one did
+            self.store.pause_worker(self.worker_name)
         return f"the engine process stopped (exit {code}); started a new one. Its log: {self.log_path}"
-
-    def pause(self) -> None:
-        self._signal(PAUSE)
-        self.paused = True
-
-    def resume(self) -> None:
-        self._signal(RESUME)
-        self.paused = False
 
     def wake(self) -> None:
         """Nothing to do: the child looks at the queue twice a second."""
 
     def training(self) -> int | None:
         """The id of the run the child trains now, if any."""
-        row = self.store.db.execute("SELECT id FROM runs WHERE status = 'running' AND worker = ?",
-                               [self.worker_name]).fetchone()
-        return row[0] if row else None
-
-    def cancel(self, run_id: int) -> bool:
-        """Ask the child to stop run_id at its next batch (it polls the store for requests)."""
-        return self.training() == run_id and self.store.request_cancel(run_id)
-
-    def _signal(self, number: int) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(number)
+        return self.store.training_run_of(self.worker_name)
 
     def close(self, timeout: float = 30.0) -> bool:
         """Ctrl-C for the worker: it cancels its run cleanly, records it and exits."""

@@ -1,4 +1,5 @@
-"""The store's queue as a worker's job source: claims the next queued run for this worker."""
+"""The store's queue as a worker's job source: claims the next queued run for this worker,
+unless someone paused this worker's queue (a request in the store)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,12 @@ class QueueJobs:
     def __call__(self) -> Job | None:
         store = getattr(self._local, "store", None)
         if store is None:
+            from engine.device import available_devices
+
             store = self._local.store = RunStore(self.home.db_path)
+            store.register_worker(self.worker_name, available_devices())
+        if store.worker_paused(self.worker_name):
+            return None
         claimed = store.claim_next(self.worker_name)
         if claimed is None:
             return None

@@ -1,0 +1,90 @@
+"""The follower turns rows back into the events the recorder wrote: a round trip, row by row."""
+
+import json
+
+from engine.config import make_config
+from engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunFinished, RunInterrupted, RunStarted
+from store.follower import StoreFollower
+from store.recorder import record
+from store.runs import RunStore
+
+CONFIG = make_config(dataset="synthetic", epochs=2)
+
+
+def write(store, *events):
+    with store.write():
+        for event in events:
+            record(store, event)
+
+
+def end(run_id, epoch):
+    return EpochEnd(run_id, epoch, epoch * 3, 1.0, 0.5, 80.0 + epoch, (80.0,) * 10, 1.0, 9000.0)
+
+
+def claimed(store, worker="gpu-box:77"):
+    run_id = store.enqueue(CONFIG.to_dict())
+    store.claim(run_id, worker=worker)
+    return run_id
+
+
+def test_a_recorded_run_comes_back_as_the_same_events(tmp_path):
+    store = RunStore(tmp_path / "runs.db")
+    seen = []
+    follower = StoreFollower(store, seen.append)
+    run_id = claimed(store)
+    config_json = json.dumps(CONFIG.to_dict(), sort_keys=True)
+    started = RunStarted(run_id, config_json, "cuda:0", "H100", 43626, 3, 6)
+    batches = [
+        [started, Losses(run_id, 1, 0, (2.0, 1.5))],
+        [Losses(run_id, 1, 2, (1.25,)), end(run_id, 1), Losses(run_id, 2, 3, (1.0, 0.75))],
+        [Losses(run_id, 2, 5, (0.5,)), end(run_id, 2), RunFinished(run_id, 82.0, 0.5, 2.0)],
+    ]
+    for batch in batches:
+        write(store, *batch)
+        follower.poll()
+    assert seen[0] == started
+    assert [x for e in seen if isinstance(e, Losses) for x in e.losses] == [2.0, 1.5, 1.25, 1.0, 0.75, 0.5]
+    assert [e for e in seen if isinstance(e, EpochEnd)] == [end(run_id, 1), end(run_id, 2)]
+    assert seen[-1] == RunFinished(run_id, 82.0, 0.5, 2.0)
+    assert sum(isinstance(e, RunFinished) for e in seen) == 1  # each ending once
+    follower.poll()
+    assert seen[-1] == RunFinished(run_id, 82.0, 0.5, 2.0)
+
+
+def test_every_ending_is_reported_once_even_before_training(tmp_path):
+    store = RunStore(tmp_path / "runs.db")
+    seen = []
+    follower = StoreFollower(store, seen.append)
+    never_trained = claimed(store)
+    write(store, RunFailed(never_trained, "device: cuda:7 does not exist"))
+    follower.poll()
+    assert isinstance(seen[0], RunStarted) and seen[0].total_steps == 0  # Live shows it
+    assert seen[1] == RunFailed(never_trained, "device: cuda:7 does not exist")
+    training = claimed(store)
+    write(store, RunStarted(training, CONFIG.to_json(), "cpu", "2 CPU threads", 1, 3, 6))
+    follower.poll()
+    assert seen[-1].run_id == training
+    other = claimed(store)
+    write(store, RunCancelled(other, 0))  # cancelled: the user did it, and Live keeps its run
+    with store.write():
+        store.db.execute("UPDATE runs SET status = 'interrupted', error = 'worker gone', finished_at = ? "
+                         "WHERE id = ?", ["9999", training])
+    follower.poll()
+    assert seen[-1] == RunInterrupted(training, "worker gone")
+    assert sum(isinstance(e, (RunFailed, RunInterrupted)) for e in seen) == 2
+
+
+def test_a_resumed_run_is_followed_again(tmp_path):
+    store = RunStore(tmp_path / "runs.db")
+    seen = []
+    follower = StoreFollower(store, seen.append)
+    run_id = claimed(store)
+    write(store, RunStarted(run_id, CONFIG.to_json(), "cpu", "cpu", 1, 3, 6), Losses(run_id, 1, 0, (1.0,)))
+    follower.poll()
+    write(store, RunCancelled(run_id, 1))
+    follower.poll()
+    assert isinstance(seen[-1], RunCancelled)
+    assert store.claim_to_resume(run_id, "w:2")
+    write(store, RunStarted(run_id, CONFIG.to_json(), "cpu", "cpu", 1, 3, 6, first_step=0), Losses(run_id, 1, 0, (0.5,)))
+    follower.poll()
+    assert isinstance(seen[-2], RunStarted) and seen[-1] == Losses(run_id, 1, 0, (0.5,))
