@@ -77,7 +77,9 @@ def remove_pending(path: Path) -> None:
         stray.unlink(missing_ok=True)
 
 
-def load_checkpoint(path: Path, device, run_id: int | None = None, config_json: str | None = None) -> dict[str, Any] | None:
+def load_checkpoint(
+    path: Path, device, run_id: int | None = None, config_json: str | None = None
+) -> dict[str, Any] | None:
     """The checkpoint at path, checked to belong to this run; None if there is none."""
     import pickle
     import zipfile

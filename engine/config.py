@@ -122,30 +122,59 @@ def validate(config: RunConfig) -> None:
     _check(0 < config.lr <= 10, "lr", f"must be > 0 and <= 10 (got {config.lr})")
     from engine.schedule import SCHEDULES
 
-    _check(config.lr_schedule in SCHEDULES, "lr_schedule",
-           f"unknown schedule {config.lr_schedule!r}; allowed: {', '.join(SCHEDULES)}")
-    _check(config.compile != "cudagraphs" or config.lr_schedule == "constant", "compile",
-           "cudagraphs needs lr_schedule constant (a captured step replays its learning rate)")
-    _check(config.optimizer in OPTIMIZERS, "optimizer", f"unknown optimizer {config.optimizer!r}; allowed: {', '.join(OPTIMIZERS)}")
+    _check(
+        config.lr_schedule in SCHEDULES,
+        "lr_schedule",
+        f"unknown schedule {config.lr_schedule!r}; allowed: {', '.join(SCHEDULES)}",
+    )
+    _check(
+        config.compile != "cudagraphs" or config.lr_schedule == "constant",
+        "compile",
+        "cudagraphs needs lr_schedule constant (a captured step replays its learning rate)",
+    )
+    _check(
+        config.optimizer in OPTIMIZERS,
+        "optimizer",
+        f"unknown optimizer {config.optimizer!r}; allowed: {', '.join(OPTIMIZERS)}",
+    )
     _check(0 <= config.momentum < 1, "momentum", f"must be >= 0 and < 1 (got {config.momentum})")
-    _check(not config.nesterov or (config.optimizer == "sgd" and config.momentum > 0), "nesterov",
-           "needs optimizer sgd with momentum > 0")
+    _check(
+        not config.nesterov or (config.optimizer == "sgd" and config.momentum > 0),
+        "nesterov",
+        "needs optimizer sgd with momentum > 0",
+    )
     _check(0 <= config.weight_decay < 1, "weight_decay", f"must be >= 0 and < 1 (got {config.weight_decay})")
     _check(0 <= config.dropout < 1, "dropout", f"must be >= 0 and < 1 (got {config.dropout})")
     _check(config.init in INITS, "init", f"unknown init {config.init!r}; allowed: {', '.join(INITS)}")
     _check(0 <= config.seed < 2**63, "seed", f"must be between 0 and 2**63-1 (got {config.seed})")
-    _check(bool(DEVICE_PATTERN.match(config.device)) and _cuda_index(config.device) <= MAX_CUDA_INDEX, "device",
-           f"unknown device {config.device!r}; allowed: auto, cpu, cuda, cuda:N (N from 0 to {MAX_CUDA_INDEX}), mps")
-    _check(config.precision in PRECISIONS, "precision",
-           f"unknown precision {config.precision!r}; allowed: {', '.join(PRECISIONS)}")
-    _check(config.compile in COMPILE_MODES, "compile",
-           f"unknown compile mode {config.compile!r}; allowed: {', '.join(COMPILE_MODES)}")
-    _check(config.compile != "cudagraphs" or config.precision != "fp16", "compile",
-           "cudagraphs works with precision fp32 or bf16 (fp16's gradient scaler cannot be captured)")
+    _check(
+        bool(DEVICE_PATTERN.match(config.device)) and _cuda_index(config.device) <= MAX_CUDA_INDEX,
+        "device",
+        f"unknown device {config.device!r}; allowed: auto, cpu, cuda, cuda:N (N from 0 to {MAX_CUDA_INDEX}), mps",
+    )
+    _check(
+        config.precision in PRECISIONS,
+        "precision",
+        f"unknown precision {config.precision!r}; allowed: {', '.join(PRECISIONS)}",
+    )
+    _check(
+        config.compile in COMPILE_MODES,
+        "compile",
+        f"unknown compile mode {config.compile!r}; allowed: {', '.join(COMPILE_MODES)}",
+    )
+    _check(
+        config.compile != "cudagraphs" or config.precision != "fp16",
+        "compile",
+        "cudagraphs works with precision fp32 or bf16 (fp16's gradient scaler cannot be captured)",
+    )
     _check(config.limit_batches >= 0, "limit_batches", f"must be >= 0 (got {config.limit_batches})")
     _check(len(config.name) <= 200, "name", f"must be at most 200 characters (got {len(config.name)})")
     control = next((ch for ch in config.name if not (ch.isprintable() or ch == " ")), None)
-    _check(control is None, "name", f"must be printable text; it holds the invisible or control character U+{ord(control or ' '):04X}")
+    _check(
+        control is None,
+        "name",
+        f"must be printable text; it holds the invisible or control character U+{ord(control or ' '):04X}",
+    )
 
 
 def _cuda_index(device: str) -> int:
@@ -164,9 +193,20 @@ PRESETS: dict[str, dict[str, Any]] = {
     "seed-resnet": dict(_TUTORIAL, model="seed-resnet", epochs=3),
     "seed-resnet18": dict(_TUTORIAL, model="resnet18", epochs=3),
     # The schedule CIFAR papers use for ResNet-18 (about 95% test accuracy on CIFAR-10).
-    "resnet18-cifar": dict(model="resnet18-cifar", dataset="cifar10", epochs=60, batch_size=128, lr=0.1,
-                           lr_schedule="cosine", optimizer="sgd", momentum=0.9, nesterov=True,
-                           weight_decay=5e-4, hflip=True, crop=True),
+    "resnet18-cifar": dict(
+        model="resnet18-cifar",
+        dataset="cifar10",
+        epochs=60,
+        batch_size=128,
+        lr=0.1,
+        lr_schedule="cosine",
+        optimizer="sgd",
+        momentum=0.9,
+        nesterov=True,
+        weight_decay=5e-4,
+        hflip=True,
+        crop=True,
+    ),
 }
 
 

@@ -9,9 +9,9 @@ import hashlib
 import pickle
 import tarfile
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -81,9 +81,8 @@ def load_cifar10(data_dir: Path) -> Dataset:
 
 
 def _download(data_dir: Path) -> None:
-    from torchvision.datasets.utils import download_url
-
     from torchvision.datasets import CIFAR10
+    from torchvision.datasets.utils import download_url
 
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -117,8 +116,10 @@ def read_batch_folder(folder: Path) -> Dataset:
             classes = tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names)
     labels = torch.cat([train.labels, test.labels])
     if labels.numel() and (labels.min() < 0 or labels.max() >= len(classes)):
-        raise DatasetUnavailable(f"{folder} has labels outside 0..{len(classes) - 1} "
-                                 f"(found {labels.min().item()}..{labels.max().item()}); the files do not match")
+        raise DatasetUnavailable(
+            f"{folder} has labels outside 0..{len(classes) - 1} "
+            f"(found {labels.min().item()}..{labels.max().item()}); the files do not match"
+        )
     return Dataset(train, test, classes)
 
 

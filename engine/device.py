@@ -23,10 +23,14 @@ def resolve_device(name: str) -> torch.device:
         raise DeviceUnavailable(f"device: {name!r} is not a device torch knows ({error})") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise DeviceUnavailable("device: cuda was asked for but CUDA is not available here; use --device cpu or auto")
+            raise DeviceUnavailable(
+                "device: cuda was asked for but CUDA is not available here; use --device cpu or auto"
+            )
         index = 0 if device.index is None else device.index
         if index >= torch.cuda.device_count():
-            raise DeviceUnavailable(f"device: cuda:{index} does not exist; this machine has {torch.cuda.device_count()} GPU(s)")
+            raise DeviceUnavailable(
+                f"device: cuda:{index} does not exist; this machine has {torch.cuda.device_count()} GPU(s)"
+            )
         return torch.device("cuda", index)
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise DeviceUnavailable("device: mps was asked for but is not available here; use --device cpu or auto")

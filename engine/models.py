@@ -5,8 +5,9 @@ Importing this module is cheap (no torch); a model's code is imported when it is
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from torch import nn
@@ -17,24 +18,24 @@ class ModelSpec:
     name: str
     family: str
     description: str
-    build: Callable[[int, float], "nn.Module"]  # (num_classes, dropout) -> module
+    build: Callable[[int, float], nn.Module]  # (num_classes, dropout) -> module
     input_size: int = 32
 
 
-def _seed_cnn(num_classes: int, dropout: float) -> "nn.Module":
+def _seed_cnn(num_classes: int, dropout: float) -> nn.Module:
     from engine.seed_models import SeedCNN
 
     return SeedCNN(num_classes, dropout)
 
 
-def _seed_resnet(num_classes: int, dropout: float) -> "nn.Module":
+def _seed_resnet(num_classes: int, dropout: float) -> nn.Module:
     from engine.seed_models import SeedResNet
 
     return SeedResNet(num_classes)
 
 
-def _torchvision(name: str, **options) -> Callable[[int, float], "nn.Module"]:
-    def build(num_classes: int, dropout: float) -> "nn.Module":
+def _torchvision(name: str, **options) -> Callable[[int, float], nn.Module]:
+    def build(num_classes: int, dropout: float) -> nn.Module:
         import torchvision.models
 
         return getattr(torchvision.models, name)(weights=None, num_classes=num_classes, **options)
@@ -42,7 +43,7 @@ def _torchvision(name: str, **options) -> Callable[[int, float], "nn.Module"]:
     return build
 
 
-def _resnet18_cifar(num_classes: int, dropout: float) -> "nn.Module":
+def _resnet18_cifar(num_classes: int, dropout: float) -> nn.Module:
     """ResNet-18 with a 3x3 stride-1 stem and no max-pool: the variant CIFAR papers report (~95%)."""
     from torch import nn
     from torchvision.models import resnet18
@@ -56,37 +57,75 @@ def _resnet18_cifar(num_classes: int, dropout: float) -> "nn.Module":
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
-        ModelSpec("seed-cnn", "cnn", "The tutorial's CNN: 4 conv-BN-tanh blocks, 3 linear layers with dropout", _seed_cnn),
+        ModelSpec(
+            "seed-cnn", "cnn", "The tutorial's CNN: 4 conv-BN-tanh blocks, 3 linear layers with dropout", _seed_cnn
+        ),
         ModelSpec("seed-resnet", "resnet", "The tutorial's small ResNet: BasicBlocks, 16-32-64 channels", _seed_resnet),
-        ModelSpec("resnet18", "resnet", "torchvision ResNet-18 (ImageNet stem), trained from scratch",
-                  _torchvision("resnet18")),
-        ModelSpec("resnet18-cifar", "resnet", "ResNet-18 with a 3x3 stem and no max-pool, as CIFAR papers use",
-                  _resnet18_cifar),
+        ModelSpec(
+            "resnet18",
+            "resnet",
+            "torchvision ResNet-18 (ImageNet stem), trained from scratch",
+            _torchvision("resnet18"),
+        ),
+        ModelSpec(
+            "resnet18-cifar",
+            "resnet",
+            "ResNet-18 with a 3x3 stem and no max-pool, as CIFAR papers use",
+            _resnet18_cifar,
+        ),
         ModelSpec("alexnet", "alexnet", "AlexNet (2012): 5 conv and 3 linear layers", _torchvision("alexnet"), 63),
         ModelSpec("vgg16", "vgg", "VGG-16: 13 3x3 conv layers and 3 linear layers", _torchvision("vgg16")),
-        ModelSpec("squeezenet1_0", "squeezenet", "SqueezeNet 1.0: fire modules, AlexNet accuracy with few weights",
-                  _torchvision("squeezenet1_0")),
-        ModelSpec("densenet161", "densenet", "DenseNet-161: every layer sees all earlier ones",
-                  _torchvision("densenet161")),
-        ModelSpec("inception_v3", "inception", "Inception v3 with its auxiliary classifier (needs 299x299)",
-                  _torchvision("inception_v3", aux_logits=True, init_weights=True), 299),
-        ModelSpec("googlenet", "inception", "GoogLeNet (Inception v1) with its two auxiliary classifiers",
-                  _torchvision("googlenet", aux_logits=True, init_weights=True)),
-        ModelSpec("shufflenet_v2_x1_0", "shufflenet", "ShuffleNet V2 1.0x: channel shuffles for mobile",
-                  _torchvision("shufflenet_v2_x1_0")),
-        ModelSpec("mobilenet_v2", "mobilenet", "MobileNet V2: inverted residuals, linear bottlenecks",
-                  _torchvision("mobilenet_v2")),
-        ModelSpec("resnext50_32x4d", "resnet", "ResNeXt-50 32x4d: grouped-convolution bottlenecks",
-                  _torchvision("resnext50_32x4d")),
-        ModelSpec("wide_resnet50_2", "resnet", "Wide ResNet-50-2: bottlenecks twice as wide",
-                  _torchvision("wide_resnet50_2")),
-        ModelSpec("mnasnet1_0", "mnasnet", "MNASNet 1.0: found by mobile architecture search",
-                  _torchvision("mnasnet1_0")),
+        ModelSpec(
+            "squeezenet1_0",
+            "squeezenet",
+            "SqueezeNet 1.0: fire modules, AlexNet accuracy with few weights",
+            _torchvision("squeezenet1_0"),
+        ),
+        ModelSpec(
+            "densenet161", "densenet", "DenseNet-161: every layer sees all earlier ones", _torchvision("densenet161")
+        ),
+        ModelSpec(
+            "inception_v3",
+            "inception",
+            "Inception v3 with its auxiliary classifier (needs 299x299)",
+            _torchvision("inception_v3", aux_logits=True, init_weights=True),
+            299,
+        ),
+        ModelSpec(
+            "googlenet",
+            "inception",
+            "GoogLeNet (Inception v1) with its two auxiliary classifiers",
+            _torchvision("googlenet", aux_logits=True, init_weights=True),
+        ),
+        ModelSpec(
+            "shufflenet_v2_x1_0",
+            "shufflenet",
+            "ShuffleNet V2 1.0x: channel shuffles for mobile",
+            _torchvision("shufflenet_v2_x1_0"),
+        ),
+        ModelSpec(
+            "mobilenet_v2",
+            "mobilenet",
+            "MobileNet V2: inverted residuals, linear bottlenecks",
+            _torchvision("mobilenet_v2"),
+        ),
+        ModelSpec(
+            "resnext50_32x4d",
+            "resnet",
+            "ResNeXt-50 32x4d: grouped-convolution bottlenecks",
+            _torchvision("resnext50_32x4d"),
+        ),
+        ModelSpec(
+            "wide_resnet50_2", "resnet", "Wide ResNet-50-2: bottlenecks twice as wide", _torchvision("wide_resnet50_2")
+        ),
+        ModelSpec(
+            "mnasnet1_0", "mnasnet", "MNASNet 1.0: found by mobile architecture search", _torchvision("mnasnet1_0")
+        ),
     )
 }
 
 
-def build_model(name: str, num_classes: int = 10, dropout: float = 0.2, init: str = "default") -> "nn.Module":
+def build_model(name: str, num_classes: int = 10, dropout: float = 0.2, init: str = "default") -> nn.Module:
     """The named model; one that needs larger images than 32x32 first resizes them on the device."""
     from torch import nn
 
@@ -107,7 +146,7 @@ def parameter_count(name: str, num_classes: int = 10) -> int:
         return count_parameters(MODELS[name].build(num_classes, 0.2))
 
 
-def apply_init(model: "nn.Module", init: str) -> None:
+def apply_init(model: nn.Module, init: str) -> None:
     """The tutorial's weight_init with a choice of scheme for conv and linear weights.
 
     Biases are drawn from N(0, 1) and BatchNorm weights from N(1, 0.02), as the tutorial does.
@@ -130,5 +169,5 @@ def apply_init(model: "nn.Module", init: str) -> None:
             nn.init.constant_(module.bias.data, 0)
 
 
-def count_parameters(model: "nn.Module") -> int:
+def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())

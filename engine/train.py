@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -36,8 +36,12 @@ def make_optimizer(config: RunConfig, model: nn.Module, device: torch.device) ->
         fused["capturable"] = True  # Adam's step counter lives on the GPU, so a graph can replay it
     if config.optimizer == "sgd":
         return torch.optim.SGD(
-            model.parameters(), lr=config.lr, momentum=config.momentum,
-            nesterov=config.nesterov, weight_decay=config.weight_decay, **fused,
+            model.parameters(),
+            lr=config.lr,
+            momentum=config.momentum,
+            nesterov=config.nesterov,
+            weight_decay=config.weight_decay,
+            **fused,
         )
     return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, **fused)
 
@@ -91,10 +95,18 @@ def train(
     step_fn = make_step(model, optimizer, config, device)
     graphs = config.compile == "cudagraphs"  # a CUDA graph replays one batch shape: drop the last partial batch
     per_epoch = steps_per_epoch(config, len(data.train), drop_last=graphs)
-    emit(RunStarted(
-        run_id, config.to_json(), str(device), describe_device(device), count_parameters(raw_model),
-        per_epoch, per_epoch * config.epochs, first_step=step,
-    ))
+    emit(
+        RunStarted(
+            run_id,
+            config.to_json(),
+            str(device),
+            describe_device(device),
+            count_parameters(raw_model),
+            per_epoch,
+            per_epoch * config.epochs,
+            first_step=step,
+        )
+    )
     stream = LossStream(run_id, emit)
     scheduled, total_steps = config.lr_schedule != "constant", per_epoch * config.epochs
     run_start = time.perf_counter()
@@ -123,21 +135,47 @@ def train(
         test_loss, test_acc, class_acc = evaluate(model, data.test, len(data.classes), config)
         pending = ""
         if ckpt_path is not None:
-            pending = str(write_pending(ckpt_path, epoch, {
-                "run_id": run_id, "epoch": epoch, "step": step, "config": config.to_json(),
-                "model": raw_model.state_dict(), "optimizer": optimizer.state_dict(),
-                "torch_rng": torch.get_rng_state(), "generator": generator.get_state(),
-                **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}),
-            }))
+            pending = str(
+                write_pending(
+                    ckpt_path,
+                    epoch,
+                    {
+                        "run_id": run_id,
+                        "epoch": epoch,
+                        "step": step,
+                        "config": config.to_json(),
+                        "model": raw_model.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "torch_rng": torch.get_rng_state(),
+                        "generator": generator.get_state(),
+                        **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}),
+                    },
+                )
+            )
             pause_point("checkpoint-written")
         # The recorder moves the pending checkpoint into place once this epoch is recorded.
-        emit(EpochEnd(run_id, epoch, step, train_loss, test_loss, test_acc, class_acc, seconds, images / seconds,
-                      checkpoint_temp=pending, checkpoint=str(ckpt_path) if pending else ""))
+        emit(
+            EpochEnd(
+                run_id,
+                epoch,
+                step,
+                train_loss,
+                test_loss,
+                test_acc,
+                class_acc,
+                seconds,
+                images / seconds,
+                checkpoint_temp=pending,
+                checkpoint=str(ckpt_path) if pending else "",
+            )
+        )
     emit(RunFinished(run_id, test_acc, test_loss, time.perf_counter() - run_start))
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, split: Split, num_classes: int, config: RunConfig) -> tuple[float, float, tuple[float, ...]]:
+def evaluate(
+    model: nn.Module, split: Split, num_classes: int, config: RunConfig
+) -> tuple[float, float, tuple[float, ...]]:
     """(mean loss, accuracy %, per-class accuracy %) on an unaugmented split, dropout off."""
     model.eval()
     device = split.labels.device

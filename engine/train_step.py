@@ -8,7 +8,7 @@ runs on the CPU too, so each is tested without a GPU.
 from __future__ import annotations
 
 import contextlib
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -112,8 +112,12 @@ class GraphStep:
 
     def _forward_backward_step(self) -> torch.Tensor:
         # No autocast cache: cached casts would outlive the capture.
-        with torch.autocast("cuda", dtype=DTYPES.get(self.config.precision, torch.bfloat16),
-                            enabled=self.config.precision != "fp32", cache_enabled=False):
+        with torch.autocast(
+            "cuda",
+            dtype=DTYPES.get(self.config.precision, torch.bfloat16),
+            enabled=self.config.precision != "fp32",
+            cache_enabled=False,
+        ):
             loss = loss_of(self.model(self.inputs), self.targets)
         loss.backward()
         self.optimizer.step()

@@ -39,11 +39,13 @@ def tutorial_images_per_s(config: RunConfig, train: Split, max_batches: int | No
     """Train like the tutorial for one epoch (or max_batches) and return images per second."""
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
-    transform = transforms.Compose([
-        transforms.RandomHorizontalFlip(),
-        transforms.ToTensor(),
-        transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
-    ])
+    transform = transforms.Compose(
+        [
+            transforms.RandomHorizontalFlip(),
+            transforms.ToTensor(),
+            transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+        ]
+    )
     loader = DataLoader(PILDataset(train, transform), batch_size=config.batch_size, shuffle=True)
     model = build_model(config.model, 10, config.dropout, config.init).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import errno
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -57,8 +57,9 @@ def run_job(
     try:
         train(job.run_id, job.config, emit, should_stop, data_dir, checkpoint_dir=checkpoint_dir)
     except Exception as error:
-        log.log(logging.INFO if isinstance(error, EXPECTED) else logging.ERROR,
-                "run %s failed", job.run_id, exc_info=True)
+        log.log(
+            logging.INFO if isinstance(error, EXPECTED) else logging.ERROR, "run %s failed", job.run_id, exc_info=True
+        )
         emit(RunFailed(job.run_id, describe_error(error, job.config)))
     finally:
         if torch.cuda.is_available():

@@ -5,12 +5,24 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 FORMATS = ("csv", "json", "md", "latex")
 EXPORT_COLUMNS = (
-    "id", "name", "status", "model", "dataset", "epochs", "epochs_done", "test_acc", "test_loss",
-    "best_test_acc", "images_per_s", "seconds", "error",
+    "id",
+    "name",
+    "status",
+    "model",
+    "dataset",
+    "epochs",
+    "epochs_done",
+    "test_acc",
+    "test_loss",
+    "best_test_acc",
+    "images_per_s",
+    "seconds",
+    "error",
 )
 NUMERIC = {"id", "epochs", "epochs_done", "test_acc", "test_loss", "best_test_acc", "images_per_s", "seconds"}
 _DECIMALS = {"test_acc": 2, "best_test_acc": 2, "test_loss": 4, "train_loss": 4, "images_per_s": 0, "seconds": 1}
@@ -60,8 +72,16 @@ def _markdown(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
 
 
 _LATEX_SPECIAL = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
 }
 
 

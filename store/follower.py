@@ -10,8 +10,9 @@ other run that ends, one that failed before its first step included.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from itertools import groupby
-from typing import Any, Callable
+from typing import Any
 
 from engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunFinished, RunInterrupted, RunStarted
 from store.runs import RunStore
@@ -51,9 +52,20 @@ class StoreFollower:
             self.emit(Losses(run_id, epoch, chunk[0][0], tuple(row[2] for row in chunk)))
         if rows:
             self.next_step = rows[-1][0] + 1
-        for e in self.store.epochs(run_id)[self.epochs_seen:]:
-            self.emit(EpochEnd(run_id, e["epoch"], e["step"], e["train_loss"], e["test_loss"], e["test_acc"],
-                               tuple(e["class_acc"]), e["seconds"], e["images_per_s"]))
+        for e in self.store.epochs(run_id)[self.epochs_seen :]:
+            self.emit(
+                EpochEnd(
+                    run_id,
+                    e["epoch"],
+                    e["step"],
+                    e["train_loss"],
+                    e["test_loss"],
+                    e["test_acc"],
+                    tuple(e["class_acc"]),
+                    e["seconds"],
+                    e["images_per_s"],
+                )
+            )
             self.epochs_seen += 1
         run = self.store.run(run_id)
         if run is None:  # deleted meanwhile
@@ -78,8 +90,15 @@ def started(run: dict[str, Any]) -> RunStarted:
     """A run's RunStarted as its row has it (total_steps 0: it never began training)."""
     total = run["total_steps"] or 0
     epochs = max(1, int(run["config"].get("epochs", 1)))
-    return RunStarted(run["id"], json.dumps(run["config"], sort_keys=True), run["device"] or "",
-                      run["device_name"] or "", run["params"] or 0, max(1, total // epochs) if total else 0, total)
+    return RunStarted(
+        run["id"],
+        json.dumps(run["config"], sort_keys=True),
+        run["device"] or "",
+        run["device_name"] or "",
+        run["params"] or 0,
+        max(1, total // epochs) if total else 0,
+        total,
+    )
 
 
 def ending(run: dict[str, Any], step: int) -> object:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 HEARTBEAT_S = 5.0
 STALE_AFTER = timedelta(minutes=1)
@@ -30,7 +30,7 @@ def pid_alive(pid: int) -> bool:
 
 
 def owner_alive(worker: str | None, heartbeat_at: str | None, now: datetime | None = None) -> bool:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     host, _, pid = (worker or "").rpartition(":")
     if host == socket.gethostname() and pid.isdigit() and not pid_alive(int(pid)):
         return False

@@ -20,9 +20,10 @@ import queue
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from engine.checkpoint import commit
 from engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunFinished, RunStarted
@@ -40,8 +41,7 @@ _CLOSE = object()
 
 
 class Recorder:
-    def __init__(self, path: Path | str, forward: list[Callable[[Any], None]] | None = None,
-                 worker: str | None = None):
+    def __init__(self, path: Path | str, forward: list[Callable[[Any], None]] | None = None, worker: str | None = None):
         self.path = path
         self.worker = worker or worker_id()
         self.forward = list(forward or [])
@@ -207,13 +207,24 @@ def record(store: RunStore, event: Any) -> None:
             db.execute("DELETE FROM epochs WHERE run_id = ? AND step > ?", [event.run_id, event.first_step])
             db.execute(
                 """UPDATE runs SET epochs_done = (SELECT count(*) FROM epochs WHERE run_id = runs.id)
-                   WHERE id = ?""", [event.run_id])
+                   WHERE id = ?""",
+                [event.run_id],
+            )
         case EpochEnd():
             db.execute(
                 """INSERT OR REPLACE INTO epochs (run_id, epoch, step, train_loss, test_loss, test_acc,
                    class_acc, seconds, images_per_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                [event.run_id, event.epoch, event.step, event.train_loss, event.test_loss, event.test_acc,
-                 json.dumps(list(event.class_acc)), event.seconds, event.images_per_s],
+                [
+                    event.run_id,
+                    event.epoch,
+                    event.step,
+                    event.train_loss,
+                    event.test_loss,
+                    event.test_acc,
+                    json.dumps(list(event.class_acc)),
+                    event.seconds,
+                    event.images_per_s,
+                ],
             )
             db.execute(
                 """UPDATE runs SET epochs_done = ?, train_loss = ?, test_loss = ?, test_acc = ?,
@@ -233,5 +244,4 @@ def record(store: RunStore, event: Any) -> None:
 
 
 def _end(db, run_id: int, status: str, error: str | None) -> None:
-    db.execute(
-        "UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?", [status, error, now(), run_id])
+    db.execute("UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?", [status, error, now(), run_id])

@@ -12,9 +12,10 @@ import os
 import socket
 import sqlite3
 import time
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -27,8 +28,22 @@ RESUMABLE = ("interrupted", "failed", "cancelled")
 
 # The run table as people see it (runs --json, export, the Runs screen).
 RUN_COLUMNS = (
-    "id", "name", "status", "model", "dataset", "epochs", "epochs_done", "test_acc", "test_loss",
-    "best_test_acc", "train_loss", "images_per_s", "seconds", "device", "created_at", "error",
+    "id",
+    "name",
+    "status",
+    "model",
+    "dataset",
+    "epochs",
+    "epochs_done",
+    "test_acc",
+    "test_loss",
+    "best_test_acc",
+    "train_loss",
+    "images_per_s",
+    "seconds",
+    "device",
+    "created_at",
+    "error",
 )
 
 
@@ -37,7 +52,7 @@ class StoreError(RuntimeError):
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def worker_id() -> str:
@@ -105,23 +120,26 @@ class RunStore:
 
     def interrupt_orphans(self) -> list[int]:
         """Mark `interrupted` the running runs whose worker is gone; returns their ids."""
-        running = self._dicts("SELECT id, worker, coalesce(heartbeat_at, started_at) AS beat FROM runs "
-                              "WHERE status = 'running'")
+        running = self._dicts(
+            "SELECT id, worker, coalesce(heartbeat_at, started_at) AS beat FROM runs WHERE status = 'running'"
+        )
         orphans = [row["id"] for row in running if not owner_alive(row["worker"], row["beat"])]
         if orphans:
             with self.write():
                 self.db.conn.executemany(
                     "UPDATE runs SET status = 'interrupted', finished_at = ?, error = ? "
                     "WHERE id = ? AND status = 'running'",
-                    [(now(), "the worker stopped (killed, crashed or lost) while training; resume it", run_id)
-                     for run_id in orphans])
+                    [
+                        (now(), "the worker stopped (killed, crashed or lost) while training; resume it", run_id)
+                        for run_id in orphans
+                    ],
+                )
         return orphans
 
     def heartbeat(self, worker: str, in_transaction: bool = False) -> None:
         """This worker is alive: stamp the runs it owns."""
         with contextlib.nullcontext() if in_transaction else self.write():
-            self.db.execute("UPDATE runs SET heartbeat_at = ? WHERE worker = ? AND status = 'running'",
-                            [now(), worker])
+            self.db.execute("UPDATE runs SET heartbeat_at = ? WHERE worker = ? AND status = 'running'", [now(), worker])
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Database]:
@@ -153,16 +171,25 @@ class RunStore:
                 """INSERT INTO runs (name, status, model, dataset, epochs, config, queue_pos, created_at,
                                      worker, started_at, heartbeat_at)
                    VALUES (?, ?, ?, ?, ?, ?, (SELECT coalesce(max(queue_pos), 0) + 1 FROM runs), ?, ?, ?, ?)""",
-                [config.get("name", ""), status, config["model"], config["dataset"], config["epochs"],
-                 json.dumps(config, sort_keys=True), stamp, worker,
-                 *((None, None) if worker is None else (stamp, stamp))],
+                [
+                    config.get("name", ""),
+                    status,
+                    config["model"],
+                    config["dataset"],
+                    config["epochs"],
+                    json.dumps(config, sort_keys=True),
+                    stamp,
+                    worker,
+                    *((None, None) if worker is None else (stamp, stamp)),
+                ],
             )
         return cursor.lastrowid
 
     def claim_next(self, worker: str | None = None) -> tuple[int, dict[str, Any]] | None:
         """Take the first queued run for this worker, atomically; None when the queue is empty."""
-        return self._claim("SELECT id FROM runs WHERE status = 'queued' ORDER BY queue_pos, id LIMIT 1", [],
-                           worker, ("queued",))
+        return self._claim(
+            "SELECT id FROM runs WHERE status = 'queued' ORDER BY queue_pos, id LIMIT 1", [], worker, ("queued",)
+        )
 
     def claim(self, run_id: int, worker: str | None = None) -> tuple[int, dict[str, Any]] | None:
         """Take one particular queued run; None if it is not queued (any more)."""
@@ -173,8 +200,9 @@ class RunStore:
         None if it is not in one of those states (another process resumed it first, say)."""
         return self._claim("SELECT ?", [run_id], worker, RESUMABLE)
 
-    def _claim(self, pick_sql: str, params: list, worker: str | None,
-               from_statuses: tuple[str, ...]) -> tuple[int, dict[str, Any]] | None:
+    def _claim(
+        self, pick_sql: str, params: list, worker: str | None, from_statuses: tuple[str, ...]
+    ) -> tuple[int, dict[str, Any]] | None:
         # One UPDATE guarded by the status in a write transaction: two workers never take the
         # same run, and the one that does not get it learns so from the empty RETURNING.
         allowed = ", ".join("?" * len(from_statuses))
@@ -190,8 +218,9 @@ class RunStore:
 
     def queue(self) -> list[dict[str, Any]]:
         """Running runs, then queued ones in the order they will run; configs parsed."""
-        rows = self._dicts("SELECT * FROM runs WHERE status IN ('running', 'queued') "
-                           "ORDER BY status = 'queued', queue_pos, id")
+        rows = self._dicts(
+            "SELECT * FROM runs WHERE status IN ('running', 'queued') ORDER BY status = 'queued', queue_pos, id"
+        )
         for row in rows:
             row["config"] = json.loads(row["config"])
         return rows
@@ -199,8 +228,9 @@ class RunStore:
     def move(self, run_id: int, offset: int) -> bool:
         """Move a queued run `offset` places later (negative: earlier) among the queued runs."""
         with self.write():
-            ids = [row[0] for row in self.db.execute(
-                "SELECT id FROM runs WHERE status = 'queued' ORDER BY queue_pos, id")]
+            ids = [
+                row[0] for row in self.db.execute("SELECT id FROM runs WHERE status = 'queued' ORDER BY queue_pos, id")
+            ]
             if run_id not in ids:
                 return False
             index = ids.index(run_id)
@@ -209,7 +239,8 @@ class RunStore:
                 return False
             ids.insert(new_index, ids.pop(index))
             self.db.conn.executemany(
-                "UPDATE runs SET queue_pos = ? WHERE id = ?", [(pos + 1, rid) for pos, rid in enumerate(ids)])
+                "UPDATE runs SET queue_pos = ? WHERE id = ?", [(pos + 1, rid) for pos, rid in enumerate(ids)]
+            )
         return True
 
     def requeue(self, run_id: int) -> bool:
@@ -218,41 +249,55 @@ class RunStore:
             cursor = self.db.execute(
                 """UPDATE runs SET status = 'queued', worker = NULL, heartbeat_at = NULL,
                    queue_pos = (SELECT coalesce(max(queue_pos), 0) + 1 FROM runs)
-                   WHERE id = ? AND status IN (?, ?, ?)""", [run_id, *RESUMABLE])
+                   WHERE id = ? AND status IN (?, ?, ?)""",
+                [run_id, *RESUMABLE],
+            )
         return cursor.rowcount == 1
 
     def request_cancel(self, run_id: int) -> bool:
         """Ask the worker training a run (in whatever process) to stop it; False if it is not running."""
         with self.write():
             cursor = self.db.execute(
-                "UPDATE runs SET cancel_requested = 1 WHERE id = ? AND status = 'running'", [run_id])
+                "UPDATE runs SET cancel_requested = 1 WHERE id = ? AND status = 'running'", [run_id]
+            )
         return cursor.rowcount == 1
 
     def request_pause(self, run_id: int, paused: bool = True) -> bool:
         """Ask the worker training a run to hold it at its next batch (or to go on); False if it
         is not running."""
         with self.write():
-            cursor = self.db.execute("UPDATE runs SET pause_requested = ? WHERE id = ? AND status = 'running'",
-                                     [int(paused), run_id])
+            cursor = self.db.execute(
+                "UPDATE runs SET pause_requested = ? WHERE id = ? AND status = 'running'", [int(paused), run_id]
+            )
         return cursor.rowcount == 1
 
     def control_requests(self, worker: str) -> dict[int, tuple[bool, bool]]:
         """This worker's running runs: run id -> (cancel requested, pause requested)."""
-        return {row[0]: (bool(row[1]), bool(row[2])) for row in self.db.execute(
-            "SELECT id, cancel_requested, pause_requested FROM runs WHERE worker = ? AND status = 'running'",
-            [worker])}
+        return {
+            row[0]: (bool(row[1]), bool(row[2]))
+            for row in self.db.execute(
+                "SELECT id, cancel_requested, pause_requested FROM runs WHERE worker = ? AND status = 'running'",
+                [worker],
+            )
+        }
 
     def pause_worker(self, worker: str, paused: bool = True) -> None:
         """Hold (or release) a worker's queue: it finishes its run and claims no new one."""
         with self.write():
-            self.db.execute("INSERT INTO workers (name, paused) VALUES (?, ?) "
-                            "ON CONFLICT (name) DO UPDATE SET paused = excluded.paused", [worker, int(paused)])
+            self.db.execute(
+                "INSERT INTO workers (name, paused) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET paused = excluded.paused",
+                [worker, int(paused)],
+            )
 
     def register_worker(self, worker: str, devices: list[str]) -> None:
         """A worker says what it can train on (it keeps any pause request already made for it)."""
         with self.write():
-            self.db.execute("INSERT INTO workers (name, devices) VALUES (?, ?) "
-                            "ON CONFLICT (name) DO UPDATE SET devices = excluded.devices", [worker, json.dumps(devices)])
+            self.db.execute(
+                "INSERT INTO workers (name, devices) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET devices = excluded.devices",
+                [worker, json.dumps(devices)],
+            )
 
     def worker_devices(self, worker: str) -> list[str] | None:
         """The devices a worker registered; None before it has."""
@@ -268,7 +313,8 @@ class RunStore:
         with self.write():
             cursor = self.db.execute(
                 "UPDATE runs SET status = 'cancelled', finished_at = ? WHERE id = ? AND status = 'queued'",
-                [now(), run_id])
+                [now(), run_id],
+            )
         return cursor.rowcount == 1
 
     # ------------------------------------------------------------ reading
@@ -278,8 +324,10 @@ class RunStore:
         columns = ", ".join(RUN_COLUMNS)
         if ids is None:
             return self._dicts(f"SELECT {columns} FROM runs ORDER BY id DESC")
-        by_id = {row["id"]: row for row in self._dicts(
-            f"SELECT {columns} FROM runs WHERE id IN ({', '.join('?' * len(ids))})", list(ids))}
+        by_id = {
+            row["id"]: row
+            for row in self._dicts(f"SELECT {columns} FROM runs WHERE id IN ({', '.join('?' * len(ids))})", list(ids))
+        }
         return [by_id[run_id] for run_id in ids if run_id in by_id]
 
     def run(self, run_id: int) -> dict[str, Any] | None:
@@ -293,14 +341,17 @@ class RunStore:
 
     def newest_training(self) -> int | None:
         """The run that started training last among those still training (any worker)."""
-        row = self.db.execute("SELECT id FROM runs WHERE status = 'running' AND total_steps IS NOT NULL "
-                              "ORDER BY started_at DESC, id DESC LIMIT 1").fetchone()
+        row = self.db.execute(
+            "SELECT id FROM runs WHERE status = 'running' AND total_steps IS NOT NULL "
+            "ORDER BY started_at DESC, id DESC LIMIT 1"
+        ).fetchone()
         return row[0] if row else None
 
     def losses_from(self, run_id: int, first_step: int) -> list[tuple[int, int, float]]:
         """(step, epoch, loss) rows of a run from first_step on, in order."""
-        return self.db.execute("SELECT step, epoch, loss FROM losses WHERE run_id = ? AND step >= ? ORDER BY step",
-                               [run_id, first_step]).fetchall()
+        return self.db.execute(
+            "SELECT step, epoch, loss FROM losses WHERE run_id = ? AND step >= ? ORDER BY step", [run_id, first_step]
+        ).fetchall()
 
     def training_run_of(self, worker: str) -> int | None:
         """The run this worker trains now, if any."""
@@ -313,8 +364,11 @@ class RunStore:
 
     def ended_since(self, finished_after: str) -> list[dict[str, Any]]:
         """Runs that finished, failed or were interrupted after that moment, oldest first, config parsed."""
-        rows = self._dicts("SELECT * FROM runs WHERE finished_at > ? AND status IN ('finished', 'failed', "
-                           "'interrupted') ORDER BY finished_at, id", [finished_after])
+        rows = self._dicts(
+            "SELECT * FROM runs WHERE finished_at > ? AND status IN ('finished', 'failed', "
+            "'interrupted') ORDER BY finished_at, id",
+            [finished_after],
+        )
         for row in rows:
             row["config"] = json.loads(row["config"])
         return rows
@@ -334,9 +388,13 @@ class RunStore:
         if last is None:
             return []
         bucket = max(1, -(-(last + 1) // max_points))
-        return [tuple(row) for row in self.db.execute(
-            "SELECT avg(step), avg(loss) FROM losses WHERE run_id = ? GROUP BY step / ? ORDER BY step / ?",
-            [run_id, bucket, bucket])]
+        return [
+            tuple(row)
+            for row in self.db.execute(
+                "SELECT avg(step), avg(loss) FROM losses WHERE run_id = ? GROUP BY step / ? ORDER BY step / ?",
+                [run_id, bucket, bucket],
+            )
+        ]
 
     def _dicts(self, sql: str, params: list | None = None) -> list[dict[str, Any]]:
         return list(self.db.query(sql, params or []))

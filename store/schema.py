@@ -89,15 +89,18 @@ def m004_run_ids_never_reused(db: Database) -> None:
     """
     columns = {
         "runs": "id, name, status, model, dataset, epochs, config, queue_pos, created_at, started_at, "
-                "finished_at, worker, device, device_name, params, total_steps, epochs_done, train_loss, "
-                "test_loss, test_acc, best_test_acc, images_per_s, seconds, error, heartbeat_at, cancel_requested",
+        "finished_at, worker, device, device_name, params, total_steps, epochs_done, train_loss, "
+        "test_loss, test_acc, best_test_acc, images_per_s, seconds, error, heartbeat_at, cancel_requested",
         "epochs": "run_id, epoch, step, train_loss, test_loss, test_acc, class_acc, seconds, images_per_s",
         "losses": "run_id, step, epoch, loss",
     }
     old_runs = db["runs"].schema
     new_runs = old_runs.replace("id INTEGER PRIMARY KEY", "id INTEGER PRIMARY KEY AUTOINCREMENT", 1)
-    db.execute(new_runs.replace("CREATE TABLE runs", "CREATE TABLE runs_new", 1).replace(
-        'CREATE TABLE "runs"', "CREATE TABLE runs_new", 1))
+    db.execute(
+        new_runs.replace("CREATE TABLE runs", "CREATE TABLE runs_new", 1).replace(
+            'CREATE TABLE "runs"', "CREATE TABLE runs_new", 1
+        )
+    )
     for child in ("epochs", "losses"):
         schema = db[child].schema.replace("REFERENCES runs(id)", "REFERENCES runs_new(id)")
         db.execute(schema.replace(f"CREATE TABLE {child}", f"CREATE TABLE {child}_new", 1))

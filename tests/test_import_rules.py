@@ -6,8 +6,16 @@ import sys
 
 import pytest
 
-ENGINE_MODULES = ["engine.config", "engine.models", "engine.data", "engine.train", "engine.worker",
-                  "engine.events", "engine.loss_stream", "engine.device"]
+ENGINE_MODULES = [
+    "engine.config",
+    "engine.models",
+    "engine.data",
+    "engine.train",
+    "engine.worker",
+    "engine.events",
+    "engine.loss_stream",
+    "engine.device",
+]
 STORE_MODULES = ["store.schema", "store.runs", "store.recorder", "store.export"]
 
 
@@ -17,10 +25,13 @@ def loaded_after_import(modules: list[str]) -> set[str]:
     return {name.split(".")[0] for name in json.loads(out)}
 
 
-@pytest.mark.parametrize("modules, forbidden", [
-    (ENGINE_MODULES, {"textual", "sqlite_utils"}),
-    (STORE_MODULES, {"textual", "torch"}),
-])
+@pytest.mark.parametrize(
+    "modules, forbidden",
+    [
+        (ENGINE_MODULES, {"textual", "sqlite_utils"}),
+        (STORE_MODULES, {"textual", "torch"}),
+    ],
+)
 def test_package_imports_nothing_forbidden(modules, forbidden):
     loaded = loaded_after_import(modules)
     assert {m.split(".")[0] for m in modules} <= loaded
@@ -40,8 +51,11 @@ def import_graph() -> dict[str, set[str]]:
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    files = {".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__"): p
-             for package in ("engine", "store", "tui") for p in (root / package).rglob("*.py")}
+    files = {
+        ".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__"): p
+        for package in ("engine", "store", "tui")
+        for p in (root / package).rglob("*.py")
+    }
     graph: dict[str, set[str]] = {}
     for module, path in files.items():
         targets = set()
@@ -66,7 +80,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         path.append(node)
         for target in sorted(graph[node]):
             if state.get(target) == 1:
-                return path[path.index(target):] + [target]
+                return path[path.index(target) :] + [target]
             if target not in state and (cycle := visit(target)):
                 return cycle
         path.pop()

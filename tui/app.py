@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
@@ -12,14 +12,13 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from engine.events import RunFailed, RunFinished, RunInterrupted
 from store.follower import StoreFollower
-from tui.runners.engine_process import EngineProcess
 from tui.live_state import LiveState
+from tui.runners.engine_process import EngineProcess
 from tui.safe_text import markup_safe
 from tui.views.live_view import LiveView
 from tui.views.new_run import NewRunForm
 from tui.views.queue_view import QueueView
 from tui.views.runs_view import RunsView
-
 
 FOLLOW_S = 0.5
 
@@ -33,8 +32,10 @@ class CifarApp(App):
         Binding("3", "show_tab('live')", "Live"),
         Binding("4", "show_tab('runs')", "Runs"),
         # F1-F4 switch tabs even while typing in a field (which takes the digits).
-        *(Binding(f"f{i}", f"show_tab('{tab}')", tab, show=False, priority=True)
-          for i, tab in enumerate(("new", "queue", "live", "runs"), start=1)),
+        *(
+            Binding(f"f{i}", f"show_tab('{tab}')", tab, show=False, priority=True)
+            for i, tab in enumerate(("new", "queue", "live", "runs"), start=1)
+        ),
         Binding("ctrl+s", "add_run", "Add to queue", show=False, priority=True),
         Binding("q", "quit", "Quit"),
     ]
@@ -106,8 +107,9 @@ class CifarApp(App):
             case RunFailed():
                 self.notify(f"run {event.run_id} failed: {markup_safe(event.error)}", severity="error", timeout=15)
             case RunInterrupted():
-                self.notify(f"run {event.run_id} interrupted: {markup_safe(event.reason)}", severity="error",
-                            timeout=15)
+                self.notify(
+                    f"run {event.run_id} interrupted: {markup_safe(event.reason)}", severity="error", timeout=15
+                )
 
     # ------------------------------------------------------------ actions
 
@@ -167,8 +169,9 @@ class CifarApp(App):
             return
         paused = not self.store.run(run.run_id)["pause_requested"]
         if self.store.request_pause(run.run_id, paused):
-            self.notify(f"run {run.run_id} paused at its next batch (p goes on)" if paused
-                        else f"run {run.run_id} goes on")
+            self.notify(
+                f"run {run.run_id} paused at its next batch (p goes on)" if paused else f"run {run.run_id} goes on"
+            )
 
     def action_cancel_current(self) -> None:
         """Cancel the run the Live view shows, whichever process trains it."""
@@ -205,8 +208,10 @@ class CifarApp(App):
             if confirmed:
                 self.exit()  # on_unmount cancels the run and waits for it to be recorded
 
-        self.push_screen(ConfirmScreen(f"Run {current} is training. Cancel it and quit?", "Cancel run and quit",
-                                       "Keep training"), answer)
+        self.push_screen(
+            ConfirmScreen(f"Run {current} is training. Cancel it and quit?", "Cancel run and quit", "Keep training"),
+            answer,
+        )
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -215,12 +220,18 @@ class CifarApp(App):
         yield SystemCommand("Live", "The run that is training (3)", lambda: self.action_show_tab("live"))
         yield SystemCommand("Runs", "Browse, compare and export past runs (4)", lambda: self.action_show_tab("runs"))
         yield SystemCommand("Add to queue", "Queue the form's experiment (ctrl+s)", self.action_add_run)
-        yield SystemCommand("Pause or resume the engine", "Finish the current run, start no new one",
-                            self.action_toggle_pause)
+        yield SystemCommand(
+            "Pause or resume the engine", "Finish the current run, start no new one", self.action_toggle_pause
+        )
         yield SystemCommand("Cancel the training run", "Stop it at the next batch", self.action_cancel_current)
-        yield SystemCommand("Pause or continue the training run", "Hold it at its next batch (p on Live)",
-                            self.action_toggle_run_pause)
-        yield SystemCommand("Export runs", "Write the run table as csv, json, md or latex",
-                            lambda: self.query_one(RunsView).action_export())
-        yield SystemCommand("Compare selected runs", "Overlay their curves",
-                            lambda: self.query_one(RunsView).action_compare())
+        yield SystemCommand(
+            "Pause or continue the training run", "Hold it at its next batch (p on Live)", self.action_toggle_run_pause
+        )
+        yield SystemCommand(
+            "Export runs",
+            "Write the run table as csv, json, md or latex",
+            lambda: self.query_one(RunsView).action_export(),
+        )
+        yield SystemCommand(
+            "Compare selected runs", "Overlay their curves", lambda: self.query_one(RunsView).action_compare()
+        )

@@ -59,16 +59,22 @@ def bench_training(model: str, device: str, quick: bool) -> dict[str, Any]:
             engine_rates.append(engine_rate(lambda event: None))
             live = LiveState()
             recorder = Recorder(path, forward=[live.apply])
-            recorded_rates.append(engine_rate(lambda event: recorder(_as_run(event, 1))))
+            recorded_rates.append(engine_rate(lambda event, recorder=recorder: recorder(_as_run(event, 1))))
             recorder.close()
         rows = store.loss_count(1)
         store.close()
     engine, recorded = max(engine_rates), max(recorded_rates)
     return {
-        "device": str(torch_device), "device_name": describe_device(torch_device), "model": model,
-        "batch_size": config.batch_size, "batches": batches, "seed_img_s": round(seed),
-        "engine_img_s": round(engine), "recorded_img_s": round(recorded),
-        "speedup": round(engine / seed, 2), "logging_overhead": round(1 - recorded / engine, 4),
+        "device": str(torch_device),
+        "device_name": describe_device(torch_device),
+        "model": model,
+        "batch_size": config.batch_size,
+        "batches": batches,
+        "seed_img_s": round(seed),
+        "engine_img_s": round(engine),
+        "recorded_img_s": round(recorded),
+        "speedup": round(engine / seed, 2),
+        "logging_overhead": round(1 - recorded / engine, 4),
         "loss_rows_recorded": rows,
     }
 
@@ -103,8 +109,12 @@ def bench_store(quick: bool) -> dict[str, Any]:
         curve_ms = _best_ms(lambda: store.loss_curve(ids[len(ids) // 2], max_points=2000))
         store.close()
     rows = runs * steps
-    return {"rows": rows, "insert_rows_per_s": round(rows / insert_s), "runs_list_ms": round(list_ms, 2),
-            "curve_ms": round(curve_ms, 2)}
+    return {
+        "rows": rows,
+        "insert_rows_per_s": round(rows / insert_s),
+        "runs_list_ms": round(list_ms, 2),
+        "curve_ms": round(curve_ms, 2),
+    }
 
 
 def _best_ms(fn, repeat: int = 5) -> float:
@@ -135,8 +145,7 @@ def bench_app(device: str, quick: bool, engine: str = "process") -> dict[str, An
     app's process, "process" in a `cifar-tui worker` child that the app follows. Headless and
     app trials alternate; the figure is the median of the pairs' ratios, because a small
     machine's noise between two runs is larger than the effect."""
-    config = make_config("seed-cnn", dataset="synthetic", device=device, epochs=2,
-                         limit_batches=200 if quick else 600)
+    config = make_config("seed-cnn", dataset="synthetic", device=device, epochs=2, limit_batches=200 if quick else 600)
     trial = _process_trial if engine == "process" else _thread_trial
     headless, with_app = [], []
     with tempfile.TemporaryDirectory() as folder:
@@ -144,11 +153,17 @@ def bench_app(device: str, quick: bool, engine: str = "process") -> dict[str, An
             headless.append(trial(config, Path(folder) / f"headless-{index}", watch=False))
             with_app.append(trial(config, Path(folder) / f"app-{index}", watch=True))
     ratios = [app / alone for app, alone in zip(with_app, headless)]
-    return {"device": config.device, "model": config.model, "engine": engine,
-            "batches_per_epoch": config.limit_batches, "pairs": len(ratios),
-            "headless_img_s": round(statistics.median(headless)), "app_img_s": round(statistics.median(with_app)),
-            "ratios": [round(ratio, 3) for ratio in ratios],
-            "app_vs_headless": round(statistics.median(ratios), 3)}
+    return {
+        "device": config.device,
+        "model": config.model,
+        "engine": engine,
+        "batches_per_epoch": config.limit_batches,
+        "pairs": len(ratios),
+        "headless_img_s": round(statistics.median(headless)),
+        "app_img_s": round(statistics.median(with_app)),
+        "ratios": [round(ratio, 3) for ratio in ratios],
+        "app_vs_headless": round(statistics.median(ratios), 3),
+    }
 
 
 def _watch(app, done) -> None:
@@ -200,8 +215,11 @@ def _process_trial(config: RunConfig, folder: Path, watch: bool) -> float:
     home = Home(folder)
     store = home.store()
     store.enqueue(config.to_dict())
-    worker = subprocess.Popen([sys.executable, "-m", "tui.cli", "--home", str(folder), "worker", "--until-empty"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "--home", str(folder), "worker", "--until-empty"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     if watch:
         _watch(CifarApp(home, start_engine=False), lambda: worker.poll() is not None)
     worker.wait()

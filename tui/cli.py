@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -28,10 +29,19 @@ class BadInput(click.UsageError):
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--home", type=click.Path(file_okay=False), envvar=ENV_HOME,
-              help=f"Folder for runs.db and data/ (default: ${ENV_HOME} or the user data folder).")
-@click.option("--engine", type=click.Choice(["process", "thread"]), default="process", show_default=True,
-              help="Where the app trains: a `cifar-tui worker` child process, or a thread of the app.")
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False),
+    envvar=ENV_HOME,
+    help=f"Folder for runs.db and data/ (default: ${ENV_HOME} or the user data folder).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["process", "thread"]),
+    default="process",
+    show_default=True,
+    help="Where the app trains: a `cifar-tui worker` child process, or a thread of the app.",
+)
 @click.pass_context
 def cli(ctx: click.Context, home: str | None, engine: str) -> None:
     """A terminal experiment runner for CIFAR-10. With no command, opens the app."""
@@ -66,8 +76,9 @@ def config_options(command: Callable) -> Callable:
         click.option("--nesterov/--no-nesterov", default=None),
         click.option("--weight-decay", type=str),
         click.option("--dropout", type=str),
-        click.option("--init", type=str,
-                     help="default, xavier-uniform, xavier-normal, kaiming-uniform or kaiming-normal."),
+        click.option(
+            "--init", type=str, help="default, xavier-uniform, xavier-normal, kaiming-uniform or kaiming-normal."
+        ),
         click.option("--hflip/--no-hflip", default=None, help="Random horizontal flips."),
         click.option("--crop/--no-crop", default=None, help="Random crops of the 4-pixel padded image."),
         click.option("--seed", type=str),
@@ -141,8 +152,9 @@ def resume(ctx: click.Context, run_id: int, device: str | None) -> None:
     row = existing_run(store, run_id)
     if row["status"] not in RESUMABLE:
         owner = f" by {row['worker']}" if row["status"] == "running" else ""
-        raise BadInput(f"run_id: run {run_id} is {row['status']}{owner}; only interrupted, failed or "
-                       "cancelled runs resume")
+        raise BadInput(
+            f"run_id: run {run_id} is {row['status']}{owner}; only interrupted, failed or cancelled runs resume"
+        )
     config = RunConfig.from_dict(row["config"])
     if device is not None:
         config = config.replace(device=device)
@@ -176,7 +188,9 @@ def pause(ctx: click.Context, run_id: int, off: bool) -> None:
     row = existing_run(store, run_id)
     if not store.request_pause(run_id, not off):
         raise BadInput(f"run_id: run {run_id} is {row['status']}; only a running run pauses")
-    click.echo(f"run {run_id}: its worker ({row['worker']}) " + ("lets it go on" if off else "holds it at its next batch"))
+    click.echo(
+        f"run {run_id}: its worker ({row['worker']}) " + ("lets it go on" if off else "holds it at its next batch")
+    )
 
 
 @cli.command()
@@ -204,8 +218,12 @@ def delete(ctx: click.Context, run_ids: tuple[int, ...], yes: bool) -> None:
 @cli.command()
 @click.option("--device", type=str, help="Train runs queued with device auto on this device.")
 @click.option("--until-empty", is_flag=True, help="Exit when the queue is empty instead of waiting.")
-@click.option("--with-parent", type=int, hidden=True,
-              help="Stop as Ctrl-C does once this process (the app it trains for) is gone.")
+@click.option(
+    "--with-parent",
+    type=int,
+    hidden=True,
+    help="Stop as Ctrl-C does once this process (the app it trains for) is gone.",
+)
 @click.pass_context
 def worker(ctx: click.Context, device: str | None, until_empty: bool, with_parent: int | None) -> None:
     """Train queued runs without the app (for nohup, tmux or systemd); Ctrl-C cancels and stops."""
@@ -235,8 +253,10 @@ def queue_add(ctx: click.Context, **flags: Any) -> None:
 @click.pass_context
 def queue_list(ctx: click.Context, as_json: bool) -> None:
     """Running and queued runs, in the order they run."""
-    rows = [{key: row[key] for key in ("id", "name", "status", "model", "dataset", "epochs", "epochs_done")}
-            for row in store_of(ctx).queue()]
+    rows = [
+        {key: row[key] for key in ("id", "name", "status", "model", "dataset", "epochs", "epochs_done")}
+        for row in store_of(ctx).queue()
+    ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     else:
@@ -264,13 +284,26 @@ def models(as_json: bool) -> None:
     """Every model: family, parameters with 10 outputs, the input size it trains at."""
     from engine.models import MODELS, parameter_count
 
-    rows = [{"name": spec.name, "family": spec.family, "params": parameter_count(spec.name),
-             "input_size": spec.input_size, "description": spec.description} for spec in MODELS.values()]
+    rows = [
+        {
+            "name": spec.name,
+            "family": spec.family,
+            "params": parameter_count(spec.name),
+            "input_size": spec.input_size,
+            "description": spec.description,
+        }
+        for spec in MODELS.values()
+    ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     else:
-        print_table([{**row, "params": f"{row['params']:,}", "input_size": f"{row['input_size']}x{row['input_size']}"}
-                     for row in rows], title="Models (10 outputs)")
+        print_table(
+            [
+                {**row, "params": f"{row['params']:,}", "input_size": f"{row['input_size']}x{row['input_size']}"}
+                for row in rows
+            ],
+            title="Models (10 outputs)",
+        )
 
 
 @cli.command()
@@ -282,20 +315,39 @@ def show(ctx: click.Context, run_id: int) -> None:
 
     store = store_of(ctx)
     row = existing_run(store, run_id)
-    summary = {key: row[key] for key in ("status", "device_name", "params", "epochs_done", "test_acc",
-                                         "best_test_acc", "images_per_s", "seconds", "error")}
+    summary = {
+        key: row[key]
+        for key in (
+            "status",
+            "device_name",
+            "params",
+            "epochs_done",
+            "test_acc",
+            "best_test_acc",
+            "images_per_s",
+            "seconds",
+            "error",
+        )
+    }
     print_table([{"field": k, "value": v} for k, v in row["config"].items()], title=f"Run {run_id}: config")
-    print_table([{"field": k, "value": format_value(k, v)} for k, v in summary.items() if v is not None],
-                title="Summary")
-    epochs = [{k: e[k] for k in ("epoch", "train_loss", "test_loss", "test_acc", "seconds", "images_per_s")}
-              for e in store.epochs(run_id)]
+    print_table(
+        [{"field": k, "value": format_value(k, v)} for k, v in summary.items() if v is not None], title="Summary"
+    )
+    epochs = [
+        {k: e[k] for k in ("epoch", "train_loss", "test_loss", "test_acc", "seconds", "images_per_s")}
+        for e in store.epochs(run_id)
+    ]
     print_table(epochs, title="Epochs")
 
 
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
-              help="Write to this file instead of stdout.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write to this file instead of stdout.",
+)
 @click.argument("run_ids", type=RUN_ID, nargs=-1)
 @click.pass_context
 def export(ctx: click.Context, fmt: str, output: Path | None, run_ids: tuple[int, ...]) -> None:
@@ -318,11 +370,18 @@ def display_row(row: dict[str, Any]) -> dict[str, str]:
     from store.export import format_value
 
     return {
-        "id": str(row["id"]), "name": row["name"], "status": row["status"], "model": row["model"],
-        "data": row["dataset"], "epochs": f"{row['epochs_done']}/{row['epochs']}",
-        "acc %": format_value("test_acc", row["test_acc"]), "best %": format_value("test_acc", row["best_test_acc"]),
-        "loss": format_value("test_loss", row["test_loss"]), "img/s": format_value("images_per_s", row["images_per_s"]),
-        "time s": format_value("seconds", row["seconds"]), "error": row["error"] or "",
+        "id": str(row["id"]),
+        "name": row["name"],
+        "status": row["status"],
+        "model": row["model"],
+        "data": row["dataset"],
+        "epochs": f"{row['epochs_done']}/{row['epochs']}",
+        "acc %": format_value("test_acc", row["test_acc"]),
+        "best %": format_value("test_acc", row["best_test_acc"]),
+        "loss": format_value("test_loss", row["test_loss"]),
+        "img/s": format_value("images_per_s", row["images_per_s"]),
+        "time s": format_value("seconds", row["seconds"]),
+        "error": row["error"] or "",
     }
 
 
@@ -336,8 +395,9 @@ def print_table(rows: list[dict[str, Any]], title: str) -> None:
     columns = list(rows[0]) if rows else ["(none)"]
     numeric = NUMERIC | {"acc %", "best %", "loss", "img/s", "time s", "epochs", "value", "params", "input_size"}
     for column in columns:
-        table.add_column(column, justify="right" if column in numeric else "left", overflow="fold",
-                         no_wrap=column != "error")
+        table.add_column(
+            column, justify="right" if column in numeric else "left", overflow="fold", no_wrap=column != "error"
+        )
     for row in rows:
         table.add_row(*(plain(format_value(c, row[c])) for c in columns))
     console = Console()
@@ -417,7 +477,9 @@ def main(argv: list[str] | None = None) -> None:
         if "locked" in str(error) or "busy" in str(error):
             from store.runs import BUSY_TIMEOUT_S
 
-            fail(f"the database stayed locked by another program for {BUSY_TIMEOUT_S:g} s; try again when it is done", 1)
+            fail(
+                f"the database stayed locked by another program for {BUSY_TIMEOUT_S:g} s; try again when it is done", 1
+            )
         fail(f"database error: {error}", 1)
     except OSError as error:
         log_error(error)

@@ -75,8 +75,16 @@ class LiveState:
                     config = RunConfig.from_json(event.config_json)
                 except ConfigError:  # a run an older version queued: nothing this view can draw
                     return
-                self.run = LiveRun(event.run_id, config, event.device, event.device_name, event.params,
-                                   event.steps_per_epoch, event.total_steps, event.first_step)
+                self.run = LiveRun(
+                    event.run_id,
+                    config,
+                    event.device,
+                    event.device_name,
+                    event.params,
+                    event.steps_per_epoch,
+                    event.total_steps,
+                    event.first_step,
+                )
             case _ if self.run is None or getattr(event, "run_id", None) != self.run.run_id:
                 return
             case Losses():

@@ -3,8 +3,15 @@ import math
 import pytest
 import torch
 
-from engine.checkpoint import (CheckpointError, checkpoint_path, committing, load_checkpoint, pending_path,
-                               save_checkpoint, write_pending)
+from engine.checkpoint import (
+    CheckpointError,
+    checkpoint_path,
+    committing,
+    load_checkpoint,
+    pending_path,
+    save_checkpoint,
+    write_pending,
+)
 from engine.config import make_config
 from engine.data import synthetic
 from engine.events import EpochEnd, Losses, RunFailed, RunFinished, RunStarted
@@ -16,8 +23,17 @@ DATA = synthetic(n_train=64 * 5, n_test=300)
 
 def state(run_id=7, step=3, **changes):
     config = make_config("seed-cnn", dataset="synthetic", device="cpu")
-    return {"run_id": run_id, "config": config.to_json(), "epoch": 1, "step": step, "model": {}, "optimizer": {},
-            "torch_rng": torch.get_rng_state(), "generator": torch.Generator().get_state(), **changes}
+    return {
+        "run_id": run_id,
+        "config": config.to_json(),
+        "epoch": 1,
+        "step": step,
+        "model": {},
+        "optimizer": {},
+        "torch_rng": torch.get_rng_state(),
+        "generator": torch.Generator().get_state(),
+        **changes,
+    }
 
 
 def test_save_is_atomic_and_loads_back(tmp_path):
@@ -51,11 +67,14 @@ def test_another_runs_checkpoint_is_refused_naming_the_file(tmp_path):
     assert load_checkpoint(path, torch.device("cpu"), 7, moved)["step"] == 3  # device and name may change
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "is not a readable checkpoint"),
-    (bytes(range(256)) * 40, "is not a readable checkpoint"),
-    (None, "lacks run_id, config"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "is not a readable checkpoint"),
+        (bytes(range(256)) * 40, "is not a readable checkpoint"),
+        (None, "lacks run_id, config"),
+    ],
+)
 def test_unreadable_checkpoints_are_one_clear_error(tmp_path, content, message):
     path = checkpoint_path(tmp_path, 7)
     path.parent.mkdir(parents=True)

@@ -7,8 +7,21 @@ import torch
 
 from engine import data
 from engine.cifar_classes import CLASSES
-from engine.data import (ARCHIVE_NAME, FOLDER_NAME, TEST_FILES, TRAIN_FILES, DatasetUnavailable, load_cifar10, normalize, random_crop,
-                         random_hflip, read_batch_folder, synthetic, eval_batches, train_batches)
+from engine.data import (
+    ARCHIVE_NAME,
+    FOLDER_NAME,
+    TEST_FILES,
+    TRAIN_FILES,
+    DatasetUnavailable,
+    eval_batches,
+    load_cifar10,
+    normalize,
+    random_crop,
+    random_hflip,
+    read_batch_folder,
+    synthetic,
+    train_batches,
+)
 
 
 def write_batch_folder(root, per_file=6):
@@ -60,7 +73,10 @@ def test_a_missing_dataset_says_where_to_put_it(tmp_path, monkeypatch):
 def test_a_broken_batch_file_is_a_clear_error(tmp_path):
     folder = write_batch_folder(tmp_path)
     (folder / "data_batch_3").write_bytes(b"not a pickle")
-    with pytest.warns(UserWarning), pytest.raises(DatasetUnavailable, match="data_batch_3 is not a CIFAR-10 batch file"):
+    with (
+        pytest.warns(UserWarning),
+        pytest.raises(DatasetUnavailable, match="data_batch_3 is not a CIFAR-10 batch file"),
+    ):
         read_batch_folder(folder)
 
 
@@ -106,7 +122,7 @@ def test_crop_is_a_shifted_window_of_the_padded_image():
     assert out.shape == images.shape
     padded = torch.nn.functional.pad(images, (4, 4, 4, 4))
     for o, p in zip(out, padded):
-        assert any(torch.equal(o, p[:, y:y + 32, x:x + 32]) for y in range(9) for x in range(9))
+        assert any(torch.equal(o, p[:, y : y + 32, x : x + 32]) for y in range(9) for x in range(9))
 
 
 def test_test_batches_are_in_order_and_unaugmented():
@@ -151,13 +167,16 @@ def test_reads_every_folder_torchvision_reads(tmp_path, monkeypatch, as_lists, l
     assert ours.classes == tuple(theirs.classes)
 
 
-@pytest.mark.parametrize("entry, message", [
-    ({"data": [[1, 2, 3]], "labels": [0]}, "data_batch_2: 'data' is not N images of 3x32x32 bytes"),
-    ({"data": [[0] * 3072] * 2, "labels": [0]}, "data_batch_2 has 2 images but 1 labels"),
-    ({"data": [[300] * 3072], "labels": [0]}, "pixel values outside 0..255"),
-    ({"labels": [0]}, "data_batch_2 is not a CIFAR-10 batch file"),
-    ([1, 2, 3], "data_batch_2 is not a CIFAR-10 batch file .it holds a list"),
-])
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ({"data": [[1, 2, 3]], "labels": [0]}, "data_batch_2: 'data' is not N images of 3x32x32 bytes"),
+        ({"data": [[0] * 3072] * 2, "labels": [0]}, "data_batch_2 has 2 images but 1 labels"),
+        ({"data": [[300] * 3072], "labels": [0]}, "pixel values outside 0..255"),
+        ({"labels": [0]}, "data_batch_2 is not a CIFAR-10 batch file"),
+        ([1, 2, 3], "data_batch_2 is not a CIFAR-10 batch file .it holds a list"),
+    ],
+)
 def test_malformed_batches_name_the_file(tmp_path, entry, message):
     folder = write_python3_folder(tmp_path)
     with open(folder / "data_batch_2", "wb") as f:

@@ -20,15 +20,35 @@ def test_parameter_counts_match_the_tutorial(name, count):
     assert count_parameters(build_model(name)) == count == parameter_count(name)
 
 
-LIGHT = ["seed-cnn", "seed-resnet", "resnet18", "resnet18-cifar", "squeezenet1_0", "googlenet",
-         "shufflenet_v2_x1_0", "mobilenet_v2", "mnasnet1_0"]
+LIGHT = [
+    "seed-cnn",
+    "seed-resnet",
+    "resnet18",
+    "resnet18-cifar",
+    "squeezenet1_0",
+    "googlenet",
+    "shufflenet_v2_x1_0",
+    "mobilenet_v2",
+    "mnasnet1_0",
+]
 HEAVY = [name for name in MODELS if name not in LIGHT]  # seconds each on a 2-core CPU
 
 
 def test_every_model_named_by_the_tutorial_is_registered():
     assert set(LIGHT + HEAVY) == set(MODELS) and {
-        "alexnet", "vgg16", "squeezenet1_0", "densenet161", "inception_v3", "googlenet", "shufflenet_v2_x1_0",
-        "mobilenet_v2", "resnext50_32x4d", "wide_resnet50_2", "mnasnet1_0", "resnet18-cifar"} <= set(MODELS)
+        "alexnet",
+        "vgg16",
+        "squeezenet1_0",
+        "densenet161",
+        "inception_v3",
+        "googlenet",
+        "shufflenet_v2_x1_0",
+        "mobilenet_v2",
+        "resnext50_32x4d",
+        "wide_resnet50_2",
+        "mnasnet1_0",
+        "resnet18-cifar",
+    } <= set(MODELS)
 
 
 @pytest.mark.parametrize("name", LIGHT + [pytest.param(n, marks=pytest.mark.slow) for n in HEAVY])
@@ -64,7 +84,12 @@ def test_cifar_resnet18_has_a_3x3_stem_and_no_maxpool():
     assert isinstance(model.maxpool, torch.nn.Identity)
     config = make_config("resnet18-cifar")
     assert (config.optimizer, config.lr_schedule, config.crop, config.hflip, config.weight_decay) == (
-        "sgd", "cosine", True, True, 5e-4)
+        "sgd",
+        "cosine",
+        True,
+        True,
+        5e-4,
+    )
 
 
 def test_dropout_is_off_in_evaluation():

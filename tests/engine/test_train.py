@@ -40,7 +40,9 @@ def test_training_learns_the_synthetic_data(tmp_path):
 
 def test_same_seed_same_losses(tmp_path):
     def losses(seed):
-        return [loss for e in run_events(tmp_path, seed=seed, limit_batches=5) if isinstance(e, Losses) for loss in e.losses]
+        return [
+            loss for e in run_events(tmp_path, seed=seed, limit_batches=5) if isinstance(e, Losses) for loss in e.losses
+        ]
 
     assert losses(3) == losses(3)
     assert losses(3) != losses(4)
@@ -49,8 +51,9 @@ def test_same_seed_same_losses(tmp_path):
 def test_should_stop_cancels_at_the_next_batch(tmp_path):
     events = []
     config = make_config("seed-cnn", dataset="synthetic", device="cpu", epochs=3)
-    train(1, config, events.append, should_stop=lambda: sum(isinstance(e, Losses) for e in events) > 0,
-          data_dir=tmp_path)
+    train(
+        1, config, events.append, should_stop=lambda: sum(isinstance(e, Losses) for e in events) > 0, data_dir=tmp_path
+    )
     assert isinstance(events[-1], RunCancelled)
     assert not any(isinstance(e, (EpochEnd, RunFinished)) for e in events)
     recorded = sum(len(e.losses) for e in events if isinstance(e, Losses))

@@ -20,12 +20,15 @@ def run(**changes):
     return events
 
 
-@pytest.mark.parametrize("changes", [
-    dict(precision="bf16"),
-    dict(precision="fp16"),
-    dict(channels_last=False, fused=False),
-    dict(optimizer="sgd", fused=True, nesterov=True),
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        dict(precision="bf16"),
+        dict(precision="fp16"),
+        dict(channels_last=False, fused=False),
+        dict(optimizer="sgd", fused=True, nesterov=True),
+    ],
+)
 def test_speed_options_train(changes):
     events = run(**changes)
     assert isinstance(events[-1], RunFinished)
@@ -44,7 +47,11 @@ def test_fused_is_used_on_the_cpu():
 def test_options_are_recorded_in_the_config():
     config = make_config(precision="bf16", channels_last=False, compile="default", fused=False)
     assert {k: config.to_dict()[k] for k in ("precision", "channels_last", "compile", "fused")} == {
-        "precision": "bf16", "channels_last": False, "compile": "default", "fused": False}
+        "precision": "bf16",
+        "channels_last": False,
+        "compile": "default",
+        "fused": False,
+    }
 
 
 @pytest.mark.parametrize("field, value", [("precision", "fp8"), ("compile", "max")])
@@ -75,8 +82,16 @@ def test_cudagraphs_refuses_fp16():
 def test_cudagraphs_train_like_eager(precision, optimizer):
     def losses(compile_mode):
         events = []
-        config = make_config("seed-cnn", dataset="synthetic", device="cuda", epochs=2, compile=compile_mode,
-                             precision=precision, optimizer=optimizer, limit_batches=0)
+        config = make_config(
+            "seed-cnn",
+            dataset="synthetic",
+            device="cuda",
+            epochs=2,
+            compile=compile_mode,
+            precision=precision,
+            optimizer=optimizer,
+            limit_batches=0,
+        )
         train(1, config, events.append, data=type(DATA)(DATA.train.to("cuda"), DATA.test.to("cuda")))
         assert isinstance(events[-1], RunFinished)
         return [loss for e in events if isinstance(e, Losses) for loss in e.losses]

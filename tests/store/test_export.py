@@ -5,12 +5,36 @@ import pytest
 from store.export import export_runs
 
 ROWS = [
-    {"id": 2, "name": "wide_net & 50%", "status": "finished", "model": "seed-resnet", "dataset": "synthetic",
-     "epochs": 3, "epochs_done": 3, "test_acc": 87.254, "test_loss": 0.351234, "best_test_acc": 88.0,
-     "images_per_s": 6123.4, "seconds": 25.25, "error": None},
-    {"id": 1, "name": "", "status": "failed", "model": "seed-cnn", "dataset": "cifar10", "epochs": 10,
-     "epochs_done": 0, "test_acc": None, "test_loss": None, "best_test_acc": None, "images_per_s": None,
-     "seconds": None, "error": "no data | here"},
+    {
+        "id": 2,
+        "name": "wide_net & 50%",
+        "status": "finished",
+        "model": "seed-resnet",
+        "dataset": "synthetic",
+        "epochs": 3,
+        "epochs_done": 3,
+        "test_acc": 87.254,
+        "test_loss": 0.351234,
+        "best_test_acc": 88.0,
+        "images_per_s": 6123.4,
+        "seconds": 25.25,
+        "error": None,
+    },
+    {
+        "id": 1,
+        "name": "",
+        "status": "failed",
+        "model": "seed-cnn",
+        "dataset": "cifar10",
+        "epochs": 10,
+        "epochs_done": 0,
+        "test_acc": None,
+        "test_loss": None,
+        "best_test_acc": None,
+        "images_per_s": None,
+        "seconds": None,
+        "error": "no data | here",
+    },
 ]
 
 

@@ -67,8 +67,10 @@ def test_every_ending_is_reported_once_even_before_training(tmp_path):
     other = claimed(store)
     write(store, RunCancelled(other, 0))  # cancelled: the user did it, and Live keeps its run
     with store.write():
-        store.db.execute("UPDATE runs SET status = 'interrupted', error = 'worker gone', finished_at = ? "
-                         "WHERE id = ?", ["9999", training])
+        store.db.execute(
+            "UPDATE runs SET status = 'interrupted', error = 'worker gone', finished_at = ? WHERE id = ?",
+            ["9999", training],
+        )
     follower.poll()
     assert seen[-1] == RunInterrupted(training, "worker gone")
     assert sum(isinstance(e, (RunFailed, RunInterrupted)) for e in seen) == 2
@@ -85,6 +87,8 @@ def test_a_resumed_run_is_followed_again(tmp_path):
     follower.poll()
     assert isinstance(seen[-1], RunCancelled)
     assert store.claim_to_resume(run_id, "w:2")
-    write(store, RunStarted(run_id, CONFIG.to_json(), "cpu", "cpu", 1, 3, 6, first_step=0), Losses(run_id, 1, 0, (0.5,)))
+    write(
+        store, RunStarted(run_id, CONFIG.to_json(), "cpu", "cpu", 1, 3, 6, first_step=0), Losses(run_id, 1, 0, (0.5,))
+    )
     follower.poll()
     assert isinstance(seen[-2], RunStarted) and seen[-1] == Losses(run_id, 1, 0, (0.5,))

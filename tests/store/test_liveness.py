@@ -1,7 +1,7 @@
 import os
 import socket
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from store.liveness import owner_alive
 from store.runs import RunStore
@@ -17,7 +17,7 @@ def dead_pid() -> int:
 
 
 def ago(**delta) -> str:
-    return (datetime.now(timezone.utc) - timedelta(**delta)).isoformat()
+    return (datetime.now(UTC) - timedelta(**delta)).isoformat()
 
 
 def test_owner_alive():
@@ -41,8 +41,13 @@ def test_opening_the_store_interrupts_only_orphans(tmp_path):
     store.close()
     reopened = RunStore(path)
     statuses = {row["id"]: row["status"] for row in reopened.runs()}
-    assert statuses == {mine: "running", dead: "interrupted", remote_fresh: "running",
-                        remote_stale: "interrupted", queued: "queued"}
+    assert statuses == {
+        mine: "running",
+        dead: "interrupted",
+        remote_fresh: "running",
+        remote_stale: "interrupted",
+        queued: "queued",
+    }
     assert "resume it" in reopened.run(dead)["error"]
 
 

@@ -42,14 +42,23 @@ def test_recorder_writes_a_whole_run(path):
     assert row["images_per_s"] == pytest.approx(150.0) and row["seconds"] == 4.0
     assert (row["device"], row["params"], row["total_steps"]) == ("cpu", 43626, 6)
     assert store.db.execute("SELECT step, epoch, loss FROM losses ORDER BY step").fetchall() == [
-        (0, 1, 2.3), (1, 1, 2.2), (2, 1, 2.1), (3, 2, 1.9), (4, 2, 1.8), (5, 2, 1.7)]
+        (0, 1, 2.3),
+        (1, 1, 2.2),
+        (2, 1, 2.1),
+        (3, 2, 1.9),
+        (4, 2, 1.8),
+        (5, 2, 1.7),
+    ]
     assert [e["class_acc"][0] for e in store.epochs(run_id)] == [40.0, 35.0]
 
 
-@pytest.mark.parametrize("event, status, error", [
-    (RunFailed(1, "CUDA out of memory"), "failed", "CUDA out of memory"),
-    (RunCancelled(1, 3), "cancelled", None),
-])
+@pytest.mark.parametrize(
+    "event, status, error",
+    [
+        (RunFailed(1, "CUDA out of memory"), "failed", "CUDA out of memory"),
+        (RunCancelled(1, 3), "cancelled", None),
+    ],
+)
 def test_run_endings(path, event, status, error):
     store = RunStore(path)
     store.claim(store.enqueue(CONFIG))

@@ -1,4 +1,3 @@
-
 import pytest
 
 from store.runs import RunStore, StoreError
@@ -48,7 +47,8 @@ def test_a_file_that_is_not_a_database_is_refused_and_untouched(tmp_path):
 def test_a_newer_schema_is_refused(tmp_path):
     path = tmp_path / "runs.db"
     RunStore(path).db["_sqlite_migrations"].insert(
-        {"migration_set": "cifar-tui", "name": "m999_from_the_future", "applied_at": "2030"})
+        {"migration_set": "cifar-tui", "name": "m999_from_the_future", "applied_at": "2030"}
+    )
     before = path.read_bytes()
     with pytest.raises(StoreError, match="newer cifar-tui"):
         RunStore(path)
@@ -72,8 +72,10 @@ def test_an_older_store_keeps_its_runs_epochs_and_losses_through_the_id_migratio
     db = Database(path)
     migrations.apply(db, stop_before="m004_run_ids_never_reused")
     db.execute("PRAGMA foreign_keys = ON")
-    db.execute("INSERT INTO runs (id, name, model, dataset, epochs, config, queue_pos, created_at) "
-               "VALUES (5, 'old', 'seed-cnn', 'synthetic', 1, '{}', 1, 'then')")
+    db.execute(
+        "INSERT INTO runs (id, name, model, dataset, epochs, config, queue_pos, created_at) "
+        "VALUES (5, 'old', 'seed-cnn', 'synthetic', 1, '{}', 1, 'then')"
+    )
     db.execute("INSERT INTO epochs (run_id, epoch, step) VALUES (5, 1, 3)")
     db.conn.executemany("INSERT INTO losses VALUES (5, ?, 1, 0.5)", [(s,) for s in range(3)])
     db.conn.commit()
@@ -101,8 +103,10 @@ def test_twenty_processes_opening_a_new_home_at_once_all_succeed(tmp_path):
 
     path = tmp_path / "new-home" / "runs.db"
     start = time.time() + 3  # every process imports first, then all open at the same moment
-    procs = [subprocess.Popen([sys.executable, "-c", OPENER, str(path), str(start)], stderr=subprocess.PIPE,
-                              text=True) for _ in range(20)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", OPENER, str(path), str(start)], stderr=subprocess.PIPE, text=True)
+        for _ in range(20)
+    ]
     errors = [p.communicate(timeout=120)[1] for p in procs]
     assert [p.returncode for p in procs] == [0] * 20, [e for e in errors if e][:1]
     store = RunStore(path)

@@ -33,13 +33,25 @@ def finished_run(store: RunStore, accs=(40.0, 55.0, 61.5), steps_per_epoch=100, 
     cfg = make_config("seed-cnn", **settings)
     run_id = store.enqueue(cfg.to_dict())
     store.claim(run_id, worker="test:1")
-    events = [RunStarted(run_id, cfg.to_json(), "cpu", "2 CPU threads", 43626, steps_per_epoch,
-                         steps_per_epoch * len(accs))]
+    events = [
+        RunStarted(run_id, cfg.to_json(), "cpu", "2 CPU threads", 43626, steps_per_epoch, steps_per_epoch * len(accs))
+    ]
     for epoch, acc in enumerate(accs, start=1):
         first = (epoch - 1) * steps_per_epoch
         events.append(Losses(run_id, epoch, first, tuple(2.3 / (1 + (first + i) / 50) for i in range(steps_per_epoch))))
-        events.append(EpochEnd(run_id, epoch, epoch * steps_per_epoch, 2.0 / epoch, 1.5 / epoch, acc,
-                               tuple(acc + i - 5 for i in range(10)), 10.0, 5000.0 + 100 * epoch))
+        events.append(
+            EpochEnd(
+                run_id,
+                epoch,
+                epoch * steps_per_epoch,
+                2.0 / epoch,
+                1.5 / epoch,
+                acc,
+                tuple(acc + i - 5 for i in range(10)),
+                10.0,
+                5000.0 + 100 * epoch,
+            )
+        )
     events.append(RunFinished(run_id, accs[-1], 1.5 / len(accs), 30.0))
     with store.write():
         for event in events:
@@ -56,8 +68,10 @@ def runs_home(snapshot_home):
     failed = store.enqueue(make_config("seed-cnn", dataset="cifar10", name="no data").to_dict())
     store.claim(failed)
     with store.write():
-        store.db.execute("UPDATE runs SET status = 'failed', error = ? WHERE id = ?",
-                         ["CIFAR-10 could not be downloaded (URLError)", failed])
+        store.db.execute(
+            "UPDATE runs SET status = 'failed', error = ? WHERE id = ?",
+            ["CIFAR-10 could not be downloaded (URLError)", failed],
+        )
     store.close()
     return snapshot_home
 

@@ -5,9 +5,9 @@ import time
 import pytest
 from textual.widgets import DataTable, Input, Select
 
+import tui.runners.engine_process as engine_process
 from engine.config import make_config
 from store.export import export_runs
-import tui.runners.engine_process as engine_process
 from tui.app import CifarApp
 from tui.screens.compare import CompareScreen
 from tui.screens.confirm import ConfirmScreen
@@ -38,13 +38,16 @@ QUICK = dict(dataset="synthetic", device="cpu", epochs="2", limit_batches="20")
 # ------------------------------------------------------------------ New experiment form
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("lr", "-1", "must be > 0"),
-    ("epochs", "many", "must be an integer"),
-    ("batch_size", "0", "between 1 and 65536"),
-    ("dropout", "1.5", "must be >= 0 and < 1"),
-    ("copies", "0", "from 1 to 100"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("lr", "-1", "must be > 0"),
+        ("epochs", "many", "must be an integer"),
+        ("batch_size", "0", "between 1 and 65536"),
+        ("dropout", "1.5", "must be >= 0 and < 1"),
+        ("copies", "0", "from 1 to 100"),
+    ],
+)
 async def test_form_shows_errors_beside_the_field_and_queues_nothing(home, field, value, message):
     app = CifarApp(home, start_engine=False)
     async with app.run_test(size=SIZE) as pilot:
@@ -70,15 +73,18 @@ async def test_form_checks_the_device_against_the_engines_machine(home):
         assert app.store.queue() == []
 
 
-@pytest.mark.parametrize("device, compile_mode, devices, problem", [
-    ("auto", "off", ["cpu"], None),
-    ("cuda", "off", ["cpu"], ("device", "cuda was asked for but CUDA is not available here; use cpu or auto")),
-    ("cuda:1", "off", ["cuda:0", "cpu"], ("device", "cuda:1 does not exist; this machine has cuda:0, cpu")),
-    ("cuda", "cudagraphs", ["cuda:0", "cpu"], None),
-    ("auto", "cudagraphs", ["cuda:0", "cpu"], None),
-    ("auto", "cudagraphs", ["mps", "cpu"], ("compile", "cudagraphs needs a CUDA device; auto is mps")),
-    ("cpu", "off", None, None),  # the engine has not said yet: the worker checks when it trains
-])
+@pytest.mark.parametrize(
+    "device, compile_mode, devices, problem",
+    [
+        ("auto", "off", ["cpu"], None),
+        ("cuda", "off", ["cpu"], ("device", "cuda was asked for but CUDA is not available here; use cpu or auto")),
+        ("cuda:1", "off", ["cuda:0", "cpu"], ("device", "cuda:1 does not exist; this machine has cuda:0, cpu")),
+        ("cuda", "cudagraphs", ["cuda:0", "cpu"], None),
+        ("auto", "cudagraphs", ["cuda:0", "cpu"], None),
+        ("auto", "cudagraphs", ["mps", "cpu"], ("compile", "cudagraphs needs a CUDA device; auto is mps")),
+        ("cpu", "off", None, None),  # the engine has not said yet: the worker checks when it trains
+    ],
+)
 def test_device_check_without_torch(device, compile_mode, devices, problem):
     from tui.views.new_run import check_device
 
@@ -195,7 +201,9 @@ async def test_a_run_queued_from_another_shell_is_trained(home, engine):
     app = CifarApp(home, engine=engine)
     async with app.run_test(size=SIZE) as pilot:
         other_shell = home.store()  # another connection, as `cifar-tui queue add` would open
-        run_id = other_shell.enqueue(make_config(dataset="synthetic", device="cpu", epochs=1, limit_batches=5).to_dict())
+        run_id = other_shell.enqueue(
+            make_config(dataset="synthetic", device="cpu", epochs=1, limit_batches=5).to_dict()
+        )
         await wait_until(pilot, lambda: app.store.run(run_id)["status"] == "finished")
         await pilot.press("4")
         await wait_until(pilot, lambda: app.query_one("#runs-table", DataTable).row_count == 1, timeout=5)

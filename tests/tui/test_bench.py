@@ -23,7 +23,9 @@ def test_bench_training_quick(capsys):
     status, out, _ = cifar_tui(capsys, "bench", "--quick", "--device", "cpu")
     result = last_json(out)
     assert status == 0
-    assert {"device", "model", "seed_img_s", "engine_img_s", "recorded_img_s", "speedup", "logging_overhead"} <= set(result)
+    assert {"device", "model", "seed_img_s", "engine_img_s", "recorded_img_s", "speedup", "logging_overhead"} <= set(
+        result
+    )
     assert result["speedup"] == pytest.approx(result["engine_img_s"] / result["seed_img_s"], rel=0.01)
     assert result["loss_rows_recorded"] == 150  # the recorded run kept every step's loss
 

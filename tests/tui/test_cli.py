@@ -31,13 +31,23 @@ def test_run_records_a_finished_run(home, capsys):
     status, out, _ = cifar_tui(capsys, "runs", "--json")
     [row] = json.loads(out)
     assert {k: row[k] for k in ("id", "name", "status", "model", "dataset", "epochs", "epochs_done")} == {
-        "id": 1, "name": "first", "status": "finished", "model": "seed-cnn", "dataset": "synthetic",
-        "epochs": 2, "epochs_done": 2}
+        "id": 1,
+        "name": "first",
+        "status": "finished",
+        "model": "seed-cnn",
+        "dataset": "synthetic",
+        "epochs": 2,
+        "epochs_done": 2,
+    }
     assert {"test_acc", "test_loss", "best_test_acc", "images_per_s", "seconds", "error"} <= set(row)
     with sqlite3.connect(home / "runs.db") as conn:
         assert conn.execute("SELECT count(*), min(step), max(step) FROM losses").fetchone() == (8, 0, 7)
-    for fmt, marker in [("csv", "id,name,status"), ("json", '"status": "finished"'), ("md", "| 1 | first |"),
-                        ("latex", "\\begin{tabular}")]:
+    for fmt, marker in [
+        ("csv", "id,name,status"),
+        ("json", '"status": "finished"'),
+        ("md", "| 1 | first |"),
+        ("latex", "\\begin{tabular}"),
+    ]:
         status, out, _ = cifar_tui(capsys, "export", "--format", fmt)
         assert status == 0 and marker in out
     status, out, _ = cifar_tui(capsys, "show", "1")
@@ -52,18 +62,21 @@ def test_export_to_a_file(home, capsys, tmp_path):
     assert target.read_text().startswith("| id | name |")
 
 
-@pytest.mark.parametrize("args, message", [
-    (("run", "--lr", "-1"), "lr: must be > 0"),
-    (("run", "--model", "no-such-model"), "model: unknown model 'no-such-model'; allowed: seed-cnn"),
-    (("run", "--epochs", "many"), "epochs: must be an integer"),
-    (("run", "--preset", "nope"), "preset: unknown preset 'nope'"),
-    (("queue", "add", "--optimizer", "rmsprop"), "optimizer: unknown optimizer"),
-    (("show", "42"), "run_id: no run with id 42"),
-    (("show", "abc"), "'abc' is not a valid integer"),
-    (("export", "--format", "xls"), "'xls' is not one of"),
-    (("export", "7"), "run_ids: no run with id 7"),
-    (("frobnicate",), "No such command 'frobnicate'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("run", "--lr", "-1"), "lr: must be > 0"),
+        (("run", "--model", "no-such-model"), "model: unknown model 'no-such-model'; allowed: seed-cnn"),
+        (("run", "--epochs", "many"), "epochs: must be an integer"),
+        (("run", "--preset", "nope"), "preset: unknown preset 'nope'"),
+        (("queue", "add", "--optimizer", "rmsprop"), "optimizer: unknown optimizer"),
+        (("show", "42"), "run_id: no run with id 42"),
+        (("show", "abc"), "'abc' is not a valid integer"),
+        (("export", "--format", "xls"), "'xls' is not one of"),
+        (("export", "7"), "run_ids: no run with id 7"),
+        (("frobnicate",), "No such command 'frobnicate'"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(home, capsys, args, message):
     status, out, err = cifar_tui(capsys, *args)
     assert status == 2
@@ -97,7 +110,9 @@ def test_queue_add_and_list(home, capsys):
     assert cifar_tui(capsys, "queue", "add", "--preset", "seed-resnet", "--dataset", "synthetic")[1] == "2\n"
     status, out, _ = cifar_tui(capsys, "queue", "list", "--json")
     assert [(r["id"], r["model"], r["status"]) for r in json.loads(out)] == [
-        (1, "seed-cnn", "queued"), (2, "seed-resnet", "queued")]
+        (1, "seed-cnn", "queued"),
+        (2, "seed-resnet", "queued"),
+    ]
 
 
 def test_a_non_database_home_is_refused(home, capsys):
@@ -116,7 +131,10 @@ def test_models_json_shows_the_tutorials_counts(capsys):
     rows = {row["name"]: row for row in json.loads(out)}
     assert status == 0 and len(rows) == 15
     assert {name: rows[name]["params"] for name in ("seed-cnn", "seed-resnet", "resnet18")} == {
-        "seed-cnn": 43_626, "seed-resnet": 175_258, "resnet18": 11_181_642}
+        "seed-cnn": 43_626,
+        "seed-resnet": 175_258,
+        "resnet18": 11_181_642,
+    }
     assert rows["inception_v3"]["input_size"] == 299 and rows["alexnet"]["input_size"] == 63
     assert all(row["description"] and row["family"] for row in rows.values())
 
@@ -126,16 +144,22 @@ def _patched_cli(home, patch, *args):
     import sys
 
     code = f"{patch}\nfrom tui.cli import main\nmain()"
-    return subprocess.run([sys.executable, "-c", code, *args], env={**os.environ, "CIFAR_TUI_HOME": str(home)},
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        env={**os.environ, "CIFAR_TUI_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_an_unexpected_error_is_one_line_and_its_traceback_goes_to_the_log(home):
     patch = "import store.runs\nstore.runs.RunStore.runs = lambda self, ids=None: 1 / 0"
     result = _patched_cli(home, patch, "runs")
     assert result.returncode == 1
-    assert result.stderr == (f"cifar-tui: error: unexpected ZeroDivisionError: division by zero; "
-                             f"details in {home / 'cifar-tui.log'}\n")
+    assert result.stderr == (
+        f"cifar-tui: error: unexpected ZeroDivisionError: division by zero; details in {home / 'cifar-tui.log'}\n"
+    )
     log = (home / "cifar-tui.log").read_text()
     assert "Traceback" in log and "ZeroDivisionError" in log
 
@@ -145,16 +169,20 @@ def test_the_app_exits_non_zero_when_it_crashes(home):
     result = _patched_cli(home, patch)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
-        f"cifar-tui: error: the app stopped on an error; details in {home / 'cifar-tui.log'}")
+        f"cifar-tui: error: the app stopped on an error; details in {home / 'cifar-tui.log'}"
+    )
     assert "ZeroDivisionError" in (home / "cifar-tui.log").read_text()
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--home", "", "runs"), "home: an empty path"),
-    (("show", "99999999999999999999"), "is not in the range 1<=x<=9223372036854775807"),
-    (("resume", "0"), "is not in the range"),
-    (("queue", "add", "--device", "cuda:99999999"), "device: unknown device 'cuda:99999999'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--home", "", "runs"), "home: an empty path"),
+        (("show", "99999999999999999999"), "is not in the range 1<=x<=9223372036854775807"),
+        (("resume", "0"), "is not in the range"),
+        (("queue", "add", "--device", "cuda:99999999"), "device: unknown device 'cuda:99999999'"),
+    ],
+)
 def test_bad_ids_homes_and_devices_are_one_line(home, capsys, args, message):
     status, out, err = cifar_tui(capsys, *args)
     assert status == 2 and message in err and len(err.strip().splitlines()) == 1

@@ -20,8 +20,14 @@ QUICK = ("--dataset", "synthetic", "--device", "cpu", "--limit-batches", "15")
 
 def cifar_tui(home, *args, env=None, **kwargs):
     env = {**os.environ, "CIFAR_TUI_HOME": str(home), **(env or {})}
-    return subprocess.Popen([sys.executable, "-m", "tui.cli", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
 
 
 def finish(process, timeout=300):
@@ -55,13 +61,23 @@ def straight(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("point", ["checkpoint-written:1", "epoch-recorded:1", "checkpoint-moved:1",
-                                   "checkpoint-written:2", "epoch-recorded:2", "checkpoint-moved:2"])
+@pytest.mark.parametrize(
+    "point",
+    [
+        "checkpoint-written:1",
+        "epoch-recorded:1",
+        "checkpoint-moved:1",
+        "checkpoint-written:2",
+        "epoch-recorded:2",
+        "checkpoint-moved:2",
+    ],
+)
 def test_kill_9_at_every_checkpoint_step_then_resume_records_each_step_once(tmp_path, straight, point):
     home, pauses = tmp_path / "home", tmp_path / "pauses"
     pauses.mkdir()
-    run = cifar_tui(home, "run", *QUICK, "--epochs", "3",
-                    env={"CIFAR_TUI_PAUSE_AT": point, "CIFAR_TUI_PAUSE_DIR": str(pauses)})
+    run = cifar_tui(
+        home, "run", *QUICK, "--epochs", "3", env={"CIFAR_TUI_PAUSE_AT": point, "CIFAR_TUI_PAUSE_DIR": str(pauses)}
+    )
     wait_for(lambda: any(pauses.iterdir()) or run.poll() is not None)
     assert run.poll() is None, run.communicate()
     run.send_signal(signal.SIGKILL)
@@ -179,8 +195,9 @@ def test_a_lock_held_30_s_by_another_program_loses_no_step(tmp_path):
 
 @pytest.mark.slow
 def test_a_store_that_stays_locked_stops_the_run_and_fails_it_with_the_reason(tmp_path):
-    run = start_training(tmp_path, *QUICK[:-2], "--limit-batches", "400", "--epochs", "20",
-                         env={"CIFAR_TUI_STORE_PATIENCE_S": "3"})
+    run = start_training(
+        tmp_path, *QUICK[:-2], "--limit-batches", "400", "--epochs", "20", env={"CIFAR_TUI_STORE_PATIENCE_S": "3"}
+    )
     holder = sqlite3.connect(tmp_path / "runs.db")
     holder.execute("BEGIN IMMEDIATE")
     time.sleep(16)  # past the patience, and past one busy timeout (10 s) of the last attempt
@@ -189,7 +206,7 @@ def test_a_store_that_stays_locked_stops_the_run_and_fails_it_with_the_reason(tm
     status, _, err = finish(run)
     assert status == 1
     assert err.strip().splitlines()[-1].startswith("cifar-tui: run 1 failed:") and "locked" in err
-    (status_, error, epochs_done), = query(tmp_path, "SELECT status, error, epochs_done FROM runs")
+    ((status_, error, epochs_done),) = query(tmp_path, "SELECT status, error, epochs_done FROM runs")
     assert status_ == "failed" and "stayed locked by another program" in error and epochs_done < 20
     count, last = query(tmp_path, "SELECT count(*), max(step) FROM losses")[0]
     assert count == last + 1  # what was recorded has no hole
@@ -222,11 +239,13 @@ def tiny_disk(tmp_path):
 @pytest.mark.slow
 def test_a_full_disk_fails_the_run_with_one_line_and_frees_what_it_wrote(tmp_path, tiny_disk):
     # seed-resnet's checkpoint (weights and Adam's moments, ~2 MB) cannot fit on a 1 MB disk.
-    status, out, err = finish(cifar_tui(tiny_disk, "run", "--model", "seed-resnet", *QUICK[:-2],
-                                        "--limit-batches", "1", "--epochs", "2"))
+    status, out, err = finish(
+        cifar_tui(tiny_disk, "run", "--model", "seed-resnet", *QUICK[:-2], "--limit-batches", "1", "--epochs", "2")
+    )
     assert status == 1
-    assert err.strip().splitlines()[-1] == (f"cifar-tui: run 1 failed: no space left on {tiny_disk}/checkpoints/1; "
-                                            "free some space, then resume the run")
+    assert err.strip().splitlines()[-1] == (
+        f"cifar-tui: run 1 failed: no space left on {tiny_disk}/checkpoints/1; free some space, then resume the run"
+    )
     assert "Traceback" not in err
     assert not list((tiny_disk / "checkpoints").rglob("*.tmp"))
     status, out, err = finish(cifar_tui(tiny_disk, "runs", "--json"))  # reading still works

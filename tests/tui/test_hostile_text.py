@@ -11,10 +11,9 @@ from textual.widgets import DataTable
 
 from engine.config import make_config
 from store.runs import RunStore
+from tests.tui.test_cli import cifar_tui, home  # noqa: F401 (home is a fixture)
 from tui.app import CifarApp
 from tui.safe_text import printable
-
-from tests.tui.test_cli import cifar_tui, home  # noqa: F401 (home is a fixture)
 
 # Names a user can type: accepted and shown exactly as typed.
 TYPED = [
@@ -38,18 +37,26 @@ def hostile_store(home, capsys):
         config = make_config(dataset="synthetic").to_dict()
         run_id = store.enqueue({**config, "name": "placeholder"})
         with store.write():  # as an older version wrote it: no check on the name
-            store.db.execute("UPDATE runs SET name = ?, config = json_set(config, '$.name', ?), status = 'failed', "
-                             "error = ? WHERE id = ?", [name, name, f"boom [/] {name}", run_id])
+            store.db.execute(
+                "UPDATE runs SET name = ?, config = json_set(config, '$.name', ?), status = 'failed', "
+                "error = ? WHERE id = ?",
+                [name, name, f"boom [/] {name}", run_id],
+            )
     store.close()
     return TYPED + STORED
 
 
-@pytest.mark.parametrize("name, character", [("\x1b[2J", "U+001B"), ("a\tb", "U+0009"), ("zero\u200bwidth", "U+200B"),
-                                             ("two\nlines", "U+000A")])
+@pytest.mark.parametrize(
+    "name, character",
+    [("\x1b[2J", "U+001B"), ("a\tb", "U+0009"), ("zero\u200bwidth", "U+200B"), ("two\nlines", "U+000A")],
+)
 def test_control_characters_in_a_name_are_refused_with_one_line(home, capsys, name, character):
     status, out, err = cifar_tui(capsys, "queue", "add", "--dataset", "synthetic", "--name", name)
     assert status == 2 and out == ""
-    assert err == f"cifar-tui: error: name: must be printable text; it holds the invisible or control character {character}\n"
+    assert (
+        err
+        == f"cifar-tui: error: name: must be printable text; it holds the invisible or control character {character}\n"
+    )
 
 
 @pytest.mark.parametrize("command", [("runs",), ("queue", "list"), ("show", "1"), ("show", "8"), ("show", "9")])
@@ -60,8 +67,7 @@ def test_tables_show_hostile_names_literally(home, capsys, command):
     assert "\x1b" not in out and "\x07" not in out and "\r" not in out
     if command == ("runs",):
         assert "[/]" in out and "[bold red]loud[/bold red]" in out.replace("\n", "")
-        assert "\\x1b]0;owned\\x07title" in out.replace("│", "").replace(" ", "").replace("\n", "") or \
-            "\\x1b" in out
+        assert "\\x1b]0;owned\\x07title" in out.replace("│", "").replace(" ", "").replace("\n", "") or "\\x1b" in out
     if command == ("show", "9"):
         assert printable(names[-1]) in out and "boom [/]" in out
 
@@ -88,10 +94,22 @@ def test_export_writes_utf8_whatever_the_locale(home, capsys, tmp_path):
 
     hostile_store(home, capsys)
     target = tmp_path / "out.csv"
-    env = {"CIFAR_TUI_HOME": str(home), "PATH": "/usr/bin:/bin", "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0",
-           "PYTHONIOENCODING": "ascii", "PYTHONPATH": ":".join(sys.path)}
-    result = subprocess.run([sys.executable, "-m", "tui.cli", "export", "-o", str(target)], env=env,
-                            capture_output=True, text=True, timeout=120)
+    env = {
+        "CIFAR_TUI_HOME": str(home),
+        "PATH": "/usr/bin:/bin",
+        "LC_ALL": "C",
+        "LANG": "C",
+        "PYTHONUTF8": "0",
+        "PYTHONIOENCODING": "ascii",
+        "PYTHONPATH": ":".join(sys.path),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "export", "-o", str(target)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "名前" in target.read_text(encoding="utf-8")
     result = subprocess.run([sys.executable, "-m", "tui.cli", "runs"], env=env, capture_output=True, timeout=120)
@@ -123,6 +141,6 @@ async def test_the_app_shows_hostile_names_literally(home, capsys):
 def test_a_store_with_an_older_config_is_still_listed(home, capsys):
     hostile_store(home, capsys)
     with sqlite3.connect(home / "runs.db") as conn:
-        conn.execute("UPDATE runs SET config = '{\"model\": \"gone\"}' WHERE id = 1")
+        conn.execute('UPDATE runs SET config = \'{"model": "gone"}\' WHERE id = 1')
     assert cifar_tui(capsys, "show", "1")[0] == 0
     assert cifar_tui(capsys, "runs")[0] == 0

@@ -1,4 +1,8 @@
-from tui.widgets.loss_chart import downsample, smooth
+import math
+
+from textual.app import App
+
+from tui.widgets.loss_chart import LossChart, Series, downsample, nice_ticks, smooth
 
 
 def test_downsample_averages_buckets_and_keeps_short_series():
@@ -20,11 +24,6 @@ def test_smooth_is_a_trailing_moving_average():
 
 # ------------------------------------------------------------------ the chart widget
 
-import math
-
-from textual.app import App
-
-from tui.widgets.loss_chart import LossChart, Series, nice_ticks
 
 BRAILLE = range(0x2801, 0x2900)
 
@@ -51,10 +50,13 @@ async def test_a_rising_line_goes_from_bottom_left_to_top_right():
     assert all(len(line) == 60 for line in lines)
     assert lines[0].startswith(" rise") and "━ acc" in lines[0]
     rows = plot_rows(lines)
-    has_dots = lambda text: any(ord(c) in BRAILLE for c in text)
+
+    def has_dots(text):
+        return any(ord(c) in BRAILLE for c in text)
+
     assert has_dots(rows[-1][:5]) and not has_dots(rows[-1][-5:])  # starts low on the left
-    assert has_dots(rows[0][-5:]) and not has_dots(rows[0][:5])    # ends high on the right
-    assert all(has_dots(row) for row in rows[1:-1])                  # a line, not two dots
+    assert has_dots(rows[0][-5:]) and not has_dots(rows[0][:5])  # ends high on the right
+    assert all(has_dots(row) for row in rows[1:-1])  # a line, not two dots
     assert "└" in lines[-2] and lines[-1].split() == ["step", "0", "20", "40", "60", "80", "100"]
 
 
@@ -74,8 +76,9 @@ async def test_an_empty_chart_says_so_and_bad_values_are_skipped():
 
 
 def test_nice_ticks_are_round_and_inside_the_range():
-    assert nice_ticks(0.0, 1.0, 5) == [0.0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0] or \
-        [round(t, 6) for t in nice_ticks(0.0, 1.0, 5)] == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    assert nice_ticks(0.0, 1.0, 5) == [0.0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0] or [
+        round(t, 6) for t in nice_ticks(0.0, 1.0, 5)
+    ] == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
     assert nice_ticks(0.5, 1.5, 3, min_step=1.0) == [1.0]
     assert [round(t) for t in nice_ticks(3, 2987, 6)] == [500, 1000, 1500, 2000, 2500]
 

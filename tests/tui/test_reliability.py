@@ -14,8 +14,14 @@ from store.runs import RunStore
 
 def cifar_tui(home, *args, **kwargs):
     env = {**os.environ, "CIFAR_TUI_HOME": str(home)}
-    return subprocess.Popen([sys.executable, "-m", "tui.cli", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
 
 
 def query(home, sql):
@@ -64,8 +70,9 @@ def test_two_workers_and_queue_adds_share_one_store(tmp_path):
     first = cifar_tui(tmp_path, "queue", "add", *QUICK, "--epochs", "1")
     assert first.wait() == 0  # the store exists before the workers start
     workers = [cifar_tui(tmp_path, "worker") for _ in range(2)]
-    adders = [cifar_tui(tmp_path, "queue", "add", *QUICK, "--epochs", "1", "--limit-batches", str(5 + i))
-              for i in range(7)]
+    adders = [
+        cifar_tui(tmp_path, "queue", "add", *QUICK, "--epochs", "1", "--limit-batches", str(5 + i)) for i in range(7)
+    ]
     for adder in adders:
         _, err = adder.communicate(timeout=60)
         assert adder.returncode == 0, err
@@ -76,11 +83,15 @@ def test_two_workers_and_queue_adds_share_one_store(tmp_path):
         out, err = worker.communicate(timeout=60)
         logs.append(out + err)
     assert not any("locked" in log for log in logs), logs
-    started = [line.split(":")[0] for log in logs for line in log.splitlines() if line.endswith(")") and "started" in line]
+    started = [
+        line.split(":")[0] for log in logs for line in log.splitlines() if line.endswith(")") and "started" in line
+    ]
     assert sorted(started) == sorted(f"run {i}" for i in range(1, 9))  # each run trained exactly once
     # Every run recorded exactly its own steps (the adders raced, so ids follow no order).
-    counts = query(tmp_path, "SELECT json_extract(config, '$.limit_batches'), "
-                             "(SELECT count(*) FROM losses WHERE run_id = r.id) FROM runs r")
+    counts = query(
+        tmp_path,
+        "SELECT json_extract(config, '$.limit_batches'), (SELECT count(*) FROM losses WHERE run_id = r.id) FROM runs r",
+    )
     assert sorted(counts) == sorted([(60, 60)] + [(5 + i, 5 + i) for i in range(7)])
 
 
@@ -90,8 +101,13 @@ def test_a_locked_database_waits_then_says_so(tmp_path):
     holder.execute("BEGIN EXCLUSIVE")
     env = {**os.environ, "CIFAR_TUI_HOME": str(tmp_path)}
     code = "import store.runs; store.runs.BUSY_TIMEOUT_S = 0.5; from tui.cli import main; main()"
-    result = subprocess.run([sys.executable, "-c", code, "queue", "add", "--dataset", "synthetic"],
-                            env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code, "queue", "add", "--dataset", "synthetic"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     holder.rollback()
     assert result.returncode == 1
     assert "locked by another program for 0.5 s" in result.stderr
@@ -133,13 +149,21 @@ def test_the_apps_engine_process_stops_when_the_app_dies(tmp_path):
     RunStore(tmp_path / "runs.db").close()
     cifar_tui(tmp_path, "queue", "add", *QUICK, "--epochs", "50").wait()
     # A stand-in for the app: starts the worker as EngineProcess does, then dies without a word.
-    app = subprocess.Popen([sys.executable, "-c", f"""
+    app = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"""
 import os, subprocess, sys, time
 worker = subprocess.Popen([sys.executable, "-m", "tui.cli", "--home", {str(tmp_path)!r}, "worker",
                            "--with-parent", str(os.getpid())], start_new_session=True)
 print(worker.pid, flush=True)
 time.sleep(600)
-"""], stdout=subprocess.PIPE, text=True)
+""",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     worker_pid = int(app.stdout.readline())
     wait_for(lambda: query(tmp_path, "SELECT status FROM runs WHERE id = 1") == [("running",)])
     app.send_signal(signal.SIGKILL)

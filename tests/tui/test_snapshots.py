@@ -17,10 +17,21 @@ def live_events():
     yield RunStarted(7, config.to_json(), "cpu", "2 CPU threads", 43626, 400, 1200)
     for step in range(0, 1000, 50):
         epoch = step // 400 + 1
-        yield Losses(7, epoch, step, tuple(0.3 + 2.0 / (1 + (step + i) / 40) + 0.1 * ((step + i) % 7) / 7 for i in range(50)))
+        yield Losses(
+            7, epoch, step, tuple(0.3 + 2.0 / (1 + (step + i) / 40) + 0.1 * ((step + i) % 7) / 7 for i in range(50))
+        )
         if (step + 50) % 400 == 0:
-            yield EpochEnd(7, epoch, step + 50, 1.2 / epoch, 0.9 / epoch, 70.0 + 8 * epoch,
-                           tuple(60.0 + 8 * epoch + 2 * c for c in range(10)), 9.5, 6100.0 + 200 * epoch)
+            yield EpochEnd(
+                7,
+                epoch,
+                step + 50,
+                1.2 / epoch,
+                0.9 / epoch,
+                70.0 + 8 * epoch,
+                tuple(60.0 + 8 * epoch + 2 * c for c in range(10)),
+                9.5,
+                6100.0 + 200 * epoch,
+            )
 
 
 def show(tab):

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from store.runs import RunStore
 
@@ -15,8 +15,13 @@ POLL_S = 0.5
 
 
 class ControlWatcher:
-    def __init__(self, db_path: Path, worker: str, cancel: Callable[[int], object],
-                 pause: Callable[[int, bool], object] = lambda run_id, paused: None):
+    def __init__(
+        self,
+        db_path: Path,
+        worker: str,
+        cancel: Callable[[int], object],
+        pause: Callable[[int, bool], object] = lambda run_id, paused: None,
+    ):
         self.db_path, self.worker, self.cancel, self.pause = db_path, worker, cancel, pause
         self._closing = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="cifar-tui-control-watcher", daemon=True)

@@ -33,9 +33,21 @@ class EngineProcess:
     def start(self) -> None:
         with open(self.log_path, "a") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "tui.cli", "--home", str(self.home_path), "worker",
-                 "--with-parent", str(os.getpid())],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "tui.cli",
+                    "--home",
+                    str(self.home_path),
+                    "worker",
+                    "--with-parent",
+                    str(os.getpid()),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
         self.started_at = time.monotonic()
 
     @property

@@ -20,8 +20,13 @@ class EngineThread:
         self.home = home
         self.recorder = Recorder(home.db_path)
         jobs = QueueJobs(home, self.recorder)
-        self.worker = Worker(jobs, self.recorder, home.data_dir, checkpoint_dir=home.checkpoint_dir,
-                    must_stop=lambda: self.recorder.broken is not None)
+        self.worker = Worker(
+            jobs,
+            self.recorder,
+            home.data_dir,
+            checkpoint_dir=home.checkpoint_dir,
+            must_stop=lambda: self.recorder.broken is not None,
+        )
         self.jobs = jobs
         self.watcher = ControlWatcher(home.db_path, jobs.worker_name, self.worker.cancel, self.worker.pause_run)
 

@@ -40,19 +40,21 @@ class ProgressView:
     def __call__(self, event: Any) -> None:
         match event:
             case RunStarted():
-                self.console.print(f"run {event.run_id} on {event.device} ({event.device_name}), "
-                                   f"{event.params:,} parameters")
+                self.console.print(
+                    f"run {event.run_id} on {event.device} ({event.device_name}), {event.params:,} parameters"
+                )
                 self.progress.start()
-                self.task = self.progress.add_task(f"run {event.run_id}", total=event.total_steps,
-                                                   speed="-", loss="-")
+                self.task = self.progress.add_task(f"run {event.run_id}", total=event.total_steps, speed="-", loss="-")
             case Losses() if self.task is not None:
-                self.progress.update(self.task, completed=event.first_step + len(event.losses),
-                                     loss=f"{event.losses[-1]:.4f}")
+                self.progress.update(
+                    self.task, completed=event.first_step + len(event.losses), loss=f"{event.losses[-1]:.4f}"
+                )
             case EpochEnd():
                 self.progress.update(self.task, speed=f"{event.images_per_s:,.0f}")
                 self.progress.console.print(
                     f"epoch {event.epoch}: train loss {event.train_loss:.4f}  test loss {event.test_loss:.4f}  "
-                    f"test acc {event.test_acc:.2f}%  {event.seconds:.1f}s  {event.images_per_s:,.0f} img/s")
+                    f"test acc {event.test_acc:.2f}%  {event.seconds:.1f}s  {event.images_per_s:,.0f} img/s"
+                )
             case RunFinished() | RunFailed() | RunCancelled():
                 self.progress.stop()
 
@@ -86,10 +88,12 @@ def train_in_foreground(home, config: RunConfig, run_id: int | None = None) -> i
         signalled.append(number)
         stop.set()
 
-    thread = threading.Thread(target=run_job, name="cifar-tui-train", args=(
-        Job(run_id, config), recorder, control.should_stop, home.data_dir, home.checkpoint_dir))
-    watcher = ControlWatcher(home.db_path, me, lambda _: stop.set(),
-                             lambda _, paused: control.pause(paused)).start()
+    thread = threading.Thread(
+        target=run_job,
+        name="cifar-tui-train",
+        args=(Job(run_id, config), recorder, control.should_stop, home.data_dir, home.checkpoint_dir),
+    )
+    watcher = ControlWatcher(home.db_path, me, lambda _: stop.set(), lambda _, paused: control.pause(paused)).start()
     # Python's own SIGINT handler raises KeyboardInterrupt wherever the main thread is, which can
     # be in the middle of shutting things down; a flag is all a signal needs to set.
     handlers = {number: signal.signal(number, stop_on) for number in (signal.SIGINT, signal.SIGTERM)}
@@ -99,8 +103,9 @@ def train_in_foreground(home, config: RunConfig, run_id: int | None = None) -> i
         while thread.is_alive():
             thread.join(0.1)
             if stop.is_set() and signalled and not announced:
-                console.print("cancelling… (the run keeps its last checkpoint: `cifar-tui resume "
-                              f"{run_id}` continues it)")
+                console.print(
+                    f"cancelling… (the run keeps its last checkpoint: `cifar-tui resume {run_id}` continues it)"
+                )
                 announced = True
     finally:
         for number, handler in handlers.items():
@@ -110,14 +115,19 @@ def train_in_foreground(home, config: RunConfig, run_id: int | None = None) -> i
     row = store.run(run_id)
     store.close()
     if not recorded:
-        print(f"cifar-tui: error: run {run_id}: {recorder.broken or 'the store would not take writes'}; "
-              f"{recorder.unrecorded} events were not recorded", file=sys.stderr)
+        print(
+            f"cifar-tui: error: run {run_id}: {recorder.broken or 'the store would not take writes'}; "
+            f"{recorder.unrecorded} events were not recorded",
+            file=sys.stderr,
+        )
         return 1
     if row["status"] == "finished":
         from store.export import format_value
 
-        console.print(f"run {run_id} finished: test acc {format_value('test_acc', row['test_acc']) or '–'}%, "
-                      f"{format_value('images_per_s', row['images_per_s']) or '–'} img/s")
+        console.print(
+            f"run {run_id} finished: test acc {format_value('test_acc', row['test_acc']) or '–'}%, "
+            f"{format_value('images_per_s', row['images_per_s']) or '–'} img/s"
+        )
         return 0
     if row["status"] == "failed":
         print(f"cifar-tui: run {run_id} failed: {printable(row['error'] or '')}", file=sys.stderr)
@@ -132,11 +142,17 @@ class EventLines:
     def __call__(self, event: Any) -> None:
         match event:
             case RunStarted():
-                print(f"run {event.run_id}: started on {event.device} ({event.device_name})"
-                      + (f", from step {event.first_step}" if event.first_step else ""), flush=True)
+                print(
+                    f"run {event.run_id}: started on {event.device} ({event.device_name})"
+                    + (f", from step {event.first_step}" if event.first_step else ""),
+                    flush=True,
+                )
             case EpochEnd():
-                print(f"run {event.run_id}: epoch {event.epoch} test acc {event.test_acc:.2f}% "
-                      f"{event.images_per_s:,.0f} img/s", flush=True)
+                print(
+                    f"run {event.run_id}: epoch {event.epoch} test acc {event.test_acc:.2f}% "
+                    f"{event.images_per_s:,.0f} img/s",
+                    flush=True,
+                )
             case RunFinished():
                 print(f"run {event.run_id}: finished, test acc {event.test_acc:.2f}%", flush=True)
             case RunFailed():
@@ -162,8 +178,13 @@ def run_worker(home, device: str | None, until_empty: bool, parent: int | None =
             empty.set()
         return job
 
-    worker = Worker(next_job, recorder, home.data_dir, checkpoint_dir=home.checkpoint_dir,
-                    must_stop=lambda: recorder.broken is not None)
+    worker = Worker(
+        next_job,
+        recorder,
+        home.data_dir,
+        checkpoint_dir=home.checkpoint_dir,
+        must_stop=lambda: recorder.broken is not None,
+    )
     watcher = ControlWatcher(home.db_path, jobs.worker_name, worker.cancel, worker.pause_run)
     signal.signal(signal.SIGTERM, lambda *_: empty.set())
     print(f"worker {jobs.worker_name} on {home.db_path}; Ctrl-C stops it", flush=True)
@@ -172,8 +193,7 @@ def run_worker(home, device: str | None, until_empty: bool, parent: int | None =
     try:
         while not empty.wait(0.2):
             if parent is not None and os.getppid() != parent:  # re-parented: the app is gone
-                print("the app that started this worker is gone: stopping, the current run is cancelled",
-                      flush=True)
+                print("the app that started this worker is gone: stopping, the current run is cancelled", flush=True)
                 break
     except KeyboardInterrupt:
         print("stopping: the current run is cancelled (resume it later)", flush=True)

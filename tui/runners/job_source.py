@@ -4,7 +4,8 @@ unless someone paused this worker's queue (a request in the store)."""
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from engine.config import ConfigError, RunConfig
 from engine.events import RunFailed

@@ -43,7 +43,8 @@ class CompareScreen(ModalScreen[None]):
         runs = [run for run in (store.run(run_id) for run_id in self.run_ids) if run is not None]
         differing = differing_fields([run["config"] for run in runs])
         self.query_one("#compare-title", Static).update(
-            f"[b]Comparing {len(runs)} runs[/b] · config fields that differ: {', '.join(differing) or 'none'}")
+            f"[b]Comparing {len(runs)} runs[/b] · config fields that differ: {', '.join(differing) or 'none'}"
+        )
         loss_series, acc_series = [], []
         for index, run in enumerate(runs):
             color = COLORS[index % len(COLORS)]
@@ -57,7 +58,9 @@ class CompareScreen(ModalScreen[None]):
         table = self.query_one("#compare-table", DataTable)
         table.add_column("run")
         for index, run in enumerate(runs):
-            table.add_column(Text(printable(f"{run['id']} {run['name'] or run['model']}"), style=COLORS[index % len(COLORS)]))
+            table.add_column(
+                Text(printable(f"{run['id']} {run['name'] or run['model']}"), style=COLORS[index % len(COLORS)])
+            )
         for key in differing:
             table.add_row(key, *(plain(run["config"].get(key, "")) for run in runs))
         for key in RESULTS:

@@ -41,7 +41,8 @@ class RunDetailScreen(ModalScreen[None]):
         self.query_one("#detail-title", Static).update(
             f"[b]Run {run['id']}[/b] {markup_safe(run['name'])} · {run['model']} on {run['dataset']} · {run['status']} · "
             f"{run['epochs_done']}/{run['epochs']} epochs · best {format_value('test_acc', run['best_test_acc']) or '–'}% · "
-            f"{markup_safe(run['device_name'])}{error}")
+            f"{markup_safe(run['device_name'])}{error}"
+        )
         config = self.query_one("#detail-config", DataTable)
         config.add_columns("field", "value")
         for key, value in run["config"].items():
@@ -50,15 +51,22 @@ class RunDetailScreen(ModalScreen[None]):
         table = self.query_one("#detail-epochs", DataTable)
         table.add_columns("epoch", "train loss", "test loss", "test acc %", "time s", "img/s")
         for e in epochs:
-            table.add_row(str(e["epoch"]), format_value("train_loss", e["train_loss"]),
-                          format_value("test_loss", e["test_loss"]), format_value("test_acc", e["test_acc"]),
-                          format_value("seconds", e["seconds"]), format_value("images_per_s", e["images_per_s"]))
+            table.add_row(
+                str(e["epoch"]),
+                format_value("train_loss", e["train_loss"]),
+                format_value("test_loss", e["test_loss"]),
+                format_value("test_acc", e["test_acc"]),
+                format_value("seconds", e["seconds"]),
+                format_value("images_per_s", e["images_per_s"]),
+            )
         curve = store.loss_curve(self.run_id)
         xs, ys = [p[0] for p in curve], [p[1] for p in curve]
         self.query_one("#detail-loss", LossChart).show(
-            [Series("loss", xs, ys, color="gray", marker="dot"), Series("smoothed", xs, smooth(ys))])
+            [Series("loss", xs, ys, color="gray", marker="dot"), Series("smoothed", xs, smooth(ys))]
+        )
         self.query_one("#detail-acc", LossChart).show(
-            [Series("test acc", [e["epoch"] for e in epochs], [e["test_acc"] for e in epochs], color="green")])
+            [Series("test acc", [e["epoch"] for e in epochs], [e["test_acc"] for e in epochs], color="green")]
+        )
 
     def action_clone(self) -> None:
         self.dismiss()

@@ -13,8 +13,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
 from engine.cifar_classes import CLASSES
-from tui.safe_text import markup_safe
 from tui.live_state import LiveRun, LiveState
+from tui.safe_text import markup_safe
 from tui.widgets.loss_chart import LossChart, Series, downsample, smooth
 
 # Every redraw is CPU time taken from training on a machine with few cores (and GIL time from
@@ -28,7 +28,11 @@ def duration(seconds: float | None) -> str:
     if seconds is None:
         return "–"
     seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
+    return (
+        f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        if seconds >= 3600
+        else f"{seconds // 60}:{seconds % 60:02d}"
+    )
 
 
 class LiveView(Vertical):
@@ -57,7 +61,8 @@ class LiveView(Vertical):
 
     def on_mount(self) -> None:
         self.query_one("#epoch-table", DataTable).add_columns(
-            "epoch", "train loss", "test loss", "test acc", "time", "img/s")
+            "epoch", "train loss", "test loss", "test acc", "time", "img/s"
+        )
         self.set_interval(1 / TEXT_HZ, self.redraw_text)
         self.set_interval(1 / CHART_HZ, self.redraw_chart)
 
@@ -71,16 +76,27 @@ class LiveView(Vertical):
             self._drawn_epochs = 0
             self.query_one("#epoch-table", DataTable).clear()
         self._set("#live-title", title(run))
-        self._set("#live-bars", f"epoch {bar(run.epoch_step, run.steps_per_epoch)}   "
-                                f"run {bar(run.step, run.total_steps)}", fixed_size=True)
+        self._set(
+            "#live-bars",
+            f"epoch {bar(run.epoch_step, run.steps_per_epoch)}   run {bar(run.step, run.total_steps)}",
+            fixed_size=True,
+        )
         speed = run.images_per_s
-        self._set("#live-speed",
+        self._set(
+            "#live-speed",
             f"{run.step:,}/{run.total_steps:,} · {speed or 0:,.0f} img/s · ETA {duration(run.eta_s) if run.status == 'running' else '–'}",
-            fixed_size=True)
+            fixed_size=True,
+        )
         table = self.query_one("#epoch-table", DataTable)
-        for end in run.epochs[self._drawn_epochs:]:
-            table.add_row(str(end.epoch), f"{end.train_loss:.4f}", f"{end.test_loss:.4f}", f"{end.test_acc:.2f}%",
-                          f"{end.seconds:.1f}s", f"{end.images_per_s:,.0f}")
+        for end in run.epochs[self._drawn_epochs :]:
+            table.add_row(
+                str(end.epoch),
+                f"{end.train_loss:.4f}",
+                f"{end.test_loss:.4f}",
+                f"{end.test_acc:.2f}%",
+                f"{end.seconds:.1f}s",
+                f"{end.images_per_s:,.0f}",
+            )
             self._drawn_epochs += 1
         self._set("#class-acc", class_accuracy(run), fixed_size=True)
 
@@ -101,10 +117,12 @@ class LiveView(Vertical):
         chart = self.query_one(LossChart)
         # Braille draws 2 points per cell: more points than that cost time and show nothing.
         xs, ys = downsample(run.losses, max_points=max(50, 2 * chart.size.width), first_x=run.first_step)
-        chart.show([
-            Series("each batch", xs, ys, color="gray", marker="dot"),
-            Series("smoothed", xs, smooth(ys), color="cyan"),
-        ])
+        chart.show(
+            [
+                Series("each batch", xs, ys, color="gray", marker="dot"),
+                Series("smoothed", xs, smooth(ys), color="cyan"),
+            ]
+        )
 
 
 def bar(done: int, total: int, width: int = 16) -> str:
@@ -114,14 +132,17 @@ def bar(done: int, total: int, width: int = 16) -> str:
 
 
 def title(run: LiveRun) -> str:
-    colour = {"running": "green", "finished": "cyan", "failed": "red", "cancelled": "yellow",
-              "interrupted": "red"}.get(run.status, "white")
+    colour = {"running": "green", "finished": "cyan", "failed": "red", "cancelled": "yellow", "interrupted": "red"}.get(
+        run.status, "white"
+    )
     name = f" “{markup_safe(run.config.name)}”" if run.config.name else ""
     device = f" ({markup_safe(run.device_name)})" if run.device_name else ""
     params = f"{run.params:,} params · " if run.params else ""  # none yet: it failed before training
-    text = (f"[b]Run {run.run_id}{name}[/b] · {run.config.model} on {run.config.dataset} · "
-            f"epoch {run.epoch}/{run.config.epochs}{' (testing)' if run.evaluating else ''} · "
-            f"{markup_safe(run.device)}{device}{gpu_memory(run)} · {params}[{colour}]{run.status}[/]")
+    text = (
+        f"[b]Run {run.run_id}{name}[/b] · {run.config.model} on {run.config.dataset} · "
+        f"epoch {run.epoch}/{run.config.epochs}{' (testing)' if run.evaluating else ''} · "
+        f"{markup_safe(run.device)}{device}{gpu_memory(run)} · {params}[{colour}]{run.status}[/]"
+    )
     if run.error:
         text += f"\n[red]{markup_safe(run.error)}[/]"
     return text

@@ -18,18 +18,37 @@ from engine.schedule import SCHEDULES
 from tui.safe_text import markup_safe
 
 CHOICES: dict[str, tuple[str, ...]] = {
-    "model": tuple(MODELS), "dataset": DATASETS, "optimizer": OPTIMIZERS, "init": INITS,
-    "precision": PRECISIONS, "compile": COMPILE_MODES, "lr_schedule": SCHEDULES,
+    "model": tuple(MODELS),
+    "dataset": DATASETS,
+    "optimizer": OPTIMIZERS,
+    "init": INITS,
+    "precision": PRECISIONS,
+    "compile": COMPILE_MODES,
+    "lr_schedule": SCHEDULES,
 }
 HELP = {
-    "model": "architecture", "optimizer": "adam or sgd (momentum, nesterov)", "dataset": "cifar10 downloads to <home>/data",
-    "epochs": "passes over the training set", "batch_size": "images per step", "lr": "learning rate", "lr_schedule": "cosine: warm-up epoch, decay to 0",
-    "momentum": "sgd only", "nesterov": "sgd only", "weight_decay": "L2 penalty",
-    "dropout": "seed-cnn's linear layers", "init": "conv/linear weight init",
-    "hflip": "random horizontal flips", "crop": "random crops, 4px padding", "seed": "random seed",
-    "device": "auto, cpu, cuda, cuda:N, mps", "limit_batches": "0: whole epochs", "name": "optional label",
-    "precision": "bf16/fp16: mixed precision", "channels_last": "NHWC memory format",
-    "compile": "torch.compile; cudagraphs: CUDA", "fused": "fused optimizer kernels",
+    "model": "architecture",
+    "optimizer": "adam or sgd (momentum, nesterov)",
+    "dataset": "cifar10 downloads to <home>/data",
+    "epochs": "passes over the training set",
+    "batch_size": "images per step",
+    "lr": "learning rate",
+    "lr_schedule": "cosine: warm-up epoch, decay to 0",
+    "momentum": "sgd only",
+    "nesterov": "sgd only",
+    "weight_decay": "L2 penalty",
+    "dropout": "seed-cnn's linear layers",
+    "init": "conv/linear weight init",
+    "hflip": "random horizontal flips",
+    "crop": "random crops, 4px padding",
+    "seed": "random seed",
+    "device": "auto, cpu, cuda, cuda:N, mps",
+    "limit_batches": "0: whole epochs",
+    "name": "optional label",
+    "precision": "bf16/fp16: mixed precision",
+    "channels_last": "NHWC memory format",
+    "compile": "torch.compile; cudagraphs: CUDA",
+    "fused": "fused optimizer kernels",
 }
 FIELD_NAMES = [f.name for f in fields(RunConfig)]
 
@@ -47,16 +66,22 @@ class NewRunForm(Widget):
         with VerticalScroll(id="form"):
             with Horizontal(classes="field"):
                 yield Static("preset", classes="name")
-                yield Select([(name, name) for name in PRESETS], prompt="custom", id="preset", value="seed-cnn",
-                             compact=True)
+                yield Select(
+                    [(name, name) for name in PRESETS], prompt="custom", id="preset", value="seed-cnn", compact=True
+                )
                 yield Static("fills the fields below", classes="help")
             for name in FIELD_NAMES:
                 value = getattr(defaults, name)
                 with Horizontal(classes="field", id=f"row-{name}"):
                     yield Static(name.replace("_", " "), classes="name")
                     if name in CHOICES:
-                        yield Select([(c, c) for c in CHOICES[name]], allow_blank=False, id=f"field-{name}",
-                                     value=value, compact=True)
+                        yield Select(
+                            [(c, c) for c in CHOICES[name]],
+                            allow_blank=False,
+                            id=f"field-{name}",
+                            value=value,
+                            compact=True,
+                        )
                     elif isinstance(value, bool):
                         yield Switch(value=value, id=f"field-{name}")
                     else:
@@ -83,7 +108,9 @@ class NewRunForm(Widget):
         spec = MODELS.get(str(event.value))
         label = self.query_one("#error-model", Static)
         if spec is not None and not label.has_class("error"):
-            size = f"{spec.input_size}x{spec.input_size}" + (" (resized on the device)" if spec.input_size != 32 else "")
+            size = f"{spec.input_size}x{spec.input_size}" + (
+                " (resized on the device)" if spec.input_size != 32 else ""
+            )
             label.update(f"{spec.family}, trains at {size}")
 
     def fill(self, values: dict[str, Any]) -> None:
@@ -135,10 +162,14 @@ class NewRunForm(Widget):
             self.show_error("copies", f"must be a whole number from 1 to 100 (got {copies_text!r})")
             return
         copies = int(copies_text)
-        configs = [config] if copies == 1 else [
-            config.replace(seed=config.seed + i, name=f"{config.name or config.model} s{config.seed + i}")
-            for i in range(copies)
-        ]
+        configs = (
+            [config]
+            if copies == 1
+            else [
+                config.replace(seed=config.seed + i, name=f"{config.name or config.model} s{config.seed + i}")
+                for i in range(copies)
+            ]
+        )
         self.post_message(self.Submitted(configs))
 
     @on(Button.Pressed, "#add")

@@ -24,8 +24,7 @@ class QueueView(RunTableView):
     def compose(self) -> ComposeResult:
         yield Static("", id="queue-status")
         yield DataTable(id="queue-table", cursor_type="row", zebra_stripes=True)
-        yield Static("Runs added from another shell (cifar-tui queue add) appear here within a second.",
-                     classes="hint")
+        yield Static("Runs added from another shell (cifar-tui queue add) appear here within a second.", classes="hint")
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns(*COLUMNS)
@@ -37,12 +36,24 @@ class QueueView(RunTableView):
         for run in self.app.store.queue():
             config = run["config"]
             epochs = f"{run['epochs_done']}/{run['epochs']}"
-            rows.append((run["id"], run["status"], run["name"], run["model"], run["dataset"], epochs,
-                         config.get("batch_size", ""), config.get("lr", ""), config.get("device", "")))
+            rows.append(
+                (
+                    run["id"],
+                    run["status"],
+                    run["name"],
+                    run["model"],
+                    run["dataset"],
+                    epochs,
+                    config.get("batch_size", ""),
+                    config.get("lr", ""),
+                    config.get("device", ""),
+                )
+            )
         paused = self.app.engine_paused
         self.query_one("#queue-status", Static).update(
             f"[b]{len(rows)}[/b] in the queue · engine {'[yellow]paused[/]' if paused else '[green]ready[/]'}"
-            " · K/J move · c cancel · x remove · p pause")
+            " · K/J move · c cancel · x remove · p pause"
+        )
         if rows == self._rows:
             return
         table = self.query_one(DataTable)

@@ -15,10 +15,27 @@ from store.export import format_value
 from tui.safe_text import plain, printable
 from tui.views.run_table_view import RunTableView
 
-COLUMNS = ("id", "name", "status", "model", "dataset", "epochs", "test_acc", "best_test_acc", "test_loss",
-           "images_per_s", "seconds", "error")
-HEADERS = {"test_acc": "acc %", "best_test_acc": "best %", "test_loss": "loss", "images_per_s": "img/s",
-           "seconds": "time s"}
+COLUMNS = (
+    "id",
+    "name",
+    "status",
+    "model",
+    "dataset",
+    "epochs",
+    "test_acc",
+    "best_test_acc",
+    "test_loss",
+    "images_per_s",
+    "seconds",
+    "error",
+)
+HEADERS = {
+    "test_acc": "acc %",
+    "best_test_acc": "best %",
+    "test_loss": "loss",
+    "images_per_s": "img/s",
+    "seconds": "time s",
+}
 
 
 def matches(row: dict[str, Any], text: str) -> bool:
@@ -64,8 +81,10 @@ class RunsView(RunTableView):
             yield Input(placeholder="filter: model, status, name… (/)", id="runs-filter")
             yield Static("", id="runs-count")
         yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
-        yield Static("space select · enter details · c compare · s/S sort · l clone · r resume · d delete · e export",
-                     classes="hint")
+        yield Static(
+            "space select · enter details · c compare · s/S sort · l clone · r resume · d delete · e export",
+            classes="hint",
+        )
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -108,7 +127,8 @@ class RunsView(RunTableView):
         arrow = "▼" if self.sort_reverse else "▲"
         self.query_one("#runs-count", Static).update(
             f"{len(visible)} of {len(self.rows)} runs · {len(self.selected)} selected · "
-            f"sorted by {HEADERS.get(self.sort_column, self.sort_column)} {arrow}")
+            f"sorted by {HEADERS.get(self.sort_column, self.sort_column)} {arrow}"
+        )
 
     def chosen_ids(self) -> list[int]:
         """The selected runs, or the one under the cursor when none is selected."""

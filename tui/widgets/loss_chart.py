@@ -10,8 +10,8 @@ with the training thread's.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from rich.segment import Segment
@@ -34,7 +34,9 @@ class Series:
     marker: str = "braille"  # "braille": a line through the points; "dot": the points alone
 
 
-def downsample(values: Sequence[float], max_points: int = MAX_POINTS, first_x: int = 0) -> tuple[list[float], list[float]]:
+def downsample(
+    values: Sequence[float], max_points: int = MAX_POINTS, first_x: int = 0
+) -> tuple[list[float], list[float]]:
     """Bucket means of consecutive values: (x of each bucket's centre, mean), at most max_points."""
     n = len(values)
     if n == 0:
@@ -89,8 +91,10 @@ def line_pixels(px: np.ndarray, py: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     segment = np.repeat(np.arange(len(dx)), steps)
     starts = np.cumsum(steps) - steps
     t = (np.arange(steps.sum()) - starts[segment]) / steps[segment]
-    return (np.rint(px[segment] + t * dx[segment]).astype(np.int64),
-            np.rint(py[segment] + t * dy[segment]).astype(np.int64))
+    return (
+        np.rint(px[segment] + t * dx[segment]).astype(np.int64),
+        np.rint(py[segment] + t * dy[segment]).astype(np.int64),
+    )
 
 
 class LossChart(Widget):
@@ -154,8 +158,9 @@ class LossChart(Widget):
 
         y_ticks = nice_ticks(y_low, y_high, min(10, max(2, plot_height // 2)))  # a label every 2+ rows
         y_step = y_ticks[1] - y_ticks[0] if len(y_ticks) > 1 else 1.0
-        y_labels = {round((y_high - tick) / (y_high - y_low) * (plot_height - 1)): tick_label(tick, y_step)
-                    for tick in y_ticks}
+        y_labels = {
+            round((y_high - tick) / (y_high - y_low) * (plot_height - 1)): tick_label(tick, y_step) for tick in y_ticks
+        }
         # The y labels' column also holds the x axis' name, on the row of the x labels.
         label_width = max(len(self.xlabel) - 1, *(len(label) for label in y_labels.values()))
         plot_width = width - label_width - 3  # and a blank column on the right
@@ -206,14 +211,17 @@ class LossChart(Widget):
             axis[column] = "┬"
             text = tick_label(tick, x_step)
             begin = min(max(0, column - len(text) // 2), plot_width - len(text))
-            if all(c == " " for c in labels[max(0, begin - 1):begin + len(text) + 1]):
-                labels[begin:begin + len(text)] = text
+            if all(c == " " for c in labels[max(0, begin - 1) : begin + len(text) + 1]):
+                labels[begin : begin + len(text)] = text
         rows.append([Segment(" " * label_width + " └" + "".join(axis), dim)])
         rows.append([Segment(f"{self.xlabel:>{label_width + 1}} " + "".join(labels), dim)])
         if not series:
             message = "no data yet"
             middle = height - 2 - plot_height + plot_height // 2  # below the title rows
             left = label_width + 2 + max(0, (plot_width - len(message)) // 2)
-            rows[middle] = [Segment(f"{'':>{label_width}} │", dim), Segment(" " * (left - label_width - 2), base),
-                            Segment(message, dim)]
+            rows[middle] = [
+                Segment(f"{'':>{label_width}} │", dim),
+                Segment(" " * (left - label_width - 2), base),
+                Segment(message, dim),
+            ]
         return [Strip(row).adjust_cell_length(width, base) for row in rows[:height]]
