@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 FILE_NAME = "last.pt"
-REQUIRED = ("run_id", "config", "epoch", "step", "model", "optimizer", "torch_rng", "generator")
+# run_id is not among them: checkpoints written before it was saved (they carry the config) still resume.
+REQUIRED = ("config", "epoch", "step", "model", "optimizer", "torch_rng", "generator")
 
 
 class CheckpointError(RuntimeError):
@@ -66,11 +67,6 @@ def commit(temp: Path | str, path: Path | str) -> None:
         os.close(folder)
 
 
-def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Write and commit at once (for callers with nothing to record first)."""
-    commit(write_pending(path, state.get("epoch", 0), state), path)
-
-
 def remove_pending(path: Path) -> None:
     """Temp files a killed process left beside the checkpoint."""
     for stray in path.parent.glob(f"{path.name}.*.tmp"):
@@ -97,7 +93,7 @@ def load_checkpoint(
     missing = [key for key in REQUIRED if not isinstance(state, dict) or key not in state]
     if missing:
         raise CheckpointError(f"{path} lacks {', '.join(missing)}: not a cifar-tui checkpoint; {advice}")
-    if run_id is not None and state["run_id"] != run_id:
+    if run_id is not None and state.get("run_id", run_id) != run_id:
         raise CheckpointError(f"{path} belongs to run {state['run_id']}, not run {run_id}; {advice}")
     if config_json is not None and not _same_training(state["config"], config_json):
         raise CheckpointError(f"{path} was written with another config than run {run_id}'s; {advice}")
@@ -134,15 +130,3 @@ def _disk_full(error: BaseException, folder: Path) -> bool:
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return text[0][:200] if text else type(error).__name__
-
-
-def committing(emit):
-    """An emit that moves each epoch's checkpoint into place right after passing its event on,
-    for callers that record nothing first (tests, benchmarks); the recorder does it itself."""
-
-    def emit_then_commit(event) -> None:
-        emit(event)
-        if getattr(event, "checkpoint_temp", ""):
-            commit(event.checkpoint_temp, event.checkpoint)
-
-    return emit_then_commit

@@ -6,10 +6,9 @@ import torch
 from engine.checkpoint import (
     CheckpointError,
     checkpoint_path,
-    committing,
+    commit,
     load_checkpoint,
     pending_path,
-    save_checkpoint,
     write_pending,
 )
 from engine.config import make_config
@@ -19,6 +18,23 @@ from engine.train import train
 from engine.worker import Job, run_job
 
 DATA = synthetic(n_train=64 * 5, n_test=300)
+
+
+def save_checkpoint(path, state):
+    """Write and commit at once, as the recorder does after recording the epoch."""
+    commit(write_pending(path, state.get("epoch", 0), state), path)
+
+
+def committing(emit):
+    """An emit that moves each epoch's checkpoint into place right after passing its event on,
+    as the recorder does once the event is written."""
+
+    def emit_then_commit(event):
+        emit(event)
+        if event_temp := getattr(event, "checkpoint_temp", ""):
+            commit(event_temp, event.checkpoint)
+
+    return emit_then_commit
 
 
 def state(run_id=7, step=3, **changes):
@@ -54,6 +70,18 @@ def test_a_pending_checkpoint_is_not_the_checkpoint_until_committed(tmp_path):
     assert load_checkpoint(path, torch.device("cpu"), 7)["step"] == 3
 
 
+def test_a_checkpoint_from_before_run_ids_were_saved_still_resumes_its_run(tmp_path):
+    path = checkpoint_path(tmp_path, 7)
+    legacy = state()
+    del legacy["run_id"]
+    save_checkpoint(path, legacy)
+    config = make_config("seed-cnn", dataset="synthetic", device="cpu").to_json()
+    assert load_checkpoint(path, torch.device("cpu"), 7, config)["step"] == 3
+    other = make_config("seed-resnet", dataset="synthetic", device="cpu").to_json()
+    with pytest.raises(CheckpointError, match="another config"):
+        load_checkpoint(path, torch.device("cpu"), 7, other)
+
+
 def test_another_runs_checkpoint_is_refused_naming_the_file(tmp_path):
     path = checkpoint_path(tmp_path, 7)
     save_checkpoint(path, state(run_id=3))
@@ -72,7 +100,7 @@ def test_another_runs_checkpoint_is_refused_naming_the_file(tmp_path):
     [
         (b"", "is not a readable checkpoint"),
         (bytes(range(256)) * 40, "is not a readable checkpoint"),
-        (None, "lacks run_id, config"),
+        (None, "lacks config, epoch"),
     ],
 )
 def test_unreadable_checkpoints_are_one_clear_error(tmp_path, content, message):
