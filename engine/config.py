@@ -5,16 +5,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
-OPTIMIZERS = ("adam", "sgd")
-INITS = ("default", "xavier-uniform", "xavier-normal", "kaiming-uniform", "kaiming-normal")
-DATASETS = ("cifar10", "synthetic")
-PRECISIONS = ("fp32", "bf16", "fp16")
-COMPILE_MODES = ("off", "default", "cudagraphs")
+from engine.models import MODELS
+from engine.schedule import SCHEDULES
+
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d{1,3})?)$")
 MAX_CUDA_INDEX = 127  # torch keeps a device index in 8 bits
+GROUPS = ("model", "optimisation", "data", "speed", "run")  # the form's sections, in order
 
 
 class ConfigError(ValueError):
@@ -26,30 +26,57 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class Setting:
+    """What people are told about a field: the CLI flags, the form, `show` and the README's flag
+    list are all made from these."""
+
+    help: str
+    group: str
+    choices: tuple[str, ...] | Callable[[], tuple[str, ...]] = ()  # a callable: the registry may grow
+    unit: str = ""
+
+    def allowed(self) -> tuple[str, ...]:
+        return self.choices() if callable(self.choices) else self.choices
+
+
+def setting(default: Any, help: str, group: str, choices=(), unit: str = "") -> Any:
+    return dataclasses.field(default=default, metadata={"setting": Setting(help, group, choices, unit)})
+
+
+@dataclass(frozen=True)
 class RunConfig:
-    model: str = "seed-cnn"
-    dataset: str = "cifar10"
-    epochs: int = 10
-    batch_size: int = 64
-    lr: float = 1e-3
-    lr_schedule: str = "constant"  # constant, or cosine: warm up for one epoch, then decay to 0
-    optimizer: str = "adam"
-    momentum: float = 0.9  # sgd only
-    nesterov: bool = False  # sgd only
-    weight_decay: float = 0.0
-    dropout: float = 0.2  # models with dropout layers (seed-cnn)
-    init: str = "default"
-    hflip: bool = True
-    crop: bool = False  # random 32x32 crop of the image padded by 4
-    seed: int = 0
-    device: str = "auto"
-    limit_batches: int = 0  # 0: whole epochs; N: stop each epoch after N batches
-    # Speed options; the defaults were chosen by `cifar-tui bench` (see README, Speed).
-    precision: str = "fp32"  # bf16: autocast; fp16: autocast with a gradient scaler
-    channels_last: bool = True
-    compile: str = "off"  # default: torch.compile; cudagraphs: the whole step as one CUDA graph
-    fused: bool = True  # fused optimizer kernels
-    name: str = ""
+    model: str = setting("seed-cnn", "Architecture (see `cifar-tui models`).", "model", lambda: tuple(MODELS))
+    dropout: float = setting(0.2, "Dropout of seed-cnn's linear layers.", "model", unit="probability")
+    init: str = setting(
+        "default",
+        "Conv and linear weight init.",
+        "model",
+        ("default", "xavier-uniform", "xavier-normal", "kaiming-uniform", "kaiming-normal"),
+    )
+    optimizer: str = setting("adam", "adam, or sgd (momentum, nesterov).", "optimisation", ("adam", "sgd"))
+    lr: float = setting(1e-3, "Learning rate.", "optimisation")
+    lr_schedule: str = setting("constant", "cosine: one warm-up epoch, decay to 0.", "optimisation", SCHEDULES)
+    momentum: float = setting(0.9, "SGD momentum (sgd only).", "optimisation")
+    nesterov: bool = setting(False, "Nesterov momentum (sgd only).", "optimisation")
+    weight_decay: float = setting(0.0, "L2 penalty.", "optimisation")
+    dataset: str = setting("cifar10", "cifar10 downloads to <home>/data.", "data", ("cifar10", "synthetic"))
+    batch_size: int = setting(64, "Images per step.", "data")
+    hflip: bool = setting(True, "Random horizontal flips.", "data")
+    crop: bool = setting(False, "Random crops of the 4-pixel padded image.", "data")
+    precision: str = setting("fp32", "bf16/fp16: autocast (fp16 with a scaler).", "speed", ("fp32", "bf16", "fp16"))
+    channels_last: bool = setting(True, "channels_last (NHWC) memory format.", "speed")
+    compile: str = setting(
+        "off",
+        "torch.compile; cudagraphs: a CUDA graph.",
+        "speed",
+        ("off", "default", "cudagraphs"),
+    )
+    fused: bool = setting(True, "Fused optimizer kernels.", "speed")
+    device: str = setting("auto", "auto, cpu, cuda, cuda:N or mps.", "run")
+    epochs: int = setting(10, "Passes over the training set.", "run")
+    seed: int = setting(0, "Random seed.", "run")
+    limit_batches: int = setting(0, "Stop each epoch after N batches (0: all).", "run")
+    name: str = setting("", "A label for tables and charts.", "run")
 
     def __post_init__(self) -> None:
         validate(self)
@@ -106,26 +133,45 @@ def _coerce(field: str, value: Any) -> Any:
     return str(value)
 
 
-def validate(config: RunConfig) -> None:
-    # Imported here: the model registry imports torch, which a config must not need at import.
-    from engine.models import MODELS
+def _settings() -> dict[str, Setting]:
+    missing = [f.name for f in fields(RunConfig) if not isinstance(f.metadata.get("setting"), Setting)]
+    if missing:
+        raise TypeError(f"RunConfig fields declared without setting(...): {', '.join(missing)}")
+    return {f.name: f.metadata["setting"] for f in fields(RunConfig)}
 
+
+SETTINGS = _settings()
+
+
+def validate(config: RunConfig) -> None:
     for f in fields(config):
         value = getattr(config, f.name)
         kind = FIELD_TYPES[f.name]
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise ConfigError(f.name, f"must be of type {kind.__name__} (got {value!r})")
-    _check(config.model in MODELS, "model", f"unknown model {config.model!r}; allowed: {', '.join(MODELS)}")
-    _check(config.dataset in DATASETS, "dataset", f"unknown dataset {config.dataset!r}; allowed: {', '.join(DATASETS)}")
+        allowed = SETTINGS[f.name].allowed()
+        _check(
+            not allowed or value in allowed,
+            f.name,
+            f"unknown {f.name.replace('_', ' ')} {value!r}; allowed: {', '.join(allowed)}",
+        )
     _check(1 <= config.epochs <= 10_000, "epochs", f"must be between 1 and 10000 (got {config.epochs})")
     _check(1 <= config.batch_size <= 65_536, "batch_size", f"must be between 1 and 65536 (got {config.batch_size})")
     _check(0 < config.lr <= 10, "lr", f"must be > 0 and <= 10 (got {config.lr})")
-    from engine.schedule import SCHEDULES
-
+    _check(0 <= config.momentum < 1, "momentum", f"must be >= 0 and < 1 (got {config.momentum})")
+    _check(0 <= config.weight_decay < 1, "weight_decay", f"must be >= 0 and < 1 (got {config.weight_decay})")
+    _check(0 <= config.dropout < 1, "dropout", f"must be >= 0 and < 1 (got {config.dropout})")
+    _check(0 <= config.seed < 2**63, "seed", f"must be between 0 and 2**63-1 (got {config.seed})")
+    _check(config.limit_batches >= 0, "limit_batches", f"must be >= 0 (got {config.limit_batches})")
     _check(
-        config.lr_schedule in SCHEDULES,
-        "lr_schedule",
-        f"unknown schedule {config.lr_schedule!r}; allowed: {', '.join(SCHEDULES)}",
+        bool(DEVICE_PATTERN.match(config.device)) and _cuda_index(config.device) <= MAX_CUDA_INDEX,
+        "device",
+        f"unknown device {config.device!r}; allowed: auto, cpu, cuda, cuda:N (N from 0 to {MAX_CUDA_INDEX}), mps",
+    )
+    _check(
+        not config.nesterov or (config.optimizer == "sgd" and config.momentum > 0),
+        "nesterov",
+        "needs optimizer sgd with momentum > 0",
     )
     _check(
         config.compile != "cudagraphs" or config.lr_schedule == "constant",
@@ -133,41 +179,10 @@ def validate(config: RunConfig) -> None:
         "cudagraphs needs lr_schedule constant (a captured step replays its learning rate)",
     )
     _check(
-        config.optimizer in OPTIMIZERS,
-        "optimizer",
-        f"unknown optimizer {config.optimizer!r}; allowed: {', '.join(OPTIMIZERS)}",
-    )
-    _check(0 <= config.momentum < 1, "momentum", f"must be >= 0 and < 1 (got {config.momentum})")
-    _check(
-        not config.nesterov or (config.optimizer == "sgd" and config.momentum > 0),
-        "nesterov",
-        "needs optimizer sgd with momentum > 0",
-    )
-    _check(0 <= config.weight_decay < 1, "weight_decay", f"must be >= 0 and < 1 (got {config.weight_decay})")
-    _check(0 <= config.dropout < 1, "dropout", f"must be >= 0 and < 1 (got {config.dropout})")
-    _check(config.init in INITS, "init", f"unknown init {config.init!r}; allowed: {', '.join(INITS)}")
-    _check(0 <= config.seed < 2**63, "seed", f"must be between 0 and 2**63-1 (got {config.seed})")
-    _check(
-        bool(DEVICE_PATTERN.match(config.device)) and _cuda_index(config.device) <= MAX_CUDA_INDEX,
-        "device",
-        f"unknown device {config.device!r}; allowed: auto, cpu, cuda, cuda:N (N from 0 to {MAX_CUDA_INDEX}), mps",
-    )
-    _check(
-        config.precision in PRECISIONS,
-        "precision",
-        f"unknown precision {config.precision!r}; allowed: {', '.join(PRECISIONS)}",
-    )
-    _check(
-        config.compile in COMPILE_MODES,
-        "compile",
-        f"unknown compile mode {config.compile!r}; allowed: {', '.join(COMPILE_MODES)}",
-    )
-    _check(
         config.compile != "cudagraphs" or config.precision != "fp16",
         "compile",
         "cudagraphs works with precision fp32 or bf16 (fp16's gradient scaler cannot be captured)",
     )
-    _check(config.limit_batches >= 0, "limit_batches", f"must be >= 0 (got {config.limit_batches})")
     _check(len(config.name) <= 200, "name", f"must be at most 200 characters (got {len(config.name)})")
     control = next((ch for ch in config.name if not (ch.isprintable() or ch == " ")), None)
     _check(

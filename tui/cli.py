@@ -9,15 +9,15 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from engine.config import PRESETS, ConfigError, make_config
+from engine.config import ConfigError, make_config
 from store.export import FORMATS, export_runs
 from store.runs import RESUMABLE, RunStore, StoreError
+from tui.config_flags import config_options
 from tui.home import ENV_HOME, Home, HomeError, default_home
 from tui.safe_text import plain, printable
 
@@ -59,40 +59,6 @@ def cli(ctx: click.Context, home: str | None, engine: str) -> None:
             if crash is not None:
                 log_error(crash)
             fail(f"the app stopped on an error; details in {ctx.obj.log_path}", app.return_code)
-
-
-def config_options(command: Callable) -> Callable:
-    """The flags that make a config, shared by `run` and `queue add`. None means: keep the preset's."""
-    options = [
-        click.option("--preset", type=str, help=f"Start from a preset: {', '.join(PRESETS)}."),
-        click.option("--model", type=str, help="Model name (see `cifar-tui models`)."),
-        click.option("--dataset", type=str, help="cifar10 or synthetic."),
-        click.option("--epochs", type=str),
-        click.option("--batch-size", type=str),
-        click.option("--lr", type=str, help="Learning rate."),
-        click.option("--lr-schedule", type=str, help="constant, or cosine (one warm-up epoch, then decay to 0)."),
-        click.option("--optimizer", type=str, help="adam or sgd."),
-        click.option("--momentum", type=str, help="SGD momentum."),
-        click.option("--nesterov/--no-nesterov", default=None),
-        click.option("--weight-decay", type=str),
-        click.option("--dropout", type=str),
-        click.option(
-            "--init", type=str, help="default, xavier-uniform, xavier-normal, kaiming-uniform or kaiming-normal."
-        ),
-        click.option("--hflip/--no-hflip", default=None, help="Random horizontal flips."),
-        click.option("--crop/--no-crop", default=None, help="Random crops of the 4-pixel padded image."),
-        click.option("--seed", type=str),
-        click.option("--device", type=str, help="auto, cpu, cuda, cuda:N or mps."),
-        click.option("--limit-batches", type=str, help="Stop each epoch after N batches (quick checks)."),
-        click.option("--precision", type=str, help="fp32, bf16 (autocast) or fp16 (autocast + scaler)."),
-        click.option("--channels-last/--no-channels-last", default=None, help="channels_last memory format."),
-        click.option("--compile", type=str, help="off, default (torch.compile) or cudagraphs (CUDA only)."),
-        click.option("--fused/--no-fused", default=None, help="Fused optimizer kernels."),
-        click.option("--name", type=str),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
 
 
 def config_from_flags(flags: dict[str, Any]):
@@ -329,7 +295,7 @@ def show(ctx: click.Context, run_id: int) -> None:
             "error",
         )
     }
-    print_table([{"field": k, "value": v} for k, v in row["config"].items()], title=f"Run {run_id}: config")
+    print_table(config_rows(row["config"]), title=f"Run {run_id}: config")
     print_table(
         [{"field": k, "value": format_value(k, v)} for k, v in summary.items() if v is not None], title="Summary"
     )
@@ -363,6 +329,21 @@ def export(ctx: click.Context, fmt: str, output: Path | None, run_ids: tuple[int
     else:
         output.write_text(text, encoding="utf-8")  # whatever the locale: names are any Unicode
         click.echo(f"wrote {len(rows)} runs to {output}", err=True)
+
+
+def config_rows(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """A run's config by form group, in declaration order; a field an older version stored is kept."""
+    from engine.config import SETTINGS
+
+    rows, group = [], None
+    for name, setting in SETTINGS.items():
+        if name in config:
+            rows.append(
+                {"group": setting.group if setting.group != group else "", "field": name, "value": config[name]}
+            )
+            group = setting.group
+    rows += [{"group": "other", "field": k, "value": v} for k, v in config.items() if k not in SETTINGS]
+    return rows
 
 
 def display_row(row: dict[str, Any]) -> dict[str, str]:

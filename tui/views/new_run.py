@@ -12,45 +12,16 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Input, Select, Static, Switch
 
-from engine.config import COMPILE_MODES, DATASETS, INITS, OPTIMIZERS, PRECISIONS, PRESETS, ConfigError, RunConfig
+from engine.config import PRESETS, SETTINGS, ConfigError, RunConfig
 from engine.models import MODELS
-from engine.schedule import SCHEDULES
 from tui.safe_text import markup_safe
 
-CHOICES: dict[str, tuple[str, ...]] = {
-    "model": tuple(MODELS),
-    "dataset": DATASETS,
-    "optimizer": OPTIMIZERS,
-    "init": INITS,
-    "precision": PRECISIONS,
-    "compile": COMPILE_MODES,
-    "lr_schedule": SCHEDULES,
-}
-HELP = {
-    "model": "architecture",
-    "optimizer": "adam or sgd (momentum, nesterov)",
-    "dataset": "cifar10 downloads to <home>/data",
-    "epochs": "passes over the training set",
-    "batch_size": "images per step",
-    "lr": "learning rate",
-    "lr_schedule": "cosine: warm-up epoch, decay to 0",
-    "momentum": "sgd only",
-    "nesterov": "sgd only",
-    "weight_decay": "L2 penalty",
-    "dropout": "seed-cnn's linear layers",
-    "init": "conv/linear weight init",
-    "hflip": "random horizontal flips",
-    "crop": "random crops, 4px padding",
-    "seed": "random seed",
-    "device": "auto, cpu, cuda, cuda:N, mps",
-    "limit_batches": "0: whole epochs",
-    "name": "optional label",
-    "precision": "bf16/fp16: mixed precision",
-    "channels_last": "NHWC memory format",
-    "compile": "torch.compile; cudagraphs: CUDA",
-    "fused": "fused optimizer kernels",
-}
 FIELD_NAMES = [f.name for f in fields(RunConfig)]
+COPIES_HELP = "N runs with seeds seed, seed+1, …"
+
+
+def help_of(name: str) -> str:
+    return SETTINGS[name].help if name in SETTINGS else COPIES_HELP
 
 
 class NewRunForm(Widget):
@@ -70,13 +41,17 @@ class NewRunForm(Widget):
                     [(name, name) for name in PRESETS], prompt="custom", id="preset", value="seed-cnn", compact=True
                 )
                 yield Static("fills the fields below", classes="help")
+            group = None
             for name in FIELD_NAMES:
-                value = getattr(defaults, name)
+                value, setting = getattr(defaults, name), SETTINGS[name]
+                if setting.group != group:
+                    group = setting.group
+                    yield Static(group, classes="form-group")
                 with Horizontal(classes="field", id=f"row-{name}"):
                     yield Static(name.replace("_", " "), classes="name")
-                    if name in CHOICES:
+                    if setting.allowed():
                         yield Select(
-                            [(c, c) for c in CHOICES[name]],
+                            [(c, c) for c in setting.allowed()],
                             allow_blank=False,
                             id=f"field-{name}",
                             value=value,
@@ -86,14 +61,14 @@ class NewRunForm(Widget):
                         yield Switch(value=value, id=f"field-{name}")
                     else:
                         yield Input(str(value), id=f"field-{name}", select_on_focus=True, compact=True)
-                    yield Static(HELP.get(name, ""), classes="help", id=f"error-{name}")
+                    yield Static(help_of(name), classes="help", id=f"error-{name}")
             with Horizontal(classes="field"):
                 yield Static("copies", classes="name")
                 yield Input("1", id="copies", select_on_focus=True, compact=True)
-                yield Static("N runs with seeds seed, seed+1, …", classes="help", id="error-copies")
-            with Horizontal(id="form-buttons"):
-                yield Button("Add to queue", variant="primary", id="add", compact=True)
-                yield Static("ctrl+s adds from any field · F1-F4 switch tabs while typing", classes="help")
+                yield Static(COPIES_HELP, classes="help", id="error-copies")
+        with Horizontal(id="form-buttons"):  # outside the scroll: always in view
+            yield Button("Add to queue", variant="primary", id="add", compact=True)
+            yield Static("ctrl+s adds from any field · F1-F4 switch tabs while typing", classes="help")
 
     def on_mount(self) -> None:
         self.fill(PRESETS["seed-cnn"])
@@ -138,7 +113,7 @@ class NewRunForm(Widget):
         for name in FIELD_NAMES + ["copies"]:
             label = self.query_one(f"#error-{name}", Static)
             label.remove_class("error")
-            label.update(HELP.get(name, "") if name != "copies" else "N runs with seeds seed, seed+1, …")
+            label.update(help_of(name))
 
     def show_error(self, field: str, message: str) -> None:
         label = self.query_one(f"#error-{field}", Static)

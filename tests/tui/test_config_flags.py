@@ -1,0 +1,102 @@
+"""A config field is declared once (engine/config.py): the flags, the form, `show` and the
+README's flag list are made from that declaration, and these tests fail when any lacks a field."""
+
+from dataclasses import fields
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+from textual.widgets import Select, Static, Switch
+
+from engine.config import GROUPS, SETTINGS, RunConfig
+from tui.app import CifarApp
+from tui.cli import cli
+from tui.config_flags import flag, flag_reference
+
+FIELDS = [f.name for f in fields(RunConfig)]
+README = Path(__file__).parents[2] / "README.md"
+
+
+def test_every_field_declares_its_help_and_group_and_groups_are_contiguous():
+    seen = []
+    for name in FIELDS:
+        setting = SETTINGS[name]
+        assert setting.help.strip(), name
+        assert setting.group in GROUPS, name
+        if not seen or seen[-1] != setting.group:
+            assert setting.group not in seen, f"{name}: group {setting.group} is split"
+            seen.append(setting.group)
+
+
+@pytest.mark.parametrize("command", [("run",), ("queue", "add")])
+def test_every_field_is_a_flag(command):
+    target = cli
+    for word in command:
+        target = target.commands[word]
+    options = {opt for param in target.params for opt in param.opts + param.secondary_opts}
+    for name in FIELDS:
+        assert flag(name) in options, name
+        if isinstance(getattr(RunConfig(), name), bool):
+            assert "--no-" + flag(name)[2:] in options, name
+
+
+def test_fields_with_choices_complete_in_the_shell():
+    run = cli.commands["run"]
+    ctx = click.Context(run)
+    for name in FIELDS:
+        allowed = SETTINGS[name].allowed()
+        if not allowed:
+            continue
+        param = next(p for p in run.params if flag(name) in p.opts)
+        assert [item.value for item in param.type.shell_complete(ctx, param, "")] == list(allowed)
+    optimizer = next(p for p in run.params if "--optimizer" in p.opts)
+    assert [item.value for item in optimizer.type.shell_complete(ctx, optimizer, "s")] == ["sgd"]
+    assert "[adam|sgd]" in CliRunner().invoke(cli, ["run", "--help"]).output
+
+
+def test_readme_flag_list_is_generated_from_the_fields():
+    text = README.read_text()
+    start = text.index("\n", text.index("<!-- config flags:")) + 1
+    end = text.index("<!-- end of config flags -->")
+    assert text[start:end] == flag_reference(), (
+        "README's flag list is stale: paste the output of "
+        "python -c 'from tui.config_flags import flag_reference; print(flag_reference(), end=\"\")'"
+    )
+    for name in FIELDS:
+        assert f"`{flag(name)}`" in text[start:end]
+
+
+def test_show_lists_every_field_by_group(tmp_path):
+    runner = CliRunner()
+    home = ["--home", str(tmp_path)]
+    assert runner.invoke(cli, [*home, "queue", "add", "--dataset", "synthetic", "--name", "shown"]).exit_code == 0
+    result = runner.invoke(cli, [*home, "show", "1"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    for name in FIELDS:
+        assert f" {name} " in result.output, name
+    lines = result.output.splitlines()
+    assert [g for g in GROUPS if any(line.startswith(f"│ {g} ") for line in lines)] == list(GROUPS)
+
+
+async def test_the_form_has_every_field_in_its_group(tmp_path):
+    from tui.home import Home
+
+    app = CifarApp(Home(tmp_path), engine="thread")
+    async with app.run_test(size=(100, 60)):
+        form = app.query_one("#form")
+        order = [child for child in form.children]
+        headers = {str(w.render()): i for i, w in enumerate(order) if w.has_class("form-group")}
+        assert list(headers) == list(GROUPS)
+        for name in FIELDS:
+            row = app.query_one(f"#row-{name}")
+            position = order.index(row)
+            group = max((g for g, i in headers.items() if i < position), key=headers.get)
+            assert group == SETTINGS[name].group, name
+            widget = app.query_one(f"#field-{name}")
+            if SETTINGS[name].allowed():
+                assert isinstance(widget, Select), name
+            elif isinstance(getattr(RunConfig(), name), bool):
+                assert isinstance(widget, Switch), name
+            if name != "model":  # the model's line describes the chosen model
+                assert str(app.query_one(f"#error-{name}", Static).render()) == SETTINGS[name].help

@@ -1,0 +1,86 @@
+"""The command line's config flags, made from the config's own field declarations
+(engine/config.py): one `--flag` per field, completion for fields with choices, and the README's
+flag list. Values stay text: the config's validation names the field in every error."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import fields
+from typing import Any
+
+import click
+from click.shell_completion import CompletionItem
+
+from engine.config import PRESETS, SETTINGS, RunConfig
+
+_KIND = {int: "INTEGER", float: "NUMBER", str: "TEXT"}
+
+
+class FieldValue(click.ParamType):
+    """A value as typed (text), with the allowed values for help and shell completion."""
+
+    def __init__(self, kind: str, allowed: Callable[[], tuple[str, ...]] = tuple):
+        self.name = kind.lower()
+        self.kind = kind
+        self.allowed = allowed
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        allowed = self.allowed()
+        return f"[{'|'.join(allowed)}]" if allowed and len(allowed) <= 6 else self.kind
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return value if isinstance(value, str) else str(value)
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+        return [CompletionItem(choice) for choice in self.allowed() if choice.startswith(incomplete)]
+
+
+def field_value(name: str, kind: type) -> FieldValue:
+    return FieldValue(_KIND[kind], SETTINGS[name].allowed)
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def describe(name: str) -> str:
+    """A field's help with its unit and default, as `--help` and the README print it."""
+    setting = SETTINGS[name]
+    default = getattr(RunConfig(), name)
+    shown = ("on" if default else "off") if isinstance(default, bool) else (default if default != "" else "none")
+    unit = f" Unit: {setting.unit}." if setting.unit else ""
+    return f"{setting.help}{unit} Default: {shown}."
+
+
+def config_options(command: Callable) -> Callable:
+    """Every config flag, plus --preset, on a click command. None means: keep the preset's value."""
+    presets = FieldValue("TEXT", lambda: tuple(PRESETS))
+    options = [click.option("--preset", type=presets, help="Start from a preset's values.")]
+    for f in fields(RunConfig):
+        kind = type(f.default)
+        if kind is bool:
+            names = f"{flag(f.name)}/--no-{flag(f.name)[2:]}"
+            options.append(click.option(names, f.name, default=None, help=describe(f.name)))
+        else:
+            options.append(click.option(flag(f.name), f.name, type=field_value(f.name, kind), help=describe(f.name)))
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def flag_reference() -> str:
+    """The README's table of config flags, by form group."""
+    lines = ["| flag | group | allowed | meaning |", "| --- | --- | --- | --- |"]
+    for f in fields(RunConfig):
+        setting = SETTINGS[f.name]
+        kind = type(f.default)
+        names = f"`{flag(f.name)}` / `--no-{flag(f.name)[2:]}`" if kind is bool else f"`{flag(f.name)}`"
+        allowed = ", ".join(setting.allowed()) if setting.allowed() else _KIND.get(kind, "on/off").lower()
+        if f.name == "model":
+            allowed = "see `cifar-tui models`"
+        lines.append(f"| {names} | {setting.group} | {allowed} | {_markdown_text(describe(f.name))} |")
+    return "\n".join(lines) + "\n"
+
+
+def _markdown_text(text: str) -> str:
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
