@@ -5,10 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
-
-FORMATS = ("csv", "json", "md", "latex")
 EXPORT_COLUMNS = (
     "id",
     "name",
@@ -41,7 +40,7 @@ def export_runs(rows: Iterable[dict[str, Any]], fmt: str, columns: tuple[str, ..
     if fmt not in FORMATS:
         raise ValueError(f"format: unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
     rows = [{column: row.get(column) for column in columns} for row in rows]
-    return {"csv": _csv, "json": _json, "md": _markdown, "latex": _latex}[fmt](rows, columns)
+    return FORMATS[fmt].write(rows, columns)
 
 
 def _csv(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
@@ -100,3 +99,21 @@ def _latex(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
         lines.append(" & ".join(cell(format_value(c, row[c])) for c in columns) + " \\\\")
     lines += ["\\hline", "\\end{tabular}"]
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    name: str
+    extension: str  # a file's, without the dot
+    write: Callable[[list[dict[str, Any]], tuple[str, ...]], str]  # (rows, columns) -> text
+
+
+FORMATS: dict[str, ExportFormat] = {
+    f.name: f
+    for f in (
+        ExportFormat("csv", "csv", _csv),
+        ExportFormat("json", "json", _json),
+        ExportFormat("md", "md", _markdown),
+        ExportFormat("latex", "tex", _latex),
+    )
+}

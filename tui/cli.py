@@ -307,7 +307,7 @@ def show(ctx: click.Context, run_id: int) -> None:
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="csv", show_default=True)
 @click.option(
     "-o",
     "--output",

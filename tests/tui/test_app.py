@@ -7,7 +7,7 @@ from textual.widgets import DataTable, Input, Select
 
 import tui.runners.engine_process as engine_process
 from engine.config import make_config
-from store.export import export_runs
+from store.export import FORMATS, export_runs
 from tui.app import CifarApp
 from tui.screens.compare import CompareScreen
 from tui.screens.confirm import ConfirmScreen
@@ -328,6 +328,19 @@ async def test_export_dialog_writes_the_filtered_table(runs_home, tmp_path):
         assert not isinstance(app.screen, ExportScreen)
         expected = export_runs(app.query_one(RunsView).visible, "md")
         assert target.read_text() == expected and expected.count("| finished |") == 3
+
+
+async def test_export_dialog_names_the_file_after_each_format(runs_home, tmp_path):
+    app = CifarApp(runs_home, start_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        app.query_one("#runs-table", DataTable).focus()
+        await pilot.press("e")
+        for fmt in FORMATS.values():
+            app.screen.query_one("#export-format", Select).value = fmt.name
+            await pilot.pause()
+            path = app.screen.query_one("#export-path", Input).value
+            assert path.endswith(f"runs.{fmt.extension}"), (fmt.name, path)
 
 
 async def test_delete_asks_first(runs_home):

@@ -15,9 +15,6 @@ from textual.widgets import Button, Input, Label, Select, Static
 from store.export import FORMATS, export_runs
 from tui.safe_text import markup_safe
 
-EXTENSIONS = {"csv": "csv", "json": "json", "md": "md", "latex": "tex"}
-
-
 class ExportScreen(ModalScreen[Path | None]):
     BINDINGS = [Binding("escape", "dismiss(None)", "Close")]
 
@@ -45,7 +42,7 @@ class ExportScreen(ModalScreen[Path | None]):
         path_input = self.query_one("#export-path", Input)
         path = Path(path_input.value)
         if path.stem:
-            path_input.value = str(path.with_suffix("." + EXTENSIONS[str(event.value)]))
+            path_input.value = str(path.with_suffix("." + FORMATS[str(event.value)].extension))
 
     @on(Button.Pressed, "#cancel")
     def _cancel(self) -> None:
