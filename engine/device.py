@@ -53,9 +53,21 @@ def describe_device(device: torch.device) -> str:
     return f"{torch.get_num_threads()} CPU threads"
 
 
-def memory_in_use(device: torch.device | str) -> tuple[int, int] | None:
-    """(bytes allocated by torch, total bytes) on a CUDA device, else None."""
-    device = torch.device(device)
-    if device.type != "cuda":
-        return None
-    return torch.cuda.memory_allocated(device), torch.cuda.get_device_properties(device).total_memory
+def memory_total(device: torch.device) -> int:
+    """Bytes of memory on a CUDA device; 0 elsewhere (nothing to show)."""
+    return torch.cuda.get_device_properties(device).total_memory if device.type == "cuda" else 0
+
+
+def memory_used(device: torch.device) -> int:
+    """Bytes torch holds on a CUDA device now (a host-side counter: no sync); 0 elsewhere."""
+    return torch.cuda.memory_allocated(device) if device.type == "cuda" else 0
+
+
+def start_peak_memory(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory(device: torch.device) -> int:
+    """The most bytes torch held on a CUDA device since start_peak_memory; 0 elsewhere."""
+    return torch.cuda.max_memory_allocated(device) if device.type == "cuda" else 0

@@ -15,6 +15,7 @@ class RunStarted:
     steps_per_epoch: int
     total_steps: int
     first_step: int = 0  # > 0 when a run continues from a checkpoint
+    memory_total: int = 0  # bytes of the GPU; 0 on a CPU
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Losses:
     epoch: int  # 1-based
     first_step: int
     losses: tuple[float, ...]
+    memory_used: int = 0  # bytes torch holds on the GPU when the chunk was sent; 0 on a CPU
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class EpochEnd:
     class_acc: tuple[float, ...]  # percent, one per class
     seconds: float  # training time of this epoch, evaluation excluded
     images_per_s: float
+    memory_peak: int = 0  # the most bytes torch held on the GPU during the epoch; 0 on a CPU
     # A checkpoint written for this epoch (checkpoint_temp), to be moved to `checkpoint` once this
     # event and every loss before it are recorded (engine/checkpoint.py); "" when there is none.
     checkpoint_temp: str = ""
@@ -65,6 +68,14 @@ class RunCancelled:
 
 
 @dataclass(frozen=True)
+class RunPaused:
+    """A pause of the run was asked for (held at its next batch), or taken back: from the store."""
+
+    run_id: int
+    paused: bool
+
+
+@dataclass(frozen=True)
 class RunInterrupted:
     """Its worker died (killed, crashed, lost): the store says so, the engine never does."""
 
@@ -72,4 +83,4 @@ class RunInterrupted:
     reason: str
 
 
-Event = RunStarted | Losses | EpochEnd | RunFinished | RunFailed | RunCancelled | RunInterrupted
+Event = RunStarted | Losses | EpochEnd | RunFinished | RunFailed | RunCancelled | RunPaused | RunInterrupted

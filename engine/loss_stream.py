@@ -22,15 +22,23 @@ class Diverged(RuntimeError):
 
 
 class LossStream:
-    def __init__(self, run_id: int, emit: Callable[[Losses], None], interval_s: float = 0.1, max_chunk: int = 512):
+    def __init__(
+        self,
+        run_id: int,
+        emit: Callable[[Losses], None],
+        interval_s: float = 0.1,
+        max_chunk: int = 512,
+        memory: Callable[[], int] = lambda: 0,
+    ):
         self.run_id = run_id
         self.emit = emit
+        self.memory = memory  # device memory in use, sent with each chunk
         self.interval_s = interval_s
         self.max_chunk = max_chunk
         self._pending: list[torch.Tensor] = []
         self._pending_first_step = 0
         self._pending_epoch = 0
-        self._in_flight: deque[tuple[int, int, torch.Tensor, torch.cuda.Event | None]] = deque()
+        self._in_flight: deque[tuple[int, int, torch.Tensor, torch.cuda.Event | None, int]] = deque()
         self._last_launch = time.monotonic()
         self._sums: dict[int, float] = {}  # epoch -> sum of its delivered losses
         self._counts: dict[int, int] = {}
@@ -68,12 +76,12 @@ class LossStream:
             event.record()
         else:
             host = chunk
-        self._in_flight.append((self._pending_first_step, self._pending_epoch, host, event))
+        self._in_flight.append((self._pending_first_step, self._pending_epoch, host, event, self.memory()))
         self._pending = []
 
     def _deliver(self, wait: bool) -> None:
         while self._in_flight:
-            first_step, epoch, host, event = self._in_flight[0]
+            first_step, epoch, host, event, memory = self._in_flight[0]
             if event is not None:
                 if not wait and not event.query():
                     return
@@ -82,7 +90,7 @@ class LossStream:
             losses = tuple(host.tolist())
             self._sums[epoch] = self._sums.get(epoch, 0.0) + math.fsum(losses)
             self._counts[epoch] = self._counts.get(epoch, 0) + len(losses)
-            self.emit(Losses(self.run_id, epoch, first_step, losses))
+            self.emit(Losses(self.run_id, epoch, first_step, losses, memory))
             bad = next((i for i, value in enumerate(losses) if not math.isfinite(value)), None)
             if bad is not None:
                 raise Diverged(f"loss became {losses[bad]} at step {first_step + bad}; try a smaller lr")

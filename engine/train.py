@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -18,7 +19,14 @@ from torch import nn
 from engine.checkpoint import checkpoint_path, load_checkpoint, remove_pending, write_pending
 from engine.config import RunConfig
 from engine.data import Dataset, Split, eval_batches, load_dataset, train_batches
-from engine.device import describe_device, resolve_device
+from engine.device import (
+    describe_device,
+    memory_total,
+    memory_used,
+    peak_memory,
+    resolve_device,
+    start_peak_memory,
+)
 from engine.events import EpochEnd, Event, RunCancelled, RunFinished, RunStarted
 from engine.loss_stream import LossStream
 from engine.models import build_model, count_parameters
@@ -51,6 +59,18 @@ def steps_per_epoch(config: RunConfig, train_size: int, drop_last: bool = False)
     return min(steps, config.limit_batches) if config.limit_batches else steps
 
 
+@dataclass
+class Trained:
+    """What a run trains and what a checkpoint restores."""
+
+    raw_model: nn.Module  # the weights, as checkpointed
+    model: nn.Module  # what runs the steps (wrapped for channels_last or compiled)
+    optimizer: torch.optim.Optimizer
+    generator: torch.Generator  # shuffling and augmentation
+    first_epoch: int = 1
+    step: int = 0
+
+
 def train(
     run_id: int,
     config: RunConfig,
@@ -70,106 +90,140 @@ def train(
     torch.manual_seed(config.seed)
     if data is None:
         data = load_dataset(config.dataset, data_dir, device)
-    raw_model = build_model(config.model, len(data.classes), config.dropout, config.init).to(device)
-    optimizer = make_optimizer(config, raw_model, device)
-    generator = torch.Generator(device=device).manual_seed(config.seed)
     ckpt_path = checkpoint_path(checkpoint_dir, run_id) if checkpoint_dir else None
-    resumed = None
+    state = build(config, device, len(data.classes))
     if ckpt_path is not None:
         remove_pending(ckpt_path)  # left by a process killed while writing one
-        resumed = load_checkpoint(ckpt_path, device, run_id, config.to_json())
-    first_epoch, step = 1, 0
-    if resumed is not None:
-        raw_model.load_state_dict(resumed["model"])
-        optimizer.load_state_dict(resumed["optimizer"])
-        torch.set_rng_state(resumed["torch_rng"].cpu())
-        if device.type == "cuda" and "cuda_rng" in resumed:  # dropout's random numbers on the GPU
-            torch.cuda.set_rng_state(resumed["cuda_rng"].cpu(), device)
-        generator.set_state(resumed["generator"].cpu())
-        first_epoch, step = resumed["epoch"] + 1, resumed["step"]
-    model = prepare_model(raw_model, config)
+        restore(state, load_checkpoint(ckpt_path, device, run_id, config.to_json()), device)
+    state.model = prepare_model(state.raw_model, config)
     if device.type == "cuda":
         # Its dropout must not draw from the RNG a resumed run just restored.
         with torch.random.fork_rng(devices=[device]):
-            trial_step(model, config, device, len(data.classes))
-    step_fn = make_step(model, optimizer, config, device)
-    graphs = config.compile == "cudagraphs"  # a CUDA graph replays one batch shape: drop the last partial batch
-    per_epoch = steps_per_epoch(config, len(data.train), drop_last=graphs)
+            trial_step(state.model, config, device, len(data.classes))
+    step_fn = make_step(state.model, state.optimizer, config, device)
+    drop_last = config.compile == "cudagraphs"  # a CUDA graph replays one batch shape
+    per_epoch = steps_per_epoch(config, len(data.train), drop_last)
     emit(
         RunStarted(
             run_id,
             config.to_json(),
             str(device),
             describe_device(device),
-            count_parameters(raw_model),
+            count_parameters(state.raw_model),
             per_epoch,
             per_epoch * config.epochs,
-            first_step=step,
+            first_step=state.step,
+            memory_total=memory_total(device),
         )
     )
-    stream = LossStream(run_id, emit)
-    scheduled, total_steps = config.lr_schedule != "constant", per_epoch * config.epochs
+    stream = LossStream(run_id, emit, memory=lambda: memory_used(device))
     run_start = time.perf_counter()
     test_loss = test_acc = float("nan")
-    if first_epoch > config.epochs:  # every epoch was done before the run stopped
-        test_loss, test_acc, _ = evaluate(model, data.test, len(data.classes), config)
-    for epoch in range(first_epoch, config.epochs + 1):
-        model.train()
-        images = 0
+    if state.first_epoch > config.epochs:  # every epoch was done before the run stopped
+        test_loss, test_acc, _ = evaluate(state.model, data.test, len(data.classes), config)
+    for epoch in range(state.first_epoch, config.epochs + 1):
+        start_peak_memory(device)
         epoch_start = time.perf_counter()
-        batches = train_batches(data.train, config.batch_size, generator, config.hflip, config.crop, drop_last=graphs)
-        for _, (inputs, targets) in zip(range(per_epoch), batches):
-            if should_stop():
-                stream.flush()
-                emit(RunCancelled(run_id, step))
-                return
-            if scheduled:
-                for group in optimizer.param_groups:
-                    group["lr"] = lr_at(step, total_steps, config.lr, config.lr_schedule, warmup_steps=per_epoch)
-            stream.append(step, epoch, step_fn(inputs, targets))
-            step += 1
-            images += targets.shape[0]
-        stream.flush()  # sync: the epoch's last losses reach the host
+        images = train_epoch(state, step_fn, data.train, config, epoch, per_epoch, drop_last, stream, should_stop)
+        if images is None:
+            emit(RunCancelled(run_id, state.step))
+            return
         seconds = time.perf_counter() - epoch_start
         train_loss = stream.epoch_mean(epoch)
-        test_loss, test_acc, class_acc = evaluate(model, data.test, len(data.classes), config)
-        pending = ""
-        if ckpt_path is not None:
-            pending = str(
-                write_pending(
-                    ckpt_path,
-                    epoch,
-                    {
-                        "run_id": run_id,
-                        "epoch": epoch,
-                        "step": step,
-                        "config": config.to_json(),
-                        "model": raw_model.state_dict(),
-                        "optimizer": optimizer.state_dict(),
-                        "torch_rng": torch.get_rng_state(),
-                        "generator": generator.get_state(),
-                        **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}),
-                    },
-                )
-            )
-            pause_point("checkpoint-written")
+        test_loss, test_acc, class_acc = evaluate(state.model, data.test, len(data.classes), config)
+        pending = write_checkpoint(ckpt_path, run_id, epoch, config, state, device) if ckpt_path else ""
         # The recorder moves the pending checkpoint into place once this epoch is recorded.
         emit(
             EpochEnd(
                 run_id,
                 epoch,
-                step,
+                state.step,
                 train_loss,
                 test_loss,
                 test_acc,
                 class_acc,
                 seconds,
                 images / seconds,
+                memory_peak=peak_memory(device),
                 checkpoint_temp=pending,
                 checkpoint=str(ckpt_path) if pending else "",
             )
         )
     emit(RunFinished(run_id, test_acc, test_loss, time.perf_counter() - run_start))
+
+
+def build(config: RunConfig, device: torch.device, num_classes: int) -> Trained:
+    raw_model = build_model(config.model, num_classes, config.dropout, config.init).to(device)
+    optimizer = make_optimizer(config, raw_model, device)
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    return Trained(raw_model, raw_model, optimizer, generator)
+
+
+def restore(state: Trained, checkpoint: dict | None, device: torch.device) -> None:
+    """Continue from a checkpoint (None: start afresh): weights, optimizer, every RNG, position."""
+    if checkpoint is None:
+        return
+    state.raw_model.load_state_dict(checkpoint["model"])
+    state.optimizer.load_state_dict(checkpoint["optimizer"])
+    torch.set_rng_state(checkpoint["torch_rng"].cpu())
+    if device.type == "cuda" and "cuda_rng" in checkpoint:  # dropout's random numbers on the GPU
+        torch.cuda.set_rng_state(checkpoint["cuda_rng"].cpu(), device)
+    state.generator.set_state(checkpoint["generator"].cpu())
+    state.first_epoch, state.step = checkpoint["epoch"] + 1, checkpoint["step"]
+
+
+def train_epoch(
+    state: Trained,
+    step_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    split: Split,
+    config: RunConfig,
+    epoch: int,
+    per_epoch: int,
+    drop_last: bool,
+    stream: LossStream,
+    should_stop: Callable[[], bool],
+) -> int | None:
+    """One epoch's steps; the number of images trained on, or None when asked to stop."""
+    state.model.train()
+    images = 0
+    scheduled, total_steps = config.lr_schedule != "constant", per_epoch * config.epochs
+    batches = train_batches(split, config.batch_size, state.generator, config.hflip, config.crop, drop_last)
+    for _, (inputs, targets) in zip(range(per_epoch), batches):
+        if should_stop():
+            stream.flush()
+            return None
+        if scheduled:
+            lr = lr_at(state.step, total_steps, config.lr, config.lr_schedule, warmup_steps=per_epoch)
+            for group in state.optimizer.param_groups:
+                group["lr"] = lr
+        stream.append(state.step, epoch, step_fn(inputs, targets))
+        state.step += 1
+        images += targets.shape[0]
+    stream.flush()  # sync: the epoch's last losses reach the host
+    return images
+
+
+def write_checkpoint(
+    path: Path, run_id: int, epoch: int, config: RunConfig, state: Trained, device: torch.device
+) -> str:
+    """The epoch's checkpoint as a pending file (moved into place once the epoch is recorded)."""
+    pending = write_pending(
+        path,
+        epoch,
+        {
+            "run_id": run_id,
+            "epoch": epoch,
+            "step": state.step,
+            "config": config.to_json(),
+            "model": state.raw_model.state_dict(),
+            "optimizer": state.optimizer.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "generator": state.generator.get_state(),
+            **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}),
+        },
+    )
+    pause_point("checkpoint-written")
+    return str(pending)
 
 
 @torch.no_grad()

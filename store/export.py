@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+
 EXPORT_COLUMNS = (
     "id",
     "name",

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from itertools import groupby
 from typing import Any
 
-from engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunFinished, RunInterrupted, RunStarted
+from engine.events import Losses, RunCancelled, RunFailed, RunFinished, RunInterrupted, RunPaused, RunStarted
+from store.epoch_row import to_event
 from store.runs import RunStore
 
 
@@ -26,6 +27,7 @@ class StoreFollower:
         self.running = False  # whether it was still training at the last poll
         self.next_step = 0  # its first step not emitted yet
         self.epochs_seen = 0
+        self.paused = False  # the followed run's pause request, as last emitted
         self.ended_after = store.last_ending()  # endings from before the viewer started are old news
 
     def poll(self) -> None:
@@ -40,34 +42,27 @@ class StoreFollower:
 
     def _start(self, run_id: int) -> None:
         run = self.store.run(run_id)
-        self.run_id, self.running, self.next_step, self.epochs_seen = run_id, True, 0, 0
+        self.run_id, self.running, self.next_step, self.epochs_seen, self.paused = run_id, True, 0, 0, False
         self.emit(started(run))
         self._catch_up()
 
     def _catch_up(self) -> None:
         run_id = self.run_id
         rows = self.store.losses_from(run_id, self.next_step)
+        epochs = self.store.epochs(run_id)[self.epochs_seen :]
+        run = self.store.run(run_id)  # read after the rows: an ending it shows comes after them
+        memory = (run or {}).get("memory_used") or 0
         for epoch, chunk in groupby(rows, key=lambda row: row[1]):
             chunk = list(chunk)
-            self.emit(Losses(run_id, epoch, chunk[0][0], tuple(row[2] for row in chunk)))
+            self.emit(Losses(run_id, epoch, chunk[0][0], tuple(row[2] for row in chunk), memory))
         if rows:
             self.next_step = rows[-1][0] + 1
-        for e in self.store.epochs(run_id)[self.epochs_seen :]:
-            self.emit(
-                EpochEnd(
-                    run_id,
-                    e["epoch"],
-                    e["step"],
-                    e["train_loss"],
-                    e["test_loss"],
-                    e["test_acc"],
-                    tuple(e["class_acc"]),
-                    e["seconds"],
-                    e["images_per_s"],
-                )
-            )
+        for row in epochs:
+            self.emit(to_event(row))
             self.epochs_seen += 1
-        run = self.store.run(run_id)
+        if run is not None and bool(run["pause_requested"]) != self.paused and run["status"] == "running":
+            self.paused = not self.paused
+            self.emit(RunPaused(run_id, self.paused))
         if run is None:  # deleted meanwhile
             self.running = False
         elif run["status"] != "running":
@@ -98,6 +93,7 @@ def started(run: dict[str, Any]) -> RunStarted:
         run["params"] or 0,
         max(1, total // epochs) if total else 0,
         total,
+        memory_total=run.get("memory_total") or 0,
     )
 
 

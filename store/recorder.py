@@ -13,7 +13,6 @@ soon as the store takes writes again.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import queue
@@ -28,6 +27,7 @@ from typing import Any
 from engine.checkpoint import commit
 from engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunFinished, RunStarted
 from engine.pause_points import pause_point
+from store.epoch_row import to_row
 from store.liveness import HEARTBEAT_S
 from store.runs import RunStore, now, worker_id
 
@@ -195,12 +195,23 @@ def record(store: RunStore, event: Any) -> None:
                 "INSERT OR REPLACE INTO losses (run_id, step, epoch, loss) VALUES (?, ?, ?, ?)",
                 [(event.run_id, event.first_step + i, event.epoch, loss) for i, loss in enumerate(event.losses)],
             )
+            if event.memory_used:
+                db.execute("UPDATE runs SET memory_used = ? WHERE id = ?", [event.memory_used, event.run_id])
         case RunStarted():
             db.execute(
                 """UPDATE runs SET status = 'running', device = ?, device_name = ?, params = ?,
-                   total_steps = ?, started_at = coalesce(started_at, ?), finished_at = NULL, error = NULL
+                   total_steps = ?, memory_total = ?, memory_used = NULL,
+                   started_at = coalesce(started_at, ?), finished_at = NULL, error = NULL
                    WHERE id = ?""",
-                [event.device, event.device_name, event.params, event.total_steps, now(), event.run_id],
+                [
+                    event.device,
+                    event.device_name,
+                    event.params,
+                    event.total_steps,
+                    event.memory_total or None,
+                    now(),
+                    event.run_id,
+                ],
             )
             # A run that continues from a checkpoint drops what came after it.
             db.execute("DELETE FROM losses WHERE run_id = ? AND step >= ?", [event.run_id, event.first_step])
@@ -211,21 +222,7 @@ def record(store: RunStore, event: Any) -> None:
                 [event.run_id],
             )
         case EpochEnd():
-            db.execute(
-                """INSERT OR REPLACE INTO epochs (run_id, epoch, step, train_loss, test_loss, test_acc,
-                   class_acc, seconds, images_per_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                [
-                    event.run_id,
-                    event.epoch,
-                    event.step,
-                    event.train_loss,
-                    event.test_loss,
-                    event.test_acc,
-                    json.dumps(list(event.class_acc)),
-                    event.seconds,
-                    event.images_per_s,
-                ],
-            )
+            db["epochs"].insert(to_row(event), replace=True)
             db.execute(
                 """UPDATE runs SET epochs_done = ?, train_loss = ?, test_loss = ?, test_acc = ?,
                    best_test_acc = (SELECT max(test_acc) FROM epochs WHERE run_id = runs.id),

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from store.epoch_row import parse_row
 from store.liveness import owner_alive
 from store.schema import MIGRATION_NAMES, migrations
 
@@ -375,9 +376,7 @@ class RunStore:
 
     def epochs(self, run_id: int) -> list[dict[str, Any]]:
         rows = self._dicts("SELECT * FROM epochs WHERE run_id = ? ORDER BY epoch", [run_id])
-        for row in rows:
-            row["class_acc"] = json.loads(row["class_acc"]) if row["class_acc"] else []
-        return rows
+        return [parse_row(row) for row in rows]
 
     def loss_count(self, run_id: int) -> int:
         return self.db.execute("SELECT count(*) FROM losses WHERE run_id = ?", [run_id]).fetchone()[0]

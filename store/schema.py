@@ -124,5 +124,14 @@ def m005_pause_requests(db: Database) -> None:
     db.execute("CREATE TABLE workers (name TEXT PRIMARY KEY, paused INTEGER NOT NULL DEFAULT 0, devices TEXT)")
 
 
+@migrations()
+def m006_device_memory(db: Database) -> None:
+    """GPU memory as the worker measured it, so that a viewer in another process (or on another
+    machine) shows it without touching the GPU: in use now, the device's total, each epoch's peak."""
+    db["runs"].add_column("memory_used", int)
+    db["runs"].add_column("memory_total", int)
+    db["epochs"].add_column("memory_peak", int)
+
+
 # Every migration this version knows, in order (pending() on an empty database lists them all).
 MIGRATION_NAMES = tuple(m.name for m in migrations.pending(Database(memory=True)))

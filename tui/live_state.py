@@ -7,7 +7,16 @@ from array import array
 from dataclasses import dataclass, field
 
 from engine.config import ConfigError, RunConfig
-from engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunFinished, RunInterrupted, RunStarted
+from engine.events import (
+    EpochEnd,
+    Losses,
+    RunCancelled,
+    RunFailed,
+    RunFinished,
+    RunInterrupted,
+    RunPaused,
+    RunStarted,
+)
 
 
 @dataclass
@@ -23,6 +32,9 @@ class LiveRun:
     losses: array = field(default_factory=lambda: array("f"))
     epochs: list[EpochEnd] = field(default_factory=list)
     status: str = "running"
+    paused: bool = False  # held at its next batch, on request
+    memory_used: int = 0  # GPU bytes, as the worker last recorded them (0: a CPU, or not known)
+    memory_total: int = 0
     error: str | None = None
     started: float = field(default_factory=time.monotonic)
 
@@ -84,11 +96,15 @@ class LiveState:
                     event.steps_per_epoch,
                     event.total_steps,
                     event.first_step,
+                    memory_total=event.memory_total,
                 )
             case _ if self.run is None or getattr(event, "run_id", None) != self.run.run_id:
                 return
             case Losses():
                 self.run.losses.extend(event.losses)
+                self.run.memory_used = event.memory_used or self.run.memory_used
+            case RunPaused():
+                self.run.paused = event.paused
             case EpochEnd():
                 self.run.epochs.append(event)
             case RunFinished():

@@ -3,7 +3,16 @@
 import json
 
 from engine.config import make_config
-from engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunFinished, RunInterrupted, RunStarted
+from engine.events import (
+    EpochEnd,
+    Losses,
+    RunCancelled,
+    RunFailed,
+    RunFinished,
+    RunInterrupted,
+    RunPaused,
+    RunStarted,
+)
 from store.follower import StoreFollower
 from store.recorder import record
 from store.runs import RunStore
@@ -18,7 +27,9 @@ def write(store, *events):
 
 
 def end(run_id, epoch):
-    return EpochEnd(run_id, epoch, epoch * 3, 1.0, 0.5, 80.0 + epoch, (80.0,) * 10, 1.0, 9000.0)
+    return EpochEnd(
+        run_id, epoch, epoch * 3, 1.0, 0.5, 80.0 + epoch, (80.0,) * 10, 1.0, 9000.0, memory_peak=epoch << 30
+    )
 
 
 def claimed(store, worker="gpu-box:77"):
@@ -33,10 +44,10 @@ def test_a_recorded_run_comes_back_as_the_same_events(tmp_path):
     follower = StoreFollower(store, seen.append)
     run_id = claimed(store)
     config_json = json.dumps(CONFIG.to_dict(), sort_keys=True)
-    started = RunStarted(run_id, config_json, "cuda:0", "H100", 43626, 3, 6)
+    started = RunStarted(run_id, config_json, "cuda:0", "H100", 43626, 3, 6, memory_total=80 << 30)
     batches = [
-        [started, Losses(run_id, 1, 0, (2.0, 1.5))],
-        [Losses(run_id, 1, 2, (1.25,)), end(run_id, 1), Losses(run_id, 2, 3, (1.0, 0.75))],
+        [started, Losses(run_id, 1, 0, (2.0, 1.5), memory_used=5 << 30)],
+        [Losses(run_id, 1, 2, (1.25,)), end(run_id, 1), Losses(run_id, 2, 3, (1.0, 0.75), memory_used=6 << 30)],
         [Losses(run_id, 2, 5, (0.5,)), end(run_id, 2), RunFinished(run_id, 82.0, 0.5, 2.0)],
     ]
     for batch in batches:
@@ -45,10 +56,38 @@ def test_a_recorded_run_comes_back_as_the_same_events(tmp_path):
     assert seen[0] == started
     assert [x for e in seen if isinstance(e, Losses) for x in e.losses] == [2.0, 1.5, 1.25, 1.0, 0.75, 0.5]
     assert [e for e in seen if isinstance(e, EpochEnd)] == [end(run_id, 1), end(run_id, 2)]
+    assert [e.memory_used for e in seen if isinstance(e, Losses)][-1] == 6 << 30  # the last recorded
     assert seen[-1] == RunFinished(run_id, 82.0, 0.5, 2.0)
     assert sum(isinstance(e, RunFinished) for e in seen) == 1  # each ending once
     follower.poll()
     assert seen[-1] == RunFinished(run_id, 82.0, 0.5, 2.0)
+
+
+def test_a_pause_request_is_followed_both_ways(tmp_path):
+    store = RunStore(tmp_path / "runs.db")
+    seen = []
+    follower = StoreFollower(store, seen.append)
+    run_id = claimed(store)
+    write(store, RunStarted(run_id, CONFIG.to_json(), "cpu", "2 CPU threads", 1, 3, 6))
+    follower.poll()
+    assert store.request_pause(run_id, True)
+    follower.poll()
+    follower.poll()
+    assert store.request_pause(run_id, False)
+    follower.poll()
+    assert [e for e in seen if isinstance(e, RunPaused)] == [RunPaused(run_id, True), RunPaused(run_id, False)]
+
+
+def test_an_older_stores_epochs_come_back_with_default_measures(tmp_path):
+    store = RunStore(tmp_path / "runs.db")
+    run_id = claimed(store)
+    write(store, RunStarted(run_id, CONFIG.to_json(), "cpu", "2 CPU threads", 1, 3, 6), end(run_id, 1))
+    with store.write():
+        store.db.execute("UPDATE epochs SET memory_peak = NULL")  # as before migration m006
+    seen = []
+    StoreFollower(store, seen.append).poll()
+    [epoch] = [e for e in seen if isinstance(e, EpochEnd)]
+    assert epoch.memory_peak == 0 and epoch.class_acc == (80.0,) * 10
 
 
 def test_every_ending_is_reported_once_even_before_training(tmp_path):

@@ -1,6 +1,7 @@
 import pytest
 
 from store.runs import RunStore, StoreError
+from store.schema import MIGRATION_NAMES
 
 CONFIG = {"model": "seed-cnn", "dataset": "synthetic", "epochs": 1}
 
@@ -31,7 +32,7 @@ def test_migrations_are_idempotent(tmp_path):
     run_id = first.enqueue({"model": "seed-cnn", "dataset": "synthetic", "epochs": 1})
     first.close()
     again = RunStore(path)
-    assert again.db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 5
+    assert again.db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == len(MIGRATION_NAMES)
     assert [r["id"] for r in again.runs()] == [run_id]
 
 
@@ -111,4 +112,4 @@ def test_twenty_processes_opening_a_new_home_at_once_all_succeed(tmp_path):
     assert [p.returncode for p in procs] == [0] * 20, [e for e in errors if e][:1]
     store = RunStore(path)
     assert len(store.runs()) == 20
-    assert store.db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 5
+    assert store.db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == len(MIGRATION_NAMES)

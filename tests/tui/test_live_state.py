@@ -1,5 +1,5 @@
 from engine.config import make_config
-from engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunStarted
+from engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunPaused, RunStarted
 from tui.live_state import LiveState
 
 
@@ -38,3 +38,24 @@ def test_events_of_another_run_are_ignored_and_endings_recorded():
     state.apply(started(run_id=2))
     state.apply(RunCancelled(2, 0))
     assert (state.run.run_id, state.run.status) == (2, "cancelled")
+
+
+def test_the_title_shows_a_pause_and_the_memory_the_worker_recorded():
+    from dataclasses import replace
+
+    from tui.views.live_view import title
+
+    state = LiveState()
+    state.apply(replace(started(), device="cuda:0", device_name="H100", memory_total=80 << 30))
+    state.apply(Losses(1, 1, 0, (2.0,), memory_used=3 << 29))
+    assert "· 1.5 of 80 GiB" in title(state.run) and "running" in title(state.run)
+    state.apply(replace(end(1, 4), memory_peak=5 << 30))
+    state.apply(Losses(1, 2, 4, (1.0,)))  # a chunk without a reading keeps the last one
+    state.apply(RunPaused(1, True))
+    text = title(state.run)
+    assert "· 1.5, peak 5.0 of 80 GiB" in text and "paused" in text and "running" not in text
+    state.apply(RunPaused(1, False))
+    assert "paused" not in title(state.run)
+    cpu = LiveState()
+    cpu.apply(started())
+    assert "GiB" not in title(cpu.run)

@@ -15,6 +15,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 from store.export import FORMATS, export_runs
 from tui.safe_text import markup_safe
 
+
 class ExportScreen(ModalScreen[Path | None]):
     BINDINGS = [Binding("escape", "dismiss(None)", "Close")]
 

@@ -6,8 +6,6 @@ bounded (TEXT_HZ, CHART_HZ) however fast events arrive.
 
 from __future__ import annotations
 
-import sys
-
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
@@ -135,29 +133,31 @@ def title(run: LiveRun) -> str:
     colour = {"running": "green", "finished": "cyan", "failed": "red", "cancelled": "yellow", "interrupted": "red"}.get(
         run.status, "white"
     )
+    status = "paused" if run.paused and run.status == "running" else run.status
+    colour = "yellow" if status == "paused" else colour
     name = f" “{markup_safe(run.config.name)}”" if run.config.name else ""
     device = f" ({markup_safe(run.device_name)})" if run.device_name else ""
     params = f"{run.params:,} params · " if run.params else ""  # none yet: it failed before training
     text = (
         f"[b]Run {run.run_id}{name}[/b] · {run.config.model} on {run.config.dataset} · "
         f"epoch {run.epoch}/{run.config.epochs}{' (testing)' if run.evaluating else ''} · "
-        f"{markup_safe(run.device)}{device}{gpu_memory(run)} · {params}[{colour}]{run.status}[/]"
+        f"{markup_safe(run.device)}{device}{gpu_memory(run)} · {params}[{colour}]{status}[/]"
     )
+    if status == "paused":
+        text += " [dim](p goes on)[/]"
     if run.error:
         text += f"\n[red]{markup_safe(run.error)}[/]"
     return text
 
 
 def gpu_memory(run: LiveRun) -> str:
-    """Memory in use, when this process trains on that GPU (the thread engine). Never the first CUDA
-    call of the UI: that would create a CUDA context here, or fail for a device this machine lacks."""
-    torch = sys.modules.get("torch")
-    if not run.device.startswith("cuda") or torch is None or not torch.cuda.is_initialized():
+    """GPU memory in use now and the last epoch's peak, as the worker recorded them: the UI never
+    asks the GPU itself (it may be another process's, or another machine's)."""
+    if not run.memory_total:
         return ""
-    from engine.device import memory_in_use
-
-    used, total = memory_in_use(run.device)
-    return f" · {used / 2**30:.1f}/{total / 2**30:.0f} GiB"
+    peak = max((end.memory_peak for end in run.epochs[-1:]), default=0)
+    peak_text = f", peak {peak / 2**30:.1f}" if peak else ""
+    return f" · {run.memory_used / 2**30:.1f}{peak_text} of {run.memory_total / 2**30:.0f} GiB"
 
 
 def class_accuracy(run: LiveRun) -> str:

@@ -133,88 +133,31 @@ class LossChart(Widget):
         dim = base + Style(dim=True)
         series = [s for s in self._series if len(s.xs)]
         colors = [base + Style(color=Color.parse(s.color).rich_color) for s in series]
-        title = [Segment(f" {self.title}", base + Style(bold=True))]
-        legend = []
-        for s, style in zip(series, colors):
-            if s.label:
-                legend += [Segment("  ━ ", style), Segment(s.label, base)]
-        if Segment.get_line_length(title + legend) <= width:
-            rows = [title + legend]
-        else:  # the legend on its own row (and cut at the edge if even that is too narrow)
-            rows = [title, [Segment(" "), *legend]]
+        rows = self._title_rows(series, colors, width)
         plot_height = height - len(rows) - 2
-        if plot_height < 1 or width < 12:
+
+        def finish(rows: list[list[Segment]]) -> list[Strip]:
             return [Strip(row).adjust_cell_length(width, base) for row in rows[:height]]
 
-        xs = np.concatenate([np.asarray(s.xs, dtype=np.float64) for s in series]) if series else np.array([0.0, 1.0])
-        ys = np.concatenate([np.asarray(s.ys, dtype=np.float64) for s in series]) if series else np.array([0.0, 1.0])
-        finite = np.isfinite(ys)
-        x_low, x_high = float(xs.min()), float(xs.max())
-        y_low, y_high = (float(ys[finite].min()), float(ys[finite].max())) if finite.any() else (0.0, 1.0)
-        if x_high <= x_low:
-            x_low, x_high = x_low - 0.5, x_high + 0.5
-        pad = (y_high - y_low) * 0.05 or max(abs(y_high) * 0.05, 0.5)
-        y_low, y_high = y_low - pad, y_high + pad
-
-        y_ticks = nice_ticks(y_low, y_high, min(10, max(2, plot_height // 2)))  # a label every 2+ rows
-        y_step = y_ticks[1] - y_ticks[0] if len(y_ticks) > 1 else 1.0
-        y_labels = {
-            round((y_high - tick) / (y_high - y_low) * (plot_height - 1)): tick_label(tick, y_step) for tick in y_ticks
-        }
+        if plot_height < 1 or width < 12:
+            return finish(rows)
+        bounds = data_bounds(series)
+        y_labels = y_tick_rows(bounds[2], bounds[3], plot_height)
         # The y labels' column also holds the x axis' name, on the row of the x labels.
         label_width = max(len(self.xlabel) - 1, *(len(label) for label in y_labels.values()))
         plot_width = width - label_width - 3  # and a blank column on the right
         if plot_width < 4:
-            return [Strip(row).adjust_cell_length(width, base) for row in rows[:height]]
-
-        # Canvas: one code per cell per series, the later series drawn on top.
-        dots_w, dots_h = plot_width * 2, plot_height * 4
-        codes = np.zeros((plot_height, plot_width), dtype=np.int32)
-        owner = np.full((plot_height, plot_width), -1, dtype=np.int32)
-        for index, s in enumerate(series):
-            sx, sy = np.asarray(s.xs, dtype=np.float64), np.asarray(s.ys, dtype=np.float64)
-            keep = np.isfinite(sx) & np.isfinite(sy)
-            px = np.rint((sx[keep] - x_low) / (x_high - x_low) * (dots_w - 1))
-            py = np.rint((y_high - sy[keep]) / (y_high - y_low) * (dots_h - 1))
-            if s.marker != "dot":
-                px, py = line_pixels(px, py)
-            px, py = px.astype(np.int64), py.astype(np.int64)
-            canvas = np.zeros((dots_h, dots_w), dtype=bool)
-            canvas[py, px] = True
-            if s.marker != "dot" and len(sx) <= plot_width // 4:  # few points: mark each one
-                for ox, oy in ((1, 0), (0, 1), (1, 1)):
-                    canvas[np.clip(py + oy, 0, dots_h - 1), np.clip(px + ox, 0, dots_w - 1)] = True
-            cells = (canvas.reshape(plot_height, 4, plot_width, 2) * DOT_BITS[None, :, None, :]).sum(axis=(1, 3))
-            codes |= cells
-            owner[cells > 0] = index
-
+            return finish(rows)
+        codes, owner = braille_canvas(series, bounds, plot_width, plot_height)
         for row in range(plot_height):
             label = y_labels.get(row, "")
-            segments = [Segment(f"{label:>{label_width}} {'┤' if label else '│'}", dim)]
-            text = "".join(map(chr, 0x2800 + codes[row])).replace("\u2800", " ")
-            row_owner = owner[row]
-            start = 0
-            for end in range(1, plot_width + 1):
-                if end == plot_width or row_owner[end] != row_owner[start]:
-                    who = row_owner[start]
-                    segments.append(Segment(text[start:end], colors[who] if who >= 0 else base))
-                    start = end
-            rows.append(segments)
-
-        whole_xs = bool(np.all(xs == np.round(xs)))  # epochs: no tick between two of them
-        x_ticks = nice_ticks(x_low, x_high, max(1, plot_width // 10), min_step=1.0 if whole_xs else 0.0)
-        x_step = x_ticks[1] - x_ticks[0] if len(x_ticks) > 1 else 1.0
-        axis = ["─"] * plot_width
-        labels = [" "] * (plot_width + 2)
-        for tick in x_ticks:
-            column = round((tick - x_low) / (x_high - x_low) * (plot_width - 1))
-            axis[column] = "┬"
-            text = tick_label(tick, x_step)
-            begin = min(max(0, column - len(text) // 2), plot_width - len(text))
-            if all(c == " " for c in labels[max(0, begin - 1) : begin + len(text) + 1]):
-                labels[begin : begin + len(text)] = text
-        rows.append([Segment(" " * label_width + " └" + "".join(axis), dim)])
-        rows.append([Segment(f"{self.xlabel:>{label_width + 1}} " + "".join(labels), dim)])
+            rows.append(
+                [Segment(f"{label:>{label_width}} {'┤' if label else '│'}", dim)]
+                + colored_runs(codes[row], owner[row], colors, base)
+            )
+        axis, labels = x_axis(series, bounds[0], bounds[1], plot_width)
+        rows.append([Segment(" " * label_width + " └" + axis, dim)])
+        rows.append([Segment(f"{self.xlabel:>{label_width + 1}} " + labels, dim)])
         if not series:
             message = "no data yet"
             middle = height - 2 - plot_height + plot_height // 2  # below the title rows
@@ -224,4 +167,97 @@ class LossChart(Widget):
                 Segment(" " * (left - label_width - 2), base),
                 Segment(message, dim),
             ]
-        return [Strip(row).adjust_cell_length(width, base) for row in rows[:height]]
+        return finish(rows)
+
+    def _title_rows(self, series: list[Series], colors: list[Style], width: int) -> list[list[Segment]]:
+        """The title with the legend beside it, or the legend on its own row when it does not fit."""
+        base = self.rich_style
+        title = [Segment(f" {self.title}", base + Style(bold=True))]
+        legend = []
+        for s, style in zip(series, colors):
+            if s.label:
+                legend += [Segment("  ━ ", style), Segment(s.label, base)]
+        if Segment.get_line_length(title + legend) <= width:
+            return [title + legend]
+        return [title, [Segment(" "), *legend]]  # cut at the edge if even that is too narrow
+
+
+Bounds = tuple[float, float, float, float]  # x_low, x_high, y_low, y_high
+
+
+def data_bounds(series: list[Series]) -> Bounds:
+    """The plotted ranges: every point's x, the finite ys with a 5% margin."""
+    if not series:
+        return 0.0, 1.0, -0.05, 1.05
+    xs = np.concatenate([np.asarray(s.xs, dtype=np.float64) for s in series])
+    ys = np.concatenate([np.asarray(s.ys, dtype=np.float64) for s in series])
+    finite = np.isfinite(ys)
+    x_low, x_high = float(xs.min()), float(xs.max())
+    y_low, y_high = (float(ys[finite].min()), float(ys[finite].max())) if finite.any() else (0.0, 1.0)
+    if x_high <= x_low:
+        x_low, x_high = x_low - 0.5, x_high + 0.5
+    pad = (y_high - y_low) * 0.05 or max(abs(y_high) * 0.05, 0.5)
+    return x_low, x_high, y_low - pad, y_high + pad
+
+
+def y_tick_rows(y_low: float, y_high: float, plot_height: int) -> dict[int, str]:
+    """Row -> label of round y values, a label every 2 rows or more."""
+    ticks = nice_ticks(y_low, y_high, min(10, max(2, plot_height // 2)))
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
+    return {round((y_high - tick) / (y_high - y_low) * (plot_height - 1)): tick_label(tick, step) for tick in ticks}
+
+
+def braille_canvas(series: list[Series], bounds: Bounds, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """(braille code offset of each cell, index of the series that owns it or -1); the later
+    series is drawn on top."""
+    x_low, x_high, y_low, y_high = bounds
+    dots_w, dots_h = width * 2, height * 4
+    codes = np.zeros((height, width), dtype=np.int32)
+    owner = np.full((height, width), -1, dtype=np.int32)
+    for index, s in enumerate(series):
+        sx, sy = np.asarray(s.xs, dtype=np.float64), np.asarray(s.ys, dtype=np.float64)
+        keep = np.isfinite(sx) & np.isfinite(sy)
+        px = np.rint((sx[keep] - x_low) / (x_high - x_low) * (dots_w - 1))
+        py = np.rint((y_high - sy[keep]) / (y_high - y_low) * (dots_h - 1))
+        if s.marker != "dot":
+            px, py = line_pixels(px, py)
+        px, py = px.astype(np.int64), py.astype(np.int64)
+        canvas = np.zeros((dots_h, dots_w), dtype=bool)
+        canvas[py, px] = True
+        if s.marker != "dot" and len(sx) <= width // 4:  # few points: mark each one
+            for ox, oy in ((1, 0), (0, 1), (1, 1)):
+                canvas[np.clip(py + oy, 0, dots_h - 1), np.clip(px + ox, 0, dots_w - 1)] = True
+        cells = (canvas.reshape(height, 4, width, 2) * DOT_BITS[None, :, None, :]).sum(axis=(1, 3))
+        codes |= cells
+        owner[cells > 0] = index
+    return codes, owner
+
+
+def colored_runs(codes: np.ndarray, owner: np.ndarray, colors: list[Style], base: Style) -> list[Segment]:
+    """One row of the canvas as Segments, one per run of cells drawn by the same series."""
+    text = "".join(map(chr, 0x2800 + codes)).replace("\u2800", " ")
+    segments, start = [], 0
+    for end in range(1, len(codes) + 1):
+        if end == len(codes) or owner[end] != owner[start]:
+            who = owner[start]
+            segments.append(Segment(text[start:end], colors[who] if who >= 0 else base))
+            start = end
+    return segments
+
+
+def x_axis(series: list[Series], x_low: float, x_high: float, width: int) -> tuple[str, str]:
+    """(the axis line with tick marks, the row of tick labels), labels never touching."""
+    xs = np.concatenate([np.asarray(s.xs, dtype=np.float64) for s in series]) if series else np.array([0.0])
+    whole = bool(np.all(xs == np.round(xs)))  # epochs: no tick between two of them
+    ticks = nice_ticks(x_low, x_high, max(1, width // 10), min_step=1.0 if whole else 0.0)
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
+    axis = ["─"] * width
+    labels = [" "] * (width + 2)
+    for tick in ticks:
+        column = round((tick - x_low) / (x_high - x_low) * (width - 1))
+        axis[column] = "┬"
+        text = tick_label(tick, step)
+        begin = min(max(0, column - len(text) // 2), width - len(text))
+        if all(c == " " for c in labels[max(0, begin - 1) : begin + len(text) + 1]):
+            labels[begin : begin + len(text)] = text
+    return "".join(axis), "".join(labels)
