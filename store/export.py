@@ -1,35 +1,100 @@
-"""The run table as csv, json, a GitHub markdown table or a LaTeX tabular."""
+"""Tables out of the store: runs (with their config), groups (mean ± std over seeds), per-epoch
+history and per-step losses, as csv, json, a Markdown table or a LaTeX (booktabs) tabular.
+
+CSV and JSON carry raw values under the same keys as `runs --json` and `show --json`, for tools
+(pandas reads them straight); Markdown and LaTeX are for people and papers: worded headers with
+units, rounded numbers, and every character those languages would interpret escaped.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-EXPORT_COLUMNS = (
+from engine.config import FIELD_TYPES
+from store.groups import MEANS, MEASURES
+
+RUN_KEYS = (
     "id",
     "name",
     "status",
+    "sweep",
+    "tags",
+    "note",
     "model",
     "dataset",
     "epochs",
     "epochs_done",
     "test_acc",
-    "test_loss",
     "best_test_acc",
+    "test_loss",
+    "train_loss",
+    "images_per_s",
+    "seconds",
+    "trained_on",
+    "created_at",
+    "error",
+)
+RESULT_KEYS = ("epochs_done", "test_acc", "best_test_acc", "test_loss", "train_loss", "images_per_s", "seconds")
+TABLE_KEYS = (
+    "id",
+    "name",
+    "status",
+    "sweep",
+    "tags",
+    "epochs_done",
+    "test_acc",
+    "best_test_acc",
+    "test_loss",
     "images_per_s",
     "seconds",
     "error",
+)  # a run table's keys besides its config columns
+HISTORY_KEYS = (
+    "run_id",
+    "epoch",
+    "step",
+    "train_loss",
+    "test_loss",
+    "test_acc",
+    "seconds",
+    "images_per_s",
+    "memory_peak",
+    "class_acc",
 )
-NUMERIC = {"id", "epochs", "epochs_done", "test_acc", "test_loss", "best_test_acc", "images_per_s", "seconds"}
-_DECIMALS = {"test_acc": 2, "best_test_acc": 2, "test_loss": 4, "train_loss": 4, "images_per_s": 0, "seconds": 1}
+LOSS_KEYS = ("run_id", "step", "epoch", "loss")
+NUMERIC = {
+    "id", "run_id", "epoch", "step", "epochs", "epochs_done", "test_acc", "best_test_acc", "test_loss", "train_loss",
+    "images_per_s", "seconds", "n", "runs", "loss", "memory_peak",
+} | {f for f, kind in FIELD_TYPES.items() if kind in (int, float)}  # fmt: skip
+_DECIMALS = {"test_acc": 2, "best_test_acc": 2, "test_loss": 4, "train_loss": 4, "loss": 4, "images_per_s": 0,
+             "seconds": 1}  # fmt: skip
+HEADERS = {
+    "id": "Run",
+    "run_id": "Run",
+    "epochs_done": "Epochs done",
+    "test_acc": "Test acc. (%)",
+    "best_test_acc": "Best test acc. (%)",
+    "test_loss": "Test loss",
+    "train_loss": "Train loss",
+    "images_per_s": "Images/s",
+    "seconds": "Time (s)",
+    "memory_peak": "Peak memory (bytes)",
+    "lr": "LR",
+    "lr_schedule": "LR schedule",
+    "n": "n",
+    "runs": "Runs",
+    "trained_on": "Trained on",
+}
 
 
 def format_value(column: str, value: Any) -> str:
-    """How a value reads in a table: rounded numbers, blanks for nothing."""
+    """How a value reads on screen: rounded numbers (thousands separated), blanks for nothing."""
     if value is None:
         return ""
     if column in _DECIMALS and isinstance(value, (int, float)):
@@ -37,37 +102,157 @@ def format_value(column: str, value: Any) -> str:
     return str(value)
 
 
-def export_runs(rows: Iterable[dict[str, Any]], fmt: str, columns: tuple[str, ...] = EXPORT_COLUMNS) -> str:
+def header(column: str) -> str:
+    return HEADERS.get(column, column.replace("_", " ").capitalize())
+
+
+# ------------------------------------------------------------------ what goes in a table
+
+
+def run_record(row: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """A run as every tool sees it (runs --json, show --json, exports): its columns, then its
+    config's fields under their own names."""
+    record = {key: row.get("device" if key == "trained_on" else key) for key in RUN_KEYS}
+    record.update({key: value for key, value in config.items() if key not in record})
+    return record
+
+
+def run_table(records: list[dict[str, Any]], config_columns: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
+    """(columns, rows) of a run table: id, name and status, the config columns, the results."""
+    columns = ["id", "name", "status", *config_columns, *[k for k in TABLE_KEYS if k not in ("id", "name", "status")]]
+    return columns, records
+
+
+def group_table(groups: list[dict[str, Any]], config_columns: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
+    """(columns, rows) of a group table: the config that the group shares, n, and per measure a
+    mean and a std (shown as mean ± std where people read it)."""
+    columns = [*config_columns, "n", "runs", *(f"{m}_{s}" for m in MEASURES for s in ("mean", "std")), *MEANS]
+    rows = [
+        {
+            **{c: g["config"].get(c) for c in config_columns},
+            **{k: g.get(k) for k in columns[len(config_columns) :]},
+            **{k: g[k] for k in ("id", "ids", "sweep")},  # not columns: what opens the group's runs
+        }
+        for g in groups
+    ]
+    return columns, rows
+
+
+def table(
+    store,
+    filter_text: str = "",
+    sort: str = "-id",
+    grouped: bool = False,
+    varying: bool = True,
+    limit: int | None = None,
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """(columns, rows) of the run table or the group table of the runs a filter keeps, with every
+    config column or only those that vary; raises FilterError for a filter it cannot read."""
+    config_columns = store.varying_fields(filter_text) if varying else [f for f in FIELD_TYPES if f != "name"]
+    config_columns = [c for c in config_columns if c != "name"]
+    if grouped:
+        return group_table(store.groups(filter_text, sort, limit), [c for c in config_columns if c != "seed"])
+    rows = store.find(filter_text, sort, limit)
+    configs = store.configs([r["id"] for r in rows]) if rows else {}
+    return run_table([run_record(r, configs.get(r["id"], {})) for r in rows], config_columns)
+
+
+# ------------------------------------------------------------------ formats
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    name: str
+    extension: str  # a file's, without the dot
+    write: Callable[[list[dict[str, Any]], list[str]], str]  # (rows, columns) -> text
+    for_people: bool  # Markdown, LaTeX: worded headers, rounded numbers, ± cells
+
+
+def export(rows: list[dict[str, Any]], columns: list[str], fmt: str) -> str:
     if fmt not in FORMATS:
         raise ValueError(f"format: unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
-    rows = [{column: row.get(column) for column in columns} for row in rows]
-    return FORMATS[fmt].write(rows, columns)
+    return FORMATS[fmt].write(rows, list(columns))
 
 
-def _csv(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
+def _csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
     out = io.StringIO()
     # RFC 4180's CRLF: the writer then quotes a field holding either \r or \n, so a name with a
     # carriage return reads back whole (with "\n" alone, a lone \r went out unquoted).
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n")
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n", extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(rows)
+    for row in rows:
+        writer.writerow({c: _flat(row.get(c)) for c in columns})
     return out.getvalue()
 
 
-def _json(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
-    return json.dumps(rows, indent=2) + "\n"
+def _flat(value: Any) -> Any:
+    """A list (tags, per-class accuracy) as one CSV cell: its items joined by spaces."""
+    return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
 
 
-def _markdown(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
-    def cell(text: str) -> str:
-        return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+def _json(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    return json.dumps([{c: row.get(c) for c in columns} for row in rows], indent=2, ensure_ascii=False) + "\n"
 
+
+def people_cells(row: dict[str, Any], columns: list[str], escape: Callable[[str], str], plus_minus: str) -> list[str]:
+    """The shown cells, escaped; a mean and its std become one 'mean ± std' cell."""
+    cells = []
+    for column in columns:
+        if column.endswith("_std"):
+            continue
+        if column.endswith("_mean"):
+            measure = column[: -len("_mean")]
+            mean, std = row.get(column), row.get(f"{measure}_std")
+            text = escape(_number(measure, mean))
+            if mean is not None and std is not None:
+                text += f" {plus_minus} {escape(_number(measure, std))}"
+            cells.append(text)
+        else:
+            value = row.get(column)
+            cells.append(escape(_number(column, value) if column in NUMERIC else _text(value)))
+    return cells
+
+
+def shown_columns(columns: list[str]) -> list[str]:
+    """The columns people see: a measure's mean and std share one."""
+    return [c[: -len("_mean")] if c.endswith("_mean") else c for c in columns if not c.endswith("_std")]
+
+
+def _number(column: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if column in _DECIMALS and isinstance(value, (int, float)):
+        return f"{value:.{_DECIMALS[column]}f}"  # no thousands separator: a number stays one number
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return str(value).replace("\r", " ").replace("\n", " ")
+
+
+# CommonMark lets a backslash escape any ASCII punctuation, and only then is it literal: every
+# one is escaped (a plain number excepted, for readable source), so no name becomes emphasis, a
+# link, code, raw HTML or a cell border.
+_MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?(e[-+]?[0-9]+)?")
+
+
+def markdown_text(text: str) -> str:
+    return text if _PLAIN_NUMBER.fullmatch(text) else _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def _markdown(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    shown = shown_columns(columns)
     lines = [
-        "| " + " | ".join(columns) + " |",
-        "| " + " | ".join("---:" if c in NUMERIC else "---" for c in columns) + " |",
+        "| " + " | ".join(header(c) for c in shown) + " |",  # our own words: nothing to escape
+        "| " + " | ".join("---:" if c in NUMERIC else "---" for c in shown) + " |",
     ]
     for row in rows:
-        lines.append("| " + " | ".join(cell(format_value(c, row[c])) for c in columns) + " |")
+        lines.append("| " + " | ".join(people_cells(row, columns, markdown_text, "±")) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -82,39 +267,44 @@ _LATEX_SPECIAL = {
     "}": r"\}",
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
+    "<": r"\textless{}",  # under the default OT1 encoding these three print as other glyphs
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+    "`": r"\textasciigrave{}",
 }
 
 
-def _latex(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
-    def cell(text: str) -> str:
-        return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text.replace("\n", " "))
+def latex_text(text: str) -> str:
+    """Text that pdflatex prints as written under its default setup. Characters beyond Latin-1
+    (which plain LaTeX has no glyph for) are written as their code point, [U+1F600]."""
+    return "".join(
+        _LATEX_SPECIAL.get(ch, ch) if ord(ch) <= 0xFF else f"[U+{ord(ch):04X}]"
+        for ch in text
+        if ch.isprintable() or ch == " "
+    )
 
-    spec = "".join("r" if c in NUMERIC else "l" for c in columns)
+
+def _latex(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    shown = shown_columns(columns)
     lines = [
-        f"\\begin{{tabular}}{{{spec}}}",
-        "\\hline",
-        " & ".join(cell(c) for c in columns) + " \\\\",
-        "\\hline",
+        "% needs \\usepackage{booktabs}",
+        f"\\begin{{tabular}}{{{''.join('r' if c in NUMERIC else 'l' for c in shown)}}}",
+        "\\toprule",
+        " & ".join(latex_text(header(c)) for c in shown) + " \\\\",
+        "\\midrule",
     ]
     for row in rows:
-        lines.append(" & ".join(cell(format_value(c, row[c])) for c in columns) + " \\\\")
-    lines += ["\\hline", "\\end{tabular}"]
+        lines.append(" & ".join(people_cells(row, columns, latex_text, "$\\pm$")) + " \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}"]
     return "\n".join(lines) + "\n"
-
-
-@dataclass(frozen=True)
-class ExportFormat:
-    name: str
-    extension: str  # a file's, without the dot
-    write: Callable[[list[dict[str, Any]], tuple[str, ...]], str]  # (rows, columns) -> text
 
 
 FORMATS: dict[str, ExportFormat] = {
     f.name: f
     for f in (
-        ExportFormat("csv", "csv", _csv),
-        ExportFormat("json", "json", _json),
-        ExportFormat("md", "md", _markdown),
-        ExportFormat("latex", "tex", _latex),
+        ExportFormat("csv", "csv", _csv, for_people=False),
+        ExportFormat("json", "json", _json, for_people=False),
+        ExportFormat("md", "md", _markdown, for_people=True),
+        ExportFormat("latex", "tex", _latex, for_people=True),
     )
 }

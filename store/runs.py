@@ -19,8 +19,11 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from engine.config import FIELD_TYPES
 from store.epoch_row import parse_row
+from store.groups import MEASURES, finish_group, group_key, group_sql
 from store.liveness import owner_alive
+from store.run_filter import compile_filter, field_sql, order_sql
 from store.schema import MIGRATION_NAMES, migrations
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,9 @@ RUN_COLUMNS = (
     "device",
     "created_at",
     "error",
+    "sweep",
+    "tags",
+    "note",
 )
 
 
@@ -159,31 +165,48 @@ class RunStore:
 
     # ------------------------------------------------------------ the queue
 
-    def enqueue(self, config: dict[str, Any], worker: str | None = None) -> int:
+    def enqueue(self, config: dict[str, Any], worker: str | None = None, sweep: str | None = None) -> int:
         """Add a run at the end of the queue; returns its id.
 
         With a worker, the run is inserted already claimed by it (status running): `cifar-tui run`
         trains what it inserts, and no other worker can take it in between.
         """
-        status = "queued" if worker is None else "running"
-        stamp = now()
         with self.write():
-            cursor = self.db.execute(
-                """INSERT INTO runs (name, status, model, dataset, epochs, config, queue_pos, created_at,
-                                     worker, started_at, heartbeat_at)
-                   VALUES (?, ?, ?, ?, ?, ?, (SELECT coalesce(max(queue_pos), 0) + 1 FROM runs), ?, ?, ?, ?)""",
-                [
-                    config.get("name", ""),
-                    status,
-                    config["model"],
-                    config["dataset"],
-                    config["epochs"],
-                    json.dumps(config, sort_keys=True),
-                    stamp,
-                    worker,
-                    *((None, None) if worker is None else (stamp, stamp)),
-                ],
-            )
+            return self._insert(config, worker, sweep)
+
+    def enqueue_sweep(self, configs: list[dict[str, Any]], sweep: str | None = None) -> tuple[str, list[int]]:
+        """Queue a sweep's runs in one transaction, tagged with its name (the next free sN when
+        none is given); returns (name, ids)."""
+        with self.write():
+            if sweep is None:
+                numbers = [
+                    int(row[0][1:])
+                    for row in self.db.execute("SELECT DISTINCT sweep FROM runs WHERE sweep GLOB 's[0-9]*'")
+                    if row[0][1:].isdigit()
+                ]
+                sweep = f"s{max(numbers, default=0) + 1}"
+            return sweep, [self._insert(config, None, sweep) for config in configs]
+
+    def _insert(self, config: dict[str, Any], worker: str | None, sweep: str | None) -> int:
+        stamp = now()
+        cursor = self.db.execute(
+            """INSERT INTO runs (name, status, model, dataset, epochs, config, queue_pos, created_at,
+                                 worker, started_at, heartbeat_at, sweep, group_key)
+               VALUES (?, ?, ?, ?, ?, ?, (SELECT coalesce(max(queue_pos), 0) + 1 FROM runs), ?, ?, ?, ?, ?, ?)""",
+            [
+                config.get("name", ""),
+                "queued" if worker is None else "running",
+                config["model"],
+                config["dataset"],
+                config["epochs"],
+                json.dumps(config, sort_keys=True),
+                stamp,
+                worker,
+                *((None, None) if worker is None else (stamp, stamp)),
+                sweep,
+                group_key(config),
+            ],
+        )
         return cursor.lastrowid
 
     def claim_next(self, worker: str | None = None) -> tuple[int, dict[str, Any]] | None:
@@ -321,15 +344,71 @@ class RunStore:
     # ------------------------------------------------------------ reading
 
     def runs(self, ids: list[int] | None = None) -> list[dict[str, Any]]:
-        """The run table (RUN_COLUMNS), newest first, or the given runs in the given order."""
-        columns = ", ".join(RUN_COLUMNS)
+        """The run table (RUN_COLUMNS, tags parsed), newest first, or the given runs in that order."""
         if ids is None:
-            return self._dicts(f"SELECT {columns} FROM runs ORDER BY id DESC")
+            return self.find()
+        columns = ", ".join(RUN_COLUMNS)
         by_id = {
             row["id"]: row
-            for row in self._dicts(f"SELECT {columns} FROM runs WHERE id IN ({', '.join('?' * len(ids))})", list(ids))
+            for row in self._runs(f"SELECT {columns} FROM runs WHERE id IN ({', '.join('?' * len(ids))})", list(ids))
         }
         return [by_id[run_id] for run_id in ids if run_id in by_id]
+
+    def find(
+        self, filter_text: str = "", sort: str = "-id", limit: int | None = None, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        """The runs a filter (store/run_filter.py) keeps, sorted in SQL, a page at a time."""
+        where, params = compile_filter(filter_text)
+        page = f" LIMIT {int(limit)} OFFSET {int(offset)}" if limit is not None else ""
+        return self._runs(
+            f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE {where} ORDER BY {order_sql(sort)}{page}", params
+        )
+
+    def count(self, filter_text: str = "") -> int:
+        where, params = compile_filter(filter_text)
+        return self.db.execute(f"SELECT count(*) FROM runs WHERE {where}", params).fetchone()[0]
+
+    def configs(self, ids: list[int]) -> dict[int, dict[str, Any]]:
+        """Run id -> its config, parsed."""
+        marks = ", ".join("?" * len(ids))
+        rows = self.db.execute(f"SELECT id, config FROM runs WHERE id IN ({marks})", list(ids))
+        return {run_id: json.loads(config) for run_id, config in rows}
+
+    def groups(self, filter_text: str = "", sort: str = "-id", limit: int | None = None) -> list[dict[str, Any]]:
+        """One row per group of the runs a filter keeps (store/groups.py): n, means, stds; the
+        group's first run's config under `config`."""
+        where, params = compile_filter(filter_text)
+        field = sort.lstrip("-+").removesuffix("_mean")
+        descending = "DESC" if sort.startswith("-") else "ASC"
+        order = (
+            f"({field}_mean IS NULL), {field}_mean {descending}"
+            if field in MEASURES
+            else f"(g.{field} IS NULL), g.{field} {descending}"
+            if field in ("id", "n", "runs", "seconds", "images_per_s", "sweep")
+            else f"({field_sql(field)[0]} IS NULL), {field_sql(field)[0]} {descending}"
+        )
+        page = f" LIMIT {int(limit)}" if limit is not None else ""
+        sql = f"""SELECT g.*, runs.config AS config, runs.name AS name, runs.model AS model,
+                         runs.dataset AS dataset, runs.epochs AS epochs
+                  FROM ({group_sql(where)}) AS g JOIN runs ON runs.id = g.id
+                  ORDER BY {order}, g.id DESC{page}"""
+        rows = [finish_group(row) for row in self._dicts(sql, params)]
+        for row in rows:
+            row["config"] = json.loads(row["config"])
+        return rows
+
+    def varying_fields(self, filter_text: str = "") -> list[str]:
+        """The config fields whose value differs among the runs a filter keeps, in declaration order."""
+        where, params = compile_filter(filter_text)
+        counts = ", ".join(f"count(DISTINCT json_extract(config, '$.{f}'))" for f in FIELD_TYPES)
+        row = self.db.execute(f"SELECT {counts} FROM runs WHERE {where}", params).fetchone()
+        return [field for field, distinct in zip(FIELD_TYPES, row) if distinct > 1]
+
+    def _runs(self, sql: str, params: list) -> list[dict[str, Any]]:
+        rows = self._dicts(sql, params)
+        for row in rows:
+            row["tags"] = json.loads(row["tags"]) if row.get("tags") else []
+        return rows
 
     def run(self, run_id: int) -> dict[str, Any] | None:
         """One run with every column, its config parsed; None if there is no such run."""
@@ -378,6 +457,16 @@ class RunStore:
         rows = self._dicts("SELECT * FROM epochs WHERE run_id = ? ORDER BY epoch", [run_id])
         return [parse_row(row) for row in rows]
 
+    def losses_every(self, run_id: int, every: int = 1) -> list[tuple[int, int, int, float]]:
+        """(run_id, step, epoch, loss) of every `every`-th step, in order."""
+        return [
+            tuple(row)
+            for row in self.db.execute(
+                "SELECT run_id, step, epoch, loss FROM losses WHERE run_id = ? AND step % ? = 0 ORDER BY step",
+                [run_id, every],
+            )
+        ]
+
     def loss_count(self, run_id: int) -> int:
         return self.db.execute("SELECT count(*) FROM losses WHERE run_id = ?", [run_id]).fetchone()[0]
 
@@ -399,6 +488,32 @@ class RunStore:
         return list(self.db.query(sql, params or []))
 
     # ------------------------------------------------------------ changing
+
+    def tag(self, run_id: int, add: list[str] = (), remove: list[str] = ()) -> list[str] | None:
+        """Add and remove tags of a run; its tags after, or None if there is no such run."""
+        with self.write():
+            row = self.db.execute("SELECT tags FROM runs WHERE id = ?", [run_id]).fetchone()
+            if row is None:
+                return None
+            tags = [t for t in json.loads(row[0] or "[]") if t not in remove]
+            tags += [t for t in dict.fromkeys(add) if t not in tags]
+            self.db.execute("UPDATE runs SET tags = ? WHERE id = ?", [json.dumps(tags), run_id])
+        return tags
+
+    def set_note(self, run_id: int, note: str) -> bool:
+        with self.write():
+            return self.db.execute("UPDATE runs SET note = ? WHERE id = ?", [note, run_id]).rowcount == 1
+
+    def rename(self, run_id: int, name: str) -> bool:
+        """A new name, in the run's row and in its config (so that clones and exports agree)."""
+        with self.write():
+            return (
+                self.db.execute(
+                    "UPDATE runs SET name = ?, config = json_set(config, '$.name', ?) WHERE id = ?",
+                    [name, name, run_id],
+                ).rowcount
+                == 1
+            )
 
     def delete(self, run_id: int) -> bool:
         """Delete a run that is not running, with its epochs and losses."""

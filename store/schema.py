@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlite_utils import Database, Migrations
 
 STATUSES = ("queued", "running", "finished", "failed", "cancelled", "interrupted")
@@ -131,6 +133,24 @@ def m006_device_memory(db: Database) -> None:
     db["runs"].add_column("memory_used", int)
     db["runs"].add_column("memory_total", int)
     db["epochs"].add_column("memory_peak", int)
+
+
+@migrations()
+def m007_sweeps_groups_tags_notes(db: Database) -> None:
+    """A run's sweep, its group (runs whose configs differ only in seed and name share a
+    group_key), its tags (a JSON list) and a note."""
+    from store.groups import group_key
+
+    db["runs"].add_column("sweep", str)
+    db["runs"].add_column("group_key", str)
+    db["runs"].add_column("tags", str, not_null_default="[]")
+    db["runs"].add_column("note", str, not_null_default="")
+    db.conn.executemany(
+        "UPDATE runs SET group_key = ? WHERE id = ?",
+        [(group_key(json.loads(config)), run_id) for run_id, config in db.execute("SELECT id, config FROM runs")],
+    )
+    db.execute("CREATE INDEX runs_group_key ON runs (group_key)")
+    db.execute("CREATE INDEX runs_sweep ON runs (sweep)")
 
 
 # Every migration this version knows, in order (pending() on an empty database lists them all).

@@ -132,10 +132,13 @@ class CifarApp(App):
 
     @on(NewRunForm.Submitted)
     def _queue_runs(self, message: NewRunForm.Submitted) -> None:
-        ids = [self.store.enqueue(config.to_dict()) for config in message.configs]
+        if len(message.configs) == 1:
+            ids, sweep = [self.store.enqueue(message.configs[0].to_dict())], None
+        else:  # one transaction, one sweep name
+            sweep, ids = self.store.enqueue_sweep([config.to_dict() for config in message.configs])
         if self.engine is not None:
             self.engine.wake()
-        self.notify(f"queued run {ids[0]}" if len(ids) == 1 else f"queued runs {ids[0]}–{ids[-1]}")
+        self.notify(f"queued run {ids[0]}" if sweep is None else f"queued runs {ids[0]}–{ids[-1]} as sweep {sweep}")
         self.query_one(QueueView).reload()
 
     @property

@@ -9,19 +9,43 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from engine.config import ConfigError, make_config
-from store.export import FORMATS, export_runs
+from store.export import FORMATS
 from store.runs import RESUMABLE, RunStore, StoreError
 from tui.config_flags import config_options
 from tui.home import ENV_HOME, Home, HomeError, default_home
 from tui.safe_text import plain, printable
 
-RUN_ID = click.IntRange(1, 2**63 - 1)  # SQLite's integer range: a larger id is a typo, not an overflow
+
+class RunIdType(click.IntRange):
+    """A run id; the shell completes the newest ones from the store."""
+
+    def __init__(self) -> None:
+        super().__init__(1, 2**63 - 1)  # SQLite's integer range: a larger id is a typo, not an overflow
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+        from click.shell_completion import CompletionItem
+
+        try:
+            home = ctx.find_root().params.get("home")
+            store = Home(Path(home).expanduser() if home else default_home()).store()
+            rows = store.find(sort="-id", limit=200)
+        except Exception:  # completion never prints an error into the user's command line
+            return []
+        return [
+            CompletionItem(str(r["id"]), help=r["name"] or r["model"])
+            for r in rows
+            if str(r["id"]).startswith(incomplete)
+        ]
+
+
+RUN_ID = RunIdType()
 
 
 class BadInput(click.UsageError):
@@ -29,6 +53,7 @@ class BadInput(click.UsageError):
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="cifar-tui", prog_name="cifar-tui")
 @click.option(
     "--home",
     type=click.Path(file_okay=False),
@@ -61,10 +86,22 @@ def cli(ctx: click.Context, home: str | None, engine: str) -> None:
             fail(f"the app stopped on an error; details in {ctx.obj.log_path}", app.return_code)
 
 
+def sweep_values(flags: dict[str, Any]) -> dict[str, Any]:
+    """The config flags given, each parsed: one value, a list, a range or an interval."""
+    from engine.sweep import parse_value
+
+    return {key: parse_value(key, value) for key, value in flags.items() if value is not None}
+
+
 def config_from_flags(flags: dict[str, Any]):
     # Numbers arrive as text so that the config's validation names the field in every error.
+    from engine.sweep import is_sweep
+
     preset = flags.pop("preset")
-    return make_config(preset, **flags)
+    values = sweep_values(flags)
+    if is_sweep(values):
+        raise BadInput("run trains one config; queue a sweep (lists, ranges) with `cifar-tui queue add`")
+    return make_config(preset, **values)
 
 
 def check_device(config) -> None:
@@ -95,14 +132,26 @@ def existing_run(store: RunStore, run_id: int) -> dict[str, Any]:
 
 @cli.command()
 @config_options
+@click.option("--json", "as_json", is_flag=True, help="Print the finished run as JSON (show --json) instead of its id.")
 @click.pass_context
-def run(ctx: click.Context, **flags: Any) -> None:
-    """Train one run in the foreground and record it."""
+def run(ctx: click.Context, as_json: bool, **flags: Any) -> None:
+    """Train one run in the foreground and record it; prints its id (progress goes to stderr)."""
     from tui.runners.headless import train_in_foreground
 
     config = config_from_flags(flags)
     check_device(config)
-    sys.exit(train_in_foreground(ctx.obj, config))
+    started: list[int] = []
+
+    def announce(run_id: int) -> None:
+        started.append(run_id)
+        if not as_json:
+            click.echo(run_id)
+            sys.stdout.flush()  # a script reading the id learns it before training ends
+
+    status = train_in_foreground(ctx.obj, config, on_run_id=announce)
+    if as_json and started:
+        click.echo(json.dumps(show_record(store_of(ctx), started[0]), indent=2, ensure_ascii=False))
+    sys.exit(status)
 
 
 @cli.command()
@@ -207,11 +256,55 @@ def queue() -> None:
 
 @queue.command("add")
 @config_options
+@click.option(
+    "--sweep",
+    "sweep_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A TOML sweep file: config fields (lists and ranges are axes), sweep, preset, random.",
+)
+@click.option("--sweep-name", help="Name the sweep's runs share (default: the next free sN).")
+@click.option("--random", "random_points", type=int, help="Draw N points from the lists, ranges and intervals.")
+@click.option("--yes", is_flag=True, help="Queue more than 100 runs without asking.")
+@click.option("--json", "as_json", is_flag=True, help="Print {sweep, ids} as JSON instead of one id per line.")
 @click.pass_context
-def queue_add(ctx: click.Context, **flags: Any) -> None:
-    """Queue a run; prints its id."""
-    config = config_from_flags(flags)
-    click.echo(store_of(ctx).enqueue(config.to_dict()))
+def queue_add(
+    ctx: click.Context,
+    sweep_file: Path | None,
+    sweep_name: str | None,
+    random_points: int | None,
+    yes: bool,
+    as_json: bool,
+    **flags: Any,
+) -> None:
+    """Queue a run, or a sweep: any flag takes a list (--lr 1e-3,3e-3), an integer a range
+    (--seed 0..4), a number an interval with --random N (--lr 1e-4:1e-1, log-uniform).
+    The runs are the cross product, queued in one transaction; prints their ids."""
+    from engine.sweep import MAX_RUNS, expand, is_sweep, load_sweep_file
+
+    values, options = ({}, {}) if sweep_file is None else load_sweep_file(sweep_file)
+    preset = flags.pop("preset") or options.get("preset")
+    values.update(sweep_values(flags))
+    random_points = random_points if random_points is not None else options.get("random")
+    sweep_name = sweep_name or options.get("sweep")
+    if sweep_name is not None and (not str(sweep_name).strip() or len(str(sweep_name)) > 100):
+        raise BadInput("sweep-name: give 1 to 100 characters")
+    # The same command draws the same points: the seed is the sweep's name, or what it varies.
+    configs = expand(values, preset, random_points, rng_seed=sweep_name or repr(sorted(values.items())))
+    if len(configs) > 100 and not yes:
+        if not sys.stdin.isatty():
+            raise BadInput(f"queue add: {len(configs):,} runs; add --yes to queue more than 100 (at most {MAX_RUNS:,})")
+        click.confirm(f"Queue {len(configs):,} runs?", abort=True, err=True)
+    store = store_of(ctx)
+    if is_sweep(values) or sweep_file is not None or sweep_name is not None:
+        name, ids = store.enqueue_sweep([c.to_dict() for c in configs], sweep_name)
+    else:
+        name, ids = None, [store.enqueue(configs[0].to_dict())]
+    if as_json:
+        click.echo(json.dumps({"sweep": name, "ids": ids}))
+    else:
+        click.echo("\n".join(map(str, ids)))
+        if name:
+            click.echo(f"queued {len(ids)} runs as sweep {name}", err=True)
 
 
 @queue.command("list")
@@ -232,16 +325,67 @@ def queue_list(ctx: click.Context, as_json: bool) -> None:
 # ------------------------------------------------------------------ browsing
 
 
+def table_options(command: Callable) -> Callable:
+    """What `runs` and `export` share: a filter, a sort, groups, the config columns."""
+    for option in reversed(
+        [
+            click.argument("filter_words", nargs=-1),
+            click.option("--sort", default="-id", show_default=True, help="A field; -field sorts descending."),
+            click.option("--group", "grouped", is_flag=True, help="One row per group (runs that differ only in seed)."),
+            click.option("--varying", is_flag=True, help="Only the config fields that differ among the runs."),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def filter_from_words(store: RunStore, words: tuple[str, ...]) -> str:
+    """The filter the words make; words that are all run ids (`export 3 4`) select those runs."""
+    if words and all(word.isdigit() for word in words):
+        ids = [int(word) for word in words]
+        missing = sorted(set(ids) - {r["id"] for r in store.runs(ids)})
+        if missing:
+            raise BadInput(f"run_ids: no run with id {', '.join(map(str, missing))}; see `cifar-tui runs`")
+        return f"id={','.join(words)}"
+    return " ".join(words)
+
+
+def table_rows(store: RunStore, filter_text: str, sort: str, grouped: bool, varying: bool, limit: int | None = None):
+    from store.export import table
+    from store.run_filter import FilterError
+
+    try:
+        return table(store, filter_text, sort, grouped, varying, limit)
+    except FilterError as error:
+        raise BadInput(str(error)) from None
+
+
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="A JSON list instead of a table.")
+@table_options
+@click.option("--limit", type=click.IntRange(1), help="At most this many rows.")
+@click.option("--columns", help="Comma-separated columns to show (any run column or config field).")
+@click.option("--json", "as_json", is_flag=True, help="A JSON list (every column) instead of a table.")
 @click.pass_context
-def runs(ctx: click.Context, as_json: bool) -> None:
-    """The table of runs, newest first."""
-    rows = store_of(ctx).runs()
+def runs(ctx: click.Context, filter_words, sort, grouped, varying, limit, columns, as_json) -> None:
+    """The table of runs (newest first), or of groups; FILTER like `lr<0.01 status=finished tag:x`."""
+    store = store_of(ctx)
+    filter_text = filter_from_words(store, filter_words)
+    shown, rows = table_rows(store, filter_text, sort, grouped, varying or not as_json, limit)
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        if not grouped:
+            shown = list(rows[0]) if rows else []
+        click.echo(json.dumps([{c: r.get(c) for c in shown} for r in rows], indent=2, ensure_ascii=False))
         return
-    print_table([display_row(row) for row in rows], title="Runs")
+    if columns:
+        wanted = [c.strip() for c in columns.split(",") if c.strip()]
+        known = list(rows[0]) if rows else shown
+        unknown = [c for c in wanted if c not in known]
+        if unknown:
+            raise BadInput(f"columns: unknown column {unknown[0]!r}; known: {', '.join(known)}")
+        shown = wanted
+    total = store.count(filter_text)
+    title = f"{'Groups' if grouped else 'Runs'}: {len(rows):,} rows of {total:,} runs"
+    print_table(people_rows(shown, rows), title=title)
 
 
 @cli.command()
@@ -274,17 +418,24 @@ def models(as_json: bool) -> None:
 
 @cli.command()
 @click.argument("run_id", type=RUN_ID)
+@click.option("--json", "as_json", is_flag=True, help="The run (runs --json's keys) with its epochs, as JSON.")
 @click.pass_context
-def show(ctx: click.Context, run_id: int) -> None:
+def show(ctx: click.Context, run_id: int, as_json: bool) -> None:
     """One run's config, summary and per-epoch table."""
     from store.export import format_value
 
     store = store_of(ctx)
+    if as_json:
+        click.echo(json.dumps(show_record(store, run_id), indent=2, ensure_ascii=False))
+        return
     row = existing_run(store, run_id)
     summary = {
         key: row[key]
         for key in (
             "status",
+            "sweep",
+            "tags",
+            "note",
             "device_name",
             "params",
             "epochs_done",
@@ -295,9 +446,10 @@ def show(ctx: click.Context, run_id: int) -> None:
             "error",
         )
     }
+    summary["tags"] = ", ".join(json.loads(summary["tags"] or "[]")) or None
     print_table(config_rows(row["config"]), title=f"Run {run_id}: config")
     print_table(
-        [{"field": k, "value": format_value(k, v)} for k, v in summary.items() if v is not None], title="Summary"
+        [{"field": k, "value": format_value(k, v)} for k, v in summary.items() if v not in (None, "")], title="Summary"
     )
     epochs = [
         {k: e[k] for k in ("epoch", "train_loss", "test_loss", "test_acc", "seconds", "images_per_s")}
@@ -306,29 +458,121 @@ def show(ctx: click.Context, run_id: int) -> None:
     print_table(epochs, title="Epochs")
 
 
+def show_record(store: RunStore, run_id: int) -> dict[str, Any]:
+    """A run as `show --json` prints it: the keys of `runs --json`, then its epochs."""
+    from store.export import HISTORY_KEYS, run_record
+
+    row = existing_run(store, run_id)
+    row["tags"] = json.loads(row["tags"] or "[]")
+    record = run_record(row, row["config"])
+    record["epochs_history"] = [{k: e.get(k) for k in HISTORY_KEYS if k != "run_id"} for e in store.epochs(run_id)]
+    return record
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("items", nargs=-1, required=True)
+@click.pass_context
+def tag(ctx: click.Context, items: tuple[str, ...]) -> None:
+    """Add (+name) and remove (-name) tags of runs: `cifar-tui tag 3 4 +baseline -old`."""
+    run_ids = [RUN_ID.convert(item, None, ctx) for item in items if item[:1] not in "+-"]
+    changes = [item for item in items if item[:1] in "+-"]
+    if not run_ids or not changes:
+        raise BadInput("tag: give run ids and +tag or -tag, like `cifar-tui tag 3 4 +baseline -old`")
+    for change in changes:
+        check_text("tag", change[1:], 50)
+        if not change[1:].strip() or " " in change or "," in change:
+            raise BadInput(f"tag: {change!r} is not a tag; a tag is one word without commas")
+    store = store_of(ctx)
+    for run_id in run_ids:
+        existing_run(store, run_id)
+    for run_id in run_ids:
+        tags = store.tag(run_id, [c[1:] for c in changes if c[0] == "+"], [c[1:] for c in changes if c[0] == "-"])
+        click.echo(f"run {run_id}: {', '.join(tags) or 'no tags'}", err=True)
+
+
 @cli.command()
+@click.argument("run_id", type=RUN_ID)
+@click.argument("text")
+@click.pass_context
+def note(ctx: click.Context, run_id: int, text: str) -> None:
+    """Set a run's note ("" clears it)."""
+    existing_run(store_of(ctx), run_id)
+    check_text("note", text, 2000)
+    store_of(ctx).set_note(run_id, text)
+    click.echo(f"run {run_id}: note {'set' if text else 'cleared'}", err=True)
+
+
+@cli.command()
+@click.argument("run_id", type=RUN_ID)
+@click.argument("name")
+@click.pass_context
+def rename(ctx: click.Context, run_id: int, name: str) -> None:
+    """Give a run another name."""
+    from engine.config import RunConfig
+
+    store = store_of(ctx)
+    row = existing_run(store, run_id)
+    RunConfig.from_dict({**row["config"], "name": name})  # the same rules as a new run's name
+    store.rename(run_id, name)
+    click.echo(f"run {run_id}: renamed", err=True)
+
+
+def check_text(field: str, text: str, limit: int) -> None:
+    bad = next((ch for ch in text if not (ch.isprintable() or ch == " ")), None)
+    if bad is not None:
+        raise BadInput(f"{field}: must be printable text; it holds the control character U+{ord(bad):04X}")
+    if len(text) > limit:
+        raise BadInput(f"{field}: at most {limit} characters (got {len(text)})")
+
+
+@cli.command()
+@table_options
 @click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="csv", show_default=True)
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    type=click.Path(dir_okay=False, path_type=Path),
     help="Write to this file instead of stdout.",
 )
-@click.argument("run_ids", type=RUN_ID, nargs=-1)
+@click.option("--ids", help="Only these runs: comma-separated ids (the same as the filter id=3,4,5).")
+@click.option("--history", is_flag=True, help="One row per epoch per run (csv or json).")
+@click.option("--losses", is_flag=True, help="One row per step per run (csv or json).")
+@click.option("--every", type=click.IntRange(1), default=1, help="With --losses: every K-th step.")
 @click.pass_context
-def export(ctx: click.Context, fmt: str, output: Path | None, run_ids: tuple[int, ...]) -> None:
-    """The run table (or the given runs) as csv, json, md or latex."""
+def export(ctx, filter_words, sort, grouped, varying, fmt, output, ids, history, losses, every) -> None:
+    """The run table (or groups, epochs, losses) of the runs a FILTER keeps, as csv, json, md or latex."""
+    from store.export import HISTORY_KEYS, LOSS_KEYS
+    from store.export import export as write_table
+
     store = store_of(ctx)
-    rows = store.runs(list(run_ids)) if run_ids else store.runs()
-    missing = sorted(set(run_ids) - {row["id"] for row in rows})
-    if missing:
-        raise BadInput(f"run_ids: no run with id {', '.join(map(str, missing))}; see `cifar-tui runs`")
-    text = export_runs(rows, fmt)
+    filter_text = filter_from_words(store, filter_words)
+    if ids is not None:
+        try:
+            wanted = [int(i) for i in ids.split(",") if i.strip()]
+        except ValueError:
+            raise BadInput(f"ids: comma-separated run ids (got {ids!r})") from None
+        missing = sorted(set(wanted) - {r["id"] for r in store.runs(wanted)})
+        if missing or not wanted:
+            raise BadInput(f"ids: no run with id {', '.join(map(str, missing)) or ids!r}; see `cifar-tui runs`")
+        filter_text += f" id={','.join(map(str, wanted))}"
+    if (history or losses) and fmt not in ("csv", "json"):
+        raise BadInput("format: --history and --losses write csv or json (tables for tools)")
+    if history or losses:
+        run_ids = [r["id"] for r in store.find(filter_text, sort)]
+        if history:
+            columns = list(HISTORY_KEYS)
+            rows = [{"run_id": run_id, **e} for run_id in run_ids for e in store.epochs(run_id)]
+        else:
+            columns = list(LOSS_KEYS)
+            rows = [dict(zip(LOSS_KEYS, row)) for run_id in run_ids for row in store.losses_every(run_id, every)]
+    else:
+        columns, rows = table_rows(store, filter_text, sort, grouped, varying)
+    text = write_table(rows, columns, fmt)
     if output is None:
         click.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")  # whatever the locale: names are any Unicode
-        click.echo(f"wrote {len(rows)} runs to {output}", err=True)
+        click.echo(f"wrote {len(rows)} rows to {output}", err=True)
 
 
 def config_rows(config: dict[str, Any]) -> list[dict[str, Any]]:
@@ -366,15 +610,23 @@ def display_row(row: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def people_rows(columns: list[str], rows: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Rows as people read them: worded headers, rounded numbers, mean ± std in one cell."""
+    from store.export import header, people_cells, shown_columns
+
+    headers = [header(c) for c in shown_columns(columns)]
+    return [dict(zip(headers, people_cells(row, columns, str, "±"))) for row in rows]
+
+
 def print_table(rows: list[dict[str, Any]], title: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from store.export import NUMERIC, format_value
+    from store.export import NUMERIC, format_value, header
 
     table = Table(title=plain(title), title_justify="left")
     columns = list(rows[0]) if rows else ["(none)"]
-    numeric = NUMERIC | {"acc %", "best %", "loss", "img/s", "time s", "epochs", "value", "params", "input_size"}
+    numeric = NUMERIC | {header(c) for c in NUMERIC} | {"acc %", "best %", "loss", "img/s", "time s", "value", "params"}
     for column in columns:
         table.add_column(
             column, justify="right" if column in numeric else "left", overflow="fold", no_wrap=column != "error"

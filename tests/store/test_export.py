@@ -1,77 +1,171 @@
+"""Exports: raw values for tools, escaped and rounded tables for people; tricky names come out
+literally (Markdown checked with a CommonMark renderer, LaTeX compiled when pdflatex is here)."""
+
+import csv
+import io
 import json
+import shutil
+import subprocess
 
+import numpy as np
 import pytest
+from markdown_it import MarkdownIt
 
-from store.export import export_runs
+from engine.config import make_config
+from store.export import FORMATS, export, latex_text, table
+from store.runs import RunStore
 
-ROWS = [
-    {
-        "id": 2,
-        "name": "wide_net & 50%",
-        "status": "finished",
-        "model": "seed-resnet",
-        "dataset": "synthetic",
-        "epochs": 3,
-        "epochs_done": 3,
-        "test_acc": 87.254,
-        "test_loss": 0.351234,
-        "best_test_acc": 88.0,
-        "images_per_s": 6123.4,
-        "seconds": 25.25,
-        "error": None,
-    },
-    {
-        "id": 1,
-        "name": "",
-        "status": "failed",
-        "model": "seed-cnn",
-        "dataset": "cifar10",
-        "epochs": 10,
-        "epochs_done": 0,
-        "test_acc": None,
-        "test_loss": None,
-        "best_test_acc": None,
-        "images_per_s": None,
-        "seconds": None,
-        "error": "no data | here",
-    },
+TRICKY_NAMES = [
+    "*bold* _it_ **x**",
+    "<i>html</i> <script>alert(1)</script>",
+    "[link](http://example.com) ![img](x.png)",
+    "`code` ``two``",
+    "pipe | in | name",
+    "back\\slash \\| \\*",
+    "# heading-ish + - 1. list",
+    "& %  $ # _ { } ~ ^ < > |",
+    "www.example.com https://x.org <http://y.org>",
+    "&amp; &lt; entity",
+    "~~strike~~ ^sup^",
+    "émoji 😀 中文",
+    "1,867 94.12",
+    "trailing\\",
 ]
 
 
-def test_csv():
-    assert export_runs(ROWS, "csv") == (
-        "id,name,status,model,dataset,epochs,epochs_done,test_acc,test_loss,best_test_acc,images_per_s,seconds,error\r\n"
-        "2,wide_net & 50%,finished,seed-resnet,synthetic,3,3,87.254,0.351234,88.0,6123.4,25.25,\r\n"
-        "1,,failed,seed-cnn,cifar10,10,0,,,,,,no data | here\r\n"
+@pytest.fixture
+def store(tmp_path):
+    store = RunStore(tmp_path / "runs.db")
+    yield store
+    store.close()
+
+
+def finish(store, run_id, acc, best, loss, seconds=10.0, speed=1866.8090647619479):
+    with store.write():
+        store.db.execute(
+            """UPDATE runs SET status = 'finished', test_acc = ?, best_test_acc = ?, test_loss = ?, seconds = ?,
+               images_per_s = ?, epochs_done = epochs WHERE id = ?""",
+            [acc, best, loss, seconds, speed, run_id],
+        )
+
+
+def named_runs(store, names):
+    for index, name in enumerate(names):
+        run_id = store.enqueue(make_config(dataset="synthetic", epochs=1, seed=index, name=name).to_dict())
+        finish(store, run_id, 90 + index / 7, 91 + index / 7, 0.3)
+
+
+def test_markdown_renders_every_name_literally(store):
+    named_runs(store, TRICKY_NAMES)
+    columns, rows = table(store, sort="id", varying=True)
+    text = export(rows, ["id", "name", "test_acc"], "md")
+    tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    cells = [t for t in tokens if t.type == "inline"]
+    names = [cells[i].children for i in range(4, len(cells), 3)]  # header: 3 cells; then id, name, acc
+    rendered = ["".join(c.content for c in children if c.type in ("text", "softbreak")) for children in names]
+    assert rendered == TRICKY_NAMES
+    kinds = {c.type for children in names for c in children}
+    assert kinds <= {"text"}, kinds  # no emphasis, link, image, code, html, entity
+    assert "| 1 | " in text and " | 90.00 |" in text  # numbers plain
+
+
+LATEX_CASES = [
+    ("50% & $5", r"50\% \& \$5"),
+    ("a_b#c", r"a\_b\#c"),
+    ("{x}", r"\{x\}"),
+    ("~^", r"\textasciitilde{}\textasciicircum{}"),
+    ("\\", r"\textbackslash{}"),
+    ("<a|b>", r"\textless{}a\textbar{}b\textgreater{}"),
+    ("`q`", r"\textasciigrave{}q\textasciigrave{}"),
+    ("é", "é"),
+    ("😀", "[U+1F600]"),
+    ("tab\there", "tabhere"),
+]
+
+
+@pytest.mark.parametrize("text, expected", LATEX_CASES)
+def test_latex_escapes_every_special(text, expected):
+    assert latex_text(text) == expected
+
+
+def test_latex_is_a_booktabs_tabular_with_worded_headers(store):
+    named_runs(store, ["plain"])
+    columns, rows = table(store, varying=False)
+    text = export(rows, ["id", "name", "lr", "test_acc", "images_per_s"], "latex")
+    assert text.splitlines() == [
+        "% needs \\usepackage{booktabs}",
+        "\\begin{tabular}{rlrrr}",
+        "\\toprule",
+        "Run & Name & LR & Test acc. (\\%) & Images/s \\\\",
+        "\\midrule",
+        "1 & plain & 0.001 & 90.00 & 1867 \\\\",
+        "\\bottomrule",
+        "\\end{tabular}",
+    ]
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed here")
+def test_latex_with_tricky_names_compiles(store, tmp_path):
+    named_runs(store, TRICKY_NAMES)
+    columns, rows = table(store, varying=True)
+    body = export(rows, columns, "latex")
+    document = "\\documentclass{article}\\usepackage{booktabs}\\begin{document}\n" + body + "\\end{document}\n"
+    (tmp_path / "t.tex").write_text(document, encoding="utf-8")
+    done = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"], cwd=tmp_path, capture_output=True
     )
+    assert done.returncode == 0, done.stdout.decode(errors="replace")[-2000:]
 
 
-def test_json():
-    assert json.loads(export_runs(ROWS, "json")) == ROWS
+def test_csv_and_json_carry_raw_values_and_the_config(store):
+    named_runs(store, ["x"])
+    store.rename(1, 'a, "quoted"\nname')  # as an older version could store it
+    columns, rows = table(store, varying=False)
+    [row] = list(csv.DictReader(io.StringIO(export(rows, columns, "csv"))))
+    assert row["name"] == 'a, "quoted"\nname'
+    assert row["images_per_s"] == "1866.8090647619479"  # no rounding, no thousands separator
+    assert row["lr"] == "0.001" and row["optimizer"] == "adam" and row["batch_size"] == "64"
+    [record] = json.loads(export(rows, columns, "json"))
+    assert record["images_per_s"] == 1866.8090647619479 and record["seed"] == 0 and record["tags"] == []
 
 
-def test_markdown():
-    assert export_runs(ROWS, "md") == (
-        "| id | name | status | model | dataset | epochs | epochs_done | test_acc | test_loss | best_test_acc | images_per_s | seconds | error |\n"
-        "| ---: | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n"
-        "| 2 | wide_net & 50% | finished | seed-resnet | synthetic | 3 | 3 | 87.25 | 0.3512 | 88.00 | 6,123 | 25.2 |  |\n"
-        "| 1 |  | failed | seed-cnn | cifar10 | 10 | 0 |  |  |  |  |  | no data \\| here |\n"
-    )
+def test_groups_report_mean_and_sample_std_over_seeds(store):
+    accs = {0.1: [93.1, 94.2, 94.0], 0.01: [91.0, 91.5]}
+    for lr, values in accs.items():
+        for seed, acc in enumerate(values):
+            run_id = store.enqueue(make_config(dataset="synthetic", lr=lr, seed=seed, name=f"s{seed}").to_dict())
+            finish(store, run_id, acc, acc + 1, 1 / acc, seconds=seed + 1)
+    unfinished = store.enqueue(make_config(dataset="synthetic", lr=0.1, seed=9).to_dict())  # queued: not counted
+    columns, groups = table(store, sort="lr", grouped=True)
+    assert columns[:3] == ["lr", "n", "runs"]  # only lr varies (seed and name do not split a group)
+    assert [(g["lr"], g["n"], g["runs"]) for g in groups] == [(0.01, 2, 2), (0.1, 3, 4)]
+    for group, values in zip(groups, (accs[0.01], accs[0.1])):
+        assert group["test_acc_mean"] == pytest.approx(np.mean(values), abs=1e-12)
+        assert group["test_acc_std"] == pytest.approx(np.std(values, ddof=1), abs=1e-9)
+        assert group["test_loss_std"] == pytest.approx(np.std([1 / v for v in values], ddof=1), abs=1e-9)
+    assert unfinished in store.groups(sort="lr")[1]["ids"]
+    md = export(groups, columns, "md")
+    assert f"| 0.1 | 3 | 4 | {np.mean(accs[0.1]):.2f} ± {np.std(accs[0.1], ddof=1):.2f} |" in md
+    latex = export(groups, columns, "latex")
+    assert f"{np.mean(accs[0.1]):.2f} $\\pm$ {np.std(accs[0.1], ddof=1):.2f}" in latex
+    [first, _] = json.loads(export(groups, columns, "json"))
+    assert {"test_acc_mean", "test_acc_std", "n"} <= set(first)
 
 
-def test_latex():
-    assert export_runs(ROWS, "latex") == (
-        "\\begin{tabular}{rllllrrrrrrrl}\n"
-        "\\hline\n"
-        "id & name & status & model & dataset & epochs & epochs\\_done & test\\_acc & test\\_loss & best\\_test\\_acc & images\\_per\\_s & seconds & error \\\\\n"
-        "\\hline\n"
-        "2 & wide\\_net \\& 50\\% & finished & seed-resnet & synthetic & 3 & 3 & 87.25 & 0.3512 & 88.00 & 6,123 & 25.2 &  \\\\\n"
-        "1 &  & failed & seed-cnn & cifar10 & 10 & 0 &  &  &  &  &  & no data | here \\\\\n"
-        "\\hline\n"
-        "\\end{tabular}\n"
-    )
+def test_one_finished_run_has_no_std(store):
+    run_id = store.enqueue(make_config(dataset="synthetic").to_dict())
+    finish(store, run_id, 90.0, 91.0, 0.3)
+    columns, [group] = table(store, grouped=True)
+    assert group["test_acc_std"] is None
+    assert "| 90.00 |" in export([group], columns, "md")
 
 
-def test_unknown_format():
+def test_every_format_is_declared_once_with_its_extension():
+    assert {name: f.extension for name, f in FORMATS.items()} == {
+        "csv": "csv",
+        "json": "json",
+        "md": "md",
+        "latex": "tex",
+    }
     with pytest.raises(ValueError, match="format: unknown format 'xls'; allowed: csv, json, md, latex"):
-        export_runs(ROWS, "xls")
+        export([], ["id"], "xls")

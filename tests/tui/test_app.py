@@ -7,7 +7,7 @@ from textual.widgets import DataTable, Input, Select
 
 import tui.runners.engine_process as engine_process
 from engine.config import make_config
-from store.export import FORMATS, export_runs
+from store.export import FORMATS, export, table
 from tui.app import CifarApp
 from tui.screens.compare import CompareScreen
 from tui.screens.confirm import ConfirmScreen
@@ -269,8 +269,10 @@ async def test_runs_filter_and_sort(runs_home):
         await pilot.pause()
         assert [r["id"] for r in view.visible] == [3, 2, 1]
         view.sort_by("test_acc")
+        await pilot.pause()
         assert [r["test_acc"] for r in view.visible] == [62.0, 61.5, 58.0]
         view.sort_by("test_acc")
+        await pilot.pause()
         assert [r["test_acc"] for r in view.visible] == [58.0, 61.5, 62.0]
         table = app.query_one("#runs-table", DataTable)
         assert str(table.get_row_at(0)[1]) == "2"  # the table shows the sorted order
@@ -313,7 +315,7 @@ async def test_export_dialog_writes_the_filtered_table(runs_home, tmp_path):
     app = CifarApp(runs_home, start_engine=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4")
-        app.query_one("#runs-filter", Input).value = "finished"
+        app.query_one("#runs-filter", Input).value = "status=finished"
         app.query_one("#runs-table", DataTable).focus()
         await pilot.press("e")
         assert isinstance(app.screen, ExportScreen)
@@ -322,11 +324,16 @@ async def test_export_dialog_writes_the_filtered_table(runs_home, tmp_path):
         await pilot.click("#write")
         assert "cannot write" in str(app.screen.query_one("#export-error").render())  # no such folder
         target.parent.mkdir()
+        target.write_text("keep me")
         app.screen.query_one("#export-path", Input).focus()
         await pilot.press("enter")
         await pilot.pause()
+        assert "exists" in str(app.screen.query_one("#export-error").render()) and target.read_text() == "keep me"
+        await pilot.press("enter")  # asked, and asked again: replace it
+        await pilot.pause()
         assert not isinstance(app.screen, ExportScreen)
-        expected = export_runs(app.query_one(RunsView).visible, "md")
+        columns, rows = table(app.store, "status=finished", "-id", False, True)
+        expected = export(rows, columns, "md")
         assert target.read_text() == expected and expected.count("| finished |") == 3
 
 

@@ -58,8 +58,8 @@ def test_export_to_a_file(home, capsys, tmp_path):
     cifar_tui(capsys, "queue", "add", *QUICK)
     target = tmp_path / "runs.md"
     status, _, err = cifar_tui(capsys, "export", "--format", "md", "-o", str(target), "1")
-    assert status == 0 and "wrote 1 runs" in err
-    assert target.read_text().startswith("| id | name |")
+    assert status == 0 and "wrote 1 rows" in err
+    assert target.read_text().startswith("| Run | Name | Status |")
 
 
 @pytest.mark.parametrize(
@@ -154,7 +154,7 @@ def _patched_cli(home, patch, *args):
 
 
 def test_an_unexpected_error_is_one_line_and_its_traceback_goes_to_the_log(home):
-    patch = "import store.runs\nstore.runs.RunStore.runs = lambda self, ids=None: 1 / 0"
+    patch = "import store.runs\nstore.runs.RunStore.find = lambda self, *args: 1 / 0"
     result = _patched_cli(home, patch, "runs")
     assert result.returncode == 1
     assert result.stderr == (

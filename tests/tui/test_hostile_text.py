@@ -10,6 +10,7 @@ import pytest
 from textual.widgets import DataTable
 
 from engine.config import make_config
+from store.export import latex_text
 from store.runs import RunStore
 from tests.tui.test_cli import cifar_tui, home  # noqa: F401 (home is a fixture)
 from tui.app import CifarApp
@@ -84,8 +85,10 @@ def test_exports_keep_names_exactly_as_stored(home, capsys, fmt, tmp_path):
         assert sorted(row["name"] for row in json.loads(text)) == sorted(names)
     elif fmt == "csv":
         assert sorted(row["name"] for row in csv.DictReader(io.StringIO(text))) == sorted(names)
-    else:
+    elif fmt == "md":
         assert names[4][:20] in text  # mixed scripts arrive intact
+    else:  # beyond Latin-1, plain pdflatex has no glyph: the code point is written
+        assert latex_text(names[4][:20]) in text and "[U+540D]" in text
 
 
 def test_export_writes_utf8_whatever_the_locale(home, capsys, tmp_path):

@@ -9,7 +9,6 @@ from tui.screens.compare import CompareScreen
 from tui.screens.export_dialog import ExportScreen
 from tui.screens.run_detail import RunDetailScreen
 from tui.views.live_view import LiveView
-from tui.views.runs_view import RunsView
 
 
 def live_events():
@@ -87,7 +86,7 @@ def test_dialogs(snap_compare, runs_home, screen):
         elif screen == "compare":
             app.push_screen(CompareScreen([1, 2, 3]))
         else:
-            app.push_screen(ExportScreen(app.query_one(RunsView).visible, folder=runs_home.path))
+            app.push_screen(ExportScreen(folder=runs_home.path))
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)

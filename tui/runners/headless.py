@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
@@ -63,7 +64,9 @@ class RunTaken(RuntimeError):
     """Another process holds the run: nothing was trained here."""
 
 
-def train_in_foreground(home, config: RunConfig, run_id: int | None = None) -> int:
+def train_in_foreground(
+    home, config: RunConfig, run_id: int | None = None, on_run_id: Callable[[int], None] = lambda _: None
+) -> int:
     """Record a new run (or resume run_id), train it here and return the exit status.
 
     The run is claimed for this process in the same transaction that inserts or resumes it, so
@@ -78,6 +81,7 @@ def train_in_foreground(home, config: RunConfig, run_id: int | None = None) -> i
         row = store.run(run_id)
         owner = f" by {row['worker']}" if row["status"] == "running" and row["worker"] else ""
         raise RunTaken(f"run {run_id} is {row['status']}{owner}; nothing was trained here")
+    on_run_id(run_id)
     console = Console(stderr=True)
     recorder = Recorder(home.db_path, forward=[ProgressView(console)], worker=me)
     control = RunControl(must_stop=lambda: recorder.broken is not None)

@@ -1,35 +1,59 @@
-"""Export the (filtered) run table to a file as csv, json, md or latex."""
+"""Export the Runs tab's filtered table to a file: its runs, its groups (mean ± std) or the runs'
+per-epoch history, in any export format; asks before overwriting a file."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select, Static, Switch
 
-from store.export import FORMATS, export_runs
+from store.export import FORMATS, HISTORY_KEYS, export, table
+from store.run_filter import FilterError
 from tui.safe_text import markup_safe
+
+KINDS = {
+    "runs": "one row per run",
+    "groups": "one row per group: mean ± std over seeds",
+    "history": "one row per epoch",
+}
 
 
 class ExportScreen(ModalScreen[Path | None]):
     BINDINGS = [Binding("escape", "dismiss(None)", "Close")]
 
-    def __init__(self, rows: list[dict[str, Any]], folder: Path | None = None):
+    def __init__(self, filter_text: str = "", sort: str = "-id", grouped: bool = False, folder: Path | None = None):
         super().__init__()
-        self.rows = rows
+        self.filter_text = filter_text
+        self.sort = sort
+        self.grouped = grouped
         self.folder = folder or Path.cwd()
+        self.overwrite_ok: Path | None = None  # the file the user agreed to replace
 
     def compose(self) -> ComposeResult:
+        count = self.app.store.count(self.filter_text) if self.filter_text is not None else 0
+        shown = f" matching “{markup_safe(self.filter_text)}”" if self.filter_text.strip() else ""
         with Vertical(classes="dialog"):
-            yield Static(f"[b]Export {len(self.rows)} runs[/b] (the table as filtered)", classes="question")
+            yield Static(f"[b]Export {count:,} runs[/b]{shown}", classes="question")
+            with Horizontal(classes="field"):
+                yield Label("rows", classes="name")
+                yield Select(
+                    [(f"{k}: {v}", k) for k, v in KINDS.items()],
+                    value="groups" if self.grouped else "runs",
+                    allow_blank=False,
+                    id="export-kind",
+                )
             with Horizontal(classes="field"):
                 yield Label("format", classes="name")
                 yield Select([(f, f) for f in FORMATS], value="md", allow_blank=False, id="export-format")
+            with Horizontal(classes="field"):
+                yield Label("config", classes="name")
+                yield Switch(value=True, id="export-varying")
+                yield Static("only the fields that differ among the runs", classes="help")
             with Horizontal(classes="field"):
                 yield Label("file", classes="name")
                 yield Input(str(self.folder / "runs.md"), id="export-path")
@@ -49,20 +73,43 @@ class ExportScreen(ModalScreen[Path | None]):
     def _cancel(self) -> None:
         self.dismiss(None)
 
+    def text(self, kind: str, fmt: str, varying: bool) -> tuple[str, int]:
+        """(the file's text, its number of rows); raises FilterError, ValueError for a bad choice."""
+        if kind == "history":
+            if not fmt.startswith(("csv", "json")):
+                raise ValueError("rows: the history is a table for tools; choose csv or json")
+            store = self.app.store
+            rows = [
+                {"run_id": r["id"], **e} for r in store.find(self.filter_text, self.sort) for e in store.epochs(r["id"])
+            ]
+            return export(rows, list(HISTORY_KEYS), fmt), len(rows)
+        columns, rows = table(self.app.store, self.filter_text, self.sort, kind == "groups", varying)
+        return export(rows, columns, fmt), len(rows)
+
     @on(Button.Pressed, "#write")
     @on(Input.Submitted, "#export-path")
     def write(self) -> None:
         fmt = str(self.query_one("#export-format", Select).value)
-        text = self.query_one("#export-path", Input).value.strip()
+        kind = str(self.query_one("#export-kind", Select).value)
+        varying = self.query_one("#export-varying", Switch).value
+        path_text = self.query_one("#export-path", Input).value.strip()
         error = self.query_one("#export-error", Static)
-        if not text:
+        if not path_text:
             error.update("file: give a file name")
             return
-        path = Path(text).expanduser()
+        path = Path(path_text).expanduser()
+        if path.exists() and self.overwrite_ok != path:
+            self.overwrite_ok = path
+            error.update(markup_safe(f"file: {path} exists; press Write again to replace it"))
+            return
         try:
-            path.write_text(export_runs(self.rows, fmt), encoding="utf-8")
+            text, count = self.text(kind, fmt, varying)
+            path.write_text(text, encoding="utf-8")
+        except (FilterError, ValueError) as problem:
+            error.update(markup_safe(str(problem)))
+            return
         except OSError as problem:
             error.update(markup_safe(f"file: cannot write {path}: {problem.strerror or problem}"))
             return
-        self.app.notify(markup_safe(f"wrote {len(self.rows)} runs to {path}"))
+        self.app.notify(markup_safe(f"wrote {count} rows to {path}"))
         self.dismiss(path)

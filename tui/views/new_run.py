@@ -14,10 +14,12 @@ from textual.widgets import Button, Input, Select, Static, Switch
 
 from engine.config import PRESETS, SETTINGS, ConfigError, RunConfig
 from engine.models import MODELS
+from engine.sweep import expand, parse_value
 from tui.safe_text import markup_safe
 
 FIELD_NAMES = [f.name for f in fields(RunConfig)]
 COPIES_HELP = "N runs with seeds seed, seed+1, …"
+MAX_FORM_RUNS = 1000
 
 
 def help_of(name: str) -> str:
@@ -122,29 +124,36 @@ class NewRunForm(Widget):
         self.query_one(f"#field-{field}" if field != "copies" else "#copies").focus()
 
     def submit(self) -> None:
+        """Queue the form's run, or its sweep when a field holds a list (1e-3,1e-2) or a range
+        (0..4); copies repeat each with the next seeds."""
         self.clear_errors()
         try:
-            config = RunConfig.from_dict(self.values())
+            values = {name: parse_value(name, value) for name, value in self.values().items()}
+            configs = expand(values)
         except ConfigError as error:
             self.show_error(error.field if error.field in FIELD_NAMES else "name", str(error).split(": ", 1)[1])
             return
-        device_problem = check_device(config, self.app.engine_devices)
-        if device_problem:
-            self.show_error(*device_problem)
-            return
+        for config in configs:
+            device_problem = check_device(config, self.app.engine_devices)
+            if device_problem:
+                self.show_error(*device_problem)
+                return
         copies_text = self.query_one("#copies", Input).value.strip()
         if not copies_text.isdigit() or not 1 <= int(copies_text) <= 100:
             self.show_error("copies", f"must be a whole number from 1 to 100 (got {copies_text!r})")
             return
         copies = int(copies_text)
-        configs = (
-            [config]
-            if copies == 1
-            else [
+        if copies > 1:
+            configs = [
                 config.replace(seed=config.seed + i, name=f"{config.name or config.model} s{config.seed + i}")
+                for config in configs
                 for i in range(copies)
             ]
-        )
+        if len(configs) > MAX_FORM_RUNS:
+            self.show_error(
+                "copies", f"{len(configs)} runs; the form queues at most {MAX_FORM_RUNS} (use a sweep file)"
+            )
+            return
         self.post_message(self.Submitted(configs))
 
     @on(Button.Pressed, "#add")

@@ -1,4 +1,9 @@
-"""The Runs browser: every recorded run; filter, sort, select several, open, compare, export."""
+"""The Runs browser: every recorded run, or one row per group of seeds; filter (the store's filter
+language), sort, select several, open, compare, export.
+
+Filtering, sorting and grouping run in SQL and the table holds one page of rows (more load as the
+cursor reaches the end), so a store of 10,000 runs opens as fast as one of ten.
+"""
 
 from __future__ import annotations
 
@@ -11,46 +16,23 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Static
 
-from store.export import format_value
-from tui.safe_text import plain, printable
+from store.export import format_value, header, table
+from store.run_filter import FilterError
+from tui.safe_text import markup_safe, plain, printable
 from tui.views.run_table_view import RunTableView
 
-COLUMNS = (
-    "id",
-    "name",
-    "status",
-    "model",
-    "dataset",
-    "epochs",
-    "test_acc",
-    "best_test_acc",
-    "test_loss",
-    "images_per_s",
-    "seconds",
-    "error",
-)
-HEADERS = {
+PAGE = 200
+RESULTS = ("epochs", "test_acc", "best_test_acc", "test_loss", "images_per_s", "seconds")
+SHORT = {
     "test_acc": "acc %",
     "best_test_acc": "best %",
     "test_loss": "loss",
     "images_per_s": "img/s",
     "seconds": "time s",
+    "test_acc_mean": "acc % (mean ± std)",
+    "best_test_acc_mean": "best %",
+    "test_loss_mean": "loss",
 }
-
-
-def matches(row: dict[str, Any], text: str) -> bool:
-    """Every word of the filter appears in the run's id, name, status, model or dataset."""
-    haystack = " ".join(str(row[c]) for c in ("id", "name", "status", "model", "dataset")).lower()
-    return all(word in haystack for word in text.lower().split())
-
-
-def sort_key(column: str):
-    # Blanks (runs without results) sort last whichever way, numbers as numbers.
-    def key(row: dict[str, Any]):
-        value = row["epochs_done"] if column == "epochs" else row[column]
-        return (value is None, value if value is not None else 0)
-
-    return key
 
 
 class RunsView(RunTableView):
@@ -60,6 +42,7 @@ class RunsView(RunTableView):
         Binding("slash", "focus_filter", "Filter"),
         Binding("space", "toggle_select", "Select"),
         Binding("enter", "open", "Details", show=False),
+        Binding("g", "toggle_groups", "Groups"),
         Binding("s", "sort", "Sort"),
         Binding("S", "reverse", "Reverse", show=False),
         Binding("c", "compare", "Compare"),
@@ -71,75 +54,133 @@ class RunsView(RunTableView):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
+        self.columns: list[str] = []
         self.rows: list[dict[str, Any]] = []
+        self.total = 0
         self.selected: set[int] = set()
         self.sort_column = "id"
         self.sort_reverse = True
+        self.grouped = False
+        self.loaded = PAGE  # rows asked of the store; grows as the cursor reaches the end
+        self.error = ""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="runs-bar"):
-            yield Input(placeholder="filter: model, status, name… (/)", id="runs-filter")
+            yield Input(placeholder="filter: lr<0.01 status=finished tag:x sweep=s1 words… (/)", id="runs-filter")
             yield Static("", id="runs-count")
         yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         yield Static(
-            "space select · enter details · c compare · s/S sort · l clone · r resume · d delete · e export",
+            "space select · enter details · g groups · c compare · s/S sort · l clone · r resume · d delete · e export",
             classes="hint",
         )
 
-    def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_column(" ", key="mark", width=1)
-        for column in COLUMNS:
-            table.add_column(HEADERS.get(column, column), key=column)
-        super().on_mount()
+    @property
+    def filter_text(self) -> str:
+        return self.query_one("#runs-filter", Input).value
 
-    def reload(self) -> None:
-        rows = self.app.store.runs()
-        if rows != self.rows:
-            self.rows = rows
-            self.selected &= {row["id"] for row in rows}
-            self.redraw()
+    @property
+    def sort(self) -> str:
+        column = {"epochs": "epochs_done"}.get(self.sort_column, self.sort_column)
+        return ("-" if self.sort_reverse else "") + column
 
     @property
     def visible(self) -> list[dict[str, Any]]:
-        text = self.query_one("#runs-filter", Input).value
-        rows = [row for row in self.rows if matches(row, text)]
-        return sorted(rows, key=sort_key(self.sort_column), reverse=self.sort_reverse)
+        """The rows loaded into the table, in its order."""
+        return self.rows
 
-    def redraw(self) -> None:
-        table = self.query_one(DataTable)
+    def query(self, limit: int | None) -> tuple[list[str], list[dict[str, Any]]]:
+        return table(self.app.store, self.filter_text, self.sort, self.grouped, True, limit)
+
+    def reload(self) -> None:
+        try:
+            columns, rows = self.query(self.loaded)
+            total = self.app.store.count(self.filter_text)
+            error = ""
+        except FilterError as problem:
+            columns, rows, total, error = self.columns, self.rows, self.total, str(problem)
+        if (columns, rows, total, error) != (self.columns, self.rows, self.total, self.error):
+            self.rows, self.total, self.error = rows, total, error
+            if not self.grouped:
+                self.selected &= {row["id"] for row in rows}
+            self.redraw(columns)
+
+    def redraw(self, columns: list[str] | None = None) -> None:
+        data_table = self.query_one(DataTable)
         cursor = self.cursor_id()
-        table.clear()
-        visible = self.visible
-        for row in visible:
-            cells = ["✓" if row["id"] in self.selected else ""]
-            for column in COLUMNS:
-                if column == "epochs":
-                    cells.append(f"{row['epochs_done']}/{row['epochs']}")
-                elif column == "error":
-                    error = row["error"] or ""
-                    cells.append(Text(printable(error[:70]) + ("…" if len(error) > 70 else ""), style="red"))
-                else:
-                    cells.append(plain(format_value(column, row[column])))
-            table.add_row(*cells, key=str(row["id"]))
-        if cursor is not None and any(r["id"] == cursor for r in visible):
-            table.move_cursor(row=table.get_row_index(str(cursor)))
+        shown = self.shown_columns(columns if columns is not None else self.columns)
+        if columns is not None and columns != self.columns or not data_table.columns:
+            self.columns = columns if columns is not None else self.columns
+            data_table.clear(columns=True)
+            data_table.add_column(" ", key="mark", width=1)
+            for column in shown:
+                data_table.add_column(SHORT.get(column, header(column)), key=column)
+        else:
+            data_table.clear()
+        for row in self.rows:
+            data_table.add_row(*self.cells(row, shown), key=self.row_key(row))
+        if cursor is not None and any(r["id"] == cursor for r in self.rows):
+            data_table.move_cursor(row=data_table.get_row_index(self.row_key({"id": cursor})))
+        self.show_count()
+
+    def shown_columns(self, columns: list[str]) -> list[str]:
+        if self.grouped:
+            return [c for c in columns if not c.endswith("_std")]
+        config = [c for c in columns if c not in ("id", "name", "status", "sweep", "tags", "error", *RESULTS)]
+        config = [c for c in config if c not in ("epochs_done", "model")]
+        return ["id", "name", "status", "model", *config, "sweep", "tags", *RESULTS, "error"]
+
+    def row_key(self, row: dict[str, Any]) -> str:
+        return str(row["id"])
+
+    def cells(self, row: dict[str, Any], shown: list[str]) -> list[Any]:
+        cells: list[Any] = ["✓" if not self.grouped and row["id"] in self.selected else ""]
+        for column in shown:
+            value = row.get(column)
+            if column == "epochs":
+                cells.append(plain(f"{row['epochs_done']}/{row['epochs']}"))
+            elif column == "error":
+                error = value or ""
+                cells.append(Text(printable(error[:70]) + ("…" if len(error) > 70 else ""), style="red"))
+            elif column == "name":
+                cells.append(plain(value))
+            elif column == "tags":
+                cells.append(plain(", ".join(value or [])))
+            elif column.endswith("_mean"):
+                measure = column[: -len("_mean")]
+                std = row.get(f"{measure}_std")
+                text = format_value(measure, value)
+                cells.append(plain(text + (f" ± {format_value(measure, std)}" if text and std is not None else "")))
+            else:
+                cells.append(plain(format_value(column, value)))
+        return cells
+
+    def show_count(self) -> None:
         arrow = "▼" if self.sort_reverse else "▲"
-        self.query_one("#runs-count", Static).update(
-            f"{len(visible)} of {len(self.rows)} runs · {len(self.selected)} selected · "
-            f"sorted by {HEADERS.get(self.sort_column, self.sort_column)} {arrow}"
+        what = "groups" if self.grouped else "runs"
+        more = f" (first {len(self.rows):,})" if len(self.rows) >= self.loaded else ""
+        text = (
+            f"{len(self.rows):,} {what}{more} of {self.total:,} runs · {len(self.selected)} selected · "
+            f"sorted by {SHORT.get(self.sort_column, header(self.sort_column))} {arrow}"
         )
+        if self.error:
+            text = f"[red]{markup_safe(self.error)}[/]"
+        self.query_one("#runs-count", Static).update(text)
 
     def chosen_ids(self) -> list[int]:
-        """The selected runs, or the one under the cursor when none is selected."""
+        """The selected runs, or the one under the cursor (a group: its runs) when none is selected."""
         if self.selected:
             return sorted(self.selected)
         cursor = self.cursor_id()
-        return [] if cursor is None else [cursor]
+        if cursor is None:
+            return []
+        if self.grouped:
+            return next((r["ids"] for r in self.rows if r["id"] == cursor), [])
+        return [cursor]
 
     @on(Input.Changed, "#runs-filter")
     def _filter(self) -> None:
-        self.redraw()
+        self.loaded = PAGE
+        self.reload()
 
     @on(Input.Submitted, "#runs-filter")
     def _filter_done(self) -> None:
@@ -153,29 +194,51 @@ class RunsView(RunTableView):
     def _row(self, event: DataTable.RowSelected) -> None:
         self.action_open()
 
+    @on(DataTable.RowHighlighted)
+    def _near_end(self, event: DataTable.RowHighlighted) -> None:
+        if event.cursor_row >= len(self.rows) - 5 and len(self.rows) >= self.loaded:
+            self.loaded += PAGE
+            self.reload()
+
     def sort_by(self, column: str) -> None:
-        if column not in COLUMNS:
+        shown = self.shown_columns(self.columns)
+        if column not in shown:
             return
         if column == self.sort_column:
             self.sort_reverse = not self.sort_reverse
         else:
-            self.sort_column, self.sort_reverse = column, column != "name" and column != "model"
-        self.redraw()
+            self.sort_column, self.sort_reverse = column, column not in ("name", "model", "status")
+        self.reload()
 
     def action_sort(self) -> None:
         """Sort by the next column (clicking a header sorts by it)."""
-        self.sort_by(COLUMNS[(COLUMNS.index(self.sort_column) + 1) % len(COLUMNS)])
+        shown = [c for c in self.shown_columns(self.columns) if c not in ("tags", "error")]
+        index = shown.index(self.sort_column) if self.sort_column in shown else -1
+        self.sort_by(shown[(index + 1) % len(shown)])
 
     def action_reverse(self) -> None:
         self.sort_reverse = not self.sort_reverse
-        self.redraw()
+        self.reload()
+
+    def action_toggle_groups(self) -> None:
+        """One row per group of runs that differ only in seed (mean ± std), or one per run."""
+        self.grouped = not self.grouped
+        self.selected.clear()
+        if self.grouped and self.sort_column in ("test_acc", "best_test_acc", "test_loss"):
+            self.sort_column += "_mean"
+        elif not self.grouped and self.sort_column.endswith("_mean"):
+            self.sort_column = self.sort_column[: -len("_mean")]
+        elif self.sort_column not in ("id", "seconds", "images_per_s"):
+            self.sort_column, self.sort_reverse = "id", True
+        self.loaded = PAGE
+        self.reload()
 
     def action_focus_filter(self) -> None:
         self.query_one("#runs-filter", Input).focus()
 
     def action_toggle_select(self) -> None:
         run_id = self.cursor_id()
-        if run_id is None:
+        if run_id is None or self.grouped:
             return
         self.selected ^= {run_id}
         self.redraw()
@@ -183,10 +246,17 @@ class RunsView(RunTableView):
 
     def action_open(self) -> None:
         run_id = self.cursor_id()
-        if run_id is not None:
-            from tui.screens.run_detail import RunDetailScreen
+        if run_id is None:
+            return
+        if self.grouped:  # a group opens as its runs
+            ids = self.chosen_ids()
+            self.grouped = False
+            self.sort_column, self.sort_reverse = "id", False
+            self.query_one("#runs-filter", Input).value = f"id={','.join(map(str, ids))}"
+            return
+        from tui.screens.run_detail import RunDetailScreen
 
-            self.app.push_screen(RunDetailScreen(run_id))
+        self.app.push_screen(RunDetailScreen(run_id))
 
     def action_compare(self) -> None:
         ids = self.chosen_ids()
@@ -205,7 +275,7 @@ class RunsView(RunTableView):
     def action_resume(self) -> None:
         """Queue an interrupted, failed or cancelled run again; it continues from its checkpoint."""
         run_id = self.cursor_id()
-        if run_id is None:
+        if run_id is None or self.grouped:
             return
         if self.app.store.requeue(run_id):
             if self.app.engine is not None:
@@ -235,4 +305,4 @@ class RunsView(RunTableView):
     def action_export(self) -> None:
         from tui.screens.export_dialog import ExportScreen
 
-        self.app.push_screen(ExportScreen(self.visible))
+        self.app.push_screen(ExportScreen(self.filter_text, self.sort, self.grouped))

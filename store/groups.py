@@ -1,0 +1,44 @@
+"""Groups: runs whose configs differ only in seed (and name) are one experiment repeated, and
+are reported together as n, mean and standard deviation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Any
+
+NOT_GROUPED = ("seed", "name")  # what may differ between the runs of one group
+MEASURES = ("test_acc", "best_test_acc", "test_loss")  # reported as mean ± std over finished runs
+MEANS = ("seconds", "images_per_s")  # reported as means
+
+
+def group_key(config: dict[str, Any]) -> str:
+    """The same for two configs exactly when they differ only in NOT_GROUPED fields."""
+    rest = {k: v for k, v in config.items() if k not in NOT_GROUPED}
+    return hashlib.sha1(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def group_sql(where: str) -> str:
+    """One row per group of the runs matching `where`: counts, and the sums a mean and a sample
+    standard deviation need (SQLite has no stdev; the square root is taken in Python)."""
+    finished = "CASE WHEN status = 'finished' THEN {} END"
+    stats = []
+    for m in MEASURES:
+        value = finished.format(m)
+        stats += [f"avg({value}) AS {m}_mean", f"sum({value} * {value}) AS {m}_sumsq", f"count({value}) AS {m}_n"]
+    stats += [f"avg({finished.format(m)}) AS {m}" for m in MEANS]
+    return f"""SELECT group_key, count(*) AS runs, count({finished.format("id")}) AS n, min(id) AS id,
+                      group_concat(id) AS ids, group_concat(DISTINCT sweep) AS sweep, {", ".join(stats)}
+               FROM runs WHERE {where} GROUP BY group_key"""
+
+
+def finish_group(row: dict[str, Any]) -> dict[str, Any]:
+    """A group row from group_sql with each measure's std (None below two finished runs)."""
+    for m in MEASURES:
+        mean, sumsq, n = row.pop(f"{m}_mean"), row.pop(f"{m}_sumsq"), row.pop(f"{m}_n")
+        variance = (sumsq - n * mean * mean) / (n - 1) if n and n > 1 else None
+        row[f"{m}_mean"] = mean
+        row[f"{m}_std"] = math.sqrt(max(0.0, variance)) if variance is not None else None
+    row["ids"] = sorted(int(i) for i in str(row["ids"]).split(","))
+    return row

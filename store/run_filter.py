@@ -1,0 +1,110 @@
+"""The run filter language, compiled to SQL: field conditions beside free text.
+
+    lr<0.01 model=seed-cnn status=finished sweep=s3 tag:baseline resnet
+
+A condition is FIELD OP VALUE (OP one of = != < <= > >=) on a run column or a config field;
+`tag:NAME` keeps runs with that tag; any other word must appear in the run's id, name, status,
+model, dataset, sweep, tags or note. Words and conditions all have to hold.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Any
+
+from engine.config import FIELD_TYPES
+
+RUN_FIELDS = {
+    "id": int,
+    "name": str,
+    "status": str,
+    "model": str,
+    "dataset": str,
+    "epochs": int,
+    "epochs_done": int,
+    "test_acc": float,
+    "best_test_acc": float,
+    "test_loss": float,
+    "train_loss": float,
+    "images_per_s": float,
+    "seconds": float,
+    "device": str,
+    "sweep": str,
+    "note": str,
+    "created_at": str,
+}
+CONDITION = re.compile(r"^([A-Za-z_]+)(<=|>=|!=|=|<|>)(.*)$")
+TEXT_COLUMNS = ("name", "status", "model", "dataset", "sweep", "tags", "note")
+
+
+class FilterError(ValueError):
+    """A filter that cannot be read; the message names the part and what is allowed."""
+
+
+def field_sql(field: str) -> tuple[str, type]:
+    """(SQL expression, type) of a field a filter or a sort may name."""
+    if field in RUN_FIELDS:
+        return field, RUN_FIELDS[field]
+    if field in FIELD_TYPES:
+        return f"json_extract(config, '$.{field}')", FIELD_TYPES[field]
+    known = ", ".join(sorted(set(RUN_FIELDS) | set(FIELD_TYPES)))
+    raise FilterError(f"filter: unknown field {field!r}; known: {known}")
+
+
+def compile_filter(text: str) -> tuple[str, list[Any]]:
+    """(WHERE clause, parameters); an empty filter keeps every run."""
+    try:
+        words = shlex.split(text)
+    except ValueError:
+        words = text.split()  # an unclosed quote: take the words as they are
+    clauses, params = [], []
+    for word in words:
+        if word.lower().startswith("tag:"):
+            clauses.append("EXISTS (SELECT 1 FROM json_each(runs.tags) WHERE value = ?)")
+            params.append(word[4:])
+            continue
+        match = CONDITION.match(word)
+        if match:
+            clause, values = _condition(*match.groups())
+            clauses.append(clause)
+            params += values
+            continue
+        pattern = "%" + word.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        ors = [f"lower({c}) LIKE ? ESCAPE '\\'" for c in TEXT_COLUMNS] + ["CAST(id AS TEXT) = ?"]
+        clauses.append("(" + " OR ".join(ors) + ")")
+        params += [pattern] * len(TEXT_COLUMNS) + [word]
+    return (" AND ".join(clauses) or "1"), params
+
+
+def _condition(field: str, op: str, raw: str) -> tuple[str, list[Any]]:
+    sql, kind = field_sql(field)
+    if kind is bool:
+        lowered = raw.strip().lower()
+        if lowered not in ("true", "false", "on", "off", "yes", "no", "1", "0"):
+            raise FilterError(f"filter: {field} is true or false (got {raw!r})")
+        value: Any = int(lowered in ("true", "on", "yes", "1"))
+    elif kind in (int, float):
+        try:
+            numbers = [float(part) for part in raw.split(",")]
+        except ValueError:
+            raise FilterError(f"filter: {field} is a number (got {raw!r})") from None
+        if len(numbers) > 1 and op in ("=", "!="):  # id=3,4,5: any of them
+            marks = ", ".join("?" * len(numbers))
+            return f"{'' if op == '=' else 'NOT '}coalesce({sql} IN ({marks}), 0)", numbers
+        value = numbers[0]
+    else:
+        if op not in ("=", "!="):
+            raise FilterError(f"filter: {field} is text; compare it with = or != (got {op})")
+        return f"coalesce({sql}, '') {'=' if op == '=' else '!='} ? COLLATE NOCASE", [raw]
+    if op == "!=":
+        return f"({sql} IS NULL OR {sql} != ?)", [value]
+    return f"{sql} {'=' if op == '=' else op} ?", [value]
+
+
+def order_sql(sort: str) -> str:
+    """ORDER BY for `field` (ascending) or `-field` (descending); runs without a value last."""
+    descending = sort.startswith("-")
+    field = sort.lstrip("-+") or "id"
+    sql, _ = field_sql(field)
+    return f"({sql} IS NULL), {sql} {'DESC' if descending else 'ASC'}, id DESC"

@@ -1,0 +1,107 @@
+"""Sweeps, tags, notes and names, and the scripting surface of the command line."""
+
+import json
+
+import pytest
+
+from tests.tui.test_cli import QUICK, cifar_tui, home  # noqa: F401  (home is a fixture)
+
+
+def test_queue_add_a_sweep_prints_ids_and_names_it(home, capsys):
+    status, out, err = cifar_tui(
+        capsys, "queue", "add", "--dataset", "synthetic", "--lr", "1e-3,1e-2", "--seed", "0..1"
+    )
+    assert status == 0, err
+    assert out.split() == ["1", "2", "3", "4"] and "queued 4 runs as sweep s1" in err
+    status, out, _ = cifar_tui(capsys, "queue", "add", "--json", "--seed", "5..6", "--sweep-name", "mine")
+    assert json.loads(out) == {"sweep": "mine", "ids": [5, 6]}
+    status, out, _ = cifar_tui(capsys, "queue", "add", "--seed", "0..1")
+    assert out.split() == ["7", "8"]
+    status, out, _ = cifar_tui(capsys, "runs", "--json", "sweep=s2")
+    assert [(r["id"], r["sweep"], r["seed"]) for r in json.loads(out)] == [(8, "s2", 1), (7, "s2", 0)]
+
+
+def test_a_large_sweep_asks_and_without_a_terminal_needs_yes(home, capsys):
+    status, _, err = cifar_tui(capsys, "queue", "add", "--seed", "0..100")
+    assert status == 2 and "101 runs; add --yes" in err
+    status, out, _ = cifar_tui(capsys, "queue", "add", "--seed", "0..100", "--yes")
+    assert status == 0 and len(out.split()) == 101
+
+
+def test_a_sweep_file_and_flags_on_top(home, capsys, tmp_path):
+    path = tmp_path / "study.toml"
+    path.write_text('sweep = "study"\ndataset = "synthetic"\noptimizer = ["adam", "sgd"]\nseed = "0..1"\n')
+    status, out, err = cifar_tui(capsys, "queue", "add", "--sweep", str(path), "--epochs", "2")
+    assert status == 0, err
+    runs = json.loads(cifar_tui(capsys, "runs", "--json")[1])
+    assert len(runs) == 4 and {r["sweep"] for r in runs} == {"study"} and {r["epochs"] for r in runs} == {2}
+    assert sorted((r["optimizer"], r["seed"]) for r in runs) == [("adam", 0), ("adam", 1), ("sgd", 0), ("sgd", 1)]
+
+
+def test_run_trains_one_config(home, capsys):
+    status, _, err = cifar_tui(capsys, "run", "--lr", "1e-3,1e-2")
+    assert status == 2 and "run trains one config; queue a sweep" in err
+
+
+def test_run_prints_its_id_and_json(home, capsys):
+    status, out, err = cifar_tui(capsys, "run", *QUICK)
+    assert status == 0 and out == "1\n" and "finished" in err
+    status, out, _ = cifar_tui(capsys, "run", *QUICK, "--json")
+    record = json.loads(out)
+    assert record["id"] == 2 and record["status"] == "finished" and len(record["epochs_history"]) == 2
+    status, out, _ = cifar_tui(capsys, "show", "2", "--json")
+    assert json.loads(out) == record
+    runs_keys = set(json.loads(cifar_tui(capsys, "runs", "--json")[1])[0])
+    assert runs_keys == set(record) - {"epochs_history"}  # one set of keys for tools
+    export_keys = set(json.loads(cifar_tui(capsys, "export", "--format", "json")[1])[0])
+    assert export_keys <= runs_keys
+
+
+def test_tags_notes_and_names(home, capsys):
+    cifar_tui(capsys, "queue", "add", "--seed", "0..2")
+    status, _, err = cifar_tui(capsys, "tag", "1", "2", "+baseline", "+v1")
+    assert status == 0 and "run 2: baseline, v1" in err
+    cifar_tui(capsys, "tag", "2", "-v1")
+    cifar_tui(capsys, "note", "3", "lr too high?")
+    cifar_tui(capsys, "rename", "3", "wide <b>net</b>")
+    runs = {r["id"]: r for r in json.loads(cifar_tui(capsys, "runs", "--json")[1])}
+    assert runs[1]["tags"] == ["baseline", "v1"] and runs[2]["tags"] == ["baseline"]
+    assert runs[3]["note"] == "lr too high?" and runs[3]["name"] == "wide <b>net</b>"
+    assert [r["id"] for r in json.loads(cifar_tui(capsys, "runs", "--json", "tag:v1")[1])] == [1]
+    show = cifar_tui(capsys, "show", "1")[1]
+    assert "baseline, v1" in show
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("tag", "1"), "tag: give run ids and +tag or -tag"),
+        (("tag", "9", "+x"), "run_id: no run with id 9"),
+        (("tag", "1", "+a,b"), "is not a tag"),
+        (("note", "1", "bell\x07"), "note: must be printable text"),
+        (("rename", "1", "x" * 201), "name: must be at most 200 characters"),
+        (("runs", "lr<abc"), "filter: lr is a number"),
+        (("runs", "--columns", "id,nope"), "columns: unknown column 'nope'"),
+        (("export", "--history", "--format", "md"), "format: --history and --losses write csv or json"),
+        (("queue", "add", "--seed", "3..1"), "seed: an empty range"),
+        (("queue", "add", "--lr", "1e-4:1e-1"), "lr: an interval is sampled: add --random N"),
+    ],
+)
+def test_bad_input_is_one_line(home, capsys, args, message):
+    cifar_tui(capsys, "queue", "add", "--dataset", "synthetic")
+    status, _, err = cifar_tui(capsys, *args)
+    assert status == 2 and err.count("\n") == 1 and message in err, err
+
+
+def test_version(home, capsys):
+    status, out, _ = cifar_tui(capsys, "--version")
+    assert status == 0 and out.startswith("cifar-tui, version ")
+
+
+def test_history_and_losses_exports(home, capsys):
+    cifar_tui(capsys, "run", *QUICK)
+    out = cifar_tui(capsys, "export", "--history")[1]
+    lines = out.splitlines()
+    assert lines[0].startswith("run_id,epoch,step,train_loss,test_loss,test_acc") and len(lines) == 3
+    rows = json.loads(cifar_tui(capsys, "export", "--losses", "--every", "2", "--format", "json")[1])
+    assert [r["step"] for r in rows] == [0, 2, 4, 6] and set(rows[0]) == {"run_id", "step", "epoch", "loss"}
