@@ -124,11 +124,12 @@ def train(
     for epoch in range(state.first_epoch, config.epochs + 1):
         start_peak_memory(device)
         epoch_start = time.perf_counter()
-        images = train_epoch(state, step_fn, data.train, config, epoch, per_epoch, drop_last, stream, should_stop)
-        if images is None:
+        trained = train_epoch(state, step_fn, data.train, config, epoch, per_epoch, drop_last, stream, should_stop)
+        if trained is None:
             emit(RunCancelled(run_id, state.step))
             return
-        seconds = time.perf_counter() - epoch_start
+        images, held = trained
+        seconds = time.perf_counter() - epoch_start - held  # a pause is not training time
         train_loss = stream.epoch_mean(epoch)
         test_loss, test_acc, class_acc = evaluate(state.model, data.test, len(data.classes), config)
         pending = write_checkpoint(ckpt_path, run_id, epoch, config, state, device) if ckpt_path else ""
@@ -182,16 +183,18 @@ def train_epoch(
     drop_last: bool,
     stream: LossStream,
     should_stop: Callable[[], bool],
-) -> int | None:
-    """One epoch's steps; the number of images trained on, or None when asked to stop."""
+) -> tuple[int, float] | None:
+    """One epoch's steps: (images trained on, seconds held by a pause), or None when asked to stop."""
     state.model.train()
-    images = 0
+    images, held = 0, 0.0
     scheduled, total_steps = config.lr_schedule != "constant", per_epoch * config.epochs
     batches = train_batches(split, config.batch_size, state.generator, config.hflip, config.crop, drop_last)
     for _, (inputs, targets) in zip(range(per_epoch), batches):
-        if should_stop():
+        asked = time.perf_counter()
+        if should_stop():  # it blocks while the run is paused
             stream.flush()
             return None
+        held += time.perf_counter() - asked
         if scheduled:
             lr = lr_at(state.step, total_steps, config.lr, config.lr_schedule, warmup_steps=per_epoch)
             for group in state.optimizer.param_groups:
@@ -200,7 +203,7 @@ def train_epoch(
         state.step += 1
         images += targets.shape[0]
     stream.flush()  # sync: the epoch's last losses reach the host
-    return images
+    return images, held
 
 
 def write_checkpoint(

@@ -46,6 +46,7 @@ class RunIdType(click.IntRange):
 
 
 RUN_ID = RunIdType()
+SMALL_STORE = 100  # tui/bench_ui.py's baseline store
 
 
 class BadInput(click.UsageError):
@@ -671,6 +672,16 @@ def bench_store_command(quick: bool) -> None:
     from tui.bench import bench_store, print_result
 
     print_result(bench_store(quick), "Store at scale")
+
+
+@bench.command("ui")
+@click.option("--runs", type=click.IntRange(SMALL_STORE + 1, 100_000), default=10_000, show_default=True)
+def bench_ui_command(runs: int) -> None:
+    """The run table at scale: N runs x 3 epochs against 100, the same operations timed on both."""
+    from tui.bench import print_result
+    from tui.bench_ui import bench_ui
+
+    print_result(bench_ui(runs), f"Run table at {runs:,} runs")
 
 
 @bench.command("app")

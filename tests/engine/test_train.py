@@ -64,3 +64,19 @@ def test_should_stop_cancels_at_the_next_batch(tmp_path):
 def test_options_train(tmp_path, optimizer, crop):
     events = run_events(tmp_path, optimizer=optimizer, crop=crop, lr=0.01, limit_batches=3, nesterov=optimizer == "sgd")
     assert isinstance(events[-1], RunFinished)
+
+
+def test_a_pause_is_not_counted_as_training_time(tmp_path):
+    import time
+
+    def held_once(calls=[]):  # noqa: B006 (a counter that lives with the function)
+        calls.append(None)
+        if len(calls) == 3:
+            time.sleep(1.0)  # what RunControl.should_stop does while the run is paused
+        return False
+
+    config = make_config("seed-cnn", dataset="synthetic", device="cpu", epochs=1, limit_batches=5)
+    events = []
+    train(1, config, events.append, should_stop=held_once, data_dir=tmp_path)
+    [end] = [e for e in events if isinstance(e, EpochEnd)]
+    assert end.seconds < 0.9 and end.images_per_s > 5 * 64 / 0.9

@@ -194,13 +194,18 @@ def run_worker(home, device: str | None, until_empty: bool, parent: int | None =
     print(f"worker {jobs.worker_name} on {home.db_path}; Ctrl-C stops it", flush=True)
     worker.start()
     watcher.start()
+
+    def stopping() -> str:
+        job = worker.current
+        return f"run {job.run_id} is cancelled (resume it later)" if job is not None else "no run was training"
+
     try:
         while not empty.wait(0.2):
             if parent is not None and os.getppid() != parent:  # re-parented: the app is gone
-                print("the app that started this worker is gone: stopping, the current run is cancelled", flush=True)
+                print(f"the app that started this worker is gone: stopping; {stopping()}", flush=True)
                 break
     except KeyboardInterrupt:
-        print("stopping: the current run is cancelled (resume it later)", flush=True)
+        print(f"stopping: {stopping()}", flush=True)
     finally:
         watcher.close()
         worker.close(timeout=30)

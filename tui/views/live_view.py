@@ -82,7 +82,7 @@ class LiveView(Vertical):
         speed = run.images_per_s
         self._set(
             "#live-speed",
-            f"{run.step:,}/{run.total_steps:,} · {speed or 0:,.0f} img/s · ETA {duration(run.eta_s) if run.status == 'running' else '–'}",
+            f"{run.step:,}/{run.total_steps:,} · {speed or 0:,.0f} img/s · {eta(run)}",
             fixed_size=True,
         )
         table = self.query_one("#epoch-table", DataTable)
@@ -121,6 +121,12 @@ class LiveView(Vertical):
                 Series("smoothed", xs, smooth(ys), color="cyan"),
             ]
         )
+
+
+def eta(run: LiveRun) -> str:
+    if run.status != "running":
+        return "ETA –"
+    return "[yellow]paused[/]" if run.paused else f"ETA {duration(run.eta_s)}"
 
 
 def bar(done: int, total: int, width: int = 16) -> str:

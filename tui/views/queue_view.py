@@ -52,7 +52,7 @@ class QueueView(RunTableView):
         paused = self.app.engine_paused
         self.query_one("#queue-status", Static).update(
             f"[b]{len(rows)}[/b] in the queue · engine {'[yellow]paused[/]' if paused else '[green]ready[/]'}"
-            " · K/J move · c cancel · x remove · p pause"
+            f" · K/J move · c cancel · x remove · p {'resume' if paused else 'pause'}"
         )
         if rows == self._rows:
             return
