@@ -58,6 +58,10 @@ class StoreError(RuntimeError):
     """The database cannot be used; the message says why and what to do."""
 
 
+class RunTaken(RuntimeError):
+    """Another process holds the run: nothing was trained here."""
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 

@@ -135,3 +135,25 @@ asyncio.run(main())
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180).stdout
     assert out.split() == ["finished", "False"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("runs", "--limit", "5"), ("runs", "--group"), ("show", "1"), ("export", "--format", "md"), ("queue", "add")],
+)
+def test_commands_that_do_not_train_do_not_import_torch(tmp_path, args):
+    """torch takes about 1.5 s to import on a small machine: a table must not wait for it."""
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('torch' in sys.modules))\n"
+        "from tui.cli import main\n"
+        f"main(['--home', {str(tmp_path)!r}, 'queue', 'add', '--dataset', 'synthetic'])\n"
+    )
+    subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code.replace("'queue', 'add', '--dataset', 'synthetic'", ", ".join(map(repr, args)))],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "False"

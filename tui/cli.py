@@ -704,7 +704,7 @@ def main(argv: list[str] | None = None) -> None:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     from engine.checkpoint import CheckpointError
-    from tui.runners.headless import RunTaken
+    from store.runs import RunTaken
 
     try:
         status = cli.main(args=argv, prog_name="cifar-tui", standalone_mode=False)

@@ -17,7 +17,7 @@ from engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunFinished
 from engine.run_control import RunControl
 from engine.worker import Job, run_job
 from store.recorder import Recorder
-from store.runs import worker_id
+from store.runs import RunTaken, worker_id
 from tui.runners.control_watcher import ControlWatcher
 from tui.safe_text import printable
 
@@ -58,10 +58,6 @@ class ProgressView:
                 )
             case RunFinished() | RunFailed() | RunCancelled():
                 self.progress.stop()
-
-
-class RunTaken(RuntimeError):
-    """Another process holds the run: nothing was trained here."""
 
 
 def train_in_foreground(
