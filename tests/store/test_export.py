@@ -109,7 +109,10 @@ def test_latex_with_tricky_names_compiles(store, tmp_path):
     named_runs(store, TRICKY_NAMES)
     columns, rows = table(store, varying=True)
     body = export(rows, columns, "latex")
-    document = "\\documentclass{article}\\usepackage{booktabs}\\begin{document}\n" + body + "\\end{document}\n"
+    # booktabs comes with texlive-latex-recommended; without it its three rules become \\hline.
+    rules = "\\newcommand\\toprule{\\hline}\\newcommand\\midrule{\\hline}\\newcommand\\bottomrule{\\hline}"
+    preamble = f"\\documentclass{{article}}\\IfFileExists{{booktabs.sty}}{{\\usepackage{{booktabs}}}}{{{rules}}}"
+    document = preamble + "\\begin{document}\n" + body + "\\end{document}\n"
     (tmp_path / "t.tex").write_text(document, encoding="utf-8")
     done = subprocess.run(
         ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"], cwd=tmp_path, capture_output=True

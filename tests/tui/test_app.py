@@ -109,6 +109,29 @@ async def test_preset_fills_the_form_and_copies_get_their_own_seeds(home):
         assert [r["name"] for r in queued] == ["seed-resnet s5", "seed-resnet s6", "seed-resnet s7"]
 
 
+async def test_a_list_or_range_in_the_form_queues_a_sweep(home):
+    app = CifarApp(home, start_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.action_show_tab("new")
+        set_fields(app, lr="1e-3,1e-2", seed="0..1", **QUICK)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        queued = app.store.queue()
+        assert [(r["config"]["lr"], r["config"]["seed"]) for r in queued] == [
+            (1e-3, 0),
+            (1e-3, 1),
+            (1e-2, 0),
+            (1e-2, 1),
+        ]
+        assert {r["sweep"] for r in queued} == {"s1"}
+        set_fields(app, lr="1e-3,,1e-2")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "an empty item in the list" in str(app.query_one("#error-lr").render())
+        assert len(app.store.queue()) == 4
+
+
 async def test_clone_puts_a_past_run_in_the_form(runs_home):
     app = CifarApp(runs_home, start_engine=False)
     async with app.run_test(size=SIZE) as pilot:
@@ -276,6 +299,32 @@ async def test_runs_filter_and_sort(runs_home):
         assert [r["test_acc"] for r in view.visible] == [58.0, 61.5, 62.0]
         table = app.query_one("#runs-table", DataTable)
         assert str(table.get_row_at(0)[1]) == "2"  # the table shows the sorted order
+
+
+async def test_grouped_mode_shows_mean_and_std_and_opens_a_groups_runs(runs_home):
+    from tests.tui.conftest import finished_run
+
+    store = runs_home.store()
+    for seed, final in ((1, 59.0), (2, 64.0)):  # with the baseline's 61.5: mean 61.5, sample std 2.5
+        finished_run(store, accs=(40.0, 50.0, final), seed=seed, name=f"baseline s{seed}")
+    store.close()
+    app = CifarApp(runs_home, start_engine=False)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("4")
+        view = app.query_one(RunsView)
+        app.query_one("#runs-table", DataTable).focus()
+        await pilot.press("g")
+        await pilot.pause()
+        assert view.grouped and len(view.rows) == 4  # baseline x3 seeds, resnet, sgd, the failed cifar10 run
+        baseline = next(r for r in view.rows if r["n"] == 3)
+        assert baseline["test_acc_mean"] == pytest.approx(61.5) and baseline["test_acc_std"] == pytest.approx(2.5)
+        table = app.query_one("#runs-table", DataTable)
+        row = table.get_row_index(str(baseline["id"]))
+        assert "61.50 ± 2.50" in [str(cell) for cell in table.get_row_at(row)]
+        table.move_cursor(row=row)
+        await pilot.press("enter")  # a group opens as its runs
+        await pilot.pause()
+        assert not view.grouped and sorted(r["id"] for r in view.rows) == sorted(baseline["ids"])
 
 
 async def test_detail_view(runs_home):

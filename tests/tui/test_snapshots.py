@@ -4,6 +4,7 @@ import pytest
 
 from engine.config import make_config
 from engine.events import EpochEnd, Losses, RunStarted
+from tests.tui.conftest import finished_run
 from tui.app import CifarApp
 from tui.screens.compare import CompareScreen
 from tui.screens.export_dialog import ExportScreen
@@ -72,6 +73,21 @@ def test_queue(snap_compare, snapshot_home):
 @pytest.mark.parametrize("size", [(100, 30), (200, 60)])
 def test_runs(snap_compare, runs_home, size):
     assert snap_compare(CifarApp(runs_home, start_engine=False), terminal_size=size, run_before=show("runs"))
+
+
+def test_runs_grouped(snap_compare, runs_home):
+    store = runs_home.store()
+    for seed in (1, 2):  # two more seeds of the baseline: a group of three
+        finished_run(store, accs=(40.0 + seed, 55.0 + seed, 61.0 + seed), seed=seed, name=f"baseline s{seed}")
+    store.close()
+
+    async def grouped(pilot):
+        await pilot.press("4")
+        await pilot.pause()
+        await pilot.press("g")
+        await pilot.pause()
+
+    assert snap_compare(CifarApp(runs_home, start_engine=False), terminal_size=(130, 20), run_before=grouped)
 
 
 @pytest.mark.parametrize("screen", ["detail", "compare", "export"])

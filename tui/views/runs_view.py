@@ -136,7 +136,7 @@ class RunsView(RunTableView):
         cells: list[Any] = ["✓" if not self.grouped and row["id"] in self.selected else ""]
         for column in shown:
             value = row.get(column)
-            if column == "epochs":
+            if column == "epochs" and not self.grouped:
                 cells.append(plain(f"{row['epochs_done']}/{row['epochs']}"))
             elif column == "error":
                 error = value or ""
@@ -252,7 +252,11 @@ class RunsView(RunTableView):
             ids = self.chosen_ids()
             self.grouped = False
             self.sort_column, self.sort_reverse = "id", False
-            self.query_one("#runs-filter", Input).value = f"id={','.join(map(str, ids))}"
+            filter_input = self.query_one("#runs-filter", Input)
+            with filter_input.prevent(Input.Changed):  # reloaded here, in the new mode, at once
+                filter_input.value = f"id={','.join(map(str, ids))}"
+            self.loaded = PAGE
+            self.reload()
             return
         from tui.screens.run_detail import RunDetailScreen
 
