@@ -476,15 +476,32 @@ class RunStore:
 
     def loss_curve(self, run_id: int, max_points: int = 2000) -> list[tuple[float, float]]:
         """(step, loss) pairs, averaged in SQL over equal buckets of steps to at most max_points."""
-        last = self.db.execute("SELECT max(step) FROM losses WHERE run_id = ?", [run_id]).fetchone()[0]
+        return self.mean_loss_curve([run_id], max_points)
+
+    def mean_loss_curve(self, run_ids: list[int], max_points: int = 2000) -> list[tuple[float, float]]:
+        """The loss curve of several runs (a group's seeds) averaged together, bucketed in SQL."""
+        marks = ", ".join("?" * len(run_ids))
+        last = self.db.execute(f"SELECT max(step) FROM losses WHERE run_id IN ({marks})", run_ids).fetchone()[0]
         if last is None:
             return []
         bucket = max(1, -(-(last + 1) // max_points))
         return [
             tuple(row)
             for row in self.db.execute(
-                "SELECT avg(step), avg(loss) FROM losses WHERE run_id = ? GROUP BY step / ? ORDER BY step / ?",
-                [run_id, bucket, bucket],
+                f"""SELECT avg(step), avg(loss) FROM losses WHERE run_id IN ({marks})
+                    GROUP BY step / ? ORDER BY step / ?""",
+                [*run_ids, bucket, bucket],
+            )
+        ]
+
+    def mean_test_acc(self, run_ids: list[int]) -> list[tuple[int, float]]:
+        """(epoch, mean test accuracy over the runs that reached it)."""
+        marks = ", ".join("?" * len(run_ids))
+        return [
+            tuple(row)
+            for row in self.db.execute(
+                f"SELECT epoch, avg(test_acc) FROM epochs WHERE run_id IN ({marks}) GROUP BY epoch ORDER BY epoch",
+                run_ids,
             )
         ]
 

@@ -327,6 +327,74 @@ async def test_grouped_mode_shows_mean_and_std_and_opens_a_groups_runs(runs_home
         assert not view.grouped and sorted(r["id"] for r in view.rows) == sorted(baseline["ids"])
 
 
+async def test_compare_overlays_group_means(runs_home):
+    from tests.tui.conftest import finished_run
+
+    store = runs_home.store()
+    for seed, accs in ((1, (44.0, 59.0, 63.0)), (2, (42.0, 57.0, 60.0))):
+        finished_run(store, accs=accs, seed=seed, name=f"baseline s{seed}")
+    store.close()
+    app = CifarApp(runs_home, start_engine=False)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("4")
+        view = app.query_one(RunsView)
+        table = app.query_one("#runs-table", DataTable)
+        table.focus()
+        await pilot.press("g")
+        await pilot.pause()
+        baseline = next(r for r in view.rows if r["n"] == 3)
+        resnet = next(r for r in view.rows if r["ids"] == [2])
+        for row in (baseline, resnet):
+            table.move_cursor(row=table.get_row_index(str(row["id"])))
+            await pilot.press("space")
+        await pilot.press("c")
+        await pilot.pause()
+        assert isinstance(app.screen, CompareScreen)
+        [mean_curve] = [s for s in app.screen.query_one("#compare-acc", LossChart)._series if "(n=3)" in s.label]
+        assert mean_curve.ys == pytest.approx([(40 + 44 + 42) / 3, (55 + 59 + 57) / 3, (61.5 + 63 + 60) / 3])
+        results = {
+            str(r[0]): [str(c) for c in r[1:]]
+            for r in map(
+                app.screen.query_one("#compare-table").get_row_at,
+                range(app.screen.query_one("#compare-table").row_count),
+            )
+        }
+        column = 1 + [s.label for s in app.screen.query_one("#compare-acc", LossChart)._series].index(mean_curve.label)
+        assert results["[b]test_acc[/b]"][column - 1] == "61.50 ± 1.50"
+        assert results["[b]status[/b]"][column - 1] == "3 finished"
+        assert "seed" not in results  # seeds differ inside a group, not between groups
+
+
+async def test_tags_notes_and_names_from_the_runs_tab(runs_home):
+    app = CifarApp(runs_home, start_engine=False)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("4")
+        table = app.query_one("#runs-table", DataTable)
+        table.focus()
+        table.move_cursor(row=table.get_row_index("1"))
+        await pilot.press("t", *"+paper -none", "enter")
+        await pilot.press("n", *"best so far", "enter")
+        await pilot.press("m")
+        app.screen.query_one(Input).value = "base <b>line</b>"
+        await pilot.press("enter")
+        await pilot.pause()
+        run = app.store.run(1)
+        assert (run["tags"], run["note"], run["name"], run["config"]["name"]) == (
+            '["paper"]',
+            "best so far",
+            "base <b>line</b>",
+            "base <b>line</b>",
+        )
+        app.query_one("#runs-filter", Input).value = "tag:paper"
+        await pilot.pause()
+        assert [r["id"] for r in app.query_one(RunsView).rows] == [1]
+        table.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        title = str(app.screen.query_one("#detail-title").render())
+        assert "tags: paper" in title and "best so far" in title and "base <b>line</b>" in title
+
+
 async def test_detail_view(runs_home):
     app = CifarApp(runs_home, start_engine=False)
     async with app.run_test(size=SIZE) as pilot:
@@ -352,7 +420,7 @@ async def test_compare_lists_only_differing_fields(runs_home):
         await pilot.press("space")  # selects 2, moves to 1
         await pilot.press("space")
         await pilot.press("c")
-        assert isinstance(app.screen, CompareScreen) and app.screen.run_ids == [1, 2]
+        assert isinstance(app.screen, CompareScreen) and app.screen.members == [[1], [2]]
         rows = app.screen.query_one("#compare-table", DataTable)
         fields = [rows.get_row_at(i)[0] for i in range(rows.row_count)]
         assert fields[:3] == ["lr", "model", "name"] and "status" in fields[3]

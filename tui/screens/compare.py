@@ -1,6 +1,10 @@
-"""Compare runs: overlaid loss and accuracy curves, the config fields that differ, the results."""
+"""Compare runs, or groups of runs (seeds of one config): overlaid loss and accuracy curves (a
+group's are the means over its runs), the config fields that differ, the results (a group's as
+mean ± std over its finished runs)."""
 
 from __future__ import annotations
+
+import statistics
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -15,6 +19,7 @@ from tui.widgets.loss_chart import LossChart, Series, smooth
 
 COLORS = ["cyan", "magenta", "green", "yellow", "red", "blue", "orange", "white"]
 RESULTS = ("status", "epochs_done", "test_acc", "best_test_acc", "test_loss", "images_per_s", "seconds")
+SPREAD = ("test_acc", "best_test_acc", "test_loss")  # a group shows these as mean ± std
 
 
 def differing_fields(configs: list[dict]) -> list[str]:
@@ -22,12 +27,40 @@ def differing_fields(configs: list[dict]) -> list[str]:
     return [key for key in keys if len({repr(config.get(key)) for config in configs}) > 1]
 
 
+def summary(key: str, runs: list[dict]) -> str:
+    """One run's value, or a group's: mean ± std (finished runs), or the mean, or the statuses."""
+    if len(runs) == 1:
+        return format_value(key, runs[0][key])
+    if key == "status":
+        counts = {s: sum(r["status"] == s for r in runs) for s in dict.fromkeys(r["status"] for r in runs)}
+        return ", ".join(f"{n} {s}" for s, n in counts.items())
+    values = [r[key] for r in runs if r["status"] == "finished" and r[key] is not None]
+    if not values:
+        return ""
+    if len(set(values)) == 1:
+        return format_value(key, values[0])
+    text = format_value(key, statistics.fmean(values))
+    if key in SPREAD and len(values) > 1:
+        text += f" ± {format_value(key, statistics.stdev(values))}"
+    return text
+
+
+def entry_label(runs: list[dict], differing: list[str]) -> str:
+    """A run: its id and name. A group: what sets it apart (the differing fields) and its size."""
+    first = runs[0]
+    if len(runs) == 1:
+        return f"{first['id']} {first['name'] or first['model']}"
+    apart = " ".join(f"{key}={first['config'].get(key)}" for key in differing[:3]) or first["model"]
+    return f"{apart} (n={len(runs)})"
+
+
 class CompareScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q", "dismiss", "Close")]
 
-    def __init__(self, run_ids: list[int]):
+    def __init__(self, run_ids: list[int] | None = None, groups: list[list[int]] | None = None):
+        """Compare runs (run_ids), or groups (each a list of run ids)."""
         super().__init__()
-        self.run_ids = run_ids
+        self.members = groups if groups is not None else [[run_id] for run_id in run_ids or []]
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="panel"):
@@ -40,28 +73,31 @@ class CompareScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         store = self.app.store
-        runs = [run for run in (store.run(run_id) for run_id in self.run_ids) if run is not None]
-        differing = differing_fields([run["config"] for run in runs])
+        members = [[run for run in map(store.run, ids) if run is not None] for ids in self.members]
+        members = [runs for runs in members if runs]
+        what = "groups" if any(len(runs) > 1 for runs in members) else "runs"
+        differing = differing_fields([runs[0]["config"] for runs in members])
+        if what == "groups":  # within a group these differ anyway
+            differing = [key for key in differing if key not in ("seed", "name")]
+        entries = [(printable(entry_label(runs, differing)), runs) for runs in members]
         self.query_one("#compare-title", Static).update(
-            f"[b]Comparing {len(runs)} runs[/b] · config fields that differ: {', '.join(differing) or 'none'}"
+            f"[b]Comparing {len(entries)} {what}[/b] · config fields that differ: {', '.join(differing) or 'none'}"
         )
         loss_series, acc_series = [], []
-        for index, run in enumerate(runs):
+        for index, (label, runs) in enumerate(entries):
             color = COLORS[index % len(COLORS)]
-            label = printable(f"{run['id']} {run['name'] or run['model']}")
-            curve = store.loss_curve(run["id"], max_points=500)
+            ids = [run["id"] for run in runs]
+            curve = store.mean_loss_curve(ids, max_points=500)
             loss_series.append(Series(label, [p[0] for p in curve], smooth([p[1] for p in curve]), color))
-            epochs = store.epochs(run["id"])
-            acc_series.append(Series(label, [e["epoch"] for e in epochs], [e["test_acc"] for e in epochs], color))
+            accs = store.mean_test_acc(ids)
+            acc_series.append(Series(label, [a[0] for a in accs], [a[1] for a in accs], color))
         self.query_one("#compare-loss", LossChart).show(loss_series)
         self.query_one("#compare-acc", LossChart).show(acc_series)
         table = self.query_one("#compare-table", DataTable)
-        table.add_column("run")
-        for index, run in enumerate(runs):
-            table.add_column(
-                Text(printable(f"{run['id']} {run['name'] or run['model']}"), style=COLORS[index % len(COLORS)])
-            )
+        table.add_column("run" if what == "runs" else "group")
+        for index, (label, _) in enumerate(entries):
+            table.add_column(Text(label, style=COLORS[index % len(COLORS)]))
         for key in differing:
-            table.add_row(key, *(plain(run["config"].get(key, "")) for run in runs))
+            table.add_row(key, *(plain(runs[0]["config"].get(key, "")) for _, runs in entries))
         for key in RESULTS:
-            table.add_row(f"[b]{key}[/b]", *(format_value(key, run[key]) for run in runs))
+            table.add_row(f"[b]{key}[/b]", *(summary(key, runs) for _, runs in entries))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -38,10 +40,14 @@ class RunDetailScreen(ModalScreen[None]):
             self.dismiss()
             return
         error = f"\n[red]{markup_safe(run['error'])}[/]" if run["error"] else ""
+        tags = json.loads(run["tags"] or "[]")
+        labels = f" · sweep {markup_safe(run['sweep'])}" if run["sweep"] else ""
+        labels += f" · tags: {markup_safe(', '.join(tags))}" if tags else ""
+        note = f"\n[i]{markup_safe(run['note'])}[/]" if run["note"] else ""
         self.query_one("#detail-title", Static).update(
             f"[b]Run {run['id']}[/b] {markup_safe(run['name'])} · {run['model']} on {run['dataset']} · {run['status']} · "
             f"{run['epochs_done']}/{run['epochs']} epochs · best {format_value('test_acc', run['best_test_acc']) or '–'}% · "
-            f"{markup_safe(run['device_name'])}{error}"
+            f"{markup_safe(run['device_name'])}{labels}{note}{error}"
         )
         config = self.query_one("#detail-config", DataTable)
         config.add_columns("field", "value")

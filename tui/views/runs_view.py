@@ -50,6 +50,9 @@ class RunsView(RunTableView):
         Binding("r", "resume", "Resume"),
         Binding("d", "delete", "Delete"),
         Binding("e", "export", "Export"),
+        Binding("t", "tag", "Tag", show=False),
+        Binding("n", "note", "Note", show=False),
+        Binding("m", "rename", "Rename", show=False),
     ]
 
     def __init__(self, **kwargs):
@@ -70,7 +73,8 @@ class RunsView(RunTableView):
             yield Static("", id="runs-count")
         yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         yield Static(
-            "space select · enter details · g groups · c compare · s/S sort · l clone · r resume · d delete · e export",
+            "space select · enter details · g groups · c compare · s/S sort · t tag · n note · m rename · l clone · "
+            "r resume · d delete · e export",
             classes="hint",
         )
 
@@ -100,8 +104,7 @@ class RunsView(RunTableView):
             columns, rows, total, error = self.columns, self.rows, self.total, str(problem)
         if (columns, rows, total, error) != (self.columns, self.rows, self.total, self.error):
             self.rows, self.total, self.error = rows, total, error
-            if not self.grouped:
-                self.selected &= {row["id"] for row in rows}
+            self.selected &= {row["id"] for row in rows}
             self.redraw(columns)
 
     def redraw(self, columns: list[str] | None = None) -> None:
@@ -133,7 +136,7 @@ class RunsView(RunTableView):
         return str(row["id"])
 
     def cells(self, row: dict[str, Any], shown: list[str]) -> list[Any]:
-        cells: list[Any] = ["✓" if not self.grouped and row["id"] in self.selected else ""]
+        cells: list[Any] = ["✓" if row["id"] in self.selected else ""]
         for column in shown:
             value = row.get(column)
             if column == "epochs" and not self.grouped:
@@ -167,15 +170,12 @@ class RunsView(RunTableView):
         self.query_one("#runs-count", Static).update(text)
 
     def chosen_ids(self) -> list[int]:
-        """The selected runs, or the one under the cursor (a group: its runs) when none is selected."""
-        if self.selected:
-            return sorted(self.selected)
-        cursor = self.cursor_id()
-        if cursor is None:
-            return []
+        """The selected runs, or the one under the cursor when none is selected (a group stands
+        for its runs)."""
+        chosen = self.selected or ({self.cursor_id()} - {None})
         if self.grouped:
-            return next((r["ids"] for r in self.rows if r["id"] == cursor), [])
-        return [cursor]
+            return sorted(i for row in self.rows if row["id"] in chosen for i in row["ids"])
+        return sorted(chosen)
 
     @on(Input.Changed, "#runs-filter")
     def _filter(self) -> None:
@@ -238,7 +238,7 @@ class RunsView(RunTableView):
 
     def action_toggle_select(self) -> None:
         run_id = self.cursor_id()
-        if run_id is None or self.grouped:
+        if run_id is None:
             return
         self.selected ^= {run_id}
         self.redraw()
@@ -263,12 +263,20 @@ class RunsView(RunTableView):
         self.app.push_screen(RunDetailScreen(run_id))
 
     def action_compare(self) -> None:
+        """Overlay the selected runs, or the selected groups' means."""
+        from tui.screens.compare import CompareScreen
+
+        if self.grouped:
+            groups = [row["ids"] for row in self.rows if row["id"] in self.selected]
+            if len(groups) < 2:
+                self.app.notify("select two or more groups with space, then press c", severity="warning")
+                return
+            self.app.push_screen(CompareScreen(groups=groups))
+            return
         ids = self.chosen_ids()
         if len(ids) < 2:
             self.app.notify("select two or more runs with space, then press c", severity="warning")
             return
-        from tui.screens.compare import CompareScreen
-
         self.app.push_screen(CompareScreen(ids))
 
     def action_clone(self) -> None:
@@ -310,3 +318,75 @@ class RunsView(RunTableView):
         from tui.screens.export_dialog import ExportScreen
 
         self.app.push_screen(ExportScreen(self.filter_text, self.sort, self.grouped))
+
+    def action_tag(self) -> None:
+        """Add (+name or name) and remove (-name) tags of the chosen runs."""
+        ids = self.chosen_ids()
+        if not ids:
+            return
+        from tui.screens.text_prompt import TextPrompt
+
+        def done(text: str | None) -> None:
+            words = (text or "").split()
+            if not words:
+                return
+            add = [w.lstrip("+") for w in words if not w.startswith("-")]
+            remove = [w[1:] for w in words if w.startswith("-")]
+            problem = next((w for w in add + remove if not valid_tag(w)), None)
+            if problem is not None:
+                self.app.notify(f"not a tag: {problem!r} (one printable word, no commas)", severity="error")
+                return
+            for run_id in ids:
+                self.app.store.tag(run_id, add, remove)
+            self.app.notify(f"tags of {len(ids)} run(s): +{' +'.join(add) or '–'} -{' -'.join(remove) or '–'}")
+            self.reload()
+
+        what = f"run {ids[0]}" if len(ids) == 1 else f"{len(ids)} runs"
+        self.app.push_screen(TextPrompt(f"Tags of {what}", hint="+name adds (or just name), -name removes"), done)
+
+    def action_note(self) -> None:
+        run_id = self.single_run("a note")
+        if run_id is None:
+            return
+        from tui.screens.text_prompt import TextPrompt
+
+        def done(text: str | None) -> None:
+            if text is not None:
+                self.app.store.set_note(run_id, printable(text)[:2000])
+                self.reload()
+
+        note = self.app.store.run(run_id)["note"]
+        self.app.push_screen(TextPrompt(f"Note of run {run_id}", note, "enter keeps it; an empty note clears it"), done)
+
+    def action_rename(self) -> None:
+        run_id = self.single_run("a name")
+        if run_id is None:
+            return
+        from engine.config import ConfigError, RunConfig
+        from tui.screens.text_prompt import TextPrompt
+
+        run = self.app.store.run(run_id)
+
+        def done(text: str | None) -> None:
+            if text is None:
+                return
+            try:
+                RunConfig.from_dict({**run["config"], "name": text})  # a new run's rules for names
+            except ConfigError as error:
+                self.app.notify(markup_safe(str(error)), severity="error")
+                return
+            self.app.store.rename(run_id, text)
+            self.reload()
+
+        self.app.push_screen(TextPrompt(f"Name of run {run_id}", run["name"]), done)
+
+    def single_run(self, what: str) -> int | None:
+        run_id = self.cursor_id()
+        if run_id is not None and self.grouped:
+            self.app.notify(f"{what} belongs to one run: press g for runs", severity="warning")
+            return None
+        return run_id
+
+
+def valid_tag(word: str) -> bool:
+    return bool(word) and "," not in word and len(word) <= 50 and word.isprintable()
