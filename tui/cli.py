@@ -47,6 +47,7 @@ class RunIdType(click.IntRange):
 
 RUN_ID = RunIdType()
 SMALL_STORE = 100  # tui/bench_ui.py's baseline store
+TABLE_ROWS = 100  # rows `cifar-tui runs` prints unless told otherwise
 
 
 class BadInput(click.UsageError):
@@ -363,7 +364,11 @@ def table_rows(store: RunStore, filter_text: str, sort: str, grouped: bool, vary
 
 @cli.command()
 @table_options
-@click.option("--limit", type=click.IntRange(1), help="At most this many rows.")
+@click.option(
+    "--limit",
+    type=click.IntRange(0),
+    help=f"At most this many rows (0: all; the table's default: {TABLE_ROWS}, --json's: all).",
+)
 @click.option("--columns", help="Comma-separated columns to show (any run column or config field).")
 @click.option("--json", "as_json", is_flag=True, help="A JSON list (every column) instead of a table.")
 @click.pass_context
@@ -371,7 +376,9 @@ def runs(ctx: click.Context, filter_words, sort, grouped, varying, limit, column
     """The table of runs (newest first), or of groups; FILTER like `lr<0.01 status=finished tag:x`."""
     store = store_of(ctx)
     filter_text = filter_from_words(store, filter_words)
-    shown, rows = table_rows(store, filter_text, sort, grouped, varying or not as_json, limit)
+    if limit is None and not as_json:
+        limit = TABLE_ROWS  # a terminal shows the newest; thousands of rows help no one there
+    shown, rows = table_rows(store, filter_text, sort, grouped, varying or not as_json, limit or None)
     if as_json:
         if not grouped:
             shown = list(rows[0]) if rows else []
@@ -386,6 +393,8 @@ def runs(ctx: click.Context, filter_words, sort, grouped, varying, limit, column
         shown = wanted
     total = store.count(filter_text)
     title = f"{'Groups' if grouped else 'Runs'}: {len(rows):,} rows of {total:,} runs"
+    if limit and len(rows) == limit and not grouped and total > limit:
+        title += " (--limit 0 shows all)"
     print_table(people_rows(shown, rows), title=title)
 
 

@@ -26,6 +26,10 @@ def test_a_large_sweep_asks_and_without_a_terminal_needs_yes(home, capsys):
     assert status == 2 and "101 runs; add --yes" in err
     status, out, _ = cifar_tui(capsys, "queue", "add", "--seed", "0..100", "--yes")
     assert status == 0 and len(out.split()) == 101
+    out = cifar_tui(capsys, "runs")[1]  # a terminal table shows the newest 100
+    assert "100 rows of 101 runs (--limit 0 shows all)" in out and "│ 101 " in out and "│ 1 " not in out
+    assert "101 rows of 101 runs" in cifar_tui(capsys, "runs", "--limit", "0")[1]
+    assert len(json.loads(cifar_tui(capsys, "runs", "--json")[1])) == 101
 
 
 def test_a_sweep_file_and_flags_on_top(home, capsys, tmp_path):
