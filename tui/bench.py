@@ -149,7 +149,7 @@ def bench_app(device: str, quick: bool, engine: str = "process") -> dict[str, An
     trial = _process_trial if engine == "process" else _thread_trial
     headless, with_app = [], []
     with tempfile.TemporaryDirectory() as folder:
-        for index in range(2 if quick else 3):
+        for index in range(2 if quick else 5):
             headless.append(trial(config, Path(folder) / f"headless-{index}", watch=False))
             with_app.append(trial(config, Path(folder) / f"app-{index}", watch=True))
     ratios = [app / alone for app, alone in zip(with_app, headless)]
