@@ -34,13 +34,14 @@ class Setting:
     group: str
     choices: tuple[str, ...] | Callable[[], tuple[str, ...]] = ()  # a callable: the registry may grow
     unit: str = ""
+    examples: tuple[str, ...] = ()  # what shell completion offers for a field without fixed choices
 
     def allowed(self) -> tuple[str, ...]:
         return self.choices() if callable(self.choices) else self.choices
 
 
-def setting(default: Any, help: str, group: str, choices=(), unit: str = "") -> Any:
-    return dataclasses.field(default=default, metadata={"setting": Setting(help, group, choices, unit)})
+def setting(default: Any, help: str, group: str, choices=(), unit: str = "", examples=()) -> Any:
+    return dataclasses.field(default=default, metadata={"setting": Setting(help, group, choices, unit, examples)})
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,9 @@ class RunConfig:
         ("off", "default", "cudagraphs"),
     )
     fused: bool = setting(True, "Fused optimizer kernels.", "speed")
-    device: str = setting("auto", "auto, cpu, cuda, cuda:N or mps.", "run")
+    device: str = setting(
+        "auto", "auto, cpu, cuda, cuda:N or mps.", "run", examples=("auto", "cpu", "cuda", "cuda:0", "cuda:1", "mps")
+    )
     epochs: int = setting(10, "Passes over the training set.", "run")
     seed: int = setting(0, "Random seed.", "run")
     limit_batches: int = setting(0, "Stop each epoch after N batches (0: all).", "run")

@@ -7,6 +7,7 @@ torch is imported only by the commands that train, so the others start fast.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -33,7 +34,7 @@ class RunIdType(click.IntRange):
         from click.shell_completion import CompletionItem
 
         try:
-            home = ctx.find_root().params.get("home")
+            home = ctx.find_root().params.get("home") or os.environ.get(ENV_HOME)
             store = Home(Path(home).expanduser() if home else default_home()).store()
             rows = store.find(sort="-id", limit=200)
         except Exception:  # completion never prints an error into the user's command line

@@ -19,10 +19,16 @@ _KIND = {int: "INTEGER", float: "NUMBER", str: "TEXT"}
 class FieldValue(click.ParamType):
     """A value as typed (text), with the allowed values for help and shell completion."""
 
-    def __init__(self, kind: str, allowed: Callable[[], tuple[str, ...]] = tuple):
+    def __init__(
+        self,
+        kind: str,
+        allowed: Callable[[], tuple[str, ...]] = tuple,
+        suggested: Callable[[], tuple[str, ...]] | None = None,  # completion's offers (default: allowed)
+    ):
         self.name = kind.lower()
         self.kind = kind
         self.allowed = allowed
+        self.suggested = suggested or allowed
 
     def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
         allowed = self.allowed()
@@ -32,11 +38,12 @@ class FieldValue(click.ParamType):
         return value if isinstance(value, str) else str(value)
 
     def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
-        return [CompletionItem(choice) for choice in self.allowed() if choice.startswith(incomplete)]
+        return [CompletionItem(choice) for choice in self.suggested() if choice.startswith(incomplete)]
 
 
 def field_value(name: str, kind: type) -> FieldValue:
-    return FieldValue(_KIND[kind], SETTINGS[name].allowed)
+    setting = SETTINGS[name]
+    return FieldValue(_KIND[kind], setting.allowed, lambda: setting.allowed() or setting.examples)
 
 
 def flag(name: str) -> str:

@@ -467,6 +467,26 @@ async def test_export_dialog_names_the_file_after_each_format(runs_home, tmp_pat
             assert path.endswith(f"runs.{fmt.extension}"), (fmt.name, path)
 
 
+async def test_export_dialog_writes_history_and_losses_for_tools(runs_home, tmp_path):
+    app = CifarApp(runs_home, start_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        app.query_one("#runs-table", DataTable).focus()
+        await pilot.press("e")
+        app.screen.query_one("#export-kind", Select).value = "losses"
+        app.screen.query_one("#export-path", Input).value = str(tmp_path / "losses.md")
+        await pilot.click("#write")
+        assert "choose csv or json" in str(app.screen.query_one("#export-error").render())
+        app.screen.query_one("#export-format", Select).value = "csv"
+        await pilot.pause()
+        assert app.screen.query_one("#export-path", Input).value.endswith("losses.csv")
+        app.screen.write()
+        await pilot.pause()
+        assert not isinstance(app.screen, ExportScreen), str(app.screen.query_one("#export-error").render())
+        lines = (tmp_path / "losses.csv").read_text().splitlines()
+        assert lines[0] == "run_id,step,epoch,loss" and len(lines) == 1 + 300 + 300 + 200  # three runs' steps
+
+
 async def test_delete_asks_first(runs_home):
     app = CifarApp(runs_home, start_engine=False)
     async with app.run_test(size=SIZE) as pilot:

@@ -100,3 +100,22 @@ async def test_the_form_has_every_field_in_its_group(tmp_path):
                 assert isinstance(widget, Switch), name
             if name != "model":  # the model's line describes the chosen model
                 assert str(app.query_one(f"#error-{name}", Static).render()) == SETTINGS[name].help
+
+
+def test_devices_and_run_ids_complete(tmp_path, monkeypatch):
+    run = cli.commands["run"]
+    device = next(p for p in run.params if "--device" in p.opts)
+    assert [i.value for i in device.type.shell_complete(click.Context(run), device, "cu")] == [
+        "cuda",
+        "cuda:0",
+        "cuda:1",
+    ]
+    runner = CliRunner()
+    for name in ("a", "b"):
+        runner.invoke(cli, ["--home", str(tmp_path), "queue", "add", "--name", name])
+    monkeypatch.setenv("CIFAR_TUI_HOME", str(tmp_path))
+    show = cli.commands["show"]
+    ctx = click.Context(show, parent=click.Context(cli, info_name="cifar-tui"))
+    ctx.parent.params = {"home": None}
+    run_id = show.params[0]
+    assert [(i.value, i.help) for i in run_id.type.shell_complete(ctx, run_id, "")] == [("2", "b"), ("1", "a")]

@@ -12,14 +12,15 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, Switch
 
-from store.export import FORMATS, HISTORY_KEYS, export, table
+from store.export import FORMATS, HISTORY_KEYS, LOSS_KEYS, export, table
 from store.run_filter import FilterError
 from tui.safe_text import markup_safe
 
 KINDS = {
     "runs": "one row per run",
     "groups": "one row per group: mean ± std over seeds",
-    "history": "one row per epoch",
+    "history": "one row per epoch (csv, json)",
+    "losses": "one row per step (csv, json)",
 }
 
 
@@ -75,14 +76,16 @@ class ExportScreen(ModalScreen[Path | None]):
 
     def text(self, kind: str, fmt: str, varying: bool) -> tuple[str, int]:
         """(the file's text, its number of rows); raises FilterError, ValueError for a bad choice."""
-        if kind == "history":
+        if kind in ("history", "losses"):
             if not fmt.startswith(("csv", "json")):
-                raise ValueError("rows: the history is a table for tools; choose csv or json")
+                raise ValueError(f"rows: the {kind} is a table for tools; choose csv or json")
             store = self.app.store
-            rows = [
-                {"run_id": r["id"], **e} for r in store.find(self.filter_text, self.sort) for e in store.epochs(r["id"])
-            ]
-            return export(rows, list(HISTORY_KEYS), fmt), len(rows)
+            run_ids = [r["id"] for r in store.find(self.filter_text, self.sort)]
+            if kind == "history":
+                rows = [{"run_id": run_id, **e} for run_id in run_ids for e in store.epochs(run_id)]
+                return export(rows, list(HISTORY_KEYS), fmt), len(rows)
+            rows = [dict(zip(LOSS_KEYS, row)) for run_id in run_ids for row in store.losses_every(run_id)]
+            return export(rows, list(LOSS_KEYS), fmt), len(rows)
         columns, rows = table(self.app.store, self.filter_text, self.sort, kind == "groups", varying)
         return export(rows, columns, fmt), len(rows)
 
