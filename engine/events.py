@@ -41,6 +41,10 @@ class EpochEnd:
     seconds: float  # training time of this epoch, evaluation excluded
     images_per_s: float
     memory_peak: int = 0  # the most bytes torch held on the GPU during the epoch; 0 on a CPU
+    lr: float = 0.0  # the learning rate at the epoch's end
+    confusion: tuple[int, ...] = ()  # test counts, true class x predicted class, row-major
+    wrong_labels: tuple[int, ...] = ()  # (true, predicted) of each image in wrong_images
+    wrong_images: str = ""  # a few misclassified test images, halved: uint8 16x16x3 each, base64
     # A checkpoint written for this epoch (checkpoint_temp), to be moved to `checkpoint` once this
     # event and every loss before it are recorded (engine/checkpoint.py); "" when there is none.
     checkpoint_temp: str = ""

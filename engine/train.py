@@ -6,6 +6,7 @@ only, and once per epoch for the epoch's statistics. Never per step.
 
 from __future__ import annotations
 
+import base64
 import math
 import time
 from collections.abc import Callable
@@ -120,7 +121,8 @@ def train(
     run_start = time.perf_counter()
     test_loss = test_acc = float("nan")
     if state.first_epoch > config.epochs:  # every epoch was done before the run stopped
-        test_loss, test_acc, _ = evaluate(state.model, data.test, len(data.classes), config)
+        final = evaluate(state.model, data.test, len(data.classes), config)
+        test_loss, test_acc = final.loss, final.acc
     for epoch in range(state.first_epoch, config.epochs + 1):
         start_peak_memory(device)
         epoch_start = time.perf_counter()
@@ -131,7 +133,8 @@ def train(
         images, held = trained
         seconds = time.perf_counter() - epoch_start - held  # a pause is not training time
         train_loss = stream.epoch_mean(epoch)
-        test_loss, test_acc, class_acc = evaluate(state.model, data.test, len(data.classes), config)
+        result = evaluate(state.model, data.test, len(data.classes), config)
+        test_loss, test_acc = result.loss, result.acc
         pending = write_checkpoint(ckpt_path, run_id, epoch, config, state, device) if ckpt_path else ""
         # The recorder moves the pending checkpoint into place once this epoch is recorded.
         emit(
@@ -142,10 +145,14 @@ def train(
                 train_loss,
                 test_loss,
                 test_acc,
-                class_acc,
+                result.class_acc,
                 seconds,
                 images / seconds,
                 memory_peak=peak_memory(device),
+                lr=state.optimizer.param_groups[0]["lr"],
+                confusion=result.confusion,
+                wrong_labels=result.wrong_labels,
+                wrong_images=result.wrong_images,
                 checkpoint_temp=pending,
                 checkpoint=str(ckpt_path) if pending else "",
             )
@@ -229,22 +236,49 @@ def write_checkpoint(
     return str(pending)
 
 
+WRONG_SHOWN = 6  # misclassified test images recorded per epoch (16x16: 768 bytes each), for Live's strip
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    loss: float
+    acc: float  # percent
+    class_acc: tuple[float, ...]  # percent, per class
+    confusion: tuple[int, ...]  # row-major counts: true class x predicted class
+    wrong_labels: tuple[int, ...]  # (true, predicted) of each wrong image, flattened
+    wrong_images: str  # those images halved to 16x16, uint8 HWC, base64
+
+
 @torch.no_grad()
-def evaluate(
-    model: nn.Module, split: Split, num_classes: int, config: RunConfig
-) -> tuple[float, float, tuple[float, ...]]:
-    """(mean loss, accuracy %, per-class accuracy %) on an unaugmented split, dropout off."""
+def evaluate(model: nn.Module, split: Split, num_classes: int, config: RunConfig) -> Evaluation:
+    """The model on an unaugmented split, dropout off: loss, accuracy, per-class accuracy, the
+    confusion matrix, and the first few images it gets wrong. One sync, at the end."""
     model.eval()
     device = split.labels.device
     loss_sum = torch.zeros((), device=device)
-    correct = torch.zeros(num_classes, dtype=torch.int64, device=device)
+    confusion = torch.zeros(num_classes * num_classes, dtype=torch.int64, device=device)
+    predictions = []
     for inputs, targets in eval_batches(split, EVAL_BATCH):
         with autocast(config, device):
             outputs = model(prepare_inputs(inputs, config))
         loss_sum += F.cross_entropy(outputs.float(), targets, reduction="sum")
-        hits = targets[outputs.argmax(1) == targets]
-        correct += torch.bincount(hits, minlength=num_classes)
-    totals = torch.bincount(split.labels, minlength=num_classes).tolist()  # sync: once per evaluation
-    correct_per_class = correct.tolist()
-    class_acc = tuple(100.0 * c / t if t else 0.0 for c, t in zip(correct_per_class, totals))
-    return loss_sum.item() / len(split), 100.0 * sum(correct_per_class) / len(split), class_acc
+        predicted = outputs.argmax(1)
+        confusion += torch.bincount(targets * num_classes + predicted, minlength=num_classes * num_classes)
+        predictions.append(predicted)
+    predicted = torch.cat(predictions)
+    wrong = (predicted != split.labels).nonzero().flatten()[:WRONG_SHOWN]
+    counts = confusion.tolist()  # sync: once per evaluation
+    halved = F.avg_pool2d(split.images[wrong].float(), 2).round().to(torch.uint8)  # what a terminal can show
+    wrong_images = halved.permute(0, 2, 3, 1).contiguous().cpu().numpy().tobytes()
+    wrong_labels = torch.stack([split.labels[wrong], predicted[wrong]], 1).flatten().tolist()
+    rows = [counts[i * num_classes : (i + 1) * num_classes] for i in range(num_classes)]
+    class_acc = tuple(100.0 * row[i] / sum(row) if sum(row) else 0.0 for i, row in enumerate(rows))
+    correct = sum(row[i] for i, row in enumerate(rows))
+    return Evaluation(
+        loss_sum.item() / len(split),
+        100.0 * correct / len(split),
+        class_acc,
+        tuple(counts),
+        tuple(wrong_labels),
+        base64.b64encode(wrong_images).decode("ascii"),
+    )

@@ -223,6 +223,10 @@ def record(store: RunStore, event: Any) -> None:
             )
         case EpochEnd():
             db["epochs"].insert(to_row(event), replace=True)
+            # Only the newest epoch keeps its images: a run's strip, not a gallery (store size).
+            db.execute(
+                "UPDATE epochs SET wrong_images = NULL WHERE run_id = ? AND epoch < ?", [event.run_id, event.epoch]
+            )
             db.execute(
                 """UPDATE runs SET epochs_done = ?, train_loss = ?, test_loss = ?, test_acc = ?,
                    best_test_acc = (SELECT max(test_acc) FROM epochs WHERE run_id = runs.id),

@@ -153,5 +153,13 @@ def m007_sweeps_groups_tags_notes(db: Database) -> None:
     db.execute("CREATE INDEX runs_sweep ON runs (sweep)")
 
 
+@migrations()
+def m008_epoch_dashboard(db: Database) -> None:
+    """What Live shows of each epoch beside the loss, kept for finished runs too: the learning
+    rate, the confusion matrix, and a few misclassified test images with their labels."""
+    for column, kind in (("lr", float), ("confusion", str), ("wrong_labels", str), ("wrong_images", str)):
+        db["epochs"].add_column(column, kind)
+
+
 # Every migration this version knows, in order (pending() on an empty database lists them all).
 MIGRATION_NAMES = tuple(m.name for m in migrations.pending(Database(memory=True)))

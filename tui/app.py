@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
@@ -27,16 +27,17 @@ class CifarApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "cifar-tui"
     BINDINGS = [
-        Binding("1", "show_tab('new')", "New"),
-        Binding("2", "show_tab('queue')", "Queue"),
-        Binding("3", "show_tab('live')", "Live"),
-        Binding("4", "show_tab('runs')", "Runs"),
-        # F1-F4 switch tabs even while typing in a field (which takes the digits).
+        # The tabs' labels carry their numbers: the footer keeps room for each tab's own keys.
+        Binding("1", "show_tab('new')", "New", show=False),
+        Binding("2", "show_tab('queue')", "Queue", show=False),
+        Binding("3", "show_tab('live')", "Live", show=False),
+        Binding("4", "show_tab('runs')", "Runs", show=False),
         *(
             Binding(f"f{i}", f"show_tab('{tab}')", tab, show=False, priority=True)
             for i, tab in enumerate(("new", "queue", "live", "runs"), start=1)
         ),
         Binding("ctrl+s", "add_run", "Add to queue", show=False, priority=True),
+        Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -56,13 +57,13 @@ class CifarApp(App):
     def compose(self) -> ComposeResult:
         yield Header()
         with TabbedContent(initial="live", id="tabs"):
-            with TabPane("New", id="new"):
+            with TabPane("1 New", id="new"):
                 yield NewRunForm(id="new-run")
-            with TabPane("Queue", id="queue"):
+            with TabPane("2 Queue", id="queue"):
                 yield QueueView(id="queue-view")
-            with TabPane("Live", id="live"):
+            with TabPane("3 Live", id="live"):
                 yield LiveView(self.live, id="live-view")
-            with TabPane("Runs", id="runs"):
+            with TabPane("4 Runs", id="runs"):
                 yield RunsView(id="runs-view")
         yield Footer()
 
@@ -184,13 +185,31 @@ class CifarApp(App):
         else:
             self.cancel_run(run.run_id)
 
-    def cancel_run(self, run_id: int) -> None:
-        if self.store.cancel_queued(run_id):
-            self.notify(f"run {run_id} cancelled")
-        elif self.store.request_cancel(run_id):
-            self.notify(f"cancelling run {run_id} (its worker stops it within a second)…")
-        else:
+    def cancel_run(self, run_id: int, then: Callable[[], None] = lambda: None) -> None:
+        """Cancel a queued run, or stop a training one (in any process), after asking."""
+        run = self.store.run(run_id)
+        if run is None or run["status"] not in ("queued", "running"):
             self.notify(f"run {run_id} is not queued or training", severity="warning")
+            return
+        from tui.screens.confirm import ConfirmScreen
+
+        def answer(confirmed: bool | None) -> None:
+            if not confirmed:
+                return
+            if self.store.cancel_queued(run_id):
+                self.notify(f"run {run_id} cancelled")
+            elif self.store.request_cancel(run_id):
+                self.notify(f"cancelling run {run_id} (its worker stops it within a second)…")
+            else:
+                self.notify(f"run {run_id} is no longer queued or training", severity="warning")
+            then()
+
+        question = (
+            f"Stop run {run_id}, which is training? Its last checkpoint stays: r in Runs resumes it."
+            if run["status"] == "running"
+            else f"Cancel queued run {run_id}?"
+        )
+        self.push_screen(ConfirmScreen(question, "Cancel run", "Keep it"), answer)
 
     def clone_run(self, run_id: int) -> None:
         run = self.store.run(run_id)
@@ -199,6 +218,16 @@ class CifarApp(App):
         self.query_one(NewRunForm).clone(run["config"])
         self.action_show_tab("new")
         self.notify(f"run {run_id}'s config is in the form: change it, then ctrl+s")
+
+    def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Save an SVG of the screen into the home folder (Textual's default folder may not exist)."""
+        saved = self.save_screenshot(filename, path or str(self.home.path))
+        self.notify(markup_safe(f"screenshot saved to {saved}"))
 
     async def action_quit(self) -> None:
         current = self.engine.training() if self.engine is not None else None

@@ -452,11 +452,13 @@ def show(ctx: click.Context, run_id: int, as_json: bool) -> None:
             "epochs_done",
             "test_acc",
             "best_test_acc",
+            "test_loss",
             "images_per_s",
             "seconds",
             "error",
         )
     }
+    summary["params"] = f"{row['params']:,}" if row["params"] else None
     summary["tags"] = ", ".join(json.loads(summary["tags"] or "[]")) or None
     print_table(config_rows(row["config"]), title=f"Run {run_id}: config")
     print_table(
@@ -630,23 +632,56 @@ def people_rows(columns: list[str], rows: list[dict[str, Any]]) -> list[dict[str
 
 
 def print_table(rows: list[dict[str, Any]], title: str) -> None:
+    """A table that fits the terminal: numbers are never cut (columns are dropped instead, the
+    least useful first, and the caption names them), text is cut with an ellipsis, one line a row."""
     from rich.console import Console
     from rich.table import Table
 
     from store.export import NUMERIC, format_value, header
 
-    table = Table(title=plain(title), title_justify="left")
-    columns = list(rows[0]) if rows else ["(none)"]
-    numeric = NUMERIC | {header(c) for c in NUMERIC} | {"acc %", "best %", "loss", "img/s", "time s", "value", "params"}
-    for column in columns:
-        table.add_column(
-            column, justify="right" if column in numeric else "left", overflow="fold", no_wrap=column != "error"
-        )
-    for row in rows:
-        table.add_row(*(plain(format_value(c, row[c])) for c in columns))
     console = Console()
-    if not console.is_terminal:
-        console = Console(width=200)  # a pipe or a file: no terminal to fit
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(width=200)  # a pipe or a file: no terminal to fit (unless COLUMNS says)
+    columns = list(rows[0]) if rows else ["(none)"]
+    numeric = NUMERIC | {header(c) for c in NUMERIC} | {"params"}  # text (a "value" column) reads from the left
+    cells = [{c: printable(format_value(c, row[c])) for c in columns} for row in rows]
+
+    def least_width(column: str) -> int:
+        widest = max((len(r[column]) for r in cells), default=0)
+        word = max(map(len, str(column).split()), default=1)  # a header wraps between its words
+        return max(widest, min(word, 8)) if column in numeric else min(max(widest, word), 8)
+
+    kept = list(columns)
+    essential = {columns[0], "Name", "name", "Status", "status", "field"} | {c for c in columns if "acc" in c.lower()}
+    while sum(least_width(c) + 3 for c in kept) + 2 > console.width:
+        droppable = [c for c in kept if c not in essential]
+        if not droppable:
+            break
+        kept.remove(droppable[-1])
+    # Text columns give up width (down to their least) until the table fits; numbers never do.
+    widths = {c: max(least_width(c), max((len(r[c]) for r in cells), default=0), len(str(c))) for c in kept}
+    widths.update({c: least_width(c) for c in kept if c in numeric})
+    text_columns = [c for c in kept if c not in numeric]
+    while sum(w + 3 for w in widths.values()) + 2 > console.width:
+        widest = max(text_columns, key=lambda c: widths[c] - least_width(c), default=None)
+        if widest is None or widths[widest] <= least_width(widest):
+            break
+        widths[widest] -= 1
+    hidden = [c for c in columns if c not in kept]
+    caption = f"not shown (too narrow): {', '.join(hidden)}" if hidden else None
+    table = Table(title=plain(title), title_justify="left", caption=caption, caption_justify="left")
+    for column in kept:
+        is_number = column in numeric
+        table.add_column(
+            column,
+            justify="right" if is_number else "left",
+            no_wrap=not is_number,  # a number column may wrap its header; min_width keeps its numbers whole
+            overflow="fold" if is_number else "ellipsis",
+            min_width=least_width(column),
+            max_width=None if is_number else min(widths[column], 60),
+        )
+    for row in cells:
+        table.add_row(*(plain(row[c]) for c in kept))
     console.print(table)
 
 

@@ -67,8 +67,11 @@ class LiveRun:
 
     @property
     def eta_s(self) -> float | None:
+        """Time left at the training speed; None until that speed is settled (the first steps
+        run slower, and an estimate from them is far off)."""
         speed = self.images_per_s
-        if not speed:
+        settled = self.epochs or (self.step - self.first_step >= 50 and time.monotonic() - self.started >= 5)
+        if not speed or not settled:
             return None
         return (self.total_steps - self.step) * self.config.batch_size / speed
 

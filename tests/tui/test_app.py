@@ -160,13 +160,22 @@ async def test_queue_reorder_cancel_and_remove(home):
         assert [r["id"] for r in store.queue()] == [a, c, b]
         await pilot.press("K")
         assert [r["id"] for r in store.queue()] == [c, a, b]
-        await pilot.press("c")  # cancel c, which is under the cursor
-        assert store.run(c)["status"] == "cancelled"
+        await pilot.press("c")  # cancel c, which is under the cursor: it asks first
+        assert isinstance(app.screen, ConfirmScreen) and store.run(c)["status"] == "queued"
+        await pilot.press("n")
+        assert store.run(c)["status"] == "queued"
+        await pilot.press("c", "y")
         await pilot.pause()
+        assert store.run(c)["status"] == "cancelled"
+        assert table.cursor_row == 0  # its row left; the cursor stays where it was, on a
         table.move_cursor(row=table.get_row_index(str(b)))
         await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen) and store.run(b) is not None
+        await pilot.press("y")
+        await pilot.pause()
         assert store.run(b) is None
         assert [r["id"] for r in store.queue()] == [a]
+        assert table.cursor_row == 0
 
 
 # ------------------------------------------------------------------ Live
@@ -215,6 +224,8 @@ async def test_cancel_stops_the_live_run(home, engine):
         await pilot.press("3")
         await wait_until(pilot, lambda: app.live.run is not None and app.live.run.step > 0)
         await pilot.press("c")
+        assert isinstance(app.screen, ConfirmScreen)  # stopping a training run asks first
+        await pilot.press("y")
         await wait_until(pilot, lambda: app.store.run(1)["status"] == "cancelled", timeout=5)
         await wait_until(pilot, lambda: app.live.run.status == "cancelled", timeout=2)
 

@@ -13,6 +13,7 @@ from engine.config import GROUPS, SETTINGS, RunConfig
 from tui.app import CifarApp
 from tui.cli import cli
 from tui.config_flags import flag, flag_reference
+from tui.views.new_run import help_of
 
 FIELDS = [f.name for f in fields(RunConfig)]
 README = Path(__file__).parents[2] / "README.md"
@@ -99,7 +100,7 @@ async def test_the_form_has_every_field_in_its_group(tmp_path):
             elif isinstance(getattr(RunConfig(), name), bool):
                 assert isinstance(widget, Switch), name
             if name != "model":  # the model's line describes the chosen model
-                assert str(app.query_one(f"#error-{name}", Static).render()) == SETTINGS[name].help
+                assert str(app.query_one(f"#error-{name}", Static).render()) == help_of(name, widget.value)
 
 
 def test_devices_and_run_ids_complete(tmp_path, monkeypatch):

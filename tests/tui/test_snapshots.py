@@ -1,5 +1,7 @@
 """Each screen's layout pinned as an SVG snapshot (update with: pytest --snapshot-update)."""
 
+from dataclasses import replace
+
 import pytest
 
 from engine.config import make_config
@@ -31,7 +33,39 @@ def live_events():
                 tuple(60.0 + 8 * epoch + 2 * c for c in range(10)),
                 9.5,
                 6100.0 + 200 * epoch,
+                lr=1e-3,
+                confusion=confusion(epoch),
+                wrong_labels=(3, 5, 5, 3, 2, 0, 9, 1, 4, 7, 6, 2),
+                wrong_images=pictures(),
             )
+
+
+def confusion(epoch):
+    """A made-up 10x10 matrix that sharpens with each epoch: 1,000 test images per class."""
+    counts = []
+    for true in range(10):
+        right = 600 + 100 * epoch + 10 * true
+        row = [(1000 - right) // 9] * 10
+        row[true] = right
+        row[(true + 1) % 10] += 1000 - sum(row)
+        counts += row
+    return tuple(counts)
+
+
+def pictures():
+    """Six 16x16 RGB images (smooth colour gradients, one per hue), as the engine records them."""
+    import base64
+
+    import numpy as np
+
+    y, x = np.mgrid[0:16, 0:16]
+    images = []
+    for hue in range(6):
+        red = (x * 16 + hue * 40) % 256
+        green = (y * 16 + hue * 25) % 256
+        blue = ((x + y) * 8 + hue * 60) % 256
+        images.append(np.stack([red, green, blue], axis=-1).astype(np.uint8))
+    return base64.b64encode(np.stack(images).tobytes()).decode("ascii")
 
 
 def show(tab):
@@ -42,7 +76,7 @@ def show(tab):
     return run_before
 
 
-@pytest.mark.parametrize("size", [(100, 30), (200, 60)])
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (160, 48)])
 def test_live(snap_compare, snapshot_home, size):
     app = CifarApp(snapshot_home, start_engine=False)
 
@@ -55,8 +89,53 @@ def test_live(snap_compare, snapshot_home, size):
         view.redraw_text()  # now, not at the timers' next ticks: the snapshot must not depend on timing
         view.redraw_chart()
         await pilot.pause(0.2)
+        view.redraw_text()  # the panels draw once their size is known
+        await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_live_panels_one_key_away_in_a_small_terminal(snap_compare, snapshot_home):
+    app = CifarApp(snapshot_home, start_engine=False)
+
+    async def run_before(pilot):
+        for event in live_events():
+            app.live.apply(event)
+        app.action_show_tab("live")
+        await pilot.pause()
+        await pilot.press("v")
+        view = app.query_one(LiveView)
+        view.redraw_text()
+        await pilot.pause(0.2)
+        view.redraw_text()
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+
+
+def test_help_screen(snap_compare, snapshot_home):
+    async def run_before(pilot):
+        await pilot.press("question_mark")
+        await pilot.pause(0.2)
+
+    assert snap_compare(CifarApp(snapshot_home, start_engine=False), terminal_size=(100, 50), run_before=run_before)
+
+
+def test_stopping_a_training_run_asks(snap_compare, snapshot_home):
+    app = CifarApp(snapshot_home, start_engine=False)
+
+    async def run_before(pilot):
+        store = app.store
+        run_id = store.enqueue(make_config(dataset="synthetic").to_dict())
+        store.claim(run_id, worker="elsewhere:1")
+        for event in live_events():
+            app.live.apply(event if getattr(event, "run_id", None) != 7 else replace(event, run_id=run_id))
+        app.action_show_tab("live")
+        await pilot.pause()
+        await pilot.press("c")
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
 
 
 def test_new_form(snap_compare, snapshot_home):

@@ -67,7 +67,7 @@ class CompareScreen(ModalScreen[None]):
             yield Static("", id="compare-title")
             with Horizontal(id="compare-charts"):
                 yield LossChart(title="batch loss (smoothed)", id="compare-loss")
-                yield LossChart(title="test accuracy %", xlabel="epoch", id="compare-acc")
+                yield LossChart(title="test accuracy %", xlabel="epoch", min_span=10, id="compare-acc")
             yield DataTable(id="compare-table", cursor_type="none", zebra_stripes=True)
         yield Footer()
 

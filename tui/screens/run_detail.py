@@ -28,7 +28,7 @@ class RunDetailScreen(ModalScreen[None]):
             with Horizontal(id="detail-top"):
                 yield DataTable(id="detail-config", cursor_type="none", show_header=False)
                 yield LossChart(title="batch loss", id="detail-loss")
-                yield LossChart(title="test accuracy %", xlabel="epoch", id="detail-acc")
+                yield LossChart(title="test accuracy %", xlabel="epoch", min_span=10, id="detail-acc")
             yield DataTable(id="detail-epochs", cursor_type="row", zebra_stripes=True)
         yield Footer()
 

@@ -6,13 +6,15 @@ bounded (TEXT_HZ, CHART_HZ) however fast events arrive.
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
-from engine.cifar_classes import CLASSES
+from engine.schedule import lr_at
 from tui.live_state import LiveRun, LiveState
 from tui.safe_text import markup_safe
+from tui.widgets.epoch_panels import class_accuracy, confusion_matrix, image_strip, sparkline
 from tui.widgets.loss_chart import LossChart, Series, downsample, smooth
 
 # Every redraw is CPU time taken from training on a machine with few cores (and GIL time from
@@ -24,7 +26,7 @@ CHART_HZ = 1
 
 def duration(seconds: float | None) -> str:
     if seconds is None:
-        return "–"
+        return "—"
     seconds = int(seconds)
     return (
         f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
@@ -33,8 +35,15 @@ def duration(seconds: float | None) -> str:
     )
 
 
+COMPACT_BELOW = (140, 40)  # narrower or lower than this: the epoch panels are one key (v) away
+
+
 class LiveView(Vertical):
-    BINDINGS = [("c", "app.cancel_current", "Cancel run"), ("p", "app.toggle_run_pause", "Pause run")]
+    BINDINGS = [
+        ("c", "app.cancel_current", "Cancel run"),
+        ("p", "app.toggle_run_pause", "Pause run"),
+        ("v", "toggle_panels", "Charts/panels"),
+    ]
     can_focus = True
 
     def __init__(self, state: LiveState, **kwargs):
@@ -43,6 +52,7 @@ class LiveView(Vertical):
         self._drawn_text = -1
         self._drawn_chart = -1
         self._drawn_epochs = 0
+        self._drawn_panels: tuple[int | None, int, int] = (None, -1, 0)  # run, epochs, width
         self._drawn_run: int | None = None
         self._texts: dict[str, str] = {}
 
@@ -54,15 +64,31 @@ class LiveView(Vertical):
             yield Static("", id="live-speed")
         with Horizontal(id="live-main"):
             yield LossChart(title="batch loss", id="live-chart")
+            with Vertical(id="live-epoch-charts"):
+                yield LossChart(title="loss per epoch", xlabel="epoch", id="live-epoch-loss")
+                yield LossChart(title="test accuracy %", xlabel="epoch", min_span=10, id="live-acc")
+        with Horizontal(id="live-panels"):
+            yield Static("", id="confusion")
             yield Static("", id="class-acc")
+            yield Static("", id="wrong-images")
         yield DataTable(id="epoch-table", zebra_stripes=True, cursor_type="none")
 
     def on_mount(self) -> None:
         self.query_one("#epoch-table", DataTable).add_columns(
-            "epoch", "train loss", "test loss", "test acc", "time", "img/s"
+            "epoch", "train loss", "test loss", "test acc", "lr", "time", "img/s"
         )
         self.set_interval(1 / TEXT_HZ, self.redraw_text)
         self.set_interval(1 / CHART_HZ, self.redraw_chart)
+
+    def on_resize(self) -> None:
+        width, height = self.app.size
+        self.set_class(width < COMPACT_BELOW[0] or height < COMPACT_BELOW[1], "compact")
+
+    def action_toggle_panels(self) -> None:
+        """In a small terminal: the epoch panels (confusion, classes, images) in the charts' place."""
+        self.toggle_class("panels")
+        self._drawn_panels = (None, -1, 0)
+        self._drawn_chart = -1
 
     def redraw_text(self) -> None:
         run = self.state.run
@@ -79,12 +105,7 @@ class LiveView(Vertical):
             f"epoch {bar(run.epoch_step, run.steps_per_epoch)}   run {bar(run.step, run.total_steps)}",
             fixed_size=True,
         )
-        speed = run.images_per_s
-        self._set(
-            "#live-speed",
-            f"{run.step:,}/{run.total_steps:,} · {speed or 0:,.0f} img/s · {eta(run)}",
-            fixed_size=True,
-        )
+        self._set("#live-speed", speed_line(run, self.query_one("#live-speed").size.width), fixed_size=True)
         table = self.query_one("#epoch-table", DataTable)
         for end in run.epochs[self._drawn_epochs :]:
             table.add_row(
@@ -92,11 +113,30 @@ class LiveView(Vertical):
                 f"{end.train_loss:.4f}",
                 f"{end.test_loss:.4f}",
                 f"{end.test_acc:.2f}%",
+                f"{end.lr:.3g}" if end.lr else "",
                 f"{end.seconds:.1f}s",
                 f"{end.images_per_s:,.0f}",
             )
             self._drawn_epochs += 1
-        self._set("#class-acc", class_accuracy(run), fixed_size=True)
+        self.redraw_panels(run)
+
+    def redraw_panels(self, run: LiveRun) -> None:
+        """The per-epoch panels change once an epoch: drawn then (or when the width changes)."""
+        panels = self.query_one("#live-panels")
+        key = (run.run_id, len(run.epochs), panels.size.width)
+        if key == self._drawn_panels or not panels.display:
+            return
+        self._drawn_panels = key
+        last = run.epochs[-1] if run.epochs else None
+        previous = run.epochs[-2].class_acc if len(run.epochs) > 1 else None
+        waiting = Text("after the first epoch", style="dim")
+        confusion = self.query_one("#confusion", Static)
+        confusion.update(confusion_matrix(last.confusion, last.epoch) if last and last.confusion else waiting)
+        self.query_one("#class-acc", Static).update(
+            class_accuracy(last.class_acc, previous, last.epoch) if last else waiting
+        )
+        images = self.query_one("#wrong-images", Static)
+        images.update(image_strip(last.wrong_images, last.wrong_labels, images.size.width) if last else waiting)
 
     def _set(self, selector: str, text: str, fixed_size: bool = False) -> None:
         """Update a Static only when its text changes. A layout pass of the whole screen costs
@@ -112,7 +152,7 @@ class LiveView(Vertical):
         if run is None or self.state.version == self._drawn_chart or not self.is_on_screen:
             return
         self._drawn_chart = self.state.version
-        chart = self.query_one(LossChart)
+        chart = self.query_one("#live-chart", LossChart)
         # Braille draws 2 points per cell: more points than that cost time and show nothing.
         xs, ys = downsample(run.losses, max_points=max(50, 2 * chart.size.width), first_x=run.first_step)
         chart.show(
@@ -121,6 +161,50 @@ class LiveView(Vertical):
                 Series("smoothed", xs, smooth(ys), color="cyan"),
             ]
         )
+        if self.query_one("#live-epoch-charts").display:
+            epochs = [e.epoch for e in run.epochs]
+            self.query_one("#live-epoch-loss", LossChart).show(
+                [
+                    Series("train", epochs, [e.train_loss for e in run.epochs], color="cyan"),
+                    Series("test", epochs, [e.test_loss for e in run.epochs], color="magenta"),
+                ]
+            )
+            self.query_one("#live-acc", LossChart).show(
+                [Series("test", epochs, [e.test_acc for e in run.epochs], color="green")]
+            )
+
+
+def speed_line(run: LiveRun, width: int = 200) -> str:
+    """Steps, time left, speed (with its per-epoch sparkline), the learning rate now (with the
+    schedule's shape over the run): the sparklines, then the rate, give way when it is narrow."""
+    config = run.config
+    speed = f"{run.images_per_s or 0:,.0f} img/s"
+    trend = sparkline([e.images_per_s for e in run.epochs]) if len(run.epochs) > 1 else ""
+    lr = shape = ""
+    if run.total_steps:
+        warmup = run.steps_per_epoch
+        now = lr_at(min(run.step, run.total_steps - 1), run.total_steps, config.lr, config.lr_schedule, warmup)
+        lr = f"lr {now:.3g}"
+        if config.lr_schedule != "constant":
+            points = [
+                lr_at(i * run.total_steps // 16, run.total_steps, config.lr, config.lr_schedule, warmup)
+                for i in range(16)
+            ]
+            shape = sparkline(points, 16)
+    core = f"{run.step:,}/{run.total_steps:,} · {eta(run)} · {speed}"
+    for parts in ((trend, lr, shape), ("", lr, ""), ("", "", "")):
+        extra = (f" {parts[0]}" if parts[0] else "") + (f" · {parts[1]}" if parts[1] else "")
+        extra += f" {parts[2]}" if parts[2] else ""
+        if len(Text.from_markup(core).plain) + len(extra) <= width:
+            break
+    text = core
+    if parts[0]:
+        text += f" [dim]{parts[0]}[/]"
+    if parts[1]:
+        text += f" · {parts[1]}"
+    if parts[2]:
+        text += f" [dim]{parts[2]}[/]"
+    return text
 
 
 def eta(run: LiveRun) -> str:
@@ -164,13 +248,3 @@ def gpu_memory(run: LiveRun) -> str:
     peak = max((end.memory_peak for end in run.epochs[-1:]), default=0)
     peak_text = f", peak {peak / 2**30:.1f}" if peak else ""
     return f" · {run.memory_used / 2**30:.1f}{peak_text} of {run.memory_total / 2**30:.0f} GiB"
-
-
-def class_accuracy(run: LiveRun) -> str:
-    if not run.epochs:
-        return "[b]per-class accuracy[/b]\n\n[dim]after the first epoch[/dim]"
-    lines = [f"[b]per-class acc, epoch {run.epochs[-1].epoch}[/b]", ""]
-    for name, acc in zip(CLASSES, run.epochs[-1].class_acc):
-        filled = round(acc / 10)
-        lines.append(f"{name:>10} [cyan]{'█' * filled}[/][dim]{'░' * (10 - filled)}[/] {acc:5.1f}")
-    return "\n".join(lines)

@@ -7,6 +7,7 @@ from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widget import Widget
@@ -22,12 +23,31 @@ COPIES_HELP = "N runs with seeds seed, seed+1, …"
 MAX_FORM_RUNS = 1000
 
 
-def help_of(name: str) -> str:
-    return SETTINGS[name].help if name in SETTINGS else COPIES_HELP
+DATASET_HELP = {
+    "cifar10": "CIFAR-10, downloaded once to <home>/data (170 MB).",
+    "synthetic": "Built in: CIFAR-shaped, learnable, no download.",
+}
+
+
+def help_of(name: str, value: Any = None) -> str:
+    """A field's help line; a switch says whether it is on, the dataset describes the chosen one."""
+    if name not in SETTINGS:
+        return COPIES_HELP
+    if name == "dataset" and value in DATASET_HELP:
+        return DATASET_HELP[value]
+    if isinstance(value, bool):
+        return f"{'on ' if value else 'off'} · {SETTINGS[name].help}"
+    return SETTINGS[name].help
 
 
 class NewRunForm(Widget):
     """Emits Submitted with valid configs; shows each error beside its field."""
+
+    BINDINGS = [Binding("ctrl+s", "app.add_run", "Add to queue")]
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._wrong: dict[str, Any] = {}  # field -> the value its error is about
 
     class Submitted(Message):
         def __init__(self, configs: list[RunConfig]):
@@ -63,7 +83,7 @@ class NewRunForm(Widget):
                         yield Switch(value=value, id=f"field-{name}")
                     else:
                         yield Input(str(value), id=f"field-{name}", select_on_focus=True, compact=True)
-                    yield Static(help_of(name), classes="help", id=f"error-{name}")
+                    yield Static(markup_safe(help_of(name, value)), classes="help", id=f"error-{name}")
             with Horizontal(classes="field"):
                 yield Static("copies", classes="name")
                 yield Input("1", id="copies", select_on_focus=True, compact=True)
@@ -81,10 +101,14 @@ class NewRunForm(Widget):
             self.fill(PRESETS[event.value])
 
     @on(Select.Changed, "#field-model")
-    def _model_chosen(self, event: Select.Changed) -> None:
-        spec = MODELS.get(str(event.value))
+    def _model_chosen(self) -> None:
+        self._describe_model()
+
+    def _describe_model(self) -> None:
+        spec = MODELS.get(str(self.query_one("#field-model", Select).value))
         label = self.query_one("#error-model", Static)
-        if spec is not None and not label.has_class("error"):
+        label.remove_class("error")
+        if spec is not None:
             size = f"{spec.input_size}x{spec.input_size}" + (
                 " (resized on the device)" if spec.input_size != 32 else ""
             )
@@ -112,16 +136,38 @@ class NewRunForm(Widget):
         return {name: self.query_one(f"#field-{name}").value for name in FIELD_NAMES}
 
     def clear_errors(self) -> None:
+        self._wrong.clear()
         for name in FIELD_NAMES + ["copies"]:
-            label = self.query_one(f"#error-{name}", Static)
-            label.remove_class("error")
-            label.update(help_of(name))
+            self.restore_help(name)
+
+    def restore_help(self, name: str) -> None:
+        if name == "model":
+            self._describe_model()
+            return
+        label = self.query_one(f"#error-{name}", Static)
+        label.remove_class("error")
+        widget = self.query_one(f"#field-{name}" if name != "copies" else "#copies")
+        label.update(markup_safe(help_of(name, widget.value)))
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    @on(Switch.Changed)
+    def _field_changed(self, event) -> None:
+        """A fixed field loses its error; a switch and the dataset keep their help line true."""
+        name = (event.control.id or "").removeprefix("field-")
+        if name in FIELD_NAMES or name == "copies":
+            fixed = name in self._wrong and event.control.value != self._wrong[name]
+            if fixed or isinstance(event, Switch.Changed) or name == "dataset":
+                self._wrong.pop(name, None)
+                self.restore_help(name)
 
     def show_error(self, field: str, message: str) -> None:
         label = self.query_one(f"#error-{field}", Static)
         label.add_class("error")
         label.update(markup_safe(message))  # it quotes what the user typed
-        self.query_one(f"#field-{field}" if field != "copies" else "#copies").focus()
+        widget = self.query_one(f"#field-{field}" if field != "copies" else "#copies")
+        self._wrong[field] = widget.value  # the error stays until this value changes
+        widget.focus()
 
     def submit(self) -> None:
         """Queue the form's run, or its sweep when a field holds a list (1e-3,1e-2) or a range
@@ -162,7 +208,7 @@ class NewRunForm(Widget):
 
     @on(Input.Submitted)
     def _enter(self) -> None:
-        self.submit()
+        self.screen.focus_next()  # enter goes to the next field; ctrl+s (or the button) queues
 
 
 def check_device(config: RunConfig, devices: list[str] | None) -> tuple[str, str] | None:

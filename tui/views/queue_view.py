@@ -14,8 +14,8 @@ COLUMNS = ("id", "status", "name", "model", "dataset", "epochs", "batch", "lr", 
 
 class QueueView(RunTableView):
     BINDINGS = [
-        Binding("K,shift+up", "move(-1)", "Move up"),
-        Binding("J,shift+down", "move(1)", "Move down"),
+        Binding("K,shift+up", "move(-1)", "Move up", show=False),
+        Binding("J,shift+down", "move(1)", "Move down", show=False),
         Binding("c", "cancel_run", "Cancel"),
         Binding("x,delete", "remove", "Remove"),
         Binding("p", "app.toggle_pause", "Pause/resume"),
@@ -57,13 +57,15 @@ class QueueView(RunTableView):
         if rows == self._rows:
             return
         table = self.query_one(DataTable)
-        cursor_key = self.cursor_id()
+        cursor_key, cursor_row = self.cursor_id(), table.cursor_row
         self._rows = rows
         table.clear()
         for row in rows:
             table.add_row(*(plain(v) for v in row), key=str(row[0]))
         if cursor_key is not None and str(cursor_key) in {str(r[0]) for r in rows}:
             table.move_cursor(row=table.get_row_index(str(cursor_key)))
+        elif rows:  # its run left: stay at the same place, not at the top
+            table.move_cursor(row=min(cursor_row, len(rows) - 1))
 
     def action_move(self, offset: int) -> None:
         run_id = self.cursor_id()
@@ -75,17 +77,22 @@ class QueueView(RunTableView):
     def action_cancel_run(self) -> None:
         run_id = self.cursor_id()
         if run_id is not None:
-            self.app.cancel_run(run_id)
-            self.reload()
+            self.app.cancel_run(run_id, then=self.reload)
 
     def action_remove(self) -> None:
-        """Delete a queued run (one that has not started)."""
+        """Delete a queued run (one that has not started), after asking."""
         run_id = self.cursor_id()
         if run_id is None:
             return
-        if self.app.store.cancel_queued(run_id):
-            self.app.home.delete_run(self.app.store, run_id)
-            self.app.notify(f"run {run_id} removed from the queue")
-        else:
+        if self.app.store.run(run_id)["status"] != "queued":
             self.app.notify("only queued runs can be removed; cancel a running one with c", severity="warning")
-        self.reload()
+            return
+        from tui.screens.confirm import ConfirmScreen
+
+        def answer(confirmed: bool | None) -> None:
+            if confirmed and self.app.store.cancel_queued(run_id):
+                self.app.home.delete_run(self.app.store, run_id)
+                self.app.notify(f"run {run_id} removed from the queue")
+            self.reload()
+
+        self.app.push_screen(ConfirmScreen(f"Remove queued run {run_id} for good?", "Remove"), answer)

@@ -3,12 +3,30 @@ on a timer only while the tab is shown."""
 
 from __future__ import annotations
 
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable
 
 
 class RunTableView(Vertical):
     RELOAD_S = 1.0
+    BINDINGS = [
+        Binding("j", "table('cursor_down')", "Down", show=False),
+        Binding("k", "table('cursor_up')", "Up", show=False),
+        # priority: the table's own home/end scroll sideways
+        Binding("home", "table('scroll_top')", "First row", show=False, priority=True),
+        Binding("end", "table('scroll_bottom')", "Last row", show=False, priority=True),
+    ]
+
+    def action_table(self, action: str) -> None:
+        """vi keys and Home/End for the table, whatever has focus in the view."""
+        table = self.query_one(DataTable)
+        if action == "scroll_top":
+            table.move_cursor(row=0)
+        elif action == "scroll_bottom":
+            table.move_cursor(row=table.row_count - 1)
+        else:
+            getattr(table, f"action_{action}")()
 
     def on_mount(self) -> None:
         self.reload()

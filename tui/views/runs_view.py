@@ -40,15 +40,15 @@ class RunsView(RunTableView):
 
     BINDINGS = [
         Binding("slash", "focus_filter", "Filter"),
-        Binding("space", "toggle_select", "Select"),
+        Binding("space", "toggle_select", "Select", show=False),
         Binding("enter", "open", "Details", show=False),
         Binding("g", "toggle_groups", "Groups"),
-        Binding("s", "sort", "Sort"),
+        Binding("s", "sort", "Sort", show=False),
         Binding("S", "reverse", "Reverse", show=False),
         Binding("c", "compare", "Compare"),
-        Binding("l", "clone", "Clone"),
-        Binding("r", "resume", "Resume"),
-        Binding("d", "delete", "Delete"),
+        Binding("l", "clone", "Clone", show=False),
+        Binding("r", "resume", "Resume", show=False),
+        Binding("d", "delete", "Delete", show=False),
         Binding("e", "export", "Export"),
         Binding("t", "tag", "Tag", show=False),
         Binding("n", "note", "Note", show=False),
@@ -110,6 +110,7 @@ class RunsView(RunTableView):
     def redraw(self, columns: list[str] | None = None) -> None:
         data_table = self.query_one(DataTable)
         cursor = self.cursor_id()
+        at_top = data_table.cursor_row == 0  # on the newest: stay on the newest as runs arrive
         shown = self.shown_columns(columns if columns is not None else self.columns)
         if columns is not None and columns != self.columns or not data_table.columns:
             self.columns = columns if columns is not None else self.columns
@@ -121,7 +122,7 @@ class RunsView(RunTableView):
             data_table.clear()
         for row in self.rows:
             data_table.add_row(*self.cells(row, shown), key=self.row_key(row))
-        if cursor is not None and any(r["id"] == cursor for r in self.rows):
+        if cursor is not None and not at_top and any(r["id"] == cursor for r in self.rows):
             data_table.move_cursor(row=data_table.get_row_index(self.row_key({"id": cursor})))
         self.show_count()
 

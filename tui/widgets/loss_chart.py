@@ -102,10 +102,12 @@ class LossChart(Widget):
     LossChart { width: 1fr; height: 1fr; min-height: 8; }
     """
 
-    def __init__(self, title: str = "", xlabel: str = "step", **kwargs):
+    def __init__(self, title: str = "", xlabel: str = "step", min_span: float = 0.0, **kwargs):
+        """min_span: the least y range shown (accuracy: a 1.6-point change must not fill the chart)."""
         super().__init__(**kwargs)
         self.title = title
         self.xlabel = xlabel
+        self.min_span = min_span
         self._series: list[Series] = []
         self._strips: list[Strip] | None = None
         self._drawn_for = None  # the size the strips were drawn for
@@ -141,7 +143,7 @@ class LossChart(Widget):
 
         if plot_height < 1 or width < 12:
             return finish(rows)
-        bounds = data_bounds(series)
+        bounds = data_bounds(series, self.min_span)
         y_labels = y_tick_rows(bounds[2], bounds[3], plot_height)
         # The y labels' column also holds the x axis' name, on the row of the x labels.
         label_width = max(len(self.xlabel) - 1, *(len(label) for label in y_labels.values()))
@@ -185,8 +187,8 @@ class LossChart(Widget):
 Bounds = tuple[float, float, float, float]  # x_low, x_high, y_low, y_high
 
 
-def data_bounds(series: list[Series]) -> Bounds:
-    """The plotted ranges: every point's x, the finite ys with a 5% margin."""
+def data_bounds(series: list[Series], min_span: float = 0.0) -> Bounds:
+    """The plotted ranges: every point's x, the finite ys with a 5% margin (and at least min_span)."""
     if not series:
         return 0.0, 1.0, -0.05, 1.05
     xs = np.concatenate([np.asarray(s.xs, dtype=np.float64) for s in series])
@@ -196,6 +198,9 @@ def data_bounds(series: list[Series]) -> Bounds:
     y_low, y_high = (float(ys[finite].min()), float(ys[finite].max())) if finite.any() else (0.0, 1.0)
     if x_high <= x_low:
         x_low, x_high = x_low - 0.5, x_high + 0.5
+    if y_high - y_low < min_span:
+        middle = (y_high + y_low) / 2
+        y_low, y_high = middle - min_span / 2, middle + min_span / 2
     pad = (y_high - y_low) * 0.05 or max(abs(y_high) * 0.05, 0.5)
     return x_low, x_high, y_low - pad, y_high + pad
 

@@ -1,0 +1,141 @@
+"""What a newcomer runs into: keys that ask before they destroy, enter that moves on, a help
+screen, tables that fit, estimates that wait until they mean something."""
+
+import time
+
+import pytest
+from textual.widgets import DataTable, Input, Select, Static, Switch
+
+from engine.config import make_config
+from tests.tui.conftest import finished_run
+from tests.tui.test_cli import cifar_tui  # noqa: F401  (a fixture)
+from tui.app import CifarApp
+from tui.live_state import LiveState
+from tui.screens.help import HelpScreen
+from tui.widgets.loss_chart import Series, data_bounds
+
+SIZE = (100, 30)
+
+
+async def test_enter_moves_to_the_next_field_and_ctrl_s_queues(home):
+    app = CifarApp(home, start_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("1")
+        app.query_one("#field-lr", Input).focus()
+        await pilot.press("enter")
+        assert app.focused.id == "field-lr_schedule" and app.store.queue() == []
+        app.query_one("#field-dataset", Select).value = "synthetic"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert len(app.store.queue()) == 1
+
+
+async def test_the_help_screen_lists_every_tabs_keys(home):
+    app = CifarApp(home, start_engine=False)
+    async with app.run_test(size=(100, 50)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = str(app.screen.query_one(Static).render())
+        for words in (
+            "Add to queue",
+            "Cancel run",
+            "Pause run",
+            "Groups",
+            "Remove",
+            "Tag",
+            "Help",
+            "Quit",
+            "next field",
+        ):
+            assert words in text, words
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_form_help_follows_the_fields(home):
+    app = CifarApp(home, start_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("1")
+        hflip = app.query_one("#error-hflip", Static)
+        assert str(hflip.render()).startswith("on ")
+        app.query_one("#field-hflip", Switch).value = False
+        await pilot.pause()
+        assert str(hflip.render()).startswith("off")
+        app.query_one("#field-dataset", Select).value = "synthetic"
+        await pilot.pause()
+        assert "Built in" in str(app.query_one("#error-dataset", Static).render())
+        app.query_one("#field-lr", Input).value = "fast"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        error = app.query_one("#error-lr", Static)
+        assert error.has_class("error")
+        app.query_one("#field-lr", Input).value = "0.01"  # fixed: the error goes at once
+        await pilot.pause()
+        assert not error.has_class("error") and str(error.render()) == "Learning rate."
+
+
+async def test_vi_keys_and_home_end_move_in_tables_and_the_newest_stays_on_top(home):
+    store = home.store()
+    for index in range(5):
+        finished_run(store, name=f"r{index}")
+    app = CifarApp(home, start_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        table = app.query_one("#runs-table", DataTable)
+        table.focus()
+        await pilot.press("j", "j")
+        assert table.cursor_row == 2
+        await pilot.press("k")
+        assert table.cursor_row == 1
+        await pilot.press("end")
+        assert table.cursor_row == 4
+        await pilot.press("home")
+        assert table.cursor_row == 0
+        finished_run(store, name="newest")
+        app.query_one("#runs-view").reload()
+        await pilot.pause()
+        assert table.cursor_row == 0 and str(table.get_row_at(0)[1]) == "6"  # on the newest, not on run 5
+
+
+async def test_screenshot_goes_to_the_home_folder(home):
+    app = CifarApp(home, start_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        app.action_screenshot()
+        await pilot.pause()
+        assert list(home.path.glob("*.svg"))
+
+
+def test_runs_at_80_columns_never_cut_a_number(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("CIFAR_TUI_HOME", str(tmp_path))
+    from store.runs import RunStore
+
+    store = RunStore(tmp_path / "runs.db")
+    finished_run(store, accs=(12.5, 83.69), name="a rather long name that will not fit " * 2)
+    with store.write():
+        store.db.execute("UPDATE runs SET images_per_s = 1250.5, error = ? WHERE id = 1", ["boom " * 60])
+    status, out, _ = cifar_tui(capsys, "runs")
+    assert status == 0
+    assert max(map(len, out.splitlines())) <= 80
+    assert "83.69" in out and "not shown (too narrow):" in out
+    assert len(out.splitlines()) < 20  # one line a row: the long error does not wrap over the screen
+
+
+def test_the_eta_waits_until_the_speed_has_settled():
+    state = LiveState()
+    config = make_config(dataset="synthetic", epochs=2)
+    from engine.events import Losses, RunStarted
+
+    state.apply(RunStarted(1, config.to_json(), "cpu", "cpu", 1, 1000, 2000))
+    state.apply(Losses(1, 1, 0, (1.0,) * 10))
+    state.run.started = time.monotonic() - 2
+    assert state.run.eta_s is None  # 10 steps in 2 s: too early to tell
+    state.apply(Losses(1, 1, 10, (1.0,) * 90))
+    state.run.started = time.monotonic() - 10
+    assert state.run.eta_s == pytest.approx((2000 - 100) * 64 / (100 * 64 / 10), rel=0.01)
+
+
+def test_an_accuracy_chart_shows_at_least_its_minimum_span():
+    _, _, low, high = data_bounds([Series("acc", [1, 2], [83.7, 85.3])], min_span=10)
+    assert high - low >= 10 and low < 83.7 and high > 85.3
