@@ -40,6 +40,11 @@ class StoreFollower:
             if newest is not None:
                 self._start(newest)
 
+    def watch(self, run_id: int) -> None:
+        """Follow this run from now on (until it ends; then the newest training one again)."""
+        if self.store.run(run_id) is not None:
+            self._start(run_id)
+
     def _start(self, run_id: int) -> None:
         run = self.store.run(run_id)
         self.run_id, self.running, self.next_step, self.epochs_seen, self.paused = run_id, True, 0, 0, False

@@ -177,6 +177,23 @@ class CifarApp(App):
                 f"run {run.run_id} paused at its next batch (p goes on)" if paused else f"run {run.run_id} goes on"
             )
 
+    def action_watch_run(self) -> None:
+        """Choose which of the runs training now (any worker, any device) Live follows."""
+        from store.export import run_record
+
+        running = [run_record(row, {}) for row in self.store.find("status=running", sort="id")]
+        if len(running) < 2:
+            self.notify("one run at a time is training: Live follows it" if running else "no run is training")
+            return
+        from tui.screens.pick_run import PickRunScreen
+
+        def chosen(run_id: int | None) -> None:
+            if run_id is not None:
+                self.follower.watch(run_id)
+
+        current = self.live.run.run_id if self.live.run else None
+        self.push_screen(PickRunScreen(running, current), chosen)
+
     def action_cancel_current(self) -> None:
         """Cancel the run the Live view shows, whichever process trains it."""
         run = self.live.run

@@ -80,3 +80,19 @@ def test_a_pause_is_not_counted_as_training_time(tmp_path):
     train(1, config, events.append, should_stop=held_once, data_dir=tmp_path)
     [end] = [e for e in events if isinstance(e, EpochEnd)]
     assert end.seconds < 0.9 and end.images_per_s > 5 * 64 / 0.9
+
+
+def test_each_epoch_records_its_confusion_matrix_lr_and_some_wrong_images(tmp_path):
+    import base64
+
+    events = run_events(tmp_path, epochs=2, limit_batches=3, lr_schedule="cosine")
+    first, end = [e for e in events if isinstance(e, EpochEnd)]
+    assert first.lr == pytest.approx(1e-3)  # the warm-up epoch ends at the base rate
+    assert len(end.confusion) == 100 and sum(end.confusion) == 10_000  # every test image, once
+    rows = [end.confusion[i * 10 : (i + 1) * 10] for i in range(10)]
+    assert [round(100 * rows[i][i] / sum(rows[i]), 6) for i in range(10)] == [round(a, 6) for a in end.class_acc]
+    assert end.test_acc == pytest.approx(100 * sum(rows[i][i] for i in range(10)) / 10_000)
+    pairs = list(zip(end.wrong_labels[::2], end.wrong_labels[1::2]))
+    assert len(pairs) == 6 and all(true != predicted for true, predicted in pairs)
+    assert len(base64.b64decode(end.wrong_images)) == 6 * 16 * 16 * 3
+    assert 0 < end.lr < 1e-3  # then cosine decays it

@@ -131,3 +131,23 @@ def test_a_resumed_run_is_followed_again(tmp_path):
     )
     follower.poll()
     assert isinstance(seen[-2], RunStarted) and seen[-1] == Losses(run_id, 1, 0, (0.5,))
+
+
+def test_a_chosen_run_is_followed_until_it_ends_then_the_newest_again(tmp_path):
+    store = RunStore(tmp_path / "runs.db")
+    seen = []
+    follower = StoreFollower(store, seen.append)
+    older, newer = claimed(store, "gpu0:1"), claimed(store, "gpu1:2")
+    for run_id in (older, newer):
+        write(store, RunStarted(run_id, CONFIG.to_json(), "cuda:0", "H100", 1, 3, 6))
+    follower.poll()
+    assert follower.run_id == newer
+    follower.watch(older)
+    write(store, Losses(older, 1, 0, (2.0,)), Losses(newer, 1, 0, (9.0,)))
+    follower.poll()
+    assert seen[-2] == RunStarted(older, json.dumps(CONFIG.to_dict(), sort_keys=True), "cuda:0", "H100", 1, 3, 6)
+    assert seen[-1].run_id == older and seen[-1].losses == (2.0,)
+    write(store, RunCancelled(older, 1))
+    follower.poll()
+    follower.poll()
+    assert follower.run_id == newer and follower.running

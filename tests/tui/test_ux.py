@@ -139,3 +139,52 @@ def test_the_eta_waits_until_the_speed_has_settled():
 def test_an_accuracy_chart_shows_at_least_its_minimum_span():
     _, _, low, high = data_bounds([Series("acc", [1, 2], [83.7, 85.3])], min_span=10)
     assert high - low >= 10 and low < 83.7 and high > 85.3
+
+
+async def test_live_lets_the_user_pick_which_training_run_to_watch(home):
+    from engine.events import RunStarted
+    from store.recorder import record
+    from tui.screens.pick_run import PickRunScreen
+
+    store = home.store()
+    ids = []
+    for worker in ("gpu0:1", "gpu1:2"):
+        run_id = store.enqueue(make_config(dataset="synthetic", name=worker).to_dict())
+        store.claim(run_id, worker=worker)
+        with store.write():
+            record(store, RunStarted(run_id, make_config(dataset="synthetic").to_json(), "cuda:0", "H100", 1, 10, 100))
+        ids.append(run_id)
+    app = CifarApp(home, start_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3")
+        await pilot.pause(0.8)
+        assert app.live.run.run_id == ids[1]  # the newest
+        app.query_one("#live-view").focus()
+        await pilot.press("w")
+        assert isinstance(app.screen, PickRunScreen)
+        await pilot.press("home", "enter")  # the first listed: the older run
+        await pilot.pause(0.2)
+        assert app.live.run.run_id == ids[0]
+
+
+async def test_the_detail_screen_shows_the_last_epochs_panels(home):
+    from engine.events import EpochEnd, RunFinished, RunStarted
+    from store.recorder import record
+    from tests.tui.test_snapshots import confusion, pictures
+    from tui.screens.run_detail import RunDetailScreen
+
+    store = home.store()
+    run_id = store.enqueue(make_config(dataset="synthetic", epochs=1).to_dict())
+    store.claim(run_id, worker="w:1")
+    end = EpochEnd(run_id, 1, 10, 1.0, 1.0, 70.0, (70.0,) * 10, 1.0, 100.0, confusion=confusion(1),
+                   wrong_labels=(3, 5) * 6, wrong_images=pictures())  # fmt: skip
+    with store.write():
+        for event in (RunStarted(run_id, make_config(dataset="synthetic").to_json(), "cpu", "cpu", 1, 10, 10), end,
+                      RunFinished(run_id, 70.0, 1.0, 1.0)):  # fmt: skip
+            record(store, event)
+    app = CifarApp(home, start_engine=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        app.push_screen(RunDetailScreen(run_id))
+        await pilot.pause(0.3)
+        assert "confusion, epoch 1" in str(app.screen.query_one("#detail-confusion").render())
+        assert "cat→dog" in str(app.screen.query_one("#detail-wrong").render())

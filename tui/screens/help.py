@@ -28,14 +28,13 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
     def compose(self) -> ComposeResult:
-        from tui.app import CifarApp
         from tui.views.live_view import LiveView
         from tui.views.new_run import NewRunForm
         from tui.views.queue_view import QueueView
         from tui.views.runs_view import RunsView
 
         sections = [
-            ("Everywhere", [b for b in CifarApp.BINDINGS if not b.key.startswith("f")]
+            ("Everywhere", [b for b in type(self.app).BINDINGS if not b.key.startswith("f")]
              + [Binding("f1,f2,f3,f4", "", "tabs, also while typing in a field"), Binding("ctrl+p", "", "command palette")]),
             ("1 New", [*NewRunForm.BINDINGS, Binding("enter", "", "next field"),
                        Binding("tab,shift+tab", "", "next / previous field")]),

@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from store.export import format_value
 from tui.safe_text import markup_safe, plain
+from tui.widgets.epoch_panels import class_accuracy, confusion_matrix, image_strip
 from tui.widgets.loss_chart import LossChart, Series, smooth
 
 
@@ -29,6 +30,10 @@ class RunDetailScreen(ModalScreen[None]):
                 yield DataTable(id="detail-config", cursor_type="none", show_header=False)
                 yield LossChart(title="batch loss", id="detail-loss")
                 yield LossChart(title="test accuracy %", xlabel="epoch", min_span=10, id="detail-acc")
+            with Horizontal(id="detail-panels"):
+                yield Static("", id="detail-confusion")
+                yield Static("", id="detail-classes")
+                yield Static("", id="detail-wrong")
             yield DataTable(id="detail-epochs", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
@@ -70,9 +75,23 @@ class RunDetailScreen(ModalScreen[None]):
         self.query_one("#detail-loss", LossChart).show(
             [Series("loss", xs, ys, color="gray", marker="dot"), Series("smoothed", xs, smooth(ys))]
         )
+        self.show_panels(epochs)
         self.query_one("#detail-acc", LossChart).show(
             [Series("test acc", [e["epoch"] for e in epochs], [e["test_acc"] for e in epochs], color="green")]
         )
+
+    def show_panels(self, epochs: list[dict]) -> None:
+        """The last epoch's confusion matrix, per-class accuracy and misclassified images."""
+        panels = self.query_one("#detail-panels")
+        if not epochs or not epochs[-1].get("confusion"):
+            panels.display = False  # a run from before these were recorded, or none finished
+            return
+        last = epochs[-1]
+        previous = epochs[-2]["class_acc"] if len(epochs) > 1 else None
+        self.query_one("#detail-confusion", Static).update(confusion_matrix(last["confusion"], last["epoch"]))
+        self.query_one("#detail-classes", Static).update(class_accuracy(last["class_acc"], previous, last["epoch"]))
+        images = last.get("wrong_images") or ""
+        self.query_one("#detail-wrong", Static).update(image_strip(images, last["wrong_labels"] or [], 60))
 
     def action_clone(self) -> None:
         self.dismiss()

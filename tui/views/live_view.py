@@ -43,6 +43,7 @@ class LiveView(Vertical):
         ("c", "app.cancel_current", "Cancel run"),
         ("p", "app.toggle_run_pause", "Pause run"),
         ("v", "toggle_panels", "Charts/panels"),
+        ("w", "app.watch_run", "Watch run…"),
     ]
     can_focus = True
 
