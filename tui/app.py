@@ -241,6 +241,12 @@ class CifarApp(App):
 
         self.push_screen(HelpScreen())
 
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        """The palette's Screenshot: into the home folder, which exists (Textual's default may not)."""
+        return super().deliver_screenshot(filename, path or str(self.home.path), time_format)
+
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         """Save an SVG of the screen into the home folder (Textual's default folder may not exist)."""
         saved = self.save_screenshot(filename, path or str(self.home.path))

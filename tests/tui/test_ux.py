@@ -98,12 +98,18 @@ async def test_vi_keys_and_home_end_move_in_tables_and_the_newest_stays_on_top(h
         assert table.cursor_row == 0 and str(table.get_row_at(0)[1]) == "6"  # on the newest, not on run 5
 
 
-async def test_screenshot_goes_to_the_home_folder(home):
+async def test_screenshots_go_to_the_home_folder(home):
     app = CifarApp(home, start_engine=False)
     async with app.run_test(size=SIZE) as pilot:
         app.action_screenshot()
         await pilot.pause()
-        assert list(home.path.glob("*.svg"))
+        assert len(list(home.path.glob("*.svg"))) == 1
+        app.deliver_screenshot()  # what the palette's Screenshot entry calls
+        for _ in range(50):
+            await pilot.pause(0.1)
+            if len(list(home.path.glob("*.svg"))) == 2:
+                break
+        assert len(list(home.path.glob("*.svg"))) == 2
 
 
 def test_runs_at_80_columns_never_cut_a_number(tmp_path, capsys, monkeypatch):
@@ -167,24 +173,43 @@ async def test_live_lets_the_user_pick_which_training_run_to_watch(home):
         assert app.live.run.run_id == ids[0]
 
 
-async def test_the_detail_screen_shows_the_last_epochs_panels(home):
+def recorded_run(store, acc=70.0):
+    """A finished one-epoch run whose epoch carries a confusion matrix and wrong images."""
     from engine.events import EpochEnd, RunFinished, RunStarted
     from store.recorder import record
     from tests.tui.test_snapshots import confusion, pictures
-    from tui.screens.run_detail import RunDetailScreen
 
-    store = home.store()
-    run_id = store.enqueue(make_config(dataset="synthetic", epochs=1).to_dict())
+    run_id = store.enqueue(make_config(dataset="synthetic", epochs=1, lr=acc / 1e5).to_dict())
     store.claim(run_id, worker="w:1")
-    end = EpochEnd(run_id, 1, 10, 1.0, 1.0, 70.0, (70.0,) * 10, 1.0, 100.0, confusion=confusion(1),
+    end = EpochEnd(run_id, 1, 10, 1.0, 1.0, acc, (acc,) * 10, 1.0, 100.0, confusion=confusion(1),
                    wrong_labels=(3, 5) * 6, wrong_images=pictures())  # fmt: skip
     with store.write():
         for event in (RunStarted(run_id, make_config(dataset="synthetic").to_json(), "cpu", "cpu", 1, 10, 10), end,
-                      RunFinished(run_id, 70.0, 1.0, 1.0)):  # fmt: skip
+                      RunFinished(run_id, acc, 1.0, 1.0)):  # fmt: skip
             record(store, event)
+    return run_id
+
+
+async def test_the_detail_screen_shows_the_last_epochs_panels(home):
+    from tui.screens.run_detail import RunDetailScreen
+
+    run_id = recorded_run(home.store())
     app = CifarApp(home, start_engine=False)
     async with app.run_test(size=(160, 48)) as pilot:
         app.push_screen(RunDetailScreen(run_id))
         await pilot.pause(0.3)
         assert "confusion, epoch 1" in str(app.screen.query_one("#detail-confusion").render())
         assert "cat→dog" in str(app.screen.query_one("#detail-wrong").render())
+
+
+async def test_compare_shows_each_runs_confusion_matrix(home):
+    from tui.screens.compare import CompareScreen
+
+    store = home.store()
+    ids = [recorded_run(store, 70.0), recorded_run(store, 75.0)]
+    app = CifarApp(home, start_engine=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        app.push_screen(CompareScreen(ids))
+        await pilot.pause(0.3)
+        matrices = app.screen.query(".compare-confusion")
+        assert len(matrices) == 2 and all("confusion, epoch 1" in str(m.render()) for m in matrices)

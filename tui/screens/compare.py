@@ -15,11 +15,13 @@ from textual.widgets import DataTable, Footer, Static
 
 from store.export import format_value
 from tui.safe_text import plain, printable
+from tui.widgets.epoch_panels import confusion_matrix
 from tui.widgets.loss_chart import LossChart, Series, smooth
 
 COLORS = ["cyan", "magenta", "green", "yellow", "red", "blue", "orange", "white"]
 RESULTS = ("status", "epochs_done", "test_acc", "best_test_acc", "test_loss", "images_per_s", "seconds")
 SPREAD = ("test_acc", "best_test_acc", "test_loss")  # a group shows these as mean ± std
+MATRICES = 3  # confusion matrices side by side (48 columns each)
 
 
 def differing_fields(configs: list[dict]) -> list[str]:
@@ -57,6 +59,23 @@ def entry_label(runs: list[dict], differing: list[str]) -> str:
 class CompareScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q", "dismiss", "Close")]
 
+    def show_confusions(self, entries: list[tuple[str, list[dict]]]) -> None:
+        """The last epoch's confusion matrix of the first three compared (a group's: summed)."""
+        row = self.query_one("#compare-confusions", Horizontal)
+        shown = 0
+        for index, (label, runs) in enumerate(entries[:MATRICES]):
+            counts = None
+            for run in runs:
+                epochs = self.app.store.epochs(run["id"])
+                if epochs and epochs[-1].get("confusion"):
+                    last = epochs[-1]["confusion"]
+                    counts = last if counts is None else [a + b for a, b in zip(counts, last)]
+            if counts is not None:
+                text = Text(label + "\n", style=COLORS[index % len(COLORS)]) + confusion_matrix(counts, len(epochs))
+                row.mount(Static(text, classes="compare-confusion"))
+                shown += 1
+        row.display = shown > 0
+
     def __init__(self, run_ids: list[int] | None = None, groups: list[list[int]] | None = None):
         """Compare runs (run_ids), or groups (each a list of run ids)."""
         super().__init__()
@@ -68,6 +87,7 @@ class CompareScreen(ModalScreen[None]):
             with Horizontal(id="compare-charts"):
                 yield LossChart(title="batch loss (smoothed)", id="compare-loss")
                 yield LossChart(title="test accuracy %", xlabel="epoch", min_span=10, id="compare-acc")
+            yield Horizontal(id="compare-confusions")
             yield DataTable(id="compare-table", cursor_type="none", zebra_stripes=True)
         yield Footer()
 
@@ -91,6 +111,7 @@ class CompareScreen(ModalScreen[None]):
             loss_series.append(Series(label, [p[0] for p in curve], smooth([p[1] for p in curve]), color))
             accs = store.mean_test_acc(ids)
             acc_series.append(Series(label, [a[0] for a in accs], [a[1] for a in accs], color))
+        self.show_confusions(entries)
         self.query_one("#compare-loss", LossChart).show(loss_series)
         self.query_one("#compare-acc", LossChart).show(acc_series)
         table = self.query_one("#compare-table", DataTable)
