@@ -252,7 +252,7 @@ class Evaluation:
 @torch.no_grad()
 def evaluate(model: nn.Module, split: Split, num_classes: int, config: RunConfig) -> Evaluation:
     """The model on an unaugmented split, dropout off: loss, accuracy, per-class accuracy, the
-    confusion matrix, and the first few images it gets wrong. One sync, at the end."""
+    confusion matrix, and the first few images it gets wrong. It syncs only after the last batch."""
     model.eval()
     device = split.labels.device
     loss_sum = torch.zeros((), device=device)
