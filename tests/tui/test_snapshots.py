@@ -68,6 +68,16 @@ def pictures():
     return base64.b64encode(np.stack(images).tobytes()).decode("ascii")
 
 
+async def panels_drawn(pilot, view):
+    """Until the epoch panels are drawn at their laid-out size (a loaded machine lays out late)."""
+    for _ in range(100):
+        view.redraw_text()
+        if not view.query_one("#live-panels").display or view._drawn_panels[2]:
+            break
+        await pilot.pause(0.05)
+    await pilot.pause(0.2)
+
+
 def show(tab):
     async def run_before(pilot):
         pilot.app.action_show_tab(tab)
@@ -89,8 +99,7 @@ def test_live(snap_compare, snapshot_home, size):
         view.redraw_text()  # now, not at the timers' next ticks: the snapshot must not depend on timing
         view.redraw_chart()
         await pilot.pause(0.2)
-        view.redraw_text()  # the panels draw once their size is known
-        await pilot.pause(0.2)
+        await panels_drawn(pilot, view)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 
@@ -105,10 +114,7 @@ def test_live_panels_one_key_away_in_a_small_terminal(snap_compare, snapshot_hom
         await pilot.pause()
         await pilot.press("v")
         view = app.query_one(LiveView)
-        view.redraw_text()
-        await pilot.pause(0.2)
-        view.redraw_text()
-        await pilot.pause(0.2)
+        await panels_drawn(pilot, view)
 
     assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
 
@@ -132,6 +138,9 @@ def test_stopping_a_training_run_asks(snap_compare, snapshot_home):
             app.live.apply(event if getattr(event, "run_id", None) != 7 else replace(event, run_id=run_id))
         app.action_show_tab("live")
         await pilot.pause()
+        view = app.query_one(LiveView)
+        view.redraw_chart()  # the view behind the dialog drawn now, not whenever the timers fire
+        await panels_drawn(pilot, view)
         await pilot.press("c")
         await pilot.pause(0.2)
 

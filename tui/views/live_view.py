@@ -75,9 +75,11 @@ class LiveView(Vertical):
         yield DataTable(id="epoch-table", zebra_stripes=True, cursor_type="none")
 
     def on_mount(self) -> None:
-        self.query_one("#epoch-table", DataTable).add_columns(
-            "epoch", "train loss", "test loss", "test acc", "lr", "time", "img/s"
-        )
+        table = self.query_one("#epoch-table", DataTable)
+        # Fixed widths: columns that do not grow as rows arrive (and snapshots that do not race them).
+        for label, width in (("epoch", 5), ("train loss", 10), ("test loss", 9), ("test acc", 8), ("lr", 8),
+                             ("time", 7), ("img/s", 7)):  # fmt: skip
+            table.add_column(label, width=width)
         self.set_interval(1 / TEXT_HZ, self.redraw_text)
         self.set_interval(1 / CHART_HZ, self.redraw_chart)
 
@@ -125,8 +127,8 @@ class LiveView(Vertical):
         """The per-epoch panels change once an epoch: drawn then (or when the width changes)."""
         panels = self.query_one("#live-panels")
         key = (run.run_id, len(run.epochs), panels.size.width)
-        if key == self._drawn_panels or not panels.display:
-            return
+        if key == self._drawn_panels or not panels.display or not self.query_one("#wrong-images").size.width:
+            return  # unchanged, hidden, or not laid out yet (the image strip fits its width)
         self._drawn_panels = key
         last = run.epochs[-1] if run.epochs else None
         previous = run.epochs[-2].class_acc if len(run.epochs) > 1 else None
