@@ -42,14 +42,14 @@ class FilterError(ValueError):
     """A filter that cannot be read; the message names the part and what is allowed."""
 
 
-def field_sql(field: str) -> tuple[str, type]:
+def field_sql(field: str, used_in: str = "filter") -> tuple[str, type]:
     """(SQL expression, type) of a field a filter or a sort may name."""
     if field in RUN_FIELDS:
         return field, RUN_FIELDS[field]
     if field in FIELD_TYPES:
         return f"json_extract(config, '$.{field}')", FIELD_TYPES[field]
     known = ", ".join(sorted(set(RUN_FIELDS) | set(FIELD_TYPES)))
-    raise FilterError(f"filter: unknown field {field!r}; known: {known}")
+    raise FilterError(f"{used_in}: unknown field {field!r}; known: {known}")
 
 
 def compile_filter(text: str) -> tuple[str, list[Any]]:
@@ -106,5 +106,5 @@ def order_sql(sort: str) -> str:
     """ORDER BY for `field` (ascending) or `-field` (descending); runs without a value last."""
     descending = sort.startswith("-")
     field = sort.lstrip("-+") or "id"
-    sql, _ = field_sql(field)
+    sql, _ = field_sql(field, "sort")
     return f"({sql} IS NULL), {sql} {'DESC' if descending else 'ASC'}, id DESC"

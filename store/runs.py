@@ -389,7 +389,7 @@ class RunStore:
             if field in MEASURES
             else f"(g.{field} IS NULL), g.{field} {descending}"
             if field in ("id", "n", "runs", "seconds", "images_per_s", "sweep")
-            else f"({field_sql(field)[0]} IS NULL), {field_sql(field)[0]} {descending}"
+            else f"({field_sql(field, 'sort')[0]} IS NULL), {field_sql(field, 'sort')[0]} {descending}"
         )
         page = f" LIMIT {int(limit)}" if limit is not None else ""
         sql = f"""SELECT g.*, runs.config AS config, runs.name AS name, runs.model AS model,

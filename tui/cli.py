@@ -288,9 +288,11 @@ def queue_add(
     preset = flags.pop("preset") or options.get("preset")
     values.update(sweep_values(flags))
     random_points = random_points if random_points is not None else options.get("random")
-    sweep_name = sweep_name or options.get("sweep")
-    if sweep_name is not None and (not str(sweep_name).strip() or len(str(sweep_name)) > 100):
-        raise BadInput("sweep-name: give 1 to 100 characters")
+    sweep_name = sweep_name if sweep_name is not None else options.get("sweep")
+    if sweep_name is not None:
+        if not str(sweep_name).strip() or len(str(sweep_name)) > 100:
+            raise BadInput("sweep-name: give 1 to 100 characters")
+        check_text("sweep-name", str(sweep_name), 100)
     # The same command draws the same points: the seed is the sweep's name, or what it varies.
     configs = expand(values, preset, random_points, rng_seed=sweep_name or repr(sorted(values.items())))
     if len(configs) > 100 and not yes:

@@ -89,6 +89,10 @@ def test_tags_notes_and_names(home, capsys):
         (("export", "--history", "--format", "md"), "format: --history and --losses write csv or json"),
         (("queue", "add", "--seed", "3..1"), "seed: an empty range"),
         (("queue", "add", "--lr", "1e-4:1e-1"), "lr: an interval is sampled: add --random N"),
+        (("queue", "add", "--sweep-name", ""), "sweep-name: give 1 to 100 characters"),
+        (("queue", "add", "--sweep-name", "a\x1bb"), "sweep-name: must be printable text"),
+        (("runs", "--sort", "nope"), "sort: unknown field 'nope'"),
+        (("runs", "--group", "--sort", "nope"), "sort: unknown field 'nope'"),
     ],
 )
 def test_bad_input_is_one_line(home, capsys, args, message):
