@@ -510,6 +510,13 @@ class RunStore:
 
     # ------------------------------------------------------------ changing
 
+    @staticmethod
+    def tag_problem(tag: str) -> str | None:
+        """Why a word cannot be a tag (one printable word of at most 50 characters, no commas)."""
+        if not tag or len(tag) > 50 or "," in tag or not all(ch.isprintable() and not ch.isspace() for ch in tag):
+            return f"{tag!r} is not a tag; a tag is one printable word of at most 50 characters, without commas"
+        return None
+
     def tag(self, run_id: int, add: list[str] = (), remove: list[str] = ()) -> list[str] | None:
         """Add and remove tags of a run; its tags after, or None if there is no such run."""
         with self.write():

@@ -493,10 +493,9 @@ def tag(ctx: click.Context, items: tuple[str, ...]) -> None:
     changes = [item for item in items if item[:1] in "+-"]
     if not run_ids or not changes:
         raise BadInput("tag: give run ids and +tag or -tag, like `cifar-tui tag 3 4 +baseline -old`")
-    for change in changes:
-        check_text("tag", change[1:], 50)
-        if not change[1:].strip() or " " in change or "," in change:
-            raise BadInput(f"tag: {change!r} is not a tag; a tag is one word without commas")
+    problem = next(filter(None, (RunStore.tag_problem(change[1:]) for change in changes)), None)
+    if problem:
+        raise BadInput(f"tag: {problem}")
     store = store_of(ctx)
     for run_id in run_ids:
         existing_run(store, run_id)
@@ -511,9 +510,10 @@ def tag(ctx: click.Context, items: tuple[str, ...]) -> None:
 @click.pass_context
 def note(ctx: click.Context, run_id: int, text: str) -> None:
     """Set a run's note ("" clears it)."""
-    existing_run(store_of(ctx), run_id)
+    store = store_of(ctx)
+    existing_run(store, run_id)
     check_text("note", text, 2000)
-    store_of(ctx).set_note(run_id, text)
+    store.set_note(run_id, text)
     click.echo(f"run {run_id}: note {'set' if text else 'cleared'}", err=True)
 
 

@@ -333,9 +333,9 @@ class RunsView(RunTableView):
                 return
             add = [w.lstrip("+") for w in words if not w.startswith("-")]
             remove = [w[1:] for w in words if w.startswith("-")]
-            problem = next((w for w in add + remove if not valid_tag(w)), None)
+            problem = next(filter(None, map(self.app.store.tag_problem, add + remove)), None)
             if problem is not None:
-                self.app.notify(f"not a tag: {problem!r} (one printable word, no commas)", severity="error")
+                self.app.notify(markup_safe(problem), severity="error")
                 return
             for run_id in ids:
                 self.app.store.tag(run_id, add, remove)
@@ -387,7 +387,3 @@ class RunsView(RunTableView):
             self.app.notify(f"{what} belongs to one run: press g for runs", severity="warning")
             return None
         return run_id
-
-
-def valid_tag(word: str) -> bool:
-    return bool(word) and "," not in word and len(word) <= 50 and word.isprintable()
