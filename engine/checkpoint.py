@@ -36,15 +36,19 @@ def pending_path(path: Path, epoch: int) -> Path:
     return path.with_name(f"{path.name}.epoch{epoch}.tmp")
 
 
-def write_pending(path: Path, epoch: int, state: dict[str, Any]) -> Path:
-    """torch.save to this epoch's temp file and fsync it; on any failure nothing is left behind."""
-    import torch
-
+def write_pending(path: Path, epoch: int, state: dict[str, Any] | bytes) -> Path:
+    """torch.save to this epoch's temp file (or the bytes of a checkpoint written elsewhere, on a
+    cluster node) and fsync it; on any failure nothing is left behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = pending_path(path, epoch)
     try:
         with open(temp, "wb") as f:
-            torch.save(state, f)
+            if isinstance(state, bytes):
+                f.write(state)
+            else:
+                import torch
+
+                torch.save(state, f)
             f.flush()
             os.fsync(f.fileno())
     except BaseException as error:

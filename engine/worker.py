@@ -13,7 +13,7 @@ import torch
 
 from engine.checkpoint import CheckpointError
 from engine.config import RunConfig
-from engine.data import DatasetUnavailable
+from engine.data import Dataset, DatasetUnavailable
 from engine.device import DeviceUnavailable
 from engine.events import Event, RunFailed
 from engine.loss_stream import Diverged
@@ -52,10 +52,12 @@ def run_job(
     should_stop: Callable[[], bool],
     data_dir: Path,
     checkpoint_dir: Path | None = None,
+    data: Dataset | None = None,
 ) -> None:
-    """Train one job; an exception becomes a RunFailed event instead of escaping."""
+    """Train one job; an exception becomes a RunFailed event instead of escaping.
+    data: the dataset, already loaded (a cluster node gets it from the dispatcher)."""
     try:
-        train(job.run_id, job.config, emit, should_stop, data_dir, checkpoint_dir=checkpoint_dir)
+        train(job.run_id, job.config, emit, should_stop, data_dir, data, checkpoint_dir=checkpoint_dir)
     except Exception as error:
         log.log(
             logging.INFO if isinstance(error, EXPECTED) else logging.ERROR, "run %s failed", job.run_id, exc_info=True

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.checkpoint import commit
-from engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunFinished, RunStarted
+from engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunFinished, RunInterrupted, RunStarted
 from engine.pause_points import pause_point
 from store.epoch_row import to_row
 from store.liveness import HEARTBEAT_S
@@ -242,6 +242,8 @@ def record(store: RunStore, event: Any) -> None:
             _end(db, event.run_id, "failed", event.error)
         case RunCancelled():
             _end(db, event.run_id, "cancelled", None)
+        case RunInterrupted():  # a dispatcher lost the remote process that trained it
+            _end(db, event.run_id, "interrupted", event.reason)
 
 
 def _end(db, run_id: int, status: str, error: str | None) -> None:

@@ -213,10 +213,15 @@ class RunStore:
         )
         return cursor.lastrowid
 
-    def claim_next(self, worker: str | None = None) -> tuple[int, dict[str, Any]] | None:
-        """Take the first queued run for this worker, atomically; None when the queue is empty."""
+    def claim_next(self, worker: str | None = None, devices: tuple[str, ...] = ()) -> tuple[int, dict[str, Any]] | None:
+        """Take the first queued run for this worker, atomically; None when the queue is empty.
+        With devices, only a run queued for one of them (or for auto)."""
+        for_device = f"AND json_extract(config, '$.device') IN ({', '.join('?' * len(devices))})" if devices else ""
         return self._claim(
-            "SELECT id FROM runs WHERE status = 'queued' ORDER BY queue_pos, id LIMIT 1", [], worker, ("queued",)
+            f"SELECT id FROM runs WHERE status = 'queued' {for_device} ORDER BY queue_pos, id LIMIT 1",
+            list(devices),
+            worker,
+            ("queued",),
         )
 
     def claim(self, run_id: int, worker: str | None = None) -> tuple[int, dict[str, Any]] | None:
@@ -318,13 +323,14 @@ class RunStore:
                 [worker, int(paused)],
             )
 
-    def register_worker(self, worker: str, devices: list[str]) -> None:
-        """A worker says what it can train on (it keeps any pause request already made for it)."""
+    def register_worker(self, worker: str, devices: list[str], pool: str | None = None) -> None:
+        """A worker says what it can train on, and the pool it belongs to if any (it keeps any
+        pause request already made for it)."""
         with self.write():
             self.db.execute(
-                "INSERT INTO workers (name, devices) VALUES (?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET devices = excluded.devices",
-                [worker, json.dumps(devices)],
+                "INSERT INTO workers (name, devices, pool) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET devices = excluded.devices, pool = excluded.pool",
+                [worker, json.dumps(devices), pool],
             )
 
     def worker_devices(self, worker: str) -> list[str] | None:
@@ -333,7 +339,11 @@ class RunStore:
         return json.loads(row[0]) if row and row[0] else None
 
     def worker_paused(self, worker: str) -> bool:
-        row = self.db.execute("SELECT paused FROM workers WHERE name = ?", [worker]).fetchone()
+        """Its queue is held: asked of the worker itself, or of the pool it belongs to."""
+        row = self.db.execute(
+            "SELECT max(paused) FROM workers WHERE name = ? OR name = (SELECT pool FROM workers WHERE name = ?)",
+            [worker, worker],
+        ).fetchone()
         return bool(row and row[0])
 
     def cancel_queued(self, run_id: int) -> bool:
@@ -437,10 +447,16 @@ class RunStore:
             "SELECT step, epoch, loss FROM losses WHERE run_id = ? AND step >= ? ORDER BY step", [run_id, first_step]
         ).fetchall()
 
-    def training_run_of(self, worker: str) -> int | None:
-        """The run this worker trains now, if any."""
-        row = self.db.execute("SELECT id FROM runs WHERE status = 'running' AND worker = ?", [worker]).fetchone()
-        return row[0] if row else None
+    def training_runs_of(self, worker: str) -> list[int]:
+        """The runs this worker (or, for a pool, its members) trains now."""
+        return [
+            row[0]
+            for row in self.db.execute(
+                "SELECT id FROM runs WHERE status = 'running' "
+                "AND (worker = ? OR worker IN (SELECT name FROM workers WHERE pool = ?)) ORDER BY id",
+                [worker, worker],
+            )
+        ]
 
     def last_ending(self) -> str:
         """When the most recent run ended ("" if none has): viewers announce only later endings."""

@@ -161,5 +161,12 @@ def m008_epoch_dashboard(db: Database) -> None:
         db["epochs"].add_column(column, kind)
 
 
+@migrations()
+def m009_worker_pools(db: Database) -> None:
+    """A worker started by `cifar-tui worker --devices` (one per device) names its pool: the
+    supervising process, whose queue pause holds every member and whose runs are its members'."""
+    db["workers"].add_column("pool", str)
+
+
 # Every migration this version knows, in order (pending() on an empty database lists them all).
 MIGRATION_NAMES = tuple(m.name for m in migrations.pending(Database(memory=True)))

@@ -44,9 +44,8 @@ def test_start_up_does_without_torch(module):
     assert "torch" not in loaded_after_import([module])
 
 
-def import_graph() -> dict[str, set[str]]:
-    """module -> the project's modules it imports, anywhere in its source (function-level imports
-    too: a cycle through a late import is a cycle all the same)."""
+def imported_names() -> dict[str, set[str]]:
+    """module -> every name it imports, anywhere in its source (function-level imports too)."""
     import ast
     from pathlib import Path
 
@@ -56,19 +55,35 @@ def import_graph() -> dict[str, set[str]]:
         for package in ("engine", "store", "tui")
         for p in (root / package).rglob("*.py")
     }
-    graph: dict[str, set[str]] = {}
+    imported: dict[str, set[str]] = {}
     for module, path in files.items():
-        targets = set()
+        names: set[str] = set()
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
+                names |= {alias.name for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
-            else:
-                continue
-            targets |= {name for name in names if name in files and name != module}
-        graph[module] = targets
-    return graph
+                names |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+        imported[module] = names
+    return imported
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module -> the project's modules it imports (a cycle through a late import is a cycle all the same)."""
+    imported = imported_names()
+    return {
+        module: {name for name in names if name in imported and name != module} for module, names in imported.items()
+    }
+
+
+def test_only_the_engine_s_ray_backend_imports_ray():
+    importers = {module for module, names in imported_names().items() if any(n.split(".")[0] == "ray" for n in names)}
+    assert importers == {"engine.ray_backend"}
+
+
+def test_the_ray_backend_knows_neither_the_store_nor_the_app():
+    pytest.importorskip("ray")
+    loaded = loaded_after_import(["engine.ray_backend"])
+    assert "ray" in loaded and not loaded & {"store", "tui", "textual", "sqlite_utils"}
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:

@@ -234,7 +234,30 @@ def delete(ctx: click.Context, run_ids: tuple[int, ...], yes: bool) -> None:
 
 
 @cli.command()
-@click.option("--device", type=str, help="Train runs queued with device auto on this device.")
+@click.option("--device", type=str, help="Take the runs queued for auto or for this device, and train them here.")
+@click.option(
+    "--devices",
+    help="One worker per device, all from the queue at once: cuda:0,cuda:1 or all (cpu,cpu splits the cores).",
+)
+@click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="local",
+    help="Train each run as a Ray task: --ray auto joins the cluster of `ray start`; --ray alone starts Ray here.",
+)
+@click.option(
+    "--gpus-per-run",
+    type=click.FloatRange(0, min_open=False),
+    help="With --ray: GPUs each run asks for (default 1 on a cluster with GPUs, else 0).",
+)
+@click.option(
+    "--cpus-per-run",
+    type=click.FloatRange(0),
+    default=1,
+    show_default=True,
+    help="With --ray: CPUs each run asks for (and its torch threads).",
+)
 @click.option("--until-empty", is_flag=True, help="Exit when the queue is empty instead of waiting.")
 @click.option(
     "--with-parent",
@@ -242,14 +265,56 @@ def delete(ctx: click.Context, run_ids: tuple[int, ...], yes: bool) -> None:
     hidden=True,
     help="Stop as Ctrl-C does once this process (the app it trains for) is gone.",
 )
+@click.option("--pool", hidden=True, help="The `worker --devices` process this worker is one device of.")
+@click.option("--threads", type=click.IntRange(1), hidden=True, help="torch CPU threads for this worker.")
 @click.pass_context
-def worker(ctx: click.Context, device: str | None, until_empty: bool, with_parent: int | None) -> None:
-    """Train queued runs without the app (for nohup, tmux or systemd); Ctrl-C cancels and stops."""
+def worker(
+    ctx: click.Context,
+    device: str | None,
+    devices: str | None,
+    ray_address: str | None,
+    gpus_per_run: float | None,
+    cpus_per_run: float,
+    until_empty: bool,
+    with_parent: int | None,
+    pool: str | None,
+    threads: int | None,
+) -> None:
+    """Train queued runs without the app (for nohup, tmux or systemd); Ctrl-C cancels and stops.
+
+    One device by default; every device of the box with --devices; a Ray cluster with --ray."""
+    chosen = [flag for flag, value in (("--device", device), ("--devices", devices), ("--ray", ray_address)) if value]
+    if len(chosen) > 1:
+        raise BadInput(f"worker: {' and '.join(chosen)} exclude each other; give one")
+    if ray_address is not None:
+        try:
+            from tui.runners.ray_dispatcher import ClusterTooSmall, run_dispatcher
+        except ImportError:
+            fail("ray: Ray is not installed; pip install 'cifar-tui[ray]'", 2)
+        if not gpus_per_run and not cpus_per_run:
+            raise BadInput("cpus-per-run: a run needs some CPUs or GPUs; give --cpus-per-run or --gpus-per-run")
+        try:
+            run_dispatcher(ctx.obj, ray_address, gpus_per_run, cpus_per_run, until_empty, with_parent)
+        except ClusterTooSmall as error:
+            raise BadInput(str(error)) from None
+        return
+    if devices is not None:
+        from engine.device import available_devices
+        from tui.runners.device_pool import DevicesError, expand_devices, run_pool
+
+        try:
+            names = expand_devices(devices, available_devices())
+        except DevicesError as error:
+            raise BadInput(str(error)) from None
+        for name in dict.fromkeys(names):
+            check_device(make_config(device=name))
+        run_pool(ctx.obj, names, until_empty, with_parent)
+        return
     from tui.runners.headless import run_worker
 
     if device is not None:
         check_device(make_config(device=device))
-    run_worker(ctx.obj, device, until_empty, with_parent)
+    run_worker(ctx.obj, device, until_empty, with_parent, pool, threads)
 
 
 @cli.group()

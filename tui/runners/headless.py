@@ -161,15 +161,27 @@ class EventLines:
                 print(f"run {event.run_id}: cancelled", flush=True)
 
 
-def run_worker(home, device: str | None, until_empty: bool, parent: int | None = None) -> None:
+def run_worker(
+    home,
+    device: str | None,
+    until_empty: bool,
+    parent: int | None = None,
+    pool: str | None = None,
+    threads: int | None = None,
+) -> None:
     """Consume the queue in this process until Ctrl-C / SIGTERM (or an empty queue, or the
-    parent process's end: the app whose engine this is died, say when its SSH session dropped)."""
+    parent process's end: the app whose engine this is died, say when its SSH session dropped).
+    pool and threads: this worker is one device of a `worker --devices` pool (tui/runners/device_pool.py)."""
 
     from engine.worker import Worker
     from tui.runners.job_source import QueueJobs
 
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     recorder = Recorder(home.db_path, forward=[EventLines()])
-    jobs = QueueJobs(home, recorder, device)
+    jobs = QueueJobs(home, recorder, device, pool)
     empty = threading.Event()
 
     def next_job():
@@ -187,7 +199,8 @@ def run_worker(home, device: str | None, until_empty: bool, parent: int | None =
     )
     watcher = ControlWatcher(home.db_path, jobs.worker_name, worker.cancel, worker.pause_run)
     signal.signal(signal.SIGTERM, lambda *_: empty.set())
-    print(f"worker {jobs.worker_name} on {home.db_path}; Ctrl-C stops it", flush=True)
+    where = f" on {device}" if device else ""
+    print(f"worker {jobs.worker_name}{where} on {home.db_path}; Ctrl-C stops it", flush=True)
     worker.start()
     watcher.start()
 

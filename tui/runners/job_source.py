@@ -19,10 +19,11 @@ if TYPE_CHECKING:
 class QueueJobs:
     """Called on the worker's thread, which gets a store connection of its own."""
 
-    def __init__(self, home: Home, emit: Callable[[object], None], device: str | None = None):
+    def __init__(self, home: Home, emit: Callable[[object], None], device: str | None = None, pool: str | None = None):
         self.home = home
         self.emit = emit
-        self.device = device  # trains the runs queued with device auto here
+        self.device = device  # takes the runs queued for auto or for this device, and trains them here
+        self.pool = pool  # the `worker --devices` process this worker is one device of
         self.worker_name = worker_id()
         self._local = threading.local()
 
@@ -32,10 +33,10 @@ class QueueJobs:
             from engine.device import available_devices
 
             store = self._local.store = RunStore(self.home.db_path)
-            store.register_worker(self.worker_name, available_devices())
+            store.register_worker(self.worker_name, available_devices(), self.pool)
         if store.worker_paused(self.worker_name):
             return None
-        claimed = store.claim_next(self.worker_name)
+        claimed = store.claim_next(self.worker_name, queued_for(self.device) if self.device else ())
         if claimed is None:
             return None
         run_id, config = claimed
@@ -48,3 +49,9 @@ class QueueJobs:
         if self.device and run_config.device == "auto":
             run_config = run_config.replace(device=self.device)
         return Job(run_id, run_config)
+
+
+def queued_for(device: str) -> tuple[str, ...]:
+    """The config devices whose runs a worker on `device` takes: its own, under any spelling, and auto."""
+    same = {"cuda": ("cuda", "cuda:0"), "cuda:0": ("cuda", "cuda:0")}.get(device, (device,))
+    return ("auto", *same)

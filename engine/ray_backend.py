@@ -1,0 +1,198 @@
+"""A run trained as a Ray actor, on whichever node of a cluster has room for it.
+
+The actor runs the engine's own loop (engine/worker.py's run_job) and keeps its events until the
+dispatcher drains them; cancel and pause arrive as actor calls; each epoch's checkpoint goes back
+as bytes with the EpochEnd that covers it, so the home keeps every checkpoint and `resume` works
+anywhere. The dataset arrives through Ray's object store, so nodes need no internet.
+
+Only this module imports ray, and it knows nothing of the store: tui/runners/ray_dispatcher.py
+connects it to the queue and the recorder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import socket
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import ray
+
+from engine.checkpoint import checkpoint_path
+from engine.config import RunConfig
+from engine.data import Dataset
+from engine.device import resolve_device
+from engine.events import EpochEnd, RunStarted
+from engine.run_control import RunControl
+from engine.worker import Job, run_job
+
+DRAIN_WAIT_S = 0.25  # a drain call waits this long for news before it answers with nothing
+
+
+def connect(address: str | None) -> bool:
+    """Join the cluster at address ("auto": the one `ray start` made on this machine), or start
+    Ray here for None. False if Ray was already initialised by the caller (a test, say)."""
+    if ray.is_initialized():
+        return False
+    options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+    if address is not None:
+        # The engine's code travels with each run, so nodes need torch, not cifar-tui.
+        import engine
+
+        options["runtime_env"] = {"py_modules": [str(Path(engine.__file__).parent)]}
+    ray.init(address=address, **options)
+    return True
+
+
+def cluster_resources() -> dict[str, float]:
+    return ray.cluster_resources()
+
+
+def share(dataset: Dataset) -> ray.ObjectRef:
+    """The dataset into the object store, once: every run on every node reads it from there."""
+    return ray.put(dataset)
+
+
+def shutdown() -> None:
+    ray.shutdown()
+
+
+class RunLost(RuntimeError):
+    """The process (or the node) that trained a run is gone: the run did not end by itself."""
+
+
+class ClusterRun:
+    """The dispatcher's handle on one run that trains as an actor somewhere in the cluster."""
+
+    def __init__(
+        self,
+        run_id: int,
+        config: RunConfig,
+        dataset: ray.ObjectRef,
+        checkpoint: bytes | None,
+        cpus: float,
+        gpus: float,
+    ):
+        self.run_id = run_id
+        options = {"num_cpus": cpus, "num_gpus": gpus, "max_concurrency": 4, "max_restarts": 0}
+        self._actor = _RemoteRunActor.options(**options).remote(max(1, int(cpus)))
+        self._actor.train.remote(run_id, config.to_json(), dataset, checkpoint)
+        self._drain: ray.ObjectRef | None = None
+
+    def news(self) -> ray.ObjectRef:
+        """The outstanding drain call (one at a time, so that events arrive in order)."""
+        if self._drain is None:
+            self._drain = self._actor.drain.remote()
+        return self._drain
+
+    def take(self) -> tuple[list[tuple[Any, bytes | None]], bool]:
+        """What the answered drain call brought: (events with checkpoint bytes, run ended)."""
+        ref, self._drain = self.news(), None
+        try:
+            return ray.get(ref)
+        except (ray.exceptions.RayActorError, ray.exceptions.ObjectLostError) as error:
+            raise RunLost(_first_line(error)) from None
+
+    def control(self, stop: bool = False, pause: bool | None = None) -> None:
+        self._actor.control.remote(stop, pause)
+
+    def pid(self, timeout: float = 60.0) -> int:
+        """The pid of the process that trains the run (on its node)."""
+        return ray.get(self._actor.pid.remote(), timeout=timeout)
+
+    def end(self) -> None:
+        ray.kill(self._actor)
+
+
+def answered(runs: list[ClusterRun], timeout: float) -> list[ClusterRun]:
+    """The runs whose drain call has answered, waiting up to timeout for any of them."""
+    if not runs:
+        return []
+    by_ref = {run.news(): run for run in runs}
+    ready, _ = ray.wait(list(by_ref), num_returns=1, timeout=timeout)
+    if ready:  # and whatever else is ready by now
+        ready, _ = ray.wait(list(by_ref), num_returns=len(by_ref), timeout=0)
+    return [by_ref[ref] for ref in ready]
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return (lines[0] if lines else type(error).__name__)[:300]
+
+
+class RemoteRun:
+    """One run on a node. Its methods run on concurrent threads: train blocks while drain,
+    control and pid answer."""
+
+    def __init__(self, threads: int):
+        import torch
+
+        torch.set_num_threads(threads)
+        self._events: list[Any] = []
+        self._news = threading.Condition()
+        self._done = False
+        self._control = RunControl()
+        self._folder = Path(tempfile.mkdtemp(prefix="cifar-tui-run-"))
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def train(self, run_id: int, config_json: str, dataset: Dataset, checkpoint: bytes | None) -> None:
+        try:
+            config = RunConfig.from_json(config_json)
+            if checkpoint:
+                path = checkpoint_path(self._folder, run_id)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(checkpoint)
+            data = dataset_on(dataset, config.device)
+            run_job(Job(run_id, config), self._emit, self._control.should_stop, self._folder, self._folder, data)
+        finally:
+            with self._news:
+                self._done = True
+                self._news.notify_all()
+
+    def drain(self) -> tuple[list[tuple[Any, bytes | None]], bool]:
+        """The events since the last drain, each EpochEnd with its checkpoint's bytes, and
+        whether the run has ended (nothing will follow)."""
+        with self._news:
+            self._news.wait_for(lambda: self._events or self._done, DRAIN_WAIT_S)
+            events, self._events = self._events, []
+            done = self._done
+        drained = [self._with_checkpoint(event) for event in events]
+        if done:
+            shutil.rmtree(self._folder, ignore_errors=True)
+        return drained, done
+
+    def control(self, stop: bool = False, pause: bool | None = None) -> None:
+        if stop:
+            self._control.stop.set()
+        if pause is not None:
+            self._control.pause(pause)
+
+    def _emit(self, event: Any) -> None:
+        if isinstance(event, RunStarted):  # which machine of the cluster, for the people watching
+            event = dataclasses.replace(event, device_name=f"{event.device_name} on {socket.gethostname()}")
+        with self._news:
+            self._events.append(event)
+            self._news.notify_all()
+
+    @staticmethod
+    def _with_checkpoint(event: Any) -> tuple[Any, bytes | None]:
+        if not (isinstance(event, EpochEnd) and event.checkpoint_temp):
+            return event, None
+        temp = Path(event.checkpoint_temp)
+        data = temp.read_bytes()
+        temp.unlink(missing_ok=True)
+        return dataclasses.replace(event, checkpoint_temp="", checkpoint=""), data
+
+
+_RemoteRunActor = ray.remote(RemoteRun)
+
+
+def dataset_on(dataset: Dataset, device_name: str) -> Dataset:
+    device = resolve_device(device_name)
+    return Dataset(dataset.train.to(device), dataset.test.to(device), dataset.classes)

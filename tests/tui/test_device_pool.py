@@ -1,0 +1,89 @@
+"""`cifar-tui worker --devices`: one worker process per device, all from one queue."""
+
+import signal
+import time
+
+import pytest
+
+from engine.config import make_config
+from store.runs import RunStore
+from tests.tui.test_reliability import cifar_tui, query, wait_for
+from tui.runners.device_pool import DevicesError, expand_devices, threads_each
+from tui.runners.job_source import queued_for
+
+
+def test_all_means_every_gpu_and_the_cpu_only_without_one():
+    assert expand_devices("all", ["cuda:0", "cuda:1", "cpu"]) == ["cuda:0", "cuda:1"]
+    assert expand_devices("all", ["cpu"]) == ["cpu"]
+    assert expand_devices(" cpu, cpu ", ["cpu"]) == ["cpu", "cpu"]
+    with pytest.raises(DevicesError, match="empty name"):
+        expand_devices("cuda:0,,cuda:1", ["cuda:0", "cuda:1", "cpu"])
+
+
+def test_the_cores_are_split_between_the_devices(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert threads_each(["cpu", "cpu"]) == 8
+    assert threads_each(["cpu"] * 40) == 1
+
+
+def test_a_device_takes_runs_queued_for_it_or_for_auto_only():
+    store = RunStore()
+    on = {device: store.enqueue(make_config(device=device).to_dict()) for device in ("cuda:1", "cpu", "auto", "cuda")}
+    assert store.claim_next("w0", queued_for("cuda:0"))[0] == on["auto"]
+    assert store.claim_next("w0", queued_for("cuda:0"))[0] == on["cuda"]
+    assert store.claim_next("w0", queued_for("cuda:0")) is None  # cuda:1's and the CPU's runs wait
+    assert store.claim_next("w1", queued_for("cuda:1"))[0] == on["cuda:1"]
+    assert store.claim_next("w2")[0] == on["cpu"]  # a worker without a device takes anything
+
+
+def test_a_pool_is_paused_and_trains_as_one_worker():
+    store = RunStore()
+    store.register_worker("pool:1", ["cpu", "cpu"])
+    for member in ("host:2", "host:3"):
+        store.register_worker(member, ["cpu"], pool="pool:1")
+    store.register_worker("other:4", ["cpu"])
+    a, b, c = (store.enqueue(make_config().to_dict()) for _ in range(3))
+    store.claim(a, "host:2")
+    store.claim(b, "host:3")
+    store.claim(c, "other:4")
+    assert store.training_runs_of("pool:1") == [a, b]
+    assert store.training_runs_of("host:3") == [b]
+    store.pause_worker("pool:1")
+    assert store.worker_paused("host:2") and store.worker_paused("host:3") and store.worker_paused("pool:1")
+    assert not store.worker_paused("other:4")
+    store.pause_worker("pool:1", False)
+    assert not store.worker_paused("host:2")
+
+
+@pytest.mark.slow
+def test_cpu_cpu_trains_two_runs_at_once_and_ctrl_c_stops_the_pool(tmp_path):
+    for seed, epochs in ((0, 1), (1, 1), (2, 20)):  # the third is still training at Ctrl-C
+        added = cifar_tui(
+            tmp_path,
+            "queue",
+            "add",
+            "--dataset",
+            "synthetic",
+            "--epochs",
+            str(epochs),
+            "--limit-batches",
+            "150",
+            "--seed",
+            str(seed),
+        )
+        assert added.wait() == 0
+    pool = cifar_tui(tmp_path, "worker", "--devices", "cpu,cpu")
+    wait_for(lambda: query(tmp_path, "SELECT count(*) FROM runs WHERE status = 'finished'") == [(2,)], 180)
+    runs = query(tmp_path, "SELECT id, started_at, finished_at, worker, device_name FROM runs ORDER BY id")
+    (_, start_1, end_1, worker_1, threads), (_, start_2, end_2, worker_2, _) = runs[:2]
+    assert start_2 < end_1 and start_1 < end_2  # side by side, not one after the other
+    assert worker_1 != worker_2  # a process per device
+    assert threads.startswith(f"{threads_each(['cpu', 'cpu'])} CPU thread")
+    wait_for(lambda: query(tmp_path, "SELECT status FROM runs WHERE id = 3") == [("running",)], 60)
+    time.sleep(1)
+    pool.send_signal(signal.SIGINT)
+    out, _ = pool.communicate(timeout=60)
+    assert pool.returncode == 0, out
+    assert query(tmp_path, "SELECT status FROM runs WHERE id = 3") == [("cancelled",)]
+    assert query(tmp_path, "SELECT count(*) FROM losses WHERE run_id IN (1, 2)") == [(300,)]
+    assert "a worker on each of cpu, cpu" in out

@@ -1,0 +1,153 @@
+"""The queue on a Ray cluster: a local Ray with 2 CPUs, started here, no network."""
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from engine.config import make_config
+from tui.home import Home
+
+ray = pytest.importorskip("ray")
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture
+def dispatching(local_ray, tmp_path):
+    """A dispatcher on a fresh home, dispatching on a thread until the test ends."""
+    from tui.runners.ray_dispatcher import RayDispatcher
+
+    home = Home(tmp_path / "home")
+    dispatcher = RayDispatcher(home, cpus_per_run=1, forward=[])
+    stop = threading.Event()
+    thread = threading.Thread(target=dispatcher.run, args=(stop,), daemon=True)
+    thread.start()
+    yield home, dispatcher
+    stop.set()
+    thread.join(30)
+    dispatcher.close()
+
+
+def queue(home, count=1, **config):
+    settings = dict(dataset="synthetic", epochs=1, limit_batches=40) | config
+    store = home.store()
+    ids = [store.enqueue(make_config(seed=seed, **settings).to_dict()) for seed in range(count)]
+    store.close()
+    return ids
+
+
+def wait_for(predicate, timeout=120):
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+    return value
+
+
+def test_four_runs_with_a_cpu_each_run_two_at_a_time_and_record_every_loss(dispatching):
+    home, dispatcher = dispatching
+    assert dispatcher.capacity() == 2
+    ids = queue(home, 4, limit_batches=60)
+    store = home.store()
+    most_at_once = 0
+
+    def all_finished():
+        nonlocal most_at_once
+        most_at_once = max(most_at_once, len(store.training_runs_of(dispatcher.name)))
+        return [store.run(i)["status"] for i in ids] == ["finished"] * 4
+
+    wait_for(all_finished, 240)
+    assert most_at_once == 2
+    for run_id in ids:
+        row = store.run(run_id)
+        assert store.loss_count(run_id) == row["total_steps"] == 60
+        assert row["worker"] == dispatcher.name and " on " in row["device_name"]  # the node's name
+        assert (home.checkpoint_dir / str(run_id) / "last.pt").exists()  # shipped back to the home
+
+
+async def test_live_follows_a_ray_run(dispatching):
+    from tui.app import CifarApp
+
+    home, _ = dispatching
+    (run_id,) = queue(home, epochs=3, limit_batches=100)
+    app = CifarApp(home, start_engine=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        deadline = time.monotonic() + 120
+        while not (app.live.run and app.live.run.run_id == run_id and app.live.run.epochs):
+            assert time.monotonic() < deadline, "Live never showed the Ray run's first epoch"
+            await pilot.pause(0.2)
+        run = app.live.run
+        assert run.losses and run.device_name.endswith(f"on {os.uname().nodename}")
+
+
+def test_cancel_and_pause_reach_a_remote_run(dispatching):
+    home, _ = dispatching
+    (run_id,) = queue(home, epochs=50, limit_batches=100)
+    store = home.store()
+    wait_for(lambda: store.loss_count(run_id) > 20)
+    assert store.request_pause(run_id)
+    time.sleep(2.0)  # the watcher's poll, the actor call, the batch in flight, the last chunk
+    held = store.loss_count(run_id)
+    time.sleep(1.5)
+    assert store.loss_count(run_id) == held
+    store.request_pause(run_id, False)
+    wait_for(lambda: store.loss_count(run_id) > held)
+    asked = time.monotonic()
+    assert store.request_cancel(run_id)
+    wait_for(lambda: store.run(run_id)["status"] == "cancelled", 30)
+    assert time.monotonic() - asked < 2.5
+
+
+def test_a_killed_ray_worker_ends_its_run_interrupted_and_resume_finishes_it(dispatching):
+    from tui.runners.headless import train_in_foreground
+
+    home, dispatcher = dispatching
+    (run_id,) = queue(home, epochs=4, limit_batches=50)
+    store = home.store()
+    wait_for(lambda: store.run(run_id)["epochs_done"] >= 1)
+    wait_for(lambda: (home.checkpoint_dir / str(run_id) / "last.pt").exists())
+    os.kill(dispatcher.active[run_id].pid(), signal.SIGKILL)
+    row = wait_for(lambda: (r := store.run(run_id))["status"] != "running" and r, 60)
+    assert row["status"] == "interrupted" and "Ray worker was lost" in row["error"]
+    assert dispatcher.active == {}  # the dispatcher goes on
+    config = make_config(dataset="synthetic", epochs=4, limit_batches=50, seed=0)
+    assert train_in_foreground(home, config, run_id) == 0  # here, from the checkpoint that came back
+    row = store.run(run_id)
+    assert row["status"] == "finished" and row["epochs_done"] == 4
+    assert store.loss_count(run_id) == 200
+
+
+def test_a_failing_run_fails_alone(dispatching, monkeypatch):
+    from engine.data import DatasetUnavailable, load_dataset
+
+    home, dispatcher = dispatching
+    broken_remotely, fine = queue(home, 2)
+    planted = home.checkpoint_dir / str(broken_remotely) / "last.pt"
+    planted.parent.mkdir(parents=True)
+    planted.write_bytes(b"not a checkpoint")  # goes to the node with the run, which cannot load it
+
+    def no_network(name, *args):
+        if name == "cifar10":
+            raise DatasetUnavailable("CIFAR-10 could not be downloaded (no network)")
+        return load_dataset(name, *args)
+
+    monkeypatch.setattr("tui.runners.ray_dispatcher.load_dataset", no_network)
+    (unloadable,) = queue(home, dataset="cifar10")  # fails here, in the dispatcher
+    store = home.store()
+    wait_for(lambda: store.run(fine)["status"] != "running" and store.run(fine)["status"] != "queued", 180)
+    assert store.run(fine)["status"] == "finished"
+    wait_for(lambda: store.run(broken_remotely)["status"] == "failed", 60)
+    assert "is not a readable checkpoint" in store.run(broken_remotely)["error"]
+    assert store.run(unloadable)["status"] == "failed"
+    assert store.run(unloadable)["error"] == "CIFAR-10 could not be downloaded (no network)"
+    assert dispatcher.active == {}

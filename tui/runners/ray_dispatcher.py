@@ -1,0 +1,227 @@
+"""The queue on a Ray cluster: `cifar-tui worker --ray [ADDRESS]`.
+
+The dispatcher runs where the home is. It claims a queued run only when the cluster has room
+for it (its GPUs, or CPUs, per run), starts it as an actor (engine/ray_backend.py) with the
+dataset (shared once through Ray's object store) and, for a resumed run, its checkpoint; drains
+each actor's events and records them with the one recorder here, so the store stays one SQLite
+file written by one machine and Live shows a cluster run like any other. Each epoch's
+checkpoint is written into the home before the recorder moves it into place. Cancel and pause
+requests in the store reach the actor at the watcher's next poll. A run whose actor or node
+dies ends `interrupted` with the reason; a run that fails fails alone; the dispatcher goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import signal
+import threading
+import time
+from dataclasses import replace
+
+from engine import ray_backend
+from engine.checkpoint import checkpoint_path, write_pending
+from engine.config import RunConfig
+from engine.data import load_dataset
+from engine.events import EpochEnd, RunFailed, RunInterrupted
+from engine.worker import describe_error
+from store.recorder import Recorder
+from tui.runners.control_watcher import ControlWatcher
+from tui.runners.headless import EventLines
+from tui.runners.job_source import QueueJobs
+
+log = logging.getLogger(__name__)
+RESOURCES_EVERY_S = 2.0  # how often the cluster's size is asked for (nodes join and leave)
+
+
+class ClusterTooSmall(ValueError):
+    """No run fits on the cluster as asked; the message says what to change."""
+
+
+class RayDispatcher:
+    def __init__(
+        self,
+        home,
+        address: str | None = None,
+        gpus_per_run: float | None = None,
+        cpus_per_run: float = 1.0,
+        forward: list | None = None,
+    ):
+        """address: None starts Ray here (unless the caller already did), "auto" joins `ray start`'s cluster."""
+        self.home = home
+        self.started_ray = ray_backend.connect(address)
+        has_gpus = ray_backend.cluster_resources().get("GPU", 0) > 0
+        self.gpus = (1.0 if has_gpus else 0.0) if gpus_per_run is None else gpus_per_run
+        self.cpus = cpus_per_run
+        self.recorder = Recorder(home.db_path, forward=forward if forward is not None else [EventLines()])
+        self.jobs = QueueJobs(home, self.recorder)
+        self.name = self.jobs.worker_name
+        self.active: dict[int, ray_backend.ClusterRun] = {}
+        self._paused: dict[int, bool] = {}
+        self._datasets: dict[str, object] = {}
+        self._capacity, self._capacity_at = 0, -math.inf
+        self.queue_empty = False  # the last claim found nothing to take
+        if self.capacity() == 0:
+            self.recorder.close()
+            if self.started_ray:
+                ray_backend.shutdown()
+            raise ClusterTooSmall(
+                f"ray: the cluster has {self._describe_total()}, and a run asks for {self._asks()}; "
+                + ("--gpus-per-run 0 trains on CPUs" if self.gpus else "lower --cpus-per-run")
+            )
+        self.watcher = ControlWatcher(home.db_path, self.name, self._cancel, self._pause).start()
+
+    def describe(self) -> str:
+        return (
+            f"ray dispatcher {self.name}: a cluster of {self._describe_total()}; {self._asks()} per run, "
+            f"{self.capacity()} at once"
+        )
+
+    def _describe_total(self) -> str:
+        total = ray_backend.cluster_resources()
+        return f"{total.get('CPU', 0):g} CPUs and {total.get('GPU', 0):g} GPUs"
+
+    def _asks(self) -> str:
+        return " and ".join(f"{need:g} {kind}" for kind, need in (("GPU", self.gpus), ("CPU", self.cpus)) if need)
+
+    def capacity(self) -> int:
+        """How many runs the cluster holds at once, by what each asks for."""
+        if time.monotonic() - self._capacity_at >= RESOURCES_EVERY_S:
+            total = ray_backend.cluster_resources()
+            wanted = [(total.get(kind, 0.0), need) for kind, need in (("GPU", self.gpus), ("CPU", self.cpus)) if need]
+            self._capacity = min(int(have // need) for have, need in wanted) if wanted else 0
+            self._capacity_at = time.monotonic()
+        return self._capacity
+
+    def step(self, timeout: float = 0.25) -> None:
+        """Start what the cluster has room for, then record what the running runs sent."""
+        self.queue_empty = False
+        while len(self.active) < self.capacity():
+            job = self.jobs()
+            if job is None:
+                self.queue_empty = True
+                break
+            try:
+                self._start(job.run_id, job.config)
+            except Exception as error:  # the dataset would not load here, say: this run fails, not the dispatcher
+                log.info("run %s could not start", job.run_id, exc_info=True)
+                self.recorder(RunFailed(job.run_id, describe_error(error, job.config)))
+        if not self.active:
+            time.sleep(timeout)
+            return
+        for run in ray_backend.answered(list(self.active.values()), timeout):
+            self._record(run)
+
+    def run(self, stop: threading.Event, until_empty: bool = False) -> None:
+        while not stop.is_set():
+            self.step()
+            if until_empty and not self.active and self.queue_empty:
+                return
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Cancel the running runs, record their endings (up to timeout), stop."""
+        for run in self.active.values():
+            run.control(stop=True)
+        deadline = time.monotonic() + timeout
+        while self.active and time.monotonic() < deadline:
+            for run in ray_backend.answered(list(self.active.values()), 0.25):
+                self._record(run)
+        for run_id in list(self.active):  # an actor that did not answer in time
+            self._lost(run_id, "the dispatcher stopped before the run's cluster worker answered; resume it")
+        self.watcher.close()
+        self.recorder.close()
+        if self.started_ray:
+            ray_backend.shutdown()
+
+    # ------------------------------------------------------------ one run
+
+    def _start(self, run_id: int, config: RunConfig) -> None:
+        if config.device != "cpu":  # the actor sees the GPUs Ray gave it (or none), numbered from 0
+            config = config.replace(device="auto")
+        local = checkpoint_path(self.home.checkpoint_dir, run_id)
+        checkpoint = local.read_bytes() if local.exists() else None
+        self.active[run_id] = ray_backend.ClusterRun(
+            run_id, config, self._dataset(config.dataset), checkpoint, self.cpus, self.gpus
+        )
+
+    def _dataset(self, name: str):
+        if name not in self._datasets:  # loaded here once, where the data (or the network) is
+            self._datasets[name] = ray_backend.share(load_dataset(name, self.home.data_dir, "cpu"))
+        return self._datasets[name]
+
+    def _record(self, run: ray_backend.ClusterRun) -> None:
+        try:
+            events, ended = run.take()
+        except ray_backend.RunLost as error:
+            self._lost(run.run_id, f"its Ray worker was lost ({error}); resume it")
+            return
+        for event, checkpoint in events:
+            if checkpoint is not None:
+                event = self._checkpoint_here(event, checkpoint)
+            self.recorder(event)
+        if ended:
+            run.end()
+            self._forget(run.run_id)
+
+    def _checkpoint_here(self, event: EpochEnd, data: bytes) -> EpochEnd:
+        """The epoch's checkpoint as a pending file in the home: the recorder moves it into place
+        once the epoch is recorded, as for a local run."""
+        path = checkpoint_path(self.home.checkpoint_dir, event.run_id)
+        try:
+            pending = write_pending(path, event.epoch, data)
+        except OSError:
+            log.exception("run %s: could not write the checkpoint of epoch %s", event.run_id, event.epoch)
+            return event
+        return replace(event, checkpoint_temp=str(pending), checkpoint=str(path))
+
+    def _lost(self, run_id: int, reason: str) -> None:
+        self.recorder(RunInterrupted(run_id, reason))
+        self._forget(run_id)
+
+    def _forget(self, run_id: int) -> None:
+        self.active.pop(run_id, None)
+        self._paused.pop(run_id, None)
+
+    # ------------------------------------------------------------ control (the watcher's thread)
+
+    def _cancel(self, run_id: int) -> None:
+        run = self.active.get(run_id)
+        if run is not None:
+            run.control(stop=True)
+
+    def _pause(self, run_id: int, paused: bool) -> None:
+        run = self.active.get(run_id)
+        if run is not None and self._paused.get(run_id, False) != paused:
+            self._paused[run_id] = paused
+            run.control(pause=paused)
+
+
+def run_dispatcher(
+    home,
+    address: str,
+    gpus_per_run: float | None,
+    cpus_per_run: float,
+    until_empty: bool = False,
+    parent: int | None = None,
+) -> None:
+    """`cifar-tui worker --ray`: dispatch until Ctrl-C / SIGTERM (or an empty queue, or the app's end)."""
+    dispatcher = RayDispatcher(home, None if address == "local" else address, gpus_per_run, cpus_per_run)
+    stop = threading.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stop.set())
+    print(f"{dispatcher.describe()}; Ctrl-C stops it", flush=True)
+    if parent is not None:
+        threading.Thread(target=_stop_with_parent, args=(parent, stop), daemon=True).start()
+    try:
+        dispatcher.run(stop, until_empty)
+    finally:
+        if dispatcher.active:
+            print(f"stopping: cancelling run {', '.join(map(str, dispatcher.active))}", flush=True)
+        dispatcher.close()
+
+
+def _stop_with_parent(parent: int, stop: threading.Event) -> None:
+    while not stop.wait(0.5):
+        if os.getppid() != parent:
+            stop.set()
