@@ -44,8 +44,30 @@ def connect(address: str | None) -> bool:
         import engine
 
         options["runtime_env"] = {"py_modules": [str(Path(engine.__file__).parent)]}
-    ray.init(address=address, **options)
+    try:
+        _knock(address)
+        ray.init(address=address, **options)
+    except ConnectionError:
+        raise ClusterUnreachable(
+            f"ray: no Ray cluster found at {address}; start one with `ray start --head`, "
+            "or give no address to start Ray here"
+        ) from None
     return True
+
+
+def _knock(address: str | None, timeout: float = 5.0) -> None:
+    """A host:port that answers nothing fails here in seconds; Ray itself retries for minutes."""
+    host, _, port = (address or "").removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto", or none: Ray looks for the local cluster itself, quickly
+    try:
+        socket.create_connection((host, int(port)), timeout).close()
+    except OSError as error:
+        raise ConnectionError(str(error)) from None
+
+
+class ClusterUnreachable(ConnectionError):
+    """Ray found no cluster at the address given; the message says how to start one."""
 
 
 def cluster_resources() -> dict[str, float]:
@@ -66,27 +88,26 @@ class RunLost(RuntimeError):
 
 
 class ClusterRun:
-    """The dispatcher's handle on one run that trains as an actor somewhere in the cluster."""
+    """The dispatcher's handle on an actor somewhere in the cluster, and the run it trains.
 
-    def __init__(
-        self,
-        run_id: int,
-        config: RunConfig,
-        dataset: ray.ObjectRef,
-        checkpoint: bytes | None,
-        cpus: float,
-        gpus: float,
-    ):
-        self.run_id = run_id
+    An actor trains one run after another (`start` again once a run has ended): a new actor is
+    a new process that imports torch, seconds that a queue of short runs would pay each time.
+    """
+
+    def __init__(self, cpus: float, gpus: float):
         options = {"num_cpus": cpus, "num_gpus": gpus, "max_concurrency": 4, "max_restarts": 0}
         self._actor = _RemoteRunActor.options(**options).remote(max(1, int(cpus)))
-        self._actor.train.remote(run_id, config.to_json(), dataset, checkpoint)
         self._drain: ray.ObjectRef | None = None
+        self.run_id: int | None = None
+
+    def start(self, run_id: int, config: RunConfig, dataset: ray.ObjectRef, checkpoint: bytes | None) -> None:
+        self.run_id, self._drain = run_id, None
+        self._actor.train.remote(run_id, config.to_json(), dataset, checkpoint)
 
     def news(self) -> ray.ObjectRef:
         """The outstanding drain call (one at a time, so that events arrive in order)."""
         if self._drain is None:
-            self._drain = self._actor.drain.remote()
+            self._drain = self._actor.drain.remote(self.run_id)
         return self._drain
 
     def take(self) -> tuple[list[tuple[Any, bytes | None]], bool]:
@@ -98,7 +119,7 @@ class ClusterRun:
             raise RunLost(_first_line(error)) from None
 
     def control(self, stop: bool = False, pause: bool | None = None) -> None:
-        self._actor.control.remote(stop, pause)
+        self._actor.control.remote(self.run_id, stop, pause)
 
     def pid(self, timeout: float = 60.0) -> int:
         """The pid of the process that trains the run (on its node)."""
@@ -125,23 +146,28 @@ def _first_line(error: BaseException) -> str:
 
 
 class RemoteRun:
-    """One run on a node. Its methods run on concurrent threads: train blocks while drain,
-    control and pid answer."""
+    """Trains runs on a node, one at a time. Its methods run on concurrent threads: train blocks
+    while drain, control and pid answer; each call names its run, so that a call meant for the
+    previous run (or one that arrives before its run's train call) finds nothing."""
 
     def __init__(self, threads: int):
         import torch
 
         torch.set_num_threads(threads)
-        self._events: list[Any] = []
         self._news = threading.Condition()
+        self._run: int | None = None
+        self._events: list[tuple[Any, bytes | None]] = []
         self._done = False
         self._control = RunControl()
-        self._folder = Path(tempfile.mkdtemp(prefix="cifar-tui-run-"))
+        self._folder = Path(tempfile.mkdtemp(prefix="cifar-tui-runs-"))
 
     def pid(self) -> int:
         return os.getpid()
 
     def train(self, run_id: int, config_json: str, dataset: Dataset, checkpoint: bytes | None) -> None:
+        with self._news:
+            self._run, self._events, self._done, self._control = run_id, [], False, RunControl()
+        shutil.rmtree(self._folder / str(run_id), ignore_errors=True)
         try:
             config = RunConfig.from_json(config_json)
             if checkpoint:
@@ -151,33 +177,38 @@ class RemoteRun:
             data = dataset_on(dataset, config.device)
             run_job(Job(run_id, config), self._emit, self._control.should_stop, self._folder, self._folder, data)
         finally:
+            shutil.rmtree(self._folder / str(run_id), ignore_errors=True)
             with self._news:
                 self._done = True
                 self._news.notify_all()
 
-    def drain(self) -> tuple[list[tuple[Any, bytes | None]], bool]:
-        """The events since the last drain, each EpochEnd with its checkpoint's bytes, and
+    def drain(self, run_id: int) -> tuple[list[tuple[Any, bytes | None]], bool]:
+        """The run's events since the last drain, each EpochEnd with its checkpoint's bytes, and
         whether the run has ended (nothing will follow)."""
         with self._news:
-            self._news.wait_for(lambda: self._events or self._done, DRAIN_WAIT_S)
+            self._news.wait_for(lambda: self._run == run_id and (self._events or self._done), DRAIN_WAIT_S)
+            if self._run != run_id:
+                return [], False
             events, self._events = self._events, []
             done = self._done
-        drained = [self._with_checkpoint(event) for event in events]
-        if done:
-            shutil.rmtree(self._folder, ignore_errors=True)
-        return drained, done
+        return events, done
 
-    def control(self, stop: bool = False, pause: bool | None = None) -> None:
+    def control(self, run_id: int, stop: bool = False, pause: bool | None = None) -> None:
+        with self._news:
+            if self._run != run_id or self._done:
+                return
+            control = self._control
         if stop:
-            self._control.stop.set()
+            control.stop.set()
         if pause is not None:
-            self._control.pause(pause)
+            control.pause(pause)
 
     def _emit(self, event: Any) -> None:
         if isinstance(event, RunStarted):  # which machine of the cluster, for the people watching
             event = dataclasses.replace(event, device_name=f"{event.device_name} on {socket.gethostname()}")
+        drained = self._with_checkpoint(event)  # now: the run's folder goes when the run ends
         with self._news:
-            self._events.append(event)
+            self._events.append(drained)
             self._news.notify_all()
 
     @staticmethod

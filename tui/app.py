@@ -21,6 +21,7 @@ from tui.views.queue_view import QueueView
 from tui.views.runs_view import RunsView
 
 FOLLOW_S = 0.5
+DEVICES_SETTING = "engine_devices"  # in <home>/settings.json: the engine's `worker --devices`, "" for one
 
 
 class CifarApp(App):
@@ -53,6 +54,7 @@ class CifarApp(App):
         # An EngineProcess or an EngineThread, once started: worker_name, keep_alive(), wake(),
         # training(), close(). Cancel and pause go through the store, as for any worker.
         self.engine = None
+        self._devices_pending = False  # new engine devices wait for the running runs to end
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -70,13 +72,17 @@ class CifarApp(App):
     def on_mount(self) -> None:
         self.sub_title = str(self.home.path)
         if self.start_engine and self.engine_kind == "process":
-            self.engine = EngineProcess(self.home.path, self.home.path / "worker.log", self.store)
-            self.engine.start()
+            self._start_engine_process()
         elif self.start_engine:
             # After the first frame: the engine imports torch, a second or more that the screen need not wait for.
             self.set_timer(0.05, self._start_engine_thread)
         self.follower = StoreFollower(self.store, emit=self.show_event)
         self.set_interval(FOLLOW_S, self._follow)
+
+    def _start_engine_process(self) -> None:
+        devices = self.home.setting(DEVICES_SETTING)
+        self.engine = EngineProcess(self.home.path, self.home.path / "worker.log", self.store, devices)
+        self.engine.start()
 
     def _start_engine_thread(self) -> None:
         from tui.runners.engine_thread import EngineThread
@@ -87,6 +93,8 @@ class CifarApp(App):
     def _follow(self) -> None:
         """Every run reaches the screen one way: through the store, whoever trains it."""
         problem = self.engine.keep_alive() if self.engine is not None else None
+        if self._devices_pending and not self.engine.training():
+            self._restart_engine()
         if problem:
             self.notify(problem, severity="error", timeout=20)
         self.follower.poll()
@@ -164,6 +172,48 @@ class CifarApp(App):
             self.engine.wake()
             self.notify("engine resumed: it takes the next queued run")
         self.query_one(QueueView).reload()
+
+    def action_engine_devices(self) -> None:
+        """Ask which devices the app's engine trains on (a pool of workers, one per device),
+        remember it in the home, and restart the engine with it once it is idle."""
+        from tui.runners.device_pool import DevicesError, expand_devices
+        from tui.screens.text_prompt import TextPrompt
+
+        if self.engine_kind != "process" or self.engine is None:
+            self.notify("only the app's engine process (the default) trains on several devices", severity="warning")
+            return
+        prompt = TextPrompt(
+            "Devices the engine trains on, a run on each at once",
+            self.home.setting(DEVICES_SETTING),
+            "cuda:0,cuda:1 · all (every GPU) · cpu,cpu (the cores split) · empty: one device",
+        )
+
+        def answered(text: str | None) -> None:
+            if text is None or text.strip() == self.home.setting(DEVICES_SETTING):
+                return
+            try:
+                devices = ",".join(expand_devices(text, ["cpu"])) if text.strip() not in ("", "all") else text.strip()
+            except DevicesError as error:
+                self.notify(str(error), severity="error")
+                return
+            self.home.remember(DEVICES_SETTING, devices)
+            if self.engine.training():
+                self.notify(f"engine devices: {devices or 'one'}; used once no run is training (or at the next start)")
+                self._devices_pending = True
+                return
+            self._restart_engine()
+
+        self.push_screen(prompt, answered)
+
+    def _restart_engine(self) -> None:
+        self._devices_pending = False
+        paused = self.engine_paused
+        self.engine.close()
+        self._start_engine_process()
+        if paused:
+            self.store.pause_worker(self.engine.worker_name)
+        devices = self.home.setting(DEVICES_SETTING)
+        self.notify(f"the engine now trains on {devices}" if devices else "the engine now trains on one device")
 
     def action_toggle_run_pause(self) -> None:
         """Hold the run Live shows at its next batch, or let it go on, whichever process trains it."""
@@ -253,8 +303,8 @@ class CifarApp(App):
         self.notify(markup_safe(f"screenshot saved to {saved}"))
 
     async def action_quit(self) -> None:
-        current = self.engine.training() if self.engine is not None else None
-        if current is None:
+        current = self.engine.training() if self.engine is not None else []
+        if not current:
             self.exit()
             return
         from tui.screens.confirm import ConfirmScreen
@@ -264,7 +314,13 @@ class CifarApp(App):
                 self.exit()  # on_unmount cancels the run and waits for it to be recorded
 
         self.push_screen(
-            ConfirmScreen(f"Run {current} is training. Cancel it and quit?", "Cancel run and quit", "Keep training"),
+            ConfirmScreen(
+                f"Run {current[0]} is training. Cancel it and quit?"
+                if len(current) == 1
+                else f"Runs {', '.join(map(str, current))} are training. Cancel them and quit?",
+                "Cancel and quit",
+                "Keep training",
+            ),
             answer,
         )
 
@@ -277,6 +333,11 @@ class CifarApp(App):
         yield SystemCommand("Add to queue", "Queue the form's experiment (ctrl+s)", self.action_add_run)
         yield SystemCommand(
             "Pause or resume the engine", "Finish the current run, start no new one", self.action_toggle_pause
+        )
+        yield SystemCommand(
+            "Engine devices",
+            "Train on several devices at once (cuda:0,cuda:1 · all · cpu,cpu)",
+            self.action_engine_devices,
         )
         yield SystemCommand("Cancel the training run", "Stop it at the next batch", self.action_cancel_current)
         yield SystemCommand(

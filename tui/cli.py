@@ -288,14 +288,16 @@ def worker(
         raise BadInput(f"worker: {' and '.join(chosen)} exclude each other; give one")
     if ray_address is not None:
         try:
-            from tui.runners.ray_dispatcher import ClusterTooSmall, run_dispatcher
-        except ImportError:
-            fail("ray: Ray is not installed; pip install 'cifar-tui[ray]'", 2)
+            from tui.runners.ray_dispatcher import ClusterTooSmall, ClusterUnreachable, run_dispatcher
+        except ImportError as error:
+            if error.name != "ray":
+                raise
+            raise BadInput("ray: Ray is not installed here; pip install 'cifar-tui[ray]'") from None
         if not gpus_per_run and not cpus_per_run:
             raise BadInput("cpus-per-run: a run needs some CPUs or GPUs; give --cpus-per-run or --gpus-per-run")
         try:
             run_dispatcher(ctx.obj, ray_address, gpus_per_run, cpus_per_run, until_empty, with_parent)
-        except ClusterTooSmall as error:
+        except (ClusterTooSmall, ClusterUnreachable) as error:
             raise BadInput(str(error)) from None
         return
     if devices is not None:
@@ -806,6 +808,31 @@ def bench_app_command(device: str, engine: str, quick: bool) -> None:
 
     check_device(make_config(device=device))
     print_result(bench_app(device, quick, engine), "Training under the app")
+
+
+@bench.command("scale")
+@click.option(
+    "--devices", help="The `worker --devices` list to compare with one worker (default: every GPU, or cpu,cpu)."
+)
+@click.option("--runs", type=click.IntRange(1, 1000), default=4, show_default=True)
+@click.option("--batches", type=click.IntRange(1, 100_000), default=150, show_default=True, help="Batches per run.")
+@click.option("--no-ray", is_flag=True, help="Leave Ray out.")
+def bench_scale_command(devices: str | None, runs: int, batches: int, no_ray: bool) -> None:
+    """The queue's wall time for N small runs: one worker, a worker per device, and Ray."""
+    from engine.device import available_devices
+    from tui.bench import print_result
+    from tui.bench_scale import bench_scale
+    from tui.runners.device_pool import DevicesError, expand_devices
+
+    try:
+        names = expand_devices(devices or "all", available_devices())
+    except DevicesError as error:
+        raise BadInput(str(error)) from None
+    if len(names) == 1 and devices is None:
+        names = names * 2  # one device: two runs share it (the CPU's cores split between them)
+    for name in dict.fromkeys(names):
+        check_device(make_config(device=name))
+    print_result(bench_scale(",".join(names), runs, batches, not no_ray), f"The queue on {len(names)} devices")
 
 
 # ------------------------------------------------------------------ entry point

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -54,6 +56,29 @@ class Home:
         handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"))
         root.addHandler(handler)  # not basicConfig: it does nothing once any library added a handler
         root.setLevel(logging.INFO)
+
+    @property
+    def settings_path(self) -> Path:
+        return self.path / "settings.json"
+
+    def setting(self, key: str, default: str = "") -> str:
+        """A choice the app remembers between starts (its engine's devices, say)."""
+        try:
+            value = json.loads(self.settings_path.read_text()).get(key, default)
+        except (OSError, ValueError, AttributeError):
+            return default
+        return value if isinstance(value, str) else default
+
+    def remember(self, key: str, value: str) -> None:
+        try:
+            settings = json.loads(self.settings_path.read_text())
+        except (OSError, ValueError):
+            settings = {}
+        settings = (settings if isinstance(settings, dict) else {}) | {key: value}
+        temp = self.settings_path.with_suffix(".tmp")
+        self.path.mkdir(parents=True, exist_ok=True)
+        temp.write_text(json.dumps(settings, indent=2))
+        os.replace(temp, self.settings_path)
 
     def store(self) -> RunStore:
         return RunStore(self.db_path)

@@ -33,3 +33,19 @@ def test_bench_training_quick(capsys):
 def test_bench_rejects_an_unknown_model(capsys):
     status, _, err = cifar_tui(capsys, "bench", "--model", "lenet")
     assert status == 2 and "model: unknown model 'lenet'" in err
+
+
+@pytest.mark.slow
+def test_bench_scale_times_the_queue_with_one_worker_and_a_worker_per_device(capsys):
+    status, out, _ = cifar_tui(capsys, "bench", "scale", "--runs", "2", "--batches", "5", "--no-ray")
+    result = last_json(out)
+    assert status == 0 and result["runs"] == 2
+    assert result["--devices cpu,cpu: speed-up"] == pytest.approx(
+        result["one worker: wall s"] / result["--devices cpu,cpu: wall s"], abs=0.01
+    )
+    assert result["one worker: start-up s"] < result["one worker: wall s"]
+
+
+def test_bench_scale_rejects_a_bad_device_list(capsys):
+    status, _, err = cifar_tui(capsys, "bench", "scale", "--devices", "cpu,,cpu")
+    assert status == 2 and "devices: an empty name in the list" in err

@@ -87,3 +87,45 @@ def test_cpu_cpu_trains_two_runs_at_once_and_ctrl_c_stops_the_pool(tmp_path):
     assert query(tmp_path, "SELECT status FROM runs WHERE id = 3") == [("cancelled",)]
     assert query(tmp_path, "SELECT count(*) FROM losses WHERE run_id IN (1, 2)") == [(300,)]
     assert "a worker on each of cpu, cpu" in out
+
+
+@pytest.mark.slow
+async def test_the_app_engine_takes_devices_remembers_them_and_shows_where_runs_train(tmp_path):
+    from textual.widgets import DataTable, Input
+
+    from tui.app import DEVICES_SETTING, CifarApp
+    from tui.home import Home
+
+    home = Home(tmp_path)
+    app = CifarApp(home)
+    async with app.run_test(size=(140, 40)) as pilot:
+        first_engine = app.engine.worker_name
+        app.action_engine_devices()
+        await pilot.pause()
+        app.screen.query_one(Input).value = "cpu, cpu"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert home.setting(DEVICES_SETTING) == "cpu,cpu"
+        assert app.engine.devices == "cpu,cpu" and app.engine.worker_name != first_engine
+        store = home.store()
+        for seed in range(2):
+            store.enqueue(make_config(dataset="synthetic", epochs=30, limit_batches=100, seed=seed).to_dict())
+        await pilot.press("2")
+        deadline = time.monotonic() + 120
+        while len(running := app.engine.training()) < 2 or not all(store.run(i)["device"] for i in running):
+            assert time.monotonic() < deadline, "the pool never trained two runs at once"
+            await pilot.pause(0.2)
+        await pilot.pause(1.0)  # the Queue's next reload
+        table = app.query_one("#queue-table", DataTable)
+        rows = [table.get_row_at(i) for i in range(table.row_count)]
+        assert [(str(row[1]), str(row[-1])) for row in rows] == [("running", "cpu"), ("running", "cpu")]
+        app.action_engine_devices()
+        await pilot.pause()
+        app.screen.query_one(Input).value = "cpu,,cpu"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert home.setting(DEVICES_SETTING) == "cpu,cpu"  # a bad list is refused, the old one stays
+    assert store.training_runs_of(first_engine) == [] and all(
+        store.run(run_id)["status"] == "cancelled" for run_id in (1, 2)
+    )  # quitting cancelled both runs of the pool
+    assert CifarApp(home).home.setting(DEVICES_SETTING) == "cpu,cpu"

@@ -22,8 +22,11 @@ RESTART_AFTER_S = 10  # a child that dies sooner than this is not restarted: it 
 
 
 class EngineProcess:
-    def __init__(self, home_path: Path, log_path: Path, store: RunStore):
+    def __init__(self, home_path: Path, log_path: Path, store: RunStore, devices: str = ""):
+        """devices: "" for one worker, or a `worker --devices` list (cuda:0,cuda:1, all, cpu,cpu)
+        for a pool of workers, one per device, that the app treats as its one engine."""
         self.home_path = home_path
+        self.devices = devices
         self.log_path = log_path
         self.store = store  # the UI thread's connection: call these methods on that thread
         self.process: subprocess.Popen | None = None
@@ -42,6 +45,7 @@ class EngineProcess:
                     "worker",
                     "--with-parent",
                     str(os.getpid()),
+                    *(("--devices", self.devices) if self.devices else ()),
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -76,9 +80,9 @@ class EngineProcess:
     def wake(self) -> None:
         """Nothing to do: the child looks at the queue twice a second."""
 
-    def training(self) -> int | None:
-        """The id of the run the child trains now, if any."""
-        return self.store.training_run_of(self.worker_name)
+    def training(self) -> list[int]:
+        """The ids of the runs the child (or, for a pool, its workers) trains now."""
+        return self.store.training_runs_of(self.worker_name)
 
     def close(self, timeout: float = 30.0) -> bool:
         """Ctrl-C for the worker: it cancels its run cleanly, records it and exits."""

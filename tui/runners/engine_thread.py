@@ -46,10 +46,10 @@ class EngineThread:
         """A thread of this process lives as long as the app."""
         return None
 
-    def training(self) -> int | None:
+    def training(self) -> list[int]:
         """The id of the run this engine trains now, if any."""
         current = self.worker.current
-        return current.run_id if current else None
+        return [current.run_id] if current else []
 
     def close(self, timeout: float = 10.0) -> bool:
         """Cancel the current run, stop the engine thread and write what is left."""

@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 RESOURCES_EVERY_S = 2.0  # how often the cluster's size is asked for (nodes join and leave)
 
 
+ClusterUnreachable = ray_backend.ClusterUnreachable
+
+
 class ClusterTooSmall(ValueError):
     """No run fits on the cluster as asked; the message says what to change."""
 
@@ -58,18 +61,20 @@ class RayDispatcher:
         self.jobs = QueueJobs(home, self.recorder)
         self.name = self.jobs.worker_name
         self.active: dict[int, ray_backend.ClusterRun] = {}
+        self._idle: list[ray_backend.ClusterRun] = []  # actors whose run ended, for the next run
         self._paused: dict[int, bool] = {}
         self._datasets: dict[str, object] = {}
         self._capacity, self._capacity_at = 0, -math.inf
         self.queue_empty = False  # the last claim found nothing to take
         if self.capacity() == 0:
-            self.recorder.close()
-            if self.started_ray:
-                ray_backend.shutdown()
-            raise ClusterTooSmall(
+            problem = ClusterTooSmall(
                 f"ray: the cluster has {self._describe_total()}, and a run asks for {self._asks()}; "
                 + ("--gpus-per-run 0 trains on CPUs" if self.gpus else "lower --cpus-per-run")
             )
+            self.recorder.close()
+            if self.started_ray:
+                ray_backend.shutdown()
+            raise problem
         self.watcher = ControlWatcher(home.db_path, self.name, self._cancel, self._pause).start()
 
     def describe(self) -> str:
@@ -107,6 +112,9 @@ class RayDispatcher:
             except Exception as error:  # the dataset would not load here, say: this run fails, not the dispatcher
                 log.info("run %s could not start", job.run_id, exc_info=True)
                 self.recorder(RunFailed(job.run_id, describe_error(error, job.config)))
+        for actor in self._idle:  # nothing queued for them: give their resources back
+            actor.end()
+        self._idle.clear()
         if not self.active:
             time.sleep(timeout)
             return
@@ -129,6 +137,8 @@ class RayDispatcher:
                 self._record(run)
         for run_id in list(self.active):  # an actor that did not answer in time
             self._lost(run_id, "the dispatcher stopped before the run's cluster worker answered; resume it")
+        for actor in self._idle:
+            actor.end()
         self.watcher.close()
         self.recorder.close()
         if self.started_ray:
@@ -141,9 +151,10 @@ class RayDispatcher:
             config = config.replace(device="auto")
         local = checkpoint_path(self.home.checkpoint_dir, run_id)
         checkpoint = local.read_bytes() if local.exists() else None
-        self.active[run_id] = ray_backend.ClusterRun(
-            run_id, config, self._dataset(config.dataset), checkpoint, self.cpus, self.gpus
-        )
+        dataset = self._dataset(config.dataset)
+        actor = self._idle.pop() if self._idle else ray_backend.ClusterRun(self.cpus, self.gpus)
+        actor.start(run_id, config, dataset, checkpoint)
+        self.active[run_id] = actor
 
     def _dataset(self, name: str):
         if name not in self._datasets:  # loaded here once, where the data (or the network) is
@@ -161,8 +172,8 @@ class RayDispatcher:
                 event = self._checkpoint_here(event, checkpoint)
             self.recorder(event)
         if ended:
-            run.end()
             self._forget(run.run_id)
+            self._idle.append(run)
 
     def _checkpoint_here(self, event: EpochEnd, data: bytes) -> EpochEnd:
         """The epoch's checkpoint as a pending file in the home: the recorder moves it into place

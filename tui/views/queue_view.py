@@ -46,7 +46,8 @@ class QueueView(RunTableView):
                     epochs,
                     config.get("batch_size", ""),
                     config.get("lr", ""),
-                    config.get("device", ""),
+                    # Where a running run is, as its worker recorded it; where a queued one asks to go.
+                    run["device"] if run["status"] == "running" and run["device"] else config.get("device", ""),
                 )
             )
         paused = self.app.engine_paused
