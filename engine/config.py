@@ -7,10 +7,13 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 from engine.models import MODELS
 from engine.schedule import SCHEDULES
+from engine.user_model import UserModelError, is_user_model, read_source
+from engine.user_model import label as user_model_label
 
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d{1,3})?)$")
 MAX_CUDA_INDEX = 127  # torch keeps a device index in 8 bits
@@ -35,18 +38,33 @@ class Setting:
     choices: tuple[str, ...] | Callable[[], tuple[str, ...]] = ()  # a callable: the registry may grow
     unit: str = ""
     examples: tuple[str, ...] = ()  # what shell completion offers for a field without fixed choices
+    accepts: Callable[[str], bool] | None = None  # values outside the choices that are valid too
+    internal: bool = False  # filled in by the program, never typed: no flag, no form field
 
     def allowed(self) -> tuple[str, ...]:
         return self.choices() if callable(self.choices) else self.choices
 
 
-def setting(default: Any, help: str, group: str, choices=(), unit: str = "", examples=()) -> Any:
-    return dataclasses.field(default=default, metadata={"setting": Setting(help, group, choices, unit, examples)})
+def setting(
+    default: Any, help: str, group: str, choices=(), unit: str = "", examples=(), accepts=None, internal=False
+) -> Any:
+    return dataclasses.field(
+        default=default, metadata={"setting": Setting(help, group, choices, unit, examples, accepts, internal)}
+    )
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    model: str = setting("seed-cnn", "Architecture (see `cifar-tui models`).", "model", lambda: tuple(MODELS))
+    model: str = setting(
+        "seed-cnn",
+        "Architecture (see `cifar-tui models`), or FILE.py:Class of your own.",
+        "model",
+        lambda: tuple(MODELS),
+        accepts=is_user_model,
+    )
+    model_source: str = setting(
+        "", "A FILE.py:Class model's source, read when the run is made.", "model", internal=True
+    )
     dropout: float = setting(0.2, "Dropout of seed-cnn's linear layers.", "model", unit="probability")
     init: str = setting(
         "default",
@@ -79,6 +97,9 @@ class RunConfig:
     epochs: int = setting(10, "Passes over the training set.", "run")
     seed: int = setting(0, "Random seed.", "run")
     limit_batches: int = setting(0, "Stop each epoch after N batches (0: all).", "run")
+    limit_eval_batches: int = setting(
+        -1, "Evaluate on N test batches (0: all; -1: the share --limit-batches trains on).", "run"
+    )
     name: str = setting("", "A label for tables and charts.", "run")
 
     def __post_init__(self) -> None:
@@ -107,7 +128,12 @@ class RunConfig:
 
     @property
     def label(self) -> str:
-        return self.name or self.model
+        return self.name or self.model_label
+
+    @property
+    def model_label(self) -> str:
+        """The model as tables show it: a user model's file name, class and source hash."""
+        return user_model_label(self.model, self.model_source) if self.model_source else self.model
 
 
 FIELD_TYPES: dict[str, type] = {f.name: type(f.default) for f in fields(RunConfig)}
@@ -144,6 +170,8 @@ def _settings() -> dict[str, Setting]:
 
 
 SETTINGS = _settings()
+# The fields people set (flags, the form, table columns); the internal ones the program fills in.
+TYPED_FIELDS: dict[str, type] = {name: FIELD_TYPES[name] for name, s in SETTINGS.items() if not s.internal}
 
 
 def validate(config: RunConfig) -> None:
@@ -152,11 +180,13 @@ def validate(config: RunConfig) -> None:
         kind = FIELD_TYPES[f.name]
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise ConfigError(f.name, f"must be of type {kind.__name__} (got {value!r})")
-        allowed = SETTINGS[f.name].allowed()
+        setting_of = SETTINGS[f.name]
+        allowed = setting_of.allowed()
         _check(
-            not allowed or value in allowed,
+            not allowed or value in allowed or bool(setting_of.accepts and setting_of.accepts(value)),
             f.name,
-            f"unknown {f.name.replace('_', ' ')} {value!r}; allowed: {', '.join(allowed)}",
+            f"unknown {f.name.replace('_', ' ')} {value!r}; allowed: {', '.join(allowed)}"
+            + (", or FILE.py:Class" if setting_of.accepts else ""),
         )
     _check(1 <= config.epochs <= 10_000, "epochs", f"must be between 1 and 10000 (got {config.epochs})")
     _check(1 <= config.batch_size <= 65_536, "batch_size", f"must be between 1 and 65536 (got {config.batch_size})")
@@ -166,6 +196,18 @@ def validate(config: RunConfig) -> None:
     _check(0 <= config.dropout < 1, "dropout", f"must be >= 0 and < 1 (got {config.dropout})")
     _check(0 <= config.seed < 2**63, "seed", f"must be between 0 and 2**63-1 (got {config.seed})")
     _check(config.limit_batches >= 0, "limit_batches", f"must be >= 0 (got {config.limit_batches})")
+    _check(
+        config.limit_eval_batches >= -1,
+        "limit_eval_batches",
+        f"must be >= 0, or -1 for a share like --limit-batches' (got {config.limit_eval_batches})",
+    )
+    _check(
+        bool(config.model_source) == is_user_model(config.model),
+        "model",
+        f"{config.model} needs its source (read from the file when the run is made)"
+        if is_user_model(config.model)
+        else "a built-in model takes no source",
+    )
     _check(
         bool(DEVICE_PATTERN.match(config.device)) and _cuda_index(config.device) <= MAX_CUDA_INDEX,
         "device",
@@ -236,4 +278,10 @@ def make_config(preset: str | None = None, **overrides: Any) -> RunConfig:
             raise ConfigError("preset", f"unknown preset {preset!r}; allowed: {', '.join(PRESETS)}")
         base = dict(PRESETS[preset])
     base.update({key: value for key, value in overrides.items() if value is not None})
+    model = str(base.get("model", ""))
+    if is_user_model(model) and not base.get("model_source"):
+        try:
+            base["model_source"] = read_source(model, Path.cwd())
+        except UserModelError as error:
+            raise ConfigError("model", str(error).removeprefix("model: ")) from None
     return RunConfig.from_dict(base)

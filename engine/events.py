@@ -45,6 +45,7 @@ class EpochEnd:
     confusion: tuple[int, ...] = ()  # test counts, true class x predicted class, row-major
     wrong_labels: tuple[int, ...] = ()  # (true, predicted) of each image in wrong_images
     wrong_images: str = ""  # a few misclassified test images, halved: uint8 16x16x3 each, base64
+    eval_images: int = 0  # test images the test figures cover when evaluation was limited; 0: all
     # A checkpoint written for this epoch (checkpoint_temp), to be moved to `checkpoint` once this
     # event and every loss before it are recorded (engine/checkpoint.py); "" when there is none.
     checkpoint_temp: str = ""
@@ -62,7 +63,8 @@ class RunFinished:
 @dataclass(frozen=True)
 class RunFailed:
     run_id: int
-    error: str
+    error: str  # one line: what happened and what to do
+    detail: str = ""  # the traceback, when the user's own code (a model file) raised
 
 
 @dataclass(frozen=True)

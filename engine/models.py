@@ -125,10 +125,20 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
-def build_model(name: str, num_classes: int = 10, dropout: float = 0.2, init: str = "default") -> nn.Module:
-    """The named model; one that needs larger images than 32x32 first resizes them on the device."""
+def build_model(
+    name: str, num_classes: int = 10, dropout: float = 0.2, init: str = "default", source: str = ""
+) -> nn.Module:
+    """The named model; one that needs larger images than 32x32 first resizes them on the device.
+    With source, name is a user's FILE.py:Class (engine/user_model.py), built from that text."""
     from torch import nn
 
+    if source:
+        from engine import user_model
+
+        model = user_model.build(name, source, num_classes, dropout)
+        if init != "default":
+            apply_init(model, init)
+        return model
     spec = MODELS[name]
     model = spec.build(num_classes, dropout)
     if init != "default":

@@ -34,6 +34,7 @@ from engine.models import build_model, count_parameters
 from engine.pause_points import pause_point
 from engine.schedule import lr_at
 from engine.train_step import autocast, make_step, prepare_inputs, prepare_model, trial_step
+from engine.user_model import check_output
 
 EVAL_BATCH = 1000
 
@@ -120,8 +121,9 @@ def train(
     stream = LossStream(run_id, emit, memory=lambda: memory_used(device))
     run_start = time.perf_counter()
     test_loss = test_acc = float("nan")
+    test_split = evaluated_part(config, data)
     if state.first_epoch > config.epochs:  # every epoch was done before the run stopped
-        final = evaluate(state.model, data.test, len(data.classes), config)
+        final = evaluate(state.model, test_split, len(data.classes), config)
         test_loss, test_acc = final.loss, final.acc
     for epoch in range(state.first_epoch, config.epochs + 1):
         start_peak_memory(device)
@@ -133,7 +135,7 @@ def train(
         images, held = trained
         seconds = time.perf_counter() - epoch_start - held  # a pause is not training time
         train_loss = stream.epoch_mean(epoch)
-        result = evaluate(state.model, data.test, len(data.classes), config)
+        result = evaluate(state.model, test_split, len(data.classes), config)
         test_loss, test_acc = result.loss, result.acc
         pending = write_checkpoint(ckpt_path, run_id, epoch, config, state, device) if ckpt_path else ""
         # The recorder moves the pending checkpoint into place once this epoch is recorded.
@@ -153,6 +155,7 @@ def train(
                 confusion=result.confusion,
                 wrong_labels=result.wrong_labels,
                 wrong_images=result.wrong_images,
+                eval_images=len(test_split) if len(test_split) < len(data.test) else 0,
                 checkpoint_temp=pending,
                 checkpoint=str(ckpt_path) if pending else "",
             )
@@ -160,8 +163,26 @@ def train(
     emit(RunFinished(run_id, test_acc, test_loss, time.perf_counter() - run_start))
 
 
+def evaluated_part(config: RunConfig, data: Dataset) -> Split:
+    """The test images each evaluation covers: all of them, or the first --limit-eval-batches
+    batches; by default (-1) as large a share of the test set as --limit-batches trains on of the
+    training set, so that a quick check is quick at evaluation too."""
+    limit = config.limit_eval_batches
+    if limit == -1:
+        if not config.limit_batches:
+            return data.test
+        share = min(1.0, config.limit_batches * config.batch_size / len(data.train))
+        limit = max(1, math.ceil(share * len(data.test) / config.batch_size))
+    images = limit * config.batch_size
+    if limit == 0 or images >= len(data.test):
+        return data.test
+    return Split(data.test.images[:images], data.test.labels[:images])
+
+
 def build(config: RunConfig, device: torch.device, num_classes: int) -> Trained:
-    raw_model = build_model(config.model, num_classes, config.dropout, config.init).to(device)
+    raw_model = build_model(config.model, num_classes, config.dropout, config.init, config.model_source).to(device)
+    if config.model_source:  # a user's model: the wrong input or output fails now, not mid-epoch
+        check_output(raw_model, config.model, num_classes, device)
     optimizer = make_optimizer(config, raw_model, device)
     generator = torch.Generator(device=device).manual_seed(config.seed)
     return Trained(raw_model, raw_model, optimizer, generator)

@@ -19,6 +19,7 @@ from engine.events import Event, RunFailed
 from engine.loss_stream import Diverged
 from engine.run_control import RunControl
 from engine.train import train
+from engine.user_model import UserModelError, user_traceback
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def describe_error(error: BaseException, config: RunConfig) -> str:
         return f"CUDA out of memory at batch size {config.batch_size}; try a smaller --batch-size"
     if isinstance(error, Diverged):
         return f"diverged: {error}"
-    if isinstance(error, (DatasetUnavailable, DeviceUnavailable, CheckpointError)):
+    if isinstance(error, (DatasetUnavailable, DeviceUnavailable, CheckpointError, UserModelError)):
         return str(error)
     if isinstance(error, OSError) and error.errno == errno.ENOSPC:
         return f"no space left on {error.filename or 'the disk'}; free some space, then resume the run"
@@ -43,7 +44,24 @@ def describe_error(error: BaseException, config: RunConfig) -> str:
     return f"{type(error).__name__}: {first_line}"
 
 
-EXPECTED = (torch.cuda.OutOfMemoryError, Diverged, DatasetUnavailable, DeviceUnavailable, CheckpointError)
+EXPECTED = (
+    torch.cuda.OutOfMemoryError,
+    Diverged,
+    DatasetUnavailable,
+    DeviceUnavailable,
+    CheckpointError,
+    UserModelError,
+)
+
+
+def error_detail(error: BaseException, config: RunConfig) -> str:
+    """The traceback a user can act on: their model file's frames (none for the engine's own
+    expected failures, whose one line says it all)."""
+    if isinstance(error, UserModelError):
+        return error.detail
+    if config.model_source and not isinstance(error, EXPECTED):
+        return user_traceback(error)
+    return ""
 
 
 def run_job(
@@ -62,7 +80,7 @@ def run_job(
         log.log(
             logging.INFO if isinstance(error, EXPECTED) else logging.ERROR, "run %s failed", job.run_id, exc_info=True
         )
-        emit(RunFailed(job.run_id, describe_error(error, job.config)))
+        emit(RunFailed(job.run_id, describe_error(error, job.config), error_detail(error, job.config)))
     finally:
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

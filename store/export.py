@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from engine.config import FIELD_TYPES
+from engine.config import TYPED_FIELDS
 from store.groups import MEANS, MEASURES
 
 RUN_KEYS = (
@@ -33,6 +33,7 @@ RUN_KEYS = (
     "test_acc",
     "best_test_acc",
     "test_loss",
+    "eval_images",
     "train_loss",
     "images_per_s",
     "seconds",
@@ -51,6 +52,7 @@ TABLE_KEYS = (
     "test_acc",
     "best_test_acc",
     "test_loss",
+    "eval_images",
     "images_per_s",
     "seconds",
     "error",
@@ -70,8 +72,8 @@ HISTORY_KEYS = (
 LOSS_KEYS = ("run_id", "step", "epoch", "loss")
 NUMERIC = {
     "id", "run_id", "epoch", "step", "epochs", "epochs_done", "test_acc", "best_test_acc", "test_loss", "train_loss",
-    "images_per_s", "seconds", "n", "runs", "loss", "memory_peak",
-} | {f for f, kind in FIELD_TYPES.items() if kind in (int, float)}  # fmt: skip
+    "images_per_s", "seconds", "n", "runs", "loss", "memory_peak", "eval_images",
+} | {f for f, kind in TYPED_FIELDS.items() if kind in (int, float)}  # fmt: skip
 _DECIMALS = {"test_acc": 2, "best_test_acc": 2, "test_loss": 4, "train_loss": 4, "loss": 4, "images_per_s": 0,
              "seconds": 1}  # fmt: skip
 HEADERS = {
@@ -91,6 +93,22 @@ HEADERS = {
     "runs": "Runs",
     "trained_on": "Trained on",
 }
+
+
+# Test figures of a run whose evaluation was limited (--limit-eval-batches) cover part of the test
+# set: people see them marked, tools get eval_images (0: the whole test set).
+PARTIAL_MARK = "*"
+PARTIAL_NOTE = "* on part of the test set (--limit-eval-batches)"
+PARTIAL_COLUMNS = ("test_acc", "best_test_acc", "test_loss")
+MACHINE_ONLY = ("eval_images",)  # in csv and json; shown to people as the mark
+
+
+def partial_mark(column: str, row: dict[str, Any]) -> str:
+    return PARTIAL_MARK if column in PARTIAL_COLUMNS and row.get("eval_images") else ""
+
+
+def any_partial(rows: list[dict[str, Any]]) -> bool:
+    return any(row.get("eval_images") for row in rows)
 
 
 def format_value(column: str, value: Any) -> str:
@@ -148,7 +166,7 @@ def table(
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """(columns, rows) of the run table or the group table of the runs a filter keeps, with every
     config column or only those that vary; raises FilterError for a filter it cannot read."""
-    config_columns = store.varying_fields(filter_text) if varying else [f for f in FIELD_TYPES if f != "name"]
+    config_columns = store.varying_fields(filter_text) if varying else [f for f in TYPED_FIELDS if f != "name"]
     config_columns = [c for c in config_columns if c != "name"]
     if grouped:
         return group_table(store.groups(filter_text, sort, limit), [c for c in config_columns if c != "seed"])
@@ -207,15 +225,20 @@ def people_cells(row: dict[str, Any], columns: list[str], escape: Callable[[str]
             if mean is not None and std is not None:
                 text += f" {plus_minus} {escape(_number(measure, std))}"
             cells.append(text)
-        else:
+        elif column not in MACHINE_ONLY:
             value = row.get(column)
-            cells.append(escape(_number(column, value) if column in NUMERIC else _text(value)))
+            text = _number(column, value) if column in NUMERIC else _text(value)
+            cells.append(escape(text + (partial_mark(column, row) if text else "")))
     return cells
 
 
 def shown_columns(columns: list[str]) -> list[str]:
     """The columns people see: a measure's mean and std share one."""
-    return [c[: -len("_mean")] if c.endswith("_mean") else c for c in columns if not c.endswith("_std")]
+    return [
+        c[: -len("_mean")] if c.endswith("_mean") else c
+        for c in columns
+        if not c.endswith("_std") and c not in MACHINE_ONLY
+    ]
 
 
 def _number(column: str, value: Any) -> str:
@@ -253,6 +276,8 @@ def _markdown(rows: list[dict[str, Any]], columns: list[str]) -> str:
     ]
     for row in rows:
         lines.append("| " + " | ".join(people_cells(row, columns, markdown_text, "±")) + " |")
+    if any_partial(rows):
+        lines += ["", markdown_text(PARTIAL_NOTE)]
     return "\n".join(lines) + "\n"
 
 
@@ -296,6 +321,8 @@ def _latex(rows: list[dict[str, Any]], columns: list[str]) -> str:
     for row in rows:
         lines.append(" & ".join(people_cells(row, columns, latex_text, "$\\pm$")) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}"]
+    if any_partial(rows):
+        lines.append(f"% {PARTIAL_NOTE}")
     return "\n".join(lines) + "\n"
 
 

@@ -201,7 +201,7 @@ def record(store: RunStore, event: Any) -> None:
             db.execute(
                 """UPDATE runs SET status = 'running', device = ?, device_name = ?, params = ?,
                    total_steps = ?, memory_total = ?, memory_used = NULL,
-                   started_at = coalesce(started_at, ?), finished_at = NULL, error = NULL
+                   started_at = coalesce(started_at, ?), finished_at = NULL, error = NULL, error_detail = NULL
                    WHERE id = ?""",
                 [
                     event.device,
@@ -228,18 +228,19 @@ def record(store: RunStore, event: Any) -> None:
                 "UPDATE epochs SET wrong_images = NULL WHERE run_id = ? AND epoch < ?", [event.run_id, event.epoch]
             )
             db.execute(
-                """UPDATE runs SET epochs_done = ?, train_loss = ?, test_loss = ?, test_acc = ?,
+                """UPDATE runs SET epochs_done = ?, train_loss = ?, test_loss = ?, test_acc = ?, eval_images = ?,
                    best_test_acc = (SELECT max(test_acc) FROM epochs WHERE run_id = runs.id),
                    seconds = (SELECT sum(seconds) FROM epochs WHERE run_id = runs.id),
                    images_per_s = (SELECT sum(images_per_s * seconds) / sum(seconds) FROM epochs
                                    WHERE run_id = runs.id)
                    WHERE id = ?""",
-                [event.epoch, event.train_loss, event.test_loss, event.test_acc, event.run_id],
+                [event.epoch, event.train_loss, event.test_loss, event.test_acc, event.eval_images, event.run_id],
             )
         case RunFinished():
             _end(db, event.run_id, "finished", None)
         case RunFailed():
             _end(db, event.run_id, "failed", event.error)
+            db.execute("UPDATE runs SET error_detail = ? WHERE id = ?", [event.detail or None, event.run_id])
         case RunCancelled():
             _end(db, event.run_id, "cancelled", None)
         case RunInterrupted():  # a dispatcher lost the remote process that trained it

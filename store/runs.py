@@ -19,7 +19,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from engine.config import FIELD_TYPES
+from engine.config import TYPED_FIELDS
+from engine.user_model import label as model_label
 from store.epoch_row import parse_row
 from store.groups import MEASURES, finish_group, group_key, group_sql
 from store.liveness import owner_alive
@@ -41,6 +42,7 @@ RUN_COLUMNS = (
     "epochs_done",
     "test_acc",
     "test_loss",
+    "eval_images",
     "best_test_acc",
     "train_loss",
     "images_per_s",
@@ -200,7 +202,7 @@ class RunStore:
             [
                 config.get("name", ""),
                 "queued" if worker is None else "running",
-                config["model"],
+                model_label(config["model"], config["model_source"]) if config.get("model_source") else config["model"],
                 config["dataset"],
                 config["epochs"],
                 json.dumps(config, sort_keys=True),
@@ -242,7 +244,7 @@ class RunStore:
         with self.write():
             rows = self.db.execute(
                 f"""UPDATE runs SET status = 'running', worker = ?, started_at = coalesce(started_at, ?),
-                    heartbeat_at = ?, finished_at = NULL, error = NULL, cancel_requested = 0, pause_requested = 0
+                    heartbeat_at = ?, finished_at = NULL, error = NULL, error_detail = NULL, cancel_requested = 0, pause_requested = 0
                     WHERE id = ({pick_sql}) AND status IN ({allowed}) RETURNING id, config""",
                 [worker or worker_id(), now(), now(), *params, *from_statuses],
             ).fetchall()  # all of it: a RETURNING statement must finish before COMMIT
@@ -414,9 +416,9 @@ class RunStore:
     def varying_fields(self, filter_text: str = "") -> list[str]:
         """The config fields whose value differs among the runs a filter keeps, in declaration order."""
         where, params = compile_filter(filter_text)
-        counts = ", ".join(f"count(DISTINCT json_extract(config, '$.{f}'))" for f in FIELD_TYPES)
+        counts = ", ".join(f"count(DISTINCT json_extract(config, '$.{f}'))" for f in TYPED_FIELDS)
         row = self.db.execute(f"SELECT {counts} FROM runs WHERE {where}", params).fetchone()
-        return [field for field, distinct in zip(FIELD_TYPES, row) if distinct > 1]
+        return [field for field, distinct in zip(TYPED_FIELDS, row) if distinct > 1]
 
     def _runs(self, sql: str, params: list) -> list[dict[str, Any]]:
         rows = self._dicts(sql, params)
@@ -525,6 +527,13 @@ class RunStore:
         return list(self.db.query(sql, params or []))
 
     # ------------------------------------------------------------ changing
+
+    def user_models(self) -> list[dict[str, Any]]:
+        """The model files of recorded runs, one row per file and source version, newest first."""
+        return self._dicts(
+            """SELECT model, count(*) AS runs, max(id) AS last, max(params) AS params FROM runs
+               WHERE json_extract(config, '$.model_source') != '' GROUP BY model ORDER BY last DESC"""
+        )
 
     @staticmethod
     def tag_problem(tag: str) -> str | None:

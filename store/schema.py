@@ -168,5 +168,14 @@ def m009_worker_pools(db: Database) -> None:
     db["workers"].add_column("pool", str)
 
 
+@migrations()
+def m010_model_files_and_partial_evaluation(db: Database) -> None:
+    """A failed run's traceback (its model file raised), and how many test images an epoch's
+    figures cover when evaluation was limited (0: the whole test set)."""
+    db["runs"].add_column("error_detail", str)
+    db["runs"].add_column("eval_images", int, not_null_default=0)
+    db["epochs"].add_column("eval_images", int, not_null_default=0)
+
+
 # Every migration this version knows, in order (pending() on an empty database lists them all).
 MIGRATION_NAMES = tuple(m.name for m in migrations.pending(Database(memory=True)))

@@ -465,13 +465,19 @@ def runs(ctx: click.Context, filter_words, sort, grouped, varying, limit, column
     title = f"{'Groups' if grouped else 'Runs'}: {len(rows):,} rows of {total:,} runs"
     if limit and len(rows) == limit and not grouped and total > limit:
         title += " (--limit 0 shows all)"
-    print_table(people_rows(shown, rows), title=title)
+    from store.export import PARTIAL_NOTE, any_partial
+
+    print_table(people_rows(shown, rows), title=title, note=PARTIAL_NOTE if any_partial(rows) else None)
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="A JSON list instead of a table.")
-def models(as_json: bool) -> None:
-    """Every model: family, parameters with 10 outputs, the input size it trains at."""
+@click.pass_context
+def models(ctx: click.Context, as_json: bool) -> None:
+    """Every model: the built-in ones (family, parameters with 10 outputs, input size), then the
+    model files of recorded runs."""
+    if ctx.invoked_subcommand is not None:
+        return
     from engine.models import MODELS, parameter_count
 
     rows = [
@@ -484,27 +490,69 @@ def models(as_json: bool) -> None:
         }
         for spec in MODELS.values()
     ]
+    store = store_of(ctx)
+    rows += [
+        {
+            "name": seen["model"],
+            "family": "your file",
+            "params": seen["params"],
+            "input_size": 32,
+            "description": f"{seen['runs']} run{'s' if seen['runs'] != 1 else ''}, last {seen['last']} "
+            f"(show {seen['last']} --source)",
+        }
+        for seen in store.user_models()
+    ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     else:
         print_table(
             [
-                {**row, "params": f"{row['params']:,}", "input_size": f"{row['input_size']}x{row['input_size']}"}
+                {
+                    **row,
+                    "params": f"{row['params']:,}" if row["params"] else "",
+                    "input_size": f"{row['input_size']}x{row['input_size']}",
+                }
                 for row in rows
             ],
             title="Models (10 outputs)",
         )
 
 
+@models.command("check")
+@click.argument("model")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--batch-size", type=click.IntRange(1, 65_536), default=64, show_default=True)
+def models_check(model: str, device: str, batch_size: int) -> None:
+    """Build FILE.py:Class, run it on a batch, and print its parameters and speed; queues nothing."""
+    from tui.bench import check_model
+
+    config = make_config(model=model, device=device, batch_size=batch_size)
+    check_device(config)
+    result = check_model(config)
+    if "error" in result:
+        detail = result.pop("detail", "")
+        for line in detail.splitlines():
+            print(printable(line), file=sys.stderr)
+        fail(result["error"], 1)
+    print_table([{"field": k, "value": str(v)} for k, v in result.items()], title=f"Model {result['model']}")
+
+
 @cli.command()
 @click.argument("run_id", type=RUN_ID)
 @click.option("--json", "as_json", is_flag=True, help="The run (runs --json's keys) with its epochs, as JSON.")
+@click.option("--source", is_flag=True, help="Print the source of the run's own model file, as recorded.")
 @click.pass_context
-def show(ctx: click.Context, run_id: int, as_json: bool) -> None:
+def show(ctx: click.Context, run_id: int, as_json: bool, source: bool) -> None:
     """One run's config, summary and per-epoch table."""
     from store.export import format_value
 
     store = store_of(ctx)
+    if source:
+        recorded = existing_run(store, run_id)["config"].get("model_source")
+        if not recorded:
+            raise BadInput(f"source: run {run_id} trains the built-in model {store.run(run_id)['model']}; no file")
+        click.echo(recorded, nl=not recorded.endswith("\n"))
+        return
     if as_json:
         click.echo(json.dumps(show_record(store, run_id), indent=2, ensure_ascii=False))
         return
@@ -538,6 +586,10 @@ def show(ctx: click.Context, run_id: int, as_json: bool) -> None:
         for e in store.epochs(run_id)
     ]
     print_table(epochs, title="Epochs")
+    if row.get("error_detail"):
+        click.echo("Error detail (the model file's traceback):")
+        for line in row["error_detail"].splitlines():
+            click.echo(printable(line))
 
 
 def show_record(store: RunStore, run_id: int) -> dict[str, Any]:
@@ -660,13 +712,17 @@ def export(ctx, filter_words, sort, grouped, varying, fmt, output, ids, history,
 def config_rows(config: dict[str, Any]) -> list[dict[str, Any]]:
     """A run's config by form group, in declaration order; a field an older version stored is kept."""
     from engine.config import SETTINGS
+    from engine.user_model import source_hash
 
     rows, group = [], None
     for name, setting in SETTINGS.items():
         if name in config:
-            rows.append(
-                {"group": setting.group if setting.group != group else "", "field": name, "value": config[name]}
-            )
+            value = config[name]
+            if name == "model_source":
+                if not value:
+                    continue
+                value = f"{source_hash(value)} ({len(value.splitlines())} lines; show --source prints it)"
+            rows.append({"group": setting.group if setting.group != group else "", "field": name, "value": value})
             group = setting.group
     rows += [{"group": "other", "field": k, "value": v} for k, v in config.items() if k not in SETTINGS]
     return rows
@@ -700,7 +756,7 @@ def people_rows(columns: list[str], rows: list[dict[str, Any]]) -> list[dict[str
     return [dict(zip(headers, people_cells(row, columns, str, "±"))) for row in rows]
 
 
-def print_table(rows: list[dict[str, Any]], title: str) -> None:
+def print_table(rows: list[dict[str, Any]], title: str, note: str | None = None) -> None:
     """A table that fits the terminal: numbers are never cut (columns are dropped instead, the
     least useful first, and the caption names them), text is cut with an ellipsis, one line a row."""
     from rich.console import Console
@@ -737,7 +793,9 @@ def print_table(rows: list[dict[str, Any]], title: str) -> None:
             break
         widths[widest] -= 1
     hidden = [c for c in columns if c not in kept]
-    caption = f"not shown (too narrow): {', '.join(hidden)}" if hidden else None
+    captions = [note] if note else []
+    captions += [f"not shown (too narrow): {', '.join(hidden)}"] if hidden else []
+    caption = "\n".join(captions) or None
     table = Table(title=plain(title), title_justify="left", caption=caption, caption_justify="left")
     for column in kept:
         is_number = column in numeric

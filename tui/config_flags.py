@@ -24,11 +24,13 @@ class FieldValue(click.ParamType):
         kind: str,
         allowed: Callable[[], tuple[str, ...]] = tuple,
         suggested: Callable[[], tuple[str, ...]] | None = None,  # completion's offers (default: allowed)
+        complete: Callable[[str], list[str]] | None = None,  # or offers made from what is typed so far
     ):
         self.name = kind.lower()
         self.kind = kind
         self.allowed = allowed
         self.suggested = suggested or allowed
+        self.complete = complete
 
     def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
         allowed = self.allowed()
@@ -38,12 +40,50 @@ class FieldValue(click.ParamType):
         return value if isinstance(value, str) else str(value)
 
     def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+        if self.complete is not None:
+            return [CompletionItem(choice) for choice in self.complete(incomplete)]
         return [CompletionItem(choice) for choice in self.suggested() if choice.startswith(incomplete)]
+
+
+def typed_fields() -> list:
+    """The config fields people set; the internal ones (a model file's source) are filled in."""
+    return [f for f in fields(RunConfig) if not SETTINGS[f.name].internal]
 
 
 def field_value(name: str, kind: type) -> FieldValue:
     setting = SETTINGS[name]
+    if name == "model":
+        return FieldValue(_KIND[kind], setting.allowed, None, model_completions)
     return FieldValue(_KIND[kind], setting.allowed, lambda: setting.allowed() or setting.examples)
+
+
+def model_completions(incomplete: str) -> list[str]:
+    """Built-in models, Python files (as FILE.py:), and the classes and functions of a FILE.py: typed."""
+    import ast
+    from pathlib import Path
+
+    from engine.user_model import SUFFIX
+
+    if SUFFIX in incomplete:
+        path, _, start = incomplete.rpartition(SUFFIX)
+        try:
+            tree = ast.parse(Path(path + ".py").expanduser().read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+            return []
+        names = [n.name for n in tree.body if isinstance(n, (ast.ClassDef, ast.FunctionDef))]
+        return [f"{path}{SUFFIX}{name}" for name in names if name.startswith(start)]
+    folder, _, start = incomplete.rpartition("/")
+    try:
+        entries = sorted(Path(folder or ".").expanduser().iterdir())
+    except OSError:
+        entries = []
+    prefix = f"{folder}/" if folder else ""
+    files = [
+        f"{prefix}{e.name}" + ("/" if e.is_dir() else ":")
+        for e in entries
+        if e.name.startswith(start) and not e.name.startswith(".") and (e.is_dir() or e.suffix == ".py")
+    ]
+    return [name for name in SETTINGS["model"].allowed() if name.startswith(incomplete)] + files
 
 
 def flag(name: str) -> str:
@@ -63,7 +103,7 @@ def config_options(command: Callable) -> Callable:
     """Every config flag, plus --preset, on a click command. None means: keep the preset's value."""
     presets = FieldValue("TEXT", lambda: tuple(PRESETS))
     options = [click.option("--preset", type=presets, help="Start from a preset's values.")]
-    for f in fields(RunConfig):
+    for f in typed_fields():
         kind = type(f.default)
         if kind is bool:
             names = f"{flag(f.name)}/--no-{flag(f.name)[2:]}"
@@ -78,13 +118,13 @@ def config_options(command: Callable) -> Callable:
 def flag_reference() -> str:
     """The README's table of config flags, by form group."""
     lines = ["| flag | group | allowed | meaning |", "| --- | --- | --- | --- |"]
-    for f in fields(RunConfig):
+    for f in typed_fields():
         setting = SETTINGS[f.name]
         kind = type(f.default)
         names = f"`{flag(f.name)}` / `--no-{flag(f.name)[2:]}`" if kind is bool else f"`{flag(f.name)}`"
         allowed = ", ".join(setting.allowed()) if setting.allowed() else _KIND.get(kind, "on/off").lower()
         if f.name == "model":
-            allowed = "see `cifar-tui models`"
+            allowed = "see `cifar-tui models`; FILE.py:Class"
         lines.append(f"| {names} | {setting.group} | {allowed} | {_markdown_text(describe(f.name))} |")
     return "\n".join(lines) + "\n"
 

@@ -85,7 +85,7 @@ def test_a_pause_is_not_counted_as_training_time(tmp_path):
 def test_each_epoch_records_its_confusion_matrix_lr_and_some_wrong_images(tmp_path):
     import base64
 
-    events = run_events(tmp_path, epochs=2, limit_batches=3, lr_schedule="cosine")
+    events = run_events(tmp_path, epochs=2, limit_batches=3, limit_eval_batches=0, lr_schedule="cosine")
     first, end = [e for e in events if isinstance(e, EpochEnd)]
     assert first.lr == pytest.approx(1e-3)  # the warm-up epoch ends at the base rate
     assert len(end.confusion) == 100 and sum(end.confusion) == 10_000  # every test image, once

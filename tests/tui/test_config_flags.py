@@ -15,7 +15,8 @@ from tui.cli import cli
 from tui.config_flags import flag, flag_reference
 from tui.views.new_run import help_of
 
-FIELDS = [f.name for f in fields(RunConfig)]
+FIELDS = [f.name for f in fields(RunConfig) if not SETTINGS[f.name].internal]  # internal: filled in, never typed
+INTERNAL = [f.name for f in fields(RunConfig) if SETTINGS[f.name].internal]
 README = Path(__file__).parents[2] / "README.md"
 
 
@@ -50,7 +51,8 @@ def test_fields_with_choices_complete_in_the_shell():
         if not allowed:
             continue
         param = next(p for p in run.params if flag(name) in p.opts)
-        assert [item.value for item in param.type.shell_complete(ctx, param, "")] == list(allowed)
+        offered = [item.value for item in param.type.shell_complete(ctx, param, "")]
+        assert offered[: len(allowed)] == list(allowed)  # the model's are followed by files
     optimizer = next(p for p in run.params if "--optimizer" in p.opts)
     assert [item.value for item in optimizer.type.shell_complete(ctx, optimizer, "s")] == ["sgd"]
     assert "[adam|sgd]" in CliRunner().invoke(cli, ["run", "--help"]).output
@@ -120,3 +122,27 @@ def test_devices_and_run_ids_complete(tmp_path, monkeypatch):
     ctx.parent.params = {"home": None}
     run_id = show.params[0]
     assert [(i.value, i.help) for i in run_id.type.shell_complete(ctx, run_id, "")] == [("2", "b"), ("1", "a")]
+
+
+def test_an_internal_field_is_no_flag_and_no_form_field():
+    assert INTERNAL == ["model_source"]
+    options = {opt for param in cli.commands["run"].params for opt in param.opts}
+    assert "--model-source" not in options and "--model-source" not in flag_reference()
+
+
+def test_the_model_completes_python_files_then_their_classes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "nets").mkdir()
+    (tmp_path / "nets" / "wide.py").write_text("class Wide:\n    pass\n\ndef build(num_classes):\n    pass\n")
+    (tmp_path / "notes.txt").write_text("")
+    run = cli.commands["run"]
+    param = next(p for p in run.params if "--model" in p.opts)
+
+    def offers(typed):
+        return [item.value for item in param.type.shell_complete(click.Context(run), param, typed)]
+
+    assert offers("n") == ["nets/"]
+    assert offers("nets/") == ["nets/wide.py:"]
+    assert offers("nets/wide.py:") == ["nets/wide.py:Wide", "nets/wide.py:build"]
+    assert offers("nets/wide.py:W") == ["nets/wide.py:Wide"]
+    assert offers("seed-r") == ["seed-resnet"]

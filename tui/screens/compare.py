@@ -4,6 +4,7 @@ mean ± std over its finished runs)."""
 
 from __future__ import annotations
 
+import difflib
 import statistics
 
 from rich.text import Text
@@ -13,6 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
+from engine.user_model import source_hash
 from store.export import format_value
 from tui.safe_text import plain, printable
 from tui.widgets.epoch_panels import confusion_matrix
@@ -22,11 +24,28 @@ COLORS = ["cyan", "magenta", "green", "yellow", "red", "blue", "orange", "white"
 RESULTS = ("status", "epochs_done", "test_acc", "best_test_acc", "test_loss", "images_per_s", "seconds")
 SPREAD = ("test_acc", "best_test_acc", "test_loss")  # a group shows these as mean ± std
 MATRICES = 3  # confusion matrices side by side (48 columns each)
+DIFF_LINES = 12  # of a source diff, per compared run
 
 
 def differing_fields(configs: list[dict]) -> list[str]:
     keys = sorted({key for config in configs for key in config})
     return [key for key in keys if len({repr(config.get(key)) for config in configs}) > 1]
+
+
+def short_hash(source: str) -> str:
+    return source_hash(source) if source else "built-in"
+
+
+def source_diff(first: tuple[str, str], other: tuple[str, str], max_lines: int = DIFF_LINES) -> list[str]:
+    """A short unified diff of two runs' model sources ((label, source) each)."""
+    lines = list(
+        difflib.unified_diff(
+            first[1].splitlines(), other[1].splitlines(), fromfile=first[0], tofile=other[0], lineterm="", n=1
+        )
+    )
+    return lines[:max_lines] + (
+        [f"… {len(lines) - max_lines} more lines (show --source prints each)"] if len(lines) > max_lines else []
+    )
 
 
 def summary(key: str, runs: list[dict]) -> str:
@@ -76,6 +95,19 @@ class CompareScreen(ModalScreen[None]):
                 shown += 1
         row.display = shown > 0
 
+    def show_source_diff(self, entries: list[tuple[str, list[dict]]]) -> None:
+        """How the model sources differ from the first's, when they do (user model files)."""
+        sources = [(label, runs[0]["config"].get("model_source", "")) for label, runs in entries]
+        text = Text()
+        for other in sources[1:]:
+            if other[1] != sources[0][1] and (other[1] or sources[0][1]):
+                for line in source_diff(sources[0], other):
+                    style = {"+": "green", "-": "red", "@": "cyan"}.get(line[:1], "")
+                    text.append(printable(line) + "\n", style=style if not line.startswith(("+++", "---")) else "bold")
+        widget = self.query_one("#compare-source-diff", Static)
+        widget.update(Text("model source differs\n", style="bold") + text if text else "")
+        widget.display = bool(text)
+
     def __init__(self, run_ids: list[int] | None = None, groups: list[list[int]] | None = None):
         """Compare runs (run_ids), or groups (each a list of run ids)."""
         super().__init__()
@@ -89,6 +121,7 @@ class CompareScreen(ModalScreen[None]):
                 yield LossChart(title="test accuracy %", xlabel="epoch", min_span=10, id="compare-acc")
             yield Horizontal(id="compare-confusions")
             yield DataTable(id="compare-table", cursor_type="none", zebra_stripes=True)
+            yield Static("", id="compare-source-diff")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -119,6 +152,10 @@ class CompareScreen(ModalScreen[None]):
         for index, (label, _) in enumerate(entries):
             table.add_column(Text(label, style=COLORS[index % len(COLORS)]))
         for key in differing:
+            if key == "model_source":  # the text differs: its hash here, the diff below
+                table.add_row("source", *(plain(short_hash(runs[0]["config"].get(key, ""))) for _, runs in entries))
+                continue
             table.add_row(key, *(plain(runs[0]["config"].get(key, "")) for _, runs in entries))
+        self.show_source_diff(entries)
         for key in RESULTS:
             table.add_row(f"[b]{key}[/b]", *(summary(key, runs) for _, runs in entries))

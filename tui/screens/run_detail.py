@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import json
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
+from engine.user_model import source_hash
 from store.export import format_value
-from tui.safe_text import markup_safe, plain
+from tui.safe_text import markup_safe, plain, printable
 from tui.widgets.epoch_panels import class_accuracy, confusion_matrix, image_strip
 from tui.widgets.loss_chart import LossChart, Series, smooth
 
 
 class RunDetailScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q", "dismiss", "Close"), Binding("l", "clone", "Clone into New")]
+    BINDINGS = [
+        Binding("escape,q", "dismiss", "Close"),
+        Binding("l", "clone", "Clone into New"),
+        Binding("s", "source", "Model source"),
+    ]
 
     def __init__(self, run_id: int):
         super().__init__()
@@ -26,6 +32,7 @@ class RunDetailScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="panel"):
             yield Static("", id="detail-title")
+            yield Static("", id="detail-error-detail")
             with Horizontal(id="detail-top"):
                 yield DataTable(id="detail-config", cursor_type="none", show_header=False)
                 yield LossChart(title="batch loss", id="detail-loss")
@@ -50,14 +57,22 @@ class RunDetailScreen(ModalScreen[None]):
         labels += f" · tags: {markup_safe(', '.join(tags))}" if tags else ""
         note = f"\n[i]{markup_safe(run['note'])}[/]" if run["note"] else ""
         self.query_one("#detail-title", Static).update(
-            f"[b]Run {run['id']}[/b] {markup_safe(run['name'])} · {run['model']} on {run['dataset']} · {run['status']} · "
+            f"[b]Run {run['id']}[/b] {markup_safe(run['name'])} · {markup_safe(run['model'])} on {run['dataset']} · {run['status']} · "
             f"{run['epochs_done']}/{run['epochs']} epochs · best {format_value('test_acc', run['best_test_acc']) or '–'}% · "
             f"{markup_safe(run['device_name'])}{labels}{note}{error}"
         )
+        detail = self.query_one("#detail-error-detail", Static)
+        detail.update(Text(printable_lines(run["error_detail"] or ""), style="red"))
+        detail.display = bool(run["error_detail"])
         config = self.query_one("#detail-config", DataTable)
         config.add_columns("field", "value")
         for key, value in run["config"].items():
+            if key == "model_source":
+                if value:
+                    config.add_row("source", plain(f"{source_hash(value)}, {len(value.splitlines())} lines (s)"))
+                continue
             config.add_row(key, plain(value))
+        self.source = run["config"].get("model_source", "")
         epochs = store.epochs(self.run_id)
         table = self.query_one("#detail-epochs", DataTable)
         table.add_columns("epoch", "train loss", "test loss", "test acc %", "time s", "img/s")
@@ -93,6 +108,19 @@ class RunDetailScreen(ModalScreen[None]):
         images = last.get("wrong_images") or ""
         self.query_one("#detail-wrong", Static).update(image_strip(images, last["wrong_labels"] or [], 60))
 
+    def action_source(self) -> None:
+        if not self.source:
+            self.app.notify("this run trains a built-in model: no source file", severity="warning")
+            return
+        from tui.screens.source_view import SourceScreen
+
+        run = self.app.store.run(self.run_id)
+        self.app.push_screen(SourceScreen(f"Run {self.run_id}: {run['model']}", self.source))
+
     def action_clone(self) -> None:
         self.dismiss()
         self.app.clone_run(self.run_id)
+
+
+def printable_lines(text: str) -> str:
+    return "\n".join(printable(line) for line in text.splitlines())

@@ -232,7 +232,7 @@ def title(run: LiveRun) -> str:
     device = f" ({markup_safe(run.device_name)})" if run.device_name else ""
     params = f"{run.params:,} params · " if run.params else ""  # none yet: it failed before training
     text = (
-        f"[b]Run {run.run_id}{name}[/b] · {run.config.model} on {run.config.dataset} · "
+        f"[b]Run {run.run_id}{name}[/b] · {markup_safe(run.config.model_label)} on {run.config.dataset} · "
         f"epoch {run.epoch}/{run.config.epochs}{' (testing)' if run.evaluating else ''} · "
         f"{markup_safe(run.device)}{device}{gpu_memory(run)} · {params}[{colour}]{status}[/]"
     )

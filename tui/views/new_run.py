@@ -10,16 +10,35 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
+from textual.suggester import Suggester
 from textual.widget import Widget
 from textual.widgets import Button, Input, Select, Static, Switch
 
 from engine.config import PRESETS, SETTINGS, ConfigError, RunConfig
 from engine.models import MODELS
 from engine.sweep import expand, parse_value
+from engine.user_model import is_user_model
+from tui.config_flags import model_completions
 from tui.safe_text import markup_safe
 
-FIELD_NAMES = [f.name for f in fields(RunConfig)]
+FIELD_NAMES = [f.name for f in fields(RunConfig) if not SETTINGS[f.name].internal]
 COPIES_HELP = "N runs with seeds seed, seed+1, …"
+MODEL_FILE_HELP = "FILE.py:Class of your own instead (tab completes); its source is recorded with the run"
+
+
+class ModelFileSuggester(Suggester):
+    """Completes Python files, then the classes and functions in the file typed (tui/config_flags.py)."""
+
+    def __init__(self):
+        super().__init__(use_cache=False, case_sensitive=True)
+
+    async def get_suggestion(self, value: str) -> str | None:
+        if not value:
+            return None
+        offers = [offer for offer in model_completions(value) if offer.startswith(value) and offer != value]
+        return offers[0] if offers else None
+
+
 MAX_FORM_RUNS = 1000
 
 
@@ -31,6 +50,8 @@ DATASET_HELP = {
 
 def help_of(name: str, value: Any = None) -> str:
     """A field's help line; a switch says whether it is on, the dataset describes the chosen one."""
+    if name == "model_file":
+        return MODEL_FILE_HELP
     if name not in SETTINGS:
         return COPIES_HELP
     if name == "dataset" and value in DATASET_HELP:
@@ -84,6 +105,17 @@ class NewRunForm(Widget):
                     else:
                         yield Input(str(value), id=f"field-{name}", select_on_focus=True, compact=True)
                     yield Static(markup_safe(help_of(name, value)), classes="help", id=f"error-{name}")
+                if name == "model":
+                    with Horizontal(classes="field", id="row-model_file"):
+                        yield Static("model file", classes="name")
+                        yield Input(
+                            "",
+                            id="field-model_file",
+                            placeholder="net.py:Net",
+                            suggester=ModelFileSuggester(),
+                            compact=True,
+                        )
+                        yield Static(MODEL_FILE_HELP, classes="help", id="error-model_file")
             with Horizontal(classes="field"):
                 yield Static("copies", classes="name")
                 yield Input("1", id="copies", select_on_focus=True, compact=True)
@@ -117,6 +149,12 @@ class NewRunForm(Widget):
     def fill(self, values: dict[str, Any]) -> None:
         """Put a preset's (or a past run's) config into the form; other fields get defaults."""
         merged = {**RunConfig().to_dict(), **values}
+        user_model = is_user_model(str(merged["model"]))
+        # A past run's own model file: the form names it, and its recorded source goes with a clone.
+        self.query_one("#field-model_file", Input).value = str(merged["model"]) if user_model else ""
+        self._recorded_source = (str(merged["model"]), str(merged.get("model_source", ""))) if user_model else None
+        if user_model:
+            merged["model"] = RunConfig().model
         for name in FIELD_NAMES:
             widget = self.query_one(f"#field-{name}")
             value = merged[name]
@@ -133,11 +171,18 @@ class NewRunForm(Widget):
         self.fill(config)
 
     def values(self) -> dict[str, Any]:
-        return {name: self.query_one(f"#field-{name}").value for name in FIELD_NAMES}
+        values = {name: self.query_one(f"#field-{name}").value for name in FIELD_NAMES}
+        model_file = self.query_one("#field-model_file", Input).value.strip()
+        if model_file:
+            values["model"] = model_file
+            recorded = getattr(self, "_recorded_source", None)
+            if recorded is not None and recorded[0] == model_file:
+                values["model_source"] = recorded[1]  # a clone trains the recorded source, not today's file
+        return values
 
     def clear_errors(self) -> None:
         self._wrong.clear()
-        for name in FIELD_NAMES + ["copies"]:
+        for name in FIELD_NAMES + ["model_file", "copies"]:
             self.restore_help(name)
 
     def restore_help(self, name: str) -> None:
@@ -155,7 +200,7 @@ class NewRunForm(Widget):
     def _field_changed(self, event) -> None:
         """A fixed field loses its error; a switch and the dataset keep their help line true."""
         name = (event.control.id or "").removeprefix("field-")
-        if name in FIELD_NAMES or name == "copies":
+        if name in FIELD_NAMES or name in ("model_file", "copies"):
             fixed = name in self._wrong and event.control.value != self._wrong[name]
             if fixed or isinstance(event, Switch.Changed) or name == "dataset":
                 self._wrong.pop(name, None)
@@ -177,7 +222,10 @@ class NewRunForm(Widget):
             values = {name: parse_value(name, value) for name, value in self.values().items()}
             configs = expand(values)
         except ConfigError as error:
-            self.show_error(error.field if error.field in FIELD_NAMES else "name", str(error).split(": ", 1)[1])
+            field = error.field if error.field in FIELD_NAMES else "name"
+            if field == "model" and self.query_one("#field-model_file", Input).value.strip():
+                field = "model_file"
+            self.show_error(field, str(error).split(": ", 1)[1])
             return
         for config in configs:
             device_problem = check_device(config, self.app.engine_devices)
@@ -191,7 +239,7 @@ class NewRunForm(Widget):
         copies = int(copies_text)
         if copies > 1:
             configs = [
-                config.replace(seed=config.seed + i, name=f"{config.name or config.model} s{config.seed + i}")
+                config.replace(seed=config.seed + i, name=f"{config.label} s{config.seed + i}")
                 for config in configs
                 for i in range(copies)
             ]

@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Static
 
-from store.export import format_value, header, table
+from store.export import MACHINE_ONLY, format_value, header, partial_mark, table
 from store.run_filter import FilterError
 from tui.safe_text import markup_safe, plain, printable
 from tui.views.run_table_view import RunTableView
@@ -130,7 +130,7 @@ class RunsView(RunTableView):
         if self.grouped:
             return [c for c in columns if not c.endswith("_std")]
         config = [c for c in columns if c not in ("id", "name", "status", "sweep", "tags", "error", *RESULTS)]
-        config = [c for c in config if c not in ("epochs_done", "model")]
+        config = [c for c in config if c not in ("epochs_done", "model", *MACHINE_ONLY)]
         return ["id", "name", "status", "model", *config, "sweep", "tags", *RESULTS, "error"]
 
     def row_key(self, row: dict[str, Any]) -> str:
@@ -155,7 +155,8 @@ class RunsView(RunTableView):
                 text = format_value(measure, value)
                 cells.append(plain(text + (f" ± {format_value(measure, std)}" if text and std is not None else "")))
             else:
-                cells.append(plain(format_value(column, value)))
+                text = format_value(column, value)
+                cells.append(plain(text + (partial_mark(column, row) if text else "")))
         return cells
 
     def show_count(self) -> None:

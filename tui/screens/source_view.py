@@ -1,0 +1,25 @@
+"""A model file's recorded source, read-only: what the run trained, whatever the file is now."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Static, TextArea
+
+from tui.safe_text import markup_safe
+
+
+class SourceScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q", "dismiss", "Close")]
+
+    def __init__(self, title: str, source: str):
+        super().__init__()
+        self.title_text, self.source = title, source
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="panel"):
+            yield Static(f"[b]{markup_safe(self.title_text)}[/b] · the source recorded with the run", id="source-title")
+            yield TextArea(self.source, read_only=True, show_line_numbers=True, id="source-text")
+        yield Footer()
