@@ -8,7 +8,7 @@ from engine.config import ConfigError, make_config
 from engine.data import synthetic
 from engine.events import EpochEnd, RunFailed, RunFinished, RunStarted
 from engine.train import evaluated_part, train
-from engine.user_model import UserModelError, build, check_output, is_user_model, label, read_source
+from engine.user_model import UserModelError, build, check_output, is_user_model, label
 from engine.worker import Job, run_job
 
 NET = textwrap.dedent(

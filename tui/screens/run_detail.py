@@ -69,7 +69,7 @@ class RunDetailScreen(ModalScreen[None]):
         for key, value in run["config"].items():
             if key == "model_source":
                 if value:
-                    config.add_row("source", plain(f"{source_hash(value)}, {len(value.splitlines())} lines (s)"))
+                    config.add_row("source", plain(f"{source_hash(value)} (s shows it)"))
                 continue
             config.add_row(key, plain(value))
         self.source = run["config"].get("model_source", "")

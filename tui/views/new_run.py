@@ -23,7 +23,7 @@ from tui.safe_text import markup_safe
 
 FIELD_NAMES = [f.name for f in fields(RunConfig) if not SETTINGS[f.name].internal]
 COPIES_HELP = "N runs with seeds seed, seed+1, …"
-MODEL_FILE_HELP = "FILE.py:Class of your own instead (tab completes); its source is recorded with the run"
+MODEL_FILE_HELP = "or FILE.py:Class of your own (tab completes)"
 
 
 class ModelFileSuggester(Suggester):
