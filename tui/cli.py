@@ -868,6 +868,19 @@ def bench_app_command(device: str, engine: str, quick: bool) -> None:
     print_result(bench_app(device, quick, engine), "Training under the app")
 
 
+@bench.command("gpu")
+@click.option("--device", default="auto", show_default=True, help="cuda, cuda:N (cpu runs what makes sense there).")
+@click.option("--quick", is_flag=True, help="Fewer batches: about 90 s on an H100.")
+def bench_gpu_command(device: str, quick: bool) -> None:
+    """The CUDA path in one command: speed against the tutorial, CUDA graphs, logging overhead,
+    graph-vs-eager losses, the memory pre-check, resume. The last line is one JSON object."""
+    from tui.bench import print_result
+    from tui.bench_gpu import bench_gpu
+
+    check_device(make_config(device=device))
+    print_result(bench_gpu(device, quick), "The GPU path")
+
+
 @bench.command("scale")
 @click.option(
     "--devices", help="The `worker --devices` list to compare with one worker (default: every GPU, or cpu,cpu)."

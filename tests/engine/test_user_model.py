@@ -165,3 +165,12 @@ def test_a_limited_evaluation_is_recorded_as_partial(tmp_path):
     end = next(e for e in events if isinstance(e, EpochEnd))
     assert end.eval_images == 256  # 20 x 64 of 50,000 training images: 2.56% of 10,000 test images, 4 batches
     assert sum(end.confusion) == 256
+
+
+def test_the_readme_example_builds_and_returns_logits():
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    source = readme.split("```python\n# net.py\n", 1)[1].split("```", 1)[0]
+    assert len(source.splitlines()) <= 15
+    check_output(build("net.py:Net", source, 10, 0.2), "net.py:Net", 10, "cpu")

@@ -193,9 +193,9 @@ async def test_a_live_run_fills_the_chart_and_the_epoch_table(home, engine):
         await pilot.press("ctrl+s")
         await pilot.press("3")
         await wait_until(pilot, lambda: app.live.run is not None and app.live.run.status == "finished")
-        await pilot.pause(0.5)  # one more redraw
         chart = app.query_one("#live-chart", LossChart)
-        assert len(chart._series) == 2 and len(chart._series[0].xs) == 40
+        # The chart redraws at a bounded rate (1 Hz): its next redraw shows every step.
+        await wait_until(pilot, lambda: len(chart._series) == 2 and len(chart._series[0].xs) == 40, timeout=5)
         assert app.query_one("#epoch-table", DataTable).row_count == 2
         assert "finished" in str(app.query_one("#live-title").render())
         assert app.store.run(1)["status"] == "finished" and app.store.loss_count(1) == 40

@@ -49,3 +49,31 @@ def test_bench_scale_times_the_queue_with_one_worker_and_a_worker_per_device(cap
 def test_bench_scale_rejects_a_bad_device_list(capsys):
     status, _, err = cifar_tui(capsys, "bench", "scale", "--devices", "cpu,,cpu")
     assert status == 2 and "devices: an empty name in the list" in err
+
+
+@pytest.mark.slow
+def test_bench_gpu_on_a_cpu_runs_what_it_can_names_the_rest_and_ends_with_json(capsys):
+    status, out, _ = cifar_tui(capsys, "bench", "gpu", "--device", "cpu", "--quick")
+    result = last_json(out)
+    assert status == 0 and result["device"] == "cpu"
+    assert set(result["skipped"]) == {
+        "resnet18 speed (a CPU with --quick)",
+        "cudagraphs speed (needs CUDA)",
+        "cudagraphs vs eager (needs CUDA)",
+        "memory pre-check (needs CUDA)",
+    }
+    assert result["seed-cnn eager img/s"] > 0 and result["seed-resnet b512 bf16 img/s"] > 0
+    assert result["resume max loss diff"] == 0.0 and result["resume steps compared"] == 60
+    assert result["loss rows recorded"] == 40
+    assert not [key for key in result if key.endswith(" error")]
+
+
+@pytest.mark.gpu
+def test_the_cuda_graph_step_trains_like_eager_over_many_steps():
+    import torch
+
+    from tui.bench_gpu import graph_and_eager_losses
+
+    graph, eager = graph_and_eager_losses(torch.device("cuda"), steps=300)
+    assert max(abs(a - b) for a, b in zip(graph, eager)) < 1e-3
+    assert eager[-1] < eager[0]  # it trained

@@ -22,6 +22,11 @@ from tui.runners.control_watcher import ControlWatcher
 from tui.safe_text import printable
 
 
+def on_part(event: EpochEnd) -> str:
+    """Where an epoch's test figures cover part of the test set (--limit-eval-batches), say so."""
+    return f" (on {event.eval_images:,} test images)" if event.eval_images else ""
+
+
 class ProgressView:
     """Turns engine events into a rich progress bar and one line per epoch."""
 
@@ -54,7 +59,7 @@ class ProgressView:
                 self.progress.update(self.task, speed=f"{event.images_per_s:,.0f}")
                 self.progress.console.print(
                     f"epoch {event.epoch}: train loss {event.train_loss:.4f}  test loss {event.test_loss:.4f}  "
-                    f"test acc {event.test_acc:.2f}%  {event.seconds:.1f}s  {event.images_per_s:,.0f} img/s"
+                    f"test acc {event.test_acc:.2f}%{on_part(event)}  {event.seconds:.1f}s  {event.images_per_s:,.0f} img/s"
                 )
             case RunFinished() | RunFailed() | RunCancelled():
                 self.progress.stop()
@@ -125,7 +130,9 @@ def train_in_foreground(
         from store.export import format_value
 
         console.print(
-            f"run {run_id} finished: test acc {format_value('test_acc', row['test_acc']) or '–'}%, "
+            f"run {run_id} finished: test acc {format_value('test_acc', row['test_acc']) or '–'}%"
+            + (f" on {row['eval_images']:,} test images" if row["eval_images"] else "")
+            + ", "
             f"{format_value('images_per_s', row['images_per_s']) or '–'} img/s"
         )
         return 0

@@ -115,7 +115,7 @@ class LiveView(Vertical):
                 str(end.epoch),
                 f"{end.train_loss:.4f}",
                 f"{end.test_loss:.4f}",
-                f"{end.test_acc:.2f}%",
+                f"{end.test_acc:.2f}%" + ("*" if end.eval_images else ""),  # * part of the test set
                 f"{end.lr:.3g}" if end.lr else "",
                 f"{end.seconds:.1f}s",
                 f"{end.images_per_s:,.0f}",
