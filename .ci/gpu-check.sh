@@ -15,7 +15,7 @@
 # a failing step never stops the script (set -u, not -e). A global budget (CHECK_BUDGET_S, 420 s)
 # clips each step's timeout and skips the steps left when it is spent.
 #
-# $OUT gets: log.txt (everything printed), summary.tsv, bench.jsonl, runs.json, resume.json,
+# $OUT gets: log.txt (everything printed), summary.tsv, bench.jsonl (bench gpu), speedrun.json, runs.json, resume.json,
 # cifar-tui.log (the home's log).
 set -u
 export PYTHONUNBUFFERED=1
@@ -221,14 +221,19 @@ step pytest-gpu 120 "$PY" -m pytest -q -rs -p no:cacheprovider --continue-on-col
 step pytest-engine 100 "$PY" -m pytest -q --maxfail=5 -p no:cacheprovider --durations=8 tests/engine
 
 # ------------------------------------------------------------------ c. benchmark
+# `bench gpu`: speed against the tutorial (eager and CUDA graphs, three models), seed-resnet b512
+# bf16, logging overhead, graph-vs-eager losses, the memory pre-check, resume; its last line is JSON.
 : > "$OUT/bench.jsonl"
-if [[ $DRY == 1 ]]; then BENCH=("seed-cnn --quick"); else BENCH=(seed-cnn seed-resnet resnet18); fi
-for spec in "${BENCH[@]}"; do
-  read -r -a args <<< "$spec"
-  STEP_OUT=$TMP/bench-${args[0]}.out step "bench-${args[0]}" 150 "${CT[@]}" bench --device "$DEVICE" --model "${args[@]}"
-  grep '^{' "$TMP/bench-${args[0]}.out" 2>/dev/null | tail -n 1 | grep '^{' >> "$OUT/bench.jsonl" \
-    || echo "{\"model\": \"${args[0]}\", \"error\": \"no JSON line\"}" >> "$OUT/bench.jsonl"
-done
+QUICK=(); [[ $DRY == 1 ]] && QUICK=(--quick)
+STEP_OUT=$TMP/bench-gpu.out step bench-gpu 240 "${CT[@]}" bench gpu --device "$DEVICE" "${QUICK[@]}"
+grep '^{' "$TMP/bench-gpu.out" 2>/dev/null | tail -n 1 | grep '^{' >> "$OUT/bench.jsonl" \
+  || echo '{"bench": "gpu", "error": "no JSON line"}' >> "$OUT/bench.jsonl"
+# The speedrun preset, 5 seeds, through the queue and a worker (synthetic data: no CIFAR-10 there).
+SPEED=(--preset speedrun --dataset synthetic --device "$DEVICE" --seed 0..4 --sweep-name speedrun)
+[[ $DRY == 1 ]] && SPEED+=(--epochs 1 --limit-batches 2 --batch-size 64 --precision fp32)
+step speedrun-queue 30 "${CT[@]}" queue add "${SPEED[@]}"
+step speedrun-train 150 "${CT[@]}" worker --until-empty
+STEP_OUT=$OUT/speedrun.json step speedrun-table 30 "${CT[@]}" runs sweep=speedrun --json
 
 # ------------------------------------------------------------------ d. real runs, the product road
 SYN=(--dataset synthetic --device "$DEVICE")

@@ -218,6 +218,7 @@ def train_batches(
     hflip: bool,
     crop: bool,
     drop_last: bool = False,
+    translate: int = 0,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """One epoch of shuffled, augmented, normalised batches, all on the split's device."""
     n = len(split)
@@ -228,6 +229,8 @@ def train_batches(
         images = split.images[index]
         if crop:
             images = random_crop(images, generator)
+        if translate:
+            images = random_translate(images, generator, translate)
         if hflip:
             images = random_hflip(images, generator)
         yield normalize(images), split.labels[index]
@@ -259,3 +262,20 @@ def random_crop(images: torch.Tensor, generator: torch.Generator, padding: int =
     rows = torch.arange(h, device=images.device)[None, :] + offsets[:, :1]
     cols = torch.arange(w, device=images.device)[None, :] + offsets[:, 1:]
     return _gather(padded, rows, cols)
+
+
+def random_translate(images: torch.Tensor, generator: torch.Generator, pixels: int) -> torch.Tensor:
+    """Shift each image by up to `pixels` both ways, the edge mirrored in (reflect padding), in
+    one gather per batch."""
+    n, _, h, w = images.shape
+    shifts = torch.randint(-pixels, pixels + 1, (n, 2), generator=generator, device=generator.device)
+    shifts = shifts.to(images.device)
+    rows = _reflect(torch.arange(h, device=images.device)[None, :] + shifts[:, :1], h)
+    cols = _reflect(torch.arange(w, device=images.device)[None, :] + shifts[:, 1:], w)
+    return _gather(images, rows, cols)
+
+
+def _reflect(index: torch.Tensor, size: int) -> torch.Tensor:
+    """Indices past an edge mirrored back inside, as F.pad's "reflect" does (-1 -> 1, size -> size-2)."""
+    index = index.abs()
+    return torch.where(index >= size, 2 * (size - 1) - index, index)

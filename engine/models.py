@@ -34,6 +34,12 @@ def _seed_resnet(num_classes: int, dropout: float) -> nn.Module:
     return SeedResNet(num_classes)
 
 
+def _airbench(num_classes: int, dropout: float) -> nn.Module:
+    from engine.airbench_model import AirbenchNet
+
+    return AirbenchNet(num_classes)
+
+
 def _torchvision(name: str, **options) -> Callable[[int, float], nn.Module]:
     def build(num_classes: int, dropout: float) -> nn.Module:
         import torchvision.models
@@ -72,6 +78,12 @@ MODELS: dict[str, ModelSpec] = {
             "resnet",
             "ResNet-18 with a 3x3 stem and no max-pool, as CIFAR papers use",
             _resnet18_cifar,
+        ),
+        ModelSpec(
+            "airbench",
+            "airbench",
+            "airbench94's net: a whitening 2x2 conv, conv-BN-GELU blocks 64-256-256 (the speedrun preset)",
+            _airbench,
         ),
         ModelSpec("alexnet", "alexnet", "AlexNet (2012): 5 conv and 3 linear layers", _torchvision("alexnet"), 63),
         ModelSpec("vgg16", "vgg", "VGG-16: 13 3x3 conv layers and 3 linear layers", _torchvision("vgg16")),

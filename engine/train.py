@@ -19,7 +19,7 @@ from torch import nn
 
 from engine.checkpoint import checkpoint_path, load_checkpoint, remove_pending, write_pending
 from engine.config import RunConfig
-from engine.data import Dataset, Split, eval_batches, load_dataset, train_batches
+from engine.data import Dataset, Split, eval_batches, load_dataset, normalize, train_batches
 from engine.device import (
     describe_device,
     memory_total,
@@ -29,6 +29,7 @@ from engine.device import (
     start_peak_memory,
 )
 from engine.events import EpochEnd, Event, RunCancelled, RunFinished, RunStarted
+from engine.lookahead import Lookahead
 from engine.loss_stream import LossStream
 from engine.models import build_model, count_parameters
 from engine.pause_points import pause_point
@@ -44,16 +45,41 @@ def make_optimizer(config: RunConfig, model: nn.Module, device: torch.device) ->
     fused = {"fused": True} if config.fused and device.type in ("cuda", "cpu") else {}
     if config.compile == "cudagraphs" and device.type == "cuda" and config.optimizer == "adam":
         fused["capturable"] = True  # Adam's step counter lives on the GPU, so a graph can replay it
+    params = parameter_groups(model, config)
     if config.optimizer == "sgd":
         return torch.optim.SGD(
-            model.parameters(),
+            params,
             lr=config.lr,
             momentum=config.momentum,
             nesterov=config.nesterov,
             weight_decay=config.weight_decay,
             **fused,
         )
-    return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, **fused)
+    return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, **fused)
+
+
+def parameter_groups(model: nn.Module, config: RunConfig) -> list[dict]:
+    """One group, or with bias_lr_scale two: BatchNorm biases learn that many times faster, and
+    decay as much as the rest (their weight decay divided by the same factor). Each group's
+    lr_scale tells the schedule what to multiply the rate by."""
+    trained = [p for p in model.parameters() if p.requires_grad]
+    if config.bias_lr_scale == 1.0:
+        return [{"params": trained, "lr_scale": 1.0}]
+    norm_biases = {
+        id(m.bias)
+        for m in model.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.bias is not None and m.bias.requires_grad
+    }
+    scale = config.bias_lr_scale
+    return [
+        {"params": [p for p in trained if id(p) not in norm_biases], "lr_scale": 1.0},
+        {
+            "params": [p for p in trained if id(p) in norm_biases],
+            "lr": config.lr * scale,
+            "weight_decay": config.weight_decay / scale,
+            "lr_scale": scale,
+        },
+    ]
 
 
 def steps_per_epoch(config: RunConfig, train_size: int, drop_last: bool = False) -> int:
@@ -71,6 +97,7 @@ class Trained:
     generator: torch.Generator  # shuffling and augmentation
     first_epoch: int = 1
     step: int = 0
+    lookahead: Lookahead | None = None
 
 
 def train(
@@ -93,7 +120,11 @@ def train(
     if data is None:
         data = load_dataset(config.dataset, data_dir, device)
     ckpt_path = checkpoint_path(checkpoint_dir, run_id) if checkpoint_dir else None
-    state = build(config, device, len(data.classes))
+    state = build(config, device, data)
+    drop_last = config.compile == "cudagraphs"  # a CUDA graph replays one batch shape
+    per_epoch = steps_per_epoch(config, len(data.train), drop_last)
+    if config.lookahead:
+        state.lookahead = Lookahead(state.raw_model, per_epoch * config.epochs)
     if ckpt_path is not None:
         remove_pending(ckpt_path)  # left by a process killed while writing one
         restore(state, load_checkpoint(ckpt_path, device, run_id, config.to_json()), device)
@@ -103,8 +134,6 @@ def train(
         with torch.random.fork_rng(devices=[device]):
             trial_step(state.model, config, device, len(data.classes))
     step_fn = make_step(state.model, state.optimizer, config, device)
-    drop_last = config.compile == "cudagraphs"  # a CUDA graph replays one batch shape
-    per_epoch = steps_per_epoch(config, len(data.train), drop_last)
     emit(
         RunStarted(
             run_id,
@@ -179,10 +208,19 @@ def evaluated_part(config: RunConfig, data: Dataset) -> Split:
     return Split(data.test.images[:images], data.test.labels[:images])
 
 
-def build(config: RunConfig, device: torch.device, num_classes: int) -> Trained:
+DATA_INIT_IMAGES = 5000  # training images a model's data_init sees (airbench whitens on 5,000)
+
+
+def build(config: RunConfig, device: torch.device, data: Dataset) -> Trained:
+    """The model (initialised from data if it asks: data_init(images), as airbench's whitening
+    layer does), its optimizer and the generator of its data order and augmentation."""
+    num_classes = len(data.classes)
     raw_model = build_model(config.model, num_classes, config.dropout, config.init, config.model_source).to(device)
     if config.model_source:  # a user's model: the wrong input or output fails now, not mid-epoch
         check_output(raw_model, config.model, num_classes, device)
+    if hasattr(raw_model, "data_init"):
+        with torch.no_grad():
+            raw_model.data_init(normalize(data.train.images[:DATA_INIT_IMAGES]))
     optimizer = make_optimizer(config, raw_model, device)
     generator = torch.Generator(device=device).manual_seed(config.seed)
     return Trained(raw_model, raw_model, optimizer, generator)
@@ -198,6 +236,8 @@ def restore(state: Trained, checkpoint: dict | None, device: torch.device) -> No
     if device.type == "cuda" and "cuda_rng" in checkpoint:  # dropout's random numbers on the GPU
         torch.cuda.set_rng_state(checkpoint["cuda_rng"].cpu(), device)
     state.generator.set_state(checkpoint["generator"].cpu())
+    if state.lookahead is not None and "lookahead" in checkpoint:
+        state.lookahead.load_state_dict(checkpoint["lookahead"])
     state.first_epoch, state.step = checkpoint["epoch"] + 1, checkpoint["step"]
 
 
@@ -216,7 +256,9 @@ def train_epoch(
     state.model.train()
     images, held = 0, 0.0
     scheduled, total_steps = config.lr_schedule != "constant", per_epoch * config.epochs
-    batches = train_batches(split, config.batch_size, state.generator, config.hflip, config.crop, drop_last)
+    batches = train_batches(
+        split, config.batch_size, state.generator, config.hflip, config.crop, drop_last, config.translate
+    )
     for _, (inputs, targets) in zip(range(per_epoch), batches):
         asked = time.perf_counter()
         if should_stop():  # it blocks while the run is paused
@@ -226,9 +268,11 @@ def train_epoch(
         if scheduled:
             lr = lr_at(state.step, total_steps, config.lr, config.lr_schedule, warmup_steps=per_epoch)
             for group in state.optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group.get("lr_scale", 1.0)
         stream.append(state.step, epoch, step_fn(inputs, targets))
         state.step += 1
+        if state.lookahead is not None:
+            state.lookahead.after_step(state.step)
         images += targets.shape[0]
     stream.flush()  # sync: the epoch's last losses reach the host
     return images, held
@@ -251,10 +295,33 @@ def write_checkpoint(
             "torch_rng": torch.get_rng_state(),
             "generator": state.generator.get_state(),
             **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}),
+            **({"lookahead": state.lookahead.state_dict()} if state.lookahead is not None else {}),
         },
     )
     pause_point("checkpoint-written")
     return str(pending)
+
+
+def augmented_logits(model: nn.Module, inputs: torch.Tensor, config: RunConfig) -> torch.Tensor:
+    """The model's logits, or with test-time augmentation the mean of its views': flip, the
+    image and its mirror; flip-translate, also both shifted one pixel up-left and down-right
+    (airbench94's, the unshifted pair weighted as much as the two shifted pairs together)."""
+
+    def plain(images: torch.Tensor) -> torch.Tensor:
+        outputs = model(prepare_inputs(images, config))
+        return outputs[0] if isinstance(outputs, tuple) else outputs
+
+    def mirrored(images: torch.Tensor) -> torch.Tensor:
+        return 0.5 * plain(images) + 0.5 * plain(images.flip(3))
+
+    if config.tta == "off":
+        return plain(inputs)
+    if config.tta == "flip":
+        return mirrored(inputs)
+    padded = F.pad(inputs, (1, 1, 1, 1), mode="reflect")
+    h, w = inputs.shape[2:]
+    shifted = 0.5 * mirrored(padded[:, :, :h, :w]) + 0.5 * mirrored(padded[:, :, 2:, 2:])
+    return 0.5 * mirrored(inputs) + 0.5 * shifted
 
 
 WRONG_SHOWN = 6  # misclassified test images recorded per epoch (16x16: 768 bytes each), for Live's strip
@@ -281,7 +348,7 @@ def evaluate(model: nn.Module, split: Split, num_classes: int, config: RunConfig
     predictions = []
     for inputs, targets in eval_batches(split, EVAL_BATCH):
         with autocast(config, device):
-            outputs = model(prepare_inputs(inputs, config))
+            outputs = augmented_logits(model, inputs, config)
         loss_sum += F.cross_entropy(outputs.float(), targets, reduction="sum")
         predicted = outputs.argmax(1)
         confusion += torch.bincount(targets * num_classes + predicted, minlength=num_classes * num_classes)

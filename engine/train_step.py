@@ -39,11 +39,13 @@ def prepare_inputs(inputs: torch.Tensor, config: RunConfig) -> torch.Tensor:
     return inputs.contiguous(memory_format=torch.channels_last) if config.channels_last else inputs
 
 
-def loss_of(outputs, targets: torch.Tensor) -> torch.Tensor:
+def loss_of(outputs, targets: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
     if isinstance(outputs, tuple):  # (logits, aux logits...) from googlenet / inception_v3
         main, *aux = outputs
-        return F.cross_entropy(main, targets) + 0.4 * sum(F.cross_entropy(a, targets) for a in aux)
-    return F.cross_entropy(outputs, targets)
+        return F.cross_entropy(main, targets, label_smoothing=label_smoothing) + 0.4 * sum(
+            F.cross_entropy(a, targets, label_smoothing=label_smoothing) for a in aux
+        )
+    return F.cross_entropy(outputs, targets, label_smoothing=label_smoothing)
 
 
 def trial_step(model: nn.Module, config: RunConfig, device: torch.device, num_classes: int) -> None:
@@ -55,7 +57,7 @@ def trial_step(model: nn.Module, config: RunConfig, device: torch.device, num_cl
         inputs = torch.zeros(config.batch_size, 3, 32, 32, device=device)
         targets = torch.zeros(config.batch_size, dtype=torch.long, device=device)
         with autocast(config, device):
-            loss = loss_of(model(prepare_inputs(inputs, config)), targets)
+            loss = loss_of(model(prepare_inputs(inputs, config)), targets, config.label_smoothing)
         loss.backward()
     finally:
         with torch.no_grad():
@@ -78,7 +80,7 @@ def make_step(model: nn.Module, optimizer: torch.optim.Optimizer, config: RunCon
     def step(inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)
         with autocast(config, device):
-            loss = loss_of(model(prepare_inputs(inputs, config)), targets)
+            loss = loss_of(model(prepare_inputs(inputs, config)), targets, config.label_smoothing)
         if scaler is None:
             loss.backward()
             optimizer.step()
@@ -118,7 +120,7 @@ class GraphStep:
             enabled=self.config.precision != "fp32",
             cache_enabled=False,
         ):
-            loss = loss_of(self.model(self.inputs), self.targets)
+            loss = loss_of(self.model(self.inputs), self.targets, self.config.label_smoothing)
         loss.backward()
         self.optimizer.step()
         return loss

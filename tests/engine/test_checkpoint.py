@@ -153,9 +153,9 @@ def test_a_diverging_run_fails_as_diverged_and_keeps_its_losses(tmp_path, monkey
     original = train_step.loss_of
     calls = {"n": 0}
 
-    def poisoned(outputs, targets):
+    def poisoned(outputs, targets, label_smoothing=0.0):
         calls["n"] += 1
-        loss = original(outputs, targets)
+        loss = original(outputs, targets, label_smoothing)
         return loss * float("nan") if calls["n"] > 2 else loss
 
     monkeypatch.setattr(train_step, "loss_of", poisoned)
