@@ -218,7 +218,7 @@ step pip-check 30 "$PY" -m pip check --disable-pip-version-check
 
 # ------------------------------------------------------------------ b. tests
 step pytest-gpu 120 "$PY" -m pytest -q -rs -p no:cacheprovider --continue-on-collection-errors -m gpu tests
-step pytest-engine 100 "$PY" -m pytest -q --maxfail=5 -p no:cacheprovider --durations=8 tests/engine
+step pytest-engine 100 "$PY" -m pytest -q --maxfail=5 -p no:cacheprovider --durations=8 -m "not slow" tests/engine
 
 # ------------------------------------------------------------------ c. benchmark
 # `bench gpu`: speed against the tutorial (eager and CUDA graphs, three models), seed-resnet b512
