@@ -126,14 +126,15 @@ def test_the_installed_command_runs():
     assert result.returncode == 0 and "run" in result.stdout and "export" in result.stdout
 
 
-def test_models_json_shows_the_tutorials_counts(capsys):
+def test_models_json_shows_the_tutorials_counts(home, capsys):
     status, out, _ = cifar_tui(capsys, "models", "--json")
     rows = {row["name"]: row for row in json.loads(out)}
-    assert status == 0 and len(rows) == 15
-    assert {name: rows[name]["params"] for name in ("seed-cnn", "seed-resnet", "resnet18")} == {
+    assert status == 0 and len(rows) == 16
+    assert {name: rows[name]["params"] for name in ("seed-cnn", "seed-resnet", "resnet18", "airbench")} == {
         "seed-cnn": 43_626,
         "seed-resnet": 175_258,
         "resnet18": 11_181_642,
+        "airbench": 1_972_792,
     }
     assert rows["inception_v3"]["input_size"] == 299 and rows["alexnet"]["input_size"] == 63
     assert all(row["description"] and row["family"] for row in rows.values())
