@@ -115,7 +115,7 @@ class ClusterRun:
         ref, self._drain = self.news(), None
         try:
             return ray.get(ref)
-        except (ray.exceptions.RayActorError, ray.exceptions.ObjectLostError) as error:
+        except ray.exceptions.RayError as error:  # the actor, its node or its object is gone
             raise RunLost(_first_line(error)) from None
 
     def control(self, stop: bool = False, pause: bool | None = None) -> None:

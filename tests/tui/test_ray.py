@@ -96,9 +96,15 @@ def test_cancel_and_pause_reach_a_remote_run(dispatching):
     store = home.store()
     wait_for(lambda: store.loss_count(run_id) > 20)
     assert store.request_pause(run_id)
-    time.sleep(2.0)  # the watcher's poll, the actor call, the batch in flight, the last chunk
+
+    def held_for_a_second():
+        before = store.loss_count(run_id)
+        time.sleep(1.0)
+        return store.loss_count(run_id) == before
+
+    wait_for(held_for_a_second, 15)  # the batch in flight and its chunk arrive first
     held = store.loss_count(run_id)
-    time.sleep(1.5)
+    time.sleep(1.0)
     assert store.loss_count(run_id) == held
     store.request_pause(run_id, False)
     wait_for(lambda: store.loss_count(run_id) > held)
@@ -119,7 +125,7 @@ def test_a_killed_ray_worker_ends_its_run_interrupted_and_resume_finishes_it(dis
     os.kill(dispatcher.active[run_id].pid(), signal.SIGKILL)
     row = wait_for(lambda: (r := store.run(run_id))["status"] != "running" and r, 60)
     assert row["status"] == "interrupted" and "Ray worker was lost" in row["error"]
-    assert dispatcher.active == {}  # the dispatcher goes on
+    wait_for(lambda: dispatcher.active == {}, 10)  # the dispatcher goes on
     config = make_config(dataset="synthetic", epochs=4, limit_batches=50, seed=0)
     assert train_in_foreground(home, config, run_id) == 0  # here, from the checkpoint that came back
     row = store.run(run_id)
@@ -150,4 +156,4 @@ def test_a_failing_run_fails_alone(dispatching, monkeypatch):
     assert "is not a readable checkpoint" in store.run(broken_remotely)["error"]
     assert store.run(unloadable)["status"] == "failed"
     assert store.run(unloadable)["error"] == "CIFAR-10 could not be downloaded (no network)"
-    assert dispatcher.active == {}
+    wait_for(lambda: dispatcher.active == {}, 10)  # the actor's last answer says its run has ended
