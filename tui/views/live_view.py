@@ -238,6 +238,8 @@ def title(run: LiveRun) -> str:
     )
     if status == "paused":
         text += " [dim](p goes on)[/]"
+    if run.epochs and run.epochs[-1].eval_images:  # what the epoch table's * means
+        text += f" · [dim]* on {run.epochs[-1].eval_images:,} test images[/]"
     if run.error:
         text += f"\n[red]{markup_safe(run.error)}[/]"
     return text
