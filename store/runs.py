@@ -19,8 +19,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from engine.config import TYPED_FIELDS
-from engine.user_model import label as model_label
+from engine.config import TYPED_FIELDS, user_model_label
 from store.epoch_row import parse_row
 from store.groups import MEASURES, finish_group, group_key, group_sql
 from store.liveness import owner_alive
@@ -202,7 +201,9 @@ class RunStore:
             [
                 config.get("name", ""),
                 "queued" if worker is None else "running",
-                model_label(config["model"], config["model_source"]) if config.get("model_source") else config["model"],
+                user_model_label(config["model"], config["model_source"])
+                if config.get("model_source")
+                else config["model"],
                 config["dataset"],
                 config["epochs"],
                 json.dumps(config, sort_keys=True),
