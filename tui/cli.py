@@ -551,7 +551,9 @@ def show(ctx: click.Context, run_id: int, as_json: bool, source: bool) -> None:
         recorded = existing_run(store, run_id)["config"].get("model_source")
         if not recorded:
             raise BadInput(f"source: run {run_id} trains the built-in model {store.run(run_id)['model']}; no file")
-        click.echo(recorded, nl=not recorded.endswith("\n"))
+        if sys.stdout.isatty():  # a terminal obeys control characters: show them instead
+            recorded = "\n".join(printable(line) for line in recorded.splitlines()) + "\n"
+        click.echo(recorded, nl=not recorded.endswith("\n"))  # into a file: the text exactly
         return
     if as_json:
         click.echo(json.dumps(show_record(store, run_id), indent=2, ensure_ascii=False))

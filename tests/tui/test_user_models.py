@@ -145,6 +145,12 @@ async def test_the_detail_screen_shows_the_traceback_and_the_source(tmp_path):
         await pilot.press("s")
         await pilot.pause()
         assert app.screen.query_one("#source-text").text == NET
+    from tui.screens.source_view import SourceScreen
+
+    async with CifarApp(home, start_engine=False).run_test(size=(100, 30)) as pilot:
+        pilot.app.push_screen(SourceScreen("hostile", "x = '\x1b[2J'\r\ny = 1\n"))
+        await pilot.pause()
+        assert pilot.app.screen.query_one("#source-text").text == "x = '\\x1b[2J'\ny = 1\n"
 
 
 async def test_the_new_form_takes_a_model_file_and_says_what_is_wrong_beside_it(net_dir):

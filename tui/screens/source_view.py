@@ -8,7 +8,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static, TextArea
 
-from tui.safe_text import markup_safe
+from tui.safe_text import markup_safe, printable
 
 
 class SourceScreen(ModalScreen[None]):
@@ -21,5 +21,7 @@ class SourceScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="panel"):
             yield Static(f"[b]{markup_safe(self.title_text)}[/b] · the source recorded with the run", id="source-title")
-            yield TextArea(self.source, read_only=True, show_line_numbers=True, id="source-text")
+            # Shown as text: a control character in the source is spelled out, never obeyed.
+            shown = "".join(printable(line.rstrip("\r\n")) + "\n" for line in self.source.splitlines(True))
+            yield TextArea(shown, read_only=True, show_line_numbers=True, id="source-text")
         yield Footer()
