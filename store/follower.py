@@ -80,10 +80,13 @@ class StoreFollower:
             if run["id"] == self.run_id:
                 continue  # followed: its events said it
             if not self.running:
-                # Nothing is training: this ending becomes what the viewer shows.
-                self.run_id, self.next_step, self.epochs_seen = run["id"], 0, 0
+                # Nothing is training: this run becomes what the viewer shows, all of it (a short
+                # run may have started and ended between two polls), its ending included.
+                self.run_id, self.next_step, self.epochs_seen, self.paused = run["id"], 0, 0, False
                 self.emit(started(run))
-            self.emit(ending(run, 0))
+                self._catch_up()
+            else:
+                self.emit(ending(run, 0))
 
 
 def started(run: dict[str, Any]) -> RunStarted:

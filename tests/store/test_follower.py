@@ -63,6 +63,26 @@ def test_a_recorded_run_comes_back_as_the_same_events(tmp_path):
     assert seen[-1] == RunFinished(run_id, 82.0, 0.5, 2.0)
 
 
+def test_a_run_that_started_and_ended_between_two_polls_is_shown_whole(tmp_path):
+    """A quick run (a few batches, a limited evaluation) can begin and end within one poll: the
+    viewer still gets its losses and epochs, then its ending, not an empty finished run."""
+    store = RunStore(tmp_path / "runs.db")
+    seen = []
+    follower = StoreFollower(store, seen.append)
+    follower.poll()
+    run_id = claimed(store)
+    started = RunStarted(run_id, CONFIG.to_json(), "cpu", "2 CPU threads", 43626, 3, 6)
+    write(store, started, Losses(run_id, 1, 0, (2.0, 1.5, 1.25)), end(run_id, 1))
+    write(store, Losses(run_id, 2, 3, (1.0, 0.75, 0.5)), end(run_id, 2), RunFinished(run_id, 82.0, 0.5, 2.0))
+    follower.poll()
+    assert isinstance(seen[0], RunStarted) and seen[0].run_id == run_id and seen[0].total_steps == 6
+    assert [x for e in seen if isinstance(e, Losses) for x in e.losses] == [2.0, 1.5, 1.25, 1.0, 0.75, 0.5]
+    assert [e for e in seen if isinstance(e, EpochEnd)] == [end(run_id, 1), end(run_id, 2)]
+    assert seen[-1] == RunFinished(run_id, 82.0, 0.5, 2.0) and sum(isinstance(e, RunFinished) for e in seen) == 1
+    follower.poll()
+    assert sum(isinstance(e, RunFinished) for e in seen) == 1
+
+
 def test_a_pause_request_is_followed_both_ways(tmp_path):
     store = RunStore(tmp_path / "runs.db")
     seen = []
