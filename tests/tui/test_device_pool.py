@@ -129,3 +129,48 @@ async def test_the_app_engine_takes_devices_remembers_them_and_shows_where_runs_
         store.run(run_id)["status"] == "cancelled" for run_id in (1, 2)
     )  # quitting cancelled both runs of the pool
     assert CifarApp(home).home.setting(DEVICES_SETTING) == "cpu,cpu"
+
+
+@pytest.mark.slow
+def test_a_member_killed_mid_run_leaves_its_run_interrupted_and_is_replaced(tmp_path):
+    import os
+
+    for seed in range(3):
+        added = cifar_tui(tmp_path, "queue", "add", "--dataset", "synthetic", "--epochs", "30", "--seed", str(seed))
+        assert added.wait() == 0
+    pool = cifar_tui(tmp_path, "worker", "--devices", "cpu,cpu")
+    try:
+        wait_for(lambda: query(tmp_path, "SELECT count(*) FROM runs WHERE status = 'running'") == [(2,)], 120)
+        wait_for(lambda: query(tmp_path, "SELECT count(*) FROM losses WHERE run_id = 1") != [(0,)], 120)
+        [(worker,)] = query(tmp_path, "SELECT worker FROM runs WHERE id = 1")
+        os.kill(int(worker.rpartition(":")[2]), signal.SIGKILL)
+        # The pool starts a new member, whose store marks the dead one's run interrupted, and it
+        # takes the next queued run.
+        wait_for(lambda: query(tmp_path, "SELECT status FROM runs WHERE id = 1") == [("interrupted",)], 60)
+        wait_for(lambda: query(tmp_path, "SELECT status FROM runs WHERE id = 3") == [("running",)], 60)
+        [(error,)] = query(tmp_path, "SELECT error FROM runs WHERE id = 1")
+        assert "resume it" in error
+        assert query(tmp_path, "SELECT status FROM runs WHERE id = 2") == [("running",)]  # the other device goes on
+    finally:
+        pool.send_signal(signal.SIGINT)
+        out, _ = pool.communicate(timeout=60)
+    assert "stopped (exit -9); starting a new one" in out
+    assert query(tmp_path, "SELECT status FROM runs WHERE id IN (2, 3) ORDER BY id") == [("cancelled",), ("cancelled",)]
+
+
+def test_a_member_that_keeps_dying_as_it_starts_is_given_up_after_three_tries(monkeypatch):
+    from tui.runners import device_pool
+
+    class Dead:
+        def poll(self):
+            return 1
+
+    starts = []
+    monkeypatch.setattr(device_pool.Member, "start", lambda member: starts.append(member.device))
+    member = device_pool.Member("cuda:3", [], process=Dead(), started_at=time.monotonic())
+    for _ in range(3):
+        device_pool._look_after(member, until_empty=False)
+    assert starts == ["cuda:3", "cuda:3"] and member.done
+    lived = device_pool.Member("cuda:0", [], process=Dead(), started_at=time.monotonic() - 60, quick_deaths=2)
+    device_pool._look_after(lived, until_empty=False)  # it trained a while: a kill, not a crash loop
+    assert not lived.done and lived.quick_deaths == 0 and starts[-1] == "cuda:0"

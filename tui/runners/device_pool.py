@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 from store.runs import worker_id
 
-RESTART_AFTER_S = 10  # a member that dies sooner than this after starting is not restarted
+QUICK_DEATH_S = 10  # a member that dies this soon after starting, QUICK_DEATHS times in a row,
+QUICK_DEATHS = 3  # is not restarted: it would only die again (a device it cannot use, say)
 POLL_S = 0.5
 
 
@@ -52,6 +53,7 @@ class Member:
     process: subprocess.Popen | None = None
     started_at: float = 0.0
     done: bool = False
+    quick_deaths: int = 0
 
     def start(self) -> None:
         # A session of its own: Ctrl-C at the terminal reaches the pool, which passes it on
@@ -105,15 +107,18 @@ def run_pool(home, devices: list[str], until_empty: bool, parent: int | None = N
 
 def _look_after(member: Member, until_empty: bool) -> None:
     """Restart a member that died (its run becomes interrupted: resume it), unless it ended by
-    design or dies as soon as it starts."""
+    design or keeps dying as soon as it starts."""
     code = None if member.done or member.process is None else member.process.poll()
     if code is None:
         return
     if until_empty and code == 0:
         member.done = True
-    elif time.monotonic() - member.started_at < RESTART_AFTER_S:
+        return
+    quick = time.monotonic() - member.started_at < QUICK_DEATH_S
+    member.quick_deaths = member.quick_deaths + 1 if quick else 0
+    if member.quick_deaths >= QUICK_DEATHS:
         member.done = True
-        print(f"the worker on {member.device} stopped (exit {code}) right after starting; not restarted", flush=True)
+        print(f"the worker on {member.device} keeps stopping (exit {code}) as it starts; not restarted", flush=True)
     else:
         print(f"the worker on {member.device} stopped (exit {code}); starting a new one", flush=True)
         member.start()
