@@ -16,7 +16,7 @@
 # clips each step's timeout and skips the steps left when it is spent.
 #
 # $OUT gets: log.txt (everything printed), summary.tsv, bench.jsonl (bench gpu), speedrun.json, runs.json, resume.json,
-# cifar-tui.log (the home's log).
+# cifar-tui.log (the home's log), live.json and live.svg (the speedrun with the app's Live open).
 set -u
 export PYTHONUNBUFFERED=1
 export PYTHONDONTWRITEBYTECODE=1
@@ -229,11 +229,18 @@ STEP_OUT=$TMP/bench-gpu.out step bench-gpu 240 "${CT[@]}" bench gpu --device "$D
 grep '^{' "$TMP/bench-gpu.out" 2>/dev/null | tail -n 1 | grep '^{' >> "$OUT/bench.jsonl" \
   || echo '{"bench": "gpu", "error": "no JSON line"}' >> "$OUT/bench.jsonl"
 # The speedrun preset, 5 seeds, through the queue and a worker (synthetic data: no CIFAR-10 there).
-SPEED=(--preset speedrun --dataset synthetic --device "$DEVICE" --seed 0..4 --sweep-name speedrun)
-[[ $DRY == 1 ]] && SPEED+=(--epochs 1 --limit-batches 2 --batch-size 64 --precision fp32)
+SPEED_RUN=(--preset speedrun --dataset synthetic --device "$DEVICE")
+[[ $DRY == 1 ]] && SPEED_RUN+=(--epochs 1 --limit-batches 2 --batch-size 64 --precision fp32)
+SPEED=("${SPEED_RUN[@]}" --seed 0..4 --sweep-name speedrun)
 step speedrun-queue 30 "${CT[@]}" queue add "${SPEED[@]}"
 step speedrun-train 150 "${CT[@]}" worker --until-empty
 STEP_OUT=$OUT/speedrun.json step speedrun-table 30 "${CT[@]}" runs sweep=speedrun --json
+# The same 5 seeds trained by the app's own engine with its Live view open (headless Textual):
+# live.json (the runs as the store has them), live.svg (Live while the third run trains).
+CTL=("$PY" -m tui.cli --home "$H-live")
+rm -rf "$H-live"
+step speedrun-live-queue 30 "${CTL[@]}" queue add "${SPEED[@]}"
+step speedrun-live 170 "$PY" .ci/gpu_live_speedrun.py "$H-live" "$OUT/live.json" "$OUT/live.svg" 160
 
 # ------------------------------------------------------------------ d. real runs, the product road
 SYN=(--dataset synthetic --device "$DEVICE")
@@ -411,6 +418,8 @@ print("\n== every run in the home: id, name, status, epochs done, test acc, img/
 for row in rows:
     print(*row, sep=" | ")
 EOF
+# torch.compile on the speedrun (one seed; the first compile is part of its time).
+[[ $DRY == 1 ]] || step speedrun-compiled 150 "${CT[@]}" run "${SPEED_RUN[@]}" --compile default --name speedrun-compiled
 [[ $DRY == 1 ]] || timeout 20 nvidia-smi --query-gpu=name,memory.used,memory.total,utilization.gpu --format=csv 2>&1
 # g. is the EXIT trap: runs.json and cifar-tui.log into $OUT, the summary table.
 exit 0
