@@ -35,6 +35,7 @@ H=${CHECK_HOME:-/tmp/h}
 TMP=${CHECK_TMP:-/tmp/gpu_check_tmp}
 BUDGET=${CHECK_BUDGET_S:-420}        # seconds for all steps together; later steps are skipped past it
 SKIP=${CHECK_SKIP:-}                 # a regex of step names to skip (rehearsals)
+ONLY=${CHECK_ONLY:-}                 # a regex of the step names to run (a second, shorter call)
 SUMMARY=$OUT/summary.tsv
 T0=$(date +%s)
 DEADLINE=$(( T0 + BUDGET ))
@@ -79,8 +80,8 @@ step() {
   local name=$1 limit=$2 rc start secs left verdict expect=${EXPECT:-0}
   shift 2
   left=$(( DEADLINE - $(date +%s) ))
-  if [[ -n $SKIP && $name =~ $SKIP ]]; then
-    echo; echo "===== [$name] SKIPPED: CHECK_SKIP"
+  if [[ -n $SKIP && $name =~ $SKIP ]] || [[ -n $ONLY && ! $name =~ $ONLY ]]; then
+    echo; echo "===== [$name] SKIPPED: CHECK_SKIP / CHECK_ONLY"
     printf '%s\tskipped\t0\t%s\tSKIPPED\n' "$name" "$expect" >> "$SUMMARY"
     return 99
   fi
@@ -241,6 +242,9 @@ CTL=("$PY" -m tui.cli --home "$H-live")
 rm -rf "$H-live"
 step speedrun-live-queue 30 "${CTL[@]}" queue add "${SPEED[@]}"
 step speedrun-live 170 "$PY" .ci/gpu_live_speedrun.py "$H-live" "$OUT/live.json" "$OUT/live.svg" 160
+# Against airbench94's own code on the same data and GPU (.bench/airbench94.py, carried when
+# there), and each piece of the recipe switched off in turn: study.json.
+step speedrun-study 200 "$PY" .ci/gpu_speedrun_study.py "$OUT/study.json"
 
 # ------------------------------------------------------------------ d. real runs, the product road
 SYN=(--dataset synthetic --device "$DEVICE")

@@ -34,7 +34,7 @@ from engine.loss_stream import LossStream
 from engine.models import build_model, count_parameters
 from engine.pause_points import pause_point
 from engine.schedule import lr_at
-from engine.train_step import autocast, make_step, prepare_inputs, prepare_model, trial_step
+from engine.train_step import autocast, make_step, prepare_inputs, prepare_model, resolve_compile, trial_step
 from engine.user_model import check_output
 
 EVAL_BATCH = 1000
@@ -120,20 +120,21 @@ def train(
     if data is None:
         data = load_dataset(config.dataset, data_dir, device)
     ckpt_path = checkpoint_path(checkpoint_dir, run_id) if checkpoint_dir else None
-    state = build(config, device, data)
-    drop_last = config.compile == "cudagraphs"  # a CUDA graph replays one batch shape
+    speed = resolve_compile(config, device)  # how each step runs; checkpoints and events keep `config`
+    state = build(speed, device, data)
+    drop_last = speed.compile == "cudagraphs"  # a CUDA graph replays one batch shape
     per_epoch = steps_per_epoch(config, len(data.train), drop_last)
     if config.lookahead:
         state.lookahead = Lookahead(state.raw_model, per_epoch * config.epochs)
     if ckpt_path is not None:
         remove_pending(ckpt_path)  # left by a process killed while writing one
         restore(state, load_checkpoint(ckpt_path, device, run_id, config.to_json()), device)
-    state.model = prepare_model(state.raw_model, config)
+    state.model = prepare_model(state.raw_model, speed)
     if device.type == "cuda":
         # Its dropout must not draw from the RNG a resumed run just restored.
         with torch.random.fork_rng(devices=[device]):
             trial_step(state.model, config, device, len(data.classes))
-    step_fn = make_step(state.model, state.optimizer, config, device)
+    step_fn = make_step(state.model, state.optimizer, speed, device)
     emit(
         RunStarted(
             run_id,

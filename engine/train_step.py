@@ -27,6 +27,27 @@ def autocast(config: RunConfig, device: torch.device):
     return torch.autocast(device.type, dtype=DTYPES[config.precision])
 
 
+# On an H200 at batch 64, one CUDA graph per step trained these 4.7x, 2.6x and 3.7x faster than
+# eager with the same losses (`cifar-tui bench gpu`): compile auto picks it for them.
+GRAPHED_BY_DEFAULT = ("seed-cnn", "seed-resnet", "resnet18")
+
+
+def resolve_compile(config: RunConfig, device: torch.device) -> RunConfig:
+    """The config with compile auto made concrete for this device: cudagraphs for a model it was
+    measured on, on CUDA, where a graph can replay the step (constant lr, no lookahead, no fp16
+    scaler); otherwise off. The recorded config keeps auto: a resumed run decides again."""
+    if config.compile != "auto":
+        return config
+    graphable = (
+        device.type == "cuda"
+        and config.model in GRAPHED_BY_DEFAULT
+        and config.lr_schedule == "constant"
+        and not config.lookahead
+        and config.precision != "fp16"
+    )
+    return config.replace(compile="cudagraphs" if graphable else "off")
+
+
 def prepare_model(model: nn.Module, config: RunConfig) -> nn.Module:
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)

@@ -88,7 +88,7 @@ def _speed(result: dict[str, Any], device, quick: bool) -> None:
             result["skipped"].append("resnet18 speed (a CPU with --quick)")
             continue
         config = make_config(preset, model=model, dataset="synthetic", device=str(device), epochs=1,
-                             limit_batches=batches)  # fmt: skip
+                             limit_batches=batches, compile="off")  # fmt: skip
         engine_rate(config.replace(limit_batches=10), on_device)  # warm-up: kernels, allocator
         tutorial = tutorial_images_per_s(config, dataset.train, max_batches=batches)
         eager = engine_rate(config, on_device)
@@ -108,7 +108,7 @@ def _big_batch(result: dict[str, Any], device, quick: bool) -> None:
     batches = (20 if quick else 60) if cuda else 4
     _, on_device = _data(device, batches, 512)
     config = make_config("seed-resnet", dataset="synthetic", device=str(device), epochs=1, batch_size=512,
-                         limit_batches=batches, precision="bf16", channels_last=True)  # fmt: skip
+                         limit_batches=batches, precision="bf16", channels_last=True, compile="off")  # fmt: skip
     engine_rate(config.replace(limit_batches=2), on_device)
     result["seed-resnet b512 bf16 img/s"] = round(engine_rate(config, on_device))
 
@@ -192,7 +192,9 @@ def _memory_precheck(result: dict[str, Any], device) -> None:
     from engine.worker import Job, run_job
 
     events: list = []
-    huge = make_config("seed-resnet18", dataset="synthetic", device=str(device), epochs=1, batch_size=65_536,
+    # resnet18-cifar keeps 32x32 maps in its first stage: ~4.5 MiB of activations an image, ~290 GiB
+    # at this batch, more than any one GPU has (torchvision's resnet18 fits it on an H200).
+    huge = make_config("resnet18-cifar", dataset="synthetic", device=str(device), epochs=1, batch_size=65_536,
                        limit_batches=1)  # fmt: skip
     run_job(Job(0, huge), events.append, lambda: False, Path(tempfile.gettempdir()))
     refused = events[-1]
@@ -210,7 +212,8 @@ def _resume_matches_straight(result: dict[str, Any], device) -> None:
     from engine.train import train
 
     _, on_device = _data(device, 20)
-    config = make_config("seed-cnn", dataset="synthetic", device=str(device), epochs=3, limit_batches=20)
+    config = make_config("seed-cnn", dataset="synthetic", device=str(device), epochs=3, limit_batches=20,
+                         compile="off")  # fmt: skip
 
     def losses(run_config: RunConfig, folder: Path, run_id: int) -> dict[int, float]:
         seen: dict[int, float] = {}
@@ -226,9 +229,13 @@ def _resume_matches_straight(result: dict[str, Any], device) -> None:
         train(run_id, run_config, keep, data=on_device, checkpoint_dir=folder)
         return seen
 
-    with tempfile.TemporaryDirectory() as folder:
-        straight = losses(config, Path(folder) / "straight", 1)
-        resumed = losses(config.replace(epochs=2), Path(folder) / "split", 2)
-        resumed.update(losses(config, Path(folder) / "split", 2))
-    result["resume max loss diff"] = max(abs(straight[s] - resumed[s]) for s in straight)
-    result["resume steps compared"] = len(straight)
+    modes = ("off", "cudagraphs") if device.type == "cuda" else ("off",)
+    for mode in modes:
+        mode_config = config.replace(compile=mode)
+        with tempfile.TemporaryDirectory() as folder:
+            straight = losses(mode_config, Path(folder) / "straight", 1)
+            resumed = losses(mode_config.replace(epochs=2), Path(folder) / "split", 2)
+            resumed.update(losses(mode_config, Path(folder) / "split", 2))
+        suffix = "" if mode == "off" else f" {mode}"
+        result[f"resume max loss diff{suffix}"] = max(abs(straight[s] - resumed[s]) for s in straight)
+        result[f"resume steps compared{suffix}"] = len(straight)

@@ -1,5 +1,6 @@
 """Every speed option trains on the CPU: precision, channels_last, fused optimizers, compile."""
 
+import json
 import math
 
 import pytest
@@ -100,6 +101,48 @@ def test_cudagraphs_train_like_eager(precision, optimizer):
     assert len(graphed) == len(eager) == 12
     assert graphed[:3] == pytest.approx(eager[:3], rel=1e-3)  # the eager warm-up steps
     assert graphed[-1] < graphed[0] and all(math.isfinite(x) for x in graphed)
+
+
+CUDA = torch.device("cuda")  # a device object only: nothing here touches a GPU
+
+
+@pytest.mark.parametrize(
+    "preset, changes, device, expected",
+    [
+        ("seed-cnn", {}, CUDA, "cudagraphs"),
+        ("seed-resnet", dict(precision="bf16"), CUDA, "cudagraphs"),
+        ("seed-resnet18", {}, CUDA, "cudagraphs"),
+        ("seed-cnn", {}, torch.device("cpu"), "off"),
+        ("seed-cnn", dict(precision="fp16"), CUDA, "off"),  # its scaler cannot be captured
+        ("seed-cnn", dict(lr_schedule="cosine"), CUDA, "off"),  # a graph replays one learning rate
+        ("seed-cnn", dict(model="vgg16"), CUDA, "off"),  # not measured: eager
+        ("speedrun", {}, CUDA, "off"),  # its schedule and lookahead
+        ("seed-cnn", dict(compile="off"), CUDA, "off"),
+        ("seed-cnn", dict(compile="default"), CUDA, "default"),
+    ],
+)
+def test_compile_auto_picks_cuda_graphs_only_where_they_were_measured_to_win(preset, changes, device, expected):
+    from engine.train_step import resolve_compile
+
+    config = make_config(preset, **changes)
+    assert resolve_compile(config, device).compile == expected
+    assert config.compile == changes.get("compile", "auto")  # the config itself is left as it was
+
+
+def test_a_run_records_compile_auto_as_asked_not_as_resolved():
+    started = run()[0]
+    assert json.loads(started.config_json)["compile"] == "auto"
+
+
+@pytest.mark.gpu
+def test_the_seed_presets_run_as_cuda_graphs_by_default_on_cuda():
+    data = synthetic(n_train=64 * 6 + 10, n_test=200)
+    events = []
+    config = make_config("seed-cnn", dataset="synthetic", device="cuda", epochs=1)
+    train(1, config, events.append, data=type(data)(data.train.to("cuda"), data.test.to("cuda")))
+    assert isinstance(events[-1], RunFinished)
+    # A graph replays one batch shape, so the last partial batch (10 images) is dropped; eager keeps it.
+    assert events[0].steps_per_epoch == 6 and json.loads(events[0].config_json)["compile"] == "auto"
 
 
 def test_the_trial_step_leaves_the_model_as_it_was():
