@@ -236,15 +236,15 @@ SPEED=("${SPEED_RUN[@]}" --seed 0..4 --sweep-name speedrun)
 step speedrun-queue 30 "${CT[@]}" queue add "${SPEED[@]}"
 step speedrun-train 150 "${CT[@]}" worker --until-empty
 STEP_OUT=$OUT/speedrun.json step speedrun-table 30 "${CT[@]}" runs sweep=speedrun --json
+# Against airbench94's own code on the same data and GPU (.bench/airbench94.py, carried when
+# there), and each piece of the recipe switched off in turn: study.json.
+step speedrun-study 200 "$PY" .ci/gpu_speedrun_study.py "$OUT/study.json"
 # The same 5 seeds trained by the app's own engine with its Live view open (headless Textual):
 # live.json (the runs as the store has them), live.svg (Live while the third run trains).
 CTL=("$PY" -m tui.cli --home "$H-live")
 rm -rf "$H-live"
 step speedrun-live-queue 30 "${CTL[@]}" queue add "${SPEED[@]}"
 step speedrun-live 170 "$PY" .ci/gpu_live_speedrun.py "$H-live" "$OUT/live.json" "$OUT/live.svg" 160
-# Against airbench94's own code on the same data and GPU (.bench/airbench94.py, carried when
-# there), and each piece of the recipe switched off in turn: study.json.
-step speedrun-study 200 "$PY" .ci/gpu_speedrun_study.py "$OUT/study.json"
 
 # ------------------------------------------------------------------ d. real runs, the product road
 SYN=(--dataset synthetic --device "$DEVICE")

@@ -2,7 +2,7 @@
 and GPU (when .bench/airbench94.py is there: the legacy file of KellerJordan/cifar10-airbench,
 git-ignored, carried to the device), and what each piece of the recipe is worth.
 
-    python .ci/gpu_speedrun_study.py OUT_JSON
+    python .ci/gpu_speedrun_study.py OUT_JSON     # STUDY_VARIANTS="speedrun,fp32": only those
 
 Both train on the engine's synthetic CIFAR-shaped data (no CIFAR-10 copy on the GPU machine),
 so the times compare and the accuracies only say that a piece does or does not hurt here.
@@ -113,8 +113,9 @@ def main(out_json: str) -> None:
         report["airbench94 error"] = f"{type(error).__name__}: {error}"[:300]
     print(json.dumps(report), flush=True)
     save()
+    chosen = os.environ.get("STUDY_VARIANTS", "").split(",") if os.environ.get("STUDY_VARIANTS") else list(VARIANTS)
     for name, overrides in VARIANTS.items():
-        if quick and name == "torch.compile":
+        if (quick and name == "torch.compile") or name not in chosen:
             continue
         try:
             runs = [ours(base.replace(seed=seed, **overrides), on_device) for seed in range(SEEDS.get(name, 2))]
@@ -123,6 +124,24 @@ def main(out_json: str) -> None:
             report[name] = f"{type(error).__name__}: {error}"[:300]
         print(name, report[name], flush=True)
         save()
+    if device.type == "cuda":
+        try:
+            report["profile of one speedrun (GPU time by kernel)"] = profile(base, on_device)
+        except Exception as error:
+            report["profile error"] = f"{type(error).__name__}: {error}"[:300]
+        save()
+
+
+def profile(config, data) -> list[str]:
+    """The 15 kernels that take the most GPU time in one speedrun, for the next speed-up."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    with torch_profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        ours(config, data)
+    table = prof.key_averages().table(sort_by="device_time_total", row_limit=15, max_name_column_width=60)
+    print(table, flush=True)
+    return table.splitlines()
 
 
 if __name__ == "__main__":
