@@ -219,29 +219,21 @@ def train_batches(
     crop: bool,
     drop_last: bool = False,
     translate: int = 0,
-    batches: int | None = None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """One epoch of shuffled, augmented, normalised batches, all on the split's device.
-
-    The epoch's images (the first `batches` batches' worth) are gathered and augmented together:
-    a few large operations instead of a dozen small ones a batch, each a kernel launch on a GPU
-    (the speedrun's step is short enough for that to show). uint8 until a batch is normalised.
-    """
+    """One epoch of shuffled, augmented, normalised batches, all on the split's device."""
     n = len(split)
     order = torch.randperm(n, generator=generator, device=generator.device).to(split.labels.device)
     stop = n - n % batch_size if drop_last else n
-    if batches is not None:
-        stop = min(stop, batches * batch_size)
-    order = order[:stop]
-    images, labels = split.images[order], split.labels[order]
-    if crop:
-        images = random_crop(images, generator)
-    if translate:
-        images = random_translate(images, generator, translate)
-    if hflip:
-        images = random_hflip(images, generator)
     for start in range(0, stop, batch_size):
-        yield normalize(images[start : start + batch_size]), labels[start : start + batch_size]
+        index = order[start : start + batch_size]
+        images = split.images[index]
+        if crop:
+            images = random_crop(images, generator)
+        if translate:
+            images = random_translate(images, generator, translate)
+        if hflip:
+            images = random_hflip(images, generator)
+        yield normalize(images), split.labels[index]
 
 
 def eval_batches(split: Split, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

@@ -23,11 +23,11 @@ class Lookahead:
             self._pull(0.95**EVERY * (step / self.total_steps) ** 3)
 
     def _pull(self, decay: float) -> None:
-        # Two multi-tensor kernels for all the weights, not two per tensor.
-        pairs = [(self.average[n], v) for n, v in self.model.state_dict().items() if v.dtype.is_floating_point]
-        averages, values = [a for a, _ in pairs], [v for _, v in pairs]
-        torch._foreach_lerp_(averages, values, 1 - decay)
-        torch._foreach_copy_(values, averages)
+        for name, value in self.model.state_dict().items():
+            if value.dtype.is_floating_point:
+                average = self.average[name]
+                average.lerp_(value, 1 - decay)
+                value.copy_(average)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return self.average

@@ -124,12 +124,12 @@ def train(
     state = build(speed, device, data)
     drop_last = speed.compile == "cudagraphs"  # a CUDA graph replays one batch shape
     per_epoch = steps_per_epoch(config, len(data.train), drop_last)
-    state.model = prepare_model(state.raw_model, speed)
-    if config.lookahead:  # after prepare_model: its average takes the weights' memory format
+    if config.lookahead:
         state.lookahead = Lookahead(state.raw_model, per_epoch * config.epochs)
     if ckpt_path is not None:
         remove_pending(ckpt_path)  # left by a process killed while writing one
         restore(state, load_checkpoint(ckpt_path, device, run_id, config.to_json()), device)
+    state.model = prepare_model(state.raw_model, speed)
     if device.type == "cuda":
         # Its dropout must not draw from the RNG a resumed run just restored.
         with torch.random.fork_rng(devices=[device]):
@@ -258,7 +258,7 @@ def train_epoch(
     images, held = 0, 0.0
     scheduled, total_steps = config.lr_schedule != "constant", per_epoch * config.epochs
     batches = train_batches(
-        split, config.batch_size, state.generator, config.hflip, config.crop, drop_last, config.translate, per_epoch
+        split, config.batch_size, state.generator, config.hflip, config.crop, drop_last, config.translate
     )
     for _, (inputs, targets) in zip(range(per_epoch), batches):
         asked = time.perf_counter()
