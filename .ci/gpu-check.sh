@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# cifar-tui on a lent GPU machine: one call, about 7 minutes, never hangs.
+# cifar-tui on a lent GPU machine: one call, never hangs. On an H200 (2026-11-28) every step but
+# pytest-engine and resume took 264 s, and those two about 200 s more.
 #
 #   bash .ci/gpu-check.sh                       # from the repo root; results in $OUT (<= 8 flat files)
+#   CHECK_SKIP='^(pytest-engine|resume)$' bash .ci/gpu-check.sh      # the first call of a session
+#   CHECK_ONLY='^(install|bench-gpu|speedrun-study)$' bash .ci/gpu-check.sh   # a short second call
 #   GPU_DRY=1 OUT=/tmp/gpu_out bash .ci/gpu-check.sh   # rehearsal on a CPU-only machine
+# carry=[".whl", ".bench"]: .bench/airbench94.py (legacy/airbench94.py of KellerJordan/cifar10-airbench,
+# git-ignored) is the speedrun study's baseline, run on the same data and GPU.
 #
 # Not part of CI (CI has no GPU). The GPU machine reaches no package index: it needs .whl/ (and
 # .whl/fallback/), wheels for Python 3.12 of what its image lacks (textual, sqlite-utils,

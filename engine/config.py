@@ -93,7 +93,8 @@ class RunConfig:
     translate: int = setting(0, "Random shifts of up to N pixels, edges mirrored.", "data", unit="pixels")
     tta: str = setting(
         "off",
-        "Test-time augmentation: average the logits of flipped (and shifted) test images.",
+        "Test-time augmentation of the last epoch's evaluation: average the logits of flipped (and shifted) "
+        "test images.",
         "data",
         ("off", "flip", "flip-translate"),
     )

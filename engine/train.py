@@ -165,7 +165,10 @@ def train(
         images, held = trained
         seconds = time.perf_counter() - epoch_start - held  # a pause is not training time
         train_loss = stream.epoch_mean(epoch)
-        result = evaluate(state.model, test_split, len(data.classes), config)
+        # Test-time augmentation costs several forward passes: airbench's way, only the last
+        # epoch's evaluation (the run's result) has it; the epochs before are evaluated plainly.
+        evaluated_as = config if epoch == config.epochs else config.replace(tta="off")
+        result = evaluate(state.model, test_split, len(data.classes), evaluated_as)
         test_loss, test_acc = result.loss, result.acc
         pending = write_checkpoint(ckpt_path, run_id, epoch, config, state, device) if ckpt_path else ""
         # The recorder moves the pending checkpoint into place once this epoch is recorded.

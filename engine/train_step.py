@@ -27,8 +27,8 @@ def autocast(config: RunConfig, device: torch.device):
     return torch.autocast(device.type, dtype=DTYPES[config.precision])
 
 
-# On an H200 at batch 64, one CUDA graph per step trained these 4.7x, 2.6x and 3.7x faster than
-# eager with the same losses (`cifar-tui bench gpu`): compile auto picks it for them.
+# On an H200 at batch 64, one CUDA graph per step trained these 4.7-5.6x, 2.6-3.3x and 3.7x faster
+# than eager with the same losses (`cifar-tui bench gpu`, two runs): compile auto picks it for them.
 GRAPHED_BY_DEFAULT = ("seed-cnn", "seed-resnet", "resnet18")
 
 

@@ -55,6 +55,26 @@ def test_test_time_augmentation_averages_the_flipped_and_shifted_views():
     assert torch.allclose(both, 0.5 * mirrored(x) + 0.5 * shifted, atol=1e-6)
 
 
+def test_only_the_last_epoch_is_evaluated_with_test_time_augmentation(monkeypatch):
+    import engine.train as train_module
+
+    seen = []
+    real = train_module.augmented_logits
+
+    def recording(model, inputs, config):
+        seen.append(config.tta)
+        return real(model, inputs, config)
+
+    monkeypatch.setattr(train_module, "augmented_logits", recording)
+    data = synthetic(n_train=256, n_test=1000)  # one evaluation batch an epoch
+    config = make_config(dataset="synthetic", device="cpu", epochs=3, batch_size=64, tta="flip-translate")
+    events = []
+    train(1, config, events.append, data=data)
+    assert isinstance(events[-1], RunFinished)
+    assert seen == ["off", "off", "flip-translate"]
+    assert events[-1].test_acc == [e for e in events if hasattr(e, "test_acc")][-2].test_acc  # the last epoch's
+
+
 def test_translate_shifts_with_mirrored_edges_like_reflect_padding():
     images = torch.arange(2 * 3 * 8 * 8, dtype=torch.uint8).reshape(2, 3, 8, 8)
     generator = torch.Generator().manual_seed(3)
