@@ -38,6 +38,7 @@ from engine.train_step import autocast, make_step, prepare_inputs, prepare_model
 from engine.user_model import check_output
 
 EVAL_BATCH = 1000
+STEP_KINDS = {"cudagraphs": ", CUDA graph", "default": ", torch.compile"}  # said after the device's name
 
 
 def make_optimizer(config: RunConfig, model: nn.Module, device: torch.device) -> torch.optim.Optimizer:
@@ -140,7 +141,7 @@ def train(
             run_id,
             config.to_json(),
             str(device),
-            describe_device(device),
+            describe_device(device) + STEP_KINDS.get(speed.compile, ""),
             count_parameters(state.raw_model),
             per_epoch,
             per_epoch * config.epochs,

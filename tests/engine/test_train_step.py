@@ -63,7 +63,9 @@ def test_bad_speed_options(field, value):
 
 @pytest.mark.slow
 def test_torch_compile_trains():
-    assert isinstance(run(compile="default")[-1], RunFinished)
+    events = run(compile="default")
+    assert isinstance(events[-1], RunFinished)
+    assert events[0].device_name.endswith(", torch.compile")  # how the steps ran, beside the device
 
 
 def test_cudagraphs_without_cuda_fails_the_run_clearly():
@@ -143,6 +145,7 @@ def test_the_seed_presets_run_as_cuda_graphs_by_default_on_cuda():
     assert isinstance(events[-1], RunFinished)
     # A graph replays one batch shape, so the last partial batch (10 images) is dropped; eager keeps it.
     assert events[0].steps_per_epoch == 6 and json.loads(events[0].config_json)["compile"] == "auto"
+    assert events[0].device_name.endswith(", CUDA graph")
 
 
 def test_the_trial_step_leaves_the_model_as_it_was():
