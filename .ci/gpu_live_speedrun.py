@@ -9,6 +9,7 @@ saved while the third run (or the last, with fewer) trains.
 
 import asyncio
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -48,12 +49,10 @@ async def main(home_path: str, out_json: str, out_svg: str, timeout_s: float) ->
     done = [r for r in report["runs"] if r["status"] == "finished"]
     if done:
         accs = [r["test_acc"] for r in done]
-        secs = [r["seconds"] for r in done]
-        mean = sum(accs) / len(accs)
         report["finished"] = len(done)
-        report["test_acc mean"] = mean
-        report["test_acc std"] = (sum((a - mean) ** 2 for a in accs) / max(1, len(accs) - 1)) ** 0.5
-        report["train seconds mean"] = sum(secs) / len(secs)
+        report["test_acc mean"] = statistics.mean(accs)
+        report["test_acc std"] = statistics.stdev(accs) if len(accs) > 1 else 0.0
+        report["train seconds mean"] = statistics.mean(r["seconds"] for r in done)
     Path(out_json).write_text(json.dumps(report, indent=1, default=str))
     print(json.dumps({k: v for k, v in report.items() if k != "runs"}, default=str))
     for row in report["runs"]:

@@ -55,6 +55,9 @@ class Dataset:
     test: Split
     classes: tuple[str, ...] = CLASSES
 
+    def to(self, device: torch.device | str) -> Dataset:
+        return Dataset(self.train.to(device), self.test.to(device), self.classes)
+
 
 def load_dataset(name: str, data_dir: Path, device: torch.device | str = "cpu") -> Dataset:
     if name == "synthetic":
@@ -63,7 +66,7 @@ def load_dataset(name: str, data_dir: Path, device: torch.device | str = "cpu") 
         data = load_cifar10(Path(data_dir))
     else:
         raise ValueError(f"unknown dataset {name!r}")
-    return Dataset(data.train.to(device), data.test.to(device), data.classes)
+    return data.to(device)
 
 
 # ---------------------------------------------------------------- CIFAR-10

@@ -226,4 +226,4 @@ _RemoteRunActor = ray.remote(RemoteRun)
 
 def dataset_on(dataset: Dataset, device_name: str) -> Dataset:
     device = resolve_device(device_name)
-    return Dataset(dataset.train.to(device), dataset.test.to(device), dataset.classes)
+    return dataset.to(device)

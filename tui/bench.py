@@ -34,7 +34,7 @@ def bench_training(model: str, device: str, quick: bool) -> dict[str, Any]:
     config = make_config(preset, model=model, dataset="synthetic", device=device, epochs=1, limit_batches=batches)
     torch_device = resolve_device(device)
     dataset = synthetic(n_train=batches * config.batch_size, n_test=2000)
-    on_device = type(dataset)(dataset.train.to(torch_device), dataset.test.to(torch_device))
+    on_device = dataset.to(torch_device)
 
     def engine_rate(emit, run_config: RunConfig = config) -> float:
         events: list = []

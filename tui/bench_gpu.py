@@ -59,7 +59,7 @@ def _data(device, batches: int, batch_size: int = 64):
     from engine.data import synthetic
 
     dataset = synthetic(n_train=batches * batch_size, n_test=1000)
-    return dataset, type(dataset)(dataset.train.to(device), dataset.test.to(device))
+    return dataset, dataset.to(device)
 
 
 def engine_rate(config: RunConfig, data, emit=lambda event: None) -> float:
