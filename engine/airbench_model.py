@@ -78,6 +78,11 @@ class AirbenchNet(nn.Sequential):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return super().forward(images) * LOGIT_SCALE
 
+    @property
+    def whitening_bias(self) -> nn.Parameter:
+        """The first layer's bias: the engine may train it for the first epochs only."""
+        return self[0].bias
+
     def data_init(self, images: torch.Tensor) -> None:
         """Whiten the first layer on training images (the engine calls this before training)."""
         self[0].whiten(images)

@@ -222,11 +222,13 @@ def train_batches(
     crop: bool,
     drop_last: bool = False,
     translate: int = 0,
+    flips: torch.Tensor | None = None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """One epoch of shuffled, augmented, normalised batches, all on the split's device."""
+    """One epoch of shuffled, augmented, normalised batches, all on the split's device.
+    `flips` (one bool an image: alternating_flips) replaces hflip's coin tosses."""
     n = len(split)
     order = torch.randperm(n, generator=generator, device=generator.device).to(split.labels.device)
-    stop = n - n % batch_size if drop_last else n
+    stop = n - n % batch_size if drop_last and n >= batch_size else n
     for start in range(0, stop, batch_size):
         index = order[start : start + batch_size]
         images = split.images[index]
@@ -234,9 +236,18 @@ def train_batches(
             images = random_crop(images, generator)
         if translate:
             images = random_translate(images, generator, translate)
-        if hflip:
+        if flips is not None:
+            images = torch.where(flips[index][:, None, None, None], images.flip(3), images)
+        elif hflip:
             images = random_hflip(images, generator)
         yield normalize(images), split.labels[index]
+
+
+def alternating_flips(n: int, seed: int, epoch: int, device: torch.device | str) -> torch.Tensor:
+    """airbench's derandomised flips: a random half of the images (fixed by the seed) is flipped
+    in odd epochs, the other half in even ones, so each image is seen both ways every two epochs."""
+    first = torch.rand(n, generator=torch.Generator().manual_seed(seed)) < 0.5
+    return (first ^ (epoch % 2 == 0)).to(device)
 
 
 def eval_batches(split: Split, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

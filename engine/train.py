@@ -19,7 +19,7 @@ from torch import nn
 
 from engine.checkpoint import checkpoint_path, load_checkpoint, remove_pending, write_pending
 from engine.config import RunConfig
-from engine.data import Dataset, Split, eval_batches, load_dataset, normalize, train_batches
+from engine.data import Dataset, Split, alternating_flips, eval_batches, load_dataset, normalize, train_batches
 from engine.device import (
     describe_device,
     memory_total,
@@ -32,6 +32,7 @@ from engine.events import EpochEnd, Event, RunCancelled, RunFinished, RunStarted
 from engine.lookahead import Lookahead
 from engine.loss_stream import LossStream
 from engine.models import build_model, count_parameters
+from engine.muon import MUON_MOMENTUM, Muon
 from engine.pause_points import pause_point
 from engine.schedule import lr_at
 from engine.train_step import autocast, make_step, prepare_inputs, prepare_model, resolve_compile, trial_step
@@ -41,12 +42,16 @@ EVAL_BATCH = 1000
 STEP_KINDS = {"cudagraphs": ", CUDA graph", "default": ", torch.compile"}  # said after the device's name
 
 
-def make_optimizer(config: RunConfig, model: nn.Module, device: torch.device) -> torch.optim.Optimizer:
+def make_optimizer(
+    config: RunConfig, model: nn.Module, device: torch.device, per_epoch: int = 1
+) -> torch.optim.Optimizer:
+    params = parameter_groups(model, config, per_epoch)
+    if config.optimizer == "muon":
+        return Muon(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     # Fused kernels exist for CUDA and the CPU; elsewhere (MPS) the default implementation runs.
     fused = {"fused": True} if config.fused and device.type in ("cuda", "cpu") else {}
     if config.compile == "cudagraphs" and device.type == "cuda" and config.optimizer == "adam":
         fused["capturable"] = True  # Adam's step counter lives on the GPU, so a graph can replay it
-    params = parameter_groups(model, config)
     if config.optimizer == "sgd":
         return torch.optim.SGD(
             params,
@@ -59,33 +64,66 @@ def make_optimizer(config: RunConfig, model: nn.Module, device: torch.device) ->
     return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, **fused)
 
 
-def parameter_groups(model: nn.Module, config: RunConfig) -> list[dict]:
-    """One group, or with bias_lr_scale two: BatchNorm biases learn that many times faster, and
-    decay as much as the rest (their weight decay divided by the same factor). Each group's
-    lr_scale tells the schedule what to multiply the rate by."""
+def parameter_groups(model: nn.Module, config: RunConfig, per_epoch: int = 1) -> list[dict]:
+    """The optimizer's groups. Each has an lr_scale (the schedule's rate is multiplied by it) and
+    may have `steps`, the steps it trains for (its schedule squeezed into them, then rate 0).
+
+    - BatchNorm biases, with bias_lr_scale: that many times the rate, their weight decay divided
+      by the same factor (the same decay per step).
+    - muon: the convolution filters take Muon at muon_lr, momentum 0.6 (no weight decay).
+    - The whitening layer's bias (airbench's), with whiten_bias_epochs or muon, in a group of its
+      own that trains that many epochs: under muon at the biases' rate (airbench94_muon's), else
+      at the base rate (airbench94's).
+    """
     trained = [p for p in model.parameters() if p.requires_grad]
-    if config.bias_lr_scale == 1.0:
-        return [{"params": trained, "lr_scale": 1.0}]
-    norm_biases = {
+    muon = config.optimizer == "muon"
+    whitening = getattr(model, "whitening_bias", None)
+    whitening = whitening if whitening is not None and whitening.requires_grad else None
+    biases = {
         id(m.bias)
         for m in model.modules()
         if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.bias is not None and m.bias.requires_grad
     }
+    filters = {id(p) for p in trained if p.ndim == 4} if muon else set()
+    alone = {id(whitening)} if whitening is not None and (config.whiten_bias_epochs or muon) else set()
     scale = config.bias_lr_scale
-    return [
-        {"params": [p for p in trained if id(p) not in norm_biases], "lr_scale": 1.0},
-        {
-            "params": [p for p in trained if id(p) in norm_biases],
-            "lr": config.lr * scale,
-            "weight_decay": config.weight_decay / scale,
-            "lr_scale": scale,
-        },
-    ]
+
+    def group(ids: set[int], lr_scale: float, **options) -> dict:
+        return {
+            "params": [p for p in trained if id(p) in ids],
+            "lr": config.lr * lr_scale,
+            "weight_decay": config.weight_decay / lr_scale,
+            "lr_scale": lr_scale,
+            **options,
+        }
+
+    split_biases = biases if scale != 1.0 else set()
+    groups = [group({id(p) for p in trained} - split_biases - filters - alone, 1.0)]
+    if split_biases:
+        groups.append(group(split_biases, scale))
+    if filters:
+        groups.append(group(filters, config.muon_lr / config.lr, weight_decay=0.0, momentum=MUON_MOMENTUM, muon=True))
+    if alone:
+        steps = {"steps": config.whiten_bias_epochs * per_epoch} if config.whiten_bias_epochs else {}
+        groups.append(group(alone, scale if muon else 1.0, **steps))
+    return [g for g in groups if g["params"]]
 
 
 def steps_per_epoch(config: RunConfig, train_size: int, drop_last: bool = False) -> int:
+    drop_last = drop_last and train_size >= config.batch_size  # a set smaller than a batch is one batch
     steps = train_size // config.batch_size if drop_last else math.ceil(train_size / config.batch_size)
     return min(steps, config.limit_batches) if config.limit_batches else steps
+
+
+def steps_in_epoch(config: RunConfig, per_epoch: int, epoch: int) -> int:
+    """Every epoch's steps, but the last's share of them (airbench's 9.9 epochs: 0.9 of the 10th)."""
+    if epoch < config.epochs:
+        return per_epoch
+    return max(1, math.ceil(config.last_epoch_share * per_epoch))
+
+
+def total_steps(config: RunConfig, per_epoch: int) -> int:
+    return per_epoch * (config.epochs - 1) + steps_in_epoch(config, per_epoch, config.epochs)
 
 
 @dataclass
@@ -117,16 +155,19 @@ def train(
     checkpoint continues from it.
     """
     device = resolve_device(config.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = config.cudnn_benchmark
     torch.manual_seed(config.seed)
     if data is None:
         data = load_dataset(config.dataset, data_dir, device)
     ckpt_path = checkpoint_path(checkpoint_dir, run_id) if checkpoint_dir else None
     speed = resolve_compile(config, device)  # how each step runs; checkpoints and events keep `config`
-    state = build(speed, device, data)
-    drop_last = speed.compile == "cudagraphs"  # a CUDA graph replays one batch shape
+    drop_last = config.drop_last or speed.compile == "cudagraphs"  # a CUDA graph replays one batch shape
     per_epoch = steps_per_epoch(config, len(data.train), drop_last)
+    total = total_steps(config, per_epoch)
+    state = build(speed, device, data, per_epoch)
     if config.lookahead:
-        state.lookahead = Lookahead(state.raw_model, per_epoch * config.epochs)
+        state.lookahead = Lookahead(state.raw_model, total)
     if ckpt_path is not None:
         remove_pending(ckpt_path)  # left by a process killed while writing one
         restore(state, load_checkpoint(ckpt_path, device, run_id, config.to_json()), device)
@@ -144,7 +185,7 @@ def train(
             describe_device(device) + STEP_KINDS.get(speed.compile, ""),
             count_parameters(state.raw_model),
             per_epoch,
-            per_epoch * config.epochs,
+            total,
             first_step=state.step,
             memory_total=memory_total(device),
         )
@@ -216,7 +257,7 @@ def evaluated_part(config: RunConfig, data: Dataset) -> Split:
 DATA_INIT_IMAGES = 5000  # training images a model's data_init sees (airbench whitens on 5,000)
 
 
-def build(config: RunConfig, device: torch.device, data: Dataset) -> Trained:
+def build(config: RunConfig, device: torch.device, data: Dataset, per_epoch: int = 1) -> Trained:
     """The model (initialised from data if it asks: data_init(images), as airbench's whitening
     layer does), its optimizer and the generator of its data order and augmentation."""
     num_classes = len(data.classes)
@@ -226,7 +267,7 @@ def build(config: RunConfig, device: torch.device, data: Dataset) -> Trained:
     if hasattr(raw_model, "data_init"):
         with torch.no_grad():
             raw_model.data_init(normalize(data.train.images[:DATA_INIT_IMAGES]))
-    optimizer = make_optimizer(config, raw_model, device)
+    optimizer = make_optimizer(config, raw_model, device, per_epoch)
     generator = torch.Generator(device=device).manual_seed(config.seed)
     return Trained(raw_model, raw_model, optimizer, generator)
 
@@ -260,20 +301,24 @@ def train_epoch(
     """One epoch's steps: (images trained on, seconds held by a pause), or None when asked to stop."""
     state.model.train()
     images, held = 0, 0.0
-    scheduled, total_steps = config.lr_schedule != "constant", per_epoch * config.epochs
-    batches = train_batches(
-        split, config.batch_size, state.generator, config.hflip, config.crop, drop_last, config.translate
+    total = total_steps(config, per_epoch)
+    scheduled = config.lr_schedule != "constant" or any("steps" in g for g in state.optimizer.param_groups)
+    flips = (
+        alternating_flips(len(split), config.seed, epoch, split.labels.device)
+        if config.hflip and config.alternate_flips
+        else None
     )
-    for _, (inputs, targets) in zip(range(per_epoch), batches):
+    batches = train_batches(
+        split, config.batch_size, state.generator, config.hflip, config.crop, drop_last, config.translate, flips
+    )
+    for _, (inputs, targets) in zip(range(steps_in_epoch(config, per_epoch, epoch)), batches):
         asked = time.perf_counter()
         if should_stop():  # it blocks while the run is paused
             stream.flush()
             return None
         held += time.perf_counter() - asked
         if scheduled:
-            lr = lr_at(state.step, total_steps, config.lr, config.lr_schedule, warmup_steps=per_epoch)
-            for group in state.optimizer.param_groups:
-                group["lr"] = lr * group.get("lr_scale", 1.0)
+            set_rates(state.optimizer, config, state.step, total, per_epoch)
         stream.append(state.step, epoch, step_fn(inputs, targets))
         state.step += 1
         if state.lookahead is not None:
@@ -281,6 +326,15 @@ def train_epoch(
         images += targets.shape[0]
     stream.flush()  # sync: the epoch's last losses reach the host
     return images, held
+
+
+def set_rates(optimizer: torch.optim.Optimizer, config: RunConfig, step: int, total: int, per_epoch: int) -> None:
+    """Each group's rate at this step: the schedule's times the group's lr_scale; a group that
+    trains only its first `steps` has the schedule squeezed into them, then rate 0."""
+    for group in optimizer.param_groups:
+        steps = min(group.get("steps", total), total)
+        rate = lr_at(step, steps, config.lr, config.lr_schedule, warmup_steps=per_epoch) if step < steps else 0.0
+        group["lr"] = rate * group.get("lr_scale", 1.0)
 
 
 def write_checkpoint(

@@ -96,10 +96,12 @@ def test_the_speedrun_schedule_rises_from_a_fifth_then_falls_to_seven_hundredths
 def test_batchnorm_biases_learn_64_times_faster_and_decay_as_much():
     config = make_config("speedrun", dataset="synthetic")
     optimizer = make_optimizer(config, AirbenchNet(10), torch.device("cpu"))
-    rest, biases = optimizer.param_groups
+    rest, biases, whitening = optimizer.param_groups
     assert biases["lr"] == pytest.approx(64 * rest["lr"]) and biases["lr_scale"] == 64
     assert biases["lr"] * biases["weight_decay"] == pytest.approx(rest["lr"] * rest["weight_decay"])
     assert len(biases["params"]) == 6  # one per BatchNorm
+    # airbench94: the whitening bias at the base rate, for its first 3 epochs only
+    assert whitening["lr_scale"] == 1.0 and whitening["steps"] == 3 and len(whitening["params"]) == 1
 
 
 def test_lookahead_pulls_every_five_steps_and_ends_on_the_average():

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 from tests.tui.test_cli import cifar_tui
 
@@ -61,6 +62,7 @@ def test_bench_gpu_on_a_cpu_runs_what_it_can_names_the_rest_and_ends_with_json(c
         "cudagraphs speed (needs CUDA)",
         "cudagraphs vs eager (needs CUDA)",
         "memory pre-check (needs CUDA)",
+        "speedrun on CIFAR-10 (no cifar-10-batches-py/ in the home's data folder)",
     }
     assert result["seed-cnn eager img/s"] > 0 and result["seed-resnet b512 bf16 img/s"] > 0
     assert result["resume max loss diff"] == 0.0 and result["resume steps compared"] == 60
@@ -77,3 +79,16 @@ def test_the_cuda_graph_step_trains_like_eager_over_many_steps():
     graph, eager = graph_and_eager_losses(torch.device("cuda"), steps=300)
     assert max(abs(a - b) for a, b in zip(graph, eager)) < 1e-3
     assert eager[-1] < eager[0]  # it trained
+
+
+def test_bench_gpu_trains_the_speedrun_on_cifar10_when_the_home_holds_it(tmp_path):
+    from tests.engine.test_data import write_batch_folder
+    from tui.bench_gpu import real_speedrun
+
+    result: dict = {"skipped": []}
+    real_speedrun(result, torch.device("cpu"), True, tmp_path)
+    assert result["skipped"] == ["speedrun on CIFAR-10 (no cifar-10-batches-py/ in the home's data folder)"]
+    write_batch_folder(tmp_path, per_file=30)  # 150 training images in the real format
+    real_speedrun(result, torch.device("cpu"), True, tmp_path)
+    line = result["speedrun on CIFAR-10"]
+    assert line["images"] == 150 and 0 <= line["test_acc"] <= 100 and line["train_s"] > 0
