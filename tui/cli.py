@@ -679,7 +679,13 @@ def export(ctx, filter_words, sort, grouped, varying, fmt, output, ids, history,
     """The run table (or groups, epochs, losses) of the runs a FILTER keeps, as csv, json, md or latex."""
     from store.export import HISTORY_KEYS, LOSS_KEYS
     from store.export import export as write_table
+    from tui.output_file import OutputFailed, OutputRefused, check_output, write_output
 
+    if output is not None:
+        try:
+            check_output(ctx.obj, output)  # before the store is read: a refusal costs nothing
+        except OutputRefused as error:
+            raise BadInput(str(error)) from None
     store = store_of(ctx)
     filter_text = filter_from_words(store, filter_words)
     if ids is not None:
@@ -706,9 +712,14 @@ def export(ctx, filter_words, sort, grouped, varying, fmt, output, ids, history,
     text = write_table(rows, columns, fmt)
     if output is None:
         click.echo(text, nl=False)
-    else:
-        output.write_text(text, encoding="utf-8")  # whatever the locale: names are any Unicode
-        click.echo(f"wrote {len(rows)} rows to {output}", err=True)
+        return
+    try:
+        write_output(ctx.obj, output, text)  # never onto the store; all or nothing
+    except OutputRefused as error:
+        raise BadInput(str(error)) from None
+    except OutputFailed as error:
+        fail(str(error), 1)
+    click.echo(f"wrote {len(rows)} rows to {output}", err=True)
 
 
 def config_rows(config: dict[str, Any]) -> list[dict[str, Any]]:

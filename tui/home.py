@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 from store.runs import RunStore
+from tui.log_file import LogFile
 
 ENV_HOME = "CIFAR_TUI_HOME"
 
@@ -44,17 +45,16 @@ class Home:
         return self.path / "cifar-tui.log"
 
     def start_log(self) -> None:
-        """Tracebacks go to <home>/cifar-tui.log, never onto the user's screen."""
+        """Tracebacks go to <home>/cifar-tui.log, never onto the user's screen; a log that cannot
+        be written costs only the log (tui/log_file.py), a home that cannot be made is an error."""
         root = logging.getLogger()
         if any(getattr(h, "baseFilename", None) == str(self.log_path.absolute()) for h in root.handlers):
             return
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            handler = logging.FileHandler(self.log_path, encoding="utf-8")
         except OSError as error:
             raise HomeError(f"home: cannot use {self.path} ({error.strerror})") from None
-        handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"))
-        root.addHandler(handler)  # not basicConfig: it does nothing once any library added a handler
+        root.addHandler(LogFile(self.log_path))  # not basicConfig: it does nothing once any library added a handler
         root.setLevel(logging.INFO)
 
     @property

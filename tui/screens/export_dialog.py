@@ -14,6 +14,7 @@ from textual.widgets import Button, Input, Label, Select, Static, Switch
 
 from store.export import FORMATS, HISTORY_KEYS, LOSS_KEYS, export, table
 from store.run_filter import FilterError
+from tui.output_file import OutputFailed, OutputRefused, check_output, write_output
 from tui.safe_text import markup_safe
 
 KINDS = {
@@ -101,18 +102,20 @@ class ExportScreen(ModalScreen[Path | None]):
             error.update("file: give a file name")
             return
         path = Path(path_text).expanduser()
+        try:
+            check_output(self.app.home, path)  # the store is never an output, not even once asked
+        except OutputRefused as problem:
+            error.update(markup_safe(str(problem)))
+            return
         if path.exists() and self.overwrite_ok != path:
             self.overwrite_ok = path
             error.update(markup_safe(f"file: {path} exists; press Write again to replace it"))
             return
         try:
             text, count = self.text(kind, fmt, varying)
-            path.write_text(text, encoding="utf-8")
-        except (FilterError, ValueError) as problem:
+            write_output(self.app.home, path, text)
+        except (FilterError, ValueError, OutputFailed) as problem:  # OutputRefused is a ValueError
             error.update(markup_safe(str(problem)))
-            return
-        except OSError as problem:
-            error.update(markup_safe(f"file: cannot write {path}: {problem.strerror or problem}"))
             return
         self.app.notify(markup_safe(f"wrote {count} rows to {path}"))
         self.dismiss(path)

@@ -1,0 +1,78 @@
+"""The store is never an output, an export is all or nothing, and a log that cannot be written
+stays off the screen: each checked with real processes (issue 22, defects 4 to 6)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.tui.test_faults import QUICK, cifar_tui, finish, query, tiny_disk  # noqa: F401 (a fixture)
+
+
+@pytest.fixture
+def home(tmp_path):
+    home = tmp_path / "home"
+    status, _, err = finish(cifar_tui(home, "queue", "add", "--preset", "seed-cnn", *QUICK[:4], "--seed", "0..2"))
+    assert status == 0, err
+    return home
+
+
+def test_export_onto_the_store_or_its_files_is_refused_and_the_runs_stay(home, tmp_path):
+    (home / "checkpoints").mkdir(exist_ok=True)
+    os.symlink(home / "runs.db", tmp_path / "link.db")
+    for target, said in (
+        (home / "runs.db", "is this home's run store"),
+        (home / "runs.db-wal", "write-ahead log"),
+        (tmp_path / "link.db", "is this home's run store"),
+        (home / "checkpoints" / "table.csv", "in this home's checkpoints folder"),
+    ):
+        status, out, err = finish(cifar_tui(home, "export", "-o", str(target)))
+        assert status == 2, err
+        (line,) = err.strip().splitlines()
+        assert (
+            line.startswith(f"cifar-tui: error: output: {target} ") and said in line and "choose another file" in line
+        )
+    assert query(home, "SELECT count(*) FROM runs") == [(3,)]
+    status, out, _ = finish(cifar_tui(home, "runs", "--json"))
+    assert status == 0 and len(json.loads(out)) == 3
+
+
+def test_a_failed_export_leaves_the_old_file_as_it_was(home, tiny_disk):  # noqa: F811
+    good = tiny_disk / "table.json"
+    finish(cifar_tui(home, "export", "--format", "json", "-o", str(good)))
+    before = good.read_bytes()
+    assert len(json.loads(before)) == 3
+    filler = os.open(tiny_disk / "filler", os.O_WRONLY | os.O_CREAT)  # the disk, full to the last byte
+    try:
+        while os.write(filler, b"x" * 4096):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(filler)
+    status, _, err = finish(cifar_tui(home, "export", "--format", "json", "--history", "-o", str(good)))
+    assert status == 1
+    assert err.strip().splitlines() == [
+        f"cifar-tui: error: cannot write {good}: No space left on device; {good} is unchanged"
+    ]
+    assert good.read_bytes() == before
+    assert sorted(p.name for p in tiny_disk.iterdir()) == ["filler", "table.json"]  # no temporary file left
+
+
+def test_a_log_file_that_cannot_be_written_costs_one_line_not_tracebacks(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "cifar-tui.log").symlink_to("/dev/full")  # every write: no space left on device
+    logs = (
+        "import logging, sys; from pathlib import Path; from tui.home import Home; "
+        "Home(Path(sys.argv[1])).start_log(); "
+        "[logging.getLogger('store.recorder').warning('store write failed (%s); retrying', i) for i in range(50)]; "
+        "print('went on')"
+    )
+    done = subprocess.run([sys.executable, "-c", logs, str(home)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout == "went on\n"
+    assert done.stderr.splitlines() == [
+        f"cifar-tui: note: cannot write {home / 'cifar-tui.log'} (No space left on device); logging to it is off"
+    ]
