@@ -31,9 +31,10 @@ def checkpoint_path(checkpoint_dir: Path, run_id: int) -> Path:
 
 
 def pending_path(path: Path, epoch: int) -> Path:
-    """The temp file of one epoch's checkpoint (one per epoch: a slow recorder never sees a
-    later epoch's half-written file under an earlier epoch's name)."""
-    return path.with_name(f"{path.name}.epoch{epoch}.tmp")
+    """The temp file of one epoch's checkpoint, one per epoch and process: a slow recorder never
+    sees a later epoch's half-written file under an earlier epoch's name, and a worker that lost
+    its run (fencing, store/recorder.py) never writes the file its new owner moves into place."""
+    return path.with_name(f"{path.name}.epoch{epoch}.{os.getpid()}.tmp")
 
 
 def write_pending(path: Path, epoch: int, state: dict[str, Any] | bytes) -> Path:

@@ -71,6 +71,7 @@ class RunFailed:
 class RunCancelled:
     run_id: int
     step: int
+    reason: str = ""  # why, when it was not the loop that stopped (a cancel made by force, say)
 
 
 @dataclass(frozen=True)
@@ -89,4 +90,13 @@ class RunInterrupted:
     reason: str
 
 
-Event = RunStarted | Losses | EpochEnd | RunFinished | RunFailed | RunCancelled | RunPaused | RunInterrupted
+@dataclass(frozen=True)
+class RunLost:
+    """This worker no longer holds the run's claim (it was frozen, marked interrupted, resumed
+    elsewhere): nothing more of it was recorded, and its training stops. From the recorder."""
+
+    run_id: int
+    reason: str
+
+
+Event = RunStarted | Losses | EpochEnd | RunFinished | RunFailed | RunCancelled | RunPaused | RunInterrupted | RunLost

@@ -7,21 +7,38 @@ from collections.abc import Callable
 
 
 class RunControl:
-    def __init__(self, must_stop: Callable[[], bool] = lambda: False):
-        """must_stop: a condition outside this run that stops it too (the store stopped taking writes)."""
+    def __init__(self, must_stop: Callable[[], bool] = lambda: False, on_hold: Callable[[bool], None] | None = None):
+        """must_stop: a condition outside this run that stops it too (the store stopped taking writes).
+        on_hold: told True when the loop starts holding at a batch boundary, False when it goes on
+        (a supervising process learns that the pause was honoured)."""
         self.stop = threading.Event()
         self.hold = threading.Event()
         self._must_stop = must_stop
+        self._on_hold = on_hold
 
     def should_stop(self) -> bool:
         """The training loop's question at each batch. A paused run blocks in here, at a batch
         boundary, with nothing left running on the device, until it is resumed or stopped."""
-        while self.hold.is_set() and not self._stopping():
-            self.stop.wait(0.2)
+        if self.hold.is_set() and not self._stopping():
+            if self._on_hold:
+                self._on_hold(True)
+            while self.hold.is_set() and not self._stopping():
+                self.stop.wait(0.2)
+            if self._on_hold:
+                self._on_hold(False)
         return self._stopping()
 
     def pause(self, paused: bool = True) -> None:
         (self.hold.set if paused else self.hold.clear)()
+
+    def reset(self) -> None:
+        """A new run starts: not stopped, not held."""
+        self.stop.clear()
+        self.hold.clear()
+
+    def asked(self) -> tuple[bool, bool]:
+        """(stop asked, pause asked), without waiting: what a supervisor passes on to the trainer."""
+        return self._stopping(), self.hold.is_set()
 
     def _stopping(self) -> bool:
         return self.stop.is_set() or self._must_stop()

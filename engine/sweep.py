@@ -23,15 +23,13 @@ NEVER_SPLIT = ("name", "model_source")  # a label (and source text) may hold com
 
 @dataclass(frozen=True)
 class Interval:
-    """low:high of a number field, sampled log-uniformly (uniformly when low <= 0) by --random."""
+    """low:high of a number field (both > 0), sampled log-uniformly by --random."""
 
     low: float
     high: float
 
     def sample(self, rng: random.Random) -> float:
-        if self.low > 0:
-            return math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
-        return rng.uniform(self.low, self.high)
+        return math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
 
 
 def parse_value(field: str, value: Any) -> Any:
@@ -63,6 +61,8 @@ def parse_value(field: str, value: Any) -> Any:
             raise ConfigError(field, f"an interval is two numbers, like 1e-4:1e-1 (got {value!r})") from None
         if not interval.low < interval.high:
             raise ConfigError(field, f"an empty interval {value!r}; the smaller number comes first")
+        if interval.low <= 0:
+            raise ConfigError(field, f"an interval is drawn log-uniformly: both ends must be > 0 (got {value!r})")
         return interval
     if "," in text:
         parts = [part.strip() for part in text.split(",")]
@@ -92,14 +92,39 @@ def expand(
             raise ConfigError("sweep", f"{count:,} runs; at most {MAX_RUNS:,} in one sweep")
         points = [dict(zip(names, combo)) for combo in itertools.product(*(axes[k] for k in names))]
     else:
-        if not 1 <= random_points <= MAX_RUNS:
-            raise ConfigError("random", f"must be between 1 and {MAX_RUNS} (got {random_points})")
-        rng = random.Random(rng_seed)
-        points = [
-            {k: v.sample(rng) if isinstance(v, Interval) else rng.choice(v) for k, v in axes.items()}
-            for _ in range(random_points)
-        ]
+        points = draw(axes, random_points, random.Random(rng_seed))
     return [make_config(preset, **fixed, **point) for point in points]
+
+
+def draw(axes: dict[str, Any], count: int, rng: random.Random) -> list[dict[str, Any]]:
+    """count distinct points, each a cell of the lists' grid with every interval drawn afresh; a
+    point drawn before is drawn again. One point after another: the first N points of a seed are
+    the same whatever the count."""
+    if not 1 <= count <= MAX_RUNS:
+        raise ConfigError("random", f"must be between 1 and {MAX_RUNS} (got {count})")
+    if not axes:
+        raise ConfigError("random", "nothing to draw: give a list (--lr 1e-3,3e-3) or an interval (--lr 1e-4:1e-1)")
+    lists = {k: v for k, v in axes.items() if isinstance(v, list)}
+    grid = math.prod(len(v) for v in lists.values())
+    if len(lists) == len(axes) and count > grid:
+        raise ConfigError("random", f"cannot draw {count} distinct points from {grid}; give --random {grid} or fewer")
+    points, seen = [], set()
+    while len(points) < count:
+        point = _cell(lists, rng.randrange(grid))
+        point.update({k: v.sample(rng) for k, v in axes.items() if isinstance(v, Interval)})
+        key = tuple(sorted(point.items()))
+        if key not in seen:
+            seen.add(key)
+            points.append({k: point[k] for k in axes})
+    return points
+
+
+def _cell(lists: dict[str, list], index: int) -> dict[str, Any]:
+    point = {}
+    for name, values in lists.items():
+        index, position = divmod(index, len(values))
+        point[name] = values[position]
+    return point
 
 
 def load_sweep_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:

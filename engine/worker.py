@@ -101,8 +101,14 @@ class Worker:
         idle_wait_s: float = 0.5,
         checkpoint_dir: Path | None = None,
         must_stop: Callable[[], bool] = lambda: False,
+        runner: Callable[[Job, Callable[[Event], None], RunControl], None] | None = None,
     ):
-        """must_stop: stop the current run at its next batch (the store stopped taking writes)."""
+        """must_stop: stop the current run at its next batch (the store stopped taking writes).
+        runner: trains one job (default: run_job on this thread; the command line's workers train
+        in a supervised child process, tui/runners/training_process.py)."""
+        self._runner = runner or (
+            lambda job, emit, control: run_job(job, emit, control.should_stop, data_dir, checkpoint_dir)
+        )
         self._next_job = next_job
         self._emit = emit
         self._data_dir = data_dir
@@ -161,6 +167,6 @@ class Worker:
             self._control.pause(False)
             self.current = job
             try:
-                run_job(job, self._emit, self._control.should_stop, self._data_dir, self._checkpoint_dir)
+                self._runner(job, self._emit, self._control)
             finally:
                 self.current = None

@@ -5,8 +5,14 @@ writes whatever has piled up in one transaction, then passes the events on to `f
 subscribers, so whatever they show has already been recorded, and then moves the epoch's
 checkpoint into place (engine/checkpoint.py), so that a checkpoint never gets ahead of the rows.
 
+Fencing: a run this recorder was told it owns (`own(run_id, token)`, by whoever claimed it) is
+written only while the store still says it is running under that claim token, checked in the
+same transaction as the writes. Once it is not (the worker was frozen, its run marked
+interrupted and resumed elsewhere), the run's events are dropped, `must_stop(run_id)` stops its
+training, and subscribers get one RunLost saying so.
+
 A write that fails is retried, with backoff, with everything that arrived meanwhile; no event
-is ever dropped. If the store stays unwritable for PATIENCE_S, `broken` says why: the trainer
+of a run this worker holds is ever dropped. If the store stays unwritable for PATIENCE_S, `broken` says why: the trainer
 stops (its should_stop asks), and the run's ending is recorded as failed with that reason as
 soon as the store takes writes again.
 """
@@ -25,7 +31,16 @@ from pathlib import Path
 from typing import Any
 
 from engine.checkpoint import commit
-from engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunFinished, RunInterrupted, RunStarted
+from engine.events import (
+    EpochEnd,
+    Losses,
+    RunCancelled,
+    RunFailed,
+    RunFinished,
+    RunInterrupted,
+    RunLost,
+    RunStarted,
+)
 from engine.pause_points import pause_point
 from store.epoch_row import to_row
 from store.liveness import HEARTBEAT_S
@@ -38,6 +53,7 @@ MAX_BATCH = 1000  # events per transaction
 PATIENCE_S = float(os.environ.get("CIFAR_TUI_STORE_PATIENCE_S", "60"))
 RETRY_MAX_S = 2.0
 _CLOSE = object()
+ENDINGS = (RunFinished, RunFailed, RunCancelled, RunInterrupted)
 
 
 class Recorder:
@@ -47,6 +63,9 @@ class Recorder:
         self.forward = list(forward or [])
         self.broken: str | None = None  # why the store stopped taking writes; None while it takes them
         self.unrecorded = 0  # events still unwritten when close() gave up
+        self.lost: dict[int, str] = {}  # runs whose claim this worker lost -> why (fencing)
+        self._claims: dict[int, int] = {}  # run id -> the claim token this worker holds it under
+        self._ended: set[int] = set()  # owned runs whose ending is recorded: nothing more to write
         self._closing_deadline = float("inf")
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._opened = threading.Event()
@@ -60,6 +79,17 @@ class Recorder:
     def __call__(self, event: Any) -> None:
         """Subscribe this to the engine: thread-safe and never blocks."""
         self._queue.put(event)
+
+    def own(self, run_id: int, token: int) -> None:
+        """This worker claimed the run under this token: from now on its events are written only
+        while the claim holds. Call it before the run's first event."""
+        self._ended.discard(run_id)
+        self.lost.pop(run_id, None)
+        self._claims[run_id] = token
+
+    def must_stop(self, run_id: int) -> bool:
+        """Stop training this run: the store stopped taking writes, or the run is no longer ours."""
+        return self.broken is not None or run_id in self.lost
 
     def close(self, timeout: float = 30.0) -> bool:
         """Write everything received so far, then stop; False if the store would not take it all
@@ -106,7 +136,8 @@ class Recorder:
             attempt_started = time.monotonic()  # a write can wait the busy timeout before it fails
             try:
                 with store.write():
-                    for event in pending:
+                    kept, dropped, lost_now = self._fence(store, pending)
+                    for event in kept:
                         record(store, event)
                     if beat_due:
                         # This process's runs are alive, even while their loop is quiet
@@ -126,9 +157,34 @@ class Recorder:
             failing_since, backoff = None, 0.05
             if beat_due:
                 last_beat = time.monotonic()
-            written, pending = pending, []
-            for event in written:
+            pending = []
+            self._ended.update(e.run_id for e in kept if isinstance(e, ENDINGS) and e.run_id in self._claims)
+            for event in dropped:  # a checkpoint of a run we lost never goes into place
+                if isinstance(event, EpochEnd) and event.checkpoint_temp:
+                    Path(event.checkpoint_temp).unlink(missing_ok=True)
+            for run_id, reason in lost_now.items():
+                self.lost[run_id] = reason
+                log.warning("run %s: %s", run_id, reason)
+                self._pass_on(RunLost(run_id, reason))
+            for event in kept:
                 self._pass_on(event)
+
+    def _fence(self, store: RunStore, events: list[Any]) -> tuple[list[Any], list[Any], dict[int, str]]:
+        """(the events this worker may still write, those it may not, {run id: why} for owned runs
+        it just lost); inside the write transaction, so that no other claim comes between check
+        and write."""
+        lost_now: dict[int, str] = {}
+        for run_id in {getattr(event, "run_id", None) for event in events} & set(self._claims):
+            if run_id in self.lost or run_id in self._ended:
+                continue
+            holder = store.holder(run_id)
+            if holder is None or holder[0] != "running" or holder[2] != self._claims[run_id]:
+                lost_now[run_id] = _lost_reason(holder)
+        gone = set(lost_now) | set(self.lost) | self._ended
+        kept, dropped = [], []
+        for event in events:
+            (dropped if getattr(event, "run_id", None) in gone else kept).append(event)
+        return kept, dropped, lost_now
 
     def _take(self, wait: float) -> list[Any]:
         """What has arrived: waits up to `wait` s for the first event, then takes the rest."""
@@ -174,6 +230,17 @@ class Recorder:
                 subscriber(event)
             except Exception:
                 log.exception("subscriber %r failed", subscriber)
+
+
+def _lost_reason(holder: tuple[str, str | None, int] | None) -> str:
+    if holder is None:
+        return "this worker lost the run: it was deleted; nothing more is written to it"
+    status, worker, _ = holder
+    now_held = f"{status} by {worker}" if status == "running" else status
+    return (
+        f"this worker lost the run (it is {now_held} now: it was taken while this process did not run); "
+        "it stops training it and writes nothing more to it"
+    )
 
 
 def _describe(sqlite_text: str, path: Path | str) -> str:
@@ -242,7 +309,7 @@ def record(store: RunStore, event: Any) -> None:
             _end(db, event.run_id, "failed", event.error)
             db.execute("UPDATE runs SET error_detail = ? WHERE id = ?", [event.detail or None, event.run_id])
         case RunCancelled():
-            _end(db, event.run_id, "cancelled", None)
+            _end(db, event.run_id, "cancelled", event.reason or None)
         case RunInterrupted():  # a dispatcher lost the remote process that trained it
             _end(db, event.run_id, "interrupted", event.reason)
 

@@ -14,6 +14,7 @@ import shlex
 from typing import Any
 
 from engine.config import FIELD_TYPES
+from store.schema import STATUSES
 
 RUN_FIELDS = {
     "id": int,
@@ -60,7 +61,12 @@ def compile_filter(text: str) -> tuple[str, list[Any]]:
         words = text.split()  # an unclosed quote: take the words as they are
     clauses, params = [], []
     for word in words:
+        control = next((ch for ch in word if not ch.isprintable()), None)
+        if control is not None:
+            raise FilterError(f"filter: {word!r} holds the control character U+{ord(control):04X}; type it without")
         if word.lower().startswith("tag:"):
+            if not word[4:]:
+                raise FilterError("filter: tag: needs a name (tag:baseline)")
             clauses.append("EXISTS (SELECT 1 FROM json_each(runs.tags) WHERE value = ?)")
             params.append(word[4:])
             continue
@@ -89,6 +95,8 @@ def _condition(field: str, op: str, raw: str) -> tuple[str, list[Any]]:
             numbers = [float(part) for part in raw.split(",")]
         except ValueError:
             raise FilterError(f"filter: {field} is a number (got {raw!r})") from None
+        if field == "id" and any(n < 1 or n != int(n) for n in numbers):
+            raise FilterError(f"filter: run ids are whole numbers from 1 (got {raw!r})")
         if len(numbers) > 1 and op in ("=", "!="):  # id=3,4,5: any of them
             marks = ", ".join("?" * len(numbers))
             return f"{'' if op == '=' else 'NOT '}coalesce({sql} IN ({marks}), 0)", numbers
@@ -96,6 +104,8 @@ def _condition(field: str, op: str, raw: str) -> tuple[str, list[Any]]:
     else:
         if op not in ("=", "!="):
             raise FilterError(f"filter: {field} is text; compare it with = or != (got {op})")
+        if field == "status" and raw.lower() not in STATUSES:
+            raise FilterError(f"filter: unknown status {raw!r}; known: {', '.join(STATUSES)}")
         return f"coalesce({sql}, '') {'=' if op == '=' else '!='} ? COLLATE NOCASE", [raw]
     if op == "!=":
         return f"({sql} IS NULL OR {sql} != ?)", [value]
@@ -105,6 +115,8 @@ def _condition(field: str, op: str, raw: str) -> tuple[str, list[Any]]:
 def order_sql(sort: str) -> str:
     """ORDER BY for `field` (ascending) or `-field` (descending); runs without a value last."""
     descending = sort.startswith("-")
-    field = sort.lstrip("-+") or "id"
+    field = sort.lstrip("-+")
+    if not field:
+        raise FilterError(f"sort: {sort!r} names no field; give one such as test_acc or -test_acc")
     sql, _ = field_sql(field, "sort")
     return f"({sql} IS NULL), {sql} {'DESC' if descending else 'ASC'}, id DESC"

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlite_utils import Database
 
@@ -53,6 +53,15 @@ RUN_COLUMNS = (
     "tags",
     "note",
 )
+
+
+class Claim(NamedTuple):
+    """A run taken for one worker: its id, config and the claim's token (fencing: every write
+    about the run holds only under this token, store/recorder.py)."""
+
+    run_id: int
+    config: dict[str, Any]
+    token: int
 
 
 class StoreError(RuntimeError):
@@ -153,6 +162,11 @@ class RunStore:
         with contextlib.nullcontext() if in_transaction else self.write():
             self.db.execute("UPDATE runs SET heartbeat_at = ? WHERE worker = ? AND status = 'running'", [now(), worker])
 
+    def holder(self, run_id: int) -> tuple[str, str | None, int] | None:
+        """(status, worker, claim token) of a run: whether a writer still holds its claim."""
+        row = self.db.execute("SELECT status, worker, claim FROM runs WHERE id = ?", [run_id]).fetchone()
+        return None if row is None else (row[0], row[1], row[2])
+
     @contextlib.contextmanager
     def write(self) -> Iterator[Database]:
         """A write transaction that takes the write lock up front (BEGIN IMMEDIATE).
@@ -196,8 +210,8 @@ class RunStore:
         stamp = now()
         cursor = self.db.execute(
             """INSERT INTO runs (name, status, model, dataset, epochs, config, queue_pos, created_at,
-                                 worker, started_at, heartbeat_at, sweep, group_key)
-               VALUES (?, ?, ?, ?, ?, ?, (SELECT coalesce(max(queue_pos), 0) + 1 FROM runs), ?, ?, ?, ?, ?, ?)""",
+                                 worker, started_at, heartbeat_at, sweep, group_key, claim)
+               VALUES (?, ?, ?, ?, ?, ?, (SELECT coalesce(max(queue_pos), 0) + 1 FROM runs), ?, ?, ?, ?, ?, ?, ?)""",
             [
                 config.get("name", ""),
                 "queued" if worker is None else "running",
@@ -212,11 +226,12 @@ class RunStore:
                 *((None, None) if worker is None else (stamp, stamp)),
                 sweep,
                 group_key(config),
+                0 if worker is None else 1,
             ],
         )
         return cursor.lastrowid
 
-    def claim_next(self, worker: str | None = None, devices: tuple[str, ...] = ()) -> tuple[int, dict[str, Any]] | None:
+    def claim_next(self, worker: str | None = None, devices: tuple[str, ...] = ()) -> Claim | None:
         """Take the first queued run for this worker, atomically; None when the queue is empty.
         With devices, only a run queued for one of them (or for auto)."""
         for_device = f"AND json_extract(config, '$.device') IN ({', '.join('?' * len(devices))})" if devices else ""
@@ -227,30 +242,29 @@ class RunStore:
             ("queued",),
         )
 
-    def claim(self, run_id: int, worker: str | None = None) -> tuple[int, dict[str, Any]] | None:
+    def claim(self, run_id: int, worker: str | None = None) -> Claim | None:
         """Take one particular queued run; None if it is not queued (any more)."""
         return self._claim("SELECT ?", [run_id], worker, ("queued",))
 
-    def claim_to_resume(self, run_id: int, worker: str | None = None) -> tuple[int, dict[str, Any]] | None:
+    def claim_to_resume(self, run_id: int, worker: str | None = None) -> Claim | None:
         """Take an interrupted, failed or cancelled run straight back to running for this worker;
         None if it is not in one of those states (another process resumed it first, say)."""
         return self._claim("SELECT ?", [run_id], worker, RESUMABLE)
 
-    def _claim(
-        self, pick_sql: str, params: list, worker: str | None, from_statuses: tuple[str, ...]
-    ) -> tuple[int, dict[str, Any]] | None:
+    def _claim(self, pick_sql: str, params: list, worker: str | None, from_statuses: tuple[str, ...]) -> Claim | None:
         # One UPDATE guarded by the status in a write transaction: two workers never take the
         # same run, and the one that does not get it learns so from the empty RETURNING.
         allowed = ", ".join("?" * len(from_statuses))
         with self.write():
             rows = self.db.execute(
                 f"""UPDATE runs SET status = 'running', worker = ?, started_at = coalesce(started_at, ?),
-                    heartbeat_at = ?, finished_at = NULL, error = NULL, error_detail = NULL, cancel_requested = 0, pause_requested = 0
-                    WHERE id = ({pick_sql}) AND status IN ({allowed}) RETURNING id, config""",
+                    heartbeat_at = ?, finished_at = NULL, error = NULL, error_detail = NULL, cancel_requested = 0,
+                    pause_requested = 0, claim = claim + 1
+                    WHERE id = ({pick_sql}) AND status IN ({allowed}) RETURNING id, config, claim""",
                 [worker or worker_id(), now(), now(), *params, *from_statuses],
             ).fetchall()  # all of it: a RETURNING statement must finish before COMMIT
         row = rows[0] if rows else None
-        return None if row is None else (row[0], json.loads(row[1]))
+        return None if row is None else Claim(row[0], json.loads(row[1]), row[2])
 
     def queue(self) -> list[dict[str, Any]]:
         """Running runs, then queued ones in the order they will run; configs parsed."""
@@ -335,6 +349,11 @@ class RunStore:
                 "ON CONFLICT (name) DO UPDATE SET devices = excluded.devices, pool = excluded.pool",
                 [worker, json.dumps(devices), pool],
             )
+
+    def known_devices(self) -> set[str]:
+        """Every device some worker of this store (on any machine) registered."""
+        rows = self.db.execute("SELECT devices FROM workers WHERE devices IS NOT NULL").fetchall()
+        return {device for (devices,) in rows for device in json.loads(devices)}
 
     def worker_devices(self, worker: str) -> list[str] | None:
         """The devices a worker registered; None before it has."""

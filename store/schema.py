@@ -177,5 +177,15 @@ def m010_model_files_and_partial_evaluation(db: Database) -> None:
     db["epochs"].add_column("eval_images", int, not_null_default=0)
 
 
+@migrations()
+def m011_claim_tokens(db: Database) -> None:
+    """Fencing: each claim of a run counts up its `claim` token, and every write a worker makes
+    about the run holds only while the run is still running under the token that worker got
+    (store/recorder.py). A worker that lost its run (frozen, marked interrupted, resumed
+    elsewhere) then writes nothing more to it."""
+    db["runs"].add_column("claim", int, not_null_default=0)
+    db.execute("UPDATE runs SET claim = 1 WHERE status != 'queued'")
+
+
 # Every migration this version knows, in order (pending() on an empty database lists them all).
 MIGRATION_NAMES = tuple(m.name for m in migrations.pending(Database(memory=True)))

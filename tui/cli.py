@@ -10,6 +10,7 @@ import json
 import os
 import sqlite3
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,14 @@ from tui.config_flags import config_options
 from tui.home import ENV_HOME, Home, HomeError, default_home
 from tui.safe_text import plain, printable
 
+SQLITE_MAX_INT = 2**63 - 1  # the largest integer a store's column (or a LIMIT) holds
+
 
 class RunIdType(click.IntRange):
     """A run id; the shell completes the newest ones from the store."""
 
     def __init__(self) -> None:
-        super().__init__(1, 2**63 - 1)  # SQLite's integer range: a larger id is a typo, not an overflow
+        super().__init__(1, SQLITE_MAX_INT)  # a larger id is a typo, not an overflow
 
     def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
         from click.shell_completion import CompletionItem
@@ -181,6 +184,23 @@ def resume(ctx: click.Context, run_id: int, device: str | None) -> None:
     sys.exit(train_in_foreground(ctx.obj, config, run_id))
 
 
+def outcome_of_cancel(store, run_id: int) -> str:
+    """What became of a run asked to stop: its worker stops it at the next batch, or by force once
+    the grace period is over (a hung forward); a worker that does neither is frozen or far away."""
+    from tui.runners.training_process import GRACE_S
+
+    deadline = time.monotonic() + GRACE_S + 5
+    while time.monotonic() < deadline:
+        row = store.run(run_id)
+        if row["status"] != "running":
+            return f"run {run_id} {row['status']}" + (f": {printable(row['error'])}" if row["error"] else "")
+        time.sleep(0.2)
+    return (
+        f"run {run_id} is still running after {GRACE_S + 5:.0f} s: its worker does not answer "
+        "(stopped with Ctrl-Z, or on another machine); it stops the run when it goes on"
+    )
+
+
 @cli.command()
 @click.argument("run_id", type=RUN_ID)
 @click.pass_context
@@ -191,7 +211,8 @@ def cancel(ctx: click.Context, run_id: int) -> None:
     if store.cancel_queued(run_id):
         click.echo(f"run {run_id} cancelled")
     elif store.request_cancel(run_id):
-        click.echo(f"run {run_id}: its worker ({row['worker']}) stops it within a second")
+        click.echo(f"run {run_id}: asked its worker ({row['worker']}) to stop it…")
+        click.echo(outcome_of_cancel(store, run_id))
     else:
         raise BadInput(f"run_id: run {run_id} is {row['status']}; only queued or running runs cancel")
 
@@ -266,7 +287,7 @@ def delete(ctx: click.Context, run_ids: tuple[int, ...], yes: bool) -> None:
     help="Stop as Ctrl-C does once this process (the app it trains for) is gone.",
 )
 @click.option("--pool", hidden=True, help="The `worker --devices` process this worker is one device of.")
-@click.option("--threads", type=click.IntRange(1), hidden=True, help="torch CPU threads for this worker.")
+@click.option("--threads", type=click.IntRange(1, 4096), hidden=True, help="torch CPU threads for this worker.")
 @click.pass_context
 def worker(
     ctx: click.Context,
@@ -296,10 +317,10 @@ def worker(
         if not gpus_per_run and not cpus_per_run:
             raise BadInput("cpus-per-run: a run needs some CPUs or GPUs; give --cpus-per-run or --gpus-per-run")
         try:
-            run_dispatcher(ctx.obj, ray_address, gpus_per_run, cpus_per_run, until_empty, with_parent)
+            status = run_dispatcher(ctx.obj, ray_address, gpus_per_run, cpus_per_run, until_empty, with_parent)
         except (ClusterTooSmall, ClusterUnreachable) as error:
             raise BadInput(str(error)) from None
-        return
+        sys.exit(status)
     if devices is not None:
         from engine.device import available_devices
         from tui.runners.device_pool import DevicesError, expand_devices, run_pool
@@ -310,13 +331,12 @@ def worker(
             raise BadInput(str(error)) from None
         for name in dict.fromkeys(names):
             check_device(make_config(device=name))
-        run_pool(ctx.obj, names, until_empty, with_parent)
-        return
+        sys.exit(run_pool(ctx.obj, names, until_empty, with_parent))
     from tui.runners.headless import run_worker
 
     if device is not None:
         check_device(make_config(device=device))
-    run_worker(ctx.obj, device, until_empty, with_parent, pool, threads)
+    sys.exit(run_worker(ctx.obj, device, until_empty, with_parent, pool, threads))
 
 
 @cli.group()
@@ -333,7 +353,12 @@ def queue() -> None:
     help="A TOML sweep file: config fields (lists and ranges are axes), sweep, preset, random.",
 )
 @click.option("--sweep-name", help="Name the sweep's runs share (default: the next free sN).")
-@click.option("--random", "random_points", type=int, help="Draw N points from the lists, ranges and intervals.")
+@click.option(
+    "--random",
+    "random_points",
+    type=click.IntRange(1, 100_000),
+    help="Draw N distinct points from the lists, ranges and intervals.",
+)
 @click.option("--yes", is_flag=True, help="Queue more than 100 runs without asking.")
 @click.option("--json", "as_json", is_flag=True, help="Print {sweep, ids} as JSON instead of one id per line.")
 @click.pass_context
@@ -367,6 +392,7 @@ def queue_add(
             raise BadInput(f"queue add: {len(configs):,} runs; add --yes to queue more than 100 (at most {MAX_RUNS:,})")
         click.confirm(f"Queue {len(configs):,} runs?", abort=True, err=True)
     store = store_of(ctx)
+    warn_unserved_devices(store, {c.device for c in configs})
     if is_sweep(values) or sweep_file is not None or sweep_name is not None:
         name, ids = store.enqueue_sweep([c.to_dict() for c in configs], sweep_name)
     else:
@@ -379,6 +405,25 @@ def queue_add(
             click.echo(f"queued {len(ids)} runs as sweep {name}", err=True)
 
 
+def warn_unserved_devices(store: RunStore, devices: set[str]) -> None:
+    """One line for a device that no worker of this store has registered and this machine lacks:
+    its runs would wait in the queue unseen (a worker on another machine may still serve it)."""
+    asked = {d for d in devices if d != "auto"}
+    if not asked:
+        return
+    from engine.device import available_devices
+    from tui.runners.job_source import queued_for
+
+    served = store.known_devices() | set(available_devices())
+    for device in sorted(asked):
+        if not any(device in queued_for(have) for have in served):
+            print(
+                f"cifar-tui: warning: no worker of this store can train on {device} (this machine has "
+                f"{', '.join(available_devices())}); its runs wait until a worker on such a device starts",
+                file=sys.stderr,
+            )
+
+
 @queue.command("list")
 @click.option("--json", "as_json", is_flag=True, help="A JSON list instead of a table.")
 @click.pass_context
@@ -386,6 +431,7 @@ def queue_list(ctx: click.Context, as_json: bool) -> None:
     """Running and queued runs, in the order they run."""
     rows = [
         {key: row[key] for key in ("id", "name", "status", "model", "dataset", "epochs", "epochs_done")}
+        | {"device": row["config"].get("device", "auto")}
         for row in store_of(ctx).queue()
     ]
     if as_json:
@@ -436,7 +482,7 @@ def table_rows(store: RunStore, filter_text: str, sort: str, grouped: bool, vary
 @table_options
 @click.option(
     "--limit",
-    type=click.IntRange(0),
+    type=click.IntRange(0, SQLITE_MAX_INT),
     help=f"At most this many rows (0: all; the table's default: {TABLE_ROWS}, --json's: all).",
 )
 @click.option("--columns", help="Comma-separated columns to show (any run column or config field).")
@@ -525,10 +571,14 @@ def models(ctx: click.Context, as_json: bool) -> None:
 def models_check(model: str, device: str, batch_size: int) -> None:
     """Build FILE.py:Class, run it on a batch, and print its parameters and speed; queues nothing."""
     from tui.bench import check_model
+    from tui.runners.training_process import ProcessDied, call_isolated
 
     config = make_config(model=model, device=device, batch_size=batch_size)
     check_device(config)
-    result = check_model(config)
+    try:
+        result = call_isolated(check_model, config)  # a model that crashes takes only that process down
+    except ProcessDied as error:
+        fail(f"model: {config.model_label}: {error}", 1)
     if "error" in result:
         detail = result.pop("detail", "")
         for line in detail.splitlines():
@@ -673,7 +723,7 @@ def check_text(field: str, text: str, limit: int) -> None:
 @click.option("--ids", help="Only these runs: comma-separated ids (the same as the filter id=3,4,5).")
 @click.option("--history", is_flag=True, help="One row per epoch per run (csv or json).")
 @click.option("--losses", is_flag=True, help="One row per step per run (csv or json).")
-@click.option("--every", type=click.IntRange(1), default=1, help="With --losses: every K-th step.")
+@click.option("--every", type=click.IntRange(1, SQLITE_MAX_INT), default=1, help="With --losses: every K-th step.")
 @click.pass_context
 def export(ctx, filter_words, sort, grouped, varying, fmt, output, ids, history, losses, every) -> None:
     """The run table (or groups, epochs, losses) of the runs a FILTER keeps, as csv, json, md or latex."""

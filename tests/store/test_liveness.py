@@ -3,7 +3,7 @@ import socket
 import subprocess
 from datetime import UTC, datetime, timedelta
 
-from store.liveness import owner_alive
+from store.liveness import owner_alive, started_at
 from store.runs import RunStore
 
 HOST = socket.gethostname()
@@ -25,7 +25,11 @@ def test_owner_alive():
     assert not owner_alive(f"{HOST}:{dead_pid()}", ago(seconds=1))
     assert owner_alive("elsewhere:123", ago(seconds=30))
     assert not owner_alive("elsewhere:123", ago(minutes=2))
-    assert not owner_alive(f"{HOST}:{os.getpid()}", ago(minutes=2))  # alive but silent: hung
+    # Alive on this host but silent for minutes (frozen by Ctrl-Z, a suspended laptop): it keeps its run ...
+    beat = started_at(os.getpid()) + timedelta(seconds=2)
+    assert owner_alive(f"{HOST}:{os.getpid()}", beat.isoformat(), now=beat + timedelta(minutes=5))
+    # ... unless the pid now belongs to a process that started after the owner's last heartbeat
+    assert not owner_alive(f"{HOST}:{os.getpid()}", (datetime.now(UTC) - timedelta(days=400)).isoformat())
 
 
 def test_opening_the_store_interrupts_only_orphans(tmp_path):

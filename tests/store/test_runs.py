@@ -9,7 +9,7 @@ def test_enqueue_and_claim_in_order():
     store = RunStore()
     ids = [store.enqueue(dict(CONFIG, name=str(i))) for i in range(3)]
     claimed = store.claim_next("w1")
-    assert claimed == (ids[0], dict(CONFIG, name="0"))
+    assert claimed == (ids[0], dict(CONFIG, name="0"), 1)  # the run's first claim: token 1
     assert store.run(ids[0])["status"] == "running" and store.run(ids[0])["worker"] == "w1"
     assert [r["id"] for r in store.queue()] == ids
     assert store.claim(ids[2])[0] == ids[2]

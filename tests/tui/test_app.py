@@ -196,7 +196,7 @@ async def test_a_live_run_fills_the_chart_and_the_epoch_table(home, engine):
         chart = app.query_one("#live-chart", LossChart)
         # The chart redraws at a bounded rate (1 Hz): its next redraw shows every step.
         await wait_until(pilot, lambda: len(chart._series) == 2 and len(chart._series[0].xs) == 40, timeout=5)
-        assert app.query_one("#epoch-table", DataTable).row_count == 2
+        await wait_until(pilot, lambda: app.query_one("#epoch-table", DataTable).row_count == 2, timeout=5)
         assert "finished" in str(app.query_one("#live-title").render())
         assert app.store.run(1)["status"] == "finished" and app.store.loss_count(1) == 40
 

@@ -23,7 +23,7 @@ async def test_enter_moves_to_the_next_field_and_ctrl_s_queues(home):
         await pilot.press("1")
         app.query_one("#field-lr", Input).focus()
         await pilot.press("enter")
-        assert app.focused.id == "field-lr_schedule" and app.store.queue() == []
+        assert app.focused.id == "field-muon_lr" and app.store.queue() == []
         app.query_one("#field-dataset", Select).value = "synthetic"
         await pilot.press("ctrl+s")
         await pilot.pause()

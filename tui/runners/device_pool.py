@@ -66,9 +66,10 @@ class Member:
             self.process.send_signal(signal.SIGINT)
 
 
-def run_pool(home, devices: list[str], until_empty: bool, parent: int | None = None) -> None:
+def run_pool(home, devices: list[str], until_empty: bool, parent: int | None = None) -> int:
     """Start a member per device and supervise them until Ctrl-C / SIGTERM (or, with until_empty,
-    until every member found the queue empty; or the parent app's end)."""
+    until every member found the queue empty; or the parent app's end). Returns the exit status:
+    0, or 128 + the signal that stopped it."""
     name = worker_id()
     store = home.store()
     store.register_worker(name, list(dict.fromkeys(devices)))
@@ -103,6 +104,7 @@ def run_pool(home, devices: list[str], until_empty: bool, parent: int | None = N
                     member.process.kill()
         for number, handler in handlers.items():
             signal.signal(number, handler)
+    return 128 + stopping[0] if stopping else 0
 
 
 def _look_after(member: Member, until_empty: bool) -> None:

@@ -13,12 +13,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from engine.config import RunConfig
-from engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunFinished, RunStarted
+from engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunFinished, RunLost, RunStarted
 from engine.run_control import RunControl
-from engine.worker import Job, run_job
+from engine.worker import Job
 from store.recorder import Recorder
 from store.runs import RunTaken, worker_id
 from tui.runners.control_watcher import ControlWatcher
+from tui.runners.training_process import TrainingProcess
 from tui.safe_text import printable
 
 
@@ -63,6 +64,9 @@ class ProgressView:
                 )
             case RunFinished() | RunFailed() | RunCancelled():
                 self.progress.stop()
+            case RunLost():
+                self.progress.stop()
+                self.console.print(f"run {event.run_id}: {event.reason}")
 
 
 def train_in_foreground(
@@ -77,15 +81,19 @@ def train_in_foreground(
     store = home.store()
     me = worker_id()
     if run_id is None:
-        run_id = store.enqueue(config.to_dict(), worker=me)
-    elif store.claim_to_resume(run_id, me) is None:
-        row = store.run(run_id)
-        owner = f" by {row['worker']}" if row["status"] == "running" and row["worker"] else ""
-        raise RunTaken(f"run {run_id} is {row['status']}{owner}; nothing was trained here")
+        run_id, token = store.enqueue(config.to_dict(), worker=me), 1  # inserted already claimed: claim 1
+    else:
+        claimed = store.claim_to_resume(run_id, me)
+        if claimed is None:
+            row = store.run(run_id)
+            owner = f" by {row['worker']}" if row["status"] == "running" and row["worker"] else ""
+            raise RunTaken(f"run {run_id} is {row['status']}{owner}; nothing was trained here")
+        token = claimed.token
     on_run_id(run_id)
     console = Console(stderr=True)
     recorder = Recorder(home.db_path, forward=[ProgressView(console)], worker=me)
-    control = RunControl(must_stop=lambda: recorder.broken is not None)
+    recorder.own(run_id, token)
+    control = RunControl(must_stop=lambda: recorder.must_stop(run_id))
     stop = control.stop
     signalled: list[int] = []
 
@@ -93,10 +101,9 @@ def train_in_foreground(
         signalled.append(number)
         stop.set()
 
+    trainer = TrainingProcess(home.data_dir, home.checkpoint_dir, log_path=home.log_path)
     thread = threading.Thread(
-        target=run_job,
-        name="cifar-tui-train",
-        args=(Job(run_id, config), recorder, control.should_stop, home.data_dir, home.checkpoint_dir),
+        target=trainer.run, name="cifar-tui-train", args=(Job(run_id, config), recorder, control.asked)
     )
     watcher = ControlWatcher(home.db_path, me, lambda _: stop.set(), lambda _, paused: control.pause(paused)).start()
     # Python's own SIGINT handler raises KeyboardInterrupt wherever the main thread is, which can
@@ -115,10 +122,13 @@ def train_in_foreground(
     finally:
         for number, handler in handlers.items():
             signal.signal(number, handler)
+        trainer.close()
     watcher.close()
     recorded = recorder.close()
     row = store.run(run_id)
     store.close()
+    if run_id in recorder.lost:  # said already, by the progress view
+        return 1
     if not recorded:
         print(
             f"cifar-tui: error: run {run_id}: {recorder.broken or 'the store would not take writes'}; "
@@ -139,7 +149,7 @@ def train_in_foreground(
     if row["status"] == "failed":
         print(f"cifar-tui: run {run_id} failed: {printable(row['error'] or '')}", file=sys.stderr)
         return 1
-    console.print(f"run {run_id} {row['status']}")
+    console.print(f"run {run_id} {row['status']}" + (f": {printable(row['error'])}" if row["error"] else ""))
     return 128 + signalled[0] if signalled else 1
 
 
@@ -165,7 +175,9 @@ class EventLines:
             case RunFailed():
                 print(f"run {event.run_id}: failed: {event.error}", flush=True)
             case RunCancelled():
-                print(f"run {event.run_id}: cancelled", flush=True)
+                print(f"run {event.run_id}: cancelled" + (f": {event.reason}" if event.reason else ""), flush=True)
+            case RunLost():
+                print(f"run {event.run_id}: {event.reason}", flush=True)
 
 
 def run_worker(
@@ -175,18 +187,16 @@ def run_worker(
     parent: int | None = None,
     pool: str | None = None,
     threads: int | None = None,
-) -> None:
+) -> int:
     """Consume the queue in this process until Ctrl-C / SIGTERM (or an empty queue, or the
     parent process's end: the app whose engine this is died, say when its SSH session dropped).
-    pool and threads: this worker is one device of a `worker --devices` pool (tui/runners/device_pool.py)."""
+    pool and threads: this worker is one device of a `worker --devices` pool (tui/runners/device_pool.py).
+    Returns the exit status: 0, or 128 + the signal that stopped it (130 for Ctrl-C, 143 for SIGTERM)."""
 
     from engine.worker import Worker
     from tui.runners.job_source import QueueJobs
 
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+    trainer = TrainingProcess(home.data_dir, home.checkpoint_dir, threads, home.log_path)
     recorder = Recorder(home.db_path, forward=[EventLines()])
     jobs = QueueJobs(home, recorder, device, pool)
     empty = threading.Event()
@@ -202,10 +212,19 @@ def run_worker(
         recorder,
         home.data_dir,
         checkpoint_dir=home.checkpoint_dir,
-        must_stop=lambda: recorder.broken is not None,
+        must_stop=lambda: recorder.must_stop(worker.current.run_id) if worker.current else recorder.broken is not None,
+        runner=lambda job, emit, control: trainer.run(job, emit, control.asked),
     )
     watcher = ControlWatcher(home.db_path, jobs.worker_name, worker.cancel, worker.pause_run)
-    signal.signal(signal.SIGTERM, lambda *_: empty.set())
+    signalled: list[int] = []
+
+    def stop_on(number: int, _frame=None) -> None:
+        signalled.append(number)
+        empty.set()
+
+    # Set both, even where they are ignored: a worker started with `&` from a script inherits an
+    # ignored SIGINT, and Ctrl-C or kill -INT must still stop it.
+    handlers = {number: signal.signal(number, stop_on) for number in (signal.SIGINT, signal.SIGTERM)}
     where = f" on {device}" if device else ""
     print(f"worker {jobs.worker_name}{where} on {home.db_path}; Ctrl-C stops it", flush=True)
     worker.start()
@@ -220,9 +239,13 @@ def run_worker(
             if parent is not None and os.getppid() != parent:  # re-parented: the app is gone
                 print(f"the app that started this worker is gone: stopping; {stopping()}", flush=True)
                 break
-    except KeyboardInterrupt:
-        print(f"stopping: {stopping()}", flush=True)
+        if signalled:
+            print(f"stopping: {stopping()}", flush=True)
     finally:
         watcher.close()
         worker.close(timeout=30)
+        trainer.close()
         recorder.close()
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+    return 128 + signalled[0] if signalled else 0

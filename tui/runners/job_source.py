@@ -4,7 +4,6 @@ unless someone paused this worker's queue (a request in the store)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from engine.config import ConfigError, RunConfig
@@ -13,15 +12,16 @@ from engine.worker import Job
 from store.runs import RunStore, worker_id
 
 if TYPE_CHECKING:
+    from store.recorder import Recorder
     from tui.home import Home
 
 
 class QueueJobs:
     """Called on the worker's thread, which gets a store connection of its own."""
 
-    def __init__(self, home: Home, emit: Callable[[object], None], device: str | None = None, pool: str | None = None):
+    def __init__(self, home: Home, recorder: Recorder, device: str | None = None, pool: str | None = None):
         self.home = home
-        self.emit = emit
+        self.recorder = recorder  # told which claim each run is held under (fencing)
         self.device = device  # takes the runs queued for auto or for this device, and trains them here
         self.pool = pool  # the `worker --devices` process this worker is one device of
         self.worker_name = worker_id()
@@ -39,12 +39,13 @@ class QueueJobs:
         claimed = store.claim_next(self.worker_name, queued_for(self.device) if self.device else ())
         if claimed is None:
             return None
-        run_id, config = claimed
+        run_id, config, token = claimed
+        self.recorder.own(run_id, token)
         try:
             run_config = RunConfig.from_dict(config)
         except ConfigError as error:
             # A run queued by another version, say: fail it and keep the worker going.
-            self.emit(RunFailed(run_id, f"invalid config: {error}"))
+            self.recorder(RunFailed(run_id, f"invalid config: {error}"))
             return None
         if self.device and run_config.device == "auto":
             run_config = run_config.replace(device=self.device)

@@ -215,12 +215,19 @@ def run_dispatcher(
     cpus_per_run: float,
     until_empty: bool = False,
     parent: int | None = None,
-) -> None:
-    """`cifar-tui worker --ray`: dispatch until Ctrl-C / SIGTERM (or an empty queue, or the app's end)."""
+) -> int:
+    """`cifar-tui worker --ray`: dispatch until Ctrl-C / SIGTERM (or an empty queue, or the app's
+    end). Returns the exit status: 0, or 128 + the signal that stopped it."""
     dispatcher = RayDispatcher(home, None if address == "local" else address, gpus_per_run, cpus_per_run)
     stop = threading.Event()
+    signalled: list[int] = []
+
+    def stop_on(number: int, _frame=None) -> None:
+        signalled.append(number)
+        stop.set()
+
     for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, lambda *_: stop.set())
+        signal.signal(number, stop_on)
     print(f"{dispatcher.describe()}; Ctrl-C stops it", flush=True)
     if parent is not None:
         threading.Thread(target=_stop_with_parent, args=(parent, stop), daemon=True).start()
@@ -230,6 +237,7 @@ def run_dispatcher(
         if dispatcher.active:
             print(f"stopping: cancelling run {', '.join(map(str, dispatcher.active))}", flush=True)
         dispatcher.close()
+    return 128 + signalled[0] if signalled else 0
 
 
 def _stop_with_parent(parent: int, stop: threading.Event) -> None:

@@ -1,0 +1,114 @@
+"""Nothing a run does can take its worker down (issue 22, defects 1 and 2): a user's model that
+segfaults, exits or hangs, with a good run queued behind it, for the plain worker, the device
+pool, `run` and `models check`, all as real processes."""
+
+import json
+import textwrap
+import time
+
+import pytest
+
+from tests.tui.test_faults import cifar_tui, finish, query, wait_for
+
+BAD_MODELS = textwrap.dedent(
+    """
+    import os, time
+    from torch import nn
+
+    class Exits(nn.Module):
+        def __init__(self, num_classes=10):
+            super().__init__()
+            os._exit(3)
+
+    class Segfaults(nn.Module):
+        def __init__(self, num_classes=10):
+            super().__init__()
+            import ctypes
+            ctypes.string_at(0)
+
+    class Hangs(nn.Module):
+        def __init__(self, num_classes=10):
+            super().__init__()
+            self.net = nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, num_classes))
+            self.calls = 0
+
+        def forward(self, x):
+            self.calls += 1
+            if self.calls > 3:
+                time.sleep(10**6)
+            return self.net(x)
+    """
+)
+TINY = ("--dataset", "synthetic", "--device", "cpu", "--epochs", "1", "--limit-batches", "3")
+SEGFAULT = "the training process died: signal 11 (SIGSEGV)"
+
+
+@pytest.fixture
+def home(tmp_path):
+    (tmp_path / "bad.py").write_text(BAD_MODELS)
+    return tmp_path / "home"
+
+
+def queue(home, *args):
+    status, _, err = finish(cifar_tui(home, "queue", "add", *args, *TINY, cwd=home.parent))
+    assert status == 0, err
+
+
+def outcomes(home):
+    return query(home, "SELECT id, status, error FROM runs ORDER BY id")
+
+
+def test_a_worker_fails_a_crashing_run_and_trains_the_next(home):
+    queue(home, "--model", "bad.py:Segfaults")
+    queue(home, "--model", "bad.py:Exits")
+    queue(home, "--preset", "seed-cnn")
+    status, out, err = finish(cifar_tui(home, "worker", "--until-empty"), timeout=180)
+    assert status == 0, err
+    assert outcomes(home) == [
+        (1, "failed", SEGFAULT),
+        (2, "failed", "the training process died: exit status 3"),
+        (3, "finished", None),
+    ]
+    assert f"run 1: failed: {SEGFAULT}" in out and "Traceback" not in err
+
+
+def test_a_device_pool_fails_a_crashing_run_and_trains_the_rest(home):
+    queue(home, "--model", "bad.py:Segfaults")
+    queue(home, "--preset", "seed-cnn", "--seed", "0..1")
+    status, out, err = finish(cifar_tui(home, "worker", "--devices", "cpu,cpu", "--until-empty"), timeout=240)
+    assert status == 0, err
+    assert outcomes(home) == [(1, "failed", SEGFAULT), (2, "finished", None), (3, "finished", None)]
+    assert "keeps stopping" not in out
+
+
+def test_run_of_a_crashing_model_fails_in_one_line(home):
+    status, _, err = finish(cifar_tui(home, "run", "--model", "bad.py:Segfaults", *TINY, cwd=home.parent))
+    assert status == 1
+    assert err.strip().splitlines() == [f"cifar-tui: run 1 failed: {SEGFAULT}"]
+
+
+def test_models_check_of_a_crashing_model_fails_in_one_line(home):
+    status, _, err = finish(cifar_tui(home, "models", "check", "bad.py:Exits", "--device", "cpu", cwd=home.parent))
+    assert status == 1
+    assert err.strip().splitlines() == [
+        "cifar-tui: error: model: bad.py:Exits@" + err.split("@")[1].split(":")[0] + ": the process that ran it "
+        "died: exit status 3"
+    ]
+
+
+def test_cancel_stops_a_hung_forward_by_force_and_the_queue_goes_on(home):
+    queue(home, "--model", "bad.py:Hangs")
+    queue(home, "--preset", "seed-cnn")
+    worker = cifar_tui(home, "worker", "--until-empty", env={"CIFAR_TUI_STOP_GRACE_S": "2"})
+    wait_for(lambda: query(home, "SELECT status FROM runs WHERE id = 1") == [("running",)], timeout=120)
+    time.sleep(8)  # the training process starts, builds the model and hangs in its fourth forward
+    asked = time.monotonic()
+    status, out, err = finish(cifar_tui(home, "cancel", "1", env={"CIFAR_TUI_STOP_GRACE_S": "2"}))
+    assert status == 0, err
+    assert out.splitlines()[-1].startswith("run 1 cancelled: stopped by force: its training did not stop within 2 s")
+    assert time.monotonic() - asked < 15
+    assert finish(worker, timeout=120)[0] == 0
+    (first, second) = outcomes(home)
+    assert first[1] == "cancelled" and second[1:] == ("finished", None)
+    status, out, _ = finish(cifar_tui(home, "runs", "--json"))
+    assert json.loads(out)[-1]["status"] == "cancelled"
