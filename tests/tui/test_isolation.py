@@ -3,8 +3,11 @@ segfaults, exits or hangs, with a good run queued behind it, for the plain worke
 pool, `run` and `models check`, all as real processes."""
 
 import json
+import os
+import signal
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -112,3 +115,45 @@ def test_cancel_stops_a_hung_forward_by_force_and_the_queue_goes_on(home):
     assert first[1] == "cancelled" and second[1:] == ("finished", None)
     status, out, _ = finish(cifar_tui(home, "runs", "--json"))
     assert json.loads(out)[-1]["status"] == "cancelled"
+
+
+def test_ctrl_c_on_run_stops_a_hung_forward_by_force(home):
+    run = cifar_tui(home, "run", "--model", "bad.py:Hangs", *TINY, cwd=home.parent, env={"CIFAR_TUI_STOP_GRACE_S": "2"})
+    wait_for(lambda: (home / "runs.db").exists() and query(home, "SELECT status FROM runs") == [("running",)])
+    time.sleep(8)  # it hangs in its fourth forward
+    asked = time.monotonic()
+    run.send_signal(signal.SIGINT)
+    status, _, err = finish(run, timeout=60)
+    assert status == 130 and time.monotonic() - asked < 10, err
+    assert "Traceback" not in err
+    ((state, reason),) = query(home, "SELECT status, error FROM runs")
+    assert state == "cancelled" and reason.startswith("stopped by force")
+
+
+def children(pid):
+    """The pids whose parent is pid (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    if int(stat.read().rpartition(")")[2].split()[1]) == pid:
+                        found.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    return found
+
+
+def test_a_training_process_killed_like_the_oom_killer_does_fails_its_run_only(home):
+    queue(home, "--preset", "seed-cnn", "--epochs", "50", "--limit-batches", "30")
+    queue(home, "--preset", "seed-cnn")
+    worker = cifar_tui(home, "worker", "--until-empty")
+    wait_for(lambda: query(home, "SELECT count(*) FROM losses WHERE run_id = 1") != [(0,)], timeout=120)
+    (trainer,) = [pid for pid in children(worker.pid) if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    os.kill(trainer, signal.SIGKILL)  # (its other child is multiprocessing's resource tracker)
+    status, out, err = finish(worker, timeout=180)
+    assert status == 0, err
+    assert outcomes(home) == [
+        (1, "failed", "the training process died: signal 9 (SIGKILL)"),
+        (2, "finished", None),
+    ]

@@ -157,3 +157,40 @@ def test_a_failing_run_fails_alone(dispatching, monkeypatch):
     assert store.run(unloadable)["status"] == "failed"
     assert store.run(unloadable)["error"] == "CIFAR-10 could not be downloaded (no network)"
     wait_for(lambda: dispatcher.active == {}, 10)  # the actor's last answer says its run has ended
+
+
+HANGS = """
+import time
+from torch import nn
+
+
+class Hangs(nn.Module):
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, num_classes))
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        if self.calls > 3:
+            time.sleep(10**6)
+        return self.net(x)
+"""
+
+
+def test_a_cancel_a_hung_forward_ignores_is_made_by_force(dispatching, tmp_path, monkeypatch):
+    home, _ = dispatching
+    (tmp_path / "hangs.py").write_text(HANGS)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("tui.runners.ray_dispatcher.GRACE_S", 2.0)
+    (hung,) = queue(home, model="hangs.py:Hangs")
+    store = home.store()
+    wait_for(lambda: store.run(hung)["status"] == "running")
+    time.sleep(5)  # it starts, builds the model and hangs in its fourth forward
+    asked = time.monotonic()
+    assert store.request_cancel(hung)
+    wait_for(lambda: store.run(hung)["status"] == "cancelled", 30)
+    assert time.monotonic() - asked < 10
+    assert store.run(hung)["error"].startswith("stopped by force: its training did not stop within 2 s")
+    (good,) = queue(home)  # the cluster's slot is free again
+    wait_for(lambda: store.run(good)["status"] == "finished", 120)

@@ -24,12 +24,13 @@ from engine import ray_backend
 from engine.checkpoint import checkpoint_path, write_pending
 from engine.config import RunConfig
 from engine.data import load_dataset
-from engine.events import EpochEnd, RunFailed, RunInterrupted
+from engine.events import EpochEnd, RunCancelled, RunFailed, RunInterrupted
 from engine.worker import describe_error
 from store.recorder import Recorder
 from tui.runners.control_watcher import ControlWatcher
 from tui.runners.headless import EventLines
 from tui.runners.job_source import QueueJobs
+from tui.runners.training_process import GRACE_S
 
 log = logging.getLogger(__name__)
 RESOURCES_EVERY_S = 2.0  # how often the cluster's size is asked for (nodes join and leave)
@@ -63,6 +64,7 @@ class RayDispatcher:
         self.active: dict[int, ray_backend.ClusterRun] = {}
         self._idle: list[ray_backend.ClusterRun] = []  # actors whose run ended, for the next run
         self._paused: dict[int, bool] = {}
+        self._stop_asked: dict[int, float] = {}  # run id -> when a cancel was passed on (the watcher's thread)
         self._datasets: dict[str, object] = {}
         self._capacity, self._capacity_at = 0, -math.inf
         self.queue_empty = False  # the last claim found nothing to take
@@ -120,6 +122,26 @@ class RayDispatcher:
             return
         for run in ray_backend.answered(list(self.active.values()), timeout):
             self._record(run)
+        self._force_stops()
+
+    def _force_stops(self) -> None:
+        """A cancel its run has not honoured within GRACE_S (a forward that hangs) kills the
+        run's actor; the run ends cancelled with its last recorded checkpoint."""
+        for run_id, asked_at in list(self._stop_asked.items()):
+            if run_id not in self.active:
+                self._stop_asked.pop(run_id, None)
+            elif time.monotonic() - asked_at > GRACE_S:
+                self.active[run_id].end()
+                self.recorder(
+                    RunCancelled(
+                        run_id,
+                        0,
+                        f"stopped by force: its training did not stop within {GRACE_S:.0f} s (a hung forward?); "
+                        "it keeps its last checkpoint",
+                    )
+                )
+                self._forget(run_id)
+                self._stop_asked.pop(run_id, None)
 
     def run(self, stop: threading.Event, until_empty: bool = False) -> None:
         while not stop.is_set():
@@ -199,6 +221,7 @@ class RayDispatcher:
     def _cancel(self, run_id: int) -> None:
         run = self.active.get(run_id)
         if run is not None:
+            self._stop_asked.setdefault(run_id, time.monotonic())
             run.control(stop=True)
 
     def _pause(self, run_id: int, paused: bool) -> None:
