@@ -377,7 +377,8 @@ def queue_add(
     from engine.sweep import MAX_RUNS, expand, is_sweep, load_sweep_file
 
     values, options = ({}, {}) if sweep_file is None else load_sweep_file(sweep_file)
-    preset = flags.pop("preset") or options.get("preset")
+    preset = flags.pop("preset")
+    preset = options.get("preset") if preset is None else preset
     values.update(sweep_values(flags))
     random_points = random_points if random_points is not None else options.get("random")
     sweep_name = sweep_name if sweep_name is not None else options.get("sweep")
@@ -732,6 +733,8 @@ def export(ctx, filter_words, sort, grouped, varying, fmt, output, ids, history,
     from tui.output_file import OutputFailed, OutputRefused, check_output, write_output
 
     if output is not None:
+        if not output.name or output.is_dir():
+            raise BadInput(f"output: {str(output) or repr('')} is a folder; give a file name (table.csv)")
         try:
             check_output(ctx.obj, output)  # before the store is read: a refusal costs nothing
         except OutputRefused as error:

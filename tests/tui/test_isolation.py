@@ -156,4 +156,4 @@ def test_a_training_process_killed_like_the_oom_killer_does_fails_its_run_only(h
     assert outcomes(home) == [
         (1, "failed", "the training process died: signal 9 (SIGKILL)"),
         (2, "finished", None),
-    ]
+    ], out

@@ -168,7 +168,8 @@ time.sleep(600)
     wait_for(lambda: query(tmp_path, "SELECT status FROM runs WHERE id = 1") == [("running",)])
     app.send_signal(signal.SIGKILL)
     app.wait()
-    wait_for(lambda: query(tmp_path, "SELECT status FROM runs WHERE id = 1") == [("cancelled",)], timeout=30)
+    # Interrupted, not cancelled: the user asked for nothing; `resume` continues it.
+    wait_for(lambda: query(tmp_path, "SELECT status FROM runs WHERE id = 1") == [("interrupted",)], timeout=30)
 
     def gone():  # exited: no such process, or a zombie nobody has reaped yet
         try:

@@ -13,7 +13,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from engine.config import RunConfig
-from engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunFinished, RunLost, RunStarted
+from engine.events import (
+    EpochEnd,
+    Losses,
+    RunCancelled,
+    RunFailed,
+    RunFinished,
+    RunInterrupted,
+    RunLost,
+    RunStarted,
+)
 from engine.run_control import RunControl
 from engine.worker import Job
 from store.recorder import Recorder
@@ -62,10 +71,11 @@ class ProgressView:
                     f"epoch {event.epoch}: train loss {event.train_loss:.4f}  test loss {event.test_loss:.4f}  "
                     f"test acc {event.test_acc:.2f}%{on_part(event)}  {event.seconds:.1f}s  {event.images_per_s:,.0f} img/s"
                 )
-            case RunFinished() | RunFailed() | RunCancelled():
+            case RunFinished() | RunFailed() | RunCancelled() if self.task is not None:
                 self.progress.stop()
             case RunLost():
-                self.progress.stop()
+                if self.task is not None:
+                    self.progress.stop()
                 self.console.print(f"run {event.run_id}: {event.reason}")
 
 
@@ -153,31 +163,38 @@ def train_in_foreground(
     return 128 + signalled[0] if signalled else 1
 
 
+def say(line: str) -> None:
+    """A line on stdout in one write: a pool's workers share one stream, and print() writes the
+    text and its newline apart, so two workers' lines could run together."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 class EventLines:
     """A line per run event, for a worker's log."""
 
     def __call__(self, event: Any) -> None:
         match event:
             case RunStarted():
-                print(
+                say(
                     f"run {event.run_id}: started on {event.device} ({event.device_name})"
-                    + (f", from step {event.first_step}" if event.first_step else ""),
-                    flush=True,
+                    + (f", from step {event.first_step}" if event.first_step else "")
                 )
             case EpochEnd():
-                print(
+                say(
                     f"run {event.run_id}: epoch {event.epoch} test acc {event.test_acc:.2f}% "
-                    f"{event.images_per_s:,.0f} img/s",
-                    flush=True,
+                    f"{event.images_per_s:,.0f} img/s"
                 )
             case RunFinished():
-                print(f"run {event.run_id}: finished, test acc {event.test_acc:.2f}%", flush=True)
+                say(f"run {event.run_id}: finished, test acc {event.test_acc:.2f}%")
             case RunFailed():
-                print(f"run {event.run_id}: failed: {event.error}", flush=True)
+                say(f"run {event.run_id}: failed: {event.error}")
             case RunCancelled():
-                print(f"run {event.run_id}: cancelled" + (f": {event.reason}" if event.reason else ""), flush=True)
+                say(f"run {event.run_id}: cancelled" + (f": {event.reason}" if event.reason else ""))
             case RunLost():
-                print(f"run {event.run_id}: {event.reason}", flush=True)
+                say(f"run {event.run_id}: {event.reason}")
+            case RunInterrupted():
+                say(f"run {event.run_id}: interrupted: {event.reason}")
 
 
 def run_worker(
@@ -207,9 +224,16 @@ def run_worker(
             empty.set()
         return job
 
+    orphaned: list[str] = []  # why this worker stops on its own: its run is then interrupted, not cancelled
+
+    def record(event) -> None:
+        if orphaned and isinstance(event, RunCancelled) and not event.reason:
+            event = RunInterrupted(event.run_id, orphaned[0])
+        recorder(event)
+
     worker = Worker(
         next_job,
-        recorder,
+        record,
         home.data_dir,
         checkpoint_dir=home.checkpoint_dir,
         must_stop=lambda: recorder.must_stop(worker.current.run_id) if worker.current else recorder.broken is not None,
@@ -230,17 +254,19 @@ def run_worker(
     worker.start()
     watcher.start()
 
-    def stopping() -> str:
+    def stopping(orphaned: bool = False) -> str:
         job = worker.current
-        return f"run {job.run_id} is cancelled (resume it later)" if job is not None else "no run was training"
+        ending = "interrupted" if orphaned else "cancelled"
+        return f"run {job.run_id} is {ending} (resume it later)" if job is not None else "no run was training"
 
     try:
         while not empty.wait(0.2):
-            if parent is not None and os.getppid() != parent:  # re-parented: the app is gone
-                print(f"the app that started this worker is gone: stopping; {stopping()}", flush=True)
+            if parent is not None and os.getppid() != parent:  # re-parented: the app (or pool) is gone
+                orphaned.append("the app or pool that started its worker is gone; resume it")
+                say(f"the app or pool that started this worker is gone: stopping; {stopping(orphaned=True)}")
                 break
         if signalled:
-            print(f"stopping: {stopping()}", flush=True)
+            say(f"stopping: {stopping()}")
     finally:
         watcher.close()
         worker.close(timeout=30)

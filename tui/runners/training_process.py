@@ -129,7 +129,7 @@ class TrainingProcess:
         return ("idle",) if self._process.is_alive() else None
 
     def _ended(self) -> int | None:
-        self._process.join(5)
+        self._process.join(30)  # its pipe is closed: it is dead or dying, only not yet reaped
         code = self._process.exitcode
         self._forget()
         return code
