@@ -53,7 +53,7 @@ def home(tmp_path):
 
 
 def queue(home, *args):
-    status, _, err = finish(cifar_tui(home, "queue", "add", *args, *TINY, cwd=home.parent))
+    status, _, err = finish(cifar_tui(home, "queue", "add", *TINY, *args, cwd=home.parent))
     assert status == 0, err
 
 

@@ -161,6 +161,7 @@ def test_a_failing_run_fails_alone(dispatching, monkeypatch):
 
 HANGS = """
 import time
+from pathlib import Path
 from torch import nn
 
 
@@ -173,6 +174,7 @@ class Hangs(nn.Module):
     def forward(self, x):
         self.calls += 1
         if self.calls > 3:
+            Path(MARKER).touch()
             time.sleep(10**6)
         return self.net(x)
 """
@@ -180,13 +182,12 @@ class Hangs(nn.Module):
 
 def test_a_cancel_a_hung_forward_ignores_is_made_by_force(dispatching, tmp_path, monkeypatch):
     home, _ = dispatching
-    (tmp_path / "hangs.py").write_text(HANGS)
+    (tmp_path / "hangs.py").write_text(HANGS.replace("MARKER", repr(str(tmp_path / "hung"))))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("tui.runners.ray_dispatcher.GRACE_S", 2.0)
     (hung,) = queue(home, model="hangs.py:Hangs")
     store = home.store()
-    wait_for(lambda: store.run(hung)["status"] == "running")
-    time.sleep(5)  # it starts, builds the model and hangs in its fourth forward
+    wait_for(lambda: (tmp_path / "hung").exists(), 120)  # its fourth forward hangs
     asked = time.monotonic()
     assert store.request_cancel(hung)
     wait_for(lambda: store.run(hung)["status"] == "cancelled", 30)

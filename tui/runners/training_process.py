@@ -159,6 +159,8 @@ def serve(conn, data_dir: Path, checkpoint_dir: Path | None, threads: int | None
     """The child: train the jobs it is sent, one at a time, until told to exit or the parent is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which asks for a stop
     _log_to(log_path)
+    import logging
+
     import torch
 
     from engine.run_control import RunControl
@@ -200,7 +202,10 @@ def serve(conn, data_dir: Path, checkpoint_dir: Path | None, threads: int | None
         while jobs:
             job = jobs.pop(0)
             if job is None:
-                return
+                # Everything the child owns is written (the parent records, checkpoints are
+                # saved before "done"); torch's interpreter teardown takes a second for nothing.
+                logging.shutdown()
+                os._exit(0)
             control.reset()
             run_job(job, lambda event: _send(conn, ("event", event)), control.should_stop, data_dir, checkpoint_dir)
             _send(conn, ("done",))
