@@ -62,7 +62,7 @@ else
   RESNET_LIMIT=()                     # 98 batches an epoch at batch 512
   R18_ARGS=(--limit-batches 100)      # 100 of 391 batches at batch 128
 fi
-CT=("$PY" -m tui.cli --home "$H")     # the CLI without installing the project
+CT=("$PY" -m cifar_tui.tui.cli --home "$H")     # the CLI without installing the project
 
 finish() {
   echo
@@ -193,6 +193,8 @@ install() {
 export -f install
 export PY SITE TMP
 step install 120 bash -c install
+# The project's one import name without installing it: cifar_tui/{engine,store,tui} as links.
+mkdir -p "$SITE/cifar_tui" && ln -sfn "$REPO/engine" "$REPO/store" "$REPO/tui" "$SITE/cifar_tui/"
 export PYTHONPATH=$SITE:$REPO
 
 cat > "$TMP/versions.py" <<'EOF'
@@ -215,8 +217,8 @@ if torch.cuda.is_available():
     props = torch.cuda.get_device_properties(0)
     print("device:", torch.cuda.get_device_name(), f"{props.total_memory / 2**30:.1f} GiB",
           f"capability {props.major}.{props.minor}")
-import engine.train, store.runs, tui.app, tui.cli  # noqa: F401 (every layer imports)
-print("engine, store, tui import from", engine.train.__file__.rsplit("/", 2)[0])
+import cifar_tui.engine.train, cifar_tui.store.runs, cifar_tui.tui.app, cifar_tui.tui.cli  # noqa: F401 (every layer)
+print("engine, store, tui import from", cifar_tui.engine.train.__file__.rsplit("/", 2)[0])
 EOF
 [[ $DRY == 1 ]] || step nvidia-smi 20 nvidia-smi
 step versions 60 "$PY" "$TMP/versions.py"
@@ -246,7 +248,7 @@ STEP_OUT=$OUT/speedrun.json step speedrun-table 30 "${CT[@]}" runs sweep=speedru
 step speedrun-study 200 "$PY" .ci/gpu_speedrun_study.py "$OUT/study.json"
 # The same 5 seeds trained by the app's own engine with its Live view open (headless Textual):
 # live.json (the runs as the store has them), live.svg (Live while the third run trains).
-CTL=("$PY" -m tui.cli --home "$H-live")
+CTL=("$PY" -m cifar_tui.tui.cli --home "$H-live")
 rm -rf "$H-live"
 step speedrun-live-queue 30 "${CTL[@]}" queue add "${SPEED[@]}"
 step speedrun-live 170 "$PY" .ci/gpu_live_speedrun.py "$H-live" "$OUT/live.json" "$OUT/live.svg" 160
@@ -274,7 +276,7 @@ import json, os, signal, sqlite3, subprocess, sys, time
 
 home, device, out = sys.argv[1], sys.argv[2], sys.argv[3]
 extra = sys.argv[4:]
-cli = [sys.executable, "-m", "tui.cli", "--home", home]
+cli = [sys.executable, "-m", "cifar_tui.tui.cli", "--home", home]
 db_path = os.path.join(home, "runs.db")
 
 def query(sql, *args):

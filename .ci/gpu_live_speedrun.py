@@ -14,8 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from tui.app import CifarApp
-from tui.home import Home
+from cifar_tui.tui.app import CifarApp
+from cifar_tui.tui.home import Home
 
 ENDED = ("finished", "failed", "cancelled", "interrupted")
 

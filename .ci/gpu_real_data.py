@@ -32,12 +32,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import cifar_tui.engine.train as engine_train
 import torch
-
-import engine.train as engine_train
-from engine.config import make_config
-from engine.data import FOLDER_NAME, load_dataset
-from engine.events import EpochEnd
+from cifar_tui.engine.config import make_config
+from cifar_tui.engine.data import FOLDER_NAME, load_dataset
+from cifar_tui.engine.events import EpochEnd
 
 REPO = Path(__file__).resolve().parent.parent
 T0 = time.monotonic()
@@ -243,7 +242,7 @@ def versus(ours: dict, theirs: dict) -> dict:
 
 def cli(home: Path, *args: str, timeout: float) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "tui.cli", "--home", str(home), *args],
+        [sys.executable, "-m", "cifar_tui.tui.cli", "--home", str(home), *args],
         capture_output=True,
         text=True,
         timeout=max(5, timeout),
@@ -265,11 +264,13 @@ def start_presets(home: Path, data_dir: Path, r18_epochs: int) -> list[subproces
         REPORT.setdefault("presets queued", []).append(f"{preset}: exit {done.returncode} {done.stderr.strip()[-200:]}")
     log = open(home / "processes.log", "w")
     worker = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "--home", str(home), "worker", "--until-empty"], stdout=log, stderr=log
+        [sys.executable, "-m", "cifar_tui.tui.cli", "--home", str(home), "worker", "--until-empty"],
+        stdout=log,
+        stderr=log,
     )
     r18 = ["--epochs", str(r18_epochs)] if CUDA else ["--epochs", "1", "--limit-batches", "2"]
     resnet = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "--home", str(home), "run", "--preset", "resnet18-cifar",
+        [sys.executable, "-m", "cifar_tui.tui.cli", "--home", str(home), "run", "--preset", "resnet18-cifar",
          "--device", str(DEVICE), "--name", f"resnet18-cifar {r18_epochs} epochs", *r18],
         stdout=log, stderr=log,
     )  # fmt: skip

@@ -21,11 +21,10 @@ import time
 from pathlib import Path
 
 import torch
-
-from engine.config import make_config
-from engine.data import synthetic
-from engine.events import EpochEnd
-from engine.train import train
+from cifar_tui.engine.config import make_config
+from cifar_tui.engine.data import synthetic
+from cifar_tui.engine.events import EpochEnd
+from cifar_tui.engine.train import train
 
 VARIANTS = {
     "speedrun": {},

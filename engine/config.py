@@ -10,10 +10,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from engine.models import MODELS
-from engine.schedule import SCHEDULES
-from engine.user_model import UserModelError, is_user_model, read_source
-from engine.user_model import label as user_model_label
+from cifar_tui.engine.models import MODELS
+from cifar_tui.engine.schedule import SCHEDULES
+from cifar_tui.engine.user_model import UserModelError, is_user_model, read_source
+from cifar_tui.engine.user_model import label as user_model_label
 
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d{1,3})?)$")
 MAX_CUDA_INDEX = 127  # torch keeps a device index in 8 bits

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-
-from engine.cifar_classes import CLASSES
+from cifar_tui.engine.cifar_classes import CLASSES
 
 ARCHIVE_NAME = "cifar-10-python.tar.gz"
 FOLDER_NAME = "cifar-10-batches-py"

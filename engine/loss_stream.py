@@ -13,8 +13,7 @@ from collections import deque
 from collections.abc import Callable
 
 import torch
-
-from engine.events import Losses
+from cifar_tui.engine.events import Losses
 
 
 class Diverged(RuntimeError):

@@ -21,14 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import ray
-
-from engine.checkpoint import checkpoint_path
-from engine.config import RunConfig
-from engine.data import Dataset
-from engine.device import resolve_device
-from engine.events import EpochEnd, RunStarted
-from engine.run_control import RunControl
-from engine.worker import Job, run_job
+from cifar_tui.engine.checkpoint import checkpoint_path
+from cifar_tui.engine.config import RunConfig
+from cifar_tui.engine.data import Dataset
+from cifar_tui.engine.device import resolve_device
+from cifar_tui.engine.events import EpochEnd, RunStarted
+from cifar_tui.engine.run_control import RunControl
+from cifar_tui.engine.worker import Job, run_job
 
 DRAIN_WAIT_S = 0.25  # a drain call waits this long for news before it answers with nothing
 
@@ -41,9 +40,7 @@ def connect(address: str | None) -> bool:
     options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
     if address is not None:
         # The engine's code travels with each run, so nodes need torch, not cifar-tui.
-        import engine
-
-        options["runtime_env"] = {"py_modules": [str(Path(engine.__file__).parent)]}
+        options["runtime_env"] = {"py_modules": [engine_package()]}
     try:
         _knock(address)
         ray.init(address=address, **options)
@@ -53,6 +50,16 @@ def connect(address: str | None) -> bool:
             "or give no address to start Ray here"
         ) from None
     return True
+
+
+def engine_package() -> str:
+    """A folder named cifar_tui holding only the engine: Ray ships it to every node, where the
+    engine's modules then import under their installed names (cifar_tui.engine.worker)."""
+    from cifar_tui import engine
+
+    folder = Path(tempfile.mkdtemp(prefix="cifar-tui-ray-")) / "cifar_tui"
+    shutil.copytree(Path(engine.__file__).parent, folder / "engine", ignore=shutil.ignore_patterns("__pycache__"))
+    return str(folder)
 
 
 def _knock(address: str | None, timeout: float = 5.0) -> None:

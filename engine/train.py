@@ -15,12 +15,18 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-
-from engine.checkpoint import checkpoint_path, load_checkpoint, remove_pending, write_pending
-from engine.config import RunConfig
-from engine.data import Dataset, Split, alternating_flips, eval_batches, load_dataset, normalize, train_batches
-from engine.device import (
+from cifar_tui.engine.checkpoint import checkpoint_path, load_checkpoint, remove_pending, write_pending
+from cifar_tui.engine.config import RunConfig
+from cifar_tui.engine.data import (
+    Dataset,
+    Split,
+    alternating_flips,
+    eval_batches,
+    load_dataset,
+    normalize,
+    train_batches,
+)
+from cifar_tui.engine.device import (
     describe_device,
     memory_total,
     memory_used,
@@ -28,15 +34,16 @@ from engine.device import (
     resolve_device,
     start_peak_memory,
 )
-from engine.events import EpochEnd, Event, RunCancelled, RunFinished, RunStarted
-from engine.lookahead import Lookahead
-from engine.loss_stream import LossStream
-from engine.models import build_model, count_parameters
-from engine.muon import MUON_MOMENTUM, Muon
-from engine.pause_points import pause_point
-from engine.schedule import lr_at
-from engine.train_step import autocast, make_step, prepare_inputs, prepare_model, resolve_compile, trial_step
-from engine.user_model import check_output
+from cifar_tui.engine.events import EpochEnd, Event, RunCancelled, RunFinished, RunStarted
+from cifar_tui.engine.lookahead import Lookahead
+from cifar_tui.engine.loss_stream import LossStream
+from cifar_tui.engine.models import build_model, count_parameters
+from cifar_tui.engine.muon import MUON_MOMENTUM, Muon
+from cifar_tui.engine.pause_points import pause_point
+from cifar_tui.engine.schedule import lr_at
+from cifar_tui.engine.train_step import autocast, make_step, prepare_inputs, prepare_model, resolve_compile, trial_step
+from cifar_tui.engine.user_model import check_output
+from torch import nn
 
 EVAL_BATCH = 1000
 STEP_KINDS = {"cudagraphs": ", CUDA graph", "default": ", torch.compile"}  # said after the device's name

@@ -12,9 +12,8 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from cifar_tui.engine.config import RunConfig
 from torch import nn
-
-from engine.config import RunConfig
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 

@@ -10,16 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-
-from engine.checkpoint import CheckpointError
-from engine.config import RunConfig
-from engine.data import Dataset, DatasetUnavailable
-from engine.device import DeviceUnavailable
-from engine.events import Event, RunFailed
-from engine.loss_stream import Diverged
-from engine.run_control import RunControl
-from engine.train import train
-from engine.user_model import UserModelError, user_traceback
+from cifar_tui.engine.checkpoint import CheckpointError
+from cifar_tui.engine.config import RunConfig
+from cifar_tui.engine.data import Dataset, DatasetUnavailable
+from cifar_tui.engine.device import DeviceUnavailable
+from cifar_tui.engine.events import Event, RunFailed
+from cifar_tui.engine.loss_stream import Diverged
+from cifar_tui.engine.run_control import RunControl
+from cifar_tui.engine.train import train
+from cifar_tui.engine.user_model import UserModelError, user_traceback
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from engine.config import TYPED_FIELDS
-from store.groups import MEANS, MEASURES
+from cifar_tui.engine.config import TYPED_FIELDS
+from cifar_tui.store.groups import MEANS, MEASURES
 
 RUN_KEYS = (
     "id",

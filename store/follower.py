@@ -14,9 +14,9 @@ from collections.abc import Callable
 from itertools import groupby
 from typing import Any
 
-from engine.events import Losses, RunCancelled, RunFailed, RunFinished, RunInterrupted, RunPaused, RunStarted
-from store.epoch_row import to_event
-from store.runs import RunStore
+from cifar_tui.engine.events import Losses, RunCancelled, RunFailed, RunFinished, RunInterrupted, RunPaused, RunStarted
+from cifar_tui.store.epoch_row import to_event
+from cifar_tui.store.runs import RunStore
 
 
 class StoreFollower:

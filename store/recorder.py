@@ -30,8 +30,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from engine.checkpoint import commit
-from engine.events import (
+from cifar_tui.engine.checkpoint import commit
+from cifar_tui.engine.events import (
     EpochEnd,
     Losses,
     RunCancelled,
@@ -41,10 +41,10 @@ from engine.events import (
     RunLost,
     RunStarted,
 )
-from engine.pause_points import pause_point
-from store.epoch_row import to_row
-from store.liveness import HEARTBEAT_S
-from store.runs import RunStore, now, worker_id
+from cifar_tui.engine.pause_points import pause_point
+from cifar_tui.store.epoch_row import to_row
+from cifar_tui.store.liveness import HEARTBEAT_S
+from cifar_tui.store.runs import RunStore, now, worker_id
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 1000  # events per transaction

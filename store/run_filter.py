@@ -13,8 +13,8 @@ import re
 import shlex
 from typing import Any
 
-from engine.config import FIELD_TYPES
-from store.schema import STATUSES
+from cifar_tui.engine.config import FIELD_TYPES
+from cifar_tui.store.schema import STATUSES
 
 RUN_FIELDS = {
     "id": int,

@@ -139,7 +139,7 @@ def m006_device_memory(db: Database) -> None:
 def m007_sweeps_groups_tags_notes(db: Database) -> None:
     """A run's sweep, its group (runs whose configs differ only in seed and name share a
     group_key), its tags (a JSON list) and a note."""
-    from store.groups import group_key
+    from cifar_tui.store.groups import group_key
 
     db["runs"].add_column("sweep", str)
     db["runs"].add_column("group_key", str)

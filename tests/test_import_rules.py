@@ -7,22 +7,28 @@ import sys
 import pytest
 
 ENGINE_MODULES = [
-    "engine.config",
-    "engine.models",
-    "engine.data",
-    "engine.train",
-    "engine.worker",
-    "engine.events",
-    "engine.loss_stream",
-    "engine.device",
+    "cifar_tui.engine.config",
+    "cifar_tui.engine.models",
+    "cifar_tui.engine.data",
+    "cifar_tui.engine.train",
+    "cifar_tui.engine.worker",
+    "cifar_tui.engine.events",
+    "cifar_tui.engine.loss_stream",
+    "cifar_tui.engine.device",
 ]
-STORE_MODULES = ["store.schema", "store.runs", "store.recorder", "store.export"]
+STORE_MODULES = ["cifar_tui.store.schema", "cifar_tui.store.runs", "cifar_tui.store.recorder", "cifar_tui.store.export"]
 
 
 def loaded_after_import(modules: list[str]) -> set[str]:
     code = f"import importlib, json, sys\nfor m in {modules!r}: importlib.import_module(m)\nprint(json.dumps(list(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
-    return {name.split(".")[0] for name in json.loads(out)}
+    return {layer(name) for name in json.loads(out)}
+
+
+def layer(module: str) -> str:
+    """The project's package of a module (cifar_tui.store.runs -> store), or its top-level name."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == "cifar_tui" and len(parts) > 1 else parts[0]
 
 
 @pytest.mark.parametrize(
@@ -34,11 +40,11 @@ def loaded_after_import(modules: list[str]) -> set[str]:
 )
 def test_package_imports_nothing_forbidden(modules, forbidden):
     loaded = loaded_after_import(modules)
-    assert {m.split(".")[0] for m in modules} <= loaded
+    assert {layer(m) for m in modules} <= loaded
     assert not loaded & forbidden
 
 
-@pytest.mark.parametrize("module", ["tui.cli", "tui.app"])
+@pytest.mark.parametrize("module", ["cifar_tui.tui.cli", "cifar_tui.tui.app"])
 def test_start_up_does_without_torch(module):
     # Commands that only read the store, and the app's first frame, must not wait for torch.
     assert "torch" not in loaded_after_import([module])
@@ -51,7 +57,7 @@ def imported_names() -> dict[str, set[str]]:
 
     root = Path(__file__).resolve().parent.parent
     files = {
-        ".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__"): p
+        ".".join(("cifar_tui", *p.relative_to(root).with_suffix("").parts)).removesuffix(".__init__"): p
         for package in ("engine", "store", "tui")
         for p in (root / package).rglob("*.py")
     }
@@ -77,12 +83,12 @@ def import_graph() -> dict[str, set[str]]:
 
 def test_only_the_engine_s_ray_backend_imports_ray():
     importers = {module for module, names in imported_names().items() if any(n.split(".")[0] == "ray" for n in names)}
-    assert importers == {"engine.ray_backend"}
+    assert importers == {"cifar_tui.engine.ray_backend"}
 
 
 def test_the_ray_backend_knows_neither_the_store_nor_the_app():
     pytest.importorskip("ray")
-    loaded = loaded_after_import(["engine.ray_backend"])
+    loaded = loaded_after_import(["cifar_tui.engine.ray_backend"])
     assert "ray" in loaded and not loaded & {"store", "tui", "textual", "sqlite_utils"}
 
 
@@ -110,11 +116,11 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_no_import_cycles_between_modules_or_packages():
     graph = import_graph()
-    assert len(graph) > 40 and "tui.runners.headless" in graph["tui.cli"]  # the graph is real
+    assert len(graph) > 40 and "cifar_tui.tui.runners.headless" in graph["cifar_tui.tui.cli"]  # the graph is real
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
-    packages = {name.split(".")[0]: set() for name in graph}
+    packages = {layer(name): set() for name in graph}
     for module, targets in graph.items():
-        packages[module.split(".")[0]] |= {t.split(".")[0] for t in targets} - {module.split(".")[0]}
+        packages[layer(module)] |= {layer(t) for t in targets} - {layer(module)}
     assert find_cycle(packages) is None
     assert packages["engine"] == set() and packages["store"] == {"engine"}
 
@@ -130,8 +136,8 @@ def test_the_app_trains_a_run_without_importing_torch(tmp_path):
     code = f"""
 import asyncio, sys
 from pathlib import Path
-from tui.app import CifarApp
-from tui.home import Home
+from cifar_tui.tui.app import CifarApp
+from cifar_tui.tui.home import Home
 
 async def main():
     app = CifarApp(Home(Path({str(tmp_path)!r})), engine="process")
@@ -161,7 +167,7 @@ def test_commands_that_do_not_train_do_not_import_torch(tmp_path, args):
     code = (
         "import atexit, sys\n"
         "atexit.register(lambda: print('torch' in sys.modules))\n"
-        "from tui.cli import main\n"
+        "from cifar_tui.tui.cli import main\n"
         f"main(['--home', {str(tmp_path)!r}, 'queue', 'add', '--dataset', 'synthetic'])\n"
     )
     subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

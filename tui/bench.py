@@ -16,18 +16,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.config import RunConfig, make_config
-from engine.events import EpochEnd, Losses
+from cifar_tui.engine.config import RunConfig, make_config
+from cifar_tui.engine.events import EpochEnd, Losses
 
 
 def bench_training(model: str, device: str, quick: bool) -> dict[str, Any]:
-    from engine.data import synthetic
-    from engine.device import describe_device, resolve_device
-    from engine.train import train
-    from engine.tutorial_pipeline import tutorial_images_per_s
-    from store.recorder import Recorder
-    from store.runs import RunStore
-    from tui.live_state import LiveState
+    from cifar_tui.engine.data import synthetic
+    from cifar_tui.engine.device import describe_device, resolve_device
+    from cifar_tui.engine.train import train
+    from cifar_tui.engine.tutorial_pipeline import tutorial_images_per_s
+    from cifar_tui.store.recorder import Recorder
+    from cifar_tui.store.runs import RunStore
+    from cifar_tui.tui.live_state import LiveState
 
     preset = {"seed-cnn": "seed-cnn", "seed-resnet": "seed-resnet", "resnet18": "seed-resnet18"}.get(model)
     batches = 150 if quick else 400
@@ -87,8 +87,8 @@ def _as_run(event, run_id: int):
 
 
 def bench_store(quick: bool) -> dict[str, Any]:
-    from store.recorder import Recorder
-    from store.runs import RunStore
+    from cifar_tui.store.recorder import Recorder
+    from cifar_tui.store.runs import RunStore
 
     runs, steps, chunk = (50, 20_000, 100) if quick else (200, 20_000, 100)
     config = RunConfig(dataset="synthetic").to_dict()
@@ -182,10 +182,10 @@ def _watch(app, done) -> None:
 def _thread_trial(config: RunConfig, folder: Path, watch: bool) -> float:
     """The second epoch's images/s, trained on a thread of this process, as `cifar-tui run`
     and the app's engine do (with watch, by the app's own engine with the Live view open)."""
-    from engine.worker import Job, run_job
-    from store.recorder import Recorder
-    from tui.app import CifarApp
-    from tui.home import Home
+    from cifar_tui.engine.worker import Job, run_job
+    from cifar_tui.store.recorder import Recorder
+    from cifar_tui.tui.app import CifarApp
+    from cifar_tui.tui.home import Home
 
     home = Home(folder)
     store = home.store()
@@ -209,14 +209,14 @@ def _process_trial(config: RunConfig, folder: Path, watch: bool) -> float:
     import subprocess
     import sys
 
-    from tui.app import CifarApp
-    from tui.home import Home
+    from cifar_tui.tui.app import CifarApp
+    from cifar_tui.tui.home import Home
 
     home = Home(folder)
     store = home.store()
     store.enqueue(config.to_dict())
     worker = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "--home", str(folder), "worker", "--until-empty"],
+        [sys.executable, "-m", "cifar_tui.tui.cli", "--home", str(folder), "worker", "--until-empty"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -230,11 +230,10 @@ def check_model(config: RunConfig, repeats: int = 10) -> dict[str, Any]:
     """A model built and run as a run would (`models check`): parameters, output shape and the
     time of a forward pass on the device, or {"error", "detail"} when the model's code fails."""
     import torch
-
-    from engine.device import describe_device, resolve_device
-    from engine.models import build_model, count_parameters
-    from engine.train_step import prepare_inputs, prepare_model
-    from engine.user_model import UserModelError, check_output, user_traceback
+    from cifar_tui.engine.device import describe_device, resolve_device
+    from cifar_tui.engine.models import build_model, count_parameters
+    from cifar_tui.engine.train_step import prepare_inputs, prepare_model
+    from cifar_tui.engine.user_model import UserModelError, check_output, user_traceback
 
     device = resolve_device(config.device)
 

@@ -14,8 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from engine.config import make_config
-from store.runs import RunStore
+from cifar_tui.engine.config import make_config
+from cifar_tui.store.runs import RunStore
 
 
 def bench_scale(devices: str, runs: int = 4, batches: int = 150, with_ray: bool = True) -> dict[str, Any]:
@@ -55,7 +55,7 @@ def _queue_wall_time(home: Path, configs: list[dict], worker_args: list[str]) ->
     ids = [store.enqueue(config) for config in configs]
     began, started = time.time(), time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "tui.cli", "--home", str(home), "worker", *worker_args, "--until-empty"],
+        [sys.executable, "-m", "cifar_tui.tui.cli", "--home", str(home), "worker", *worker_args, "--until-empty"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         check=True,

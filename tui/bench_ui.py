@@ -15,13 +15,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.config import make_config
+from cifar_tui.engine.config import make_config
 
 SMALL = 100
 
 
 def build_store(path: Path, runs: int) -> None:
-    from store.runs import RunStore
+    from cifar_tui.store.runs import RunStore
 
     grid = [
         make_config(dataset="synthetic", epochs=3, lr=lr, batch_size=batch, model=model, seed=seed).to_dict()
@@ -55,11 +55,11 @@ def _seconds(fn) -> float:
 
 
 def measure(home_path: Path) -> dict[str, float]:
-    from store.export import export, table
-    from tui.home import Home
+    from cifar_tui.store.export import export, table
+    from cifar_tui.tui.home import Home
 
     def runs_command() -> None:  # as a user types it: a fresh process, its start-up included
-        command = [sys.executable, "-m", "tui.cli", "--home", str(home_path), "runs", "--limit", "50"]
+        command = [sys.executable, "-m", "cifar_tui.tui.cli", "--home", str(home_path), "runs", "--limit", "50"]
         subprocess.run(command, check=True, capture_output=True)
 
     result = {"runs_limit_50_s": _seconds(runs_command)}
@@ -72,10 +72,9 @@ def measure(home_path: Path) -> dict[str, float]:
 
 
 async def _app_times(home) -> dict[str, float]:
+    from cifar_tui.tui.app import CifarApp
+    from cifar_tui.tui.views.runs_view import RunsView
     from textual.widgets import Input
-
-    from tui.app import CifarApp
-    from tui.views.runs_view import RunsView
 
     times = {}
     start = time.perf_counter()

@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-
-from engine.config import ConfigError, make_config
-from store.export import FORMATS
-from store.runs import RESUMABLE, RunStore, StoreError
-from tui.config_flags import config_options
-from tui.home import ENV_HOME, Home, HomeError, default_home
-from tui.safe_text import plain, printable
+from cifar_tui.engine.config import ConfigError, make_config
+from cifar_tui.store.export import FORMATS
+from cifar_tui.store.runs import RESUMABLE, RunStore, StoreError
+from cifar_tui.tui.config_flags import config_options
+from cifar_tui.tui.home import ENV_HOME, Home, HomeError, default_home
+from cifar_tui.tui.safe_text import plain, printable
 
 SQLITE_MAX_INT = 2**63 - 1  # the largest integer a store's column (or a LIMIT) holds
 
@@ -81,7 +80,7 @@ def cli(ctx: click.Context, home: str | None, engine: str) -> None:
     ctx.obj = Home((default_home() if home is None else Path(home)).expanduser())
     ctx.obj.start_log()
     if ctx.invoked_subcommand is None:
-        from tui.app import CifarApp
+        from cifar_tui.tui.app import CifarApp
 
         app = CifarApp(ctx.obj, engine=engine)
         app.run()
@@ -94,14 +93,14 @@ def cli(ctx: click.Context, home: str | None, engine: str) -> None:
 
 def sweep_values(flags: dict[str, Any]) -> dict[str, Any]:
     """The config flags given, each parsed: one value, a list, a range or an interval."""
-    from engine.sweep import parse_value
+    from cifar_tui.engine.sweep import parse_value
 
     return {key: parse_value(key, value) for key, value in flags.items() if value is not None}
 
 
 def config_from_flags(flags: dict[str, Any]):
     # Numbers arrive as text so that the config's validation names the field in every error.
-    from engine.sweep import is_sweep
+    from cifar_tui.engine.sweep import is_sweep
 
     preset = flags.pop("preset")
     values = sweep_values(flags)
@@ -111,7 +110,7 @@ def config_from_flags(flags: dict[str, Any]):
 
 
 def check_device(config) -> None:
-    from engine.device import DeviceUnavailable, resolve_device
+    from cifar_tui.engine.device import DeviceUnavailable, resolve_device
 
     try:
         device = resolve_device(config.device)
@@ -142,7 +141,7 @@ def existing_run(store: RunStore, run_id: int) -> dict[str, Any]:
 @click.pass_context
 def run(ctx: click.Context, as_json: bool, **flags: Any) -> None:
     """Train one run in the foreground and record it; prints its id (progress goes to stderr)."""
-    from tui.runners.headless import train_in_foreground
+    from cifar_tui.tui.runners.headless import train_in_foreground
 
     config = config_from_flags(flags)
     check_device(config)
@@ -166,8 +165,8 @@ def run(ctx: click.Context, as_json: bool, **flags: Any) -> None:
 @click.pass_context
 def resume(ctx: click.Context, run_id: int, device: str | None) -> None:
     """Continue an interrupted, failed or cancelled run from its last checkpoint, here."""
-    from engine.config import RunConfig
-    from tui.runners.headless import train_in_foreground
+    from cifar_tui.engine.config import RunConfig
+    from cifar_tui.tui.runners.headless import train_in_foreground
 
     store = store_of(ctx)
     row = existing_run(store, run_id)
@@ -187,7 +186,7 @@ def resume(ctx: click.Context, run_id: int, device: str | None) -> None:
 def outcome_of_cancel(store, run_id: int) -> str:
     """What became of a run asked to stop: its worker stops it at the next batch, or by force once
     the grace period is over (a hung forward); a worker that does neither is frozen or far away."""
-    from tui.runners.training_process import GRACE_S
+    from cifar_tui.tui.runners.training_process import GRACE_S
 
     deadline = time.monotonic() + GRACE_S + 5
     while time.monotonic() < deadline:
@@ -309,7 +308,7 @@ def worker(
         raise BadInput(f"worker: {' and '.join(chosen)} exclude each other; give one")
     if ray_address is not None:
         try:
-            from tui.runners.ray_dispatcher import ClusterTooSmall, ClusterUnreachable, run_dispatcher
+            from cifar_tui.tui.runners.ray_dispatcher import ClusterTooSmall, ClusterUnreachable, run_dispatcher
         except ImportError as error:
             if error.name != "ray":
                 raise
@@ -322,8 +321,8 @@ def worker(
             raise BadInput(str(error)) from None
         sys.exit(status)
     if devices is not None:
-        from engine.device import available_devices
-        from tui.runners.device_pool import DevicesError, expand_devices, run_pool
+        from cifar_tui.engine.device import available_devices
+        from cifar_tui.tui.runners.device_pool import DevicesError, expand_devices, run_pool
 
         try:
             names = expand_devices(devices, available_devices())
@@ -332,7 +331,7 @@ def worker(
         for name in dict.fromkeys(names):
             check_device(make_config(device=name))
         sys.exit(run_pool(ctx.obj, names, until_empty, with_parent))
-    from tui.runners.headless import run_worker
+    from cifar_tui.tui.runners.headless import run_worker
 
     if device is not None:
         check_device(make_config(device=device))
@@ -374,7 +373,7 @@ def queue_add(
     """Queue a run, or a sweep: any flag takes a list (--lr 1e-3,3e-3), an integer a range
     (--seed 0..4), a number an interval with --random N (--lr 1e-4:1e-1, log-uniform).
     The runs are the cross product, queued in one transaction; prints their ids."""
-    from engine.sweep import MAX_RUNS, expand, is_sweep, load_sweep_file
+    from cifar_tui.engine.sweep import MAX_RUNS, expand, is_sweep, load_sweep_file
 
     values, options = ({}, {}) if sweep_file is None else load_sweep_file(sweep_file)
     preset = flags.pop("preset")
@@ -412,8 +411,8 @@ def warn_unserved_devices(store: RunStore, devices: set[str]) -> None:
     asked = {d for d in devices if d != "auto"}
     if not asked:
         return
-    from engine.device import available_devices
-    from tui.runners.job_source import queued_for
+    from cifar_tui.engine.device import available_devices
+    from cifar_tui.tui.runners.job_source import queued_for
 
     served = store.known_devices() | set(available_devices())
     for device in sorted(asked):
@@ -470,8 +469,8 @@ def filter_from_words(store: RunStore, words: tuple[str, ...]) -> str:
 
 
 def table_rows(store: RunStore, filter_text: str, sort: str, grouped: bool, varying: bool, limit: int | None = None):
-    from store.export import table
-    from store.run_filter import FilterError
+    from cifar_tui.store.export import table
+    from cifar_tui.store.run_filter import FilterError
 
     try:
         return table(store, filter_text, sort, grouped, varying, limit)
@@ -512,7 +511,7 @@ def runs(ctx: click.Context, filter_words, sort, grouped, varying, limit, column
     title = f"{'Groups' if grouped else 'Runs'}: {len(rows):,} rows of {total:,} runs"
     if limit and len(rows) == limit and not grouped and total > limit:
         title += " (--limit 0 shows all)"
-    from store.export import PARTIAL_NOTE, any_partial
+    from cifar_tui.store.export import PARTIAL_NOTE, any_partial
 
     print_table(people_rows(shown, rows), title=title, note=PARTIAL_NOTE if any_partial(rows) else None)
 
@@ -525,7 +524,7 @@ def models(ctx: click.Context, as_json: bool) -> None:
     model files of recorded runs."""
     if ctx.invoked_subcommand is not None:
         return
-    from engine.models import MODELS, parameter_count
+    from cifar_tui.engine.models import MODELS, parameter_count
 
     rows = [
         {
@@ -571,8 +570,8 @@ def models(ctx: click.Context, as_json: bool) -> None:
 @click.option("--batch-size", type=click.IntRange(1, 65_536), default=64, show_default=True)
 def models_check(model: str, device: str, batch_size: int) -> None:
     """Build FILE.py:Class, run it on a batch, and print its parameters and speed; queues nothing."""
-    from tui.bench import check_model
-    from tui.runners.training_process import ProcessDied, call_isolated
+    from cifar_tui.tui.bench import check_model
+    from cifar_tui.tui.runners.training_process import ProcessDied, call_isolated
 
     config = make_config(model=model, device=device, batch_size=batch_size)
     check_device(config)
@@ -595,7 +594,7 @@ def models_check(model: str, device: str, batch_size: int) -> None:
 @click.pass_context
 def show(ctx: click.Context, run_id: int, as_json: bool, source: bool) -> None:
     """One run's config, summary and per-epoch table."""
-    from store.export import format_value
+    from cifar_tui.store.export import format_value
 
     store = store_of(ctx)
     if source:
@@ -647,7 +646,7 @@ def show(ctx: click.Context, run_id: int, as_json: bool, source: bool) -> None:
 
 def show_record(store: RunStore, run_id: int) -> dict[str, Any]:
     """A run as `show --json` prints it: the keys of `runs --json`, then its epochs."""
-    from store.export import HISTORY_KEYS, run_record
+    from cifar_tui.store.export import HISTORY_KEYS, run_record
 
     row = existing_run(store, run_id)
     row["tags"] = json.loads(row["tags"] or "[]")
@@ -695,7 +694,7 @@ def note(ctx: click.Context, run_id: int, text: str) -> None:
 @click.pass_context
 def rename(ctx: click.Context, run_id: int, name: str) -> None:
     """Give a run another name."""
-    from engine.config import RunConfig
+    from cifar_tui.engine.config import RunConfig
 
     store = store_of(ctx)
     row = existing_run(store, run_id)
@@ -728,9 +727,9 @@ def check_text(field: str, text: str, limit: int) -> None:
 @click.pass_context
 def export(ctx, filter_words, sort, grouped, varying, fmt, output, ids, history, losses, every) -> None:
     """The run table (or groups, epochs, losses) of the runs a FILTER keeps, as csv, json, md or latex."""
-    from store.export import HISTORY_KEYS, LOSS_KEYS
-    from store.export import export as write_table
-    from tui.output_file import OutputFailed, OutputRefused, check_output, write_output
+    from cifar_tui.store.export import HISTORY_KEYS, LOSS_KEYS
+    from cifar_tui.store.export import export as write_table
+    from cifar_tui.tui.output_file import OutputFailed, OutputRefused, check_output, write_output
 
     if output is not None:
         if not output.name or output.is_dir():
@@ -777,8 +776,8 @@ def export(ctx, filter_words, sort, grouped, varying, fmt, output, ids, history,
 
 def config_rows(config: dict[str, Any]) -> list[dict[str, Any]]:
     """A run's config by form group, in declaration order; a field an older version stored is kept."""
-    from engine.config import SETTINGS
-    from engine.user_model import source_hash
+    from cifar_tui.engine.config import SETTINGS
+    from cifar_tui.engine.user_model import source_hash
 
     rows, group = [], None
     for name, setting in SETTINGS.items():
@@ -796,7 +795,7 @@ def config_rows(config: dict[str, Any]) -> list[dict[str, Any]]:
 
 def display_row(row: dict[str, Any]) -> dict[str, str]:
     """A run as the terminal table shows it: short headers, rounded numbers."""
-    from store.export import format_value
+    from cifar_tui.store.export import format_value
 
     return {
         "id": str(row["id"]),
@@ -816,7 +815,7 @@ def display_row(row: dict[str, Any]) -> dict[str, str]:
 
 def people_rows(columns: list[str], rows: list[dict[str, Any]]) -> list[dict[str, str]]:
     """Rows as people read them: worded headers, rounded numbers, mean ± std in one cell."""
-    from store.export import header, people_cells, shown_columns
+    from cifar_tui.store.export import header, people_cells, shown_columns
 
     headers = [header(c) for c in shown_columns(columns)]
     return [dict(zip(headers, people_cells(row, columns, str, "±"))) for row in rows]
@@ -825,10 +824,9 @@ def people_rows(columns: list[str], rows: list[dict[str, Any]]) -> list[dict[str
 def print_table(rows: list[dict[str, Any]], title: str, note: str | None = None) -> None:
     """A table that fits the terminal: numbers are never cut (columns are dropped instead, the
     least useful first, and the caption names them), text is cut with an ellipsis, one line a row."""
+    from cifar_tui.store.export import NUMERIC, format_value, header
     from rich.console import Console
     from rich.table import Table
-
-    from store.export import NUMERIC, format_value, header
 
     console = Console()
     if not console.is_terminal and "COLUMNS" not in os.environ:
@@ -893,8 +891,8 @@ def bench(ctx: click.Context, device: str, model: str, quick: bool) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    from engine.models import MODELS
-    from tui.bench import bench_training, print_result
+    from cifar_tui.engine.models import MODELS
+    from cifar_tui.tui.bench import bench_training, print_result
 
     if model not in MODELS:
         raise BadInput(f"model: unknown model {model!r}; allowed: {', '.join(MODELS)}")
@@ -907,7 +905,7 @@ def bench(ctx: click.Context, device: str, model: str, quick: bool) -> None:
 @click.option("--quick", is_flag=True, help="50 runs x 20,000 steps instead of 200 x 20,000.")
 def bench_store_command(quick: bool) -> None:
     """Loss rows inserted per second, run listing and chart-curve query times."""
-    from tui.bench import bench_store, print_result
+    from cifar_tui.tui.bench import bench_store, print_result
 
     print_result(bench_store(quick), "Store at scale")
 
@@ -916,8 +914,8 @@ def bench_store_command(quick: bool) -> None:
 @click.option("--runs", type=click.IntRange(SMALL_STORE + 1, 100_000), default=10_000, show_default=True)
 def bench_ui_command(runs: int) -> None:
     """The run table at scale: N runs x 3 epochs against 100, the same operations timed on both."""
-    from tui.bench import print_result
-    from tui.bench_ui import bench_ui
+    from cifar_tui.tui.bench import print_result
+    from cifar_tui.tui.bench_ui import bench_ui
 
     print_result(bench_ui(runs), f"Run table at {runs:,} runs")
 
@@ -928,7 +926,7 @@ def bench_ui_command(runs: int) -> None:
 @click.option("--quick", is_flag=True, help="200 batches an epoch instead of 600.")
 def bench_app_command(device: str, engine: str, quick: bool) -> None:
     """Training speed with the Live view open, against the same run without the app."""
-    from tui.bench import bench_app, print_result
+    from cifar_tui.tui.bench import bench_app, print_result
 
     check_device(make_config(device=device))
     print_result(bench_app(device, quick, engine), "Training under the app")
@@ -942,8 +940,8 @@ def bench_gpu_command(home: Home, device: str, quick: bool) -> None:
     """The CUDA path in one command: speed against the tutorial, CUDA graphs, logging overhead,
     graph-vs-eager losses, the memory pre-check, resume, and the speedrun on real CIFAR-10 when
     the home's data folder holds it. The last line is one JSON object."""
-    from tui.bench import print_result
-    from tui.bench_gpu import bench_gpu
+    from cifar_tui.tui.bench import print_result
+    from cifar_tui.tui.bench_gpu import bench_gpu
 
     check_device(make_config(device=device))
     print_result(bench_gpu(device, quick, home.data_dir), "The GPU path")
@@ -958,10 +956,10 @@ def bench_gpu_command(home: Home, device: str, quick: bool) -> None:
 @click.option("--no-ray", is_flag=True, help="Leave Ray out.")
 def bench_scale_command(devices: str | None, runs: int, batches: int, no_ray: bool) -> None:
     """The queue's wall time for N small runs: one worker, a worker per device, and Ray."""
-    from engine.device import available_devices
-    from tui.bench import print_result
-    from tui.bench_scale import bench_scale
-    from tui.runners.device_pool import DevicesError, expand_devices
+    from cifar_tui.engine.device import available_devices
+    from cifar_tui.tui.bench import print_result
+    from cifar_tui.tui.bench_scale import bench_scale
+    from cifar_tui.tui.runners.device_pool import DevicesError, expand_devices
 
     try:
         names = expand_devices(devices or "all", available_devices())
@@ -981,8 +979,8 @@ def main(argv: list[str] | None = None) -> None:
     for stream in (sys.stdout, sys.stderr):  # a non-UTF-8 locale shows odd names as escapes, never crashes
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    from engine.checkpoint import CheckpointError
-    from store.runs import RunTaken
+    from cifar_tui.engine.checkpoint import CheckpointError
+    from cifar_tui.store.runs import RunTaken
 
     try:
         status = cli.main(args=argv, prog_name="cifar-tui", standalone_mode=False)
@@ -997,7 +995,7 @@ def main(argv: list[str] | None = None) -> None:
     except sqlite3.Error as error:
         log_error(error)
         if "locked" in str(error) or "busy" in str(error):
-            from store.runs import BUSY_TIMEOUT_S
+            from cifar_tui.store.runs import BUSY_TIMEOUT_S
 
             fail(
                 f"the database stayed locked by another program for {BUSY_TIMEOUT_S:g} s; try again when it is done", 1

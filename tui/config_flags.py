@@ -9,9 +9,8 @@ from dataclasses import fields
 from typing import Any
 
 import click
+from cifar_tui.engine.config import PRESETS, SETTINGS, RunConfig
 from click.shell_completion import CompletionItem
-
-from engine.config import PRESETS, SETTINGS, RunConfig
 
 _KIND = {int: "INTEGER", float: "NUMBER", str: "TEXT"}
 
@@ -62,7 +61,7 @@ def model_completions(incomplete: str) -> list[str]:
     import ast
     from pathlib import Path
 
-    from engine.user_model import SUFFIX
+    from cifar_tui.engine.user_model import SUFFIX
 
     if SUFFIX in incomplete:
         path, _, start = incomplete.rpartition(SUFFIX)

@@ -2,8 +2,7 @@ import math
 
 import pytest
 import torch
-
-from engine.checkpoint import (
+from cifar_tui.engine.checkpoint import (
     CheckpointError,
     checkpoint_path,
     commit,
@@ -11,11 +10,11 @@ from engine.checkpoint import (
     pending_path,
     write_pending,
 )
-from engine.config import make_config
-from engine.data import synthetic
-from engine.events import EpochEnd, Losses, RunFailed, RunFinished, RunStarted
-from engine.train import train
-from engine.worker import Job, run_job
+from cifar_tui.engine.config import make_config
+from cifar_tui.engine.data import synthetic
+from cifar_tui.engine.events import EpochEnd, Losses, RunFailed, RunFinished, RunStarted
+from cifar_tui.engine.train import train
+from cifar_tui.engine.worker import Job, run_job
 
 DATA = synthetic(n_train=64 * 5, n_test=300)
 
@@ -148,7 +147,7 @@ def test_a_resumed_run_continues_where_its_checkpoint_left_off(tmp_path):
 
 
 def test_a_diverging_run_fails_as_diverged_and_keeps_its_losses(tmp_path, monkeypatch):
-    import engine.train_step as train_step
+    import cifar_tui.engine.train_step as train_step
 
     original = train_step.loss_of
     calls = {"n": 0}
@@ -172,7 +171,7 @@ def test_out_of_memory_names_the_batch_size(tmp_path, monkeypatch):
     def oom(*args, **kwargs):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr("engine.worker.train", oom)
+    monkeypatch.setattr("cifar_tui.engine.worker.train", oom)
     events = []
     run_job(Job(1, make_config(batch_size=4096)), events.append, lambda: False, tmp_path)
     assert events[-1].error == "CUDA out of memory at batch size 4096; try a smaller --batch-size"

@@ -1,6 +1,5 @@
 import pytest
-
-from engine.config import PRESETS, ConfigError, RunConfig, make_config
+from cifar_tui.engine.config import PRESETS, ConfigError, RunConfig, make_config
 
 
 def test_defaults_are_the_tutorials():

@@ -4,10 +4,9 @@ import tarfile
 import numpy as np
 import pytest
 import torch
-
-from engine import data
-from engine.cifar_classes import CLASSES
-from engine.data import (
+from cifar_tui.engine import data
+from cifar_tui.engine.cifar_classes import CLASSES
+from cifar_tui.engine.data import (
     ARCHIVE_NAME,
     FOLDER_NAME,
     TEST_FILES,

@@ -2,8 +2,7 @@ import math
 
 import pytest
 import torch
-
-from engine.loss_stream import Diverged, LossStream
+from cifar_tui.engine.loss_stream import Diverged, LossStream
 
 
 def test_chunks_carry_every_loss_in_order_with_the_memory_reading():

@@ -2,13 +2,12 @@ import math
 
 import pytest
 import torch
-
-from engine.config import make_config
-from engine.data import synthetic
-from engine.events import Losses, RunFinished
-from engine.models import MODELS, build_model, count_parameters, parameter_count
-from engine.train import train
-from engine.train_step import loss_of
+from cifar_tui.engine.config import make_config
+from cifar_tui.engine.data import synthetic
+from cifar_tui.engine.events import Losses, RunFinished
+from cifar_tui.engine.models import MODELS, build_model, count_parameters, parameter_count
+from cifar_tui.engine.train import train
+from cifar_tui.engine.train_step import loss_of
 
 TINY = synthetic(n_train=8, n_test=8)
 

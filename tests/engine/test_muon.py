@@ -2,12 +2,11 @@
 
 import pytest
 import torch
+from cifar_tui.engine.airbench_model import AirbenchNet
+from cifar_tui.engine.config import PRESETS, make_config
+from cifar_tui.engine.muon import Muon, orthogonalise
+from cifar_tui.engine.train import make_optimizer
 from torch import nn
-
-from engine.airbench_model import AirbenchNet
-from engine.config import PRESETS, make_config
-from engine.muon import Muon, orthogonalise
-from engine.train import make_optimizer
 
 
 def test_orthogonalise_gives_singular_values_near_one():

@@ -5,12 +5,11 @@ import math
 
 import pytest
 import torch
-
-from engine.config import ConfigError, make_config
-from engine.data import alternating_flips, synthetic, train_batches
-from engine.events import EpochEnd, Losses, RunStarted
-from engine.schedule import lr_at
-from engine.train import total_steps, train
+from cifar_tui.engine.config import ConfigError, make_config
+from cifar_tui.engine.data import alternating_flips, synthetic, train_batches
+from cifar_tui.engine.events import EpochEnd, Losses, RunStarted
+from cifar_tui.engine.schedule import lr_at
+from cifar_tui.engine.train import total_steps, train
 
 DATA = synthetic(n_train=640, n_test=200)
 
@@ -72,7 +71,7 @@ def test_batches_flip_exactly_the_images_they_are_told_to():
 def test_the_whitening_bias_trains_its_epochs_then_stays():
     biases = []
     config = tiny(epochs=3, whiten_bias_epochs=1, lookahead=False, limit_eval_batches=1)
-    import engine.train as engine_train
+    import cifar_tui.engine.train as engine_train
 
     original = engine_train.train_epoch
 

@@ -1,6 +1,5 @@
 import pytest
-
-from engine.schedule import lr_at
+from cifar_tui.engine.schedule import lr_at
 
 
 def test_constant():

@@ -3,15 +3,14 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from cifar_tui.engine.airbench_model import AirbenchNet
+from cifar_tui.engine.config import PRESETS, make_config
+from cifar_tui.engine.data import normalize, random_translate, synthetic
+from cifar_tui.engine.events import RunFinished
+from cifar_tui.engine.lookahead import Lookahead
+from cifar_tui.engine.schedule import lr_at
+from cifar_tui.engine.train import augmented_logits, make_optimizer, train
 from torch import nn
-
-from engine.airbench_model import AirbenchNet
-from engine.config import PRESETS, make_config
-from engine.data import normalize, random_translate, synthetic
-from engine.events import RunFinished
-from engine.lookahead import Lookahead
-from engine.schedule import lr_at
-from engine.train import augmented_logits, make_optimizer, train
 
 
 def test_the_net_takes_cifar_images_and_gives_ten_scaled_logits():
@@ -56,7 +55,7 @@ def test_test_time_augmentation_averages_the_flipped_and_shifted_views():
 
 
 def test_only_the_last_epoch_is_evaluated_with_test_time_augmentation(monkeypatch):
-    import engine.train as train_module
+    import cifar_tui.engine.train as train_module
 
     seen = []
     real = train_module.augmented_logits

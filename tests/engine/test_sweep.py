@@ -1,9 +1,8 @@
 import math
 
 import pytest
-
-from engine.config import ConfigError
-from engine.sweep import Interval, expand, load_sweep_file, parse_value
+from cifar_tui.engine.config import ConfigError
+from cifar_tui.engine.sweep import Interval, expand, load_sweep_file, parse_value
 
 
 def test_lists_and_ranges_make_the_cross_product_with_seed_fastest():

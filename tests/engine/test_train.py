@@ -1,10 +1,9 @@
 import math
 
 import pytest
-
-from engine.config import make_config
-from engine.events import EpochEnd, Losses, RunCancelled, RunFinished, RunStarted
-from engine.train import train
+from cifar_tui.engine.config import make_config
+from cifar_tui.engine.events import EpochEnd, Losses, RunCancelled, RunFinished, RunStarted
+from cifar_tui.engine.train import train
 
 
 def run_events(tmp_path, **overrides):

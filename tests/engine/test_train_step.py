@@ -5,11 +5,10 @@ import math
 
 import pytest
 import torch
-
-from engine.config import ConfigError, make_config
-from engine.data import synthetic
-from engine.events import EpochEnd, Losses, RunFinished
-from engine.train import make_optimizer, train
+from cifar_tui.engine.config import ConfigError, make_config
+from cifar_tui.engine.data import synthetic
+from cifar_tui.engine.events import EpochEnd, Losses, RunFinished
+from cifar_tui.engine.train import make_optimizer, train
 
 DATA = synthetic(n_train=64 * 6, n_test=200)
 
@@ -124,7 +123,7 @@ CUDA = torch.device("cuda")  # a device object only: nothing here touches a GPU
     ],
 )
 def test_compile_auto_picks_cuda_graphs_only_where_they_were_measured_to_win(preset, changes, device, expected):
-    from engine.train_step import resolve_compile
+    from cifar_tui.engine.train_step import resolve_compile
 
     config = make_config(preset, **changes)
     assert resolve_compile(config, device).compile == expected
@@ -149,8 +148,8 @@ def test_the_seed_presets_run_as_cuda_graphs_by_default_on_cuda():
 
 
 def test_the_trial_step_leaves_the_model_as_it_was():
-    from engine.models import build_model
-    from engine.train_step import trial_step
+    from cifar_tui.engine.models import build_model
+    from cifar_tui.engine.train_step import trial_step
 
     model = build_model("seed-resnet")
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -160,9 +159,9 @@ def test_the_trial_step_leaves_the_model_as_it_was():
 
 
 def test_a_trial_step_that_runs_out_of_memory_fails_before_training(monkeypatch):
-    from engine.models import build_model
-    from engine.train_step import trial_step
-    from engine.worker import describe_error
+    from cifar_tui.engine.models import build_model
+    from cifar_tui.engine.train_step import trial_step
+    from cifar_tui.engine.worker import describe_error
 
     model = build_model("seed-cnn")
 

@@ -3,13 +3,12 @@
 import textwrap
 
 import pytest
-
-from engine.config import ConfigError, make_config
-from engine.data import synthetic
-from engine.events import EpochEnd, RunFailed, RunFinished, RunStarted
-from engine.train import evaluated_part, train
-from engine.user_model import UserModelError, build, check_output, is_user_model, label
-from engine.worker import Job, run_job
+from cifar_tui.engine.config import ConfigError, make_config
+from cifar_tui.engine.data import synthetic
+from cifar_tui.engine.events import EpochEnd, RunFailed, RunFinished, RunStarted
+from cifar_tui.engine.train import evaluated_part, train
+from cifar_tui.engine.user_model import UserModelError, build, check_output, is_user_model, label
+from cifar_tui.engine.worker import Job, run_job
 
 NET = textwrap.dedent(
     """

@@ -1,10 +1,10 @@
 import threading
 import time
 
-from engine.config import make_config
-from engine.data import DatasetUnavailable
-from engine.events import Losses, RunCancelled, RunFailed, RunFinished, RunStarted
-from engine.worker import Job, Worker
+from cifar_tui.engine.config import make_config
+from cifar_tui.engine.data import DatasetUnavailable
+from cifar_tui.engine.events import Losses, RunCancelled, RunFailed, RunFinished, RunStarted
+from cifar_tui.engine.worker import Job, Worker
 
 
 class Jobs:
@@ -41,7 +41,7 @@ def test_a_failing_run_becomes_run_failed_and_the_next_still_runs(tmp_path, monk
     def no_network(data_dir):
         raise DatasetUnavailable("no CIFAR-10 here")
 
-    monkeypatch.setattr("engine.data._download", no_network)
+    monkeypatch.setattr("cifar_tui.engine.data._download", no_network)
     events = Events()
     bad = Job(1, quick(dataset="cifar10"))
     good = Job(2, quick())

@@ -9,11 +9,10 @@ import subprocess
 
 import numpy as np
 import pytest
+from cifar_tui.engine.config import make_config
+from cifar_tui.store.export import FORMATS, export, latex_text, table
+from cifar_tui.store.runs import RunStore
 from markdown_it import MarkdownIt
-
-from engine.config import make_config
-from store.export import FORMATS, export, latex_text, table
-from store.runs import RunStore
 
 TRICKY_NAMES = [
     "*bold* _it_ **x**",

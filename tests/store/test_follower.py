@@ -2,8 +2,8 @@
 
 import json
 
-from engine.config import make_config
-from engine.events import (
+from cifar_tui.engine.config import make_config
+from cifar_tui.engine.events import (
     EpochEnd,
     Losses,
     RunCancelled,
@@ -13,9 +13,9 @@ from engine.events import (
     RunPaused,
     RunStarted,
 )
-from store.follower import StoreFollower
-from store.recorder import record
-from store.runs import RunStore
+from cifar_tui.store.follower import StoreFollower
+from cifar_tui.store.recorder import record
+from cifar_tui.store.runs import RunStore
 
 CONFIG = make_config(dataset="synthetic", epochs=2)
 

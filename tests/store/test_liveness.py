@@ -3,8 +3,8 @@ import socket
 import subprocess
 from datetime import UTC, datetime, timedelta
 
-from store.liveness import owner_alive, started_at
-from store.runs import RunStore
+from cifar_tui.store.liveness import owner_alive, started_at
+from cifar_tui.store.runs import RunStore
 
 HOST = socket.gethostname()
 CONFIG = {"model": "seed-cnn", "dataset": "synthetic", "epochs": 1}

@@ -1,10 +1,9 @@
 import json
 
 import pytest
-
-from engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunFinished, RunStarted
-from store.recorder import Recorder
-from store.runs import RunStore
+from cifar_tui.engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunFinished, RunStarted
+from cifar_tui.store.recorder import Recorder
+from cifar_tui.store.runs import RunStore
 
 CONFIG = {"model": "seed-cnn", "dataset": "synthetic", "epochs": 2}
 

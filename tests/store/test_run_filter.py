@@ -1,10 +1,9 @@
 import re
 
 import pytest
-
-from engine.config import make_config
-from store.run_filter import FilterError
-from store.runs import RunStore
+from cifar_tui.engine.config import make_config
+from cifar_tui.store.run_filter import FilterError
+from cifar_tui.store.runs import RunStore
 
 
 @pytest.fixture

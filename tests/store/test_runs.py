@@ -1,6 +1,6 @@
 import threading
 
-from store.runs import RunStore
+from cifar_tui.store.runs import RunStore
 
 CONFIG = {"model": "seed-cnn", "dataset": "synthetic", "epochs": 2, "name": "a"}
 

@@ -1,7 +1,6 @@
 import pytest
-
-from store.runs import RunStore, StoreError
-from store.schema import MIGRATION_NAMES
+from cifar_tui.store.runs import RunStore, StoreError
+from cifar_tui.store.schema import MIGRATION_NAMES
 
 CONFIG = {"model": "seed-cnn", "dataset": "synthetic", "epochs": 1}
 
@@ -65,9 +64,8 @@ def test_a_deleted_runs_id_is_never_given_again():
 
 
 def test_an_older_store_keeps_its_runs_epochs_and_losses_through_the_id_migration(tmp_path):
+    from cifar_tui.store.schema import migrations
     from sqlite_utils import Database
-
-    from store.schema import migrations
 
     path = tmp_path / "runs.db"
     db = Database(path)
@@ -90,7 +88,7 @@ def test_an_older_store_keeps_its_runs_epochs_and_losses_through_the_id_migratio
 
 OPENER = """
 import sys, time
-from store.runs import RunStore
+from cifar_tui.store.runs import RunStore
 time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
 store = RunStore(sys.argv[1])
 store.enqueue({"model": "seed-cnn", "dataset": "synthetic", "epochs": 1})

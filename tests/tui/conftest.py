@@ -4,12 +4,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
-from engine.config import make_config
-from engine.events import EpochEnd, Losses, RunFinished, RunStarted
-from store.recorder import record
-from store.runs import RunStore
-from tui.home import Home
+from cifar_tui.engine.config import make_config
+from cifar_tui.engine.events import EpochEnd, Losses, RunFinished, RunStarted
+from cifar_tui.store.recorder import record
+from cifar_tui.store.runs import RunStore
+from cifar_tui.tui.home import Home
 
 
 @pytest.fixture

@@ -2,19 +2,18 @@
 
 import time
 
+import cifar_tui.tui.runners.engine_process as engine_process
 import pytest
+from cifar_tui.engine.config import make_config
+from cifar_tui.store.export import FORMATS, export, table
+from cifar_tui.tui.app import CifarApp
+from cifar_tui.tui.screens.compare import CompareScreen
+from cifar_tui.tui.screens.confirm import ConfirmScreen
+from cifar_tui.tui.screens.export_dialog import ExportScreen
+from cifar_tui.tui.screens.run_detail import RunDetailScreen
+from cifar_tui.tui.views.runs_view import RunsView
+from cifar_tui.tui.widgets.loss_chart import LossChart
 from textual.widgets import DataTable, Input, Select
-
-import tui.runners.engine_process as engine_process
-from engine.config import make_config
-from store.export import FORMATS, export, table
-from tui.app import CifarApp
-from tui.screens.compare import CompareScreen
-from tui.screens.confirm import ConfirmScreen
-from tui.screens.export_dialog import ExportScreen
-from tui.screens.run_detail import RunDetailScreen
-from tui.views.runs_view import RunsView
-from tui.widgets.loss_chart import LossChart
 
 SIZE = (100, 30)
 
@@ -86,7 +85,7 @@ async def test_form_checks_the_device_against_the_engines_machine(home):
     ],
 )
 def test_device_check_without_torch(device, compile_mode, devices, problem):
-    from tui.views.new_run import check_device
+    from cifar_tui.tui.views.new_run import check_device
 
     assert check_device(make_config(device=device, compile=compile_mode), devices) == problem
 

@@ -3,8 +3,7 @@ import sqlite3
 import subprocess
 
 import pytest
-
-from tui.cli import main
+from cifar_tui.tui.cli import main
 
 
 @pytest.fixture
@@ -145,7 +144,7 @@ def _patched_cli(home, patch, *args):
     import os
     import sys
 
-    code = f"{patch}\nfrom tui.cli import main\nmain()"
+    code = f"{patch}\nfrom cifar_tui.tui.cli import main\nmain()"
     return subprocess.run(
         [sys.executable, "-c", code, *args],
         env={**os.environ, "CIFAR_TUI_HOME": str(home)},
@@ -156,7 +155,7 @@ def _patched_cli(home, patch, *args):
 
 
 def test_an_unexpected_error_is_one_line_and_its_traceback_goes_to_the_log(home):
-    patch = "import store.runs\nstore.runs.RunStore.find = lambda self, *args: 1 / 0"
+    patch = "import cifar_tui.store.runs as runs\nruns.RunStore.find = lambda self, *args: 1 / 0"
     result = _patched_cli(home, patch, "runs")
     assert result.returncode == 1
     assert result.stderr == (
@@ -167,7 +166,7 @@ def test_an_unexpected_error_is_one_line_and_its_traceback_goes_to_the_log(home)
 
 
 def test_the_app_exits_non_zero_when_it_crashes(home):
-    patch = "import tui.app\ntui.app.CifarApp.on_mount = lambda self: 1 / 0"
+    patch = "import cifar_tui.tui.app as app\napp.CifarApp.on_mount = lambda self: 1 / 0"
     result = _patched_cli(home, patch)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (

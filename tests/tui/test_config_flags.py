@@ -6,14 +6,13 @@ from pathlib import Path
 
 import click
 import pytest
+from cifar_tui.engine.config import GROUPS, SETTINGS, RunConfig
+from cifar_tui.tui.app import CifarApp
+from cifar_tui.tui.cli import cli
+from cifar_tui.tui.config_flags import flag, flag_reference
+from cifar_tui.tui.views.new_run import help_of
 from click.testing import CliRunner
 from textual.widgets import Select, Static, Switch
-
-from engine.config import GROUPS, SETTINGS, RunConfig
-from tui.app import CifarApp
-from tui.cli import cli
-from tui.config_flags import flag, flag_reference
-from tui.views.new_run import help_of
 
 FIELDS = [f.name for f in fields(RunConfig) if not SETTINGS[f.name].internal]  # internal: filled in, never typed
 INTERNAL = [f.name for f in fields(RunConfig) if SETTINGS[f.name].internal]
@@ -64,7 +63,7 @@ def test_readme_flag_list_is_generated_from_the_fields():
     end = text.index("<!-- end of config flags -->")
     assert text[start:end] == flag_reference(), (
         "README's flag list is stale: paste the output of "
-        "python -c 'from tui.config_flags import flag_reference; print(flag_reference(), end=\"\")'"
+        "python -c 'from cifar_tui.tui.config_flags import flag_reference; print(flag_reference(), end=\"\")'"
     )
     for name in FIELDS:
         assert f"`{flag(name)}`" in text[start:end]
@@ -83,7 +82,7 @@ def test_show_lists_every_field_by_group(tmp_path):
 
 
 async def test_the_form_has_every_field_in_its_group(tmp_path):
-    from tui.home import Home
+    from cifar_tui.tui.home import Home
 
     app = CifarApp(Home(tmp_path), engine="thread")
     async with app.run_test(size=(100, 60)):

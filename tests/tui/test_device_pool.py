@@ -4,12 +4,12 @@ import signal
 import time
 
 import pytest
+from cifar_tui.engine.config import make_config
+from cifar_tui.store.runs import RunStore
+from cifar_tui.tui.runners.device_pool import DevicesError, expand_devices, threads_each
+from cifar_tui.tui.runners.job_source import queued_for
 
-from engine.config import make_config
-from store.runs import RunStore
 from tests.tui.test_reliability import cifar_tui, query, wait_for
-from tui.runners.device_pool import DevicesError, expand_devices, threads_each
-from tui.runners.job_source import queued_for
 
 
 def test_all_means_every_gpu_and_the_cpu_only_without_one():
@@ -91,10 +91,9 @@ def test_cpu_cpu_trains_two_runs_at_once_and_ctrl_c_stops_the_pool(tmp_path):
 
 @pytest.mark.slow
 async def test_the_app_engine_takes_devices_remembers_them_and_shows_where_runs_train(tmp_path):
+    from cifar_tui.tui.app import DEVICES_SETTING, CifarApp
+    from cifar_tui.tui.home import Home
     from textual.widgets import DataTable, Input
-
-    from tui.app import DEVICES_SETTING, CifarApp
-    from tui.home import Home
 
     home = Home(tmp_path)
     app = CifarApp(home)
@@ -159,7 +158,7 @@ def test_a_member_killed_mid_run_leaves_its_run_interrupted_and_is_replaced(tmp_
 
 
 def test_a_member_that_keeps_dying_as_it_starts_is_given_up_after_three_tries(monkeypatch):
-    from tui.runners import device_pool
+    from cifar_tui.tui.runners import device_pool
 
     class Dead:
         def poll(self):

@@ -12,8 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from store.runs import RunStore
+from cifar_tui.store.runs import RunStore
 
 QUICK = ("--dataset", "synthetic", "--device", "cpu", "--limit-batches", "15")
 
@@ -21,7 +20,7 @@ QUICK = ("--dataset", "synthetic", "--device", "cpu", "--limit-batches", "15")
 def cifar_tui(home, *args, env=None, **kwargs):
     env = {**os.environ, "CIFAR_TUI_HOME": str(home), **(env or {})}
     return subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", *args],
+        [sys.executable, "-m", "cifar_tui.tui.cli", *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -21,7 +21,7 @@ def frozen_worker(home, log, seconds=5.0):
     status, _, err = finish(cifar_tui(home, "queue", "add", *RUN))
     assert status == 0, err
     worker = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "worker", "--until-empty"],
+        [sys.executable, "-m", "cifar_tui.tui.cli", "worker", "--until-empty"],
         env={**os.environ, "CIFAR_TUI_HOME": str(home), **STALE},
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -7,14 +7,14 @@ import json
 import sqlite3
 
 import pytest
+from cifar_tui.engine.config import make_config
+from cifar_tui.store.export import latex_text
+from cifar_tui.store.runs import RunStore
+from cifar_tui.tui.app import CifarApp
+from cifar_tui.tui.safe_text import printable
 from textual.widgets import DataTable
 
-from engine.config import make_config
-from store.export import latex_text
-from store.runs import RunStore
 from tests.tui.test_cli import cifar_tui, home  # noqa: F401 (home is a fixture)
-from tui.app import CifarApp
-from tui.safe_text import printable
 
 # Names a user can type: accepted and shown exactly as typed.
 TYPED = [
@@ -107,7 +107,7 @@ def test_export_writes_utf8_whatever_the_locale(home, capsys, tmp_path):
         "PYTHONPATH": ":".join(sys.path),
     }
     result = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "export", "-o", str(target)],
+        [sys.executable, "-m", "cifar_tui.tui.cli", "export", "-o", str(target)],
         env=env,
         capture_output=True,
         text=True,
@@ -115,12 +115,14 @@ def test_export_writes_utf8_whatever_the_locale(home, capsys, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "名前" in target.read_text(encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "tui.cli", "runs"], env=env, capture_output=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "cifar_tui.tui.cli", "runs"], env=env, capture_output=True, timeout=120
+    )
     assert result.returncode == 0 and b"Traceback" not in result.stderr  # shown as escapes, not a crash
 
 
 async def test_the_app_shows_hostile_names_literally(home, capsys):
-    from tui.home import Home
+    from cifar_tui.tui.home import Home
 
     names = hostile_store(home, capsys)
     app = CifarApp(Home(home), start_engine=False)

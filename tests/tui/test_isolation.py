@@ -38,6 +38,7 @@ BAD_MODELS = textwrap.dedent(
         def forward(self, x):
             self.calls += 1
             if self.calls > 3:
+                open("hung", "w").close()  # in the working directory: the test waits for it
                 time.sleep(10**6)
             return self.net(x)
     """
@@ -102,9 +103,8 @@ def test_models_check_of_a_crashing_model_fails_in_one_line(home):
 def test_cancel_stops_a_hung_forward_by_force_and_the_queue_goes_on(home):
     queue(home, "--model", "bad.py:Hangs")
     queue(home, "--preset", "seed-cnn")
-    worker = cifar_tui(home, "worker", "--until-empty", env={"CIFAR_TUI_STOP_GRACE_S": "2"})
-    wait_for(lambda: query(home, "SELECT status FROM runs WHERE id = 1") == [("running",)], timeout=120)
-    time.sleep(8)  # the training process starts, builds the model and hangs in its fourth forward
+    worker = cifar_tui(home, "worker", "--until-empty", cwd=home.parent, env={"CIFAR_TUI_STOP_GRACE_S": "2"})
+    wait_for(lambda: (home.parent / "hung").exists(), timeout=120)  # its fourth forward hangs
     asked = time.monotonic()
     status, out, err = finish(cifar_tui(home, "cancel", "1", env={"CIFAR_TUI_STOP_GRACE_S": "2"}))
     assert status == 0, err
@@ -119,8 +119,7 @@ def test_cancel_stops_a_hung_forward_by_force_and_the_queue_goes_on(home):
 
 def test_ctrl_c_on_run_stops_a_hung_forward_by_force(home):
     run = cifar_tui(home, "run", "--model", "bad.py:Hangs", *TINY, cwd=home.parent, env={"CIFAR_TUI_STOP_GRACE_S": "2"})
-    wait_for(lambda: (home / "runs.db").exists() and query(home, "SELECT status FROM runs") == [("running",)])
-    time.sleep(8)  # it hangs in its fourth forward
+    wait_for(lambda: (home.parent / "hung").exists(), timeout=120)  # its fourth forward hangs
     asked = time.monotonic()
     run.send_signal(signal.SIGINT)
     status, _, err = finish(run, timeout=60)

@@ -1,6 +1,6 @@
-from engine.config import make_config
-from engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunPaused, RunStarted
-from tui.live_state import LiveState
+from cifar_tui.engine.config import make_config
+from cifar_tui.engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunPaused, RunStarted
+from cifar_tui.tui.live_state import LiveState
 
 
 def started(run_id=1, epochs=2, per_epoch=4):
@@ -43,7 +43,7 @@ def test_events_of_another_run_are_ignored_and_endings_recorded():
 def test_the_title_shows_a_pause_and_the_memory_the_worker_recorded():
     from dataclasses import replace
 
-    from tui.views.live_view import title
+    from cifar_tui.tui.views.live_view import title
 
     state = LiveState()
     state.apply(replace(started(), device="cuda:0", device_name="H100", memory_total=80 << 30))

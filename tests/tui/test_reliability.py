@@ -8,14 +8,13 @@ import sys
 import time
 
 import pytest
-
-from store.runs import RunStore
+from cifar_tui.store.runs import RunStore
 
 
 def cifar_tui(home, *args, **kwargs):
     env = {**os.environ, "CIFAR_TUI_HOME": str(home)}
     return subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", *args],
+        [sys.executable, "-m", "cifar_tui.tui.cli", *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -100,7 +99,7 @@ def test_a_locked_database_waits_then_says_so(tmp_path):
     holder = sqlite3.connect(tmp_path / "runs.db")
     holder.execute("BEGIN EXCLUSIVE")
     env = {**os.environ, "CIFAR_TUI_HOME": str(tmp_path)}
-    code = "import store.runs; store.runs.BUSY_TIMEOUT_S = 0.5; from tui.cli import main; main()"
+    code = "import cifar_tui.store.runs as runs; runs.BUSY_TIMEOUT_S = 0.5; from cifar_tui.tui.cli import main; main()"
     result = subprocess.run(
         [sys.executable, "-c", code, "queue", "add", "--dataset", "synthetic"],
         env=env,
@@ -155,7 +154,7 @@ def test_the_apps_engine_process_stops_when_the_app_dies(tmp_path):
             "-c",
             f"""
 import os, subprocess, sys, time
-worker = subprocess.Popen([sys.executable, "-m", "tui.cli", "--home", {str(tmp_path)!r}, "worker",
+worker = subprocess.Popen([sys.executable, "-m", "cifar_tui.tui.cli", "--home", {str(tmp_path)!r}, "worker",
                            "--with-parent", str(os.getpid())], start_new_session=True)
 print(worker.pid, flush=True)
 time.sleep(600)

@@ -3,15 +3,15 @@
 from dataclasses import replace
 
 import pytest
+from cifar_tui.engine.config import make_config
+from cifar_tui.engine.events import EpochEnd, Losses, RunStarted
+from cifar_tui.tui.app import CifarApp
+from cifar_tui.tui.screens.compare import CompareScreen
+from cifar_tui.tui.screens.export_dialog import ExportScreen
+from cifar_tui.tui.screens.run_detail import RunDetailScreen
+from cifar_tui.tui.views.live_view import LiveView
 
-from engine.config import make_config
-from engine.events import EpochEnd, Losses, RunStarted
 from tests.tui.conftest import finished_run
-from tui.app import CifarApp
-from tui.screens.compare import CompareScreen
-from tui.screens.export_dialog import ExportScreen
-from tui.screens.run_detail import RunDetailScreen
-from tui.views.live_view import LiveView
 
 
 def live_events():

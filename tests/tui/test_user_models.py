@@ -5,9 +5,9 @@ import signal
 import sqlite3
 
 import pytest
+from cifar_tui.engine.config import make_config
 from textual.widgets import Input, Static
 
-from engine.config import make_config
 from tests.engine.test_user_model import NET
 from tests.tui.conftest import finished_run
 from tests.tui.test_reliability import cifar_tui, query, wait_for
@@ -100,9 +100,9 @@ def user_run(store, source, name, accs=(40.0, 60.0)):
 
 
 async def test_compare_shows_how_two_runs_sources_differ(tmp_path):
-    from tui.app import CifarApp
-    from tui.home import Home
-    from tui.screens.compare import CompareScreen
+    from cifar_tui.tui.app import CifarApp
+    from cifar_tui.tui.home import Home
+    from cifar_tui.tui.screens.compare import CompareScreen
 
     home = Home(tmp_path)
     store = home.store()
@@ -121,11 +121,11 @@ async def test_compare_shows_how_two_runs_sources_differ(tmp_path):
 
 
 async def test_the_detail_screen_shows_the_traceback_and_the_source(tmp_path):
-    from engine.events import RunFailed
-    from store.recorder import record
-    from tui.app import CifarApp
-    from tui.home import Home
-    from tui.screens.run_detail import RunDetailScreen
+    from cifar_tui.engine.events import RunFailed
+    from cifar_tui.store.recorder import record
+    from cifar_tui.tui.app import CifarApp
+    from cifar_tui.tui.home import Home
+    from cifar_tui.tui.screens.run_detail import RunDetailScreen
 
     home = Home(tmp_path)
     store = home.store()
@@ -145,7 +145,7 @@ async def test_the_detail_screen_shows_the_traceback_and_the_source(tmp_path):
         await pilot.press("s")
         await pilot.pause()
         assert app.screen.query_one("#source-text").text == NET
-    from tui.screens.source_view import SourceScreen
+    from cifar_tui.tui.screens.source_view import SourceScreen
 
     async with CifarApp(home, start_engine=False).run_test(size=(100, 30)) as pilot:
         pilot.app.push_screen(SourceScreen("hostile", "x = '\x1b[2J'\r\ny = 1\n"))
@@ -154,8 +154,8 @@ async def test_the_detail_screen_shows_the_traceback_and_the_source(tmp_path):
 
 
 async def test_the_new_form_takes_a_model_file_and_says_what_is_wrong_beside_it(net_dir):
-    from tui.app import CifarApp
-    from tui.home import Home
+    from cifar_tui.tui.app import CifarApp
+    from cifar_tui.tui.home import Home
 
     home = Home(net_dir / "home")
     app = CifarApp(home, start_engine=False)

@@ -4,15 +4,15 @@ screen, tables that fit, estimates that wait until they mean something."""
 import time
 
 import pytest
+from cifar_tui.engine.config import make_config
+from cifar_tui.tui.app import CifarApp
+from cifar_tui.tui.live_state import LiveState
+from cifar_tui.tui.screens.help import HelpScreen
+from cifar_tui.tui.widgets.loss_chart import Series, data_bounds
 from textual.widgets import DataTable, Input, Select, Static, Switch
 
-from engine.config import make_config
 from tests.tui.conftest import finished_run
 from tests.tui.test_cli import cifar_tui  # noqa: F401  (a fixture)
-from tui.app import CifarApp
-from tui.live_state import LiveState
-from tui.screens.help import HelpScreen
-from tui.widgets.loss_chart import Series, data_bounds
 
 SIZE = (100, 30)
 
@@ -115,7 +115,7 @@ async def test_screenshots_go_to_the_home_folder(home):
 def test_runs_at_80_columns_never_cut_a_number(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "80")
     monkeypatch.setenv("CIFAR_TUI_HOME", str(tmp_path))
-    from store.runs import RunStore
+    from cifar_tui.store.runs import RunStore
 
     store = RunStore(tmp_path / "runs.db")
     finished_run(store, accs=(12.5, 83.69), name="a rather long name that will not fit " * 2)
@@ -131,7 +131,7 @@ def test_runs_at_80_columns_never_cut_a_number(tmp_path, capsys, monkeypatch):
 def test_the_eta_waits_until_the_speed_has_settled():
     state = LiveState()
     config = make_config(dataset="synthetic", epochs=2)
-    from engine.events import Losses, RunStarted
+    from cifar_tui.engine.events import Losses, RunStarted
 
     state.apply(RunStarted(1, config.to_json(), "cpu", "cpu", 1, 1000, 2000))
     state.apply(Losses(1, 1, 0, (1.0,) * 10))
@@ -148,9 +148,9 @@ def test_an_accuracy_chart_shows_at_least_its_minimum_span():
 
 
 async def test_live_lets_the_user_pick_which_training_run_to_watch(home):
-    from engine.events import RunStarted
-    from store.recorder import record
-    from tui.screens.pick_run import PickRunScreen
+    from cifar_tui.engine.events import RunStarted
+    from cifar_tui.store.recorder import record
+    from cifar_tui.tui.screens.pick_run import PickRunScreen
 
     store = home.store()
     ids = []
@@ -175,8 +175,9 @@ async def test_live_lets_the_user_pick_which_training_run_to_watch(home):
 
 def recorded_run(store, acc=70.0):
     """A finished one-epoch run whose epoch carries a confusion matrix and wrong images."""
-    from engine.events import EpochEnd, RunFinished, RunStarted
-    from store.recorder import record
+    from cifar_tui.engine.events import EpochEnd, RunFinished, RunStarted
+    from cifar_tui.store.recorder import record
+
     from tests.tui.test_snapshots import confusion, pictures
 
     run_id = store.enqueue(make_config(dataset="synthetic", epochs=1, lr=acc / 1e5).to_dict())
@@ -191,7 +192,7 @@ def recorded_run(store, acc=70.0):
 
 
 async def test_the_detail_screen_shows_the_last_epochs_panels(home):
-    from tui.screens.run_detail import RunDetailScreen
+    from cifar_tui.tui.screens.run_detail import RunDetailScreen
 
     run_id = recorded_run(home.store())
     app = CifarApp(home, start_engine=False)
@@ -203,7 +204,7 @@ async def test_the_detail_screen_shows_the_last_epochs_panels(home):
 
 
 async def test_compare_shows_each_runs_confusion_matrix(home):
-    from tui.screens.compare import CompareScreen
+    from cifar_tui.tui.screens.compare import CompareScreen
 
     store = home.store()
     ids = [recorded_run(store, 70.0), recorded_run(store, 75.0)]

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from engine.worker import Worker
-from store.recorder import Recorder
-from tui.runners.control_watcher import ControlWatcher
-from tui.runners.job_source import QueueJobs
+from cifar_tui.engine.worker import Worker
+from cifar_tui.store.recorder import Recorder
+from cifar_tui.tui.runners.control_watcher import ControlWatcher
+from cifar_tui.tui.runners.job_source import QueueJobs
 
 if TYPE_CHECKING:
-    from tui.home import Home
+    from cifar_tui.tui.home import Home
 
 
 class EngineThread:

@@ -9,11 +9,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-from engine.config import RunConfig
-from engine.events import (
+from cifar_tui.engine.config import RunConfig
+from cifar_tui.engine.events import (
     EpochEnd,
     Losses,
     RunCancelled,
@@ -23,13 +20,15 @@ from engine.events import (
     RunLost,
     RunStarted,
 )
-from engine.run_control import RunControl
-from engine.worker import Job
-from store.recorder import Recorder
-from store.runs import RunTaken, worker_id
-from tui.runners.control_watcher import ControlWatcher
-from tui.runners.training_process import TrainingProcess
-from tui.safe_text import printable
+from cifar_tui.engine.run_control import RunControl
+from cifar_tui.engine.worker import Job
+from cifar_tui.store.recorder import Recorder
+from cifar_tui.store.runs import RunTaken, worker_id
+from cifar_tui.tui.runners.control_watcher import ControlWatcher
+from cifar_tui.tui.runners.training_process import TrainingProcess
+from cifar_tui.tui.safe_text import printable
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 
 def on_part(event: EpochEnd) -> str:
@@ -147,7 +146,7 @@ def train_in_foreground(
         )
         return 1
     if row["status"] == "finished":
-        from store.export import format_value
+        from cifar_tui.store.export import format_value
 
         console.print(
             f"run {run_id} finished: test acc {format_value('test_acc', row['test_acc']) or '–'}%"
@@ -210,8 +209,8 @@ def run_worker(
     pool and threads: this worker is one device of a `worker --devices` pool (tui/runners/device_pool.py).
     Returns the exit status: 0, or 128 + the signal that stopped it (130 for Ctrl-C, 143 for SIGTERM)."""
 
-    from engine.worker import Worker
-    from tui.runners.job_source import QueueJobs
+    from cifar_tui.engine.worker import Worker
+    from cifar_tui.tui.runners.job_source import QueueJobs
 
     trainer = TrainingProcess(home.data_dir, home.checkpoint_dir, threads, home.log_path)
     recorder = Recorder(home.db_path, forward=[EventLines()])

@@ -6,14 +6,14 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from engine.config import ConfigError, RunConfig
-from engine.events import RunFailed
-from engine.worker import Job
-from store.runs import RunStore, worker_id
+from cifar_tui.engine.config import ConfigError, RunConfig
+from cifar_tui.engine.events import RunFailed
+from cifar_tui.engine.worker import Job
+from cifar_tui.store.runs import RunStore, worker_id
 
 if TYPE_CHECKING:
-    from store.recorder import Recorder
-    from tui.home import Home
+    from cifar_tui.store.recorder import Recorder
+    from cifar_tui.tui.home import Home
 
 
 class QueueJobs:
@@ -30,7 +30,7 @@ class QueueJobs:
     def __call__(self) -> Job | None:
         store = getattr(self._local, "store", None)
         if store is None:
-            from engine.device import available_devices
+            from cifar_tui.engine.device import available_devices
 
             store = self._local.store = RunStore(self.home.db_path)
             store.register_worker(self.worker_name, available_devices(), self.pool)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine.events import EpochEnd, Losses, RunCancelled, RunFailed
+from cifar_tui.engine.events import EpochEnd, Losses, RunCancelled, RunFailed
 
 GRACE_S = float(os.environ.get("CIFAR_TUI_STOP_GRACE_S", "10"))  # a stop or pause not honoured by then is forced
 POLL_S = 0.1
@@ -162,9 +162,8 @@ def serve(conn, data_dir: Path, checkpoint_dir: Path | None, threads: int | None
     import logging
 
     import torch
-
-    from engine.run_control import RunControl
-    from engine.worker import run_job
+    from cifar_tui.engine.run_control import RunControl
+    from cifar_tui.engine.worker import run_job
 
     if threads:
         torch.set_num_threads(threads)
@@ -218,7 +217,7 @@ def _log_to(path: Path | None) -> None:
 
     root = logging.getLogger()
     if path is not None:
-        from tui.log_file import LogFile
+        from cifar_tui.tui.log_file import LogFile
 
         root.addHandler(LogFile(path))
     else:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from cifar_tui.tui.safe_text import markup_safe
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
-
-from tui.safe_text import markup_safe
 
 
 def key_lines(bindings) -> list[str]:
@@ -28,10 +27,10 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
     def compose(self) -> ComposeResult:
-        from tui.views.live_view import LiveView
-        from tui.views.new_run import NewRunForm
-        from tui.views.queue_view import QueueView
-        from tui.views.runs_view import RunsView
+        from cifar_tui.tui.views.live_view import LiveView
+        from cifar_tui.tui.views.new_run import NewRunForm
+        from cifar_tui.tui.views.queue_view import QueueView
+        from cifar_tui.tui.views.runs_view import RunsView
 
         sections = [
             ("Everywhere", [b for b in type(self.app).BINDINGS if not b.key.startswith("f")]

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import json
 
+from cifar_tui.engine.user_model import source_hash
+from cifar_tui.store.export import format_value
+from cifar_tui.tui.safe_text import markup_safe, plain, printable
+from cifar_tui.tui.widgets.epoch_panels import class_accuracy, confusion_matrix, image_strip
+from cifar_tui.tui.widgets.loss_chart import LossChart, Series, smooth
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
-
-from engine.user_model import source_hash
-from store.export import format_value
-from tui.safe_text import markup_safe, plain, printable
-from tui.widgets.epoch_panels import class_accuracy, confusion_matrix, image_strip
-from tui.widgets.loss_chart import LossChart, Series, smooth
 
 
 class RunDetailScreen(ModalScreen[None]):
@@ -112,7 +111,7 @@ class RunDetailScreen(ModalScreen[None]):
         if not self.source:
             self.app.notify("this run trains a built-in model: no source file", severity="warning")
             return
-        from tui.screens.source_view import SourceScreen
+        from cifar_tui.tui.screens.source_view import SourceScreen
 
         run = self.app.store.run(self.run_id)
         self.app.push_screen(SourceScreen(f"Run {self.run_id}: {run['model']}", self.source))

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from cifar_tui.store.export import MACHINE_ONLY, format_value, header, partial_mark, table
+from cifar_tui.store.run_filter import FilterError
+from cifar_tui.tui.safe_text import markup_safe, plain, printable
+from cifar_tui.tui.views.run_table_view import RunTableView
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Static
-
-from store.export import MACHINE_ONLY, format_value, header, partial_mark, table
-from store.run_filter import FilterError
-from tui.safe_text import markup_safe, plain, printable
-from tui.views.run_table_view import RunTableView
 
 PAGE = 200
 RESULTS = ("epochs", "test_acc", "best_test_acc", "test_loss", "images_per_s", "seconds")
@@ -260,13 +259,13 @@ class RunsView(RunTableView):
             self.loaded = PAGE
             self.reload()
             return
-        from tui.screens.run_detail import RunDetailScreen
+        from cifar_tui.tui.screens.run_detail import RunDetailScreen
 
         self.app.push_screen(RunDetailScreen(run_id))
 
     def action_compare(self) -> None:
         """Overlay the selected runs, or the selected groups' means."""
-        from tui.screens.compare import CompareScreen
+        from cifar_tui.tui.screens.compare import CompareScreen
 
         if self.grouped:
             groups = [row["ids"] for row in self.rows if row["id"] in self.selected]
@@ -303,7 +302,7 @@ class RunsView(RunTableView):
         ids = self.chosen_ids()
         if not ids:
             return
-        from tui.screens.confirm import ConfirmScreen
+        from cifar_tui.tui.screens.confirm import ConfirmScreen
 
         def done(confirmed: bool | None) -> None:
             if confirmed:
@@ -317,7 +316,7 @@ class RunsView(RunTableView):
         self.app.push_screen(ConfirmScreen(f"Delete {what} with their epochs, losses and checkpoints?", "Delete"), done)
 
     def action_export(self) -> None:
-        from tui.screens.export_dialog import ExportScreen
+        from cifar_tui.tui.screens.export_dialog import ExportScreen
 
         self.app.push_screen(ExportScreen(self.filter_text, self.sort, self.grouped))
 
@@ -326,7 +325,7 @@ class RunsView(RunTableView):
         ids = self.chosen_ids()
         if not ids:
             return
-        from tui.screens.text_prompt import TextPrompt
+        from cifar_tui.tui.screens.text_prompt import TextPrompt
 
         def done(text: str | None) -> None:
             words = (text or "").split()
@@ -350,7 +349,7 @@ class RunsView(RunTableView):
         run_id = self.single_run("a note")
         if run_id is None:
             return
-        from tui.screens.text_prompt import TextPrompt
+        from cifar_tui.tui.screens.text_prompt import TextPrompt
 
         def done(text: str | None) -> None:
             if text is not None:
@@ -364,8 +363,8 @@ class RunsView(RunTableView):
         run_id = self.single_run("a name")
         if run_id is None:
             return
-        from engine.config import ConfigError, RunConfig
-        from tui.screens.text_prompt import TextPrompt
+        from cifar_tui.engine.config import ConfigError, RunConfig
+        from cifar_tui.tui.screens.text_prompt import TextPrompt
 
         run = self.app.store.run(run_id)
 
