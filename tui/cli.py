@@ -21,7 +21,8 @@ from cifar_tui.store.export import FORMATS
 from cifar_tui.store.runs import RESUMABLE, RunStore, StoreError
 from cifar_tui.tui.config_flags import config_options
 from cifar_tui.tui.home import ENV_HOME, Home, HomeError, default_home
-from cifar_tui.tui.safe_text import plain, printable
+from cifar_tui.tui.safe_text import printable
+from cifar_tui.tui.terminal_tables import config_rows, people_rows, print_table, run_document
 
 SQLITE_MAX_INT = 2**63 - 1  # the largest integer a store's column (or a LIMIT) holds
 
@@ -644,17 +645,6 @@ def show(ctx: click.Context, run_id: int, as_json: bool, source: bool) -> None:
             click.echo(printable(line))
 
 
-def show_record(store: RunStore, run_id: int) -> dict[str, Any]:
-    """A run as `show --json` prints it: the keys of `runs --json`, then its epochs."""
-    from cifar_tui.store.export import HISTORY_KEYS, run_record
-
-    row = existing_run(store, run_id)
-    row["tags"] = json.loads(row["tags"] or "[]")
-    record = run_record(row, row["config"])
-    record["epochs_history"] = [{k: e.get(k) for k in HISTORY_KEYS if k != "run_id"} for e in store.epochs(run_id)]
-    return record
-
-
 @cli.command(context_settings={"ignore_unknown_options": True})
 @click.argument("items", nargs=-1, required=True)
 @click.pass_context
@@ -774,106 +764,8 @@ def export(ctx, filter_words, sort, grouped, varying, fmt, output, ids, history,
     click.echo(f"wrote {len(rows)} rows to {output}", err=True)
 
 
-def config_rows(config: dict[str, Any]) -> list[dict[str, Any]]:
-    """A run's config by form group, in declaration order; a field an older version stored is kept."""
-    from cifar_tui.engine.config import SETTINGS
-    from cifar_tui.engine.user_model import source_hash
-
-    rows, group = [], None
-    for name, setting in SETTINGS.items():
-        if name in config:
-            value = config[name]
-            if name == "model_source":
-                if not value:
-                    continue
-                value = f"{source_hash(value)} ({len(value.splitlines())} lines; show --source prints it)"
-            rows.append({"group": setting.group if setting.group != group else "", "field": name, "value": value})
-            group = setting.group
-    rows += [{"group": "other", "field": k, "value": v} for k, v in config.items() if k not in SETTINGS]
-    return rows
-
-
-def display_row(row: dict[str, Any]) -> dict[str, str]:
-    """A run as the terminal table shows it: short headers, rounded numbers."""
-    from cifar_tui.store.export import format_value
-
-    return {
-        "id": str(row["id"]),
-        "name": row["name"],
-        "status": row["status"],
-        "model": row["model"],
-        "data": row["dataset"],
-        "epochs": f"{row['epochs_done']}/{row['epochs']}",
-        "acc %": format_value("test_acc", row["test_acc"]),
-        "best %": format_value("test_acc", row["best_test_acc"]),
-        "loss": format_value("test_loss", row["test_loss"]),
-        "img/s": format_value("images_per_s", row["images_per_s"]),
-        "time s": format_value("seconds", row["seconds"]),
-        "error": row["error"] or "",
-    }
-
-
-def people_rows(columns: list[str], rows: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """Rows as people read them: worded headers, rounded numbers, mean ± std in one cell."""
-    from cifar_tui.store.export import header, people_cells, shown_columns
-
-    headers = [header(c) for c in shown_columns(columns)]
-    return [dict(zip(headers, people_cells(row, columns, str, "±"))) for row in rows]
-
-
-def print_table(rows: list[dict[str, Any]], title: str, note: str | None = None) -> None:
-    """A table that fits the terminal: numbers are never cut (columns are dropped instead, the
-    least useful first, and the caption names them), text is cut with an ellipsis, one line a row."""
-    from cifar_tui.store.export import NUMERIC, format_value, header
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(width=200)  # a pipe or a file: no terminal to fit (unless COLUMNS says)
-    columns = list(rows[0]) if rows else ["(none)"]
-    numeric = NUMERIC | {header(c) for c in NUMERIC} | {"params"}  # text (a "value" column) reads from the left
-    cells = [{c: printable(format_value(c, row[c])) for c in columns} for row in rows]
-
-    def least_width(column: str) -> int:
-        widest = max((len(r[column]) for r in cells), default=0)
-        word = max(map(len, str(column).split()), default=1)  # a header wraps between its words
-        return max(widest, min(word, 8)) if column in numeric else min(max(widest, word), 8)
-
-    kept = list(columns)
-    essential = {columns[0], "Name", "name", "Status", "status", "field"} | {c for c in columns if "acc" in c.lower()}
-    while sum(least_width(c) + 3 for c in kept) + 2 > console.width:
-        droppable = [c for c in kept if c not in essential]
-        if not droppable:
-            break
-        kept.remove(droppable[-1])
-    # Text columns give up width (down to their least) until the table fits; numbers never do.
-    widths = {c: max(least_width(c), max((len(r[c]) for r in cells), default=0), len(str(c))) for c in kept}
-    widths.update({c: least_width(c) for c in kept if c in numeric})
-    text_columns = [c for c in kept if c not in numeric]
-    while sum(w + 3 for w in widths.values()) + 2 > console.width:
-        widest = max(text_columns, key=lambda c: widths[c] - least_width(c), default=None)
-        if widest is None or widths[widest] <= least_width(widest):
-            break
-        widths[widest] -= 1
-    hidden = [c for c in columns if c not in kept]
-    captions = [note] if note else []
-    captions += [f"not shown (too narrow): {', '.join(hidden)}"] if hidden else []
-    caption = "\n".join(captions) or None
-    table = Table(title=plain(title), title_justify="left", caption=caption, caption_justify="left")
-    for column in kept:
-        is_number = column in numeric
-        table.add_column(
-            column,
-            justify="right" if is_number else "left",
-            no_wrap=not is_number,  # a number column may wrap its header; min_width keeps its numbers whole
-            overflow="fold" if is_number else "ellipsis",
-            min_width=least_width(column),
-            max_width=None if is_number else min(widths[column], 60),
-        )
-    for row in cells:
-        table.add_row(*(plain(row[c]) for c in kept))
-    console.print(table)
+def show_record(store: RunStore, run_id: int) -> dict[str, Any]:
+    return run_document(existing_run(store, run_id), store.epochs(run_id))
 
 
 # ------------------------------------------------------------------ benchmarks
