@@ -32,8 +32,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import cifar_tui.engine.train as engine_train
 import torch
+
+import cifar_tui.engine.train as engine_train
 from cifar_tui.engine.config import make_config
 from cifar_tui.engine.data import FOLDER_NAME, load_dataset
 from cifar_tui.engine.events import EpochEnd

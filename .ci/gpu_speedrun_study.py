@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import torch
+
 from cifar_tui.engine.config import make_config
 from cifar_tui.engine.data import synthetic
 from cifar_tui.engine.events import EpochEnd

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+
 from cifar_tui.engine.cifar_classes import CLASSES
 
 ARCHIVE_NAME = "cifar-10-python.tar.gz"

@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Callable
 
 import torch
+
 from cifar_tui.engine.events import Losses
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import ray
+
 from cifar_tui.engine.checkpoint import checkpoint_path
 from cifar_tui.engine.config import RunConfig
 from cifar_tui.engine.data import Dataset

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
 from cifar_tui.engine.checkpoint import checkpoint_path, load_checkpoint, remove_pending, write_pending
 from cifar_tui.engine.config import RunConfig
 from cifar_tui.engine.data import (
@@ -43,7 +45,6 @@ from cifar_tui.engine.pause_points import pause_point
 from cifar_tui.engine.schedule import lr_at
 from cifar_tui.engine.train_step import autocast, make_step, prepare_inputs, prepare_model, resolve_compile, trial_step
 from cifar_tui.engine.user_model import check_output
-from torch import nn
 
 EVAL_BATCH = 1000
 STEP_KINDS = {"cudagraphs": ", CUDA graph", "default": ", torch.compile"}  # said after the device's name

@@ -12,8 +12,9 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from cifar_tui.engine.config import RunConfig
 from torch import nn
+
+from cifar_tui.engine.config import RunConfig
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 

@@ -10,12 +10,13 @@ import time
 
 import torch
 import torch.nn.functional as F
+from torch.utils.data import DataLoader
+from torchvision import transforms
+
 from cifar_tui.engine.config import RunConfig
 from cifar_tui.engine.data import Split
 from cifar_tui.engine.device import resolve_device
 from cifar_tui.engine.models import build_model
-from torch.utils.data import DataLoader
-from torchvision import transforms
 
 
 class PILDataset(torch.utils.data.Dataset):

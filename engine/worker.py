@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
 from cifar_tui.engine.checkpoint import CheckpointError
 from cifar_tui.engine.config import RunConfig
 from cifar_tui.engine.data import Dataset, DatasetUnavailable

@@ -17,13 +17,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from sqlite_utils import Database
+
 from cifar_tui.engine.config import TYPED_FIELDS, user_model_label
 from cifar_tui.store.epoch_row import parse_row
 from cifar_tui.store.groups import MEASURES, finish_group, group_key, group_sql
 from cifar_tui.store.liveness import owner_alive
 from cifar_tui.store.run_filter import compile_filter, field_sql, order_sql
 from cifar_tui.store.schema import MIGRATION_NAMES, migrations
-from sqlite_utils import Database
 
 log = logging.getLogger(__name__)
 BUSY_TIMEOUT_S = 10.0

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from textual import on
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Header, TabbedContent, TabPane
+
 from cifar_tui.engine.events import RunFailed, RunFinished, RunInterrupted
 from cifar_tui.store.follower import StoreFollower
 from cifar_tui.tui.live_state import LiveState
@@ -13,11 +19,6 @@ from cifar_tui.tui.views.live_view import LiveView
 from cifar_tui.tui.views.new_run import NewRunForm
 from cifar_tui.tui.views.queue_view import QueueView
 from cifar_tui.tui.views.runs_view import RunsView
-from textual import on
-from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
-from textual.screen import Screen
-from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 FOLLOW_S = 0.5
 DEVICES_SETTING = "engine_devices"  # in <home>/settings.json: the engine's `worker --devices`, "" for one

@@ -230,6 +230,7 @@ def check_model(config: RunConfig, repeats: int = 10) -> dict[str, Any]:
     """A model built and run as a run would (`models check`): parameters, output shape and the
     time of a forward pass on the device, or {"error", "detail"} when the model's code fails."""
     import torch
+
     from cifar_tui.engine.device import describe_device, resolve_device
     from cifar_tui.engine.models import build_model, count_parameters
     from cifar_tui.engine.train_step import prepare_inputs, prepare_model

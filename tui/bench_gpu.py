@@ -22,6 +22,7 @@ GRAPH_STEPS = 50  # cudagraphs against eager, from the same weights and batches
 
 def bench_gpu(device_name: str = "auto", quick: bool = False, data_dir: Path | None = None) -> dict[str, Any]:
     import torch
+
     from cifar_tui.engine.device import describe_device, resolve_device
 
     device = resolve_device(device_name)
@@ -177,6 +178,7 @@ def graph_and_eager_losses(device, steps: int = GRAPH_STEPS) -> tuple[list[float
     """Per-step losses of the CUDA-graph step and of the eager step, each from the same weights
     on the same batches (seed-cnn without dropout, deterministic kernels)."""
     import torch
+
     from cifar_tui.engine.models import build_model
     from cifar_tui.engine.train import make_optimizer
     from cifar_tui.engine.train_step import make_step
@@ -216,6 +218,7 @@ def _memory_precheck(result: dict[str, Any], device) -> None:
         result["skipped"].append("memory pre-check (needs CUDA)")
         return
     import torch
+
     from cifar_tui.engine.worker import Job, run_job
 
     events: list = []

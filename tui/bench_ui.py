@@ -72,9 +72,10 @@ def measure(home_path: Path) -> dict[str, float]:
 
 
 async def _app_times(home) -> dict[str, float]:
+    from textual.widgets import Input
+
     from cifar_tui.tui.app import CifarApp
     from cifar_tui.tui.views.runs_view import RunsView
-    from textual.widgets import Input
 
     times = {}
     start = time.perf_counter()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+
 from cifar_tui.engine.config import ConfigError, make_config
 from cifar_tui.store.export import FORMATS
 from cifar_tui.store.runs import RESUMABLE, RunStore, StoreError

@@ -9,8 +9,9 @@ from dataclasses import fields
 from typing import Any
 
 import click
-from cifar_tui.engine.config import PRESETS, SETTINGS, RunConfig
 from click.shell_completion import CompletionItem
+
+from cifar_tui.engine.config import PRESETS, SETTINGS, RunConfig
 
 _KIND = {int: "INTEGER", float: "NUMBER", str: "TEXT"}
 

@@ -50,9 +50,10 @@ def people_rows(columns: list[str], rows: list[dict[str, Any]]) -> list[dict[str
 def print_table(rows: list[dict[str, Any]], title: str, note: str | None = None) -> None:
     """A table that fits the terminal: numbers are never cut (columns are dropped instead, the
     least useful first, and the caption names them), text is cut with an ellipsis, one line a row."""
-    from cifar_tui.store.export import NUMERIC, format_value, header
     from rich.console import Console
     from rich.table import Table
+
+    from cifar_tui.store.export import NUMERIC, format_value, header
 
     console = Console()
     if not console.is_terminal and "COLUMNS" not in os.environ:

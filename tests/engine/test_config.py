@@ -1,4 +1,5 @@
 import pytest
+
 from cifar_tui.engine.config import PRESETS, ConfigError, RunConfig, make_config
 
 

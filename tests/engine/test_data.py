@@ -4,6 +4,7 @@ import tarfile
 import numpy as np
 import pytest
 import torch
+
 from cifar_tui.engine import data
 from cifar_tui.engine.cifar_classes import CLASSES
 from cifar_tui.engine.data import (

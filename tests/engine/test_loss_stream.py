@@ -2,6 +2,7 @@ import math
 
 import pytest
 import torch
+
 from cifar_tui.engine.loss_stream import Diverged, LossStream
 
 

@@ -2,6 +2,7 @@ import math
 
 import pytest
 import torch
+
 from cifar_tui.engine.config import make_config
 from cifar_tui.engine.data import synthetic
 from cifar_tui.engine.events import Losses, RunFinished

@@ -2,11 +2,12 @@
 
 import pytest
 import torch
+from torch import nn
+
 from cifar_tui.engine.airbench_model import AirbenchNet
 from cifar_tui.engine.config import PRESETS, make_config
 from cifar_tui.engine.muon import Muon, orthogonalise
 from cifar_tui.engine.train import make_optimizer
-from torch import nn
 
 
 def test_orthogonalise_gives_singular_values_near_one():

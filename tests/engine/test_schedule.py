@@ -1,4 +1,5 @@
 import pytest
+
 from cifar_tui.engine.schedule import lr_at
 
 

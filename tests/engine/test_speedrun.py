@@ -3,6 +3,8 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
+
 from cifar_tui.engine.airbench_model import AirbenchNet
 from cifar_tui.engine.config import PRESETS, make_config
 from cifar_tui.engine.data import normalize, random_translate, synthetic
@@ -10,7 +12,6 @@ from cifar_tui.engine.events import RunFinished
 from cifar_tui.engine.lookahead import Lookahead
 from cifar_tui.engine.schedule import lr_at
 from cifar_tui.engine.train import augmented_logits, make_optimizer, train
-from torch import nn
 
 
 def test_the_net_takes_cifar_images_and_gives_ten_scaled_logits():

@@ -1,6 +1,7 @@
 import math
 
 import pytest
+
 from cifar_tui.engine.config import ConfigError
 from cifar_tui.engine.sweep import Interval, expand, load_sweep_file, parse_value
 

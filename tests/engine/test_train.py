@@ -1,6 +1,7 @@
 import math
 
 import pytest
+
 from cifar_tui.engine.config import make_config
 from cifar_tui.engine.events import EpochEnd, Losses, RunCancelled, RunFinished, RunStarted
 from cifar_tui.engine.train import train

@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+
 from cifar_tui.engine.config import ConfigError, make_config
 from cifar_tui.engine.data import synthetic
 from cifar_tui.engine.events import EpochEnd, Losses, RunFinished

@@ -3,6 +3,7 @@
 import textwrap
 
 import pytest
+
 from cifar_tui.engine.config import ConfigError, make_config
 from cifar_tui.engine.data import synthetic
 from cifar_tui.engine.events import EpochEnd, RunFailed, RunFinished, RunStarted

@@ -9,10 +9,11 @@ import subprocess
 
 import numpy as np
 import pytest
+from markdown_it import MarkdownIt
+
 from cifar_tui.engine.config import make_config
 from cifar_tui.store.export import FORMATS, export, latex_text, table
 from cifar_tui.store.runs import RunStore
-from markdown_it import MarkdownIt
 
 TRICKY_NAMES = [
     "*bold* _it_ **x**",

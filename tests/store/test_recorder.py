@@ -1,6 +1,7 @@
 import json
 
 import pytest
+
 from cifar_tui.engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunFinished, RunStarted
 from cifar_tui.store.recorder import Recorder
 from cifar_tui.store.runs import RunStore

@@ -1,6 +1,7 @@
 import re
 
 import pytest
+
 from cifar_tui.engine.config import make_config
 from cifar_tui.store.run_filter import FilterError
 from cifar_tui.store.runs import RunStore

@@ -1,4 +1,5 @@
 import pytest
+
 from cifar_tui.store.runs import RunStore, StoreError
 from cifar_tui.store.schema import MIGRATION_NAMES
 
@@ -64,8 +65,9 @@ def test_a_deleted_runs_id_is_never_given_again():
 
 
 def test_an_older_store_keeps_its_runs_epochs_and_losses_through_the_id_migration(tmp_path):
-    from cifar_tui.store.schema import migrations
     from sqlite_utils import Database
+
+    from cifar_tui.store.schema import migrations
 
     path = tmp_path / "runs.db"
     db = Database(path)

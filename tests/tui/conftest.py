@@ -4,6 +4,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+
 from cifar_tui.engine.config import make_config
 from cifar_tui.engine.events import EpochEnd, Losses, RunFinished, RunStarted
 from cifar_tui.store.recorder import record

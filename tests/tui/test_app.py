@@ -2,8 +2,10 @@
 
 import time
 
-import cifar_tui.tui.runners.engine_process as engine_process
 import pytest
+from textual.widgets import DataTable, Input, Select
+
+import cifar_tui.tui.runners.engine_process as engine_process
 from cifar_tui.engine.config import make_config
 from cifar_tui.store.export import FORMATS, export, table
 from cifar_tui.tui.app import CifarApp
@@ -13,7 +15,6 @@ from cifar_tui.tui.screens.export_dialog import ExportScreen
 from cifar_tui.tui.screens.run_detail import RunDetailScreen
 from cifar_tui.tui.views.runs_view import RunsView
 from cifar_tui.tui.widgets.loss_chart import LossChart
-from textual.widgets import DataTable, Input, Select
 
 SIZE = (100, 30)
 

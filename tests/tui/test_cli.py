@@ -3,6 +3,7 @@ import sqlite3
 import subprocess
 
 import pytest
+
 from cifar_tui.tui.cli import main
 
 

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import click
 import pytest
+from click.testing import CliRunner
+from textual.widgets import Select, Static, Switch
+
 from cifar_tui.engine.config import GROUPS, SETTINGS, RunConfig
 from cifar_tui.tui.app import CifarApp
 from cifar_tui.tui.cli import cli
 from cifar_tui.tui.config_flags import flag, flag_reference
 from cifar_tui.tui.views.new_run import help_of
-from click.testing import CliRunner
-from textual.widgets import Select, Static, Switch
 
 FIELDS = [f.name for f in fields(RunConfig) if not SETTINGS[f.name].internal]  # internal: filled in, never typed
 INTERNAL = [f.name for f in fields(RunConfig) if SETTINGS[f.name].internal]

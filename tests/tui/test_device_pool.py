@@ -4,11 +4,11 @@ import signal
 import time
 
 import pytest
+
 from cifar_tui.engine.config import make_config
 from cifar_tui.store.runs import RunStore
 from cifar_tui.tui.runners.device_pool import DevicesError, expand_devices, threads_each
 from cifar_tui.tui.runners.job_source import queued_for
-
 from tests.tui.test_reliability import cifar_tui, query, wait_for
 
 
@@ -91,9 +91,10 @@ def test_cpu_cpu_trains_two_runs_at_once_and_ctrl_c_stops_the_pool(tmp_path):
 
 @pytest.mark.slow
 async def test_the_app_engine_takes_devices_remembers_them_and_shows_where_runs_train(tmp_path):
+    from textual.widgets import DataTable, Input
+
     from cifar_tui.tui.app import DEVICES_SETTING, CifarApp
     from cifar_tui.tui.home import Home
-    from textual.widgets import DataTable, Input
 
     home = Home(tmp_path)
     app = CifarApp(home)

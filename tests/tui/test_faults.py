@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from cifar_tui.store.runs import RunStore
 
 QUICK = ("--dataset", "synthetic", "--device", "cpu", "--limit-batches", "15")

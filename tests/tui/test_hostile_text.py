@@ -7,13 +7,13 @@ import json
 import sqlite3
 
 import pytest
+from textual.widgets import DataTable
+
 from cifar_tui.engine.config import make_config
 from cifar_tui.store.export import latex_text
 from cifar_tui.store.runs import RunStore
 from cifar_tui.tui.app import CifarApp
 from cifar_tui.tui.safe_text import printable
-from textual.widgets import DataTable
-
 from tests.tui.test_cli import cifar_tui, home  # noqa: F401 (home is a fixture)
 
 # Names a user can type: accepted and shown exactly as typed.

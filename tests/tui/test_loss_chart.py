@@ -1,7 +1,8 @@
 import math
 
-from cifar_tui.tui.widgets.loss_chart import LossChart, Series, downsample, nice_ticks, smooth
 from textual.app import App
+
+from cifar_tui.tui.widgets.loss_chart import LossChart, Series, downsample, nice_ticks, smooth
 
 
 def test_downsample_averages_buckets_and_keeps_short_series():

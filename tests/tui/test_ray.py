@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+
 from cifar_tui.engine.config import make_config
 from cifar_tui.tui.home import Home
 

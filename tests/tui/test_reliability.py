@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+
 from cifar_tui.store.runs import RunStore
 
 

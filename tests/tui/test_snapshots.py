@@ -3,6 +3,7 @@
 from dataclasses import replace
 
 import pytest
+
 from cifar_tui.engine.config import make_config
 from cifar_tui.engine.events import EpochEnd, Losses, RunStarted
 from cifar_tui.tui.app import CifarApp
@@ -10,7 +11,6 @@ from cifar_tui.tui.screens.compare import CompareScreen
 from cifar_tui.tui.screens.export_dialog import ExportScreen
 from cifar_tui.tui.screens.run_detail import RunDetailScreen
 from cifar_tui.tui.views.live_view import LiveView
-
 from tests.tui.conftest import finished_run
 
 

@@ -5,9 +5,9 @@ import signal
 import sqlite3
 
 import pytest
-from cifar_tui.engine.config import make_config
 from textual.widgets import Input, Static
 
+from cifar_tui.engine.config import make_config
 from tests.engine.test_user_model import NET
 from tests.tui.conftest import finished_run
 from tests.tui.test_reliability import cifar_tui, query, wait_for

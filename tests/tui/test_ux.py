@@ -4,13 +4,13 @@ screen, tables that fit, estimates that wait until they mean something."""
 import time
 
 import pytest
+from textual.widgets import DataTable, Input, Select, Static, Switch
+
 from cifar_tui.engine.config import make_config
 from cifar_tui.tui.app import CifarApp
 from cifar_tui.tui.live_state import LiveState
 from cifar_tui.tui.screens.help import HelpScreen
 from cifar_tui.tui.widgets.loss_chart import Series, data_bounds
-from textual.widgets import DataTable, Input, Select, Static, Switch
-
 from tests.tui.conftest import finished_run
 from tests.tui.test_cli import cifar_tui  # noqa: F401  (a fixture)
 
@@ -177,7 +177,6 @@ def recorded_run(store, acc=70.0):
     """A finished one-epoch run whose epoch carries a confusion matrix and wrong images."""
     from cifar_tui.engine.events import EpochEnd, RunFinished, RunStarted
     from cifar_tui.store.recorder import record
-
     from tests.tui.test_snapshots import confusion, pictures
 
     run_id = store.enqueue(make_config(dataset="synthetic", epochs=1, lr=acc / 1e5).to_dict())

@@ -9,6 +9,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
 from cifar_tui.engine.config import RunConfig
 from cifar_tui.engine.events import (
     EpochEnd,
@@ -27,8 +30,6 @@ from cifar_tui.store.runs import RunTaken, worker_id
 from cifar_tui.tui.runners.control_watcher import ControlWatcher
 from cifar_tui.tui.runners.training_process import TrainingProcess
 from cifar_tui.tui.safe_text import printable
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 
 def on_part(event: EpochEnd) -> str:

@@ -162,6 +162,7 @@ def serve(conn, data_dir: Path, checkpoint_dir: Path | None, threads: int | None
     import logging
 
     import torch
+
     from cifar_tui.engine.run_control import RunControl
     from cifar_tui.engine.worker import run_job
 

@@ -7,17 +7,18 @@ from __future__ import annotations
 import difflib
 import statistics
 
-from cifar_tui.engine.user_model import source_hash
-from cifar_tui.store.export import format_value
-from cifar_tui.tui.safe_text import plain, printable
-from cifar_tui.tui.widgets.epoch_panels import confusion_matrix
-from cifar_tui.tui.widgets.loss_chart import LossChart, Series, smooth
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
+
+from cifar_tui.engine.user_model import source_hash
+from cifar_tui.store.export import format_value
+from cifar_tui.tui.safe_text import plain, printable
+from cifar_tui.tui.widgets.epoch_panels import confusion_matrix
+from cifar_tui.tui.widgets.loss_chart import LossChart, Series, smooth
 
 COLORS = ["cyan", "magenta", "green", "yellow", "red", "blue", "orange", "white"]
 RESULTS = ("status", "epochs_done", "test_acc", "best_test_acc", "test_loss", "images_per_s", "seconds")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from cifar_tui.tui.safe_text import markup_safe
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from cifar_tui.tui.safe_text import markup_safe
 
 
 def key_lines(bindings) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from cifar_tui.tui.safe_text import markup_safe
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,6 +11,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
+
+from cifar_tui.tui.safe_text import markup_safe
 
 
 class PickRunScreen(ModalScreen[int | None]):

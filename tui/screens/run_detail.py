@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 
-from cifar_tui.engine.user_model import source_hash
-from cifar_tui.store.export import format_value
-from cifar_tui.tui.safe_text import markup_safe, plain, printable
-from cifar_tui.tui.widgets.epoch_panels import class_accuracy, confusion_matrix, image_strip
-from cifar_tui.tui.widgets.loss_chart import LossChart, Series, smooth
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
+
+from cifar_tui.engine.user_model import source_hash
+from cifar_tui.store.export import format_value
+from cifar_tui.tui.safe_text import markup_safe, plain, printable
+from cifar_tui.tui.widgets.epoch_panels import class_accuracy, confusion_matrix, image_strip
+from cifar_tui.tui.widgets.loss_chart import LossChart, Series, smooth
 
 
 class RunDetailScreen(ModalScreen[None]):

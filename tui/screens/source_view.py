@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from cifar_tui.tui.safe_text import markup_safe, printable
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static, TextArea
+
+from cifar_tui.tui.safe_text import markup_safe, printable
 
 
 class SourceScreen(ModalScreen[None]):

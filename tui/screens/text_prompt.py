@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from cifar_tui.tui.safe_text import markup_safe
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
+
+from cifar_tui.tui.safe_text import markup_safe
 
 
 class TextPrompt(ModalScreen[str | None]):

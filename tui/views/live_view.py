@@ -6,15 +6,16 @@ bounded (TEXT_HZ, CHART_HZ) however fast events arrive.
 
 from __future__ import annotations
 
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Static
+
 from cifar_tui.engine.schedule import lr_at
 from cifar_tui.tui.live_state import LiveRun, LiveState
 from cifar_tui.tui.safe_text import markup_safe
 from cifar_tui.tui.widgets.epoch_panels import class_accuracy, confusion_matrix, image_strip, sparkline
 from cifar_tui.tui.widgets.loss_chart import LossChart, Series, downsample, smooth
-from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Static
 
 # Every redraw is CPU time taken from training on a machine with few cores (and GIL time from
 # the app's engine thread): the chart redraws at 1 Hz and the text at 4 Hz (measured with

@@ -5,12 +5,6 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from cifar_tui.engine.config import PRESETS, SETTINGS, ConfigError, RunConfig
-from cifar_tui.engine.models import MODELS
-from cifar_tui.engine.sweep import expand, parse_value
-from cifar_tui.engine.user_model import is_user_model
-from cifar_tui.tui.config_flags import model_completions
-from cifar_tui.tui.safe_text import markup_safe
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,6 +13,13 @@ from textual.message import Message
 from textual.suggester import Suggester
 from textual.widget import Widget
 from textual.widgets import Button, Input, Select, Static, Switch
+
+from cifar_tui.engine.config import PRESETS, SETTINGS, ConfigError, RunConfig
+from cifar_tui.engine.models import MODELS
+from cifar_tui.engine.sweep import expand, parse_value
+from cifar_tui.engine.user_model import is_user_model
+from cifar_tui.tui.config_flags import model_completions
+from cifar_tui.tui.safe_text import markup_safe
 
 FIELD_NAMES = [f.name for f in fields(RunConfig) if not SETTINGS[f.name].internal]
 COPIES_HELP = "N runs with seeds seed, seed+1, …"

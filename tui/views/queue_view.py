@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from cifar_tui.tui.safe_text import plain
-from cifar_tui.tui.views.run_table_view import RunTableView
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
+
+from cifar_tui.tui.safe_text import plain
+from cifar_tui.tui.views.run_table_view import RunTableView
 
 COLUMNS = ("id", "status", "name", "model", "dataset", "epochs", "batch", "lr", "device")
 

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from cifar_tui.store.export import MACHINE_ONLY, format_value, header, partial_mark, table
-from cifar_tui.store.run_filter import FilterError
-from cifar_tui.tui.safe_text import markup_safe, plain, printable
-from cifar_tui.tui.views.run_table_view import RunTableView
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Static
+
+from cifar_tui.store.export import MACHINE_ONLY, format_value, header, partial_mark, table
+from cifar_tui.store.run_filter import FilterError
+from cifar_tui.tui.safe_text import markup_safe, plain, printable
+from cifar_tui.tui.views.run_table_view import RunTableView
 
 PAGE = 200
 RESULTS = ("epochs", "test_acc", "best_test_acc", "test_loss", "images_per_s", "seconds")

@@ -8,9 +8,10 @@ import base64
 from collections.abc import Sequence
 
 import numpy as np
-from cifar_tui.engine.cifar_classes import CLASSES
 from rich.style import Style
 from rich.text import Text
+
+from cifar_tui.engine.cifar_classes import CLASSES
 
 SHORT = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 SPARKS = "▁▂▃▄▅▆▇█"
