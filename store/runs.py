@@ -55,6 +55,9 @@ RUN_COLUMNS = (
 )
 
 
+QUEUE_WHERE = "status IN ('running', 'queued')"  # the queue: what trains now and what waits
+
+
 class Claim(NamedTuple):
     """A run taken for one worker: its id, config and the claim's token (fencing: every write
     about the run holds only under this token, store/recorder.py)."""
@@ -268,9 +271,7 @@ class RunStore:
 
     def queue(self) -> list[dict[str, Any]]:
         """Running runs, then queued ones in the order they will run; configs parsed."""
-        rows = self._dicts(
-            "SELECT * FROM runs WHERE status IN ('running', 'queued') ORDER BY status = 'queued', queue_pos, id"
-        )
+        rows = self._dicts(f"SELECT * FROM runs WHERE {QUEUE_WHERE} ORDER BY status = 'queued', queue_pos, id")
         for row in rows:
             row["config"] = json.loads(row["config"])
         return rows
@@ -435,7 +436,13 @@ class RunStore:
 
     def varying_fields(self, filter_text: str = "") -> list[str]:
         """The config fields whose value differs among the runs a filter keeps, in declaration order."""
-        where, params = compile_filter(filter_text)
+        return self._varying(*compile_filter(filter_text))
+
+    def queue_varying_fields(self) -> list[str]:
+        """The config fields whose value differs among the queue's runs (running and queued)."""
+        return self._varying(QUEUE_WHERE, [])
+
+    def _varying(self, where: str, params: list[Any]) -> list[str]:
         counts = ", ".join(f"count(DISTINCT json_extract(config, '$.{f}'))" for f in TYPED_FIELDS)
         row = self.db.execute(f"SELECT {counts} FROM runs WHERE {where}", params).fetchone()
         return [field for field, distinct in zip(TYPED_FIELDS, row) if distinct > 1]

@@ -178,6 +178,23 @@ async def test_queue_reorder_cancel_and_remove(home):
         assert table.cursor_row == 0
 
 
+async def test_the_queue_shows_the_fields_that_tell_its_runs_apart(home):
+    store = home.store()
+    for seed in (1, 2, 3):
+        store.enqueue(make_config(dataset="synthetic", seed=seed, weight_decay=0.0005).to_dict())
+    app = CifarApp(home, start_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        table = app.query_one("#queue-table", DataTable)
+        columns = [str(column.label) for column in table.columns.values()]
+        assert columns[-1] == "seed" and "weight_decay" not in columns  # the same in every run
+        assert [table.get_row_at(row)[-1].plain for row in range(3)] == ["1", "2", "3"]
+        store.enqueue(make_config(dataset="synthetic", seed=3, weight_decay=0.01).to_dict())
+        await wait_until(pilot, lambda: table.row_count == 4)
+        assert [str(column.label) for column in table.columns.values()][-2:] == ["weight_decay", "seed"]
+        assert [cell.plain for cell in table.get_row_at(3)[-2:]] == ["0.01", "3"]  # in declaration order
+
+
 # ------------------------------------------------------------------ Live
 
 # The app's two engines: a `cifar-tui worker` child (the default) and a thread of the app.

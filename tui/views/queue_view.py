@@ -10,6 +10,7 @@ from cifar_tui.tui.safe_text import plain
 from cifar_tui.tui.views.run_table_view import RunTableView
 
 COLUMNS = ("id", "status", "name", "model", "dataset", "epochs", "batch", "lr", "device")
+SHOWN_ANYWAY = {"name", "model", "dataset", "epochs", "batch_size", "lr", "device"}  # fixed columns above
 
 
 class QueueView(RunTableView):
@@ -27,11 +28,18 @@ class QueueView(RunTableView):
         yield Static("Runs added from another shell (cifar-tui queue add) appear here within a second.", classes="hint")
 
     def on_mount(self) -> None:
-        self.query_one(DataTable).add_columns(*COLUMNS)
         self._rows: list[tuple] = []
+        self._varying: list[str] | None = None
         super().on_mount()
 
     def reload(self) -> None:
+        # The fields that tell the queue's runs apart (a seed sweep's seed), as the Runs tab shows them.
+        varying = [f for f in self.app.store.queue_varying_fields() if f not in SHOWN_ANYWAY]
+        table = self.query_one(DataTable)
+        if varying != self._varying:
+            self._varying, self._rows = varying, []
+            table.clear(columns=True)
+            table.add_columns(*COLUMNS, *varying)
         rows = []
         for run in self.app.store.queue():
             config = run["config"]
@@ -48,6 +56,7 @@ class QueueView(RunTableView):
                     config.get("lr", ""),
                     # Where a running run is, as its worker recorded it; where a queued one asks to go.
                     run["device"] if run["status"] == "running" and run["device"] else config.get("device", ""),
+                    *(config.get(field, "") for field in varying),
                 )
             )
         paused = self.app.engine_paused
@@ -57,7 +66,6 @@ class QueueView(RunTableView):
         )
         if rows == self._rows:
             return
-        table = self.query_one(DataTable)
         cursor_key, cursor_row = self.cursor_id(), table.cursor_row
         self._rows = rows
         table.clear()
