@@ -55,6 +55,7 @@ RUN_COLUMNS = (
 )
 
 
+NOTE_LIMIT = 2000  # characters
 QUEUE_WHERE = "status IN ('running', 'queued')"  # the queue: what trains now and what waits
 
 
@@ -569,8 +570,21 @@ class RunStore:
             return f"{tag!r} is not a tag; a tag is one printable word of at most 50 characters, without commas"
         return None
 
+    @staticmethod
+    def note_problem(note: str) -> str | None:
+        """Why a text cannot be a note (printable, at most NOTE_LIMIT characters); None if it can."""
+        bad = next((ch for ch in note if not (ch.isprintable() or ch == " ")), None)
+        if bad is not None:
+            return f"a note is printable text; this one holds the control character U+{ord(bad):04X}"
+        if len(note) > NOTE_LIMIT:
+            return f"a note holds at most {NOTE_LIMIT:,} characters (got {len(note):,})"
+        return None
+
     def tag(self, run_id: int, add: list[str] = (), remove: list[str] = ()) -> list[str] | None:
-        """Add and remove tags of a run; its tags after, or None if there is no such run."""
+        """Add and remove tags of a run; its tags after, or None if there is no such run.
+        ValueError for a word that is not a tag (tag_problem)."""
+        if problem := next(filter(None, map(self.tag_problem, [*add, *remove])), None):
+            raise ValueError(problem)
         with self.write():
             row = self.db.execute("SELECT tags FROM runs WHERE id = ?", [run_id]).fetchone()
             if row is None:
@@ -581,6 +595,9 @@ class RunStore:
         return tags
 
     def set_note(self, run_id: int, note: str) -> bool:
+        """ValueError for a text that cannot be a note (note_problem)."""
+        if problem := self.note_problem(note):
+            raise ValueError(problem)
         with self.write():
             return self.db.execute("UPDATE runs SET note = ? WHERE id = ?", [note, run_id]).rowcount == 1
 

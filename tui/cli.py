@@ -674,7 +674,8 @@ def note(ctx: click.Context, run_id: int, text: str) -> None:
     """Set a run's note ("" clears it)."""
     store = store_of(ctx)
     existing_run(store, run_id)
-    check_text("note", text, 2000)
+    if problem := RunStore.note_problem(text):
+        raise BadInput(f"note: {problem}")
     store.set_note(run_id, text)
     click.echo(f"run {run_id}: note {'set' if text else 'cleared'}", err=True)
 

@@ -1,5 +1,8 @@
 import threading
 
+import pytest
+
+from cifar_tui.engine.config import make_config
 from cifar_tui.store.runs import RunStore
 
 CONFIG = {"model": "seed-cnn", "dataset": "synthetic", "epochs": 2, "name": "a"}
@@ -95,3 +98,15 @@ def test_runs_by_ids_keeps_the_order_asked():
     a, b, c = (store.enqueue(CONFIG) for _ in range(3))
     assert [r["id"] for r in store.runs([c, a])] == [c, a]
     assert [r["id"] for r in store.runs()] == [c, b, a]
+
+
+def test_the_store_refuses_a_note_or_a_tag_the_command_line_refuses():
+    store = RunStore(None)
+    run_id = store.enqueue(make_config(dataset="synthetic").to_dict())
+    with pytest.raises(ValueError, match="control character U\\+001B"):
+        store.set_note(run_id, "a\x1b[31m")
+    with pytest.raises(ValueError, match="at most 2,000 characters"):
+        store.set_note(run_id, "x" * 2001)
+    with pytest.raises(ValueError, match="is not a tag"):
+        store.tag(run_id, ["a,b"])
+    assert store.run(run_id)["note"] in (None, "") and store.run(run_id)["tags"] in (None, "[]")

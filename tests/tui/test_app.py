@@ -393,6 +393,22 @@ async def test_compare_overlays_group_means(runs_home):
         assert "seed" not in results  # seeds differ inside a group, not between groups
 
 
+async def test_the_runs_tab_refuses_a_note_as_the_command_line_does(runs_home):
+    app = CifarApp(runs_home, start_engine=False)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("4")
+        table = app.query_one("#runs-table", DataTable)
+        table.focus()
+        table.move_cursor(row=table.get_row_index("1"))
+        await pilot.press("n")
+        app.screen.query_one(Input).value = "x" * 2001
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.store.run(1)["note"] in (None, "")  # not cut to 2,000 characters: refused
+        (shown,) = [str(n.message) for n in app._notifications]
+        assert shown == "note: a note holds at most 2,000 characters (got 2,001)"
+
+
 async def test_tags_notes_and_names_from_the_runs_tab(runs_home):
     app = CifarApp(runs_home, start_engine=False)
     async with app.run_test(size=(160, 40)) as pilot:

@@ -353,9 +353,13 @@ class RunsView(RunTableView):
         from cifar_tui.tui.screens.text_prompt import TextPrompt
 
         def done(text: str | None) -> None:
-            if text is not None:
-                self.app.store.set_note(run_id, printable(text)[:2000])
-                self.reload()
+            if text is None:
+                return
+            if problem := self.app.store.note_problem(text):  # the command line's rule and words
+                self.app.notify(markup_safe(f"note: {problem}"), severity="error")
+                return
+            self.app.store.set_note(run_id, text)
+            self.reload()
 
         note = self.app.store.run(run_id)["note"]
         self.app.push_screen(TextPrompt(f"Note of run {run_id}", note, "enter keeps it; an empty note clears it"), done)
