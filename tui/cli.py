@@ -112,14 +112,12 @@ def config_from_flags(flags: dict[str, Any]):
 
 
 def check_device(config) -> None:
-    from cifar_tui.engine.device import DeviceUnavailable, resolve_device
+    """The app's form asks the same of the devices its engine registered (engine/device_check.py)."""
+    from cifar_tui.engine.device import available_devices
+    from cifar_tui.engine.device_check import device_problem
 
-    try:
-        device = resolve_device(config.device)
-    except DeviceUnavailable as error:
-        raise BadInput(str(error)) from None
-    if config.compile == "cudagraphs" and device.type != "cuda":
-        raise BadInput(f"compile: cudagraphs needs a CUDA device, and --device {config.device} is {device}")
+    if problem := device_problem(config.device, config.compile, available_devices()):
+        raise BadInput(": ".join(problem))
 
 
 def store_of(ctx: click.Context) -> RunStore:

@@ -15,6 +15,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Select, Static, Switch
 
 from cifar_tui.engine.config import PRESETS, SETTINGS, ConfigError, RunConfig
+from cifar_tui.engine.device_check import device_problem
 from cifar_tui.engine.models import MODELS
 from cifar_tui.engine.sweep import expand, parse_value
 from cifar_tui.engine.user_model import is_user_model
@@ -262,8 +263,7 @@ class NewRunForm(Widget):
 def check_device(config: RunConfig, devices: list[str] | None) -> tuple[str, str] | None:
     """(field, message) when the config cannot run on the devices the app's engine registered in
     the store (None: not known yet, nothing to check). The UI never asks torch itself."""
-    if devices is None:
-        return None
+    return None if devices is None else device_problem(config.device, config.compile, devices)
     gpus = [d for d in devices if d.startswith("cuda")]
     name = "cuda:0" if config.device == "cuda" else config.device
     if name == "auto":
