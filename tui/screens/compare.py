@@ -5,7 +5,6 @@ mean ± std over its finished runs)."""
 from __future__ import annotations
 
 import difflib
-import statistics
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -16,13 +15,13 @@ from textual.widgets import DataTable, Footer, Static
 
 from cifar_tui.engine.user_model import source_hash
 from cifar_tui.store.export import format_value
+from cifar_tui.store.groups import MEANS, MEASURES
 from cifar_tui.tui.safe_text import plain, printable
 from cifar_tui.tui.widgets.epoch_panels import confusion_matrix
 from cifar_tui.tui.widgets.loss_chart import LossChart, Series, smooth
 
 COLORS = ["cyan", "magenta", "green", "yellow", "red", "blue", "orange", "white"]
 RESULTS = ("status", "epochs_done", "test_acc", "best_test_acc", "test_loss", "images_per_s", "seconds")
-SPREAD = ("test_acc", "best_test_acc", "test_loss")  # a group shows these as mean ± std
 MATRICES = 3  # confusion matrices side by side (48 columns each)
 DIFF_LINES = 12  # of a source diff, per compared run
 
@@ -48,22 +47,21 @@ def source_diff(first: tuple[str, str], other: tuple[str, str], max_lines: int =
     )
 
 
-def summary(key: str, runs: list[dict]) -> str:
-    """One run's value, or a group's: mean ± std (finished runs), or the mean, or the statuses."""
+def summary(key: str, runs: list[dict], group: dict | None = None) -> str:
+    """One run's value, or a group's as the store's groups give it (store/groups.py): mean ± std
+    over its finished runs, or the mean; its statuses counted."""
     if len(runs) == 1:
         return format_value(key, runs[0][key])
     if key == "status":
         counts = {s: sum(r["status"] == s for r in runs) for s in dict.fromkeys(r["status"] for r in runs)}
         return ", ".join(f"{n} {s}" for s, n in counts.items())
-    values = [r[key] for r in runs if r["status"] == "finished" and r[key] is not None]
-    if not values:
-        return ""
-    if len(set(values)) == 1:
-        return format_value(key, values[0])
-    text = format_value(key, statistics.fmean(values))
-    if key in SPREAD and len(values) > 1:
-        text += f" ± {format_value(key, statistics.stdev(values))}"
-    return text
+    if group is not None and key in MEASURES:
+        mean, std = group[f"{key}_mean"], group[f"{key}_std"]
+        return format_value(key, mean) + (f" ± {format_value(key, std)}" if mean is not None and std else "")
+    if group is not None and key in MEANS:
+        return format_value(key, group[key])
+    values = {r[key] for r in runs if r["status"] == "finished" and r[key] is not None}  # epochs done
+    return format_value(key, values.pop()) if len(values) == 1 else ", ".join(map(str, sorted(values)))
 
 
 def entry_label(runs: list[dict], differing: list[str]) -> str:
@@ -94,6 +92,13 @@ class CompareScreen(ModalScreen[None]):
                 row.mount(Static(text, classes="compare-confusion"))
                 shown += 1
         row.display = shown > 0
+
+    def group_of(self, runs: list[dict]) -> dict | None:
+        """The store's statistics of a group's runs; None for a single run."""
+        if len(runs) == 1:
+            return None
+        groups = self.app.store.groups(f"id={','.join(str(run['id']) for run in runs)}")
+        return groups[0] if len(groups) == 1 else None
 
     def show_source_diff(self, entries: list[tuple[str, list[dict]]]) -> None:
         """How the model sources differ from the first's, when they do (user model files)."""
@@ -157,5 +162,6 @@ class CompareScreen(ModalScreen[None]):
                 continue
             table.add_row(key, *(plain(runs[0]["config"].get(key, "")) for _, runs in entries))
         self.show_source_diff(entries)
+        groups = [self.group_of(runs) for _, runs in entries]
         for key in RESULTS:
-            table.add_row(f"[b]{key}[/b]", *(summary(key, runs) for _, runs in entries))
+            table.add_row(f"[b]{key}[/b]", *(summary(key, runs, g) for (_, runs), g in zip(entries, groups)))
