@@ -17,81 +17,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from cifar_tui.engine.config import TYPED_FIELDS
-from cifar_tui.store.groups import MEANS, MEASURES
+from cifar_tui.store.columns import COLUMNS, FOR_TOOLS_ONLY, MEANS, MEASURES, PARTIAL, PER_EPOCH
 
-RUN_KEYS = (
-    "id",
-    "name",
-    "status",
-    "sweep",
-    "tags",
-    "note",
-    "model",
-    "dataset",
-    "epochs",
-    "epochs_done",
-    "test_acc",
-    "best_test_acc",
-    "test_loss",
-    "eval_images",
-    "train_loss",
-    "images_per_s",
-    "seconds",
-    "trained_on",
-    "created_at",
-    "error",
-)
-RESULT_KEYS = ("epochs_done", "test_acc", "best_test_acc", "test_loss", "train_loss", "images_per_s", "seconds")
-TABLE_KEYS = (
-    "id",
-    "name",
-    "status",
-    "sweep",
-    "tags",
-    "epochs_done",
-    "test_acc",
-    "best_test_acc",
-    "test_loss",
-    "eval_images",
-    "images_per_s",
-    "seconds",
-    "error",
-)  # a run table's keys besides its config columns
-HISTORY_KEYS = (
-    "run_id",
-    "epoch",
-    "step",
-    "train_loss",
-    "test_loss",
-    "test_acc",
-    "seconds",
-    "images_per_s",
-    "memory_peak",
-    "class_acc",
-)
+RUN_KEYS = tuple(c.name for c in COLUMNS)  # a run's record: its columns (store/columns.py), then its config
+TABLE_KEYS = tuple(c.name for c in COLUMNS if c.in_table)  # a run table's keys besides its config columns
+HISTORY_KEYS = ("run_id", "epoch", "step", *PER_EPOCH, "memory_peak", "class_acc")
 LOSS_KEYS = ("run_id", "step", "epoch", "loss")
-NUMERIC = {
-    "id", "run_id", "epoch", "step", "epochs", "epochs_done", "test_acc", "best_test_acc", "test_loss", "train_loss",
-    "images_per_s", "seconds", "n", "runs", "loss", "memory_peak", "eval_images",
-} | {f for f, kind in TYPED_FIELDS.items() if kind in (int, float)}  # fmt: skip
-_DECIMALS = {"test_acc": 2, "best_test_acc": 2, "test_loss": 4, "train_loss": 4, "loss": 4, "images_per_s": 0,
-             "seconds": 1}  # fmt: skip
-HEADERS = {
-    "id": "Run",
+NUMERIC = (
+    {c.name for c in COLUMNS if c.type in (int, float)}
+    | {"run_id", "epoch", "step", "n", "runs", "loss", "memory_peak"}
+    | {f for f, kind in TYPED_FIELDS.items() if kind in (int, float)}
+)
+_DECIMALS = {c.name: c.decimals for c in COLUMNS if c.decimals is not None} | {"loss": 4}
+HEADERS = {c.name: c.header for c in COLUMNS if c.header} | {
     "run_id": "Run",
-    "epochs_done": "Epochs done",
-    "test_acc": "Test acc. (%)",
-    "best_test_acc": "Best test acc. (%)",
-    "test_loss": "Test loss",
-    "train_loss": "Train loss",
-    "images_per_s": "Images/s",
-    "seconds": "Time (s)",
     "memory_peak": "Peak memory (bytes)",
     "lr": "LR",
     "lr_schedule": "LR schedule",
     "n": "n",
     "runs": "Runs",
-    "trained_on": "Trained on",
 }
 
 
@@ -99,8 +43,8 @@ HEADERS = {
 # set: people see them marked, tools get eval_images (0: the whole test set).
 PARTIAL_MARK = "*"
 PARTIAL_NOTE = "* on part of the test set (--limit-eval-batches)"
-PARTIAL_COLUMNS = ("test_acc", "best_test_acc", "test_loss")
-MACHINE_ONLY = ("eval_images",)  # in csv and json; shown to people as the mark
+PARTIAL_COLUMNS = PARTIAL
+MACHINE_ONLY = FOR_TOOLS_ONLY  # in csv and json; shown to people as the mark
 
 
 def partial_mark(column: str, row: dict[str, Any]) -> str:
@@ -116,7 +60,8 @@ def format_value(column: str, value: Any) -> str:
     if value is None:
         return ""
     if column in _DECIMALS and isinstance(value, (int, float)):
-        return f"{value:,.{_DECIMALS[column]}f}" if column == "images_per_s" else f"{value:.{_DECIMALS[column]}f}"
+        places = _DECIMALS[column]
+        return f"{value:,.0f}" if places == 0 else f"{value:.{places}f}"  # a count (img/s) reads in thousands
     return str(value)
 
 
@@ -130,7 +75,7 @@ def header(column: str) -> str:
 def run_record(row: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     """A run as every tool sees it (runs --json, show --json, exports): its columns, then its
     config's fields under their own names."""
-    record = {key: row.get("device" if key == "trained_on" else key) for key in RUN_KEYS}
+    record = {c.name: row.get(c.column) for c in COLUMNS}
     record.update({key: value for key, value in config.items() if key not in record})
     return record
 

@@ -8,9 +8,10 @@ import json
 import math
 from typing import Any
 
+from cifar_tui.store.columns import MEANS, MEASURES
+
 NOT_GROUPED = ("seed", "name")  # what may differ between the runs of one group
-MEASURES = ("test_acc", "best_test_acc", "test_loss")  # reported as mean ± std over finished runs
-MEANS = ("seconds", "images_per_s")  # reported as means
+# MEASURES are reported as mean ± std over finished runs, MEANS as means (store/columns.py)
 
 
 def group_key(config: dict[str, Any]) -> str:

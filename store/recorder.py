@@ -42,6 +42,7 @@ from cifar_tui.engine.events import (
     RunStarted,
 )
 from cifar_tui.engine.pause_points import pause_point
+from cifar_tui.store.columns import epoch_end_sql
 from cifar_tui.store.epoch_row import to_row
 from cifar_tui.store.liveness import HEARTBEAT_S
 from cifar_tui.store.runs import RunStore, now, worker_id
@@ -289,20 +290,13 @@ def record(store: RunStore, event: Any) -> None:
                 [event.run_id],
             )
         case EpochEnd():
-            db["epochs"].insert(to_row(event), replace=True)
+            row = to_row(event)
+            db["epochs"].insert(row, replace=True)
             # Only the newest epoch keeps its images: a run's strip, not a gallery (store size).
             db.execute(
                 "UPDATE epochs SET wrong_images = NULL WHERE run_id = ? AND epoch < ?", [event.run_id, event.epoch]
             )
-            db.execute(
-                """UPDATE runs SET epochs_done = ?, train_loss = ?, test_loss = ?, test_acc = ?, eval_images = ?,
-                   best_test_acc = (SELECT max(test_acc) FROM epochs WHERE run_id = runs.id),
-                   seconds = (SELECT sum(seconds) FROM epochs WHERE run_id = runs.id),
-                   images_per_s = (SELECT sum(images_per_s * seconds) / sum(seconds) FROM epochs
-                                   WHERE run_id = runs.id)
-                   WHERE id = ?""",
-                [event.epoch, event.train_loss, event.test_loss, event.test_acc, event.eval_images, event.run_id],
-            )
+            db.execute(epoch_end_sql(), row)
         case RunFinished():
             _end(db, event.run_id, "finished", None)
         case RunFailed():

@@ -14,27 +14,10 @@ import shlex
 from typing import Any
 
 from cifar_tui.engine.config import FIELD_TYPES
+from cifar_tui.store.columns import FILTER_FIELDS
 from cifar_tui.store.schema import STATUSES
 
-RUN_FIELDS = {
-    "id": int,
-    "name": str,
-    "status": str,
-    "model": str,
-    "dataset": str,
-    "epochs": int,
-    "epochs_done": int,
-    "test_acc": float,
-    "best_test_acc": float,
-    "test_loss": float,
-    "train_loss": float,
-    "images_per_s": float,
-    "seconds": float,
-    "device": str,
-    "sweep": str,
-    "note": str,
-    "created_at": str,
-}
+RUN_FIELDS = FILTER_FIELDS  # store/columns.py
 CONDITION = re.compile(r"^([A-Za-z_]+)(<=|>=|!=|=|<|>)(.*)$")
 TEXT_COLUMNS = ("name", "status", "model", "dataset", "sweep", "tags", "note")
 

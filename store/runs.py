@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from sqlite_utils import Database
 
 from cifar_tui.engine.config import TYPED_FIELDS, user_model_label
+from cifar_tui.store.columns import MEANS, STORED
 from cifar_tui.store.epoch_row import parse_row
 from cifar_tui.store.groups import MEASURES, finish_group, group_key, group_sql
 from cifar_tui.store.liveness import owner_alive
@@ -31,28 +32,7 @@ BUSY_TIMEOUT_S = 10.0
 RESUMABLE = ("interrupted", "failed", "cancelled")
 
 # The run table as people see it (runs --json, export, the Runs screen).
-RUN_COLUMNS = (
-    "id",
-    "name",
-    "status",
-    "model",
-    "dataset",
-    "epochs",
-    "epochs_done",
-    "test_acc",
-    "test_loss",
-    "eval_images",
-    "best_test_acc",
-    "train_loss",
-    "images_per_s",
-    "seconds",
-    "device",
-    "created_at",
-    "error",
-    "sweep",
-    "tags",
-    "note",
-)
+RUN_COLUMNS = STORED  # store/columns.py
 
 
 NOTE_LIMIT = 2000  # characters
@@ -422,7 +402,7 @@ class RunStore:
             f"({field}_mean IS NULL), {field}_mean {descending}"
             if field in MEASURES
             else f"(g.{field} IS NULL), g.{field} {descending}"
-            if field in ("id", "n", "runs", "seconds", "images_per_s", "sweep")
+            if field in ("id", "n", "runs", "sweep", *MEANS)
             else f"({field_sql(field, 'sort')[0]} IS NULL), {field_sql(field, 'sort')[0]} {descending}"
         )
         page = f" LIMIT {int(limit)}" if limit is not None else ""

@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from cifar_tui.engine.config import ConfigError, make_config
+from cifar_tui.store.columns import PER_EPOCH, RESULTS
 from cifar_tui.store.export import FORMATS
 from cifar_tui.store.runs import RESUMABLE, RunStore, StoreError
 from cifar_tui.tui.config_flags import config_options
@@ -609,34 +610,14 @@ def show(ctx: click.Context, run_id: int, as_json: bool, source: bool) -> None:
         click.echo(json.dumps(show_record(store, run_id), indent=2, ensure_ascii=False))
         return
     row = existing_run(store, run_id)
-    summary = {
-        key: row[key]
-        for key in (
-            "status",
-            "sweep",
-            "tags",
-            "note",
-            "device_name",
-            "params",
-            "epochs_done",
-            "test_acc",
-            "best_test_acc",
-            "test_loss",
-            "images_per_s",
-            "seconds",
-            "error",
-        )
-    }
+    summary = {key: row[key] for key in ("status", "sweep", "tags", "note", "device_name", "params", *RESULTS, "error")}
     summary["params"] = f"{row['params']:,}" if row["params"] else None
     summary["tags"] = ", ".join(json.loads(summary["tags"] or "[]")) or None
     print_table(config_rows(row["config"]), title=f"Run {run_id}: config")
     print_table(
         [{"field": k, "value": format_value(k, v)} for k, v in summary.items() if v not in (None, "")], title="Summary"
     )
-    epochs = [
-        {k: e[k] for k in ("epoch", "train_loss", "test_loss", "test_acc", "seconds", "images_per_s")}
-        for e in store.epochs(run_id)
-    ]
+    epochs = [{k: e[k] for k in ("epoch", *PER_EPOCH)} for e in store.epochs(run_id)]
     print_table(epochs, title="Epochs")
     if row.get("error_detail"):
         click.echo("Error detail (the model file's traceback):")

@@ -111,6 +111,8 @@ def test_history_and_losses_exports(home, capsys):
     cifar_tui(capsys, "run", *QUICK)
     out = cifar_tui(capsys, "export", "--history")[1]
     lines = out.splitlines()
-    assert lines[0].startswith("run_id,epoch,step,train_loss,test_loss,test_acc") and len(lines) == 3
+    assert (
+        lines[0].startswith("run_id,epoch,step,test_acc,test_loss,train_loss,images_per_s,seconds") and len(lines) == 3
+    )
     rows = json.loads(cifar_tui(capsys, "export", "--losses", "--every", "2", "--format", "json")[1])
     assert [r["step"] for r in rows] == [0, 2, 4, 6] and set(rows[0]) == {"run_id", "step", "epoch", "loss"}

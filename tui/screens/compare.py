@@ -14,14 +14,13 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
 from cifar_tui.engine.user_model import source_hash
+from cifar_tui.store.columns import MEANS, MEASURES, RESULTS
 from cifar_tui.store.export import format_value
-from cifar_tui.store.groups import MEANS, MEASURES
 from cifar_tui.tui.safe_text import plain, printable
 from cifar_tui.tui.widgets.epoch_panels import confusion_matrix
 from cifar_tui.tui.widgets.loss_chart import LossChart, Series, smooth
 
 COLORS = ["cyan", "magenta", "green", "yellow", "red", "blue", "orange", "white"]
-RESULTS = ("status", "epochs_done", "test_acc", "best_test_acc", "test_loss", "images_per_s", "seconds")
 MATRICES = 3  # confusion matrices side by side (48 columns each)
 DIFF_LINES = 12  # of a source diff, per compared run
 
@@ -163,5 +162,5 @@ class CompareScreen(ModalScreen[None]):
             table.add_row(key, *(plain(runs[0]["config"].get(key, "")) for _, runs in entries))
         self.show_source_diff(entries)
         groups = [self.group_of(runs) for _, runs in entries]
-        for key in RESULTS:
+        for key in ("status", *RESULTS):
             table.add_row(f"[b]{key}[/b]", *(summary(key, runs, g) for (_, runs), g in zip(entries, groups)))

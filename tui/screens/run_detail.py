@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
 from cifar_tui.engine.user_model import source_hash
+from cifar_tui.store.columns import HEADLINE
 from cifar_tui.store.export import format_value
 from cifar_tui.tui.safe_text import markup_safe, plain, printable
 from cifar_tui.tui.widgets.epoch_panels import class_accuracy, confusion_matrix, image_strip
@@ -58,7 +59,7 @@ class RunDetailScreen(ModalScreen[None]):
         note = f"\n[i]{markup_safe(run['note'])}[/]" if run["note"] else ""
         self.query_one("#detail-title", Static).update(
             f"[b]Run {run['id']}[/b] {markup_safe(run['name'])} · {markup_safe(run['model'])} on {run['dataset']} · {run['status']} · "
-            f"{run['epochs_done']}/{run['epochs']} epochs · best {format_value('test_acc', run['best_test_acc']) or '–'}% · "
+            f"{run['epochs_done']}/{run['epochs']} epochs · best {format_value(HEADLINE, run[HEADLINE]) or '–'}% · "
             f"{markup_safe(run['device_name'])}{labels}{note}{error}"
         )
         detail = self.query_one("#detail-error-detail", Static)

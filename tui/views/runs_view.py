@@ -16,23 +16,17 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Static
 
+from cifar_tui.store.columns import BY_NAME, COLUMNS, MEANS, MEASURES, RESULTS
 from cifar_tui.store.export import MACHINE_ONLY, format_value, header, partial_mark, table
 from cifar_tui.store.run_filter import FilterError
 from cifar_tui.tui.safe_text import markup_safe, plain, printable
 from cifar_tui.tui.views.run_table_view import RunTableView
 
 PAGE = 200
-RESULTS = ("epochs", "test_acc", "best_test_acc", "test_loss", "images_per_s", "seconds")
-SHORT = {
-    "test_acc": "acc %",
-    "best_test_acc": "best %",
-    "test_loss": "loss",
-    "images_per_s": "img/s",
-    "seconds": "time s",
-    "test_acc_mean": "acc % (mean ± std)",
-    "best_test_acc_mean": "best %",
-    "test_loss_mean": "loss",
-}
+SHOWN_RESULTS = tuple("epochs" if r == "epochs_done" else r for r in RESULTS)  # epochs: done/asked
+SHORT = {c.name: c.short for c in COLUMNS if c.short} | {
+    f"{m}_mean": BY_NAME[m].short + (" (mean ± std)" if i == 0 else "") for i, m in enumerate(MEASURES)
+}  # the first group measure says what its cells are
 
 
 class RunsView(RunTableView):
@@ -129,9 +123,9 @@ class RunsView(RunTableView):
     def shown_columns(self, columns: list[str]) -> list[str]:
         if self.grouped:
             return [c for c in columns if not c.endswith("_std")]
-        config = [c for c in columns if c not in ("id", "name", "status", "sweep", "tags", "error", *RESULTS)]
+        config = [c for c in columns if c not in ("id", "name", "status", "sweep", "tags", "error", *SHOWN_RESULTS)]
         config = [c for c in config if c not in ("epochs_done", "model", *MACHINE_ONLY)]
-        return ["id", "name", "status", "model", *config, "sweep", "tags", *RESULTS, "error"]
+        return ["id", "name", "status", "model", *config, "sweep", "tags", *SHOWN_RESULTS, "error"]
 
     def row_key(self, row: dict[str, Any]) -> str:
         return str(row["id"])
@@ -226,11 +220,11 @@ class RunsView(RunTableView):
         """One row per group of runs that differ only in seed (mean ± std), or one per run."""
         self.grouped = not self.grouped
         self.selected.clear()
-        if self.grouped and self.sort_column in ("test_acc", "best_test_acc", "test_loss"):
+        if self.grouped and self.sort_column in MEASURES:
             self.sort_column += "_mean"
         elif not self.grouped and self.sort_column.endswith("_mean"):
             self.sort_column = self.sort_column[: -len("_mean")]
-        elif self.sort_column not in ("id", "seconds", "images_per_s"):
+        elif self.sort_column not in ("id", *MEANS):
             self.sort_column, self.sort_reverse = "id", True
         self.loaded = PAGE
         self.reload()
