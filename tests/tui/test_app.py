@@ -393,13 +393,18 @@ async def test_compare_overlays_group_means(runs_home):
         assert "seed" not in results  # seeds differ inside a group, not between groups
 
 
+async def on_run_1_in_the_runs_tab(pilot, app):
+    await pilot.press("4")
+    table = app.query_one("#runs-table", DataTable)
+    table.focus()
+    table.move_cursor(row=table.get_row_index("1"))
+    return table
+
+
 async def test_the_runs_tab_refuses_a_note_as_the_command_line_does(runs_home):
     app = CifarApp(runs_home, start_engine=False)
     async with app.run_test(size=(160, 40)) as pilot:
-        await pilot.press("4")
-        table = app.query_one("#runs-table", DataTable)
-        table.focus()
-        table.move_cursor(row=table.get_row_index("1"))
+        await on_run_1_in_the_runs_tab(pilot, app)
         await pilot.press("n")
         app.screen.query_one(Input).value = "x" * 2001
         await pilot.press("enter")
@@ -412,10 +417,7 @@ async def test_the_runs_tab_refuses_a_note_as_the_command_line_does(runs_home):
 async def test_tags_notes_and_names_from_the_runs_tab(runs_home):
     app = CifarApp(runs_home, start_engine=False)
     async with app.run_test(size=(160, 40)) as pilot:
-        await pilot.press("4")
-        table = app.query_one("#runs-table", DataTable)
-        table.focus()
-        table.move_cursor(row=table.get_row_index("1"))
+        table = await on_run_1_in_the_runs_tab(pilot, app)
         await pilot.press("t", *"+paper -none", "enter")
         await pilot.press("n", *"best so far", "enter")
         await pilot.press("m")
