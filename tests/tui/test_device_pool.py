@@ -9,6 +9,7 @@ from cifar_tui.engine.config import make_config
 from cifar_tui.store.runs import RunStore
 from cifar_tui.tui.runners.device_pool import DevicesError, expand_devices, threads_each
 from cifar_tui.tui.runners.job_source import queued_for
+from cifar_tui.tui.views.queue_view import COLUMNS
 from tests.tui.test_reliability import cifar_tui, query, wait_for
 
 
@@ -118,7 +119,8 @@ async def test_the_app_engine_takes_devices_remembers_them_and_shows_where_runs_
         await pilot.pause(1.0)  # the Queue's next reload
         table = app.query_one("#queue-table", DataTable)
         rows = [table.get_row_at(i) for i in range(table.row_count)]
-        assert [(str(row[1]), str(row[-1])) for row in rows] == [("running", "cpu"), ("running", "cpu")]
+        device = COLUMNS.index("device")  # the fields that vary (seed) come after it
+        assert [(str(row[1]), str(row[device])) for row in rows] == [("running", "cpu"), ("running", "cpu")]
         app.action_engine_devices()
         await pilot.pause()
         app.screen.query_one(Input).value = "cpu,,cpu"

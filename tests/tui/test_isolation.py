@@ -156,3 +156,22 @@ def test_a_training_process_killed_like_the_oom_killer_does_fails_its_run_only(h
         (1, "failed", "the training process died: signal 9 (SIGKILL)"),
         (2, "finished", None),
     ], out
+
+
+def test_a_stop_asked_before_the_training_process_is_ready_is_honoured_not_forced(tmp_path):
+    """The stop reaches the child right after the job, while it still imports torch: starting the
+    job must not clear it (the run would train on until GRACE_S and end `stopped by force`)."""
+    from cifar_tui.engine.config import make_config
+    from cifar_tui.engine.events import RunCancelled
+    from cifar_tui.engine.worker import Job
+    from cifar_tui.tui.runners.training_process import TrainingProcess
+
+    trainer = TrainingProcess(tmp_path, None)
+    events = []
+    try:
+        job = Job(1, make_config(dataset="synthetic", device="cpu", epochs=50, limit_batches=100))
+        trainer.run(job, events.append, lambda: (True, False))
+    finally:
+        trainer.close()
+    ending = events[-1]
+    assert isinstance(ending, RunCancelled) and not ending.reason, ending  # not "stopped by force"

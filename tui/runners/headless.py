@@ -227,7 +227,7 @@ def run_worker(
     orphaned: list[str] = []  # why this worker stops on its own: its run is then interrupted, not cancelled
 
     def record(event) -> None:
-        if orphaned and isinstance(event, RunCancelled) and not event.reason:
+        if orphaned and isinstance(event, RunCancelled):  # stopped by force too: nobody asked for it
             event = RunInterrupted(event.run_id, orphaned[0])
         recorder(event)
 

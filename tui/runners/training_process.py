@@ -183,6 +183,9 @@ def serve(conn, data_dir: Path, checkpoint_dir: Path | None, threads: int | None
                 return
             match message[0]:
                 case "train":
+                    # Reset here, in the pipe's order: a stop sent right after the job (while the
+                    # training thread still imports or loads) must not be cleared when it starts.
+                    control.reset()
                     jobs.append(message[1])
                     wake.set()
                 case "stop":
@@ -206,7 +209,6 @@ def serve(conn, data_dir: Path, checkpoint_dir: Path | None, threads: int | None
                 # saved before "done"); torch's interpreter teardown takes a second for nothing.
                 logging.shutdown()
                 os._exit(0)
-            control.reset()
             run_job(job, lambda event: _send(conn, ("event", event)), control.should_stop, data_dir, checkpoint_dir)
             _send(conn, ("done",))
 
