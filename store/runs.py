@@ -550,6 +550,16 @@ class RunStore:
             return f"{tag!r} is not a tag; a tag is one printable word of at most 50 characters, without commas"
         return None
 
+    @classmethod
+    def tag_changes(cls, words: list[str]) -> tuple[list[str], list[str]]:
+        """The tag syntax, for the CLI and the app: +name (or a bare name) adds, -name removes.
+        (tags to add, tags to remove); ValueError naming the first word that is not a tag."""
+        add = [word[1:] if word.startswith("+") else word for word in words if not word.startswith("-")]
+        remove = [word[1:] for word in words if word.startswith("-")]
+        if problem := next(filter(None, map(cls.tag_problem, add + remove)), None):
+            raise ValueError(problem)
+        return add, remove
+
     @staticmethod
     def note_problem(note: str) -> str | None:
         """Why a text cannot be a note (printable, at most NOTE_LIMIT characters); None if it can."""

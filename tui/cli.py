@@ -634,14 +634,15 @@ def tag(ctx: click.Context, items: tuple[str, ...]) -> None:
     changes = [item for item in items if item[:1] in "+-"]
     if not run_ids or not changes:
         raise BadInput("tag: give run ids and +tag or -tag, like `cifar-tui tag 3 4 +baseline -old`")
-    problem = next(filter(None, (RunStore.tag_problem(change[1:]) for change in changes)), None)
-    if problem:
-        raise BadInput(f"tag: {problem}")
+    try:
+        add, remove = RunStore.tag_changes(changes)
+    except ValueError as problem:
+        raise BadInput(f"tag: {problem}") from None
     store = store_of(ctx)
     for run_id in run_ids:
         existing_run(store, run_id)
     for run_id in run_ids:
-        tags = store.tag(run_id, [c[1:] for c in changes if c[0] == "+"], [c[1:] for c in changes if c[0] == "-"])
+        tags = store.tag(run_id, add, remove)
         click.echo(f"run {run_id}: {', '.join(tags) or 'no tags'}", err=True)
 
 

@@ -110,3 +110,10 @@ def test_the_store_refuses_a_note_or_a_tag_the_command_line_refuses():
     with pytest.raises(ValueError, match="is not a tag"):
         store.tag(run_id, ["a,b"])
     assert store.run(run_id)["note"] in (None, "") and store.run(run_id)["tags"] in (None, "[]")
+
+
+def test_the_tag_syntax_is_one_rule_for_the_command_line_and_the_app():
+    assert RunStore.tag_changes(["+base", "plain", "-old"]) == (["base", "plain"], ["old"])
+    for bad in (["+"], ["-"], ["+a,b"], ["-x\x1b"]):
+        with pytest.raises(ValueError, match="is not a tag"):
+            RunStore.tag_changes(bad)

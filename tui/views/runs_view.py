@@ -326,11 +326,10 @@ class RunsView(RunTableView):
             words = (text or "").split()
             if not words:
                 return
-            add = [w.lstrip("+") for w in words if not w.startswith("-")]
-            remove = [w[1:] for w in words if w.startswith("-")]
-            problem = next(filter(None, map(self.app.store.tag_problem, add + remove)), None)
-            if problem is not None:
-                self.app.notify(markup_safe(problem), severity="error")
+            try:
+                add, remove = self.app.store.tag_changes(words)
+            except ValueError as problem:
+                self.app.notify(markup_safe(str(problem)), severity="error")
                 return
             for run_id in ids:
                 self.app.store.tag(run_id, add, remove)
