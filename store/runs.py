@@ -423,6 +423,19 @@ class RunStore:
         """The config fields whose value differs among the queue's runs (running and queued)."""
         return self._varying(QUEUE_WHERE, [])
 
+    def varying_fields_of(self, run_ids: list[int]) -> list[str]:
+        """The config fields whose value differs among these runs (compare's rows), in declaration
+        order (model_source, an internal field, where it is declared: after model)."""
+        where = f"id IN ({', '.join('?' * len(run_ids))})"
+        sources = self.db.execute(
+            f"SELECT count(DISTINCT coalesce(json_extract(config, '$.model_source'), '')) FROM runs WHERE {where}",
+            run_ids,
+        ).fetchone()[0]
+        fields = self._varying(where, list(run_ids))
+        if sources > 1:
+            fields.insert(fields.index("model") + 1 if "model" in fields else 0, "model_source")
+        return fields
+
     def _varying(self, where: str, params: list[Any]) -> list[str]:
         counts = ", ".join(f"count(DISTINCT json_extract(config, '$.{f}'))" for f in TYPED_FIELDS)
         row = self.db.execute(f"SELECT {counts} FROM runs WHERE {where}", params).fetchone()

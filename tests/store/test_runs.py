@@ -117,3 +117,12 @@ def test_the_tag_syntax_is_one_rule_for_the_command_line_and_the_app():
     for bad in (["+"], ["-"], ["+a,b"], ["-x\x1b"]):
         with pytest.raises(ValueError, match="is not a tag"):
             RunStore.tag_changes(bad)
+
+
+def test_the_fields_that_vary_among_chosen_runs_are_the_stores_rule():
+    store = RunStore(None)
+    a = store.enqueue(make_config(dataset="synthetic", lr=1e-3, seed=1).to_dict())
+    b = store.enqueue(make_config(dataset="synthetic", lr=3e-3, seed=1).to_dict())
+    c = store.enqueue(make_config(dataset="synthetic", lr=1e-3, seed=2, model="net.py:Net", model_source="x").to_dict())
+    assert store.varying_fields_of([a, b]) == ["lr"]
+    assert store.varying_fields_of([a, c]) == ["model", "model_source", "seed"]

@@ -469,7 +469,7 @@ async def test_compare_lists_only_differing_fields(runs_home):
         assert isinstance(app.screen, CompareScreen) and app.screen.members == [[1], [2]]
         rows = app.screen.query_one("#compare-table", DataTable)
         fields = [rows.get_row_at(i)[0] for i in range(rows.row_count)]
-        assert fields[:3] == ["lr", "model", "name"] and "status" in fields[3]
+        assert fields[:3] == ["model", "lr", "name"] and "status" in fields[3]  # declaration order
         assert "batch_size" not in fields
         assert len(app.screen.query_one("#compare-loss", LossChart)._series) == 2
 

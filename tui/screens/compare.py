@@ -25,11 +25,6 @@ MATRICES = 3  # confusion matrices side by side (48 columns each)
 DIFF_LINES = 12  # of a source diff, per compared run
 
 
-def differing_fields(configs: list[dict]) -> list[str]:
-    keys = sorted({key for config in configs for key in config})
-    return [key for key in keys if len({repr(config.get(key)) for config in configs}) > 1]
-
-
 def short_hash(source: str) -> str:
     return source_hash(source) if source else "built-in"
 
@@ -133,7 +128,7 @@ class CompareScreen(ModalScreen[None]):
         members = [[run for run in map(store.run, ids) if run is not None] for ids in self.members]
         members = [runs for runs in members if runs]
         what = "groups" if any(len(runs) > 1 for runs in members) else "runs"
-        differing = differing_fields([runs[0]["config"] for runs in members])
+        differing = store.varying_fields_of([runs[0]["id"] for runs in members])
         if what == "groups":  # within a group these differ anyway
             differing = [key for key in differing if key not in ("seed", "name")]
         entries = [(printable(entry_label(runs, differing)), runs) for runs in members]
