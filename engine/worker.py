@@ -153,7 +153,12 @@ class Worker:
         return not self._thread.is_alive()
 
     def _loop(self) -> None:
-        while not self._closing.is_set():
+        while True:
+            # Reset before the claim, and only then look at _closing (close() sets it before the
+            # stop): a close() that comes while the next run is claimed stops that run.
+            self._control.reset()
+            if self._closing.is_set():
+                return
             job = None
             try:
                 job = self._next_job()
@@ -163,8 +168,6 @@ class Worker:
                 self._wake.wait(self._idle_wait_s)
                 self._wake.clear()
                 continue
-            self._control.stop.clear()
-            self._control.pause(False)
             self.current = job
             try:
                 self._runner(job, self._emit, self._control)

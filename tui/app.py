@@ -13,6 +13,7 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane
 from cifar_tui.engine.events import RunFailed, RunFinished, RunInterrupted
 from cifar_tui.store.follower import StoreFollower
 from cifar_tui.tui.live_state import LiveState
+from cifar_tui.tui.runners.engine_host import EngineHost
 from cifar_tui.tui.runners.engine_process import EngineProcess
 from cifar_tui.tui.safe_text import markup_safe
 from cifar_tui.tui.views.live_view import LiveView
@@ -51,9 +52,7 @@ class CifarApp(App):
         self.store = home.store()  # the UI thread's connection; the engine and recorder have their own
         self.live = LiveState()
         self.start_engine = start_engine
-        # An EngineProcess or an EngineThread, once started: worker_name, keep_alive(), wake(),
-        # training(), close(). Cancel and pause go through the store, as for any worker.
-        self.engine = None
+        self.engine: EngineHost | None = None  # started in on_mount
         self._devices_pending = False  # new engine devices wait for the running runs to end
 
     def compose(self) -> ComposeResult:

@@ -22,6 +22,8 @@ RESTART_AFTER_S = 10  # a child that dies sooner than this is not restarted: it 
 
 
 class EngineProcess:
+    """An EngineHost (tui/runners/engine_host.py)."""
+
     def __init__(self, home_path: Path, log_path: Path, store: RunStore, devices: str = ""):
         """devices: "" for one worker, or a `worker --devices` list (cuda:0,cuda:1, all, cpu,cpu)
         for a pool of workers, one per device, that the app treats as its one engine."""

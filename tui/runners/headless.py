@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,12 +23,9 @@ from cifar_tui.engine.events import (
     RunLost,
     RunStarted,
 )
-from cifar_tui.engine.run_control import RunControl
 from cifar_tui.engine.worker import Job
-from cifar_tui.store.recorder import Recorder
 from cifar_tui.store.runs import RunTaken, worker_id
-from cifar_tui.tui.runners.control_watcher import ControlWatcher
-from cifar_tui.tui.runners.training_process import TrainingProcess
+from cifar_tui.tui.runners.local_worker import LocalWorker, OneJob
 from cifar_tui.tui.safe_text import printable
 
 
@@ -101,30 +98,18 @@ def train_in_foreground(
         token = claimed.token
     on_run_id(run_id)
     console = Console(stderr=True)
-    recorder = Recorder(home.db_path, forward=[ProgressView(console)], worker=me)
-    recorder.own(run_id, token)
-    control = RunControl(must_stop=lambda: recorder.must_stop(run_id))
-    stop = control.stop
+    local = LocalWorker(home, OneJob(Job(run_id, config)), forward=[ProgressView(console)])
+    local.recorder.own(run_id, token)
     signalled: list[int] = []
 
-    def stop_on(number: int, _frame=None) -> None:
-        signalled.append(number)
-        stop.set()
-
-    trainer = TrainingProcess(home.data_dir, home.checkpoint_dir, log_path=home.log_path)
-    thread = threading.Thread(
-        target=trainer.run, name="cifar-tui-train", args=(Job(run_id, config), recorder, control.asked)
-    )
-    watcher = ControlWatcher(home.db_path, me, lambda _: stop.set(), lambda _, paused: control.pause(paused)).start()
     # Python's own SIGINT handler raises KeyboardInterrupt wherever the main thread is, which can
     # be in the middle of shutting things down; a flag is all a signal needs to set.
-    handlers = {number: signal.signal(number, stop_on) for number in (signal.SIGINT, signal.SIGTERM)}
-    thread.start()
+    handlers = {number: signal.signal(number, lambda number, _frame: signalled.append(number)) for number in STOPS}
+    local.start()
     announced = False
     try:
-        while thread.is_alive():
-            thread.join(0.1)
-            if stop.is_set() and signalled and not announced:
+        while not local.idle.wait(0.1):  # the job source is asked again once the run has ended
+            if signalled and not announced and local.worker.cancel(run_id):
                 console.print(
                     f"cancelling… (the run keeps its last checkpoint: `cifar-tui resume {run_id}` continues it)"
                 )
@@ -132,17 +117,15 @@ def train_in_foreground(
     finally:
         for number, handler in handlers.items():
             signal.signal(number, handler)
-        trainer.close()
-    watcher.close()
-    recorded = recorder.close()
+    recorded = local.close()
     row = store.run(run_id)
     store.close()
-    if run_id in recorder.lost:  # said already, by the progress view
+    if run_id in local.recorder.lost:  # said already, by the progress view
         return 1
     if not recorded:
         print(
-            f"cifar-tui: error: run {run_id}: {recorder.broken or 'the store would not take writes'}; "
-            f"{recorder.unrecorded} events were not recorded",
+            f"cifar-tui: error: run {run_id}: {local.recorder.broken or 'the store would not take writes'}; "
+            f"{local.recorder.unrecorded} events were not recorded",
             file=sys.stderr,
         )
         return 1
@@ -161,6 +144,9 @@ def train_in_foreground(
         return 1
     console.print(f"run {run_id} {row['status']}" + (f": {printable(row['error'])}" if row["error"] else ""))
     return 128 + signalled[0] if signalled else 1
+
+
+STOPS = (signal.SIGINT, signal.SIGTERM)
 
 
 def say(line: str) -> None:
@@ -210,68 +196,36 @@ def run_worker(
     pool and threads: this worker is one device of a `worker --devices` pool (tui/runners/device_pool.py).
     Returns the exit status: 0, or 128 + the signal that stopped it (130 for Ctrl-C, 143 for SIGTERM)."""
 
-    from cifar_tui.engine.worker import Worker
-    from cifar_tui.tui.runners.job_source import QueueJobs
-
-    trainer = TrainingProcess(home.data_dir, home.checkpoint_dir, threads, home.log_path)
-    recorder = Recorder(home.db_path, forward=[EventLines()])
-    jobs = QueueJobs(home, recorder, device, pool)
-    empty = threading.Event()
-
-    def next_job():
-        job = jobs()
-        if job is None and until_empty:
-            empty.set()
-        return job
-
-    orphaned: list[str] = []  # why this worker stops on its own: its run is then interrupted, not cancelled
-
-    def record(event) -> None:
-        if orphaned and isinstance(event, RunCancelled):  # stopped by force too: nobody asked for it
-            event = RunInterrupted(event.run_id, orphaned[0])
-        recorder(event)
-
-    worker = Worker(
-        next_job,
-        record,
-        home.data_dir,
-        checkpoint_dir=home.checkpoint_dir,
-        must_stop=lambda: recorder.must_stop(worker.current.run_id) if worker.current else recorder.broken is not None,
-        runner=lambda job, emit, control: trainer.run(job, emit, control.asked),
-    )
-    watcher = ControlWatcher(home.db_path, jobs.worker_name, worker.cancel, worker.pause_run)
+    local = LocalWorker(home, device=device, pool=pool, threads=threads, forward=[EventLines()])
     signalled: list[int] = []
 
     def stop_on(number: int, _frame=None) -> None:
         signalled.append(number)
-        empty.set()
 
     # Set both, even where they are ignored: a worker started with `&` from a script inherits an
     # ignored SIGINT, and Ctrl-C or kill -INT must still stop it.
-    handlers = {number: signal.signal(number, stop_on) for number in (signal.SIGINT, signal.SIGTERM)}
+    handlers = {number: signal.signal(number, stop_on) for number in STOPS}
     where = f" on {device}" if device else ""
-    print(f"worker {jobs.worker_name}{where} on {home.db_path}; Ctrl-C stops it", flush=True)
-    worker.start()
-    watcher.start()
+    print(f"worker {local.worker_name}{where} on {home.db_path}; Ctrl-C stops it", flush=True)
+    local.start()
 
     def stopping(orphaned: bool = False) -> str:
-        job = worker.current
+        (run_id,) = local.training() or (None,)
         ending = "interrupted" if orphaned else "cancelled"
-        return f"run {job.run_id} is {ending} (resume it later)" if job is not None else "no run was training"
+        return f"run {run_id} is {ending} (resume it later)" if run_id is not None else "no run was training"
 
+    orphaned = None
     try:
-        while not empty.wait(0.2):
+        while not signalled and not (until_empty and local.idle.is_set()):
+            time.sleep(0.2)
             if parent is not None and os.getppid() != parent:  # re-parented: the app (or pool) is gone
-                orphaned.append("the app or pool that started its worker is gone; resume it")
+                orphaned = "the app or pool that started its worker is gone; resume it"
                 say(f"the app or pool that started this worker is gone: stopping; {stopping(orphaned=True)}")
                 break
         if signalled:
             say(f"stopping: {stopping()}")
     finally:
-        watcher.close()
-        worker.close(timeout=30)
-        trainer.close()
-        recorder.close()
+        local.close(interrupted=orphaned)
         for number, handler in handlers.items():
             signal.signal(number, handler)
     return 128 + signalled[0] if signalled else 0
