@@ -52,7 +52,7 @@ class RunIdType(click.IntRange):
 
 
 RUN_ID = RunIdType()
-SMALL_STORE = 100  # tui/bench_ui.py's baseline store
+SMALL_STORE = 100  # tui/bench/ui.py's baseline store
 TABLE_ROWS = 100  # rows `cifar-tui runs` prints unless told otherwise
 
 
@@ -571,7 +571,7 @@ def models(ctx: click.Context, as_json: bool) -> None:
 @click.option("--batch-size", type=click.IntRange(1, 65_536), default=64, show_default=True)
 def models_check(model: str, device: str, batch_size: int) -> None:
     """Build FILE.py:Class, run it on a batch, and print its parameters and speed; queues nothing."""
-    from cifar_tui.tui.bench import check_model
+    from cifar_tui.engine.model_check import check_model
     from cifar_tui.tui.runners.training_process import ProcessDied, call_isolated
 
     config = make_config(model=model, device=device, batch_size=batch_size)
@@ -766,7 +766,8 @@ def bench(ctx: click.Context, device: str, model: str, quick: bool) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from cifar_tui.engine.models import MODELS
-    from cifar_tui.tui.bench import bench_training, print_result
+    from cifar_tui.tui.bench.report import print_result
+    from cifar_tui.tui.bench.training import bench_training
 
     if model not in MODELS:
         raise BadInput(f"model: unknown model {model!r}; allowed: {', '.join(MODELS)}")
@@ -779,7 +780,8 @@ def bench(ctx: click.Context, device: str, model: str, quick: bool) -> None:
 @click.option("--quick", is_flag=True, help="50 runs x 20,000 steps instead of 200 x 20,000.")
 def bench_store_command(quick: bool) -> None:
     """Loss rows inserted per second, run listing and chart-curve query times."""
-    from cifar_tui.tui.bench import bench_store, print_result
+    from cifar_tui.tui.bench.report import print_result
+    from cifar_tui.tui.bench.training import bench_store
 
     print_result(bench_store(quick), "Store at scale")
 
@@ -788,8 +790,8 @@ def bench_store_command(quick: bool) -> None:
 @click.option("--runs", type=click.IntRange(SMALL_STORE + 1, 100_000), default=10_000, show_default=True)
 def bench_ui_command(runs: int) -> None:
     """The run table at scale: N runs x 3 epochs against 100, the same operations timed on both."""
-    from cifar_tui.tui.bench import print_result
-    from cifar_tui.tui.bench_ui import bench_ui
+    from cifar_tui.tui.bench.report import print_result
+    from cifar_tui.tui.bench.ui import bench_ui
 
     print_result(bench_ui(runs), f"Run table at {runs:,} runs")
 
@@ -800,7 +802,8 @@ def bench_ui_command(runs: int) -> None:
 @click.option("--quick", is_flag=True, help="200 batches an epoch instead of 600.")
 def bench_app_command(device: str, engine: str, quick: bool) -> None:
     """Training speed with the Live view open, against the same run without the app."""
-    from cifar_tui.tui.bench import bench_app, print_result
+    from cifar_tui.tui.bench.report import print_result
+    from cifar_tui.tui.bench.training import bench_app
 
     check_device(make_config(device=device))
     print_result(bench_app(device, quick, engine), "Training under the app")
@@ -814,8 +817,8 @@ def bench_gpu_command(home: Home, device: str, quick: bool) -> None:
     """The CUDA path in one command: speed against the tutorial, CUDA graphs, logging overhead,
     graph-vs-eager losses, the memory pre-check, resume, and the speedrun on real CIFAR-10 when
     the home's data folder holds it. The last line is one JSON object."""
-    from cifar_tui.tui.bench import print_result
-    from cifar_tui.tui.bench_gpu import bench_gpu
+    from cifar_tui.tui.bench.gpu import bench_gpu
+    from cifar_tui.tui.bench.report import print_result
 
     check_device(make_config(device=device))
     print_result(bench_gpu(device, quick, home.data_dir), "The GPU path")
@@ -831,8 +834,8 @@ def bench_gpu_command(home: Home, device: str, quick: bool) -> None:
 def bench_scale_command(devices: str | None, runs: int, batches: int, no_ray: bool) -> None:
     """The queue's wall time for N small runs: one worker, a worker per device, and Ray."""
     from cifar_tui.engine.device import available_devices
-    from cifar_tui.tui.bench import print_result
-    from cifar_tui.tui.bench_scale import bench_scale
+    from cifar_tui.tui.bench.report import print_result
+    from cifar_tui.tui.bench.scale import bench_scale
     from cifar_tui.tui.runners.device_pool import DevicesError, expand_devices
 
     try:

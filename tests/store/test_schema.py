@@ -117,8 +117,7 @@ def test_twenty_processes_opening_a_new_home_at_once_all_succeed(tmp_path):
 
 def test_a_result_column_is_declared_once():
     """best_test_acc is named by its declaration (store/columns.py) and its migration
-    (store/schema.py), and by the benchmark that fabricates 10,000 finished runs; every list of
-    columns (filters, tables, exports, groups, the recorder's summary) derives from COLUMNS."""
+    (store/schema.py); every list of columns (filters, tables, exports, groups, the recorder's summary) derives from COLUMNS."""
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
@@ -128,4 +127,4 @@ def test_a_result_column_is_declared_once():
         for path in (root / layer).rglob("*.py")
         if "best_test_acc" in path.read_text()
     )
-    assert naming == ["store/columns.py", "store/schema.py", "tui/bench_ui.py"]
+    assert naming == ["store/columns.py", "store/schema.py"]

@@ -74,7 +74,7 @@ def test_bench_gpu_on_a_cpu_runs_what_it_can_names_the_rest_and_ends_with_json(c
 def test_the_cuda_graph_step_trains_like_eager_over_many_steps():
     import torch
 
-    from cifar_tui.tui.bench_gpu import graph_and_eager_losses
+    from cifar_tui.tui.bench.gpu import graph_and_eager_losses
 
     graph, eager = graph_and_eager_losses(torch.device("cuda"), steps=300)
     assert max(abs(a - b) for a, b in zip(graph, eager)) < 1e-3
@@ -82,7 +82,7 @@ def test_the_cuda_graph_step_trains_like_eager_over_many_steps():
 
 
 def test_bench_gpu_trains_the_speedrun_on_cifar10_when_the_home_holds_it(tmp_path):
-    from cifar_tui.tui.bench_gpu import real_speedrun
+    from cifar_tui.tui.bench.gpu import real_speedrun
     from tests.engine.test_data import write_batch_folder
 
     result: dict = {"skipped": []}

@@ -148,7 +148,7 @@ def _logging_overhead(result: dict[str, Any], device, quick: bool) -> None:
     followed, against the same run with nowhere to send its events. Alternated, best of each."""
     from cifar_tui.store.recorder import Recorder
     from cifar_tui.store.runs import RunStore
-    from cifar_tui.tui.bench import _as_run
+    from cifar_tui.tui.bench.training import as_run
     from cifar_tui.tui.live_state import LiveState
 
     cuda = device.type == "cuda"
@@ -165,7 +165,7 @@ def _logging_overhead(result: dict[str, Any], device, quick: bool) -> None:
         for _ in range(2):
             alone.append(engine_rate(config, on_device))
             recorder = Recorder(path, forward=[LiveState().apply])
-            recorded.append(engine_rate(config, on_device, lambda event, r=recorder: r(_as_run(event, 1))))
+            recorded.append(engine_rate(config, on_device, lambda event, r=recorder: r(as_run(event, 1))))
             recorder.close()
         rows = store.loss_count(1)
         store.close()

@@ -8,7 +8,6 @@ the recorder writing every loss to SQLite and a UI-like subscriber (LiveState) o
 
 from __future__ import annotations
 
-import json
 import statistics
 import tempfile
 import threading
@@ -59,7 +58,7 @@ def bench_training(model: str, device: str, quick: bool) -> dict[str, Any]:
             engine_rates.append(engine_rate(lambda event: None))
             live = LiveState()
             recorder = Recorder(path, forward=[live.apply])
-            recorded_rates.append(engine_rate(lambda event, recorder=recorder: recorder(_as_run(event, 1))))
+            recorded_rates.append(engine_rate(lambda event, recorder=recorder: recorder(as_run(event, 1))))
             recorder.close()
         rows = store.loss_count(1)
         store.close()
@@ -79,7 +78,7 @@ def bench_training(model: str, device: str, quick: bool) -> dict[str, Any]:
     }
 
 
-def _as_run(event, run_id: int):
+def as_run(event, run_id: int):
     """The same event for another run id (the bench trains as run 0, records as run 1)."""
     from dataclasses import replace
 
@@ -124,19 +123,6 @@ def _best_ms(fn, repeat: int = 5) -> float:
         fn()
         best = min(best, time.perf_counter() - start)
     return best * 1000
-
-
-def print_result(result: dict[str, Any], title: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    for key, value in result.items():
-        table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
-    Console(stderr=True).print(table)
-    print(json.dumps(result))
 
 
 def bench_app(device: str, quick: bool, engine: str = "process") -> dict[str, Any]:
@@ -224,48 +210,3 @@ def _process_trial(config: RunConfig, folder: Path, watch: bool) -> float:
         _watch(CifarApp(home, start_engine=False), lambda: worker.poll() is not None)
     worker.wait()
     return store.epochs(1)[-1]["images_per_s"]
-
-
-def check_model(config: RunConfig, repeats: int = 10) -> dict[str, Any]:
-    """A model built and run as a run would (`models check`): parameters, output shape and the
-    time of a forward pass on the device, or {"error", "detail"} when the model's code fails."""
-    import torch
-
-    from cifar_tui.engine.device import describe_device, resolve_device
-    from cifar_tui.engine.models import build_model, count_parameters
-    from cifar_tui.engine.train_step import prepare_inputs, prepare_model
-    from cifar_tui.engine.user_model import UserModelError, check_output, user_traceback
-
-    device = resolve_device(config.device)
-
-    def synchronize() -> None:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-
-    try:
-        raw = build_model(config.model, 10, config.dropout, config.init, config.model_source).to(device)
-        check_output(raw, config.model, 10, device)
-        model = prepare_model(raw, config)
-        model.eval()
-        inputs = prepare_inputs(torch.rand(config.batch_size, 3, 32, 32, device=device), config)
-        with torch.no_grad():
-            model(inputs)  # warm-up: allocations, kernel selection
-            synchronize()
-            started = time.perf_counter()
-            for _ in range(repeats):
-                model(inputs)
-            synchronize()
-        seconds = (time.perf_counter() - started) / repeats
-    except UserModelError as error:
-        return {"error": str(error), "detail": error.detail}
-    except Exception as error:
-        return {"error": f"model: {type(error).__name__}: {error}", "detail": user_traceback(error)}
-    return {
-        "model": config.model_label,
-        "params": f"{count_parameters(raw):,}",
-        "input": "3x32x32",
-        "output": f"({config.batch_size}, 10)",
-        "device": f"{device} ({describe_device(device)})",
-        "forward ms": f"{seconds * 1000:.2f} at batch {config.batch_size}",
-        "images/s (forward)": f"{config.batch_size / seconds:,.0f}",
-    }

@@ -21,6 +21,8 @@ SMALL = 100
 
 
 def build_store(path: Path, runs: int) -> None:
+    from cifar_tui.engine.events import EpochEnd, RunFinished
+    from cifar_tui.store.recorder import record
     from cifar_tui.store.runs import RunStore
 
     grid = [
@@ -33,18 +35,12 @@ def build_store(path: Path, runs: int) -> None:
     store = RunStore(path)
     _, ids = store.enqueue_sweep(grid, "scale")
     rng = random.Random(0)
-    with store.write():
-        accs = {run_id: [rng.uniform(40, 90) for _ in range(3)] for run_id in ids}
-        store.db.conn.executemany(
-            """INSERT INTO epochs (run_id, epoch, step, train_loss, test_loss, test_acc, class_acc, seconds, images_per_s)
-               VALUES (?, ?, ?, 1.0, 1.0, ?, '[]', 10.0, 5000.0)""",
-            [(run_id, e + 1, (e + 1) * 782, acc) for run_id, values in accs.items() for e, acc in enumerate(values)],
-        )
-        store.db.conn.executemany(
-            """UPDATE runs SET status = 'finished', epochs_done = 3, test_acc = ?, best_test_acc = ?, test_loss = 1.0,
-               train_loss = 1.0, seconds = 30.0, images_per_s = 5000.0, finished_at = created_at WHERE id = ?""",
-            [(values[-1], max(values), run_id) for run_id, values in accs.items()],
-        )
+    with store.write():  # the recorder's own writes (store/recorder.py), in one transaction
+        for run_id in ids:
+            accs = [rng.uniform(40, 90) for _ in range(3)]
+            for epoch, acc in enumerate(accs, 1):
+                record(store, EpochEnd(run_id, epoch, epoch * 782, 1.0, 1.0, acc, (), 10.0, 5000.0))
+            record(store, RunFinished(run_id, accs[-1], 1.0, 30.0))
     store.close()
 
 
