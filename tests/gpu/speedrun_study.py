@@ -2,7 +2,7 @@
 and GPU (when .bench/airbench94.py is there: the legacy file of KellerJordan/cifar10-airbench,
 git-ignored, carried to the device), and what each piece of the recipe is worth.
 
-    python .ci/gpu_speedrun_study.py OUT_JSON     # STUDY_VARIANTS="speedrun,fp32": only those
+    python tests/gpu/speedrun_study.py OUT_JSON     # STUDY_VARIANTS="speedrun,fp32": only those
 
 Both train on the engine's synthetic CIFAR-shaped data (no CIFAR-10 copy on the GPU machine),
 so the times compare and the accuracies only say that a piece does or does not hurt here.

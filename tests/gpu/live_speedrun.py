@@ -1,7 +1,7 @@
 """The speedrun preset trained by the app's own engine while its Live view is open (headless
 Textual, driven by Pilot): the figures a user would see, read back from the store.
 
-    python .ci/gpu_live_speedrun.py HOME OUT_JSON OUT_SVG TIMEOUT_S
+    python tests/gpu/live_speedrun.py HOME OUT_JSON OUT_SVG TIMEOUT_S
 
 The runs must already be queued in HOME (`cifar-tui queue add ...`). A screenshot of Live is
 saved while the third run (or the last, with fewer) trains.

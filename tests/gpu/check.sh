@@ -2,10 +2,10 @@
 # cifar-tui on a lent GPU machine: one call, never hangs. On an H200 (2026-11-28) every step but
 # pytest-engine and resume took 264 s, and those two about 200 s more.
 #
-#   bash .ci/gpu-check.sh                       # from the repo root; results in $OUT (<= 8 flat files)
-#   CHECK_SKIP='^(pytest-engine|resume)$' bash .ci/gpu-check.sh      # the first call of a session
-#   CHECK_ONLY='^(install|bench-gpu|speedrun-study)$' bash .ci/gpu-check.sh   # a short second call
-#   GPU_DRY=1 OUT=/tmp/gpu_out bash .ci/gpu-check.sh   # rehearsal on a CPU-only machine
+#   bash tests/gpu/check.sh                       # from the repo root; results in $OUT (<= 8 flat files)
+#   CHECK_SKIP='^(pytest-engine|resume)$' bash tests/gpu/check.sh      # the first call of a session
+#   CHECK_ONLY='^(install|bench-gpu|speedrun-study)$' bash tests/gpu/check.sh   # a short second call
+#   GPU_DRY=1 OUT=/tmp/gpu_out bash tests/gpu/check.sh   # rehearsal on a CPU-only machine
 # carry=[".whl", ".bench"]: .bench/airbench94.py (legacy/airbench94.py of KellerJordan/cifar10-airbench,
 # git-ignored) is the speedrun study's baseline, run on the same data and GPU.
 #
@@ -25,7 +25,7 @@
 set -u
 export PYTHONUNBUFFERED=1
 export PYTHONDONTWRITEBYTECODE=1
-cd "$(dirname "$0")/.." || exit 1
+cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 
 OUT=${OUT:-/tmp/gpu_out}
@@ -120,61 +120,11 @@ echo "repo $REPO, commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || 
 # ------------------------------------------------------------------ a. install and versions
 # The wheels in .whl/ always; one in .whl/fallback/ only where the image's own copy does not
 # satisfy a requirement (say textual's rich>=14.2.0, or pytest-asyncio's pytest>=8.4).
-cat > "$TMP/select_wheels.py" <<'EOF'
-import glob, sys, zipfile
-from email.parser import Parser
-from importlib import metadata
-try:
-    from packaging.requirements import Requirement
-    from packaging.utils import canonicalize_name
-except ImportError:
-    from pip._vendor.packaging.requirements import Requirement
-    from pip._vendor.packaging.utils import canonicalize_name
-
-def wheel(path):
-    with zipfile.ZipFile(path) as z:
-        name = next(n for n in z.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA"))
-        meta = Parser().parsestr(z.read(name).decode())
-    return canonicalize_name(meta["Name"]), (path, meta["Version"], meta.get_all("Requires-Dist") or [])
-
-def image(name):
-    try:
-        dist = metadata.distribution(name)
-        return dist.version, dist.requires or []
-    except metadata.PackageNotFoundError:
-        return None, []
-
-chosen = dict(wheel(p) for p in sorted(glob.glob(".whl/*.whl")))
-spare = dict(wheel(p) for p in sorted(glob.glob(".whl/fallback/*.whl")))
-todo, seen, unmet = [(n, "") for n in chosen], set(), []
-while todo:
-    name, extra = todo.pop()
-    if (name, extra) in seen:
-        continue
-    seen.add((name, extra))
-    for line in (chosen[name][2] if name in chosen else image(name)[1]):
-        req = Requirement(line)
-        if req.marker is not None and not req.marker.evaluate({"extra": extra}):
-            continue
-        dep = canonicalize_name(req.name)
-        have = chosen[dep][1] if dep in chosen else image(dep)[0]
-        if have is not None and req.specifier.contains(have, prereleases=True):
-            todo += [(dep, e) for e in req.extras]
-        elif dep in spare and req.specifier.contains(spare[dep][1], prereleases=True):
-            chosen[dep] = spare[dep]
-            print(f"fallback wheel {dep} {spare[dep][1]} (image: {have}) for {name}: {line}", file=sys.stderr)
-            todo += [(dep, "")] + [(dep, e) for e in req.extras]
-        else:
-            unmet.append(f"{name} needs {line}; image has {have}")
-for problem in unmet:
-    print("UNMET (no wheel shipped):", problem, file=sys.stderr)
-print("\n".join(path for path, _, _ in chosen.values()))
-EOF
 
 install() {
   rm -rf "$SITE"
   local wheels
-  mapfile -t wheels < <("$PY" "$TMP/select_wheels.py")
+  mapfile -t wheels < <("$PY" "$REPO/tests/gpu/select_wheels.py")
   if (( ${#wheels[@]} == 0 )); then
     echo "wheel selection failed: installing .whl/*.whl"
     wheels=(.whl/*.whl)
@@ -197,31 +147,8 @@ step install 120 bash -c install
 mkdir -p "$SITE/cifar_tui" && ln -sfn "$REPO/engine" "$REPO/store" "$REPO/tui" "$SITE/cifar_tui/"
 export PYTHONPATH=$SITE:$REPO
 
-cat > "$TMP/versions.py" <<'EOF'
-import platform, sys
-from importlib import metadata
-print("python", sys.version.replace("\n", " "), platform.machine())
-for name in ("torch", "torchvision", "textual", "sqlite-utils", "rich", "click", "platformdirs", "pytest",
-             "pytest-asyncio", "numpy", "markdown-it-py", "pygments"):
-    try:
-        dist = metadata.distribution(name)
-        print(f"  {name:15} {dist.version:14} {dist.locate_file('')}")
-    except metadata.PackageNotFoundError:
-        print(f"  {name:15} MISSING")
-import sqlite3, sqlite_utils, textual, torch, torchvision
-print("sqlite", sqlite3.sqlite_version, "| torch.version.cuda", torch.version.cuda,
-      "| cudnn", torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
-      "| threads", torch.get_num_threads())
-print("cuda available:", torch.cuda.is_available())
-if torch.cuda.is_available():
-    props = torch.cuda.get_device_properties(0)
-    print("device:", torch.cuda.get_device_name(), f"{props.total_memory / 2**30:.1f} GiB",
-          f"capability {props.major}.{props.minor}")
-import cifar_tui.engine.train, cifar_tui.store.runs, cifar_tui.tui.app, cifar_tui.tui.cli  # noqa: F401 (every layer)
-print("engine, store, tui import from", cifar_tui.engine.train.__file__.rsplit("/", 2)[0])
-EOF
 [[ $DRY == 1 ]] || step nvidia-smi 20 nvidia-smi
-step versions 60 "$PY" "$TMP/versions.py"
+step versions 60 "$PY" "$REPO/tests/gpu/versions.py"
 step pip-check 30 "$PY" -m pip check --disable-pip-version-check
 
 # ------------------------------------------------------------------ b. tests
@@ -245,13 +172,13 @@ step speedrun-train 150 "${CT[@]}" worker --until-empty
 STEP_OUT=$OUT/speedrun.json step speedrun-table 30 "${CT[@]}" runs sweep=speedrun --json
 # Against airbench94's own code on the same data and GPU (.bench/airbench94.py, carried when
 # there), and each piece of the recipe switched off in turn: study.json.
-step speedrun-study 200 "$PY" .ci/gpu_speedrun_study.py "$OUT/study.json"
+step speedrun-study 200 "$PY" tests/gpu/speedrun_study.py "$OUT/study.json"
 # The same 5 seeds trained by the app's own engine with its Live view open (headless Textual):
 # live.json (the runs as the store has them), live.svg (Live while the third run trains).
 CTL=("$PY" -m cifar_tui.tui.cli --home "$H-live")
 rm -rf "$H-live"
 step speedrun-live-queue 30 "${CTL[@]}" queue add "${SPEED[@]}"
-step speedrun-live 170 "$PY" .ci/gpu_live_speedrun.py "$H-live" "$OUT/live.json" "$OUT/live.svg" 160
+step speedrun-live 170 "$PY" tests/gpu/live_speedrun.py "$H-live" "$OUT/live.json" "$OUT/live.svg" 160
 
 # ------------------------------------------------------------------ d. real runs, the product road
 SYN=(--dataset synthetic --device "$DEVICE")
@@ -271,129 +198,7 @@ step runs-table 30 "${CT[@]}" runs
 # with SIGINT once epoch 2 is recorded, then `cifar-tui resume`. C: the same with SIGKILL.
 # D0/D0r: dropout 0, straight and resumed: if only the dropout runs differ after a resume, the
 # checkpoint is missing the device's RNG state.
-cat > "$TMP/resume_check.py" <<'EOF'
-import json, os, signal, sqlite3, subprocess, sys, time
-
-home, device, out = sys.argv[1], sys.argv[2], sys.argv[3]
-extra = sys.argv[4:]
-cli = [sys.executable, "-m", "cifar_tui.tui.cli", "--home", home]
-db_path = os.path.join(home, "runs.db")
-
-def query(sql, *args):
-    for _ in range(50):
-        try:
-            db = sqlite3.connect(db_path, timeout=10)
-            try:
-                return db.execute(sql, args).fetchall()
-            finally:
-                db.close()
-        except sqlite3.OperationalError as error:  # not created yet, or busy
-            last = error
-            time.sleep(0.1)
-    raise last
-
-def last_id():
-    return query("SELECT max(id) FROM runs")[0][0] or 0
-
-def run(name, *flags):
-    cmd = cli + ["run", "--preset", "seed-cnn", "--dataset", "synthetic", "--device", device, "--epochs", "3",
-                 "--name", name, *flags, *extra]
-    start = time.time()
-    rc = subprocess.run(cmd, timeout=120).returncode
-    print(f"[{name}] exit {rc} in {time.time() - start:.1f}s", flush=True)
-    return last_id(), rc
-
-def stopped_and_resumed(name, sig, *flags):
-    before = last_id()
-    cmd = cli + ["run", "--preset", "seed-cnn", "--dataset", "synthetic", "--device", device, "--epochs", "3",
-                 "--name", name, *flags, *extra]
-    child = subprocess.Popen(cmd, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    run_id, done, start = None, 0, time.time()
-    while time.time() - start < 120 and child.poll() is None:
-        if run_id is None and last_id() > before:
-            run_id = last_id()
-        if run_id is not None:
-            done = query("SELECT epochs_done FROM runs WHERE id = ?", run_id)[0][0]
-            if done >= 2:
-                break
-        time.sleep(0.02)
-    info = {"run_id": run_id, "signal": sig.name, "epochs_done_at_signal": done}
-    if child.poll() is not None:
-        info["problem"] = f"the run ended (exit {child.returncode}) before it could be stopped"
-    else:
-        child.send_signal(sig)
-        try:
-            info["stopped_exit"] = child.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            info["stopped_exit"] = f"did not stop within 60 s of {sig.name}; killed"
-            child.wait()
-    row = query("SELECT status, epochs_done, error FROM runs WHERE id = ?", run_id)[0] if run_id else None
-    info["status_after_stop"] = row and list(row)
-    info["losses_at_stop"] = query("SELECT count(*) FROM losses WHERE run_id = ?", run_id)[0][0] if run_id else None
-    print(f"[{name}] stopped: {info}", flush=True)
-    if run_id is not None:
-        start = time.time()
-        info["resume_exit"] = subprocess.run(cli + ["resume", str(run_id)], timeout=120).returncode
-        print(f"[{name}] resume exit {info['resume_exit']} in {time.time() - start:.1f}s", flush=True)
-    return run_id, info
-
-def losses(run_id):
-    return {step: (epoch, loss) for step, epoch, loss in
-            query("SELECT step, epoch, loss FROM losses WHERE run_id = ? ORDER BY step", run_id)}
-
-def epochs(run_id):
-    return {epoch: (acc, loss) for epoch, acc, loss in
-            query("SELECT epoch, test_acc, test_loss FROM epochs WHERE run_id = ? ORDER BY epoch", run_id)}
-
-def compare(ref, other):
-    a, b = losses(ref), losses(other)
-    per_epoch = {}
-    for step in sorted(set(a) | set(b)):
-        epoch = (a.get(step) or b.get(step))[0]
-        entry = per_epoch.setdefault(epoch, {"steps": 0, "missing": 0, "max_abs_diff": 0.0, "first_step_diff": None})
-        if step not in a or step not in b:
-            entry["missing"] += 1
-            continue
-        diff = abs(a[step][1] - b[step][1])
-        entry["steps"] += 1
-        entry["max_abs_diff"] = max(entry["max_abs_diff"], diff)
-        if entry["first_step_diff"] is None:
-            entry["first_step_diff"] = diff
-    ea, eb = epochs(ref), epochs(other)
-    status = query("SELECT status FROM runs WHERE id = ?", other)[0][0]
-    return {"run": other, "vs": ref, "status": status, "loss_rows": [len(a), len(b)], "per_epoch": per_epoch,
-            "test_acc": {e: [ea.get(e, (None,))[0], eb.get(e, (None,))[0]] for e in sorted(set(ea) | set(eb))},
-            "test_acc_equal": ea.keys() == eb.keys() and all(ea[e][0] == eb[e][0] for e in ea)}
-
-report = {"device": device, "extra_flags": extra}
-
-def save(key=None, value=None):
-    """Record a result and rewrite the report, so that a timeout still leaves what was measured."""
-    if key is not None:
-        report[key] = value
-    with open(out, "w") as f:
-        json.dump(report, f, indent=1)
-    if isinstance(value, dict) and "per_epoch" in value:
-        cells = "  ".join(
-            f"e{e}: max {v['max_abs_diff']:.3g}, first step {'-' if v['first_step_diff'] is None else format(v['first_step_diff'], '.3g')}"
-            + (f", {v['missing']} missing" if v["missing"] else "")
-            for e, v in sorted(value["per_epoch"].items()))
-        print(f"== {key}: status {value['status']}, test acc equal: {value['test_acc_equal']}\n   |loss diff| per epoch"
-              f" (epoch 3 is after the resume): {cells}\n   test acc per epoch [ref, run]: {value['test_acc']}", flush=True)
-
-a, rc = run("e-A"); save("A_exit", rc)
-a2, rc = run("e-A2"); save("A2_exit", rc)
-save("A2_vs_A (run-to-run noise)", compare(a, a2))
-b, info = stopped_and_resumed("e-B-sigint", signal.SIGINT); save("B", info)
-if b: save("B_vs_A (SIGINT + resume, dropout 0.2)", compare(a, b))
-d0, rc = run("e-D0-straight", "--dropout", "0"); save("D0_exit", rc)
-d0r, info = stopped_and_resumed("e-D0r-sigint", signal.SIGINT, "--dropout", "0"); save("D0r", info)
-if d0r: save("D0r_vs_D0 (SIGINT + resume, dropout 0)", compare(d0, d0r))
-c, info = stopped_and_resumed("e-C-sigkill", signal.SIGKILL); save("C", info)
-if c: save("C_vs_A (kill -9 + resume, dropout 0.2)", compare(a, c))
-EOF
-step resume 240 "$PY" "$TMP/resume_check.py" "$H" "$DEVICE" "$OUT/resume.json" "${CNN_LIMIT[@]}"
+step resume 240 "$PY" "$REPO/tests/gpu/resume_check.py" "$H" "$DEVICE" "$OUT/resume.json" "${CNN_LIMIT[@]}"
 
 # ------------------------------------------------------------------ f. out of memory, and recovery
 if [[ $DRY == 1 ]]; then
@@ -421,14 +226,7 @@ echo; echo "queued for the worker (run ids):"
   timeout 60 "${CT[@]}" queue add --preset seed-cnn "${SYN[@]}" --epochs 1 "${SMALL[@]}" --name f-worker-small
 } 2>&1
 step worker-after-oom 120 "${CT[@]}" worker --until-empty
-timeout 30 "$PY" - "$H/runs.db" <<'EOF'
-import sqlite3, sys
-rows = sqlite3.connect(sys.argv[1]).execute(
-    "SELECT id, name, status, epochs_done, round(test_acc, 2), round(images_per_s), error FROM runs ORDER BY id").fetchall()
-print("\n== every run in the home: id, name, status, epochs done, test acc, img/s, error")
-for row in rows:
-    print(*row, sep=" | ")
-EOF
+timeout 30 "$PY" "$REPO/tests/gpu/list_runs.py" "$H/runs.db"
 # torch.compile on the speedrun (one seed; the first compile is part of its time).
 [[ $DRY == 1 ]] || step speedrun-compiled 150 "${CT[@]}" run "${SPEED_RUN[@]}" --compile default --name speedrun-compiled
 [[ $DRY == 1 ]] || timeout 20 nvidia-smi --query-gpu=name,memory.used,memory.total,utilization.gpu --format=csv 2>&1

@@ -1,7 +1,7 @@
 """Real CIFAR-10 on a lent GPU, in one call: the speedrun presets against airbench's own code on
 the same data and GPU, what each piece of the recipe is worth, and every preset's accuracy.
 
-    python .ci/gpu_real_data.py NPZ OUT_JSON
+    python tests/gpu/real_data.py NPZ OUT_JSON
 
 NPZ is ../shared/data/cifar10-jpeg.npz (carried to the GPU machine in a git-ignored folder beside
 its cifar10_jpeg.py, which writes it as cifar-10-batches-py/). .bench/airbench94.py and
