@@ -175,3 +175,20 @@ def test_a_stop_asked_before_the_training_process_is_ready_is_honoured_not_force
         trainer.close()
     ending = events[-1]
     assert isinstance(ending, RunCancelled) and not ending.reason, ending  # not "stopped by force"
+
+
+def test_a_training_process_whose_worker_was_killed_exits_even_with_a_hung_forward(home):
+    queue(home, "--model", "bad.py:Hangs")
+    worker = cifar_tui(home, "worker", cwd=home.parent)
+    wait_for(lambda: (home.parent / "hung").exists(), timeout=120)  # its fourth forward hangs
+    (trainer,) = [pid for pid in children(worker.pid) if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    wait_for(lambda: not Path(f"/proc/{trainer}").exists() or b"Z" in _state(trainer), timeout=20)
+
+
+def _state(pid) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/stat").read_bytes().rpartition(b")")[2].split()[0]
+    except OSError:
+        return b"Z"

@@ -137,7 +137,7 @@ class RayDispatcher:
                         run_id,
                         0,
                         f"stopped by force: its training did not stop within {GRACE_S:.0f} s (a hung forward?); "
-                        "it keeps its last checkpoint",
+                        "resume continues it from its last completed epoch, if any",
                     )
                 )
                 self._forget(run_id)

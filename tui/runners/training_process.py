@@ -108,7 +108,7 @@ class TrainingProcess:
                             job.run_id,
                             step,
                             f"stopped by force: its training did not {what} within {GRACE_S:.0f} s "
-                            "(a hung forward?); it keeps its last checkpoint",
+                            "(a hung forward?); resume continues it from its last completed epoch, if any",
                         )
                     )
                     return
@@ -176,11 +176,11 @@ def serve(conn, data_dir: Path, checkpoint_dir: Path | None, threads: int | None
         while True:
             try:
                 message = conn.recv()
-            except (EOFError, OSError):  # the parent is gone: stop what trains, then exit
-                control.stop.set()
-                jobs.append(None)
-                wake.set()
-                return
+            except (EOFError, OSError):
+                # The parent is gone (killed, say): nothing this process sends can be recorded any
+                # more, and a forward that hangs would keep it, and the GPU's memory, forever.
+                logging.shutdown()
+                os._exit(0)
             match message[0]:
                 case "train":
                     # Reset here, in the pipe's order: a stop sent right after the job (while the
