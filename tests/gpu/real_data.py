@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import torch
+from profiling import kernel_table  # tests/gpu/profiling.py: a script's folder is on its path
 
 import cifar_tui.engine.train as engine_train
 from cifar_tui.engine.config import make_config
@@ -331,14 +332,7 @@ def collect_presets(home: Path, processes: list[subprocess.Popen]) -> None:
 
 def profile(config, data) -> list[str]:
     """The kernels that take the most GPU time in one speedrun: where the next speed-up is."""
-    from torch.profiler import ProfilerActivity
-    from torch.profiler import profile as torch_profile
-
-    with torch_profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
-        engine_run(config, data)
-    table = prof.key_averages().table(sort_by="device_time_total", row_limit=25, max_name_column_width=70)
-    print(table, flush=True)
-    return table.splitlines()
+    return kernel_table(lambda: engine_run(config, data))
 
 
 # ---------------------------------------------------------------- main

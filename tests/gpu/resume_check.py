@@ -35,22 +35,14 @@ def last_id():
     return query("SELECT max(id) FROM runs")[0][0] or 0
 
 
+def run_command(name, *flags):
+    """`cifar-tui run` of 3 epochs of seed-cnn on the device."""
+    preset = ["--preset", "seed-cnn", "--dataset", "synthetic", "--device", device, "--epochs", "3"]
+    return [*cli, "run", *preset, "--name", name, *flags, *extra]
+
+
 def run(name, *flags):
-    cmd = cli + [
-        "run",
-        "--preset",
-        "seed-cnn",
-        "--dataset",
-        "synthetic",
-        "--device",
-        device,
-        "--epochs",
-        "3",
-        "--name",
-        name,
-        *flags,
-        *extra,
-    ]
+    cmd = run_command(name, *flags)
     start = time.time()
     rc = subprocess.run(cmd, timeout=120).returncode
     print(f"[{name}] exit {rc} in {time.time() - start:.1f}s", flush=True)
@@ -59,21 +51,7 @@ def run(name, *flags):
 
 def stopped_and_resumed(name, sig, *flags):
     before = last_id()
-    cmd = cli + [
-        "run",
-        "--preset",
-        "seed-cnn",
-        "--dataset",
-        "synthetic",
-        "--device",
-        device,
-        "--epochs",
-        "3",
-        "--name",
-        name,
-        *flags,
-        *extra,
-    ]
+    cmd = run_command(name, *flags)
     child = subprocess.Popen(cmd, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     run_id, done, start = None, 0, time.time()
     while time.time() - start < 120 and child.poll() is None:

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import torch
+from profiling import kernel_table  # tests/gpu/profiling.py: a script's folder is on its path
 
 from cifar_tui.engine.config import make_config
 from cifar_tui.engine.data import synthetic
@@ -134,14 +135,7 @@ def main(out_json: str) -> None:
 
 def profile(config, data) -> list[str]:
     """The 15 kernels that take the most GPU time in one speedrun, for the next speed-up."""
-    from torch.profiler import ProfilerActivity
-    from torch.profiler import profile as torch_profile
-
-    with torch_profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
-        ours(config, data)
-    table = prof.key_averages().table(sort_by="device_time_total", row_limit=15, max_name_column_width=60)
-    print(table, flush=True)
-    return table.splitlines()
+    return kernel_table(lambda: ours(config, data), rows=15, width=60)
 
 
 if __name__ == "__main__":
