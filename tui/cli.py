@@ -18,13 +18,12 @@ from typing import Any
 import click
 
 from cifar_tui.engine.config import ConfigError, make_config
-from cifar_tui.store.columns import PER_EPOCH, RESULTS
 from cifar_tui.store.export import FORMATS
 from cifar_tui.store.runs import RESUMABLE, RunStore, StoreError
 from cifar_tui.tui.config_flags import config_options
 from cifar_tui.tui.home import ENV_HOME, Home, HomeError, default_home
 from cifar_tui.tui.safe_text import printable
-from cifar_tui.tui.terminal_tables import config_rows, people_rows, print_table, run_document
+from cifar_tui.tui.terminal_tables import people_rows, print_run, print_table, run_document
 
 SQLITE_MAX_INT = 2**63 - 1  # the largest integer a store's column (or a LIMIT) holds
 
@@ -595,8 +594,6 @@ def models_check(model: str, device: str, batch_size: int) -> None:
 @click.pass_context
 def show(ctx: click.Context, run_id: int, as_json: bool, source: bool) -> None:
     """One run's config, summary and per-epoch table."""
-    from cifar_tui.store.export import format_value
-
     store = store_of(ctx)
     if source:
         recorded = existing_run(store, run_id)["config"].get("model_source")
@@ -609,20 +606,7 @@ def show(ctx: click.Context, run_id: int, as_json: bool, source: bool) -> None:
     if as_json:
         click.echo(json.dumps(show_record(store, run_id), indent=2, ensure_ascii=False))
         return
-    row = existing_run(store, run_id)
-    summary = {key: row[key] for key in ("status", "sweep", "tags", "note", "device_name", "params", *RESULTS, "error")}
-    summary["params"] = f"{row['params']:,}" if row["params"] else None
-    summary["tags"] = ", ".join(json.loads(summary["tags"] or "[]")) or None
-    print_table(config_rows(row["config"]), title=f"Run {run_id}: config")
-    print_table(
-        [{"field": k, "value": format_value(k, v)} for k, v in summary.items() if v not in (None, "")], title="Summary"
-    )
-    epochs = [{k: e[k] for k in ("epoch", *PER_EPOCH)} for e in store.epochs(run_id)]
-    print_table(epochs, title="Epochs")
-    if row.get("error_detail"):
-        click.echo("Error detail (the model file's traceback):")
-        for line in row["error_detail"].splitlines():
-            click.echo(printable(line))
+    print_run(existing_run(store, run_id), store.epochs(run_id))
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})

@@ -1,5 +1,5 @@
 """How the command line shows runs on a terminal: tables that fit its width, a run's config by
-form group, rows as people read them, and a run as `show --json` prints it."""
+form group, rows as people read them, and a run as `show` and `show --json` print it."""
 
 from __future__ import annotations
 
@@ -101,3 +101,22 @@ def print_table(rows: list[dict[str, Any]], title: str, note: str | None = None)
     for row in cells:
         table.add_row(*(plain(row[c]) for c in kept))
     console.print(table)
+
+
+def print_run(row: dict[str, Any], epochs: list[dict[str, Any]]) -> None:
+    """A run as `show` prints it: its config, its summary, its epochs and a model file's traceback."""
+    from cifar_tui.store.columns import PER_EPOCH, RESULTS
+    from cifar_tui.store.export import format_value
+
+    summary = {key: row[key] for key in ("status", "sweep", "tags", "note", "device_name", "params", *RESULTS, "error")}
+    summary["params"] = f"{row['params']:,}" if row["params"] else None
+    summary["tags"] = ", ".join(json.loads(summary["tags"] or "[]")) or None
+    print_table(config_rows(row["config"]), title=f"Run {row['id']}: config")
+    print_table(
+        [{"field": k, "value": format_value(k, v)} for k, v in summary.items() if v not in (None, "")], title="Summary"
+    )
+    print_table([{k: e[k] for k in ("epoch", *PER_EPOCH)} for e in epochs], title="Epochs")
+    if row.get("error_detail"):
+        print("Error detail (the model file's traceback):")
+        for line in row["error_detail"].splitlines():
+            print(printable(line))
