@@ -568,7 +568,14 @@ def models(ctx: click.Context, as_json: bool) -> None:
 @click.argument("model")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--batch-size", type=click.IntRange(1, 65_536), default=64, show_default=True)
-def models_check(model: str, device: str, batch_size: int) -> None:
+@click.option(
+    "--timeout",
+    type=click.IntRange(1, 3600),
+    default=60,
+    show_default=True,
+    help="Seconds before a hung model is stopped.",
+)
+def models_check(model: str, device: str, batch_size: int, timeout: int) -> None:
     """Build FILE.py:Class, run it on a batch, and print its parameters and speed; queues nothing."""
     from cifar_tui.engine.model_check import check_model
     from cifar_tui.tui.runners.training_process import ProcessDied, call_isolated
@@ -576,7 +583,9 @@ def models_check(model: str, device: str, batch_size: int) -> None:
     config = make_config(model=model, device=device, batch_size=batch_size)
     check_device(config)
     try:
-        result = call_isolated(check_model, config)  # a model that crashes takes only that process down
+        result = call_isolated(
+            check_model, config, timeout=timeout
+        )  # a model that crashes takes only that process down
     except ProcessDied as error:
         fail(f"model: {config.model_label}: {error}", 1)
     if "error" in result:

@@ -100,6 +100,14 @@ def test_models_check_of_a_crashing_model_fails_in_one_line(home):
     ]
 
 
+def test_models_check_of_a_hanging_model_stops_at_its_timeout_in_one_line(home):
+    check = cifar_tui(home, "models", "check", "bad.py:Hangs", "--device", "cpu", "--timeout", "5", cwd=home.parent)
+    status, _, err = finish(check, timeout=60)
+    assert status == 1
+    (line,) = err.strip().splitlines()
+    assert line.endswith("it did not finish within 5 s (a forward that hangs?); stopped"), line
+
+
 def test_cancel_stops_a_hung_forward_by_force_and_the_queue_goes_on(home):
     queue(home, "--model", "bad.py:Hangs")
     queue(home, "--preset", "seed-cnn")
