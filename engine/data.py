@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import pickle
 import tarfile
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from cifar_tui.engine.cifar_classes import CLASSES
+from cifar_tui.engine.notices import notice
 
 ARCHIVE_NAME = "cifar-10-python.tar.gz"
 FOLDER_NAME = "cifar-10-batches-py"
@@ -109,8 +109,13 @@ def _extract(archive: Path, data_dir: Path) -> None:
 def read_batch_folder(folder: Path) -> Dataset:
     """Read a cifar-10-batches-py folder into uint8 tensors: whatever torchvision's CIFAR10 reads
     (pickles of either Python, data as an array or nested lists, `labels` or `fine_labels`)."""
-    train = _read_batches(folder, TRAIN_FILES)
-    test = _read_batches(folder, TEST_FILES)
+    train, train_changed = _read_batches(folder, TRAIN_FILES)
+    test, test_changed = _read_batches(folder, TEST_FILES)
+    if changed := train_changed + test_changed:  # modified CIFAR variants use the same format
+        notice(
+            f"{_listed(changed)} in {folder} {'differs' if len(changed) == 1 else 'differ'} from the official "
+            "CIFAR-10 files (md5); reading them anyway"
+        )
     classes = CLASSES
     meta = folder / "batches.meta"
     if meta.exists():
@@ -138,17 +143,24 @@ def _unpickle(path: Path) -> dict:
     return {key.decode("latin1") if isinstance(key, bytes) else key: value for key, value in entry.items()}
 
 
-def _read_batches(folder: Path, names: tuple[str, ...]) -> Split:
+def _listed(names: list[str]) -> str:
+    """data_batch_1..5 and test_batch."""
+    parts = ["data_batch_1..5"] if set(TRAIN_FILES) <= set(names) else [n for n in names if n in TRAIN_FILES]
+    parts += [n for n in names if n not in TRAIN_FILES]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _read_batches(folder: Path, names: tuple[str, ...]) -> tuple[Split, list[str]]:
+    """The files' images and labels, and the names of those that are not the official files."""
     import numpy as np
 
-    images, labels = [], []
+    images, labels, changed = [], [], []
     for name in names:
         path = folder / name
         if not path.exists():
             raise DatasetUnavailable(f"{path} is missing; put the whole {FOLDER_NAME}/ folder there")
         if hashlib.md5(path.read_bytes()).hexdigest() != MD5[name]:
-            # Modified CIFAR variants use the same format: read them, but say so.
-            warnings.warn(f"{path} differs from the official CIFAR-10 file (md5 mismatch)", stacklevel=2)
+            changed.append(name)
         entry = _unpickle(path)
         targets = entry.get("labels", entry.get("fine_labels"))
         if "data" not in entry or targets is None:
@@ -167,7 +179,7 @@ def _read_batches(folder: Path, names: tuple[str, ...]) -> Split:
             raise DatasetUnavailable(f"{path} has {len(data)} images but {len(targets)} labels")
         images.append(torch.from_numpy(np.ascontiguousarray(data)))
         labels.append(torch.from_numpy(targets))
-    return Split(torch.cat(images), torch.cat(labels))
+    return Split(torch.cat(images), torch.cat(labels)), changed
 
 
 # ---------------------------------------------------------------- synthetic

@@ -247,9 +247,11 @@ def train(
 
 
 def evaluated_part(config: RunConfig, data: Dataset) -> Split:
-    """The test images each evaluation covers: all of them, or the first --limit-eval-batches
-    batches; by default (-1) as large a share of the test set as --limit-batches trains on of the
-    training set, so that a quick check is quick at evaluation too."""
+    """The test images each evaluation covers: all of them, or --limit-eval-batches batches'
+    worth; by default (-1) as large a share of the test set as --limit-batches trains on of the
+    training set, so that a quick check is quick at evaluation too. A part is a fixed,
+    class-stratified sample (stratified_sample), never the first images: a test set stored class
+    by class would otherwise be measured on one class."""
     limit = config.limit_eval_batches
     if limit == -1:
         if not config.limit_batches:
@@ -259,7 +261,28 @@ def evaluated_part(config: RunConfig, data: Dataset) -> Split:
     images = limit * config.batch_size
     if limit == 0 or images >= len(data.test):
         return data.test
-    return Split(data.test.images[:images], data.test.labels[:images])
+    chosen = stratified_sample(data.test.labels, images).to(data.test.labels.device)
+    return Split(data.test.images[chosen], data.test.labels[chosen])
+
+
+EVAL_SAMPLE_SEED = 0  # not the run's seed: every run of a group is measured on the same images
+
+
+def stratified_sample(labels: torch.Tensor, count: int, seed: int = EVAL_SAMPLE_SEED) -> torch.Tensor:
+    """The indices (ascending) of `count` items, each class in proportion to its share of labels,
+    chosen in a fixed seeded order: the same labels and count give the same items."""
+    labels = labels.cpu()
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
+    shuffled = labels[order]
+    counts = torch.bincount(shuffled)
+    # Each item's rank among its class in the seeded order, as a fraction of the class: taking the
+    # smallest fractions first takes every class in proportion, whatever count is.
+    by_class = torch.argsort(shuffled, stable=True)
+    starts = torch.cumsum(counts, 0) - counts
+    rank = torch.empty_like(by_class)
+    rank[by_class] = torch.arange(len(shuffled)) - starts[shuffled[by_class]]
+    share = (rank.double() + 0.5) / counts[shuffled].double()
+    return order[torch.argsort(share, stable=True)[:count]].sort().values
 
 
 DATA_INIT_IMAGES = 5000  # training images a model's data_init sees (airbench whitens on 5,000)

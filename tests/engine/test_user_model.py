@@ -3,9 +3,10 @@
 import textwrap
 
 import pytest
+import torch
 
 from cifar_tui.engine.config import ConfigError, make_config
-from cifar_tui.engine.data import synthetic
+from cifar_tui.engine.data import Dataset, Split, synthetic
 from cifar_tui.engine.events import EpochEnd, RunFailed, RunFinished, RunStarted
 from cifar_tui.engine.train import evaluated_part, train
 from cifar_tui.engine.user_model import UserModelError, build, check_output, is_user_model, label
@@ -174,3 +175,16 @@ def test_the_readme_example_builds_and_returns_logits():
     source = readme.split("```python\n# net.py\n", 1)[1].split("```", 1)[0]
     assert len(source.splitlines()) <= 15
     check_output(build("net.py:Net", source, 10, 0.2), "net.py:Net", 10, "cpu")
+
+
+def test_a_partial_evaluation_covers_every_class_of_a_test_set_stored_class_by_class():
+    """Issue 24: an image folder is read class by class; the first N images would be one class."""
+    data = synthetic(n_train=5_000, n_test=1_000)
+    order = torch.argsort(data.test.labels, stable=True)
+    ordered = Dataset(data.train, Split(data.test.images[order], data.test.labels[order]), data.classes)
+    part = evaluated_part(make_config(batch_size=50, limit_eval_batches=2), ordered)
+    assert len(part) == 100
+    shares = torch.bincount(ordered.test.labels, minlength=10) / 10  # each class's share of 100
+    assert (torch.bincount(part.labels, minlength=10) - shares).abs().max() <= 1
+    again = evaluated_part(make_config(batch_size=50, limit_eval_batches=2, seed=7), ordered)
+    assert torch.equal(part.images, again.images)  # every run of a group: the same images
