@@ -428,11 +428,15 @@ def warn_unserved_devices(store: RunStore, devices: set[str]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="A JSON list instead of a table.")
 @click.pass_context
 def queue_list(ctx: click.Context, as_json: bool) -> None:
-    """Running and queued runs, in the order they run."""
+    """Running and queued runs, in the order they run, with the config fields that vary among them."""
+    store = store_of(ctx)
+    shown = ("id", "name", "status", "model", "dataset", "epochs", "epochs_done")
+    varying = [field for field in store.queue_varying_fields() if field not in (*shown, "device", "name")]
     rows = [
-        {key: row[key] for key in ("id", "name", "status", "model", "dataset", "epochs", "epochs_done")}
+        {key: row[key] for key in shown}
         | {"device": row["config"].get("device", "auto")}
-        for row in store_of(ctx).queue()
+        | {field: row["config"].get(field) for field in varying}
+        for row in store.queue()
     ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -623,8 +627,10 @@ def show(ctx: click.Context, run_id: int, as_json: bool, source: bool) -> None:
 @click.pass_context
 def tag(ctx: click.Context, items: tuple[str, ...]) -> None:
     """Add (+name) and remove (-name) tags of runs: `cifar-tui tag 3 4 +baseline -old`."""
-    run_ids = [RUN_ID.convert(item, None, ctx) for item in items if item[:1] not in "+-"]
     changes = [item for item in items if item[:1] in "+-"]
+    if words := [item for item in items if item[:1] not in "+-" and not item.isdigit()]:
+        raise BadInput(f"tag: {words[0]!r} is not a run id; a tag is given as +name (adds) or -name (removes)")
+    run_ids = [RUN_ID.convert(item, None, ctx) for item in items if item[:1] not in "+-"]
     if not run_ids or not changes:
         raise BadInput("tag: give run ids and +tag or -tag, like `cifar-tui tag 3 4 +baseline -old`")
     try:

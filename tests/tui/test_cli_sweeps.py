@@ -76,12 +76,23 @@ def test_tags_notes_and_names(home, capsys):
     assert "baseline, v1" in show
 
 
+def test_queue_list_shows_the_fields_that_tell_a_sweeps_runs_apart(home, capsys):
+    cifar_tui(capsys, "queue", "add", "--seed", "0..1", "--lr", "1e-3,3e-3")
+    rows = json.loads(cifar_tui(capsys, "queue", "list", "--json")[1])
+    assert [(r["lr"], r["seed"]) for r in rows] == [(1e-3, 0), (1e-3, 1), (3e-3, 0), (3e-3, 1)]
+    assert "batch_size" not in rows[0]  # only what varies
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
         (("tag", "1"), "tag: give run ids and +tag or -tag"),
         (("tag", "9", "+x"), "run_id: no run with id 9"),
         (("tag", "1", "+a,b"), "is not a tag"),
+        (
+            ("tag", "1", "baseline"),
+            "tag: 'baseline' is not a run id; a tag is given as +name (adds) or -name (removes)",
+        ),
         (("note", "1", "bell\x07"), "note: a note is printable text; this one holds the control character U+0007"),
         (("note", "1", "x" * 2001), "note: a note holds at most 2,000 characters (got 2,001)"),
         (("rename", "1", "x" * 201), "name: must be at most 200 characters"),

@@ -333,7 +333,8 @@ class RunsView(RunTableView):
                 return
             for run_id in ids:
                 self.app.store.tag(run_id, add, remove)
-            self.app.notify(f"tags of {len(ids)} run(s): +{' +'.join(add) or '–'} -{' -'.join(remove) or '–'}")
+            changes = " ".join([*(f"+{t}" for t in add), *(f"-{t}" for t in remove)])
+            self.app.notify(markup_safe(f"{changes} on {len(ids)} run{'s' if len(ids) > 1 else ''}"))
             self.reload()
 
         what = f"run {ids[0]}" if len(ids) == 1 else f"{len(ids)} runs"
