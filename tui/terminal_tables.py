@@ -104,18 +104,25 @@ def print_table(rows: list[dict[str, Any]], title: str, note: str | None = None)
 
 
 def print_run(row: dict[str, Any], epochs: list[dict[str, Any]]) -> None:
-    """A run as `show` prints it: its config, its summary, its epochs and a model file's traceback."""
+    """A run as `show` prints it: its config, its summary, its epochs and a model file's traceback;
+    figures on part of the test set carry the tables' mark."""
     from cifar_tui.store.columns import PER_EPOCH, RESULTS
-    from cifar_tui.store.export import format_value
+    from cifar_tui.store.export import PARTIAL_NOTE, format_value, partial_mark
+
+    def marked(key: str, source: dict[str, Any]) -> str:
+        return format_value(key, source[key]) + partial_mark(key, source) if source[key] is not None else ""
 
     summary = {key: row[key] for key in ("status", "sweep", "tags", "note", "device_name", "params", *RESULTS, "error")}
     summary["params"] = f"{row['params']:,}" if row["params"] else None
     summary["tags"] = ", ".join(json.loads(summary["tags"] or "[]")) or None
+    note = PARTIAL_NOTE if row.get("eval_images") else None
     print_table(config_rows(row["config"]), title=f"Run {row['id']}: config")
     print_table(
-        [{"field": k, "value": format_value(k, v)} for k, v in summary.items() if v not in (None, "")], title="Summary"
+        [{"field": k, "value": marked(k, {**row, k: v})} for k, v in summary.items() if v not in (None, "")],
+        title="Summary",
+        note=note,
     )
-    print_table([{k: e[k] for k in ("epoch", *PER_EPOCH)} for e in epochs], title="Epochs")
+    print_table([{k: marked(k, e) for k in ("epoch", *PER_EPOCH)} for e in epochs], title="Epochs", note=note)
     if row.get("error_detail"):
         print("Error detail (the model file's traceback):")
         for line in row["error_detail"].splitlines():

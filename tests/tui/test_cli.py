@@ -188,3 +188,13 @@ def test_the_app_exits_non_zero_when_it_crashes(home):
 def test_bad_ids_homes_and_devices_are_one_line(home, capsys, args, message):
     status, out, err = cifar_tui(capsys, *args)
     assert status == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_show_marks_figures_on_part_of_the_test_set(home, capsys):
+    assert cifar_tui(capsys, "run", *QUICK)[0] == 0  # --limit-batches: evaluation on part of the test set
+    out = cifar_tui(capsys, "show", "1")[1]
+    summary = out[out.index("Summary") : out.index("Epochs")]
+    assert "best_test_acc" in summary and any(
+        line.split("│")[2].strip().endswith("*") for line in summary.splitlines() if "best_test_acc" in line
+    )
+    assert out.count("* on part of the test set") == 2
