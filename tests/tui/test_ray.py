@@ -152,7 +152,7 @@ def test_a_failing_run_fails_alone(dispatching, monkeypatch):
     store = home.store()
     wait_for(lambda: store.run(fine)["status"] != "running" and store.run(fine)["status"] != "queued", 180)
     assert store.run(fine)["status"] == "finished"
-    wait_for(lambda: store.run(broken_remotely)["status"] == "failed", 60)
+    wait_for(lambda: store.run(broken_remotely)["status"] == "failed", 180)  # 60 s was once too few under the full suite
     assert "is not a readable checkpoint" in store.run(broken_remotely)["error"]
     assert store.run(unloadable)["status"] == "failed"
     assert store.run(unloadable)["error"] == "CIFAR-10 could not be downloaded (no network)"
