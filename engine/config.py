@@ -10,6 +10,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from cifar_tui.engine.datasets import DATASETS
 from cifar_tui.engine.models import MODELS
 from cifar_tui.engine.schedule import SCHEDULES
 from cifar_tui.engine.user_model import UserModelError, is_user_model, read_source
@@ -98,7 +99,9 @@ class RunConfig:
         "optimisation",
         unit="epochs",
     )
-    dataset: str = setting("cifar10", "cifar10 downloads to <home>/data.", "data", ("cifar10", "synthetic"))
+    dataset: str = setting(
+        "cifar10", "The images to train and test on (see `cifar-tui datasets`).", "data", lambda: tuple(DATASETS)
+    )
     batch_size: int = setting(64, "Images per step.", "data")
     drop_last: bool = setting(False, "Leave out each epoch's last, partial batch.", "data")
     hflip: bool = setting(True, "Random horizontal flips.", "data")

@@ -59,16 +59,6 @@ class Dataset:
         return Dataset(self.train.to(device), self.test.to(device), self.classes)
 
 
-def load_dataset(name: str, data_dir: Path, device: torch.device | str = "cpu") -> Dataset:
-    if name == "synthetic":
-        data = synthetic()
-    elif name == "cifar10":
-        data = load_cifar10(Path(data_dir))
-    else:
-        raise ValueError(f"unknown dataset {name!r}")
-    return data.to(device)
-
-
 # ---------------------------------------------------------------- CIFAR-10
 
 

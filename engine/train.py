@@ -24,10 +24,10 @@ from cifar_tui.engine.data import (
     Split,
     alternating_flips,
     eval_batches,
-    load_dataset,
     normalize,
     train_batches,
 )
+from cifar_tui.engine.datasets import load_dataset
 from cifar_tui.engine.device import (
     describe_device,
     memory_total,

@@ -520,6 +520,22 @@ def runs(ctx: click.Context, filter_words, sort, grouped, varying, limit, column
     print_table(people_rows(shown, rows), title=title, note=PARTIAL_NOTE if any_partial(rows) else None)
 
 
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="A JSON list instead of a table.")
+def datasets(as_json: bool) -> None:
+    """Every dataset a run can train on (--dataset NAME): its classes, image size and how to get it."""
+    from cifar_tui.engine.datasets import DATASETS
+
+    rows = [
+        {"name": s.name, "classes": s.classes, "images": s.images, "description": s.description, "get": s.get}
+        for s in DATASETS.values()
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        print_table(rows, title="Datasets")
+
+
 @cli.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="A JSON list instead of a table.")
 @click.pass_context

@@ -37,7 +37,8 @@ from profiling import kernel_table  # tests/gpu/profiling.py: a script's folder 
 
 import cifar_tui.engine.train as engine_train
 from cifar_tui.engine.config import make_config
-from cifar_tui.engine.data import FOLDER_NAME, load_dataset
+from cifar_tui.engine.data import FOLDER_NAME
+from cifar_tui.engine.datasets import load_dataset
 from cifar_tui.engine.events import EpochEnd
 
 REPO = Path(__file__).resolve().parent.parent

@@ -134,7 +134,8 @@ def test_a_killed_ray_worker_ends_its_run_interrupted_and_resume_finishes_it(dis
 
 
 def test_a_failing_run_fails_alone(dispatching, monkeypatch):
-    from cifar_tui.engine.data import DatasetUnavailable, load_dataset
+    from cifar_tui.engine.data import DatasetUnavailable
+    from cifar_tui.engine.datasets import load_dataset
 
     home, dispatcher = dispatching
     broken_remotely, fine = queue(home, 2)
@@ -152,7 +153,9 @@ def test_a_failing_run_fails_alone(dispatching, monkeypatch):
     store = home.store()
     wait_for(lambda: store.run(fine)["status"] != "running" and store.run(fine)["status"] != "queued", 180)
     assert store.run(fine)["status"] == "finished"
-    wait_for(lambda: store.run(broken_remotely)["status"] == "failed", 180)  # 60 s was once too few under the full suite
+    wait_for(
+        lambda: store.run(broken_remotely)["status"] == "failed", 180
+    )  # 60 s was once too few under the full suite
     assert "is not a readable checkpoint" in store.run(broken_remotely)["error"]
     assert store.run(unloadable)["status"] == "failed"
     assert store.run(unloadable)["error"] == "CIFAR-10 could not be downloaded (no network)"

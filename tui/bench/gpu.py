@@ -59,7 +59,8 @@ def bench_gpu(device_name: str = "auto", quick: bool = False, data_dir: Path | N
 def real_speedrun(result: dict[str, Any], device, quick: bool, data_dir: Path | None) -> None:
     """The speedrun preset on real CIFAR-10, when the home holds it (the last section: the
     others need no data): its accuracy and seconds, the second of two runs (the first warms up)."""
-    from cifar_tui.engine.data import FOLDER_NAME, load_dataset
+    from cifar_tui.engine.data import FOLDER_NAME
+    from cifar_tui.engine.datasets import load_dataset
     from cifar_tui.engine.train import train
 
     if data_dir is None or not (data_dir / FOLDER_NAME).is_dir():

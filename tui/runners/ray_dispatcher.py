@@ -23,7 +23,7 @@ from dataclasses import replace
 from cifar_tui.engine import ray_backend
 from cifar_tui.engine.checkpoint import checkpoint_path, write_pending
 from cifar_tui.engine.config import RunConfig
-from cifar_tui.engine.data import load_dataset
+from cifar_tui.engine.datasets import load_dataset
 from cifar_tui.engine.events import EpochEnd, RunCancelled, RunFailed, RunInterrupted
 from cifar_tui.engine.worker import describe_error
 from cifar_tui.store.recorder import Recorder

@@ -15,6 +15,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Select, Static, Switch
 
 from cifar_tui.engine.config import PRESETS, SETTINGS, ConfigError, RunConfig
+from cifar_tui.engine.datasets import DATASETS
 from cifar_tui.engine.device_check import device_problem
 from cifar_tui.engine.models import MODELS
 from cifar_tui.engine.sweep import expand, parse_value
@@ -43,20 +44,14 @@ class ModelFileSuggester(Suggester):
 MAX_FORM_RUNS = 1000
 
 
-DATASET_HELP = {
-    "cifar10": "CIFAR-10, downloaded once to <home>/data (170 MB).",
-    "synthetic": "Built in: CIFAR-shaped, learnable, no download.",
-}
-
-
 def help_of(name: str, value: Any = None) -> str:
     """A field's help line; a switch says whether it is on, the dataset describes the chosen one."""
     if name == "model_file":
         return MODEL_FILE_HELP
     if name not in SETTINGS:
         return COPIES_HELP
-    if name == "dataset" and value in DATASET_HELP:
-        return DATASET_HELP[value]
+    if name == "dataset" and value in DATASETS:
+        return DATASETS[value].help
     if isinstance(value, bool):
         return f"{'on ' if value else 'off'} · {SETTINGS[name].help}"
     return SETTINGS[name].help

@@ -1,0 +1,75 @@
+"""Every dataset a run can train on, one DatasetSpec each, as a model is one ModelSpec: the
+config's choices, `cifar-tui datasets`, the form's help line, shell completion and the loader
+come from here. No torch at import: the app reads this without the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+    from cifar_tui.engine.data import Dataset
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    title: str  # what it is, in a few words
+    description: str
+    classes: str  # how many, and where their names come from
+    images: str  # channels x height x width
+    get: str  # how to get it: a download, or where to put the files
+    load: Callable[[Path], Dataset]  # data_dir -> the dataset, as uint8 tensors on the CPU
+
+    @property
+    def help(self) -> str:
+        """The form's line for it: what it is and how to get it, the most useful words first."""
+        return f"{self.title}: {self.get}."
+
+
+def _cifar10(data_dir: Path) -> Dataset:
+    from cifar_tui.engine.data import load_cifar10
+
+    return load_cifar10(data_dir)
+
+
+def _synthetic(data_dir: Path) -> Dataset:
+    from cifar_tui.engine.data import synthetic
+
+    return synthetic()
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    spec.name: spec
+    for spec in (
+        DatasetSpec(
+            "cifar10",
+            "CIFAR-10",
+            "CIFAR-10: 50,000 training and 10,000 test images.",
+            "10, named by the files' batches.meta",
+            "3x32x32",
+            "downloaded once to <home>/data (170 MB), or put cifar-10-python.tar.gz or cifar-10-batches-py/ there",
+            _cifar10,
+        ),
+        DatasetSpec(
+            "synthetic",
+            "Synthetic, CIFAR-shaped",
+            "Built in: CIFAR-shaped and learnable, for trying things without data.",
+            "10, named as CIFAR-10's",
+            "3x32x32",
+            "built in, made in under a second",
+            _synthetic,
+        ),
+    )
+}
+
+
+def load_dataset(name: str, data_dir: Path, device: torch.device | str = "cpu") -> Dataset:
+    """The dataset its declaration loads, on the device."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}")
+    return DATASETS[name].load(Path(data_dir)).to(device)
