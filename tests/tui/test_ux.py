@@ -7,6 +7,7 @@ import pytest
 from textual.widgets import DataTable, Input, Select, Static, Switch
 
 from cifar_tui.engine.config import make_config
+from cifar_tui.engine.datasets import DATASETS
 from cifar_tui.tui.app import CifarApp
 from cifar_tui.tui.live_state import LiveState
 from cifar_tui.tui.screens.help import HelpScreen
@@ -63,7 +64,7 @@ async def test_form_help_follows_the_fields(home):
         assert str(hflip.render()).startswith("off")
         app.query_one("#field-dataset", Select).value = "synthetic"
         await pilot.pause()
-        assert "Built in" in str(app.query_one("#error-dataset", Static).render())
+        assert str(app.query_one("#error-dataset", Static).render()) == DATASETS["synthetic"].help  # its declaration
         app.query_one("#field-lr", Input).value = "fast"
         await pilot.pause()
         await pilot.press("ctrl+s")
