@@ -90,10 +90,6 @@ class LocalWorker:
     def wake(self) -> None:
         self.worker.wake()
 
-    def cancel(self) -> None:
-        """Stop the current run at its next batch (by force after the grace period)."""
-        self.worker.cancel()
-
     def training(self) -> list[int]:
         """The id of the run this worker trains now, if any."""
         current = self.worker.current
