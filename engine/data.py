@@ -1,36 +1,17 @@
-"""CIFAR-10 and the synthetic stand-in, held as uint8 tensors on the training device.
+"""A dataset as uint8 tensors on the training device, the synthetic stand-in, and its batches.
 
 Augmentation and normalisation are tensor ops on a whole batch: no PIL, no DataLoader.
 """
 
 from __future__ import annotations
 
-import hashlib
-import pickle
-import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from cifar_tui.engine.cifar_classes import CLASSES
-from cifar_tui.engine.notices import notice
-
-ARCHIVE_NAME = "cifar-10-python.tar.gz"
-FOLDER_NAME = "cifar-10-batches-py"
-TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
-TEST_FILES = ("test_batch",)
-# torchvision.datasets.CIFAR10's checksums of the official batch files.
-MD5 = {
-    "data_batch_1": "c99cafc152244af753f735de768cd75f",
-    "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
-    "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
-    "data_batch_4": "634d18415352ddfa80567beed471001a",
-    "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
-    "test_batch": "40351d587109b95175f43aff81a1287e",
-}
 
 
 class DatasetUnavailable(RuntimeError):
@@ -57,119 +38,6 @@ class Dataset:
 
     def to(self, device: torch.device | str) -> Dataset:
         return Dataset(self.train.to(device), self.test.to(device), self.classes)
-
-
-# ---------------------------------------------------------------- CIFAR-10
-
-
-def load_cifar10(data_dir: Path) -> Dataset:
-    """Read the batch files from data_dir, extracting a placed tarball or downloading them first."""
-    folder = data_dir / FOLDER_NAME
-    if not all((folder / name).exists() for name in TRAIN_FILES + TEST_FILES):
-        archive = data_dir / ARCHIVE_NAME
-        if not archive.exists():
-            _download(data_dir)
-        _extract(archive, data_dir)
-    return read_batch_folder(folder)
-
-
-def _download(data_dir: Path) -> None:
-    from torchvision.datasets import CIFAR10
-    from torchvision.datasets.utils import download_url
-
-    data_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        download_url(CIFAR10.url, str(data_dir), ARCHIVE_NAME, CIFAR10.tgz_md5)
-    except Exception as error:  # no network, a proxy, a truncated file: all the same to the user
-        (data_dir / ARCHIVE_NAME).unlink(missing_ok=True)
-        raise DatasetUnavailable(
-            f"CIFAR-10 could not be downloaded ({type(error).__name__}); put {ARCHIVE_NAME} "
-            f"or the extracted {FOLDER_NAME}/ in {data_dir}, or use --dataset synthetic"
-        ) from error
-
-
-def _extract(archive: Path, data_dir: Path) -> None:
-    try:
-        with tarfile.open(archive, "r:gz") as tar:
-            tar.extractall(data_dir, filter="data")
-    except (tarfile.TarError, OSError, EOFError) as error:
-        raise DatasetUnavailable(f"{archive} is not a readable CIFAR-10 archive ({error}); replace it") from error
-
-
-def read_batch_folder(folder: Path) -> Dataset:
-    """Read a cifar-10-batches-py folder into uint8 tensors: whatever torchvision's CIFAR10 reads
-    (pickles of either Python, data as an array or nested lists, `labels` or `fine_labels`)."""
-    train, train_changed = _read_batches(folder, TRAIN_FILES)
-    test, test_changed = _read_batches(folder, TEST_FILES)
-    if changed := train_changed + test_changed:  # modified CIFAR variants use the same format
-        notice(
-            f"{_listed(changed)} in {folder} {'differs' if len(changed) == 1 else 'differ'} from the official "
-            "CIFAR-10 files (md5); reading them anyway"
-        )
-    classes = CLASSES
-    meta = folder / "batches.meta"
-    if meta.exists():
-        names = _unpickle(meta).get("label_names")
-        if names:
-            classes = tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names)
-    labels = torch.cat([train.labels, test.labels])
-    if labels.numel() and (labels.min() < 0 or labels.max() >= len(classes)):
-        raise DatasetUnavailable(
-            f"{folder} has labels outside 0..{len(classes) - 1} "
-            f"(found {labels.min().item()}..{labels.max().item()}); the files do not match"
-        )
-    return Dataset(train, test, classes)
-
-
-def _unpickle(path: Path) -> dict:
-    try:
-        with open(path, "rb") as f:
-            entry = pickle.load(f, encoding="latin1")  # as torchvision: str keys from Python 2 pickles too
-    except Exception as error:  # a pickle of garbage can raise almost anything
-        raise DatasetUnavailable(f"{path} is not a CIFAR-10 batch file ({type(error).__name__}: {error})") from None
-    if not isinstance(entry, dict):
-        raise DatasetUnavailable(f"{path} is not a CIFAR-10 batch file (it holds a {type(entry).__name__})")
-    # Keys written as bytes (a Python 3 script copying Python 2 names) read like str keys.
-    return {key.decode("latin1") if isinstance(key, bytes) else key: value for key, value in entry.items()}
-
-
-def _listed(names: list[str]) -> str:
-    """data_batch_1..5 and test_batch."""
-    parts = ["data_batch_1..5"] if set(TRAIN_FILES) <= set(names) else [n for n in names if n in TRAIN_FILES]
-    parts += [n for n in names if n not in TRAIN_FILES]
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-
-
-def _read_batches(folder: Path, names: tuple[str, ...]) -> tuple[Split, list[str]]:
-    """The files' images and labels, and the names of those that are not the official files."""
-    import numpy as np
-
-    images, labels, changed = [], [], []
-    for name in names:
-        path = folder / name
-        if not path.exists():
-            raise DatasetUnavailable(f"{path} is missing; put the whole {FOLDER_NAME}/ folder there")
-        if hashlib.md5(path.read_bytes()).hexdigest() != MD5[name]:
-            changed.append(name)
-        entry = _unpickle(path)
-        targets = entry.get("labels", entry.get("fine_labels"))
-        if "data" not in entry or targets is None:
-            raise DatasetUnavailable(f"{path} is not a CIFAR-10 batch file (it needs 'data' and 'labels')")
-        try:
-            data = np.asarray(entry["data"])
-            if data.dtype != np.uint8:
-                if data.size and (data.min() < 0 or data.max() > 255):
-                    raise ValueError("pixel values outside 0..255")
-                data = data.astype(np.uint8)
-            data = data.reshape(-1, 3, 32, 32)
-            targets = np.asarray(targets, dtype=np.int64).reshape(-1)
-        except (ValueError, TypeError) as error:
-            raise DatasetUnavailable(f"{path}: 'data' is not N images of 3x32x32 bytes ({error})") from None
-        if len(targets) != len(data):
-            raise DatasetUnavailable(f"{path} has {len(data)} images but {len(targets)} labels")
-        images.append(torch.from_numpy(np.ascontiguousarray(data)))
-        labels.append(torch.from_numpy(targets))
-    return Split(torch.cat(images), torch.cat(labels)), changed
 
 
 # ---------------------------------------------------------------- synthetic

@@ -31,10 +31,15 @@ class DatasetSpec:
         return f"{self.title}: {self.get}."
 
 
-def _cifar10(data_dir: Path) -> Dataset:
-    from cifar_tui.engine.data import load_cifar10
+def _cifar(files: str) -> Callable[[Path], Dataset]:
+    """A loader of torchvision's CIFAR files (engine/cifar_files.py), imported when it loads."""
 
-    return load_cifar10(data_dir)
+    def load(data_dir: Path) -> Dataset:
+        from cifar_tui.engine import cifar_files
+
+        return cifar_files.load(getattr(cifar_files, files), data_dir)
+
+    return load
 
 
 def _synthetic(data_dir: Path) -> Dataset:
@@ -53,7 +58,25 @@ DATASETS: dict[str, DatasetSpec] = {
             "10, named by the files' batches.meta",
             "3x32x32",
             "downloaded once to <home>/data (170 MB), or put cifar-10-python.tar.gz or cifar-10-batches-py/ there",
-            _cifar10,
+            _cifar("CIFAR10"),
+        ),
+        DatasetSpec(
+            "cifar100",
+            "CIFAR-100",
+            "CIFAR-100: 50,000 training and 10,000 test images of 100 classes (fine labels).",
+            "100, named by the files' meta (fine_label_names)",
+            "3x32x32",
+            "downloaded once to <home>/data (169 MB), or put cifar-100-python.tar.gz or cifar-100-python/ there",
+            _cifar("CIFAR100"),
+        ),
+        DatasetSpec(
+            "cifar100-coarse",
+            "CIFAR-100, 20 superclasses",
+            "CIFAR-100's images labelled by their 20 superclasses (coarse labels).",
+            "20, named by the files' meta (coarse_label_names)",
+            "3x32x32",
+            "the cifar100 files: downloaded once to <home>/data (169 MB), or put cifar-100-python/ there",
+            _cifar("CIFAR100_COARSE"),
         ),
         DatasetSpec(
             "synthetic",

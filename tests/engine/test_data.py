@@ -5,23 +5,24 @@ import numpy as np
 import pytest
 import torch
 
-from cifar_tui.engine import data
 from cifar_tui.engine.cifar_classes import CLASSES
+from cifar_tui.engine.cifar_files import CIFAR10, CIFAR100, CIFAR100_COARSE, load, read_batch_folder
 from cifar_tui.engine.data import (
-    ARCHIVE_NAME,
-    FOLDER_NAME,
-    TEST_FILES,
-    TRAIN_FILES,
     DatasetUnavailable,
     eval_batches,
-    load_cifar10,
     normalize,
     random_crop,
     random_hflip,
-    read_batch_folder,
     synthetic,
     train_batches,
 )
+
+ARCHIVE_NAME, FOLDER_NAME = "cifar-10-python.tar.gz", "cifar-10-batches-py"
+TRAIN_FILES, TEST_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)), ("test_batch",)
+
+
+def load_cifar10(data_dir):
+    return load(CIFAR10, data_dir)
 
 
 def write_batch_folder(root, per_file=6):
@@ -29,7 +30,7 @@ def write_batch_folder(root, per_file=6):
     folder = root / FOLDER_NAME
     folder.mkdir(parents=True)
     value = 0
-    for name in data.TRAIN_FILES + data.TEST_FILES:
+    for name in TRAIN_FILES + TEST_FILES:
         images = np.stack([np.full(3072, value + i, dtype=np.uint8) for i in range(per_file)])
         labels = [(value + i) % 10 for i in range(per_file)]
         value += per_file
@@ -190,3 +191,74 @@ def test_labels_beyond_the_classes_are_refused(tmp_path):
         pickle.dump({"data": [[0] * 3072], "labels": [10]}, f)
     with pytest.raises(DatasetUnavailable, match="labels outside 0..9"):
         read_batch_folder(folder)
+
+
+def write_cifar100_folder(root, per_file=(7, 3)):
+    """A tiny cifar-100-python/ as the official files are laid out: train, test and meta pickles
+    with fine and coarse labels (image i of a file filled with a value of its own)."""
+    folder = root / "cifar-100-python"
+    folder.mkdir(parents=True)
+    start = 0
+    for name, n in zip(("train", "test"), per_file):
+        data = np.stack([np.full(3072, start + i, dtype=np.uint8) for i in range(n)])
+        fine = [(start + 37 * i) % 100 for i in range(n)]
+        with open(folder / name, "wb") as f:
+            pickle.dump({"data": data, "fine_labels": fine, "coarse_labels": [x // 5 for x in fine]}, f)
+        start += n
+    with open(folder / "meta", "wb") as f:
+        meta = {
+            "fine_label_names": [f"fine{i}" for i in range(100)],
+            "coarse_label_names": [f"super{i}" for i in range(20)],
+        }
+        pickle.dump(meta, f)
+    return folder
+
+
+def test_cifar100_reads_as_torchvision_reads_it(tmp_path, monkeypatch):
+    from torchvision.datasets import CIFAR100 as TorchvisionCIFAR100
+
+    folder = write_cifar100_folder(tmp_path)
+    monkeypatch.setattr(TorchvisionCIFAR100, "_check_integrity", lambda self: True)
+    monkeypatch.setattr("torchvision.datasets.cifar.check_integrity", lambda *args, **kwargs: True)
+    ours = read_batch_folder(folder, CIFAR100)
+    for split, train in ((ours.train, True), (ours.test, False)):
+        theirs = TorchvisionCIFAR100(str(tmp_path), train=train, download=False)
+        assert np.array_equal(split.images.permute(0, 2, 3, 1).numpy(), theirs.data)
+        assert split.labels.tolist() == theirs.targets
+    assert ours.classes == tuple(theirs.classes) and len(ours.classes) == 100
+    coarse = read_batch_folder(folder, CIFAR100_COARSE)
+    assert coarse.classes == tuple(f"super{i}" for i in range(20))
+    assert coarse.train.labels.tolist() == [x // 5 for x in ours.train.labels.tolist()]
+    assert torch.equal(coarse.test.images, ours.test.images)
+
+
+def test_cifar100_from_a_placed_tarball_with_one_notice(tmp_path, capsys):
+    folder = write_cifar100_folder(tmp_path / "src")
+    with tarfile.open(tmp_path / "cifar-100-python.tar.gz", "w:gz") as tar:
+        tar.add(folder, arcname="cifar-100-python")
+    from cifar_tui.engine.datasets import load_dataset
+
+    dataset = load_dataset("cifar100", tmp_path)
+    assert (len(dataset.train), len(dataset.test), len(dataset.classes)) == (7, 3, 100)
+    assert capsys.readouterr().err.splitlines() == [
+        f"cifar-tui: notice: train and test in {tmp_path / 'cifar-100-python'} differ from the official "
+        "CIFAR-100 files (md5); reading them anyway"
+    ]
+
+
+def test_cifar100_without_its_meta_file_says_so(tmp_path):
+    folder = write_cifar100_folder(tmp_path)
+    (folder / "meta").unlink()
+    with pytest.raises(DatasetUnavailable, match="meta is missing or has no 'fine_label_names'"):
+        read_batch_folder(folder, CIFAR100)
+
+
+def test_cifar100_download_failure_says_where_to_put_it(tmp_path, monkeypatch):
+    def no_network(*args, **kwargs):
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr("torchvision.datasets.utils.download_url", no_network)
+    with pytest.raises(
+        DatasetUnavailable, match=f"CIFAR-100 could not be downloaded .*cifar-100-python/ in {tmp_path}"
+    ):
+        load(CIFAR100, tmp_path)

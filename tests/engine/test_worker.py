@@ -38,10 +38,10 @@ def quick(**changes):
 
 
 def test_a_failing_run_becomes_run_failed_and_the_next_still_runs(tmp_path, monkeypatch):
-    def no_network(data_dir):
+    def no_network(files, data_dir):
         raise DatasetUnavailable("no CIFAR-10 here")
 
-    monkeypatch.setattr("cifar_tui.engine.data._download", no_network)
+    monkeypatch.setattr("cifar_tui.engine.cifar_files._download", no_network)
     events = Events()
     bad = Job(1, quick(dataset="cifar10"))
     good = Job(2, quick())

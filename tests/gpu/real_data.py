@@ -36,8 +36,8 @@ import torch
 from profiling import kernel_table  # tests/gpu/profiling.py: a script's folder is on its path
 
 import cifar_tui.engine.train as engine_train
+from cifar_tui.engine.cifar_files import CIFAR10
 from cifar_tui.engine.config import make_config
-from cifar_tui.engine.data import FOLDER_NAME
 from cifar_tui.engine.datasets import load_dataset
 from cifar_tui.engine.events import EpochEnd
 
@@ -256,9 +256,9 @@ def start_presets(home: Path, data_dir: Path, r18_epochs: int) -> list[subproces
     """seed-cnn (10 epochs), seed-resnet (3), seed-resnet18 (3) x 3 seeds through the queue and a
     worker, and resnet18-cifar through `run`, in two processes beside each other."""
     (home / "data").mkdir(parents=True, exist_ok=True)
-    link = home / "data" / FOLDER_NAME
+    link = home / "data" / CIFAR10.folder
     if not link.exists():
-        link.symlink_to(data_dir / FOLDER_NAME)
+        link.symlink_to(data_dir / CIFAR10.folder)
     quick = [] if CUDA else ["--epochs", "1", "--limit-batches", "2"]
     seeds = "0..2" if CUDA else "0"
     for preset in ("seed-cnn", "seed-resnet", "seed-resnet18"):

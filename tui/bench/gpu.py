@@ -59,12 +59,12 @@ def bench_gpu(device_name: str = "auto", quick: bool = False, data_dir: Path | N
 def real_speedrun(result: dict[str, Any], device, quick: bool, data_dir: Path | None) -> None:
     """The speedrun preset on real CIFAR-10, when the home holds it (the last section: the
     others need no data): its accuracy and seconds, the second of two runs (the first warms up)."""
-    from cifar_tui.engine.data import FOLDER_NAME
+    from cifar_tui.engine.cifar_files import CIFAR10
     from cifar_tui.engine.datasets import load_dataset
     from cifar_tui.engine.train import train
 
-    if data_dir is None or not (data_dir / FOLDER_NAME).is_dir():
-        result["skipped"].append(f"speedrun on CIFAR-10 (no {FOLDER_NAME}/ in the home's data folder)")
+    if data_dir is None or not (data_dir / CIFAR10.folder).is_dir():
+        result["skipped"].append(f"speedrun on CIFAR-10 (no {CIFAR10.folder}/ in the home's data folder)")
         return
     if device.type != "cuda" and not quick:
         result["skipped"].append("speedrun on CIFAR-10 (minutes on a CPU; --quick trains 2 batches an epoch)")
