@@ -196,6 +196,7 @@ def train(
             total,
             first_step=state.step,
             memory_total=memory_total(device),
+            classes=data.classes,
         )
     )
     stream = LossStream(run_id, emit, memory=lambda: memory_used(device))

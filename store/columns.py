@@ -73,6 +73,7 @@ COLUMNS: tuple[Column, ...] = (
         "seconds", float, header="Time (s)", short="time s", decimals=1, result=True, per_epoch=True,
         group="mean", at_epoch_end=_OVER_EPOCHS.format("sum(seconds)"),
     ),
+    Column("classes", list, in_table=False, filter=False),  # the dataset's names in label order
     Column("trained_on", str, header="Trained on", source="device", in_table=False),
     Column("created_at", str, in_table=False),
     Column("error", str, filter=False),
@@ -88,6 +89,7 @@ PARTIAL = tuple(c.name for c in COLUMNS if c.partial)
 FOR_TOOLS_ONLY = tuple(c.name for c in COLUMNS if c.for_tools_only)
 FILTER_FIELDS = {c.column: c.type for c in COLUMNS if c.filter}  # by the store's column: device is where it ran
 STORED = tuple(c.column for c in COLUMNS)  # what the run table's SELECT reads
+LISTS = tuple(c.column for c in COLUMNS if c.type is list)  # kept as JSON text
 
 
 def epoch_end_sql() -> str:

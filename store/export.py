@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cifar_tui.engine.cifar_classes import class_names
 from cifar_tui.engine.config import TYPED_FIELDS
 from cifar_tui.store.columns import COLUMNS, FOR_TOOLS_ONLY, MEANS, MEASURES, PARTIAL, PER_EPOCH
 
@@ -78,6 +79,17 @@ def run_record(row: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     record = {c.name: row.get(c.column) for c in COLUMNS}
     record.update({key: value for key, value in config.items() if key not in record})
     return record
+
+
+def history_rows(run: dict[str, Any], epochs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A run's epochs as the history export and `show --json` carry them: the per-class accuracy
+    keyed by class name, in label order."""
+    rows = []
+    for epoch in epochs:
+        acc = epoch.get("class_acc") or []
+        names = class_names(run.get("classes"), len(acc))
+        rows.append({"run_id": run["id"], **epoch, "class_acc": dict(zip(names, acc))})
+    return rows
 
 
 def run_table(records: list[dict[str, Any]], config_columns: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
@@ -149,7 +161,10 @@ def _csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
 
 
 def _flat(value: Any) -> Any:
-    """A list (tags, per-class accuracy) as one CSV cell: its items joined by spaces."""
+    """A list (tags) as one CSV cell, its items joined by spaces; a mapping (per-class accuracy
+    by class name, where names may hold spaces) as JSON."""
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
     return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
 
 

@@ -102,6 +102,7 @@ def started(run: dict[str, Any]) -> RunStarted:
         max(1, total // epochs) if total else 0,
         total,
         memory_total=run.get("memory_total") or 0,
+        classes=tuple(run.get("classes") or ()),
     )
 
 

@@ -19,6 +19,7 @@ soon as the store takes writes again.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue
@@ -268,7 +269,7 @@ def record(store: RunStore, event: Any) -> None:
         case RunStarted():
             db.execute(
                 """UPDATE runs SET status = 'running', device = ?, device_name = ?, params = ?,
-                   total_steps = ?, memory_total = ?, memory_used = NULL,
+                   total_steps = ?, memory_total = ?, memory_used = NULL, classes = ?,
                    started_at = coalesce(started_at, ?), finished_at = NULL, error = NULL, error_detail = NULL
                    WHERE id = ?""",
                 [
@@ -277,6 +278,7 @@ def record(store: RunStore, event: Any) -> None:
                     event.params,
                     event.total_steps,
                     event.memory_total or None,
+                    json.dumps(list(event.classes)) if event.classes else None,
                     now(),
                     event.run_id,
                 ],

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from sqlite_utils import Database
 
 from cifar_tui.engine.config import TYPED_FIELDS, user_model_label
-from cifar_tui.store.columns import MEANS, STORED
+from cifar_tui.store.columns import LISTS, MEANS, STORED
 from cifar_tui.store.epoch_row import parse_row
 from cifar_tui.store.groups import MEASURES, finish_group, group_key, group_sql
 from cifar_tui.store.liveness import owner_alive
@@ -444,7 +444,7 @@ class RunStore:
     def _runs(self, sql: str, params: list) -> list[dict[str, Any]]:
         rows = self._dicts(sql, params)
         for row in rows:
-            row["tags"] = json.loads(row["tags"]) if row.get("tags") else []
+            _parse_lists(row)
         return rows
 
     def run(self, run_id: int) -> dict[str, Any] | None:
@@ -454,7 +454,7 @@ class RunStore:
             return None
         row = rows[0]
         row["config"] = json.loads(row["config"])
-        return row
+        return _parse_lists(row)
 
     def newest_training(self) -> int | None:
         """The run that started training last among those still training (any worker)."""
@@ -631,3 +631,11 @@ def _explain(error: sqlite3.DatabaseError, path: Path | None, busy_timeout_s: fl
     if "disk is full" in text:
         return f"no space left for {path}: free some space, then try again"
     return f"cannot open {path}: {text}"
+
+
+def _parse_lists(row: dict[str, Any]) -> dict[str, Any]:
+    """The list columns (tags, classes) as lists: [] where none was recorded."""
+    for column in LISTS:
+        if column in row:
+            row[column] = json.loads(row[column]) if row[column] else []
+    return row

@@ -187,5 +187,12 @@ def m011_claim_tokens(db: Database) -> None:
     db.execute("UPDATE runs SET claim = 1 WHERE status != 'queued'")
 
 
+@migrations()
+def m012_run_classes(db: Database) -> None:
+    """The class names of the run's dataset, in label order (a JSON list), recorded when it
+    starts: CIFAR-100's hundred, an image folder's. NULL in older runs: CIFAR-10's ten."""
+    db["runs"].add_column("classes", str)
+
+
 # Every migration this version knows, in order (pending() on an empty database lists them all).
 MIGRATION_NAMES = tuple(m.name for m in migrations.pending(Database(memory=True)))

@@ -714,7 +714,7 @@ def check_text(field: str, text: str, limit: int) -> None:
 @click.pass_context
 def export(ctx, filter_words, sort, grouped, varying, fmt, output, ids, history, losses, every) -> None:
     """The run table (or groups, epochs, losses) of the runs a FILTER keeps, as csv, json, md or latex."""
-    from cifar_tui.store.export import HISTORY_KEYS, LOSS_KEYS
+    from cifar_tui.store.export import HISTORY_KEYS, LOSS_KEYS, history_rows
     from cifar_tui.store.export import export as write_table
     from cifar_tui.tui.output_file import OutputFailed, OutputRefused, check_output, write_output
 
@@ -739,10 +739,11 @@ def export(ctx, filter_words, sort, grouped, varying, fmt, output, ids, history,
     if (history or losses) and fmt not in ("csv", "json"):
         raise BadInput("format: --history and --losses write csv or json (tables for tools)")
     if history or losses:
-        run_ids = [r["id"] for r in store.find(filter_text, sort)]
+        runs = store.find(filter_text, sort)
+        run_ids = [r["id"] for r in runs]
         if history:
             columns = list(HISTORY_KEYS)
-            rows = [{"run_id": run_id, **e} for run_id in run_ids for e in store.epochs(run_id)]
+            rows = [row for run in runs for row in history_rows(run, store.epochs(run["id"]))]
         else:
             columns = list(LOSS_KEYS)
             rows = [dict(zip(LOSS_KEYS, row)) for run_id in run_ids for row in store.losses_every(run_id, every)]

@@ -35,6 +35,7 @@ class LiveRun:
     paused: bool = False  # held at its next batch, on request
     memory_used: int = 0  # GPU bytes, as the worker last recorded them (0: a CPU, or not known)
     memory_total: int = 0
+    classes: tuple[str, ...] = ()  # the dataset's names in label order (() from an older row: CIFAR-10's)
     error: str | None = None
     started: float = field(default_factory=time.monotonic)
 
@@ -100,6 +101,7 @@ class LiveState:
                     event.total_steps,
                     event.first_step,
                     memory_total=event.memory_total,
+                    classes=event.classes,
                 )
             case _ if self.run is None or getattr(event, "run_id", None) != self.run.run_id:
                 return

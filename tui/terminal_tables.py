@@ -3,7 +3,6 @@ form group, rows as people read them, and a run as `show` and `show --json` prin
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -12,11 +11,10 @@ from cifar_tui.tui.safe_text import plain, printable
 
 def run_document(row: dict[str, Any], epochs: list[dict[str, Any]]) -> dict[str, Any]:
     """A run as `show --json` prints it: the keys of `runs --json`, then its epochs."""
-    from cifar_tui.store.export import HISTORY_KEYS, run_record
+    from cifar_tui.store.export import HISTORY_KEYS, history_rows, run_record
 
-    row = {**row, "tags": json.loads(row["tags"] or "[]")}
     record = run_record(row, row["config"])
-    record["epochs_history"] = [{k: e.get(k) for k in HISTORY_KEYS if k != "run_id"} for e in epochs]
+    record["epochs_history"] = [{k: e.get(k) for k in HISTORY_KEYS if k != "run_id"} for e in history_rows(row, epochs)]
     return record
 
 
@@ -114,7 +112,7 @@ def print_run(row: dict[str, Any], epochs: list[dict[str, Any]]) -> None:
 
     summary = {key: row[key] for key in ("status", "sweep", "tags", "note", "device_name", "params", *RESULTS, "error")}
     summary["params"] = f"{row['params']:,}" if row["params"] else None
-    summary["tags"] = ", ".join(json.loads(summary["tags"] or "[]")) or None
+    summary["tags"] = ", ".join(summary["tags"]) or None
     note = PARTIAL_NOTE if row.get("eval_images") else None
     print_table(config_rows(row["config"]), title=f"Run {row['id']}: config")
     print_table(

@@ -96,3 +96,15 @@ def test_each_epoch_records_its_confusion_matrix_lr_and_some_wrong_images(tmp_pa
     assert len(pairs) == 6 and all(true != predicted for true, predicted in pairs)
     assert len(base64.b64decode(end.wrong_images)) == 6 * 16 * 16 * 3
     assert 0 < end.lr < 1e-3  # then cosine decays it
+
+
+@pytest.mark.parametrize("model", ["seed-cnn", "resnet18-cifar"])
+def test_a_hundred_class_dataset_gives_every_model_a_hundred_outputs(tmp_path, model):
+    from tests.engine.test_data import write_cifar100_folder
+
+    write_cifar100_folder(tmp_path, per_file=(40, 20))
+    events = run_events(tmp_path, model=model, dataset="cifar100", batch_size=16, limit_batches=2)
+    started, end = events[0], [e for e in events if isinstance(e, EpochEnd)][-1]
+    assert started.classes == tuple(f"fine{i}" for i in range(100))
+    assert len(end.class_acc) == 100 and len(end.confusion) == 100 * 100 and sum(end.confusion) == (end.eval_images or 20)
+    assert max(end.wrong_labels) < 100 and isinstance(events[-1], RunFinished)

@@ -87,3 +87,27 @@ def test_a_resumed_run_drops_losses_after_its_checkpoint(path):
     recorder(RunStarted(run_id, json.dumps(CONFIG), "cpu", "CPU", 1, 5, 10, first_step=5))
     recorder.close()
     assert store.loss_count(run_id) == 5
+
+
+def test_a_runs_class_names_are_recorded_and_name_its_per_class_accuracy(path):
+    from cifar_tui.store.export import history_rows
+    from cifar_tui.store.follower import started
+
+    store = RunStore(path)
+    names = tuple(f"class {i}" for i in range(100))
+    new, old = store.enqueue(CONFIG), store.enqueue(CONFIG)
+    recorder = Recorder(path)
+    for run_id, classes in ((new, names), (old, ())):  # an older worker records no names
+        store.claim(run_id)
+        recorder(RunStarted(run_id, json.dumps(CONFIG), "cpu", "CPU", 1, 3, 3, classes=classes))
+    acc = tuple(float(i) for i in range(100))
+    recorder(EpochEnd(new, 1, 3, 1.0, 1.0, 50.0, acc, 1.0, 10.0))
+    recorder(epoch_end(old, 1, 40.0))
+    recorder.close()
+    assert store.run(new)["classes"] == list(names) and store.run(old)["classes"] == []
+    assert store.find(f"id={new}")[0]["classes"] == list(names)
+    (row,) = history_rows(store.run(new), store.epochs(new))
+    assert list(row["class_acc"].items())[:2] == [("class 0", 0.0), ("class 1", 1.0)] and len(row["class_acc"]) == 100
+    (row,) = history_rows(store.run(old), store.epochs(old))
+    assert list(row["class_acc"])[:2] == ["airplane", "automobile"]  # before names were recorded: CIFAR-10's
+    assert started(store.run(new)).classes == names  # what Live learns of a run another process trains

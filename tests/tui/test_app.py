@@ -426,7 +426,7 @@ async def test_tags_notes_and_names_from_the_runs_tab(runs_home):
         await pilot.pause()
         run = app.store.run(1)
         assert (run["tags"], run["note"], run["name"], run["config"]["name"]) == (
-            '["paper"]',
+            ["paper"],
             "best so far",
             "base <b>line</b>",
             "base <b>line</b>",

@@ -104,6 +104,47 @@ def test_live(snap_compare, snapshot_home, size):
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
+HUNDRED = tuple(f"{kind}_{i}" for i, kind in enumerate(("maple_tree", "oak_tree", "pine_tree", "tulip", "rose") * 20))
+
+
+def hundred_class_events():
+    """Live's events for a CIFAR-100 run: the same losses, a hundred classes, with names."""
+    for event in live_events():
+        if isinstance(event, RunStarted):
+            event = replace(event, config_json=event.config_json.replace('"synthetic"', '"cifar100"'), classes=HUNDRED)
+        elif isinstance(event, EpochEnd):
+            counts = [0] * 10_000
+            for true in range(100):
+                right = 40 + 10 * event.epoch + true % 37
+                counts[true * 100 + true] = right
+                counts[true * 100 + (true + 1 + true % 3) % 100] = 100 - right
+            event = replace(
+                event,
+                class_acc=tuple(counts[i * 101] for i in range(100)),
+                confusion=tuple(counts),
+                wrong_labels=(3, 4, 17, 18, 99, 0, 41, 42, 5, 7, 60, 61),
+            )
+        yield event
+
+
+@pytest.mark.parametrize("size", [(100, 30), (160, 48)])
+def test_live_with_a_hundred_classes(snap_compare, snapshot_home, size):
+    app = CifarApp(snapshot_home, start_engine=False)
+
+    async def run_before(pilot):
+        for event in hundred_class_events():
+            app.live.apply(event)
+        app.action_show_tab("live")
+        await pilot.pause()
+        if size[0] < 160:
+            await pilot.press("v")  # the panels, one key away in a small terminal
+        view = app.query_one(LiveView)
+        view.redraw_chart()
+        await panels_drawn(pilot, view)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
 def test_live_panels_one_key_away_in_a_small_terminal(snap_compare, snapshot_home):
     app = CifarApp(snapshot_home, start_engine=False)
 

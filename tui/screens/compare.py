@@ -13,6 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
+from cifar_tui.engine.cifar_classes import class_names
 from cifar_tui.engine.user_model import source_hash
 from cifar_tui.store.columns import MEANS, MEASURES, RESULTS
 from cifar_tui.store.export import format_value
@@ -75,14 +76,18 @@ class CompareScreen(ModalScreen[None]):
         row = self.query_one("#compare-confusions", Horizontal)
         shown = 0
         for index, (label, runs) in enumerate(entries[:MATRICES]):
-            counts = None
+            counts, names = None, ()
             for run in runs:
                 epochs = self.app.store.epochs(run["id"])
                 if epochs and epochs[-1].get("confusion"):
                     last = epochs[-1]["confusion"]
-                    counts = last if counts is None else [a + b for a, b in zip(counts, last)]
+                    if counts is None:
+                        counts, names = last, class_names(run.get("classes"), len(epochs[-1]["class_acc"]))
+                    elif len(last) == len(counts):  # a group's runs share their dataset
+                        counts = [a + b for a, b in zip(counts, last)]
             if counts is not None:
-                text = Text(label + "\n", style=COLORS[index % len(COLORS)]) + confusion_matrix(counts, len(epochs))
+                matrix = confusion_matrix(counts, len(epochs), names)
+                text = Text(label + "\n", style=COLORS[index % len(COLORS)]) + matrix
                 row.mount(Static(text, classes="compare-confusion"))
                 shown += 1
         row.display = shown > 0

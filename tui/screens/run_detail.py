@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,6 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
+from cifar_tui.engine.cifar_classes import class_names
 from cifar_tui.engine.user_model import source_hash
 from cifar_tui.store.columns import HEADLINE
 from cifar_tui.store.export import format_value
@@ -53,7 +52,7 @@ class RunDetailScreen(ModalScreen[None]):
             self.dismiss()
             return
         error = f"\n[red]{markup_safe(run['error'])}[/]" if run["error"] else ""
-        tags = json.loads(run["tags"] or "[]")
+        tags = run["tags"]
         labels = f" · sweep {markup_safe(run['sweep'])}" if run["sweep"] else ""
         labels += f" · tags: {markup_safe(', '.join(tags))}" if tags else ""
         note = f"\n[i]{markup_safe(run['note'])}[/]" if run["note"] else ""
@@ -91,12 +90,12 @@ class RunDetailScreen(ModalScreen[None]):
         self.query_one("#detail-loss", LossChart).show(
             [Series("loss", xs, ys, color="gray", marker="dot"), Series("smoothed", xs, smooth(ys))]
         )
-        self.show_panels(epochs)
+        self.show_panels(epochs, run["classes"])
         self.query_one("#detail-acc", LossChart).show(
             [Series("test acc", [e["epoch"] for e in epochs], [e["test_acc"] for e in epochs], color="green")]
         )
 
-    def show_panels(self, epochs: list[dict]) -> None:
+    def show_panels(self, epochs: list[dict], recorded_classes: list[str]) -> None:
         """The last epoch's confusion matrix, per-class accuracy and misclassified images."""
         panels = self.query_one("#detail-panels")
         if not epochs or not epochs[-1].get("confusion"):
@@ -104,10 +103,13 @@ class RunDetailScreen(ModalScreen[None]):
             return
         last = epochs[-1]
         previous = epochs[-2]["class_acc"] if len(epochs) > 1 else None
-        self.query_one("#detail-confusion", Static).update(confusion_matrix(last["confusion"], last["epoch"]))
-        self.query_one("#detail-classes", Static).update(class_accuracy(last["class_acc"], previous, last["epoch"]))
+        names = class_names(recorded_classes, len(last["class_acc"]))
+        self.query_one("#detail-confusion", Static).update(confusion_matrix(last["confusion"], last["epoch"], names))
+        self.query_one("#detail-classes", Static).update(
+            class_accuracy(last["class_acc"], previous, last["epoch"], names)
+        )
         images = last.get("wrong_images") or ""
-        self.query_one("#detail-wrong", Static).update(image_strip(images, last["wrong_labels"] or [], 60))
+        self.query_one("#detail-wrong", Static).update(image_strip(images, last["wrong_labels"] or [], 60, names))
 
     def action_source(self) -> None:
         if not self.source:

@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
+from cifar_tui.engine.cifar_classes import class_names
 from cifar_tui.engine.schedule import lr_at
 from cifar_tui.tui.live_state import LiveRun, LiveState
 from cifar_tui.tui.safe_text import markup_safe
@@ -133,13 +134,14 @@ class LiveView(Vertical):
         last = run.epochs[-1] if run.epochs else None
         previous = run.epochs[-2].class_acc if len(run.epochs) > 1 else None
         waiting = Text("after the first epoch", style="dim")
+        names = class_names(run.classes, len(last.class_acc)) if last else ()
         confusion = self.query_one("#confusion", Static)
-        confusion.update(confusion_matrix(last.confusion, last.epoch) if last and last.confusion else waiting)
+        confusion.update(confusion_matrix(last.confusion, last.epoch, names) if last and last.confusion else waiting)
         self.query_one("#class-acc", Static).update(
-            class_accuracy(last.class_acc, previous, last.epoch) if last else waiting
+            class_accuracy(last.class_acc, previous, last.epoch, names) if last else waiting
         )
         images = self.query_one("#wrong-images", Static)
-        images.update(image_strip(last.wrong_images, last.wrong_labels, images.size.width) if last else waiting)
+        images.update(image_strip(last.wrong_images, last.wrong_labels, images.size.width, names) if last else waiting)
 
     def _set(self, selector: str, text: str, fixed_size: bool = False) -> None:
         """Update a Static only when its text changes. A layout pass of the whole screen costs
