@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from cifar_tui.engine.datasets import DATASETS
+from cifar_tui.engine.datasets import CHOICES, takes_path, with_absolute_path
 from cifar_tui.engine.models import MODELS
 from cifar_tui.engine.schedule import SCHEDULES
 from cifar_tui.engine.user_model import UserModelError, is_user_model, read_source
@@ -40,6 +40,7 @@ class Setting:
     unit: str = ""
     examples: tuple[str, ...] = ()  # what shell completion offers for a field without fixed choices
     accepts: Callable[[str], bool] | None = None  # values outside the choices that are valid too
+    accepts_form: str = ""  # how people write those values ("FILE.py:Class")
     internal: bool = False  # filled in by the program, never typed: no flag, no form field
 
     def allowed(self) -> tuple[str, ...]:
@@ -47,10 +48,19 @@ class Setting:
 
 
 def setting(
-    default: Any, help: str, group: str, choices=(), unit: str = "", examples=(), accepts=None, internal=False
+    default: Any,
+    help: str,
+    group: str,
+    choices=(),
+    unit: str = "",
+    examples=(),
+    accepts=None,
+    accepts_form: str = "",
+    internal=False,
 ) -> Any:
     return dataclasses.field(
-        default=default, metadata={"setting": Setting(help, group, choices, unit, examples, accepts, internal)}
+        default=default,
+        metadata={"setting": Setting(help, group, choices, unit, examples, accepts, accepts_form, internal)},
     )
 
 
@@ -62,6 +72,7 @@ class RunConfig:
         "model",
         lambda: tuple(MODELS),
         accepts=is_user_model,
+        accepts_form="FILE.py:Class",
     )
     model_source: str = setting(
         "", "A FILE.py:Class model's source, read when the run is made.", "model", internal=True
@@ -100,7 +111,12 @@ class RunConfig:
         unit="epochs",
     )
     dataset: str = setting(
-        "cifar10", "The images to train and test on (see `cifar-tui datasets`).", "data", lambda: tuple(DATASETS)
+        "cifar10",
+        "The images to train and test on (see `cifar-tui datasets`), or folder:PATH.",
+        "data",
+        lambda: CHOICES,
+        accepts=takes_path,
+        accepts_form="folder:PATH",
     )
     batch_size: int = setting(64, "Images per step.", "data")
     drop_last: bool = setting(False, "Leave out each epoch's last, partial batch.", "data")
@@ -228,7 +244,7 @@ def validate(config: RunConfig) -> None:
             not allowed or value in allowed or bool(setting_of.accepts and setting_of.accepts(value)),
             f.name,
             f"unknown {f.name.replace('_', ' ')} {value!r}; allowed: {', '.join(allowed)}"
-            + (", or FILE.py:Class" if setting_of.accepts else ""),
+            + (f", or {setting_of.accepts_form}" if setting_of.accepts_form else ""),
         )
     _check(1 <= config.epochs <= 10_000, "epochs", f"must be between 1 and 10000 (got {config.epochs})")
     _check(1 <= config.batch_size <= 65_536, "batch_size", f"must be between 1 and 65536 (got {config.batch_size})")
@@ -394,6 +410,10 @@ def make_config(preset: str | None = None, **overrides: Any) -> RunConfig:
             raise ConfigError("preset", f"unknown preset {preset!r}; allowed: {', '.join(PRESETS)}")
         base = dict(PRESETS[preset])
     base.update({key: value for key, value in overrides.items() if value is not None})
+    try:
+        base["dataset"] = with_absolute_path(str(base.get("dataset", "cifar10")), Path.cwd())
+    except ValueError as error:
+        raise ConfigError("dataset", str(error)) from None
     model = str(base.get("model", ""))
     if is_user_model(model) and not base.get("model_source"):
         try:

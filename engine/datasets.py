@@ -23,7 +23,8 @@ class DatasetSpec:
     classes: str  # how many, and where their names come from
     images: str  # channels x height x width
     get: str  # how to get it: a download, or where to put the files
-    load: Callable[[Path], Dataset]  # data_dir -> the dataset, as uint8 tensors on the CPU
+    load: Callable[[Path, str], Dataset]  # (data_dir, PATH or "") -> the dataset, as uint8 tensors on the CPU
+    takes_path: bool = False  # named NAME:PATH (its name is declared as "NAME:PATH")
 
     @property
     def help(self) -> str:
@@ -34,7 +35,7 @@ class DatasetSpec:
 def _cifar(files: str) -> Callable[[Path], Dataset]:
     """A loader of torchvision's CIFAR files (engine/cifar_files.py), imported when it loads."""
 
-    def load(data_dir: Path) -> Dataset:
+    def load(data_dir: Path, path: str) -> Dataset:
         from cifar_tui.engine import cifar_files
 
         return cifar_files.load(getattr(cifar_files, files), data_dir)
@@ -42,11 +43,19 @@ def _cifar(files: str) -> Callable[[Path], Dataset]:
     return load
 
 
-def _synthetic(data_dir: Path) -> Dataset:
+def _synthetic(data_dir: Path, path: str) -> Dataset:
     from cifar_tui.engine.data import synthetic
 
     return synthetic()
 
+
+def _image_folder(data_dir: Path, path: str) -> Dataset:
+    from cifar_tui.engine import image_folder
+
+    return image_folder.load(Path(path), data_dir)
+
+
+IMAGE_FOLDER = "folder:"  # folder:PATH, the image folder at PATH
 
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
@@ -79,6 +88,17 @@ DATASETS: dict[str, DatasetSpec] = {
             _cifar("CIFAR100_COARSE"),
         ),
         DatasetSpec(
+            f"{IMAGE_FOLDER}PATH",
+            "Image folder",
+            "Class folders of PNG or JPEG images under PATH/train and PATH/test (or val, valid), as CINIC-10 "
+            "and ImageFolder lay them out; decoded once and cached in <home>/data.",
+            "as many as train/'s class folders, named by them in sorted order",
+            "3x32x32 (one size for all; other sizes resized to 32x32 once)",
+            "your own folder: folder:PATH",
+            _image_folder,
+            takes_path=True,
+        ),
+        DatasetSpec(
             "synthetic",
             "Synthetic, CIFAR-shaped",
             "Built in: CIFAR-shaped and learnable, for trying things without data.",
@@ -91,8 +111,41 @@ DATASETS: dict[str, DatasetSpec] = {
 }
 
 
+# What --dataset offers by name; NAME:PATH datasets are accepted by their prefix.
+CHOICES = tuple(name for name, spec in DATASETS.items() if not spec.takes_path)
+
+
+def spec_of(dataset: str) -> tuple[DatasetSpec, str] | None:
+    """The declaration a --dataset value names, and its PATH ("" for a plain name); None if none."""
+    if dataset in CHOICES:
+        return DATASETS[dataset], ""
+    prefix, _, path = dataset.partition(":")
+    spec = DATASETS.get(f"{prefix}:PATH")
+    return (spec, path) if spec is not None and path else None
+
+
+def takes_path(dataset: str) -> bool:
+    """folder:PATH and the like: a value the config accepts beside the plain names."""
+    found = spec_of(dataset)
+    return found is not None and found[0].takes_path
+
+
+def with_absolute_path(dataset: str, cwd: Path) -> str:
+    """NAME:PATH with PATH absolute, for a run made in one folder and trained from another (a
+    ValueError in one line when PATH is no folder); any other name as it is."""
+    if not takes_path(dataset):
+        return dataset
+    prefix, _, path = dataset.partition(":")
+    folder = (cwd / Path(path).expanduser()).resolve()
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is not a folder ({prefix}:PATH takes a folder with train/ and test/ in it)")
+    return f"{prefix}:{folder}"
+
+
 def load_dataset(name: str, data_dir: Path, device: torch.device | str = "cpu") -> Dataset:
     """The dataset its declaration loads, on the device."""
-    if name not in DATASETS:
+    found = spec_of(name)
+    if found is None:
         raise ValueError(f"unknown dataset {name!r}")
-    return DATASETS[name].load(Path(data_dir)).to(device)
+    spec, path = found
+    return spec.load(Path(data_dir), path).to(device)

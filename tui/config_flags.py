@@ -54,6 +54,8 @@ def field_value(name: str, kind: type) -> FieldValue:
     setting = SETTINGS[name]
     if name == "model":
         return FieldValue(_KIND[kind], setting.allowed, None, model_completions)
+    if name == "dataset":
+        return FieldValue(_KIND[kind], setting.allowed, None, dataset_completions)
     return FieldValue(_KIND[kind], setting.allowed, lambda: setting.allowed() or setting.examples)
 
 
@@ -84,6 +86,24 @@ def model_completions(incomplete: str) -> list[str]:
         if e.name.startswith(start) and not e.name.startswith(".") and (e.is_dir() or e.suffix == ".py")
     ]
     return [name for name in SETTINGS["model"].allowed() if name.startswith(incomplete)] + files
+
+
+def dataset_completions(incomplete: str) -> list[str]:
+    """The datasets by name, then folder:PATH's folders as the path is typed."""
+    from pathlib import Path
+
+    from cifar_tui.engine.datasets import IMAGE_FOLDER
+
+    names = [name for name in (*SETTINGS["dataset"].allowed(), IMAGE_FOLDER) if name.startswith(incomplete)]
+    if not incomplete.startswith(IMAGE_FOLDER):
+        return names
+    folder, _, start = incomplete[len(IMAGE_FOLDER) :].rpartition("/")
+    try:
+        entries = sorted(Path(folder or ".").expanduser().iterdir())
+    except OSError:
+        return []
+    prefix = IMAGE_FOLDER + (f"{folder}/" if folder else "")
+    return [f"{prefix}{e.name}/" for e in entries if e.is_dir() and e.name.startswith(start) and e.name[0] != "."]
 
 
 def flag(name: str) -> str:

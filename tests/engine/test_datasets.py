@@ -11,7 +11,9 @@ from cifar_tui.tui.views.new_run import help_of
 
 
 def test_the_configs_choices_the_loader_and_the_forms_help_come_from_the_declarations(tmp_path):
-    assert SETTINGS["dataset"].allowed() == tuple(DATASETS) == ("cifar10", "synthetic")
+    assert tuple(DATASETS) == ("cifar10", "cifar100", "cifar100-coarse", "folder:PATH", "synthetic")
+    assert SETTINGS["dataset"].allowed() == ("cifar10", "cifar100", "cifar100-coarse", "synthetic")
+    assert SETTINGS["dataset"].accepts("folder:x") and not SETTINGS["dataset"].accepts("folder:")
     with pytest.raises(ConfigError, match="dataset"):
         make_config(dataset="cifar11")
     assert len(load_dataset("synthetic", tmp_path).train) == 50_000
@@ -28,5 +30,6 @@ def test_the_datasets_command_lists_every_declaration(tmp_path, capsys):
         main(["--home", str(tmp_path), "datasets", "--json"])
     assert ended.value.code == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [(r["name"], r["images"]) for r in rows] == [("cifar10", "3x32x32"), ("synthetic", "3x32x32")]
+    assert [r["name"] for r in rows] == list(DATASETS)
+    assert rows[3]["classes"] == "as many as train/'s class folders, named by them in sorted order"
     assert "cifar-10-batches-py" in rows[0]["get"]

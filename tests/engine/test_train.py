@@ -106,5 +106,7 @@ def test_a_hundred_class_dataset_gives_every_model_a_hundred_outputs(tmp_path, m
     events = run_events(tmp_path, model=model, dataset="cifar100", batch_size=16, limit_batches=2)
     started, end = events[0], [e for e in events if isinstance(e, EpochEnd)][-1]
     assert started.classes == tuple(f"fine{i}" for i in range(100))
-    assert len(end.class_acc) == 100 and len(end.confusion) == 100 * 100 and sum(end.confusion) == (end.eval_images or 20)
+    assert (
+        len(end.class_acc) == 100 and len(end.confusion) == 100 * 100 and sum(end.confusion) == (end.eval_images or 20)
+    )
     assert max(end.wrong_labels) < 100 and isinstance(events[-1], RunFinished)

@@ -146,3 +146,20 @@ def test_the_model_completes_python_files_then_their_classes(tmp_path, monkeypat
     assert offers("nets/wide.py:") == ["nets/wide.py:Wide", "nets/wide.py:build"]
     assert offers("nets/wide.py:W") == ["nets/wide.py:Wide"]
     assert offers("seed-r") == ["seed-resnet"]
+
+
+def test_the_dataset_completes_its_names_then_folder_paths(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cinic" / "train").mkdir(parents=True)
+    (tmp_path / "cinic" / "valid").mkdir()
+    (tmp_path / "cifar.txt").write_text("")
+    run = cli.commands["run"]
+    param = next(p for p in run.params if "--dataset" in p.opts)
+
+    def offers(typed):
+        return [item.value for item in param.type.shell_complete(click.Context(run), param, typed)]
+
+    assert offers("cifar100") == ["cifar100", "cifar100-coarse"]
+    assert offers("f") == ["folder:"]
+    assert offers("folder:") == ["folder:cinic/"]
+    assert offers("folder:cinic/") == ["folder:cinic/train/", "folder:cinic/valid/"]

@@ -214,3 +214,29 @@ async def test_compare_shows_each_runs_confusion_matrix(home):
         await pilot.pause(0.3)
         matrices = app.screen.query(".compare-confusion")
         assert len(matrices) == 2 and all("confusion, epoch 1" in str(m.render()) for m in matrices)
+
+
+async def test_the_form_takes_an_image_folder_and_says_what_is_wrong_beside_it(home, tmp_path, monkeypatch):
+    (tmp_path / "pets" / "train" / "cat").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    app = CifarApp(home, start_engine=False)
+    async with app.run_test(size=(160, 60)) as pilot:
+        await pilot.press("1")
+        field = app.query_one("#field-image_folder", Input)
+        field.value = "nowhere"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        error = app.query_one("#error-image_folder", Static)
+        assert error.has_class("error") and f"{tmp_path / 'nowhere'} is not a folder" in str(error.render())
+        assert app.store.queue() == []
+        field.value = "pets"
+        await pilot.pause()
+        assert not error.has_class("error")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        [queued] = app.store.queue()
+        assert queued["config"]["dataset"] == f"folder:{tmp_path / 'pets'}"  # absolute: a worker elsewhere finds it
+        app.query_one("#field-image_folder", Input).value = ""
+        app.clone_run(queued["id"])  # a clone names the folder again
+        await pilot.pause()
+        assert field.value == str(tmp_path / "pets") and app.query_one("#field-dataset", Select).value == "cifar10"

@@ -15,7 +15,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Select, Static, Switch
 
 from cifar_tui.engine.config import PRESETS, SETTINGS, ConfigError, RunConfig
-from cifar_tui.engine.datasets import DATASETS
+from cifar_tui.engine.datasets import DATASETS, IMAGE_FOLDER
 from cifar_tui.engine.device_check import device_problem
 from cifar_tui.engine.models import MODELS
 from cifar_tui.engine.sweep import expand, parse_value
@@ -26,6 +26,8 @@ from cifar_tui.tui.safe_text import markup_safe
 FIELD_NAMES = [f.name for f in fields(RunConfig) if not SETTINGS[f.name].internal]
 COPIES_HELP = "N runs with seeds seed, seed+1, …"
 MODEL_FILE_HELP = "or FILE.py:Class of your own (tab completes)"
+IMAGE_FOLDER_HELP = "or a folder of your own: class folders of images in train/ and test/"
+EXTRA_FIELDS = ("model_file", "image_folder", "copies")  # form fields that are not config fields
 
 
 class ModelFileSuggester(Suggester):
@@ -48,6 +50,8 @@ def help_of(name: str, value: Any = None) -> str:
     """A field's help line; a switch says whether it is on, the dataset describes the chosen one."""
     if name == "model_file":
         return MODEL_FILE_HELP
+    if name == "image_folder":
+        return IMAGE_FOLDER_HELP
     if name not in SETTINGS:
         return COPIES_HELP
     if name == "dataset" and value in DATASETS:
@@ -112,6 +116,11 @@ class NewRunForm(Widget):
                             compact=True,
                         )
                         yield Static(MODEL_FILE_HELP, classes="help", id="error-model_file")
+                if name == "dataset":
+                    with Horizontal(classes="field", id="row-image_folder"):
+                        yield Static("image folder", classes="name")
+                        yield Input("", id="field-image_folder", placeholder="path/to/folder", compact=True)
+                        yield Static(IMAGE_FOLDER_HELP, classes="help", id="error-image_folder")
             with Horizontal(classes="field"):
                 yield Static("copies", classes="name")
                 yield Input("1", id="copies", select_on_focus=True, compact=True)
@@ -151,6 +160,12 @@ class NewRunForm(Widget):
         self._recorded_source = (str(merged["model"]), str(merged.get("model_source", ""))) if user_model else None
         if user_model:
             merged["model"] = RunConfig().model
+        folder = str(merged["dataset"]).startswith(IMAGE_FOLDER)
+        self.query_one("#field-image_folder", Input).value = (
+            str(merged["dataset"])[len(IMAGE_FOLDER) :] if folder else ""
+        )
+        if folder:
+            merged["dataset"] = RunConfig().dataset
         for name in FIELD_NAMES:
             widget = self.query_one(f"#field-{name}")
             value = merged[name]
@@ -174,11 +189,14 @@ class NewRunForm(Widget):
             recorded = getattr(self, "_recorded_source", None)
             if recorded is not None and recorded[0] == model_file:
                 values["model_source"] = recorded[1]  # a clone trains the recorded source, not today's file
+        image_folder = self.query_one("#field-image_folder", Input).value.strip()
+        if image_folder:
+            values["dataset"] = IMAGE_FOLDER + image_folder
         return values
 
     def clear_errors(self) -> None:
         self._wrong.clear()
-        for name in FIELD_NAMES + ["model_file", "copies"]:
+        for name in FIELD_NAMES + list(EXTRA_FIELDS):
             self.restore_help(name)
 
     def restore_help(self, name: str) -> None:
@@ -196,7 +214,7 @@ class NewRunForm(Widget):
     def _field_changed(self, event) -> None:
         """A fixed field loses its error; a switch and the dataset keep their help line true."""
         name = (event.control.id or "").removeprefix("field-")
-        if name in FIELD_NAMES or name in ("model_file", "copies"):
+        if name in FIELD_NAMES or name in EXTRA_FIELDS:
             fixed = name in self._wrong and event.control.value != self._wrong[name]
             if fixed or isinstance(event, Switch.Changed) or name == "dataset":
                 self._wrong.pop(name, None)
@@ -221,6 +239,8 @@ class NewRunForm(Widget):
             field = error.field if error.field in FIELD_NAMES else "name"
             if field == "model" and self.query_one("#field-model_file", Input).value.strip():
                 field = "model_file"
+            if field == "dataset" and self.query_one("#field-image_folder", Input).value.strip():
+                field = "image_folder"
             self.show_error(field, str(error).split(": ", 1)[1])
             return
         for config in configs:
