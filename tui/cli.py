@@ -802,6 +802,22 @@ def bench_store_command(quick: bool) -> None:
     print_result(bench_store(quick), "Store at scale")
 
 
+@bench.command("datasets")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--batches", type=click.IntRange(1, 100_000), default=150, show_default=True)
+@click.pass_obj
+def bench_datasets_command(home: Home, names: tuple[str, ...], device: str, batches: int) -> None:
+    """Each dataset's load time and training speed (seed-cnn), against the first named:
+    `cifar-tui bench datasets cifar10 cifar100 folder:PATH`."""
+    from cifar_tui.tui.bench.datasets import bench_datasets
+    from cifar_tui.tui.bench.report import print_result
+
+    configs = [make_config(dataset=name, device=device) for name in names]  # each mistake in one line first
+    check_device(configs[0])
+    print_result(bench_datasets([c.dataset for c in configs], home.data_dir, device, batches), "Datasets")
+
+
 @bench.command("ui")
 @click.option("--runs", type=click.IntRange(SMALL_STORE + 1, 100_000), default=10_000, show_default=True)
 def bench_ui_command(runs: int) -> None:

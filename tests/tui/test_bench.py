@@ -92,3 +92,27 @@ def test_bench_gpu_trains_the_speedrun_on_cifar10_when_the_home_holds_it(tmp_pat
     real_speedrun(result, torch.device("cpu"), True, tmp_path)
     line = result["speedrun on CIFAR-10"]
     assert line["images"] == 150 and 0 <= line["test_acc"] <= 100 and line["train_s"] > 0
+
+
+def test_bench_datasets_loads_each_twice_and_compares_their_speeds(capsys, tmp_path):
+    from tests.engine.test_image_folder import make_folder
+
+    folder = make_folder(tmp_path / "pets", per_class=40)
+    home = ("--home", str(tmp_path / "home"))
+    status, out, err = cifar_tui(capsys, *home, "bench", "datasets", "synthetic", f"folder:{folder}", "--batches", "2")
+    result = last_json(out)
+    assert status == 0 and result["synthetic speed vs synthetic"] == 1.0
+    ratio = result[f"folder:{folder} speed vs synthetic"]
+    assert ratio == pytest.approx(result[f"folder:{folder} img_s"] / result["synthetic img_s"], rel=0.01)
+    assert len(result[f"folder:{folder} load_s (first, again)"].split(", ")) == 2
+    assert (
+        "decoding the 126 images" in err and (tmp_path / "home" / "data" / "image-folders").is_dir()
+    )  # once: the second load read the cache
+
+
+def test_bench_datasets_refuses_an_unknown_dataset_in_one_line(capsys):
+    status, _, err = cifar_tui(capsys, "bench", "datasets", "cifar10", "imagenet")
+    assert status == 2 and err.strip().splitlines() == [
+        "cifar-tui: error: dataset: unknown dataset 'imagenet'; allowed: cifar10, cifar100, cifar100-coarse, "
+        "synthetic, or folder:PATH"
+    ]

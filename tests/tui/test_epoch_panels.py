@@ -58,3 +58,10 @@ def test_misclassified_images_carry_their_datasets_names():
     assert strip.splitlines()[-1].strip() == "name41→name07"
     strip = image_strip(base64.b64encode(image).decode(), [3, 5], 60, CLASSES).plain
     assert strip.splitlines()[-1].strip() == "cat→dog"
+
+
+def test_a_folders_hostile_class_names_reach_no_terminal():
+    names = ("\x1b[2Jcat", "dog\x07") + tuple(f"c{i}" for i in range(10))
+    counts = diagonal_confusion(12, [(0, 1, 5)])
+    text = confusion_matrix(counts, 1, names).plain + class_accuracy([50.0] * 12, None, 1, names).plain
+    assert "\x1b" not in text and "\x07" not in text and "\\x1b[2Jcat" in text

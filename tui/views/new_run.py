@@ -26,7 +26,7 @@ from cifar_tui.tui.safe_text import markup_safe
 FIELD_NAMES = [f.name for f in fields(RunConfig) if not SETTINGS[f.name].internal]
 COPIES_HELP = "N runs with seeds seed, seed+1, …"
 MODEL_FILE_HELP = "or FILE.py:Class of your own (tab completes)"
-IMAGE_FOLDER_HELP = "or a folder of your own: class folders of images in train/ and test/"
+IMAGE_FOLDER_HELP = "or a folder with train/ and test/ of class folders"
 EXTRA_FIELDS = ("model_file", "image_folder", "copies")  # form fields that are not config fields
 
 

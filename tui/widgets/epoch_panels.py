@@ -12,6 +12,7 @@ from rich.style import Style
 from rich.text import Text
 
 from cifar_tui.engine.cifar_classes import CLASSES
+from cifar_tui.tui.safe_text import printable
 
 SHORT = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -33,8 +34,9 @@ ENDS_SHOWN = 5  # worst and best classes in the many-class view of per-class acc
 
 
 def short_names(classes: Sequence[str]) -> tuple[str, ...]:
-    """CIFAR-10's names as its panels have always shown them; other datasets' as they are."""
-    return SHORT if tuple(classes) == CLASSES else tuple(classes)
+    """CIFAR-10's names as its panels have always shown them; other datasets' as they are, but
+    with control characters escaped (a folder's names are anyone's)."""
+    return SHORT if tuple(classes) == CLASSES else tuple(printable(name) for name in classes)
 
 
 def confusion_matrix(counts: Sequence[int], epoch: int, classes: Sequence[str] = CLASSES) -> Text:
@@ -86,7 +88,7 @@ def class_accuracy(
 ) -> Text:
     """Each class's accuracy as a bar, with its change since the previous epoch; past GRID_UP_TO
     classes, the worst and the best ENDS_SHOWN."""
-    names = classes if len(classes) == len(class_acc) else tuple(str(i) for i in range(len(class_acc)))
+    names = tuple(map(printable, classes)) if len(classes) == len(class_acc) else tuple(map(str, range(len(class_acc))))
     order = list(range(len(class_acc)))
     text = Text.assemble((f"per-class acc, epoch {epoch}", "bold"), "\n")
     if len(order) > GRID_UP_TO:
