@@ -86,7 +86,9 @@ def test_images_of_another_size_are_resized_once(tmp_path, capsys):
     dataset = load_dataset(f"folder:{folder}", tmp_path / "home")
     assert dataset.train.images.shape == (9, 3, 32, 32)
     assert capsys.readouterr().err.splitlines() == [
-        f"cifar-tui: notice: {folder}'s images are 64x64; resized to 32x32 once (the cache keeps them)"
+        f"cifar-tui: notice: decoding the 15 images of {folder} once (later runs read them from "
+        f"{tmp_path / 'home' / 'image-folders'})",
+        f"cifar-tui: notice: {folder}'s images are 64x64; resized to 32x32 once (the cache keeps them)",
     ]
 
 
