@@ -10,6 +10,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from cifar_tui.engine import eval_sets
 from cifar_tui.engine.datasets import CHOICES, takes_path, with_absolute_path
 from cifar_tui.engine.models import MODELS
 from cifar_tui.engine.schedule import SCHEDULES
@@ -126,6 +127,14 @@ class RunConfig:
     )
     crop: bool = setting(False, "Random crops of the 4-pixel padded image.", "data")
     translate: int = setting(0, "Random shifts of up to N pixels, edges mirrored.", "data", unit="pixels")
+    eval_on: str = setting(
+        "",
+        "Held-out sets, tested at the end: cifar10.1:PATH, cifar10-c:PATH[#fog+snow][@1+5], folder:PATH, "
+        "or a dataset's name (its test split); comma-separated.",
+        "data",
+        examples=("cifar10.1:", "cifar10-c:", "folder:", "cifar10"),
+    )
+    eval_every_epoch: bool = setting(False, "Evaluate the --eval-on sets at every epoch's end too.", "data")
     tta: str = setting(
         "off",
         "Test-time augmentation of the last epoch's evaluation: average the logits of flipped (and shifted) "
@@ -246,6 +255,11 @@ def validate(config: RunConfig) -> None:
             f"unknown {f.name.replace('_', ' ')} {value!r}; allowed: {', '.join(allowed)}"
             + (f", or {setting_of.accepts_form}" if setting_of.accepts_form else ""),
         )
+    if config.eval_on:
+        try:
+            eval_sets.parse_list(config.eval_on)
+        except eval_sets.EvalSetError as error:
+            raise ConfigError("eval_on", str(error)) from None
     _check(1 <= config.epochs <= 10_000, "epochs", f"must be between 1 and 10000 (got {config.epochs})")
     _check(1 <= config.batch_size <= 65_536, "batch_size", f"must be between 1 and 65536 (got {config.batch_size})")
     _check(0 < config.lr <= 10, "lr", f"must be > 0 and <= 10 (got {config.lr})")
@@ -414,6 +428,11 @@ def make_config(preset: str | None = None, **overrides: Any) -> RunConfig:
         base["dataset"] = with_absolute_path(str(base.get("dataset", "cifar10")), Path.cwd())
     except ValueError as error:
         raise ConfigError("dataset", str(error)) from None
+    if base.get("eval_on"):
+        try:
+            base["eval_on"] = eval_sets.checked(str(base["eval_on"]), Path.cwd())
+        except eval_sets.EvalSetError as error:
+            raise ConfigError("eval_on", str(error)) from None
     model = str(base.get("model", ""))
     if is_user_model(model) and not base.get("model_source"):
         try:

@@ -100,4 +100,26 @@ class RunLost:
     reason: str
 
 
-Event = RunStarted | Losses | EpochEnd | RunFinished | RunFailed | RunCancelled | RunPaused | RunInterrupted | RunLost
+@dataclass(frozen=True)
+class Evaluated:
+    """A held-out set's figures (--eval-on) at an epoch's end: each part's and the summary's."""
+
+    run_id: int
+    epoch: int
+    label: str  # the set's columns' prefix: cifar10.1, cifar10-c, cinic-test
+    parts: tuple[tuple[str, int, float, float], ...]  # (part: "" or "fog/3", images, acc %, loss)
+    summary: tuple[tuple[str, float], ...]  # acc, loss, gap (test acc minus acc); s1..s5 for CIFAR-10-C
+
+
+Event = (
+    RunStarted
+    | Losses
+    | EpochEnd
+    | Evaluated
+    | RunFinished
+    | RunFailed
+    | RunCancelled
+    | RunPaused
+    | RunInterrupted
+    | RunLost
+)

@@ -30,16 +30,38 @@ TEST_NAMES = ("test", "val", "valid")  # the first present is the test split
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 SIDE = 32  # what every built-in model takes
 CACHE_FOLDER = "image-folders"
-CACHE_VERSION = 1  # bumped when the cache's layout or the decoding changes
+CACHE_VERSION = 2  # bumped when the cache's layout or the decoding changes
 CHUNK = 2_000  # images resized at a time
 MIN_PER_PROCESS = 2_000  # for fewer images a process costs more to start than it saves
 
 
 def load(folder: Path, data_dir: Path) -> Dataset:
-    """The folder's images as a Dataset, from the cache when the folder has not changed."""
-    listing = list_images(folder)
+    """The folder's train and test splits as a Dataset, from the cache when the folder has not changed."""
+    train, test = folder / "train", _test_split_of(folder)
+    if not train.is_dir() or test is None:
+        raise DatasetUnavailable(
+            f"{folder} needs a train/ folder and a test/ (or val/, valid/) folder of class folders"
+        )
+    classes, splits = _load_splits(folder, {"train": train, "test": test}, data_dir)
+    return Dataset(splits["train"], splits["test"], classes)
+
+
+def load_test_folder(folder: Path, data_dir: Path) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
+    """An evaluation set's folder (--eval-on folder:PATH): its test/ (val/, valid/) split, or its
+    own class folders; (images, labels, its class names)."""
+    classes, splits = _load_splits(folder, {"test": _test_split_of(folder) or folder}, data_dir)
+    return splits["test"].images, splits["test"].labels, classes
+
+
+def _test_split_of(folder: Path) -> Path | None:
+    return next((folder / name for name in TEST_NAMES if (folder / name).is_dir()), None)
+
+
+def _load_splits(folder: Path, split_folders: dict[str, Path], data_dir: Path) -> tuple[tuple[str, ...], dict]:
+    listing = list_images(split_folders)
     key = _fingerprint(listing)
-    cache = data_dir / CACHE_FOLDER / f"{hashlib.sha256(str(folder).encode()).hexdigest()[:16]}.pt"
+    which = f"{folder}|{','.join(f'{name}={path}' for name, path in split_folders.items())}"
+    cache = data_dir / CACHE_FOLDER / f"{hashlib.sha256(which.encode()).hexdigest()[:16]}.pt"
     cached = _read_cache(cache, key)
     if cached is not None:
         return cached
@@ -48,33 +70,28 @@ def load(folder: Path, data_dir: Path) -> Dataset:
     else:
         images = sum(len(files) for files in listing[1].values())
         notice(f"decoding the {images:,} images of {folder} once (later runs read them from {cache.parent})")
-    dataset = _decode(folder, listing)
-    _write_cache(cache, key, dataset)
-    return dataset
+    splits = _decode(folder, listing)
+    _write_cache(cache, key, listing[0], splits)
+    return listing[0], splits
 
 
 File = tuple[str, int, int, int]  # path, label, size, modification time (ns)
 Listing = tuple[tuple[str, ...], dict[str, list[File]]]  # the class names, and each split's files
 
 
-def list_images(folder: Path) -> Listing:
-    """The class names (train/'s folders, sorted) and each split's files with their labels."""
-    train = folder / "train"
-    test = next((folder / name for name in TEST_NAMES if (folder / name).is_dir()), None)
-    if not train.is_dir() or test is None:
-        raise DatasetUnavailable(
-            f"{folder} needs a train/ folder and a test/ (or val/, valid/) folder of class folders"
-        )
-    classes = tuple(sorted(entry.name for entry in os.scandir(train) if entry.is_dir()))
+def list_images(split_folders: dict[str, Path]) -> Listing:
+    """The class names (the first split's folders, sorted) and each split's files with their labels."""
+    first = next(iter(split_folders.values()))
+    classes = tuple(sorted(entry.name for entry in os.scandir(first) if entry.is_dir()))
     if not classes:
-        raise DatasetUnavailable(f"{train} holds no class folders (train/<class>/<image>.png or .jpg)")
+        raise DatasetUnavailable(f"{first} holds no class folders (<class>/<image>.png or .jpg)")
     index = {name: label for label, name in enumerate(classes)}
-    splits: dict[str, list[tuple[Path, int]]] = {}
-    for split in (train, test):
+    splits: dict[str, list[File]] = {}
+    for split_name, split in split_folders.items():
         files = []
         for name in sorted(entry.name for entry in os.scandir(split) if entry.is_dir()):
             if name not in index:
-                raise DatasetUnavailable(f"{split / name} is a class that {train} lacks; add it there or remove it")
+                raise DatasetUnavailable(f"{split / name} is a class that {first} lacks; add it there or remove it")
             label = index[name]
             images = sorted(
                 (entry.path, label, stat.st_size, stat.st_mtime_ns)
@@ -87,8 +104,8 @@ def list_images(folder: Path) -> Listing:
             files += images
         if not files:
             raise DatasetUnavailable(f"{split} holds no class folders of images")
-        splits[split.name] = files
-    return classes, {"train": splits["train"], "test": splits[test.name]}
+        splits[split_name] = files
+    return classes, splits
 
 
 def _fingerprint(listing: Listing) -> str:
@@ -99,45 +116,32 @@ def _fingerprint(listing: Listing) -> str:
     return digest.hexdigest()
 
 
-def _read_cache(cache: Path, key: str) -> Dataset | None:
+def _read_cache(cache: Path, key: str) -> tuple[tuple[str, ...], dict[str, Split]] | None:
     try:
         saved = torch.load(cache, weights_only=True)
         if saved["key"] != key:
             return None
-        return Dataset(
-            Split(saved["train_images"], saved["train_labels"]),
-            Split(saved["test_images"], saved["test_labels"]),
-            tuple(saved["classes"]),
-        )
+        return tuple(saved["classes"]), {name: Split(*tensors) for name, tensors in saved["splits"].items()}
     except Exception:  # none yet, or one cut short, or of another version: decode again
         return None
 
 
-def _write_cache(cache: Path, key: str, dataset: Dataset) -> None:
+def _write_cache(cache: Path, key: str, classes: tuple[str, ...], splits: dict[str, Split]) -> None:
     """Written whole or not at all (a temporary file renamed over it); a full disk only costs the
     next run a decode."""
     temporary = cache.with_suffix(f".{os.getpid()}.tmp")
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(
-            {
-                "key": key,
-                "classes": list(dataset.classes),
-                "train_images": dataset.train.images,
-                "train_labels": dataset.train.labels,
-                "test_images": dataset.test.images,
-                "test_labels": dataset.test.labels,
-            },
-            temporary,
-        )
+        saved = {name: (split.images, split.labels) for name, split in splits.items()}
+        torch.save({"key": key, "classes": list(classes), "splits": saved}, temporary)
         os.replace(temporary, cache)
     except OSError as error:
         temporary.unlink(missing_ok=True)
         notice(f"the decoded images could not be cached in {cache.parent} ({error.strerror or error})")
 
 
-def _decode(folder: Path, listing: Listing) -> Dataset:
-    classes, splits = listing
+def _decode(folder: Path, listing: Listing) -> dict[str, Split]:
+    _, splits = listing
     paths = [file[0] for files in splits.values() for file in files]
     try:
         parts = _decode_all(paths)
@@ -157,9 +161,11 @@ def _decode(folder: Path, listing: Listing) -> Dataset:
     if images.shape[2:] != (SIDE, SIDE):
         notice(f"{folder}'s images are {size(images.shape[1:])}; resized to {SIDE}x{SIDE} once (the cache keeps them)")
         images = _resize(images)
-    n_train = len(splits["train"])
-    labels = [torch.tensor([file[1] for file in files], dtype=torch.int64) for files in splits.values()]
-    return Dataset(Split(images[:n_train], labels[0]), Split(images[n_train:], labels[1]), classes)
+    out, start = {}, 0
+    for name, files in splits.items():
+        labels = torch.tensor([file[1] for file in files], dtype=torch.int64)
+        out[name], start = Split(images[start : start + len(files)], labels), start + len(files)
+    return out
 
 
 def _resize(images: torch.Tensor) -> torch.Tensor:

@@ -18,7 +18,7 @@ from typing import Any
 from cifar_tui.engine.config import FIELD_TYPES, ConfigError, RunConfig, make_config
 
 MAX_RUNS = 10_000  # one sweep; more is almost surely a typo in a range
-NEVER_SPLIT = ("name", "model_source")  # a label (and source text) may hold commas
+NEVER_SPLIT = ("name", "model_source", "eval_on")  # a label (and source text) may hold commas
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,8 @@ from cifar_tui.engine.device import (
     start_peak_memory,
 )
 from cifar_tui.engine.events import EpochEnd, Event, RunCancelled, RunFinished, RunStarted
+from cifar_tui.engine.held_out import evaluate_sets
+from cifar_tui.engine.held_out import prepare as prepare_held_out
 from cifar_tui.engine.lookahead import Lookahead
 from cifar_tui.engine.loss_stream import LossStream
 from cifar_tui.engine.models import build_model, count_parameters
@@ -168,6 +170,7 @@ def train(
     torch.manual_seed(config.seed)
     if data is None:
         data = load_dataset(config.dataset, data_dir, device)
+    held_out = prepare_held_out(config.eval_on, data.classes, data_dir) if config.eval_on else []
     ckpt_path = checkpoint_path(checkpoint_dir, run_id) if checkpoint_dir else None
     speed = resolve_compile(config, device)  # how each step runs; checkpoints and events keep `config`
     drop_last = config.drop_last or speed.compile == "cudagraphs"  # a CUDA graph replays one batch shape
@@ -244,6 +247,10 @@ def train(
                 checkpoint=str(ckpt_path) if pending else "",
             )
         )
+        if held_out and (config.eval_every_epoch or epoch == config.epochs):
+            evaluate_sets(
+                held_out, scorer(state.model, len(data.classes), evaluated_as), device, run_id, epoch, test_acc, emit
+            )
     emit(RunFinished(run_id, test_acc, test_loss, time.perf_counter() - run_start))
 
 
@@ -413,6 +420,16 @@ def augmented_logits(model: nn.Module, inputs: torch.Tensor, config: RunConfig) 
     h, w = inputs.shape[2:]
     shifted = 0.5 * mirrored(padded[:, :, :h, :w]) + 0.5 * mirrored(padded[:, :, 2:, 2:])
     return 0.5 * mirrored(inputs) + 0.5 * shifted
+
+
+def scorer(model: nn.Module, num_classes: int, config: RunConfig) -> Callable[[Split], tuple[float, float]]:
+    """(accuracy %, loss) of the model on a split, evaluated as `config` says (its TTA)."""
+
+    def score(split: Split) -> tuple[float, float]:
+        figures = evaluate(model, split, num_classes, config)
+        return figures.acc, figures.loss
+
+    return score
 
 
 WRONG_SHOWN = 6  # misclassified test images recorded per epoch (16x16: 768 bytes each), for Live's strip

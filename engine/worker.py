@@ -15,6 +15,7 @@ from cifar_tui.engine.checkpoint import CheckpointError
 from cifar_tui.engine.config import RunConfig
 from cifar_tui.engine.data import Dataset, DatasetUnavailable
 from cifar_tui.engine.device import DeviceUnavailable
+from cifar_tui.engine.eval_sets import EvalSetError
 from cifar_tui.engine.events import Event, RunFailed
 from cifar_tui.engine.loss_stream import Diverged
 from cifar_tui.engine.run_control import RunControl
@@ -36,7 +37,7 @@ def describe_error(error: BaseException, config: RunConfig) -> str:
         return f"CUDA out of memory at batch size {config.batch_size}; try a smaller --batch-size"
     if isinstance(error, Diverged):
         return f"diverged: {error}"
-    if isinstance(error, (DatasetUnavailable, DeviceUnavailable, CheckpointError, UserModelError)):
+    if isinstance(error, (DatasetUnavailable, DeviceUnavailable, CheckpointError, UserModelError, EvalSetError)):
         return str(error)
     if isinstance(error, OSError) and error.errno == errno.ENOSPC:
         return f"no space left on {error.filename or 'the disk'}; free some space, then resume the run"

@@ -9,6 +9,7 @@ that measures it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -73,7 +74,8 @@ COLUMNS: tuple[Column, ...] = (
         "seconds", float, header="Time (s)", short="time s", decimals=1, result=True, per_epoch=True,
         group="mean", at_epoch_end=_OVER_EPOCHS.format("sum(seconds)"),
     ),
-    Column("classes", list, in_table=False, filter=False),  # the dataset's names in label order
+    Column("classes", list, in_table=False, filter=False),
+    Column("evals", dict, in_table=False, filter=False),  # held-out sets' summaries; flat as LABEL_KEY columns  # the dataset's names in label order
     Column("trained_on", str, header="Trained on", source="device", in_table=False),
     Column("created_at", str, in_table=False),
     Column("error", str, filter=False),
@@ -89,7 +91,43 @@ PARTIAL = tuple(c.name for c in COLUMNS if c.partial)
 FOR_TOOLS_ONLY = tuple(c.name for c in COLUMNS if c.for_tools_only)
 FILTER_FIELDS = {c.column: c.type for c in COLUMNS if c.filter}  # by the store's column: device is where it ran
 STORED = tuple(c.column for c in COLUMNS)  # what the run table's SELECT reads
-LISTS = tuple(c.column for c in COLUMNS if c.type is list)  # kept as JSON text
+LISTS = {c.column: c.type for c in COLUMNS if c.type in (list, dict)}  # kept as JSON text
+
+
+# Held-out sets' figures (--eval-on): LABEL_KEY, such as cifar10.1_acc, cifar10-c_s3, cinic-test_gap,
+# read from the runs' `evals` JSON. Declared here once, by pattern: the sets are the user's.
+EVAL_KEYS = ("acc", "gap", "loss", "s1", "s2", "s3", "s4", "s5")
+EVAL_COLUMN = re.compile(rf"^([a-z0-9][a-z0-9.-]*)_({'|'.join(EVAL_KEYS)})$")
+EVAL_DECIMALS = {"loss": 4}  # the rest are percentages or points: 2
+
+
+def eval_sql(column: str) -> str | None:
+    """The SQL of a held-out set's figure (cifar10.1_acc), or None if the name is no such column."""
+    match = EVAL_COLUMN.match(column)
+    return f"json_extract(evals, '$.\"{match[1]}\".{match[2]}')" if match else None
+
+
+EVAL_HEADERS = {"acc": ("acc. (%)", "%"), "gap": ("gap (points)", "gap"), "loss": ("loss", "loss")}
+
+
+def eval_header(column: str, short: bool = False) -> str | None:
+    """cifar10.1_acc: "cifar10.1 acc. (%)" (short: "cifar10.1 %"); cifar10-c_s3: "cifar10-c sev. 3 acc. (%)"."""
+    match = EVAL_COLUMN.match(column)
+    if not match:
+        return None
+    label, key = match[1], match[2]
+    words = EVAL_HEADERS.get(key) or (f"sev. {key[1]} acc. (%)", f"s{key[1]} %")
+    return f"{label} {words[1 if short else 0]}"
+
+
+def eval_columns(evals: dict | None) -> dict[str, float]:
+    """A run's held-out figures as flat columns, sets in name order, keys in EVAL_KEYS order."""
+    return {
+        f"{label}_{key}": figures[key]
+        for label, figures in sorted((evals or {}).items())
+        for key in EVAL_KEYS
+        if key in figures
+    }
 
 
 def epoch_end_sql() -> str:

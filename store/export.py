@@ -18,7 +18,18 @@ from typing import Any
 
 from cifar_tui.engine.cifar_classes import class_names
 from cifar_tui.engine.config import TYPED_FIELDS
-from cifar_tui.store.columns import COLUMNS, FOR_TOOLS_ONLY, MEANS, MEASURES, PARTIAL, PER_EPOCH
+from cifar_tui.store.columns import (
+    COLUMNS,
+    EVAL_COLUMN,
+    EVAL_KEYS,
+    FOR_TOOLS_ONLY,
+    MEANS,
+    MEASURES,
+    PARTIAL,
+    PER_EPOCH,
+    eval_columns,
+    eval_header,
+)
 
 RUN_KEYS = tuple(c.name for c in COLUMNS)  # a run's record: its columns (store/columns.py), then its config
 TABLE_KEYS = tuple(c.name for c in COLUMNS if c.in_table)  # a run table's keys besides its config columns
@@ -56,18 +67,33 @@ def any_partial(rows: list[dict[str, Any]]) -> bool:
     return any(row.get("eval_images") for row in rows)
 
 
+PEOPLE_EVAL_KEYS = ("acc", "gap")  # a held-out set's figures in tables people read
+
+
+def decimals_of(column: str) -> int | None:
+    """The places a column is rounded to where people read it; held-out sets' by their key."""
+    if column in _DECIMALS:
+        return _DECIMALS[column]
+    match = EVAL_COLUMN.match(column)
+    return (4 if match[2] == "loss" else 2) if match else None
+
+
+def is_number(column: str) -> bool:
+    return column in NUMERIC or EVAL_COLUMN.match(column) is not None
+
+
 def format_value(column: str, value: Any) -> str:
     """How a value reads on screen: rounded numbers (thousands separated), blanks for nothing."""
     if value is None:
         return ""
-    if column in _DECIMALS and isinstance(value, (int, float)):
-        places = _DECIMALS[column]
+    places = decimals_of(column)
+    if places is not None and isinstance(value, (int, float)):
         return f"{value:,.0f}" if places == 0 else f"{value:.{places}f}"  # a count (img/s) reads in thousands
     return str(value)
 
 
 def header(column: str) -> str:
-    return HEADERS.get(column, column.replace("_", " ").capitalize())
+    return HEADERS.get(column) or eval_header(column) or column.replace("_", " ").capitalize()
 
 
 # ------------------------------------------------------------------ what goes in a table
@@ -77,6 +103,7 @@ def run_record(row: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     """A run as every tool sees it (runs --json, show --json, exports): its columns, then its
     config's fields under their own names."""
     record = {c.name: row.get(c.column) for c in COLUMNS}
+    record.update(eval_columns(record.get("evals")))
     record.update({key: value for key, value in config.items() if key not in record})
     return record
 
@@ -95,7 +122,10 @@ def history_rows(run: dict[str, Any], epochs: list[dict[str, Any]]) -> list[dict
 def run_table(records: list[dict[str, Any]], config_columns: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
     """(columns, rows) of a run table: id, name and status, the config columns, the results."""
     columns = ["id", "name", "status", *config_columns, *[k for k in TABLE_KEYS if k not in ("id", "name", "status")]]
-    return columns, records
+    held_out = {key: None for record in records for key in eval_columns(record.get("evals"))}
+    held_out_columns = sorted(held_out, key=lambda k: (k.rsplit("_", 1)[0], EVAL_KEYS.index(k.rsplit("_", 1)[1])))
+    at = columns.index("error") if "error" in columns else len(columns)
+    return columns[:at] + held_out_columns + columns[at:], records
 
 
 def group_table(groups: list[dict[str, Any]], config_columns: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
@@ -185,27 +215,34 @@ def people_cells(row: dict[str, Any], columns: list[str], escape: Callable[[str]
             if mean is not None and std is not None:
                 text += f" {plus_minus} {escape(_number(measure, std))}"
             cells.append(text)
-        elif column not in MACHINE_ONLY:
+        elif column not in MACHINE_ONLY and for_people(column):
             value = row.get(column)
-            text = _number(column, value) if column in NUMERIC else _text(value)
+            text = _number(column, value) if is_number(column) else _text(value)
             cells.append(escape(text + (partial_mark(column, row) if text else "")))
     return cells
 
 
 def shown_columns(columns: list[str]) -> list[str]:
-    """The columns people see: a measure's mean and std share one."""
+    """The columns people see: a measure's mean and std share one; of a held-out set, its accuracy
+    and gap (the rest are for tools, and the robustness table)."""
     return [
         c[: -len("_mean")] if c.endswith("_mean") else c
         for c in columns
-        if not c.endswith("_std") and c not in MACHINE_ONLY
+        if not c.endswith("_std") and c not in MACHINE_ONLY and for_people(c)
     ]
+
+
+def for_people(column: str) -> bool:
+    match = EVAL_COLUMN.match(column)
+    return match is None or column in NUMERIC or match[2] in PEOPLE_EVAL_KEYS
 
 
 def _number(column: str, value: Any) -> str:
     if value is None:
         return ""
-    if column in _DECIMALS and isinstance(value, (int, float)):
-        return f"{value:.{_DECIMALS[column]}f}"  # no thousands separator: a number stays one number
+    places = decimals_of(column)
+    if places is not None and isinstance(value, (int, float)):
+        return f"{value:.{places}f}"  # no thousands separator: a number stays one number
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -232,7 +269,7 @@ def _markdown(rows: list[dict[str, Any]], columns: list[str]) -> str:
     shown = shown_columns(columns)
     lines = [
         "| " + " | ".join(header(c) for c in shown) + " |",  # our own words: nothing to escape
-        "| " + " | ".join("---:" if c in NUMERIC else "---" for c in shown) + " |",
+        "| " + " | ".join("---:" if is_number(c) else "---" for c in shown) + " |",
     ]
     for row in rows:
         lines.append("| " + " | ".join(people_cells(row, columns, markdown_text, "±")) + " |")
@@ -273,7 +310,7 @@ def _latex(rows: list[dict[str, Any]], columns: list[str]) -> str:
     shown = shown_columns(columns)
     lines = [
         "% needs \\usepackage{booktabs}",
-        f"\\begin{{tabular}}{{{''.join('r' if c in NUMERIC else 'l' for c in shown)}}}",
+        f"\\begin{{tabular}}{{{''.join('r' if is_number(c) else 'l' for c in shown)}}}",
         "\\toprule",
         " & ".join(latex_text(header(c)) for c in shown) + " \\\\",
         "\\midrule",

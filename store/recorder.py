@@ -34,6 +34,7 @@ from typing import Any
 from cifar_tui.engine.checkpoint import commit
 from cifar_tui.engine.events import (
     EpochEnd,
+    Evaluated,
     Losses,
     RunCancelled,
     RunFailed,
@@ -291,6 +292,11 @@ def record(store: RunStore, event: Any) -> None:
                    WHERE id = ?""",
                 [event.run_id],
             )
+            db.execute(
+                """DELETE FROM evaluations WHERE run_id = ?
+                   AND epoch > (SELECT coalesce(max(epoch), 0) FROM epochs WHERE run_id = ?)""",
+                [event.run_id, event.run_id],
+            )
         case EpochEnd():
             row = to_row(event)
             db["epochs"].insert(row, replace=True)
@@ -299,6 +305,17 @@ def record(store: RunStore, event: Any) -> None:
                 "UPDATE epochs SET wrong_images = NULL WHERE run_id = ? AND epoch < ?", [event.run_id, event.epoch]
             )
             db.execute(epoch_end_sql(), row)
+        case Evaluated():
+            db.conn.executemany(
+                """INSERT OR REPLACE INTO evaluations (run_id, epoch, label, part, images, acc, loss)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                [(event.run_id, event.epoch, event.label, *part) for part in event.parts],
+            )
+            summary = json.dumps({"epoch": event.epoch, **dict(event.summary)})
+            db.execute(
+                "UPDATE runs SET evals = json_set(coalesce(evals, '{}'), ?, json(?)) WHERE id = ?",
+                [f'$."{event.label}"', summary, event.run_id],
+            )
         case RunFinished():
             _end(db, event.run_id, "finished", None)
         case RunFailed():

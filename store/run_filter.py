@@ -14,11 +14,11 @@ import shlex
 from typing import Any
 
 from cifar_tui.engine.config import FIELD_TYPES
-from cifar_tui.store.columns import FILTER_FIELDS
+from cifar_tui.store.columns import FILTER_FIELDS, eval_sql
 from cifar_tui.store.schema import STATUSES
 
 RUN_FIELDS = FILTER_FIELDS  # store/columns.py
-CONDITION = re.compile(r"^([A-Za-z_]+)(<=|>=|!=|=|<|>)(.*)$")
+CONDITION = re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]*?)(<=|>=|!=|=|<|>)(.*)$")
 TEXT_COLUMNS = ("name", "status", "model", "dataset", "sweep", "tags", "note")
 
 
@@ -32,8 +32,13 @@ def field_sql(field: str, used_in: str = "filter") -> tuple[str, type]:
         return field, RUN_FIELDS[field]
     if field in FIELD_TYPES:
         return f"json_extract(config, '$.{field}')", FIELD_TYPES[field]
+    if (sql := eval_sql(field)) is not None:
+        return sql, float
     known = ", ".join(sorted(set(RUN_FIELDS) | set(FIELD_TYPES)))
-    raise FilterError(f"{used_in}: unknown field {field!r}; known: {known}")
+    raise FilterError(
+        f"{used_in}: unknown field {field!r}; known: {known}, and a held-out set's SET_acc, SET_gap, SET_loss, "
+        "SET_s1..SET_s5 (cifar10.1_acc)"
+    )
 
 
 def compile_filter(text: str) -> tuple[str, list[Any]]:

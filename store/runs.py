@@ -634,8 +634,8 @@ def _explain(error: sqlite3.DatabaseError, path: Path | None, busy_timeout_s: fl
 
 
 def _parse_lists(row: dict[str, Any]) -> dict[str, Any]:
-    """The list columns (tags, classes) as lists: [] where none was recorded."""
-    for column in LISTS:
+    """The JSON columns (tags, classes, evals) as lists and dicts: empty where none was recorded."""
+    for column, kind in LISTS.items():
         if column in row:
-            row[column] = json.loads(row[column]) if row[column] else []
+            row[column] = json.loads(row[column]) if row[column] else kind()
     return row

@@ -194,5 +194,25 @@ def m012_run_classes(db: Database) -> None:
     db["runs"].add_column("classes", str)
 
 
+@migrations()
+def m013_held_out_evaluations(db: Database) -> None:
+    """Held-out sets' figures (--eval-on): one row per run, epoch, set and part (a CIFAR-10-C
+    corruption at a severity, or "" for a whole set), and each run's summaries per set (JSON on
+    runs: {"cifar10.1": {"acc": ..., "gap": ...}}), which filters, sorts and tables read."""
+    db.execute(
+        """CREATE TABLE evaluations (
+            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            epoch INTEGER NOT NULL,
+            label TEXT NOT NULL,
+            part TEXT NOT NULL,
+            images INTEGER NOT NULL,
+            acc FLOAT NOT NULL,
+            loss FLOAT NOT NULL,
+            PRIMARY KEY (run_id, epoch, label, part)
+        )"""
+    )
+    db["runs"].add_column("evals", str)
+
+
 # Every migration this version knows, in order (pending() on an empty database lists them all).
 MIGRATION_NAMES = tuple(m.name for m in migrations.pending(Database(memory=True)))

@@ -183,6 +183,62 @@ def resume(ctx: click.Context, run_id: int, device: str | None) -> None:
     sys.exit(train_in_foreground(ctx.obj, config, run_id))
 
 
+@cli.command("evaluate")
+@click.argument("runs", nargs=-1, required=True)
+@click.option(
+    "--eval-on", "eval_on", required=True, help="The sets, as the config field takes them (see `run --help`)."
+)
+@click.option("--device", default="auto", show_default=True)
+@click.pass_context
+def evaluate_command(ctx: click.Context, runs: tuple[str, ...], eval_on: str, device: str) -> None:
+    """Evaluate finished runs' checkpoints on held-out sets, recorded like a run's own: RUN_ID...,
+    or a filter (`cifar-tui evaluate sweep=s3 --eval-on cifar10.1:PATH`)."""
+    from cifar_tui.engine.checkpoint import CheckpointError, checkpoint_path
+    from cifar_tui.engine.checkpoint_evaluation import evaluate_checkpoint
+    from cifar_tui.engine.cifar_classes import class_names
+    from cifar_tui.engine.config import RunConfig
+    from cifar_tui.engine.eval_sets import EvalSetError
+    from cifar_tui.store.recorder import record
+    from cifar_tui.store.run_filter import FilterError
+
+    store = store_of(ctx)
+    try:
+        eval_on = make_config(eval_on=eval_on, dataset="synthetic").eval_on  # each path checked, made absolute
+    except ConfigError as error:
+        raise BadInput(str(error)) from None
+    filter_text = f"id={','.join(runs)}" if all(r.isdigit() for r in runs) else " ".join(runs)
+    try:
+        chosen = store.find(f"{filter_text} status=finished")
+    except FilterError as error:
+        raise BadInput(str(error)) from None
+    if not chosen:
+        raise BadInput(f"runs: no finished run matches {' '.join(runs)!r}; see `cifar-tui runs`")
+    check_device(make_config(device=device))
+    evaluated = 0
+    for row in chosen:
+        run = store.run(row["id"])
+        config = RunConfig.from_dict(run["config"])
+        epochs = store.epochs(row["id"])
+        classes = class_names(run["classes"], len(epochs[-1]["class_acc"]) if epochs else 10)
+        try:
+            events = evaluate_checkpoint(
+                run["id"], config, classes, run["test_acc"] or 0.0, checkpoint_path(ctx.obj.checkpoint_dir, run["id"]),
+                eval_on, ctx.obj.data_dir, device,
+            )  # fmt: skip
+        except (CheckpointError, EvalSetError) as error:
+            click.echo(f"run {run['id']}: {printable(str(error))}", err=True)
+            continue
+        with store.write():
+            for event in events:
+                record(store, event)
+        figures = " · ".join(
+            f"{e.label} {dict(e.summary)['acc']:.2f}% (gap {dict(e.summary)['gap']:+.2f})" for e in events
+        )
+        click.echo(f"run {run['id']}: {figures}")
+        evaluated += 1
+    sys.exit(0 if evaluated else 1)
+
+
 def outcome_of_cancel(store, run_id: int) -> str:
     """What became of a run asked to stop: its worker stops it at the next batch, or by force once
     the grace period is over (a hung forward); a worker that does neither is frozen or far away."""

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from cifar_tui.engine.config import ConfigError, RunConfig
 from cifar_tui.engine.events import (
     EpochEnd,
+    Evaluated,
     Losses,
     RunCancelled,
     RunFailed,
@@ -36,6 +37,7 @@ class LiveRun:
     memory_used: int = 0  # GPU bytes, as the worker last recorded them (0: a CPU, or not known)
     memory_total: int = 0
     classes: tuple[str, ...] = ()  # the dataset's names in label order (() from an older row: CIFAR-10's)
+    held_out: dict[str, dict[str, float]] = field(default_factory=dict)  # --eval-on sets' summaries
     error: str | None = None
     started: float = field(default_factory=time.monotonic)
 
@@ -112,6 +114,8 @@ class LiveState:
                 self.run.paused = event.paused
             case EpochEnd():
                 self.run.epochs.append(event)
+            case Evaluated():
+                self.run.held_out[event.label] = dict(event.summary)
             case RunFinished():
                 self.run.status = "finished"
             case RunFailed():

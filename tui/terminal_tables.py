@@ -45,6 +45,16 @@ def people_rows(columns: list[str], rows: list[dict[str, Any]]) -> list[dict[str
     return [dict(zip(headers, people_cells(row, columns, str, "±"))) for row in rows]
 
 
+def _numeric(text: str) -> bool:
+    """A cell that reads as a number: 94.01, 1,866, 61.50*, 94.01 ± 0.12 (held-out sets' columns
+    are named by the user's sets, so their headers cannot be listed)."""
+    try:
+        [float(part.replace(",", "").rstrip("*")) for part in text.split(" ± ")]
+    except ValueError:
+        return False
+    return True
+
+
 def print_table(rows: list[dict[str, Any]], title: str, note: str | None = None) -> None:
     """A table that fits the terminal: numbers are never cut (columns are dropped instead, the
     least useful first, and the caption names them), text is cut with an ellipsis, one line a row."""
@@ -57,8 +67,9 @@ def print_table(rows: list[dict[str, Any]], title: str, note: str | None = None)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console = Console(width=200)  # a pipe or a file: no terminal to fit (unless COLUMNS says)
     columns = list(rows[0]) if rows else ["(none)"]
-    numeric = NUMERIC | {header(c) for c in NUMERIC} | {"params"}  # text (a "value" column) reads from the left
     cells = [{c: printable(format_value(c, row[c])) for c in columns} for row in rows]
+    numeric = NUMERIC | {header(c) for c in NUMERIC} | {"params"}  # text (a "value" column) reads from the left
+    numeric |= {c for c in columns if any(r[c] for r in cells) and all(_numeric(r[c]) for r in cells if r[c])}
 
     def least_width(column: str) -> int:
         widest = max((len(r[column]) for r in cells), default=0)

@@ -8,14 +8,17 @@ CONFIG = {"model": "seed-cnn", "dataset": "synthetic", "epochs": 1}
 
 def test_schema_is_what_we_declare():
     store = RunStore()
-    assert store.db.table_names() == ["_sqlite_migrations", "runs", "sqlite_sequence", "epochs", "losses", "workers"]
+    assert store.db.table_names() == [
+        "_sqlite_migrations", "runs", "sqlite_sequence", "epochs", "losses", "workers", "evaluations",
+    ]  # fmt: skip
     assert "id INTEGER PRIMARY KEY AUTOINCREMENT" in store.db["runs"].schema
     assert [c.name for c in store.db["losses"].columns] == ["run_id", "step", "epoch", "loss"]
     assert store.db["losses"].pks == ["run_id", "step"]
     assert store.db["epochs"].pks == ["run_id", "epoch"]
     fks = {(fk.table, fk.column, fk.other_table) for fk in store.db["losses"].foreign_keys}
     assert fks == {("losses", "run_id", "runs")}
-    assert "ON DELETE CASCADE" in store.db["losses"].schema
+    assert "ON DELETE CASCADE" in store.db["losses"].schema and "ON DELETE CASCADE" in store.db["evaluations"].schema
+    assert store.db["evaluations"].pks == ["run_id", "epoch", "label", "part"]
     assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
 

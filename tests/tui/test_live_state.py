@@ -59,3 +59,15 @@ def test_the_title_shows_a_pause_and_the_memory_the_worker_recorded():
     cpu = LiveState()
     cpu.apply(started())
     assert "GiB" not in title(cpu.run)
+
+
+def test_held_out_figures_reach_the_title_when_they_come():
+    from cifar_tui.engine.events import Evaluated
+    from cifar_tui.tui.views.live_view import title
+
+    state = LiveState()
+    state.apply(started())
+    assert "held out" not in title(state.run)
+    state.apply(Evaluated(1, 2, "cifar10.1", (("", 2000, 80.1, 0.6),), (("acc", 80.1), ("loss", 0.6), ("gap", 5.9))))
+    state.apply(Evaluated(2, 2, "cifar10-c", (), (("acc", 1.0), ("loss", 9.0), ("gap", 9.0))))  # another run's
+    assert title(state.run).splitlines()[-1] == "[dim]held out:[/] cifar10.1 80.10% (gap +5.90)"

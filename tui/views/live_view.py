@@ -234,7 +234,7 @@ def title(run: LiveRun) -> str:
     device = f" ({markup_safe(run.device_name)})" if run.device_name else ""
     params = f"{run.params:,} params · " if run.params else ""  # none yet: it failed before training
     text = (
-        f"[b]Run {run.run_id}{name}[/b] · {markup_safe(run.config.model_label)} on {run.config.dataset} · "
+        f"[b]Run {run.run_id}{name}[/b] · {markup_safe(run.config.model_label)} on {markup_safe(run.config.dataset)} · "
         f"epoch {run.epoch}/{run.config.epochs}{' (testing)' if run.evaluating else ''} · "
         f"{markup_safe(run.device)}{device}{gpu_memory(run)} · {params}[{colour}]{status}[/]"
     )
@@ -242,6 +242,11 @@ def title(run: LiveRun) -> str:
         text += " [dim](p goes on)[/]"
     if run.epochs and run.epochs[-1].eval_images:  # what the epoch table's * means
         text += f" · [dim]* on {run.epochs[-1].eval_images:,} test images[/]"
+    if run.held_out:
+        figures = " · ".join(
+            f"{markup_safe(label)} {s['acc']:.2f}% (gap {s['gap']:+.2f})" for label, s in sorted(run.held_out.items())
+        )
+        text += f"\n[dim]held out:[/] {figures}"
     if run.error:
         text += f"\n[red]{markup_safe(run.error)}[/]"
     return text

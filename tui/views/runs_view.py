@@ -16,8 +16,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Static
 
-from cifar_tui.store.columns import BY_NAME, COLUMNS, MEANS, MEASURES, RESULTS
-from cifar_tui.store.export import MACHINE_ONLY, format_value, header, partial_mark, table
+from cifar_tui.engine.config import TYPED_FIELDS
+from cifar_tui.store.columns import BY_NAME, COLUMNS, EVAL_COLUMN, MEANS, MEASURES, RESULTS, eval_header
+from cifar_tui.store.export import MACHINE_ONLY, for_people, format_value, header, partial_mark, table
 from cifar_tui.store.run_filter import FilterError
 from cifar_tui.tui.safe_text import markup_safe, plain, printable
 from cifar_tui.tui.views.run_table_view import RunTableView
@@ -111,7 +112,9 @@ class RunsView(RunTableView):
             data_table.clear(columns=True)
             data_table.add_column(" ", key="mark", width=1)
             for column in shown:
-                data_table.add_column(SHORT.get(column, header(column)), key=column)
+                data_table.add_column(
+                    SHORT.get(column) or eval_header(column, short=True) or header(column), key=column
+                )
         else:
             data_table.clear()
         for row in self.rows:
@@ -123,9 +126,11 @@ class RunsView(RunTableView):
     def shown_columns(self, columns: list[str]) -> list[str]:
         if self.grouped:
             return [c for c in columns if not c.endswith("_std")]
+        held_out = [c for c in columns if c not in BY_NAME and c not in TYPED_FIELDS and EVAL_COLUMN.match(c)]
+        shown_held_out = [c for c in held_out if for_people(c)]
         config = [c for c in columns if c not in ("id", "name", "status", "sweep", "tags", "error", *SHOWN_RESULTS)]
-        config = [c for c in config if c not in ("epochs_done", "model", *MACHINE_ONLY)]
-        return ["id", "name", "status", "model", *config, "sweep", "tags", *SHOWN_RESULTS, "error"]
+        config = [c for c in config if c not in ("epochs_done", "model", *MACHINE_ONLY, *held_out)]
+        return ["id", "name", "status", "model", *config, "sweep", "tags", *SHOWN_RESULTS, *shown_held_out, "error"]
 
     def row_key(self, row: dict[str, Any]) -> str:
         return str(row["id"])

@@ -1,0 +1,40 @@
+"""`cifar-tui evaluate`: a finished run's checkpoint on held-out sets added later, its model
+rebuilt from the recorded config (a model file from its recorded source)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cifar_tui.engine.checkpoint import CheckpointError, load_checkpoint
+from cifar_tui.engine.device import resolve_device
+from cifar_tui.engine.events import Evaluated
+from cifar_tui.engine.held_out import evaluate_sets, prepare
+from cifar_tui.engine.models import build_model
+from cifar_tui.engine.train import scorer
+
+
+def evaluate_checkpoint(
+    run_id: int,
+    config,
+    classes: tuple[str, ...],
+    test_acc: float,
+    checkpoint_file: Path,
+    eval_on: str,
+    data_dir: Path,
+    device_name: str = "auto",
+) -> list[Evaluated]:
+    """A finished run's held-out figures from its checkpoint (`cifar-tui evaluate`): the model
+    rebuilt from the recorded config (a model file from its recorded source), evaluated as the
+    run's last epoch was (its test-time augmentation)."""
+    device = resolve_device(device_name)
+    state = load_checkpoint(checkpoint_file, device, run_id)
+    if state is None:
+        raise CheckpointError(f"run {run_id} has no checkpoint to evaluate ({checkpoint_file} is missing)")
+    model = build_model(config.model, len(classes), config.dropout, config.init, config.model_source).to(device)
+    model.load_state_dict(state["model"])
+    prepared = prepare(eval_on, classes, data_dir)
+    events: list[Evaluated] = []
+    evaluate_sets(
+        prepared, scorer(model, len(classes), config), device, run_id, int(state["epoch"]), test_acc, events.append
+    )
+    return events

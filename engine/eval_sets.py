@@ -1,0 +1,256 @@
+"""Held-out evaluation sets (`--eval-on`): each kind is one EvalKind, as a dataset is one DatasetSpec.
+
+    cifar10.1:PATH                        CIFAR-10.1 (v6, else v4) from its NumPy files in PATH
+    cifar10-c:PATH[#fog+snow][@1+5]       CIFAR-10-C: <corruption>.npy and labels.npy in PATH
+    folder:PATH                           an image folder: class folders (or its test/ split)
+    cifar10, cifar100, ...                a registered dataset's test split
+
+A set is parsed and checked when the run is made (torch-free: the app does it); the engine
+loads it when it first evaluates, and CIFAR-10-C goes through one corruption and severity
+(10,000 images) at a time, from memory-mapped files.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cifar_tui.engine.cifar_classes import CLASSES
+
+if TYPE_CHECKING:
+    from cifar_tui.engine.data import Split
+
+CIFAR10_1_VERSIONS = ("v6", "v4")  # v6: 2,000 class-balanced images; v4: 2,021
+BENCHMARK_CORRUPTIONS = (
+    "gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur", "zoom_blur",
+    "snow", "frost", "fog", "brightness", "contrast", "elastic_transform", "pixelate", "jpeg_compression",
+)  # fmt: skip
+EXTRA_CORRUPTIONS = ("speckle_noise", "gaussian_blur", "spatter", "saturate")
+SEVERITIES = (1, 2, 3, 4, 5)
+C_IMAGES_PER_SEVERITY = 10_000
+LABEL = re.compile(r"[^A-Za-z0-9.]+")
+
+
+class EvalSetError(ValueError):
+    """A set that cannot be evaluated: one line naming it and what is wrong."""
+
+
+@dataclass(frozen=True)
+class EvalPart:
+    """Images to evaluate as one figure: a whole set (name ""), or one corruption at one severity."""
+
+    name: str
+    load: Callable[[], Split]  # uint8 images on the CPU, labels in the training data's class order
+    benchmark: bool = True  # CIFAR-10-C: one of the 15 benchmark corruptions (the paper's mean)
+    severity: int = 0
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    kind: str  # "cifar10.1", "cifar10-c", "folder" or "dataset"
+    argument: str  # the text after "kind:" (absolute paths once checked), or the dataset's name
+    label: str  # its columns' prefix: cifar10.1_acc, cifar10-c_s3, cinic-test_gap
+
+    @property
+    def spec(self) -> str:
+        return self.argument if self.kind == "dataset" else f"{self.kind}:{self.argument}"
+
+
+def parse_list(text: str) -> list[EvalSet]:
+    """The sets of an --eval-on value (comma-separated); EvalSetError on a mistake, in one line."""
+    sets = [parse(item.strip()) for item in text.split(",") if item.strip()]
+    labels = [s.label for s in sets]
+    twice = next((label for label in labels if labels.count(label) > 1), None)
+    if twice:
+        raise EvalSetError(f"two sets named {twice!r}; evaluate each set once")
+    return sets
+
+
+def parse(item: str) -> EvalSet:
+    from cifar_tui.engine.datasets import CHOICES, IMAGE_FOLDER
+
+    kind, colon, argument = item.partition(":")
+    if not colon:
+        if item in CHOICES:
+            return EvalSet("dataset", item, item)
+        raise EvalSetError(f"unknown set {item!r}; give cifar10.1:PATH, cifar10-c:PATH, folder:PATH or a dataset")
+    if not argument:
+        raise EvalSetError(f"{item!r} names no path; give {kind}:PATH")
+    if kind == "cifar10.1":
+        return EvalSet(kind, argument, "cifar10.1")
+    if kind == "cifar10-c":
+        corruptions_and_severities(argument)  # the choice is checked now
+        return EvalSet(kind, argument, "cifar10-c")
+    if f"{kind}:" == IMAGE_FOLDER:
+        return EvalSet("folder", argument, folder_label(Path(argument)))
+    raise EvalSetError(f"unknown set kind {kind!r} in {item!r}; known: cifar10.1, cifar10-c, folder")
+
+
+def folder_label(path: Path) -> str:
+    """A folder's columns' prefix: its name, with its parent's when the name is a split's (cinic-test)."""
+    parts = [p for p in Path(str(path).rstrip("/")).parts if p not in ("/", "")]
+    name = parts[-1] if parts else "folder"
+    if name in ("test", "val", "valid", "train") and len(parts) > 1:
+        name = f"{parts[-2]}-{name}"
+    return LABEL.sub("-", name).strip("-").lower() or "folder"
+
+
+def corruptions_and_severities(argument: str) -> tuple[str, tuple[str, ...], tuple[int, ...]]:
+    """(path, corruptions, severities) of cifar10-c's PATH[#a+b][@1+2]: by default the 15
+    benchmark corruptions at all 5 severities."""
+    rest, _, severities = argument.partition("@")
+    path, _, corruptions = rest.partition("#")
+    names = tuple(corruptions.split("+")) if corruptions else BENCHMARK_CORRUPTIONS
+    known = BENCHMARK_CORRUPTIONS + EXTRA_CORRUPTIONS
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise EvalSetError(f"cifar10-c: unknown corruption {unknown[0]!r}; known: {', '.join(known)}")
+    try:
+        levels = tuple(int(s) for s in severities.split("+")) if severities else SEVERITIES
+    except ValueError:
+        raise EvalSetError(f"cifar10-c: severities are 1 to 5, joined by + (got {severities!r})") from None
+    if not levels or any(s not in SEVERITIES for s in levels):
+        raise EvalSetError(f"cifar10-c: severities are 1 to 5, joined by + (got {severities!r})")
+    return path, names, levels
+
+
+def checked(text: str, cwd: Path) -> str:
+    """The --eval-on value with each path absolute, after checking that its files are there (a
+    run is made in one folder and trained from another); EvalSetError otherwise."""
+    out = []
+    for s in parse_list(text):
+        if s.kind == "dataset":
+            out.append(s.spec)
+            continue
+        path_text, suffix = s.argument, ""
+        if s.kind == "cifar10-c":
+            path_text = s.argument.partition("#")[0].partition("@")[0]
+            suffix = s.argument[len(path_text) :]
+        path = (cwd / Path(path_text).expanduser()).resolve()
+        if not path.is_dir():
+            raise EvalSetError(f"{s.kind}: {path} is not a folder")
+        if s.kind == "cifar10.1":
+            cifar10_1_files(path)
+        elif s.kind == "cifar10-c":
+            _, names, _ = corruptions_and_severities(s.argument)
+            missing = [f"{n}.npy" for n in ("labels", *names) if not (path / f"{n}.npy").is_file()]
+            if missing:
+                raise EvalSetError(
+                    f"cifar10-c: {path} lacks {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}"
+                )
+        out.append(f"{s.kind}:{path}{suffix}")
+    return ",".join(out)
+
+
+def cifar10_1_files(path: Path) -> tuple[Path, Path]:
+    for version in CIFAR10_1_VERSIONS:
+        data, labels = path / f"cifar10.1_{version}_data.npy", path / f"cifar10.1_{version}_labels.npy"
+        if data.is_file() and labels.is_file():
+            return data, labels
+    raise EvalSetError(
+        f"cifar10.1: {path} holds neither cifar10.1_v6_data.npy nor cifar10.1_v4_data.npy with its labels"
+    )
+
+
+# ------------------------------------------------------------------ loading (the engine's side)
+
+
+def parts(s: EvalSet, classes: tuple[str, ...], data_dir: Path) -> Iterator[EvalPart]:
+    """The set's parts, their images loaded when asked, labels mapped to the training classes."""
+    if s.kind == "cifar10.1":
+        _require_cifar10_classes(s, classes)
+        data, labels = cifar10_1_files(Path(s.argument))
+        yield EvalPart("", lambda: _from_numpy(_load_npy(data), _load_npy(labels), s.label, len(classes)))
+    elif s.kind == "cifar10-c":
+        _require_cifar10_classes(s, classes)
+        path_text, names, levels = corruptions_and_severities(s.argument)
+        path = Path(path_text)
+        for name in names:
+            for level in levels:
+                yield EvalPart(
+                    f"{name}/{level}",
+                    lambda name=name, level=level: _cifar10_c_part(path, name, level, s.label, len(classes)),
+                    benchmark=name in BENCHMARK_CORRUPTIONS,
+                    severity=level,
+                )
+    else:
+        yield EvalPart("", lambda: _test_split(s, classes, data_dir))
+
+
+def _require_cifar10_classes(s: EvalSet, classes: tuple[str, ...]) -> None:
+    if tuple(classes) != CLASSES:
+        raise EvalSetError(
+            f"{s.label} holds CIFAR-10's ten classes; this run's data has {len(classes)} others "
+            f"({', '.join(classes[:3])}, ...)"
+        )
+
+
+def _load_npy(path: Path, mmap: bool = False):
+    import numpy as np
+
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise EvalSetError(f"{path} is not a NumPy array file ({error})") from None
+
+
+def _from_numpy(images, labels, label: str, num_classes: int) -> Split:
+    """N x 32 x 32 x 3 uint8 images and N labels (as the published files hold them) as a Split."""
+    import numpy as np
+    import torch
+
+    from cifar_tui.engine.data import Split
+
+    images, labels = np.asarray(images), np.asarray(labels).reshape(-1)
+    if images.ndim != 4 or images.shape[1:] != (32, 32, 3) or len(images) != len(labels):
+        raise EvalSetError(
+            f"{label}: expected N x 32 x 32 x 3 images and N labels (got {images.shape} and {labels.shape})"
+        )
+    if images.dtype != np.uint8:
+        raise EvalSetError(f"{label}: images must be uint8 (got {images.dtype})")
+    targets = torch.from_numpy(labels.astype(np.int64))
+    if len(targets) and (targets.min() < 0 or targets.max() >= num_classes):
+        raise EvalSetError(f"{label}: labels outside 0..{num_classes - 1}")
+    return Split(torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))), targets)
+
+
+def _cifar10_c_part(path: Path, name: str, level: int, label: str, num_classes: int) -> Split:
+    """One corruption at one severity: 10,000 images read from the memory-mapped file."""
+    images = _load_npy(path / f"{name}.npy", mmap=True)
+    labels = _load_npy(path / "labels.npy", mmap=True)
+    if len(images) != len(labels) or len(images) % C_IMAGES_PER_SEVERITY:
+        raise EvalSetError(
+            f"{label}: {name}.npy holds {len(images)} images and labels.npy {len(labels)} labels; "
+            f"expected 5 x {C_IMAGES_PER_SEVERITY:,} each"
+        )
+    rows = slice((level - 1) * C_IMAGES_PER_SEVERITY, level * C_IMAGES_PER_SEVERITY)
+    return _from_numpy(images[rows], labels[rows], f"{label} {name}", num_classes)
+
+
+def _test_split(s: EvalSet, classes: tuple[str, ...], data_dir: Path) -> Split:
+    """A folder's images (its test/ split, or its class folders) or a dataset's test split, with
+    labels re-numbered to the training data's classes by name."""
+    import torch
+
+    from cifar_tui.engine.data import DatasetUnavailable, Split
+    from cifar_tui.engine.datasets import load_dataset
+
+    try:
+        if s.kind == "folder":
+            from cifar_tui.engine.image_folder import load_test_folder
+
+            images, labels, names = load_test_folder(Path(s.argument), data_dir)
+        else:
+            dataset = load_dataset(s.argument, data_dir)
+            images, labels, names = dataset.test.images, dataset.test.labels, dataset.classes
+    except DatasetUnavailable as error:
+        raise EvalSetError(str(error)) from None
+    index = {name: i for i, name in enumerate(classes)}
+    unknown = [name for name in names if name not in index]
+    if unknown:
+        raise EvalSetError(f"{s.label}: class {unknown[0]!r} is not one of the training data's classes")
+    mapping = torch.tensor([index[name] for name in names], dtype=torch.int64)
+    return Split(images, mapping[labels])
