@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import re
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -39,8 +40,12 @@ NUMERIC = (
     {c.name for c in COLUMNS if c.type in (int, float)}
     | {"run_id", "epoch", "step", "n", "runs", "loss", "memory_peak"}
     | {f for f, kind in TYPED_FIELDS.items() if kind in (int, float)}
+    | {"cifar10_1_acc", "cifar10_1_gap", "cifar10_c_acc", *(f"cifar10_c_s{k}" for k in range(1, 6))}
 )
 _DECIMALS = {c.name: c.decimals for c in COLUMNS if c.decimals is not None} | {"loss": 4}
+_DECIMALS |= dict.fromkeys(
+    ("cifar10_1_acc", "cifar10_1_gap", "cifar10_c_acc", *(f"cifar10_c_s{k}" for k in range(1, 6))), 2
+)
 HEADERS = {c.name: c.header for c in COLUMNS if c.header} | {
     "run_id": "Run",
     "memory_peak": "Peak memory (bytes)",
@@ -48,6 +53,10 @@ HEADERS = {c.name: c.header for c in COLUMNS if c.header} | {
     "lr_schedule": "LR schedule",
     "n": "n",
     "runs": "Runs",
+    "cifar10_1_acc": "CIFAR-10.1 (%)",
+    "cifar10_1_gap": "CIFAR-10.1 gap",
+    "cifar10_c_acc": "CIFAR-10-C (%)",
+    **{f"cifar10_c_s{k}": f"C sev. {k} (%)" for k in range(1, 6)},
 }
 
 
@@ -162,6 +171,45 @@ def table(
     return run_table([run_record(r, configs.get(r["id"], {})) for r in rows], config_columns)
 
 
+# The robustness table a paper prints: the test accuracy, CIFAR-10.1 and its gap, CIFAR-10-C's mean
+# and each severity's. Key: (held-out set, figure, header).
+ROBUSTNESS = {
+    "cifar10_1_acc": ("cifar10.1", "acc", "CIFAR-10.1 (%)"),
+    "cifar10_1_gap": ("cifar10.1", "gap", "CIFAR-10.1 gap"),
+    "cifar10_c_acc": ("cifar10-c", "acc", "CIFAR-10-C (%)"),
+    **{f"cifar10_c_s{k}": ("cifar10-c", f"s{k}", f"C sev. {k} (%)") for k in range(1, 6)},
+}
+
+
+def robustness_table(store, filter_text: str = "", sort: str = "-id", grouped: bool = False):
+    """(columns, rows) of the robustness table of the runs a filter keeps, or of their groups
+    (mean ± std over each group's finished runs, n the runs with a test accuracy)."""
+    figures = ["test_acc", *ROBUSTNESS]
+    columns, rows = table(store, filter_text, sort, grouped, varying=True)
+    if not grouped:
+        config = [c for c in columns if c in TYPED_FIELDS and c not in ("seed", "name")]
+        return ["id", "name", *config, *figures], [{**row, **_robustness(row)} for row in rows]
+    config = columns[: columns.index("n")]
+    runs = {r["id"]: r for r in store.find(f"id={','.join(str(i) for g in rows for i in g['ids'])}")} if rows else {}
+    out = []
+    for group in rows:
+        members = [_robustness(runs[i]) for i in group["ids"] if i in runs and runs[i]["status"] == "finished"]
+        row = {**{c: group.get(c) for c in config}, "n": sum(m["test_acc"] is not None for m in members)}
+        for key in figures:
+            values = [m[key] for m in members if m[key] is not None]
+            row[f"{key}_mean"] = statistics.fmean(values) if values else None
+            row[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else None
+        out.append(row)
+    return [*config, "n", *(f"{k}_{s}" for k in figures for s in ("mean", "std"))], out
+
+
+def _robustness(run: dict[str, Any]) -> dict[str, Any]:
+    evals = run.get("evals") or {}
+    return {"test_acc": run.get("test_acc")} | {
+        key: (evals.get(label) or {}).get(figure) for key, (label, figure, _) in ROBUSTNESS.items()
+    }
+
+
 # ------------------------------------------------------------------ formats
 
 
@@ -255,14 +303,22 @@ def _text(value: Any) -> str:
 
 
 # CommonMark lets a backslash escape any ASCII punctuation, and only then is it literal: every
-# one is escaped (a plain number excepted, for readable source), so no name becomes emphasis, a
-# link, code, raw HTML or a cell border.
+# one is escaped (a plain number's own excepted, for readable source), so no name becomes
+# emphasis, a link, code, raw HTML or a cell border.
 _MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
 _PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?(e[-+]?[0-9]+)?")
 
 
 def markdown_text(text: str) -> str:
-    return text if _PLAIN_NUMBER.fullmatch(text) else _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    """Each word escaped, but a number (94.01, 94.01*, 94.01 ± 0.12) reads as typed, its mark escaped."""
+    return re.sub(r"\S+", lambda word: _markdown_word(word[0]), text)
+
+
+def _markdown_word(word: str) -> str:
+    number, mark = (word[:-1], word[-1]) if word.endswith(PARTIAL_MARK) else (word, "")
+    if _PLAIN_NUMBER.fullmatch(number):
+        return number + _MARKDOWN_SPECIAL.sub(r"\\\1", mark)
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", word)
 
 
 def _markdown(rows: list[dict[str, Any]], columns: list[str]) -> str:

@@ -766,12 +766,18 @@ def check_text(field: str, text: str, limit: int) -> None:
 @click.option("--ids", help="Only these runs: comma-separated ids (the same as the filter id=3,4,5).")
 @click.option("--history", is_flag=True, help="One row per epoch per run (csv or json).")
 @click.option("--losses", is_flag=True, help="One row per step per run (csv or json).")
+@click.option(
+    "--robustness",
+    is_flag=True,
+    help="The robustness table: test acc., CIFAR-10.1 and its gap, CIFAR-10-C and its severities (runs or --group).",
+)
 @click.option("--every", type=click.IntRange(1, SQLITE_MAX_INT), default=1, help="With --losses: every K-th step.")
 @click.pass_context
-def export(ctx, filter_words, sort, grouped, varying, fmt, output, ids, history, losses, every) -> None:
+def export(ctx, filter_words, sort, grouped, varying, fmt, output, ids, history, losses, robustness, every) -> None:
     """The run table (or groups, epochs, losses) of the runs a FILTER keeps, as csv, json, md or latex."""
-    from cifar_tui.store.export import HISTORY_KEYS, LOSS_KEYS, history_rows
+    from cifar_tui.store.export import HISTORY_KEYS, LOSS_KEYS, history_rows, robustness_table
     from cifar_tui.store.export import export as write_table
+    from cifar_tui.store.run_filter import FilterError
     from cifar_tui.tui.output_file import OutputFailed, OutputRefused, check_output, write_output
 
     if output is not None:
@@ -794,7 +800,14 @@ def export(ctx, filter_words, sort, grouped, varying, fmt, output, ids, history,
         filter_text += f" id={','.join(map(str, wanted))}"
     if (history or losses) and fmt not in ("csv", "json"):
         raise BadInput("format: --history and --losses write csv or json (tables for tools)")
-    if history or losses:
+    if robustness and (history or losses):
+        raise BadInput("robustness: a table of runs or groups; leave out --history and --losses")
+    if robustness:
+        try:
+            columns, rows = robustness_table(store, filter_text, sort, grouped)
+        except FilterError as error:
+            raise BadInput(str(error)) from None
+    elif history or losses:
         runs = store.find(filter_text, sort)
         run_ids = [r["id"] for r in runs]
         if history:

@@ -226,3 +226,57 @@ def test_evaluate_refuses_bad_input_in_one_line(tmp_path, capsys):
     assert status == 2 and err.strip() == "cifar-tui: error: runs: no finished run matches '7'; see `cifar-tui runs`"
     status, _, err = cifar_tui(capsys, *home, "evaluate", "7", "--eval-on", "cifar10.9:x")
     assert status == 2 and "eval_on: unknown set kind 'cifar10.9'" in err
+
+
+def robustness_store(tmp_path):
+    """Two seeds of one config and one of another, each with CIFAR-10.1 and CIFAR-10-C figures."""
+    from tests.tui.conftest import finished_run
+
+    store = RunStore(tmp_path / "runs.db")
+    for seed, lr, shift in ((0, 0.001, 0.0), (1, 0.001, 2.0), (0, 0.01, 10.0)):
+        run_id = finished_run(store, accs=(90.0 - shift,), seed=seed, lr=lr)
+        c = (("acc", 70.0 - shift), ("loss", 1.0), ("gap", 20.0)) + tuple(
+            (f"s{k}", 90.0 - 8 * k - shift) for k in range(1, 6)
+        )
+        with store.write():
+            record(store, Evaluated(run_id, 1, "cifar10.1", (), (("acc", 84.0 - shift), ("loss", 0.5), ("gap", 6.0))))
+            record(store, Evaluated(run_id, 1, "cifar10-c", (), c))
+    return store
+
+
+def test_the_robustness_table_of_runs_and_of_groups(tmp_path):
+    from cifar_tui.store.export import export, robustness_table
+
+    store = robustness_store(tmp_path)
+    columns, rows = robustness_table(store, sort="id")
+    assert columns[-9:] == [
+        "test_acc", "cifar10_1_acc", "cifar10_1_gap", "cifar10_c_acc",
+        "cifar10_c_s1", "cifar10_c_s2", "cifar10_c_s3", "cifar10_c_s4", "cifar10_c_s5",
+    ]  # fmt: skip
+    [first, *_] = list(__import__("csv").DictReader(__import__("io").StringIO(export(rows, columns, "csv"))))
+    assert (first["test_acc"], first["cifar10_1_acc"], first["cifar10_c_s5"]) == ("90.0", "84.0", "50.0")
+    columns, groups = robustness_table(store, sort="lr", grouped=True)
+    group = next(g for g in groups if g["lr"] == 0.001)
+    assert (
+        group["n"] == 2 and group["cifar10_1_acc_mean"] == 83.0 and group["cifar10_1_acc_std"] == pytest.approx(2**0.5)
+    )
+    markdown = export(groups, columns, "md")
+    assert "| CIFAR-10.1 (%) |" in markdown and "83.00 ± 1.41" in markdown and "C sev. 5 (%)" in markdown
+
+
+@pytest.mark.skipif(__import__("shutil").which("pdflatex") is None, reason="pdflatex is not installed here")
+def test_the_robustness_table_compiles_as_latex(tmp_path):
+    import subprocess
+
+    from cifar_tui.store.export import export, robustness_table
+
+    columns, groups = robustness_table(robustness_store(tmp_path), grouped=True)
+    body = export(groups, columns, "latex")
+    rules = "\\newcommand\\toprule{\\hline}\\newcommand\\midrule{\\hline}\\newcommand\\bottomrule{\\hline}"
+    preamble = f"\\documentclass{{article}}\\IfFileExists{{booktabs.sty}}{{\\usepackage{{booktabs}}}}{{{rules}}}"
+    (tmp_path / "t.tex").write_text(preamble + "\\begin{document}\n" + body + "\\end{document}\n", encoding="utf-8")
+    done = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"], cwd=tmp_path, capture_output=True
+    )
+    assert done.returncode == 0, done.stdout.decode(errors="replace")[-2000:]
+    assert "CIFAR-10.1 (\\%)" in body and "83.00 $\\pm$ 1.41" in body
