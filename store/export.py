@@ -117,6 +117,25 @@ def run_record(row: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+def _with_held_out_of_groups(columns: list[str], rows: list[dict[str, Any]], held_out: dict[str, list[dict]]):
+    """Each group's held-out accuracy and gap as mean ± std over its finished runs that have them."""
+    if not held_out:
+        return columns, rows
+    added: dict[str, None] = {}
+    for row in rows:
+        figures: dict[str, list[float]] = {}
+        for evals in held_out.get(row["group_key"], []):
+            for column, value in eval_columns(evals).items():
+                if EVAL_COLUMN.match(column)[2] in PEOPLE_EVAL_KEYS:
+                    figures.setdefault(column, []).append(value)
+        for column, values in figures.items():
+            row[f"{column}_mean"] = statistics.fmean(values)
+            row[f"{column}_std"] = statistics.stdev(values) if len(values) > 1 else None
+            added[column] = None
+    ordered = sorted(added, key=lambda k: (k.rsplit("_", 1)[0], EVAL_KEYS.index(k.rsplit("_", 1)[1])))
+    return columns + [f"{c}_{s}" for c in ordered for s in ("mean", "std")], rows
+
+
 def history_rows(run: dict[str, Any], epochs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A run's epochs as the history export and `show --json` carry them: the per-class accuracy
     keyed by class name, in label order."""
@@ -145,7 +164,7 @@ def group_table(groups: list[dict[str, Any]], config_columns: list[str]) -> tupl
         {
             **{c: g["config"].get(c) for c in config_columns},
             **{k: g.get(k) for k in columns[len(config_columns) :]},
-            **{k: g[k] for k in ("id", "ids", "sweep")},  # not columns: what opens the group's runs
+            **{k: g[k] for k in ("id", "ids", "sweep", "group_key")},  # not columns: what opens the group's runs
         }
         for g in groups
     ]
@@ -165,7 +184,8 @@ def table(
     config_columns = store.varying_fields(filter_text) if varying else [f for f in TYPED_FIELDS if f != "name"]
     config_columns = [c for c in config_columns if c != "name"]
     if grouped:
-        return group_table(store.groups(filter_text, sort, limit), [c for c in config_columns if c != "seed"])
+        columns, rows = group_table(store.groups(filter_text, sort, limit), [c for c in config_columns if c != "seed"])
+        return _with_held_out_of_groups(columns, rows, store.held_out_of_groups(filter_text))
     rows = store.find(filter_text, sort, limit)
     configs = store.configs([r["id"] for r in rows]) if rows else {}
     return run_table([run_record(r, configs.get(r["id"], {})) for r in rows], config_columns)

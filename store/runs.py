@@ -415,6 +415,18 @@ class RunStore:
             row["config"] = json.loads(row["config"])
         return rows
 
+    def held_out_of_groups(self, filter_text: str = "") -> dict[str, list[dict[str, Any]]]:
+        """The held-out summaries (runs.evals) of each group's finished runs that have any, by
+        group key: only those runs are read, so a store without held-out sets pays nothing."""
+        where, params = compile_filter(filter_text)
+        rows = self.db.execute(
+            f"SELECT group_key, evals FROM runs WHERE ({where}) AND status = 'finished' AND evals IS NOT NULL", params
+        ).fetchall()
+        found: dict[str, list[dict[str, Any]]] = {}
+        for key, evals in rows:
+            found.setdefault(key, []).append(json.loads(evals))
+        return found
+
     def varying_fields(self, filter_text: str = "") -> list[str]:
         """The config fields whose value differs among the runs a filter keeps, in declaration order."""
         return self._varying(*compile_filter(filter_text))

@@ -280,3 +280,19 @@ def test_the_robustness_table_compiles_as_latex(tmp_path):
     )
     assert done.returncode == 0, done.stdout.decode(errors="replace")[-2000:]
     assert "CIFAR-10.1 (\\%)" in body and "83.00 $\\pm$ 1.41" in body
+
+
+def test_groups_show_each_sets_accuracy_and_gap_as_mean_and_std(tmp_path):
+    from cifar_tui.store.export import export, table
+
+    store = robustness_store(tmp_path)
+    columns, groups = table(store, sort="lr", grouped=True)
+    assert columns[-8:] == [
+        "cifar10-c_acc_mean", "cifar10-c_acc_std", "cifar10-c_gap_mean", "cifar10-c_gap_std",
+        "cifar10.1_acc_mean", "cifar10.1_acc_std", "cifar10.1_gap_mean", "cifar10.1_gap_std",
+    ]  # fmt: skip
+    pair = next(g for g in groups if g["lr"] == 0.001)
+    assert pair["cifar10.1_acc_mean"] == 83.0 and pair["cifar10.1_acc_std"] == pytest.approx(2**0.5)
+    single = next(g for g in groups if g["lr"] == 0.01)
+    assert single["cifar10.1_acc_mean"] == 74.0 and single["cifar10.1_acc_std"] is None
+    assert "| 83.00 ± 1.41 |" in export(groups, columns, "md")

@@ -112,9 +112,8 @@ class RunsView(RunTableView):
             data_table.clear(columns=True)
             data_table.add_column(" ", key="mark", width=1)
             for column in shown:
-                data_table.add_column(
-                    SHORT.get(column) or eval_header(column, short=True) or header(column), key=column
-                )
+                held_out = eval_header(column.removesuffix("_mean"), short=True)
+                data_table.add_column(SHORT.get(column) or held_out or header(column), key=column)
         else:
             data_table.clear()
         for row in self.rows:
