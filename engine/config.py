@@ -430,7 +430,7 @@ def make_config(preset: str | None = None, **overrides: Any) -> RunConfig:
         raise ConfigError("dataset", str(error)) from None
     if base.get("eval_on"):
         try:
-            base["eval_on"] = eval_sets.checked(str(base["eval_on"]), Path.cwd())
+            base["eval_on"] = eval_sets.checked(str(base["eval_on"]), Path.cwd(), base["dataset"])
         except eval_sets.EvalSetError as error:
             raise ConfigError("eval_on", str(error)) from None
     model = str(base.get("model", ""))

@@ -25,6 +25,7 @@ class DatasetSpec:
     get: str  # how to get it: a download, or where to put the files
     load: Callable[[Path, str], Dataset]  # (data_dir, PATH or "") -> the dataset, as uint8 tensors on the CPU
     takes_path: bool = False  # named NAME:PATH (its name is declared as "NAME:PATH")
+    cifar10_classes: bool = False  # CIFAR-10's ten classes, in its order: CIFAR-10.1 and -C can test it
 
     @property
     def help(self) -> str:
@@ -68,6 +69,7 @@ DATASETS: dict[str, DatasetSpec] = {
             "3x32x32",
             "downloaded once to <home>/data (170 MB), or put cifar-10-python.tar.gz or cifar-10-batches-py/ there",
             _cifar("CIFAR10"),
+            cifar10_classes=True,
         ),
         DatasetSpec(
             "cifar100",
@@ -106,6 +108,7 @@ DATASETS: dict[str, DatasetSpec] = {
             "3x32x32",
             "built in, made in under a second",
             _synthetic,
+            cifar10_classes=True,
         ),
     )
 }

@@ -117,11 +117,17 @@ def corruptions_and_severities(argument: str) -> tuple[str, tuple[str, ...], tup
     return path, names, levels
 
 
-def checked(text: str, cwd: Path) -> str:
+def checked(text: str, cwd: Path, dataset: str = "") -> str:
     """The --eval-on value with each path absolute, after checking that its files are there (a
-    run is made in one folder and trained from another); EvalSetError otherwise."""
+    run is made in one folder and trained from another) and, where the training dataset's
+    classes are declared, that they fit; EvalSetError otherwise."""
+    from cifar_tui.engine.datasets import spec_of
+
+    found = spec_of(dataset)
     out = []
     for s in parse_list(text):
+        if s.kind in ("cifar10.1", "cifar10-c") and found and not found[0].takes_path and not found[0].cifar10_classes:
+            raise EvalSetError(f"{s.label} holds CIFAR-10's ten classes; --dataset {dataset} has others")
         if s.kind == "dataset":
             out.append(s.spec)
             continue

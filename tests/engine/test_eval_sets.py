@@ -120,19 +120,25 @@ def test_each_mistake_is_one_line_when_the_run_is_made(tmp_path, monkeypatch, te
     assert "\n" not in str(error.value)
 
 
-def test_cifar10_sets_on_another_datasets_run_fail_it_before_training(tmp_path):
-    from tests.engine.test_data import write_cifar100_folder
+def test_cifar10_sets_on_another_datasets_run_are_refused_in_one_line(tmp_path):
+    from tests.engine.test_image_folder import make_folder
 
     write_cifar10_1(tmp_path / "c101")
-    write_cifar100_folder(tmp_path / "data", per_file=(40, 20))
-    config = make_config("seed-cnn", **{**QUICK, "dataset": "cifar100"}, eval_on=f"cifar10.1:{tmp_path / 'c101'}")
-    with pytest.raises(eval_sets.EvalSetError) as error:
-        events_of(config, tmp_path)
-    assert (
-        str(error.value)
-        == "cifar10.1 holds CIFAR-10's ten classes; this run's data has 100 others (fine0, fine1, fine2, ...)"
+    with pytest.raises(
+        ConfigError, match="eval_on: cifar10.1 holds CIFAR-10's ten classes; --dataset cifar100 has others"
+    ):
+        make_config("seed-cnn", dataset="cifar100", eval_on=f"cifar10.1:{tmp_path / 'c101'}")
+    folder = make_folder(tmp_path / "pets")  # its classes are known when it is read: before training
+    config = make_config(
+        "seed-cnn", **{**QUICK, "dataset": f"folder:{folder}"}, eval_on=f"cifar10.1:{tmp_path / 'c101'}"
     )
-    assert describe_error(error.value, config) == str(error.value)  # the run fails with that one line
+    events = []
+    with pytest.raises(eval_sets.EvalSetError) as error:
+        train(1, config, events.append, data_dir=tmp_path / "data")
+    assert (
+        str(error.value) == "cifar10.1 holds CIFAR-10's ten classes; this run's data has 3 others (cat, dog, ship, ...)"
+    )
+    assert events == [] and describe_error(error.value, config) == str(error.value)  # nothing trained
 
 
 def recorded_store(tmp_path):
@@ -296,3 +302,22 @@ def test_groups_show_each_sets_accuracy_and_gap_as_mean_and_std(tmp_path):
     single = next(g for g in groups if g["lr"] == 0.01)
     assert single["cifar10.1_acc_mean"] == 74.0 and single["cifar10.1_acc_std"] is None
     assert "| 83.00 ± 1.41 |" in export(groups, columns, "md")
+
+
+async def test_compare_lists_each_held_out_sets_accuracy_and_gap(tmp_path):
+    from textual.widgets import DataTable
+
+    from cifar_tui.tui.app import CifarApp
+    from cifar_tui.tui.home import Home
+    from cifar_tui.tui.screens.compare import CompareScreen
+
+    home = Home(tmp_path / "home")
+    robustness_store(tmp_path / "home")  # runs 1 and 2: one group (lr 0.001); run 3 alone
+    app = CifarApp(home, start_engine=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        app.push_screen(CompareScreen(groups=[[1, 2], [3]]))
+        await pilot.pause(0.5)
+        table = app.screen.query_one("#compare-table", DataTable)
+        rows = {str(table.get_row_at(i)[0]): [str(c) for c in table.get_row_at(i)[1:]] for i in range(table.row_count)}
+        assert rows["[b]cifar10.1_acc[/b]"] == ["83.00 ± 1.41", "74.00"]
+        assert rows["[b]cifar10-c_gap[/b]"] == ["20.00 ± 0.00", "20.00"]

@@ -5,6 +5,7 @@ mean ± std over its finished runs)."""
 from __future__ import annotations
 
 import difflib
+import statistics
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -15,8 +16,8 @@ from textual.widgets import DataTable, Footer, Static
 
 from cifar_tui.engine.cifar_classes import class_names
 from cifar_tui.engine.user_model import source_hash
-from cifar_tui.store.columns import MEANS, MEASURES, RESULTS
-from cifar_tui.store.export import format_value
+from cifar_tui.store.columns import MEANS, MEASURES, RESULTS, eval_columns
+from cifar_tui.store.export import for_people, format_value
 from cifar_tui.tui.safe_text import plain, printable
 from cifar_tui.tui.widgets.epoch_panels import confusion_matrix
 from cifar_tui.tui.widgets.loss_chart import LossChart, Series, smooth
@@ -57,6 +58,26 @@ def summary(key: str, runs: list[dict], group: dict | None = None) -> str:
         return format_value(key, group[key])
     values = {r[key] for r in runs if r["status"] == "finished" and r[key] is not None}  # epochs done
     return format_value(key, values.pop()) if len(values) == 1 else ", ".join(map(str, sorted(values)))
+
+
+def held_out_summary(column: str, runs: list[dict]) -> str:
+    """A held-out set's figure (cifar10.1_acc): one run's, or mean ± std over a group's finished runs."""
+    values = [
+        value
+        for run in runs
+        if run["status"] == "finished" or len(runs) == 1
+        if (value := eval_columns(run.get("evals")).get(column)) is not None
+    ]
+    if len(values) < 2:
+        return format_value(column, values[0] if values else None)
+    std = statistics.stdev(values)
+    return f"{format_value(column, statistics.fmean(values))} ± {format_value(column, std)}"
+
+
+def held_out_columns(entries: list[tuple[str, list[dict]]]) -> list[str]:
+    """The held-out sets' accuracy and gap columns any compared run has, sets in name order."""
+    found = {c: None for _, runs in entries for run in runs for c in eval_columns(run.get("evals")) if for_people(c)}
+    return list(found)
 
 
 def entry_label(runs: list[dict], differing: list[str]) -> str:
@@ -164,3 +185,5 @@ class CompareScreen(ModalScreen[None]):
         groups = [self.group_of(runs) for _, runs in entries]
         for key in ("status", *RESULTS):
             table.add_row(f"[b]{key}[/b]", *(summary(key, runs, g) for (_, runs), g in zip(entries, groups)))
+        for column in held_out_columns(entries):
+            table.add_row(f"[b]{column}[/b]", *(held_out_summary(column, runs) for _, runs in entries))
