@@ -31,18 +31,23 @@ from cifar_tui.store.columns import (
     eval_columns,
     eval_header,
 )
+from cifar_tui.store.confidence import p_above
 
+# A group's measure: its mean and sample std (people read "mean ± std"), its standard error and
+# 95% confidence interval (store/confidence.py), for tools.
+SPREAD = ("mean", "std", "sem", "ci_low", "ci_high")
+SPREAD_DETAILS = ("_std", "_sem", "_ci_low", "_ci_high")
 RUN_KEYS = tuple(c.name for c in COLUMNS)  # a run's record: its columns (store/columns.py), then its config
 TABLE_KEYS = tuple(c.name for c in COLUMNS if c.in_table)  # a run table's keys besides its config columns
 HISTORY_KEYS = ("run_id", "epoch", "step", *PER_EPOCH, "memory_peak", "class_acc")
 LOSS_KEYS = ("run_id", "step", "epoch", "loss")
 NUMERIC = (
     {c.name for c in COLUMNS if c.type in (int, float)}
-    | {"run_id", "epoch", "step", "n", "runs", "loss", "memory_peak"}
+    | {"run_id", "epoch", "step", "n", "runs", "loss", "memory_peak", "test_acc_p_value"}
     | {f for f, kind in TYPED_FIELDS.items() if kind in (int, float)}
     | {"cifar10_1_acc", "cifar10_1_gap", "cifar10_c_acc", *(f"cifar10_c_s{k}" for k in range(1, 6))}
 )
-_DECIMALS = {c.name: c.decimals for c in COLUMNS if c.decimals is not None} | {"loss": 4}
+_DECIMALS = {c.name: c.decimals for c in COLUMNS if c.decimals is not None} | {"loss": 4, "test_acc_p_value": 4}
 _DECIMALS |= dict.fromkeys(
     ("cifar10_1_acc", "cifar10_1_gap", "cifar10_c_acc", *(f"cifar10_c_s{k}" for k in range(1, 6))), 2
 )
@@ -53,6 +58,7 @@ HEADERS = {c.name: c.header for c in COLUMNS if c.header} | {
     "lr_schedule": "LR schedule",
     "n": "n",
     "runs": "Runs",
+    "test_acc_p_value": "p (test acc. > target)",
     "cifar10_1_acc": "CIFAR-10.1 (%)",
     "cifar10_1_gap": "CIFAR-10.1 gap",
     "cifar10_c_acc": "CIFAR-10-C (%)",
@@ -159,12 +165,13 @@ def run_table(records: list[dict[str, Any]], config_columns: list[str]) -> tuple
 def group_table(groups: list[dict[str, Any]], config_columns: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
     """(columns, rows) of a group table: the config that the group shares, n, and per measure a
     mean and a std (shown as mean ± std where people read it)."""
-    columns = [*config_columns, "n", "runs", *(f"{m}_{s}" for m in MEASURES for s in ("mean", "std")), *MEANS]
+    columns = [*config_columns, "n", "runs", *(f"{m}_{s}" for m in MEASURES for s in SPREAD), *MEANS]
     rows = [
         {
             **{c: g["config"].get(c) for c in config_columns},
             **{k: g.get(k) for k in columns[len(config_columns) :]},
             **{k: g[k] for k in ("id", "ids", "sweep", "group_key")},  # not columns: what opens the group's runs
+            **{f"{m}_n": g.get(f"{m}_n") for m in MEASURES},
         }
         for g in groups
     ]
@@ -178,6 +185,7 @@ def table(
     grouped: bool = False,
     varying: bool = True,
     limit: int | None = None,
+    target: float | None = None,
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """(columns, rows) of the run table or the group table of the runs a filter keeps, with every
     config column or only those that vary; raises FilterError for a filter it cannot read."""
@@ -185,6 +193,11 @@ def table(
     config_columns = [c for c in config_columns if c != "name"]
     if grouped:
         columns, rows = group_table(store.groups(filter_text, sort, limit), [c for c in config_columns if c != "seed"])
+        if target is not None:  # a claim's test: is the group's mean test accuracy above the target?
+            at = columns.index("test_acc_ci_high") + 1
+            columns.insert(at, "test_acc_p_value")
+            for row in rows:
+                row["test_acc_p_value"] = p_above(row["test_acc_mean"], row["test_acc_std"], row["test_acc_n"], target)
         return _with_held_out_of_groups(columns, rows, store.held_out_of_groups(filter_text))
     rows = store.find(filter_text, sort, limit)
     configs = store.configs([r["id"] for r in rows]) if rows else {}
@@ -274,7 +287,7 @@ def people_cells(row: dict[str, Any], columns: list[str], escape: Callable[[str]
     """The shown cells, escaped; a mean and its std become one 'mean ± std' cell."""
     cells = []
     for column in columns:
-        if column.endswith("_std"):
+        if spread_detail(column):
             continue
         if column.endswith("_mean"):
             measure = column[: -len("_mean")]
@@ -290,13 +303,18 @@ def people_cells(row: dict[str, Any], columns: list[str], escape: Callable[[str]
     return cells
 
 
+def spread_detail(column: str) -> bool:
+    """A group's std, standard error or interval bound: for tools; people read mean ± std."""
+    return column.endswith(SPREAD_DETAILS)
+
+
 def shown_columns(columns: list[str]) -> list[str]:
     """The columns people see: a measure's mean and std share one; of a held-out set, its accuracy
     and gap (the rest are for tools, and the robustness table)."""
     return [
         c[: -len("_mean")] if c.endswith("_mean") else c
         for c in columns
-        if not c.endswith("_std") and c not in MACHINE_ONLY and for_people(c)
+        if not spread_detail(c) and c not in MACHINE_ONLY and for_people(c)
     ]
 
 

@@ -9,6 +9,7 @@ import math
 from typing import Any
 
 from cifar_tui.store.columns import MEANS, MEASURES
+from cifar_tui.store.confidence import interval
 
 NOT_GROUPED = ("seed", "name")  # what may differ between the runs of one group
 # MEASURES are reported as mean ± std over finished runs, MEANS as means (store/columns.py)
@@ -35,11 +36,14 @@ def group_sql(where: str) -> str:
 
 
 def finish_group(row: dict[str, Any]) -> dict[str, Any]:
-    """A group row from group_sql with each measure's std (None below two finished runs)."""
+    """A group row from group_sql with each measure's std, standard error and 95% confidence
+    interval over its finished runs (None below two: store/confidence.py), and their count."""
     for m in MEASURES:
         mean, sumsq, n = row.pop(f"{m}_mean"), row.pop(f"{m}_sumsq"), row.pop(f"{m}_n")
         variance = (sumsq - n * mean * mean) / (n - 1) if n and n > 1 else None
         row[f"{m}_mean"] = mean
         row[f"{m}_std"] = math.sqrt(max(0.0, variance)) if variance is not None else None
+        row[f"{m}_sem"], row[f"{m}_ci_low"], row[f"{m}_ci_high"] = interval(mean, row[f"{m}_std"], n)
+        row[f"{m}_n"] = n
     row["ids"] = sorted(int(i) for i in str(row["ids"]).split(","))
     return row

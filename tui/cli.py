@@ -511,6 +511,11 @@ def table_options(command: Callable) -> Callable:
             click.option("--sort", default="-id", show_default=True, help="A field; -field sorts descending."),
             click.option("--group", "grouped", is_flag=True, help="One row per group (runs that differ only in seed)."),
             click.option("--varying", is_flag=True, help="Only the config fields that differ among the runs."),
+            click.option(
+                "--target",
+                type=float,
+                help="With --group: a one-sided t-test of mean test acc. > X; each group's p-value (test_acc_p_value).",
+            ),
         ]
     ):
         command = option(command)
@@ -528,12 +533,22 @@ def filter_from_words(store: RunStore, words: tuple[str, ...]) -> str:
     return " ".join(words)
 
 
-def table_rows(store: RunStore, filter_text: str, sort: str, grouped: bool, varying: bool, limit: int | None = None):
+def table_rows(
+    store: RunStore,
+    filter_text: str,
+    sort: str,
+    grouped: bool,
+    varying: bool,
+    limit: int | None = None,
+    target: float | None = None,
+):
     from cifar_tui.store.export import table
     from cifar_tui.store.run_filter import FilterError
 
     try:
-        return table(store, filter_text, sort, grouped, varying, limit)
+        if target is not None and not grouped:
+            raise BadInput("target: a test over a group's runs; add --group")
+        return table(store, filter_text, sort, grouped, varying, limit, target)
     except FilterError as error:
         raise BadInput(str(error)) from None
 
@@ -548,13 +563,13 @@ def table_rows(store: RunStore, filter_text: str, sort: str, grouped: bool, vary
 @click.option("--columns", help="Comma-separated columns to show (any run column or config field).")
 @click.option("--json", "as_json", is_flag=True, help="A JSON list (every column) instead of a table.")
 @click.pass_context
-def runs(ctx: click.Context, filter_words, sort, grouped, varying, limit, columns, as_json) -> None:
+def runs(ctx: click.Context, filter_words, sort, grouped, varying, target, limit, columns, as_json) -> None:
     """The table of runs (newest first), or of groups; FILTER like `lr<0.01 status=finished tag:x`."""
     store = store_of(ctx)
     filter_text = filter_from_words(store, filter_words)
     if limit is None and not as_json:
         limit = TABLE_ROWS  # a terminal shows the newest; thousands of rows help no one there
-    shown, rows = table_rows(store, filter_text, sort, grouped, varying or not as_json, limit or None)
+    shown, rows = table_rows(store, filter_text, sort, grouped, varying or not as_json, limit or None, target)
     if as_json:
         if not grouped:
             shown = list(rows[0]) if rows else []
@@ -773,7 +788,9 @@ def check_text(field: str, text: str, limit: int) -> None:
 )
 @click.option("--every", type=click.IntRange(1, SQLITE_MAX_INT), default=1, help="With --losses: every K-th step.")
 @click.pass_context
-def export(ctx, filter_words, sort, grouped, varying, fmt, output, ids, history, losses, robustness, every) -> None:
+def export(
+    ctx, filter_words, sort, grouped, varying, target, fmt, output, ids, history, losses, robustness, every
+) -> None:
     """The run table (or groups, epochs, losses) of the runs a FILTER keeps, as csv, json, md or latex."""
     from cifar_tui.store.export import HISTORY_KEYS, LOSS_KEYS, history_rows, robustness_table
     from cifar_tui.store.export import export as write_table
@@ -817,7 +834,7 @@ def export(ctx, filter_words, sort, grouped, varying, fmt, output, ids, history,
             columns = list(LOSS_KEYS)
             rows = [dict(zip(LOSS_KEYS, row)) for run_id in run_ids for row in store.losses_every(run_id, every)]
     else:
-        columns, rows = table_rows(store, filter_text, sort, grouped, varying)
+        columns, rows = table_rows(store, filter_text, sort, grouped, varying, target=target)
     text = write_table(rows, columns, fmt)
     if output is None:
         click.echo(text, nl=False)

@@ -172,3 +172,36 @@ def test_every_format_is_declared_once_with_its_extension():
     }
     with pytest.raises(ValueError, match="format: unknown format 'xls'; allowed: csv, json, md, latex"):
         export([], ["id"], "xls")
+
+
+def test_groups_carry_the_standard_error_a_confidence_interval_and_a_claims_p_value(store, tmp_path, capsys):
+    from scipy import stats
+
+    from tests.tui.test_cli import cifar_tui
+
+    values = [94.05, 93.92, 94.11, 94.0, 93.97]
+    for seed, acc in enumerate(values):
+        run_id = store.enqueue(make_config(dataset="synthetic", seed=seed).to_dict())
+        finish(store, run_id, acc, acc, 0.2)
+    columns, [group] = table(store, grouped=True, target=93.9)
+    assert columns[columns.index("test_acc_mean") :][:6] == [
+        "test_acc_mean", "test_acc_std", "test_acc_sem", "test_acc_ci_low", "test_acc_ci_high", "test_acc_p_value",
+    ]  # fmt: skip
+    assert group["test_acc_sem"] == pytest.approx(stats.sem(values))
+    low, high = stats.t.interval(0.95, 4, loc=np.mean(values), scale=stats.sem(values))
+    assert (group["test_acc_ci_low"], group["test_acc_ci_high"]) == pytest.approx((low, high))
+    assert group["test_acc_p_value"] == pytest.approx(stats.ttest_1samp(values, 93.9, alternative="greater").pvalue)
+    [row] = list(csv.DictReader(io.StringIO(export([group], columns, "csv"))))
+    assert float(row["test_acc_ci_high"]) == pytest.approx(high) and row["test_acc_p_value"]
+    md = export([group], columns, "md")
+    assert "ci" not in md.lower().split("|")[1:-1][0] and f"{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f}" in md
+    assert "p (test acc. > target)" in md
+    store.close()
+    status, _, err = cifar_tui(capsys, "--home", str(tmp_path), "runs", "--target", "94")
+    assert status == 2 and err.strip() == "cifar-tui: error: target: a test over a group's runs; add --group"
+    status, out, _ = cifar_tui(
+        capsys, "--home", str(tmp_path), "export", "--group", "--target", "94", "--format", "json"
+    )
+    assert status == 0 and json.loads(out)[0]["test_acc_p_value"] == pytest.approx(
+        stats.ttest_1samp(values, 94, alternative="greater").pvalue
+    )

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Input, Static
 
 from cifar_tui.engine.config import TYPED_FIELDS
 from cifar_tui.store.columns import BY_NAME, COLUMNS, EVAL_COLUMN, MEANS, MEASURES, RESULTS, eval_header
-from cifar_tui.store.export import MACHINE_ONLY, for_people, format_value, header, partial_mark, table
+from cifar_tui.store.export import MACHINE_ONLY, for_people, format_value, header, partial_mark, spread_detail, table
 from cifar_tui.store.run_filter import FilterError
 from cifar_tui.tui.safe_text import markup_safe, plain, printable
 from cifar_tui.tui.views.run_table_view import RunTableView
@@ -124,7 +124,7 @@ class RunsView(RunTableView):
 
     def shown_columns(self, columns: list[str]) -> list[str]:
         if self.grouped:
-            return [c for c in columns if not c.endswith("_std")]
+            return [c for c in columns if not spread_detail(c)]
         held_out = [c for c in columns if c not in BY_NAME and c not in TYPED_FIELDS and EVAL_COLUMN.match(c)]
         shown_held_out = [c for c in held_out if for_people(c)]
         config = [c for c in columns if c not in ("id", "name", "status", "sweep", "tags", "error", *SHOWN_RESULTS)]

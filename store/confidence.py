@@ -1,0 +1,41 @@
+"""What a reviewer asks of a group's figures besides mean ± std: the standard error, a 95%
+confidence interval (Student's t), and a one-sided one-sample t-test of mean > a target (the way
+speedrun records are claimed). All from a group's mean, sample std and n, with scipy's t
+distribution, imported only when a statistic is computed, so that start-up stays fast.
+
+Edge cases: below two runs there is no spread (std, standard error, interval and p are None);
+with zero variance the interval is the mean itself and p is None (the t statistic is undefined).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+CONFIDENCE = 0.95
+
+
+@lru_cache(maxsize=1024)
+def _t_quantile(df: int) -> float:
+    from scipy import stats
+
+    return float(stats.t.ppf((1 + CONFIDENCE) / 2, df))
+
+
+def interval(mean: float | None, std: float | None, n: int | None) -> tuple[float | None, ...]:
+    """(standard error, CI low, CI high) of a mean over n runs; Nones below two runs."""
+    if mean is None or std is None or not n or n < 2:
+        return None, None, None
+    sem = std / math.sqrt(n)
+    half = _t_quantile(n - 1) * sem
+    return sem, mean - half, mean + half
+
+
+def p_above(mean: float | None, std: float | None, n: int | None, target: float) -> float | None:
+    """The p-value of a one-sided one-sample t-test of mean > target (scipy's ttest_1samp with
+    alternative="greater", from the summary); None below two runs or without variance."""
+    if mean is None or std is None or not n or n < 2 or std == 0:
+        return None
+    from scipy import stats
+
+    return float(stats.t.sf((mean - target) / (std / math.sqrt(n)), n - 1))
