@@ -131,10 +131,8 @@ def checked(text: str, cwd: Path, dataset: str = "") -> str:
         if s.kind == "dataset":
             out.append(s.spec)
             continue
-        path_text, suffix = s.argument, ""
-        if s.kind == "cifar10-c":
-            path_text = s.argument.partition("#")[0].partition("@")[0]
-            suffix = s.argument[len(path_text) :]
+        path_text = corruptions_and_severities(s.argument)[0] if s.kind == "cifar10-c" else s.argument
+        suffix = s.argument[len(path_text) :]  # cifar10-c's #corruptions@severities
         path = (cwd / Path(path_text).expanduser()).resolve()
         if not path.is_dir():
             raise EvalSetError(f"{s.kind}: {path} is not a folder")

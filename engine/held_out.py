@@ -66,9 +66,9 @@ def evaluate_sets(
 
 
 def summary(figures: list, test_acc: float) -> tuple[tuple[str, float], ...]:
-    """What a paper reports of a set: its accuracy and loss, and its gap (the test accuracy minus it: the points lost); for
-    CIFAR-10-C the mean over the benchmark corruptions evaluated (all of them when only extra ones
-    were chosen) and each severity's mean."""
+    """What a paper reports of a set: its accuracy and loss, and its gap (the test accuracy minus
+    it: the points lost); for CIFAR-10-C the mean over the benchmark corruptions evaluated (all of
+    them when only extra ones were chosen) and each severity's mean."""
     chosen = [f for f in figures if f[0].benchmark] or figures
     acc = statistics.fmean(f[2] for f in chosen)
     out = [("acc", acc), ("loss", statistics.fmean(f[3] for f in chosen)), ("gap", test_acc - acc)]

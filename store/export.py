@@ -41,16 +41,22 @@ RUN_KEYS = tuple(c.name for c in COLUMNS)  # a run's record: its columns (store/
 TABLE_KEYS = tuple(c.name for c in COLUMNS if c.in_table)  # a run table's keys besides its config columns
 HISTORY_KEYS = ("run_id", "epoch", "step", *PER_EPOCH, "memory_peak", "class_acc")
 LOSS_KEYS = ("run_id", "step", "epoch", "loss")
+# The robustness table a paper prints: the test accuracy, CIFAR-10.1 and its gap, CIFAR-10-C's mean
+# and each severity's. Key: (held-out set, figure, header).
+ROBUSTNESS = {
+    "cifar10_1_acc": ("cifar10.1", "acc", "CIFAR-10.1 (%)"),
+    "cifar10_1_gap": ("cifar10.1", "gap", "CIFAR-10.1 gap"),
+    "cifar10_c_acc": ("cifar10-c", "acc", "CIFAR-10-C (%)"),
+    **{f"cifar10_c_s{k}": ("cifar10-c", f"s{k}", f"C sev. {k} (%)") for k in range(1, 6)},
+}
 NUMERIC = (
     {c.name for c in COLUMNS if c.type in (int, float)}
     | {"run_id", "epoch", "step", "n", "runs", "loss", "memory_peak", "test_acc_p_value"}
     | {f for f, kind in TYPED_FIELDS.items() if kind in (int, float)}
-    | {"cifar10_1_acc", "cifar10_1_gap", "cifar10_c_acc", *(f"cifar10_c_s{k}" for k in range(1, 6))}
+    | set(ROBUSTNESS)
 )
 _DECIMALS = {c.name: c.decimals for c in COLUMNS if c.decimals is not None} | {"loss": 4, "test_acc_p_value": 4}
-_DECIMALS |= dict.fromkeys(
-    ("cifar10_1_acc", "cifar10_1_gap", "cifar10_c_acc", *(f"cifar10_c_s{k}" for k in range(1, 6))), 2
-)
+_DECIMALS |= dict.fromkeys(ROBUSTNESS, 2)
 HEADERS = {c.name: c.header for c in COLUMNS if c.header} | {
     "run_id": "Run",
     "memory_peak": "Peak memory (bytes)",
@@ -59,10 +65,7 @@ HEADERS = {c.name: c.header for c in COLUMNS if c.header} | {
     "n": "n",
     "runs": "Runs",
     "test_acc_p_value": "p (test acc. > target)",
-    "cifar10_1_acc": "CIFAR-10.1 (%)",
-    "cifar10_1_gap": "CIFAR-10.1 gap",
-    "cifar10_c_acc": "CIFAR-10-C (%)",
-    **{f"cifar10_c_s{k}": f"C sev. {k} (%)" for k in range(1, 6)},
+    **{key: words for key, (_, _, words) in ROBUSTNESS.items()},
 }
 
 
@@ -202,16 +205,6 @@ def table(
     rows = store.find(filter_text, sort, limit)
     configs = store.configs([r["id"] for r in rows]) if rows else {}
     return run_table([run_record(r, configs.get(r["id"], {})) for r in rows], config_columns)
-
-
-# The robustness table a paper prints: the test accuracy, CIFAR-10.1 and its gap, CIFAR-10-C's mean
-# and each severity's. Key: (held-out set, figure, header).
-ROBUSTNESS = {
-    "cifar10_1_acc": ("cifar10.1", "acc", "CIFAR-10.1 (%)"),
-    "cifar10_1_gap": ("cifar10.1", "gap", "CIFAR-10.1 gap"),
-    "cifar10_c_acc": ("cifar10-c", "acc", "CIFAR-10-C (%)"),
-    **{f"cifar10_c_s{k}": ("cifar10-c", f"s{k}", f"C sev. {k} (%)") for k in range(1, 6)},
-}
 
 
 def robustness_table(store, filter_text: str = "", sort: str = "-id", grouped: bool = False):
