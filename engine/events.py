@@ -76,6 +76,15 @@ class RunCancelled:
 
 
 @dataclass(frozen=True)
+class RunPruned:
+    """A search's pruner stopped the trial after this epoch (its checkpoint kept): it ends pruned."""
+
+    run_id: int
+    epoch: int
+    step: int
+
+
+@dataclass(frozen=True)
 class RunPaused:
     """A pause of the run was asked for (held at its next batch), or taken back: from the store."""
 
@@ -119,6 +128,7 @@ Event = (
     | RunFinished
     | RunFailed
     | RunCancelled
+    | RunPruned
     | RunPaused
     | RunInterrupted
     | RunLost

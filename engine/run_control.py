@@ -1,16 +1,25 @@
-"""What a trainer asks between batches: stop now? And while the run is paused, it waits here."""
+"""What a trainer asks between batches (stop now? while the run is paused, it waits here), and
+after each epoch of a search's trial (go on, or has the pruner stopped it?)."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 
 class RunControl:
-    def __init__(self, must_stop: Callable[[], bool] = lambda: False, on_hold: Callable[[bool], None] | None = None):
+    def __init__(
+        self,
+        must_stop: Callable[[], bool] = lambda: False,
+        on_hold: Callable[[bool], None] | None = None,
+        judge: Callable[[Any], bool] | None = None,
+    ):
         """must_stop: a condition outside this run that stops it too (the store stopped taking writes).
         on_hold: told True when the loop starts holding at a batch boundary, False when it goes on
-        (a supervising process learns that the pause was honoured)."""
+        (a supervising process learns that the pause was honoured).
+        judge: the verdict on a trial's epoch (its EpochEnd): True to go on; none: always go on."""
+        self._judge = judge
         self.stop = threading.Event()
         self.hold = threading.Event()
         self._must_stop = must_stop
@@ -27,6 +36,10 @@ class RunControl:
             if self._on_hold:
                 self._on_hold(False)
         return self._stopping()
+
+    def go_on(self, epoch_end: Any) -> bool:
+        """Asked by a judged run at each epoch's end but the last; it waits for the verdict."""
+        return True if self._judge is None else self._judge(epoch_end)
 
     def pause(self, paused: bool = True) -> None:
         (self.hold.set if paused else self.hold.clear)()

@@ -18,6 +18,7 @@ from typing import Any
 from cifar_tui.engine.config import FIELD_TYPES, ConfigError, RunConfig, make_config
 
 MAX_RUNS = 10_000  # one sweep; more is almost surely a typo in a range
+SWEEP_OPTIONS = ("sweep", "preset", "random", "search", "trials", "prune", "objective", "parallel")
 NEVER_SPLIT = ("name", "model_source", "eval_on")  # a label (and source text) may hold commas
 
 
@@ -131,7 +132,8 @@ def load_sweep_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """(config values, sweep options) of a TOML sweep file.
 
     Config fields at the top level (a list, or a text range/interval, is an axis); the options
-    `sweep` (its name), `preset` and `random` (N points) beside them.
+    `sweep` (its name), `preset` and `random` (N points) beside them, or a search's
+    (`search`, `trials`, `prune`, `objective`, `parallel`).
     """
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -139,11 +141,11 @@ def load_sweep_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         raise ConfigError("sweep", f"cannot read {path}: {error.strerror or error}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ConfigError("sweep", f"{path} is not valid TOML: {error}") from None
-    options = {key: data.pop(key) for key in ("sweep", "preset", "random") if key in data}
+    options = {key: data.pop(key) for key in SWEEP_OPTIONS if key in data}
     known = set(FIELD_TYPES)
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(
-            unknown[0], f"unknown field in {path.name}; allowed: sweep, preset, random, {', '.join(sorted(known))}"
+            unknown[0], f"unknown field in {path.name}; allowed: {', '.join(SWEEP_OPTIONS)}, {', '.join(sorted(known))}"
         )
     return {key: parse_value(key, value) for key, value in data.items()}, options

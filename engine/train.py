@@ -36,7 +36,7 @@ from cifar_tui.engine.device import (
     resolve_device,
     start_peak_memory,
 )
-from cifar_tui.engine.events import EpochEnd, Event, RunCancelled, RunFinished, RunStarted
+from cifar_tui.engine.events import EpochEnd, Event, RunCancelled, RunFinished, RunPruned, RunStarted
 from cifar_tui.engine.held_out import evaluate_sets
 from cifar_tui.engine.held_out import prepare as prepare_held_out
 from cifar_tui.engine.lookahead import Lookahead
@@ -157,12 +157,14 @@ def train(
     data_dir: Path = Path("data"),
     data: Dataset | None = None,
     checkpoint_dir: Path | None = None,
+    go_on: Callable[[EpochEnd], bool] | None = None,
 ) -> None:
     """Train one run to the end, emitting its events; errors propagate to the caller.
 
     `data` (already on the device) skips loading the dataset: benchmarks reuse one.
     With `checkpoint_dir`, each epoch end is checkpointed there, and a run that has a
-    checkpoint continues from it.
+    checkpoint continues from it. `go_on` judges each epoch but the last (a search's pruner):
+    False stops the run there, pruned.
     """
     device = resolve_device(config.device)
     if device.type == "cuda":
@@ -226,31 +228,33 @@ def train(
         test_loss, test_acc = result.loss, result.acc
         pending = write_checkpoint(ckpt_path, run_id, epoch, config, state, device) if ckpt_path else ""
         # The recorder moves the pending checkpoint into place once this epoch is recorded.
-        emit(
-            EpochEnd(
-                run_id,
-                epoch,
-                state.step,
-                train_loss,
-                test_loss,
-                test_acc,
-                result.class_acc,
-                seconds,
-                images / seconds,
-                memory_peak=peak_memory(device),
-                lr=state.optimizer.param_groups[0]["lr"],
-                confusion=result.confusion,
-                wrong_labels=result.wrong_labels,
-                wrong_images=result.wrong_images,
-                eval_images=len(test_split) if len(test_split) < len(data.test) else 0,
-                checkpoint_temp=pending,
-                checkpoint=str(ckpt_path) if pending else "",
-            )
+        ended = EpochEnd(
+            run_id,
+            epoch,
+            state.step,
+            train_loss,
+            test_loss,
+            test_acc,
+            result.class_acc,
+            seconds,
+            images / seconds,
+            memory_peak=peak_memory(device),
+            lr=state.optimizer.param_groups[0]["lr"],
+            confusion=result.confusion,
+            wrong_labels=result.wrong_labels,
+            wrong_images=result.wrong_images,
+            eval_images=len(test_split) if len(test_split) < len(data.test) else 0,
+            checkpoint_temp=pending,
+            checkpoint=str(ckpt_path) if pending else "",
         )
+        emit(ended)
         if held_out and (config.eval_every_epoch or epoch == config.epochs):
             evaluate_sets(
                 held_out, scorer(state.model, len(data.classes), evaluated_as), device, run_id, epoch, test_acc, emit
             )
+        if go_on is not None and epoch < config.epochs and not go_on(ended):
+            emit(RunPruned(run_id, epoch, state.step))
+            return
     emit(RunFinished(run_id, test_acc, test_loss, time.perf_counter() - run_start))
 
 

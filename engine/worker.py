@@ -16,7 +16,7 @@ from cifar_tui.engine.config import RunConfig
 from cifar_tui.engine.data import Dataset, DatasetUnavailable
 from cifar_tui.engine.device import DeviceUnavailable
 from cifar_tui.engine.eval_sets import EvalSetError
-from cifar_tui.engine.events import Event, RunFailed
+from cifar_tui.engine.events import EpochEnd, Event, RunFailed
 from cifar_tui.engine.loss_stream import Diverged
 from cifar_tui.engine.run_control import RunControl
 from cifar_tui.engine.train import train
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 class Job:
     run_id: int
     config: RunConfig
+    judged: bool = False  # a search's trial: its pruner judges each epoch's end (RunControl.go_on)
 
 
 def describe_error(error: BaseException, config: RunConfig) -> str:
@@ -72,11 +73,22 @@ def run_job(
     data_dir: Path,
     checkpoint_dir: Path | None = None,
     data: Dataset | None = None,
+    go_on: Callable[[EpochEnd], bool] | None = None,
 ) -> None:
     """Train one job; an exception becomes a RunFailed event instead of escaping.
-    data: the dataset, already loaded (a cluster node gets it from the dispatcher)."""
+    data: the dataset, already loaded (a cluster node gets it from the dispatcher).
+    go_on: the verdict on a judged job's epoch (RunControl.go_on)."""
     try:
-        train(job.run_id, job.config, emit, should_stop, data_dir, data, checkpoint_dir=checkpoint_dir)
+        train(
+            job.run_id,
+            job.config,
+            emit,
+            should_stop,
+            data_dir,
+            data,
+            checkpoint_dir=checkpoint_dir,
+            go_on=go_on if job.judged else None,
+        )
     except Exception as error:
         log.log(
             logging.INFO if isinstance(error, EXPECTED) else logging.ERROR, "run %s failed", job.run_id, exc_info=True
@@ -103,19 +115,23 @@ class Worker:
         checkpoint_dir: Path | None = None,
         must_stop: Callable[[], bool] = lambda: False,
         runner: Callable[[Job, Callable[[Event], None], RunControl], None] | None = None,
+        judge: Callable[[EpochEnd], bool] | None = None,
     ):
         """must_stop: stop the current run at its next batch (the store stopped taking writes).
         runner: trains one job (default: run_job on this thread; the command line's workers train
-        in a supervised child process, tui/runners/training_process.py)."""
+        in a supervised child process, tui/runners/training_process.py).
+        judge: whether a search's trial goes on after an epoch (False: its pruner stops it)."""
         self._runner = runner or (
-            lambda job, emit, control: run_job(job, emit, control.should_stop, data_dir, checkpoint_dir)
+            lambda job, emit, control: run_job(
+                job, emit, control.should_stop, data_dir, checkpoint_dir, go_on=control.go_on
+            )
         )
         self._next_job = next_job
         self._emit = emit
         self._data_dir = data_dir
         self._checkpoint_dir = checkpoint_dir
         self._idle_wait_s = idle_wait_s
-        self._control = RunControl(must_stop)
+        self._control = RunControl(must_stop, judge=judge)
         self._closing = threading.Event()
         self._wake = threading.Event()
         self.current: Job | None = None

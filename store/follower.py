@@ -14,7 +14,16 @@ from collections.abc import Callable
 from itertools import groupby
 from typing import Any
 
-from cifar_tui.engine.events import Losses, RunCancelled, RunFailed, RunFinished, RunInterrupted, RunPaused, RunStarted
+from cifar_tui.engine.events import (
+    Losses,
+    RunCancelled,
+    RunFailed,
+    RunFinished,
+    RunInterrupted,
+    RunPaused,
+    RunPruned,
+    RunStarted,
+)
 from cifar_tui.store.epoch_row import to_event
 from cifar_tui.store.runs import RunStore
 
@@ -114,4 +123,6 @@ def ending(run: dict[str, Any], step: int) -> object:
         return RunFailed(run["id"], error or "failed")
     if status == "cancelled":
         return RunCancelled(run["id"], step)
+    if status == "pruned":
+        return RunPruned(run["id"], run.get("epochs_done") or 0, step)
     return RunInterrupted(run["id"], error or status)

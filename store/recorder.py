@@ -41,13 +41,14 @@ from cifar_tui.engine.events import (
     RunFinished,
     RunInterrupted,
     RunLost,
+    RunPruned,
     RunStarted,
 )
 from cifar_tui.engine.pause_points import pause_point
 from cifar_tui.store.columns import epoch_end_sql
 from cifar_tui.store.epoch_row import to_row
 from cifar_tui.store.liveness import HEARTBEAT_S
-from cifar_tui.store.runs import RunStore, now, worker_id
+from cifar_tui.store.runs import PRUNED_AT, RunStore, now, worker_id
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 1000  # events per transaction
@@ -56,7 +57,7 @@ MAX_BATCH = 1000  # events per transaction
 PATIENCE_S = float(os.environ.get("CIFAR_TUI_STORE_PATIENCE_S", "60"))
 RETRY_MAX_S = 2.0
 _CLOSE = object()
-ENDINGS = (RunFinished, RunFailed, RunCancelled, RunInterrupted)
+ENDINGS = (RunFinished, RunFailed, RunCancelled, RunPruned, RunInterrupted)
 
 
 class Recorder:
@@ -93,6 +94,16 @@ class Recorder:
     def must_stop(self, run_id: int) -> bool:
         """Stop training this run: the store stopped taking writes, or the run is no longer ours."""
         return self.broken is not None or run_id in self.lost
+
+    def settled(self, run_id: int, timeout: float) -> bool:
+        """Wait until the run's ending is written (or the run was lost, or the store broke): what
+        claims next, a search's next proposal among it, then sees how the run ended."""
+        deadline = time.monotonic() + timeout
+        while run_id not in self._ended and run_id not in self.lost and self.broken is None:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                return False
+            time.sleep(0.01)
+        return True
 
     def close(self, timeout: float = 30.0) -> bool:
         """Write everything received so far, then stop; False if the store would not take it all
@@ -323,6 +334,12 @@ def record(store: RunStore, event: Any) -> None:
             db.execute("UPDATE runs SET error_detail = ? WHERE id = ?", [event.detail or None, event.run_id])
         case RunCancelled():
             _end(db, event.run_id, "cancelled", event.reason or None)
+        case RunPruned():
+            _end(db, event.run_id, "pruned", None)
+            db.execute(
+                "UPDATE runs SET trial_attrs = json_set(coalesce(trial_attrs, '{}'), ?, ?) WHERE id = ?",
+                [f'$."{PRUNED_AT}"', event.epoch, event.run_id],
+            )
         case RunInterrupted():  # a dispatcher lost the remote process that trained it
             _end(db, event.run_id, "interrupted", event.reason)
 

@@ -19,17 +19,20 @@ from typing import Any, NamedTuple
 
 from sqlite_utils import Database
 
-from cifar_tui.engine.config import TYPED_FIELDS, user_model_label
+from cifar_tui.engine.config import TYPED_FIELDS, ConfigError, user_model_label
+from cifar_tui.store import study
 from cifar_tui.store.columns import LISTS, MEANS, STORED
 from cifar_tui.store.epoch_row import parse_row
 from cifar_tui.store.groups import MEASURES, finish_group, group_key, group_sql
 from cifar_tui.store.liveness import owner_alive
 from cifar_tui.store.run_filter import compile_filter, field_sql, order_sql
 from cifar_tui.store.schema import MIGRATION_NAMES, migrations
+from cifar_tui.store.study import StudySettings
 
 log = logging.getLogger(__name__)
 BUSY_TIMEOUT_S = 10.0
-RESUMABLE = ("interrupted", "failed", "cancelled")
+RESUMABLE = ("interrupted", "failed", "cancelled", "pruned")
+PRUNED_AT = "cifar-tui:pruned_at"  # in a trial's attrs: the epoch its pruner stopped it at (never judged again)
 
 # The run table as people see it (runs --json, export, the Runs screen).
 RUN_COLUMNS = STORED  # store/columns.py
@@ -182,13 +185,75 @@ class RunStore:
         none is given); returns (name, ids)."""
         with self.write():
             if sweep is None:
-                numbers = [
-                    int(row[0][1:])
-                    for row in self.db.execute("SELECT DISTINCT sweep FROM runs WHERE sweep GLOB 's[0-9]*'")
-                    if row[0][1:].isdigit()
-                ]
-                sweep = f"s{max(numbers, default=0) + 1}"
+                sweep = self._next_sweep_name()
             return sweep, [self._insert(config, None, sweep) for config in configs]
+
+    def enqueue_study(
+        self, values: dict[str, Any], preset: str | None, settings: StudySettings, name: str | None = None
+    ) -> tuple[str, list[int]]:
+        """Start a search over a sweep's values (store/study.py): its row and its first K trials,
+        in one transaction; returns (name, the queued ids). A name is a sweep's (the next free sN
+        by default) and is never a second search's."""
+        space, fixed = study.search_space(values, preset)
+        study.check_grid(settings, space)
+        study.warm_up()  # Optuna's import, before the write lock is taken
+        with self.write():
+            name = name if name is not None else self._next_sweep_name()
+            if self.db.execute("SELECT 1 FROM runs WHERE sweep = ? LIMIT 1", [name]).fetchone() or study.settings_of(
+                self.db, name
+            ):
+                raise ConfigError("sweep-name", f"{name!r} already names runs; a search takes a new name")
+            study.create(self.db, name, settings, space, fixed, preset, now())
+            return name, study.top_up(self.db, name, lambda config, sweep: self._insert(config, None, sweep))
+
+    def top_up_studies(self) -> list[int]:
+        """Queue the trials that searches want now (each keeps K queued or running); the ids."""
+        if not study.open_studies(self.db):
+            return []
+        study.warm_up()
+        with self.write():
+            return [
+                run_id
+                for name in study.open_studies(self.db)
+                for run_id in study.top_up(self.db, name, lambda config, sweep: self._insert(config, None, sweep))
+            ]
+
+    def pruned_by_search(self, run_id: int) -> bool:
+        """Whether a search's pruner judges this run's epochs: a trial of a search that prunes,
+        not stopped by it before (a resumed pruned trial trains to its end)."""
+        row = self.db.execute(
+            f"""SELECT 1 FROM runs r JOIN studies s ON s.name = r.sweep
+                WHERE r.id = ? AND r.trial IS NOT NULL AND s.prune != 'none'
+                AND json_extract(coalesce(r.trial_attrs, '{{}}'), '$."{PRUNED_AT}"') IS NULL""",
+            [run_id],
+        ).fetchone()
+        return row is not None
+
+    def judge_trial(self, epoch_end: Any, seen: dict[int, float]) -> bool:
+        """A trial's pruner's verdict on this epoch (an EpochEnd): True to go on. seen: its
+        objective at each epoch so far, which this adds to (the recorder may not have written
+        the newest yet)."""
+        objective = study.objective_of(self.db, epoch_end.run_id)
+        if objective is None:
+            return True
+        seen[epoch_end.epoch] = getattr(epoch_end, objective)
+        study.warm_up()
+        with self.write():
+            return study.judge(self.db, epoch_end.run_id, seen)
+
+    def studies(self, names: list[str] | None = None) -> list[dict[str, Any]]:
+        """Each search's progress: trials by status, the best objective so far (store/study.py)."""
+        return study.progress(self.db, names)
+
+    def _next_sweep_name(self) -> str:
+        numbers = [
+            int(row[0][1:])
+            for row in self.db.execute(
+                "SELECT DISTINCT sweep FROM runs WHERE sweep GLOB 's[0-9]*' UNION SELECT name FROM studies"
+            )
+            if row[0][1:].isdigit() and row[0].startswith("s")
+        ]
+        return f"s{max(numbers, default=0) + 1}"
 
     def _insert(self, config: dict[str, Any], worker: str | None, sweep: str | None) -> int:
         stamp = now()
@@ -219,6 +284,7 @@ class RunStore:
         """Take the first queued run for this worker, atomically; None when the queue is empty.
         With devices, only a run queued for one of them (or for auto)."""
         for_device = f"AND json_extract(config, '$.device') IN ({', '.join('?' * len(devices))})" if devices else ""
+        self.top_up_studies()
         return self._claim(
             f"SELECT id FROM runs WHERE status = 'queued' {for_device} ORDER BY queue_pos, id LIMIT 1",
             list(devices),
@@ -276,12 +342,13 @@ class RunStore:
         return True
 
     def requeue(self, run_id: int) -> bool:
-        """Queue an interrupted, failed or cancelled run again (it continues from its checkpoint)."""
+        """Queue an interrupted, failed, cancelled or pruned run again (it continues from its
+        checkpoint; a pruned trial trains to its end)."""
         with self.write():
             cursor = self.db.execute(
                 """UPDATE runs SET status = 'queued', worker = NULL, heartbeat_at = NULL,
                    queue_pos = (SELECT coalesce(max(queue_pos), 0) + 1 FROM runs)
-                   WHERE id = ? AND status IN (?, ?, ?)""",
+                   WHERE id = ? AND status IN (?, ?, ?, ?)""",
                 [run_id, *RESUMABLE],
             )
         return cursor.rowcount == 1
@@ -498,10 +565,10 @@ class RunStore:
         return self.db.execute("SELECT coalesce(max(finished_at), '') FROM runs").fetchone()[0]
 
     def ended_since(self, finished_after: str) -> list[dict[str, Any]]:
-        """Runs that finished, failed or were interrupted after that moment, oldest first, config parsed."""
+        """Runs that finished, failed, were interrupted or pruned after that moment, oldest first, config parsed."""
         rows = self._dicts(
             "SELECT * FROM runs WHERE finished_at > ? AND status IN ('finished', 'failed', "
-            "'interrupted') ORDER BY finished_at, id",
+            "'interrupted', 'pruned') ORDER BY finished_at, id",
             [finished_after],
         )
         for row in rows:

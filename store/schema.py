@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 
 from sqlite_utils import Database, Migrations
 
-STATUSES = ("queued", "running", "finished", "failed", "cancelled", "interrupted")
+STATUSES = ("queued", "running", "finished", "failed", "cancelled", "interrupted", "pruned")
+FIRST_STATUSES = STATUSES[:6]  # m001's CHECK; m014 added pruned
 
 migrations = Migrations("cifar-tui")
 
@@ -14,7 +16,7 @@ migrations = Migrations("cifar-tui")
 @migrations()
 def m001_runs_epochs_losses(db: Database) -> None:
     # Plain SQL: sqlite-utils cannot declare ON DELETE CASCADE or a CHECK constraint.
-    statuses = ", ".join(f"'{s}'" for s in STATUSES)
+    statuses = ", ".join(f"'{s}'" for s in FIRST_STATUSES)
     # One statement at a time: executescript() would commit the migration's transaction.
     for statement in f"""
         CREATE TABLE runs (
@@ -212,6 +214,79 @@ def m013_held_out_evaluations(db: Database) -> None:
         )"""
     )
     db["runs"].add_column("evals", str)
+
+
+@migrations()
+def m014_searches(db: Database) -> None:
+    """A search (store/study.py): its settings in `studies`, named like a sweep (its runs' `sweep`);
+    each trial's number and what Optuna's sampler and pruner remember of it (JSON); and the
+    status `pruned`, for a trial its pruner stopped early.
+
+    SQLite cannot change a CHECK constraint: runs is rebuilt with the new list, and so are the
+    tables that refer to it, as m004 did (dropping runs alone would cascade to its children).
+    """
+    db.execute(
+        """CREATE TABLE studies (
+            name TEXT PRIMARY KEY,
+            search TEXT NOT NULL,
+            trials INTEGER NOT NULL,
+            prune TEXT NOT NULL,
+            objective TEXT NOT NULL,
+            parallel INTEGER NOT NULL,
+            seed INTEGER NOT NULL,
+            preset TEXT,
+            space TEXT NOT NULL,
+            fixed TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )"""
+    )
+    db["runs"].add_column("trial", int)
+    db["runs"].add_column("trial_attrs", str)
+    old = ", ".join(f"'{s}'" for s in FIRST_STATUSES)
+    new = ", ".join(f"'{s}'" for s in STATUSES)
+    children = ("epochs", "losses", "evaluations")
+    tables = ("runs", *children)
+    columns = {table: ", ".join(db[table].columns_dict) for table in tables}
+    runs_schema = db["runs"].schema
+    assert f"IN ({old})" in runs_schema, "runs' CHECK constraint is not m001's"
+    db.execute(_renamed(runs_schema.replace(f"IN ({old})", f"IN ({new})", 1), "runs"))
+    for child in children:
+        # m004's rename wrote the reference as "runs": a child left pointing at runs would lose
+        # its rows when runs is dropped.
+        schema, found = re.subn(r'REFERENCES\s+"?runs"?\s*\(id\)', "REFERENCES runs_new(id)", db[child].schema)
+        assert found == 1, f"{child} does not refer to runs once"
+        db.execute(_renamed(schema, child))
+    for table in tables:
+        db.execute(f"INSERT INTO {table}_new ({columns[table]}) SELECT {columns[table]} FROM {table}")
+    indexes = [
+        row[0]
+        for row in db.execute(
+            f"SELECT sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN {tables}"
+        )
+    ]
+    # The copy's AUTOINCREMENT counter starts at its largest id: a deleted newest run's id would
+    # come back. It takes the old table's counter instead.
+    last_id = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'runs'").fetchone()
+    for table in reversed(tables):
+        db.execute(f"DROP TABLE {table}")
+    for table in tables:
+        db.execute(f"ALTER TABLE {table}_new RENAME TO {table}")
+    for index in indexes:
+        db.execute(index)
+    if last_id is not None:
+        db.execute("DELETE FROM sqlite_sequence WHERE name = 'runs'")
+        db.execute(
+            "INSERT INTO sqlite_sequence (name, seq) SELECT 'runs', max(?, coalesce(max(id), 0)) FROM runs",
+            [last_id[0]],
+        )
+    db.execute("CREATE INDEX runs_trials ON runs (sweep, trial)")
+
+
+def _renamed(schema: str, table: str) -> str:
+    for spelling in (f"CREATE TABLE {table}", f'CREATE TABLE "{table}"', f"CREATE TABLE [{table}]"):
+        if schema.startswith(spelling):
+            return schema.replace(spelling, f"CREATE TABLE {table}_new", 1)
+    raise ValueError(f"unexpected schema of {table}: {schema[:60]}")
 
 
 # Every migration this version knows, in order (pending() on an empty database lists them all).

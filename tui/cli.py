@@ -20,6 +20,7 @@ import click
 from cifar_tui.engine.config import ConfigError, make_config
 from cifar_tui.store.export import FORMATS
 from cifar_tui.store.runs import RESUMABLE, RunStore, StoreError
+from cifar_tui.store.study import OBJECTIVES, PRUNERS, SEARCHES
 from cifar_tui.tui.config_flags import config_options
 from cifar_tui.tui.home import ENV_HOME, Home, HomeError, default_home
 from cifar_tui.tui.safe_text import printable
@@ -414,6 +415,22 @@ def queue() -> None:
     type=click.IntRange(1, 100_000),
     help="Draw N distinct points from the lists, ranges and intervals.",
 )
+@click.option(
+    "--search",
+    type=click.Choice(SEARCHES),
+    help="A search instead of a sweep: Optuna proposes each next point from the results (tpe), "
+    "or draws it (random), or walks the grid's lists (grid); trials are queued as others end.",
+)
+@click.option(
+    "--trials", type=click.IntRange(1, 10_000), help="A search's trials in all (default: 20; grid: its size)."
+)
+@click.option(
+    "--prune", type=click.Choice(PRUNERS), help="Stop a search's losing trials at an epoch's end (default: none)."
+)
+@click.option("--objective", type=click.Choice(tuple(OBJECTIVES)), help="What a search optimises (default: test_acc).")
+@click.option(
+    "--parallel", type=click.IntRange(1, 1000), help="A search's trials queued or running at once (default: 1)."
+)
 @click.option("--yes", is_flag=True, help="Queue more than 100 runs without asking.")
 @click.option("--json", "as_json", is_flag=True, help="Print {sweep, ids} as JSON instead of one id per line.")
 @click.pass_context
@@ -422,6 +439,11 @@ def queue_add(
     sweep_file: Path | None,
     sweep_name: str | None,
     random_points: int | None,
+    search: str | None,
+    trials: int | None,
+    prune: str | None,
+    objective: str | None,
+    parallel: int | None,
     yes: bool,
     as_json: bool,
     **flags: Any,
@@ -441,6 +463,19 @@ def queue_add(
         if not str(sweep_name).strip() or len(str(sweep_name)) > 100:
             raise BadInput("sweep-name: give 1 to 100 characters")
         check_text("sweep-name", str(sweep_name), 100)
+    asked = {"search": search, "trials": trials, "prune": prune, "objective": objective, "parallel": parallel}
+    searching = {key: value if value is not None else options.get(key) for key, value in asked.items()}
+    if searching["search"] is not None:
+        if random_points is not None:
+            raise BadInput("random: a search proposes its own points; give --trials N instead of --random")
+        name, ids = queue_search(store_of(ctx), values, preset, searching, sweep_name)
+        click.echo(json.dumps({"sweep": name, "ids": ids}) if as_json else "\n".join(map(str, ids)))
+        if not as_json:
+            click.echo(f"queued {len(ids)} of search {name}'s trials; the next are proposed as these end", err=True)
+        return
+    stray = [key for key, value in searching.items() if value is not None]
+    if stray:
+        raise BadInput(f"{stray[0]}: a search's option; add --search tpe|random|grid")
     # The same command draws the same points: the seed is the sweep's name, or what it varies.
     configs = expand(values, preset, random_points, rng_seed=sweep_name or repr(sorted(values.items())))
     if len(configs) > 100 and not yes:
@@ -459,6 +494,22 @@ def queue_add(
         click.echo("\n".join(map(str, ids)))
         if name:
             click.echo(f"queued {len(ids)} runs as sweep {name}", err=True)
+
+
+def queue_search(
+    store: RunStore, values: dict[str, Any], preset: str | None, options: dict[str, Any], name: str | None
+) -> tuple[str, list[int]]:
+    """Start a search (store/study.py); its settings from the flags or the sweep file."""
+    from cifar_tui.store.study import StudySettings, grid_size, search_space
+
+    given = {key: value for key, value in options.items() if value is not None}
+    if given["search"] == "grid" and "trials" not in given:
+        given["trials"] = grid_size(search_space(values, preset)[0]) or 20
+    try:
+        settings = StudySettings(**given).checked()
+    except TypeError as error:
+        raise BadInput(f"search: {error}") from None
+    return store.enqueue_study(values, preset, settings, name)
 
 
 def warn_unserved_devices(store: RunStore, devices: set[str]) -> None:

@@ -16,6 +16,7 @@ from cifar_tui.engine.events import (
     RunFinished,
     RunInterrupted,
     RunPaused,
+    RunPruned,
     RunStarted,
 )
 
@@ -122,6 +123,8 @@ class LiveState:
                 self.run.status, self.run.error = "failed", event.error
             case RunCancelled():
                 self.run.status = "cancelled"
+            case RunPruned():
+                self.run.status = "pruned"
             case RunInterrupted():
                 self.run.status, self.run.error = "interrupted", event.reason
         self.version += 1

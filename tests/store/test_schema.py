@@ -9,7 +9,7 @@ CONFIG = {"model": "seed-cnn", "dataset": "synthetic", "epochs": 1}
 def test_schema_is_what_we_declare():
     store = RunStore()
     assert store.db.table_names() == [
-        "_sqlite_migrations", "runs", "sqlite_sequence", "epochs", "losses", "workers", "evaluations",
+        "_sqlite_migrations", "sqlite_sequence", "workers", "studies", "runs", "epochs", "losses", "evaluations",
     ]  # fmt: skip
     assert "id INTEGER PRIMARY KEY AUTOINCREMENT" in store.db["runs"].schema
     assert [c.name for c in store.db["losses"].columns] == ["run_id", "step", "epoch", "loss"]
@@ -88,6 +88,46 @@ def test_an_older_store_keeps_its_runs_epochs_and_losses_through_the_id_migratio
     assert store.run(5)["name"] == "old" and store.loss_count(5) == 3 and len(store.epochs(5)) == 1
     assert store.enqueue(CONFIG) == 6
     assert store.delete(5) and store.loss_count(5) == 0  # the cascade still works after the rebuild
+    assert store.db.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_an_older_store_gains_the_pruned_status_and_keeps_everything(tmp_path):
+    import sqlite3
+
+    from sqlite_utils import Database
+
+    from cifar_tui.store.schema import migrations
+
+    path = tmp_path / "runs.db"
+    db = Database(path)
+    migrations.apply(db, stop_before="m014_searches")
+    db.execute("PRAGMA foreign_keys = ON")
+    for run_id in (1, 2, 3):
+        db.execute(
+            "INSERT INTO runs (id, name, model, dataset, epochs, config, queue_pos, created_at, status, evals) "
+            "VALUES (?, 'old', 'seed-cnn', 'synthetic', 1, '{}', ?, 'then', 'finished', '{\"cifar10.1\": {}}')",
+            [run_id, run_id],
+        )
+    db.execute("INSERT INTO epochs (run_id, epoch, step) VALUES (2, 1, 3)")
+    db.conn.executemany("INSERT INTO losses VALUES (2, ?, 1, 0.5)", [(s,) for s in range(3)])
+    db.execute("INSERT INTO evaluations VALUES (2, 1, 'cifar10.1', '', 2000, 80.0, 0.6)")
+    db.execute("DELETE FROM runs WHERE id = 3")  # the newest run's id must never come back
+    with pytest.raises(sqlite3.IntegrityError):
+        db.execute("UPDATE runs SET status = 'pruned' WHERE id = 1")
+    db.conn.commit()
+    db.close()
+
+    store = RunStore(path)
+    assert store.run(2)["evals"] == {"cifar10.1": {}} and store.loss_count(2) == 3 and len(store.epochs(2)) == 1
+    assert store.db.execute("SELECT count(*) FROM evaluations").fetchone()[0] == 1
+    store.db.execute("UPDATE runs SET status = 'pruned' WHERE id = 1")
+    with pytest.raises(sqlite3.IntegrityError):
+        store.db.execute("UPDATE runs SET status = 'bogus' WHERE id = 1")
+    assert store.enqueue(CONFIG) == 4
+    indexes = {row[0] for row in store.db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"runs_status_queue", "runs_finished_at", "runs_group_key", "runs_sweep", "runs_trials"} <= indexes
+    assert store.delete(2) and store.loss_count(2) == 0  # the children still cascade
+    assert store.db.execute("SELECT count(*) FROM evaluations").fetchone()[0] == 0
     assert store.db.execute("PRAGMA foreign_key_check").fetchall() == []
 
 

@@ -21,6 +21,7 @@ from cifar_tui.engine.events import (
     RunFinished,
     RunInterrupted,
     RunLost,
+    RunPruned,
     RunStarted,
 )
 from cifar_tui.engine.worker import Job
@@ -68,7 +69,7 @@ class ProgressView:
                     f"epoch {event.epoch}: train loss {event.train_loss:.4f}  test loss {event.test_loss:.4f}  "
                     f"test acc {event.test_acc:.2f}%{on_part(event)}  {event.seconds:.1f}s  {event.images_per_s:,.0f} img/s"
                 )
-            case RunFinished() | RunFailed() | RunCancelled() if self.task is not None:
+            case RunFinished() | RunFailed() | RunCancelled() | RunPruned() if self.task is not None:
                 self.progress.stop()
             case RunLost():
                 if self.task is not None:
@@ -177,6 +178,8 @@ class EventLines:
                 say(f"run {event.run_id}: failed: {event.error}")
             case RunCancelled():
                 say(f"run {event.run_id}: cancelled" + (f": {event.reason}" if event.reason else ""))
+            case RunPruned():
+                say(f"run {event.run_id}: pruned after epoch {event.epoch} (its search's pruner stopped it)")
             case RunLost():
                 say(f"run {event.run_id}: {event.reason}")
             case RunInterrupted():

@@ -7,7 +7,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from cifar_tui.engine.config import ConfigError, RunConfig
-from cifar_tui.engine.events import RunFailed
+from cifar_tui.engine.events import EpochEnd, RunFailed
 from cifar_tui.engine.worker import Job
 from cifar_tui.store.runs import RunStore, worker_id
 
@@ -26,6 +26,7 @@ class QueueJobs:
         self.pool = pool  # the `worker --devices` process this worker is one device of
         self.worker_name = worker_id()
         self._local = threading.local()
+        self._objectives: dict[int, dict[int, float]] = {}  # a judged run's objective per epoch, as it trains
 
     def __call__(self) -> Job | None:
         store = getattr(self._local, "store", None)
@@ -41,6 +42,7 @@ class QueueJobs:
             return None
         run_id, config, token = claimed
         self.recorder.own(run_id, token)
+        self._objectives.pop(run_id, None)
         try:
             run_config = RunConfig.from_dict(config)
         except ConfigError as error:
@@ -49,7 +51,12 @@ class QueueJobs:
             return None
         if self.device and run_config.device == "auto":
             run_config = run_config.replace(device=self.device)
-        return Job(run_id, run_config)
+        return Job(run_id, run_config, judged=store.pruned_by_search(run_id))
+
+    def judge(self, epoch_end: EpochEnd) -> bool:
+        """Whether a search's trial goes on after this epoch (on the worker's thread, the claim's)."""
+        seen = self._objectives.setdefault(epoch_end.run_id, {})
+        return self._local.store.judge_trial(epoch_end, seen)
 
 
 def queued_for(device: str) -> tuple[str, ...]:

@@ -55,8 +55,11 @@ class LocalWorker:
         self.worker_name = self.recorder.worker
         self.idle = threading.Event()  # set when the job source had nothing (empty or paused queue; `run` done)
         self._interrupted: str | None = None
+        self._last: int | None = None  # the run this worker took last
         self.trainer = TrainingProcess(home.data_dir, home.checkpoint_dir, threads, home.log_path) if isolated else None
-        runner = (lambda job, emit, control: self.trainer.run(job, emit, control.asked)) if isolated else None
+        runner = (
+            (lambda job, emit, control: self.trainer.run(job, emit, control.asked, control.go_on)) if isolated else None
+        )
         self.worker = Worker(
             self._next_job,
             self._record,
@@ -64,6 +67,7 @@ class LocalWorker:
             checkpoint_dir=home.checkpoint_dir,
             must_stop=self._must_stop,
             runner=runner,
+            judge=getattr(self.jobs, "judge", None),  # a search's pruner, through the queue's store
         )
         self.watcher = ControlWatcher(home.db_path, self.worker_name, self.worker.cancel, self.worker.pause_run)
 
@@ -73,7 +77,10 @@ class LocalWorker:
         return self
 
     def _next_job(self) -> Job | None:
+        if self._last is not None:  # one run at a time: its ending is written before the next claim
+            self.recorder.settled(self._last, timeout=10)
         job = self.jobs()
+        self._last = job.run_id if job is not None else None
         if job is None:
             self.idle.set()
         return job

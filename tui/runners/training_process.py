@@ -12,8 +12,10 @@ the next job gets a new child.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
+import queue
 import signal
 import threading
 import time
@@ -66,8 +68,15 @@ class TrainingProcess:
         child.close()
         self._conn = parent
 
-    def run(self, job, emit: Callable[[Any], None], asked: Callable[[], tuple[bool, bool]]) -> None:
-        """asked() -> (stop asked, pause asked): the user's wishes, polled while the job trains."""
+    def run(
+        self,
+        job,
+        emit: Callable[[Any], None],
+        asked: Callable[[], tuple[bool, bool]],
+        go_on: Callable[[EpochEnd], bool] | None = None,
+    ) -> None:
+        """asked() -> (stop asked, pause asked): the user's wishes, polled while the job trains.
+        go_on: the verdict on each epoch of a judged job (a search's pruner), which waits for it."""
         with self._lock:
             if self._process is None or not self._process.is_alive():
                 self._start()
@@ -95,6 +104,8 @@ class TrainingProcess:
                     elif isinstance(event, EpochEnd):
                         step = event.step
                     emit(event)
+                    if isinstance(event, EpochEnd) and job.judged and event.epoch < job.config.epochs:
+                        self._send(("verdict", event.epoch, go_on is None or _verdict(go_on, event)))
                 elif kind == "held":
                     held = message[1]
                 elif kind == "done":
@@ -159,8 +170,6 @@ def serve(conn, data_dir: Path, checkpoint_dir: Path | None, threads: int | None
     """The child: train the jobs it is sent, one at a time, until told to exit or the parent is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which asks for a stop
     _log_to(log_path)
-    import logging
-
     import torch
 
     from cifar_tui.engine.run_control import RunControl
@@ -168,7 +177,19 @@ def serve(conn, data_dir: Path, checkpoint_dir: Path | None, threads: int | None
 
     if threads:
         torch.set_num_threads(threads)
-    control = RunControl(on_hold=lambda held: _send(conn, ("held", held)))
+    verdicts: queue.Queue = queue.Queue()
+
+    def await_verdict(epoch_end) -> bool:  # the parent judges each epoch it records
+        while not control.stop.is_set():
+            try:
+                epoch, go_on = verdicts.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if epoch == epoch_end.epoch:
+                return go_on
+        return True  # stopping anyway: the loop's next question says so
+
+    control = RunControl(on_hold=lambda held: _send(conn, ("held", held)), judge=await_verdict)
     jobs: list = []
     wake = threading.Event()
 
@@ -186,12 +207,16 @@ def serve(conn, data_dir: Path, checkpoint_dir: Path | None, threads: int | None
                     # Reset here, in the pipe's order: a stop sent right after the job (while the
                     # training thread still imports or loads) must not be cleared when it starts.
                     control.reset()
+                    while not verdicts.empty():
+                        verdicts.get_nowait()
                     jobs.append(message[1])
                     wake.set()
                 case "stop":
                     control.stop.set()
                 case "pause":
                     control.pause(message[1])
+                case "verdict":
+                    verdicts.put(message[1:])
                 case "exit":
                     control.stop.set()
                     jobs.append(None)
@@ -209,15 +234,28 @@ def serve(conn, data_dir: Path, checkpoint_dir: Path | None, threads: int | None
                 # saved before "done"); torch's interpreter teardown takes a second for nothing.
                 logging.shutdown()
                 os._exit(0)
-            run_job(job, lambda event: _send(conn, ("event", event)), control.should_stop, data_dir, checkpoint_dir)
+            run_job(
+                job,
+                lambda event: _send(conn, ("event", event)),
+                control.should_stop,
+                data_dir,
+                checkpoint_dir,
+                go_on=control.go_on,
+            )
             _send(conn, ("done",))
+
+
+def _verdict(go_on: Callable[[EpochEnd], bool], event: EpochEnd) -> bool:
+    try:
+        return go_on(event)
+    except Exception:  # the store could not be asked (locked past its timeout, say): train on
+        logging.getLogger(__name__).exception("run %s: no verdict on epoch %s; it goes on", event.run_id, event.epoch)
+        return True
 
 
 def _log_to(path: Path | None) -> None:
     """The child's records (a failed run's traceback) into the home's log, as the parent's; with
     no file, nowhere: Python's last-resort handler would print them on the user's terminal."""
-    import logging
-
     root = logging.getLogger()
     if path is not None:
         from cifar_tui.tui.log_file import LogFile

@@ -225,9 +225,14 @@ def bar(done: int, total: int, width: int = 16) -> str:
 
 
 def title(run: LiveRun) -> str:
-    colour = {"running": "green", "finished": "cyan", "failed": "red", "cancelled": "yellow", "interrupted": "red"}.get(
-        run.status, "white"
-    )
+    colour = {
+        "running": "green",
+        "finished": "cyan",
+        "failed": "red",
+        "cancelled": "yellow",
+        "interrupted": "red",
+        "pruned": "magenta",
+    }.get(run.status, "white")
     status = "paused" if run.paused and run.status == "running" else run.status
     colour = "yellow" if status == "paused" else colour
     name = f" “{markup_safe(run.config.name)}”" if run.config.name else ""

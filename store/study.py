@@ -1,0 +1,345 @@
+"""A search (a study): a sweep whose next points come from Optuna's samplers and whose losing
+trials Optuna's pruners stop at an epoch's end.
+
+The store stays the one truth of what ran. Optuna's study is rebuilt in memory from the study's
+row and its trials' runs each time a point is proposed or an epoch judged (milliseconds for
+hundreds of trials), so a deleted, resumed or interrupted run never disagrees with a second
+record of it. What a sampler or pruner keeps about a trial (its grid cell, the rungs it passed)
+is saved with the run (runs.trial_attrs) and handed back at each rebuild.
+
+Proposals are made inside the queue's claim transaction (store/runs.py): whichever worker,
+pool member or dispatcher claims next keeps K trials queued or running, and no two propose
+the same trial. Optuna is imported only when a search needs it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import zlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from cifar_tui.engine.config import ConfigError, make_config
+
+SEARCHES = ("tpe", "random", "grid")
+PRUNERS = ("none", "median", "asha", "hyperband")
+# An objective is a per-epoch column of the run; its direction.
+OBJECTIVES = {"test_acc": "maximize", "test_loss": "minimize", "train_loss": "minimize"}
+IN_FLIGHT = ("queued", "running")
+
+
+@dataclass(frozen=True)
+class StudySettings:
+    search: str = "tpe"
+    trials: int = 20
+    prune: str = "none"
+    objective: str = "test_acc"
+    parallel: int = 1  # trials queued or running at once
+    seed: int = 0
+
+    def checked(self) -> StudySettings:
+        for field, value, allowed in (
+            ("search", self.search, SEARCHES),
+            ("prune", self.prune, PRUNERS),
+            ("objective", self.objective, tuple(OBJECTIVES)),
+        ):
+            if value not in allowed:
+                raise ConfigError(field, f"{value!r} is not one of {', '.join(allowed)}")
+        if not 1 <= self.trials <= 10_000:
+            raise ConfigError("trials", f"must be between 1 and 10000 (got {self.trials})")
+        if not 1 <= self.parallel <= 1_000:
+            raise ConfigError("parallel", f"must be between 1 and 1000 (got {self.parallel})")
+        return self
+
+
+def search_space(values: dict[str, Any], preset: str | None) -> tuple[dict[str, dict], dict[str, Any]]:
+    """(space, fixed) from a sweep's parsed values (engine/sweep.parse_value): a list is a set of
+    choices (typed as the config types them), an interval a log-uniform range; the rest is fixed.
+    Every choice and both ends of every range are checked as configs."""
+    from cifar_tui.engine.sweep import Interval
+
+    fixed = {k: v for k, v in values.items() if not isinstance(v, (list, Interval))}
+    space: dict[str, dict] = {}
+    for field, value in values.items():
+        if isinstance(value, Interval):
+            for end in (value.low, value.high):
+                make_config(preset, **fixed, **{field: end})
+            space[field] = {"low": value.low, "high": value.high}
+        elif isinstance(value, list):
+            choices = [getattr(make_config(preset, **fixed, **{field: choice}), field) for choice in value]
+            space[field] = {"choices": list(dict.fromkeys(choices))}
+    if not space:
+        raise ConfigError("search", "nothing to search: give a list (--lr 1e-3,3e-3) or an interval (--lr 1e-4:1e-1)")
+    return space, fixed
+
+
+def grid_size(space: dict[str, dict]) -> int | None:
+    if any("choices" not in axis for axis in space.values()):
+        return None
+    return math.prod(len(axis["choices"]) for axis in space.values())
+
+
+def check_grid(settings: StudySettings, space: dict[str, dict]) -> None:
+    if settings.search != "grid":
+        return
+    size = grid_size(space)
+    if size is None:
+        interval = next(k for k, axis in space.items() if "choices" not in axis)
+        raise ConfigError(interval, "a grid search takes lists of values, not an interval")
+    if settings.trials > size:
+        raise ConfigError("trials", f"the grid has {size} points; give --trials {size} or fewer")
+
+
+def create(db, name: str, settings: StudySettings, space: dict, fixed: dict, preset: str | None, stamp: str) -> None:
+    """The study's row, inside the caller's write transaction."""
+    db.execute(
+        """INSERT INTO studies (name, search, trials, prune, objective, parallel, seed, preset, space, fixed,
+                                created_at) VALUES (:name, :search, :trials, :prune, :objective, :parallel, :seed,
+                                :preset, :space, :fixed, :created_at)""",
+        {
+            "name": name,
+            **asdict(settings),
+            "preset": preset,
+            "space": json.dumps(space),
+            "fixed": json.dumps(fixed),
+            "created_at": stamp,
+        },
+    )
+
+
+def open_studies(db) -> list[str]:
+    """Studies that may want a trial now: fewer trials than asked, fewer in flight than K. One
+    query, so that a claim with no search open costs nothing more."""
+    return [
+        row[0]
+        for row in db.execute(
+            """SELECT s.name FROM studies s
+               WHERE (SELECT count(*) FROM runs r WHERE r.sweep = s.name AND r.trial IS NOT NULL) < s.trials
+               AND (SELECT count(*) FROM runs r WHERE r.sweep = s.name AND r.trial IS NOT NULL
+                    AND r.status IN ('queued', 'running')) < s.parallel"""
+        )
+    ]
+
+
+def top_up(db, name: str, insert: Callable[[dict[str, Any], str], int]) -> list[int]:
+    """Propose and queue trials of the study until K are queued or running (or all N were
+    proposed); inside the caller's write transaction. insert(config, study) queues one run."""
+    row = _study_row(db, name)
+    if row is None:
+        return []
+    trials = _trials(db, name)
+    made = len(trials)
+    in_flight = sum(t["status"] in IN_FLIGHT for t in trials)
+    room = min(row["parallel"] - in_flight, row["trials"] - made)
+    if room <= 0:
+        return []
+    study, distributions = _rebuild(row, trials, seed_offset=made)
+    ids = []
+    for _ in range(room):
+        trial = study.ask(distributions)
+        config = make_config(row["preset"], **json.loads(row["fixed"]), **trial.params).to_dict()
+        run_id = insert(config, name)
+        attrs = study._storage.get_trial(trial._trial_id).system_attrs
+        db.execute("UPDATE runs SET trial = ?, trial_attrs = ? WHERE id = ?", [trial.number, json.dumps(attrs), run_id])
+        ids.append(run_id)
+    return ids
+
+
+def judge(db, run_id: int, values: dict[int, float]) -> bool:
+    """Should this trial go on after its newest epoch? values: the objective at each epoch so far
+    (the newest may not be recorded yet). False means its pruner stops it. The pruner's notes on
+    the trial are saved with the run, inside the caller's write transaction."""
+    run = db.execute("SELECT sweep, trial FROM runs WHERE id = ?", [run_id]).fetchone()
+    if run is None or run[1] is None:
+        return True
+    row = _study_row(db, run[0])
+    if row is None or row["prune"] == "none" or not values:
+        return True
+    trials = _trials(db, run[0])
+    for trial in trials:
+        if trial["id"] == run_id:
+            trial["status"], trial["values"] = "running", {**trial["values"], **values}
+    study, _ = _rebuild(row, trials, seed_offset=len(trials))
+    current = next(t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("run_id") == run_id)
+    go_on = not study.pruner.prune(study, current)
+    attrs = study._storage.get_trial(current._trial_id).system_attrs
+    db.execute("UPDATE runs SET trial_attrs = ? WHERE id = ?", [json.dumps(attrs), run_id])
+    return go_on
+
+
+def warm_up() -> None:
+    """Import Optuna now (a third of a second), not while holding the store's write lock."""
+    import optuna  # noqa: F401
+
+
+def objective_of(db, run_id: int) -> str | None:
+    """The objective of the search this run is a trial of; None for any other run."""
+    row = db.execute(
+        "SELECT s.objective FROM runs r JOIN studies s ON s.name = r.sweep WHERE r.id = ? AND r.trial IS NOT NULL",
+        [run_id],
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def settings_of(db, name: str) -> dict[str, Any] | None:
+    """A study's row, its space and fixed values parsed; None when `name` is a plain sweep."""
+    row = _study_row(db, name)
+    if row is not None:
+        row["space"], row["fixed"] = json.loads(row["space"]), json.loads(row["fixed"])
+    return row
+
+
+def progress(db, names: list[str] | None = None) -> list[dict[str, Any]]:
+    """Each study's trials by status and its best objective so far, newest study first."""
+    where = f"WHERE s.name IN ({', '.join('?' * len(names))})" if names else ""
+    rows = []
+    for study in db.execute(f"SELECT s.* FROM studies s {where} ORDER BY s.created_at DESC", names or []).fetchall():
+        row = dict(zip([d[0] for d in db.execute("SELECT * FROM studies LIMIT 0").description], study))
+        trials = _trials(db, row["name"])
+        counts = {status: sum(t["status"] == status for t in trials) for status in ("finished", "pruned", *IN_FLIGHT)}
+        best = best_trial(trials, OBJECTIVES[row["objective"]])
+        rows.append(
+            {
+                "name": row["name"],
+                "search": row["search"],
+                "prune": row["prune"],
+                "objective": row["objective"],
+                "trials": row["trials"],
+                "proposed": len(trials),
+                **counts,
+                "best": None if best is None else best["value"],
+                "best_run": None if best is None else best["id"],
+            }
+        )
+    return rows
+
+
+def best_trial(trials: list[dict[str, Any]], direction: str) -> dict[str, Any] | None:
+    finished = [t for t in trials if t["status"] == "finished" and _number(t["value"])]
+    pick = max if direction == "maximize" else min
+    return pick(finished, key=lambda t: t["value"], default=None)
+
+
+def best_so_far(db, name: str) -> list[tuple[int, float]]:
+    """(trial number, the best finished objective up to it): the study's progress curve."""
+    row = _study_row(db, name)
+    if row is None:
+        return []
+    pick = max if OBJECTIVES[row["objective"]] == "maximize" else min
+    curve, best = [], None
+    for trial in _trials(db, name):
+        if trial["status"] == "finished" and _number(trial["value"]):
+            best = trial["value"] if best is None else pick(best, trial["value"])
+            curve.append((trial["number"], best))
+    return curve
+
+
+def _study_row(db, name: str) -> dict[str, Any] | None:
+    cursor = db.execute("SELECT * FROM studies WHERE name = ?", [name])
+    values = cursor.fetchone()
+    return None if values is None else dict(zip([d[0] for d in cursor.description], values))
+
+
+def _trials(db, name: str) -> list[dict[str, Any]]:
+    """The study's trials in proposal order: run id, number, status, config, final objective,
+    the objective at each recorded epoch, and the sampler's and pruner's notes."""
+    objective = db.execute("SELECT objective FROM studies WHERE name = ?", [name]).fetchone()[0]
+    assert objective in OBJECTIVES  # a column's name, put in the SQL below
+    rows = db.execute(
+        f"""SELECT id, trial, status, config, {objective}, trial_attrs FROM runs
+            WHERE sweep = ? AND trial IS NOT NULL ORDER BY trial, id""",
+        [name],
+    ).fetchall()
+    values: dict[int, dict[int, float]] = {}
+    for run_id, epoch, value in db.execute(
+        f"""SELECT run_id, epoch, {objective} FROM epochs
+            WHERE run_id IN (SELECT id FROM runs WHERE sweep = ? AND trial IS NOT NULL)""",
+        [name],
+    ):
+        if _number(value):
+            values.setdefault(run_id, {})[epoch] = value
+    return [
+        {
+            "id": run_id,
+            "number": number,
+            "status": status,
+            "config": json.loads(config),
+            "value": value,
+            "values": values.get(run_id, {}),
+            "attrs": json.loads(attrs or "{}"),
+        }
+        for run_id, number, status, config, value, attrs in rows
+    ]
+
+
+def _rebuild(row: dict[str, Any], trials: list[dict[str, Any]], seed_offset: int):
+    """Optuna's study as the store records it: finished trials complete (their final objective),
+    pruned ones pruned, queued and running ones running, the rest failed."""
+    import optuna
+    from optuna.trial import TrialState, create_trial
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space, fixed = json.loads(row["space"]), json.loads(row["fixed"])
+    distributions = {
+        field: optuna.distributions.CategoricalDistribution(axis["choices"])
+        if "choices" in axis
+        else optuna.distributions.FloatDistribution(axis["low"], axis["high"], log=True)
+        for field, axis in space.items()
+    }
+    # A sampler is made afresh at each rebuild: its seed moves on with the study, or a seeded
+    # sampler would propose its first point again and again.
+    seed = zlib.crc32(f"{row['name']}/{row['seed']}/{seed_offset}".encode())
+    sampler = {
+        "tpe": lambda: optuna.samplers.TPESampler(seed=seed, constant_liar=True),
+        "random": lambda: optuna.samplers.RandomSampler(seed=seed),
+        "grid": lambda: optuna.samplers.GridSampler({k: a["choices"] for k, a in space.items()}, seed=seed),
+    }[row["search"]]()
+    epochs = max(space["epochs"]["choices"]) if "epochs" in space else make_config(row["preset"], **fixed).epochs
+    pruner = {
+        "none": optuna.pruners.NopPruner,
+        "median": lambda: optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0),
+        "asha": lambda: optuna.pruners.SuccessiveHalvingPruner(min_resource=1),
+        "hyperband": lambda: optuna.pruners.HyperbandPruner(min_resource=1, max_resource=int(epochs)),
+    }[row["prune"]]()
+    study = optuna.create_study(
+        study_name=row["name"], direction=OBJECTIVES[row["objective"]], sampler=sampler, pruner=pruner
+    )
+    frozen = []
+    for trial in trials:
+        params = {field: trial["config"].get(field) for field in distributions}
+        if not all(_fits(distributions[field], value) for field, value in params.items()):
+            params = {}  # a trial whose config no longer fits the space (edited by hand): its values only
+        state = {
+            "finished": TrialState.COMPLETE,
+            "pruned": TrialState.PRUNED,
+            "queued": TrialState.RUNNING,
+            "running": TrialState.RUNNING,
+        }.get(trial["status"], TrialState.FAIL)
+        if state == TrialState.COMPLETE and not _number(trial["value"]):
+            state = TrialState.FAIL
+        frozen.append(
+            create_trial(
+                state=state,
+                value=trial["value"] if state == TrialState.COMPLETE else None,
+                params=params,
+                distributions={f: distributions[f] for f in params},
+                intermediate_values=trial["values"],
+                user_attrs={"run_id": trial["id"]},
+                system_attrs=trial["attrs"],
+            )
+        )
+    study.add_trials(frozen)
+    return study, distributions
+
+
+def _fits(distribution, value: Any) -> bool:
+    try:
+        return distribution._contains(distribution.to_internal_repr(value))
+    except (ValueError, TypeError):
+        return False
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
