@@ -208,6 +208,9 @@ class RunStore:
 
     def top_up_studies(self) -> list[int]:
         """Queue the trials that searches want now (each keeps K queued or running); the ids."""
+        if not study.unfinished(self.db):
+            return []
+        self.interrupt_orphans()  # a dead worker's trial is in flight no more: the search goes on
         if not study.open_studies(self.db):
             return []
         study.warm_up()

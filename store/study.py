@@ -109,6 +109,17 @@ def create(db, name: str, settings: StudySettings, space: dict, fixed: dict, pre
     )
 
 
+def unfinished(db) -> bool:
+    """Whether some search has trials left to propose."""
+    return (
+        db.execute(
+            """SELECT 1 FROM studies s WHERE s.trials >
+               (SELECT count(*) FROM runs r WHERE r.sweep = s.name AND r.trial IS NOT NULL) LIMIT 1"""
+        ).fetchone()
+        is not None
+    )
+
+
 def open_studies(db) -> list[str]:
     """Studies that may want a trial now: fewer trials than asked, fewer in flight than K. One
     query, so that a claim with no search open costs nothing more."""
@@ -137,12 +148,15 @@ def top_up(db, name: str, insert: Callable[[dict[str, Any], str], int]) -> list[
         return []
     study, distributions = _rebuild(row, trials, seed_offset=made)
     ids = []
-    for _ in range(room):
+    # The store's numbers, not Optuna's (its position in the rebuilt study): a deleted trial
+    # never makes a later one take its number.
+    numbers = range(max((t["number"] for t in trials), default=-1) + 1, 1 << 62)
+    for number, _ in zip(numbers, range(room)):
         trial = study.ask(distributions)
         config = make_config(row["preset"], **json.loads(row["fixed"]), **trial.params).to_dict()
         run_id = insert(config, name)
         attrs = study._storage.get_trial(trial._trial_id).system_attrs
-        db.execute("UPDATE runs SET trial = ?, trial_attrs = ? WHERE id = ?", [trial.number, json.dumps(attrs), run_id])
+        db.execute("UPDATE runs SET trial = ?, trial_attrs = ? WHERE id = ?", [number, json.dumps(attrs), run_id])
         ids.append(run_id)
     return ids
 

@@ -1,0 +1,91 @@
+"""Searches through real worker processes: trials proposed and trained exactly once, pruned at an
+epoch's end by the worker's judge, a killed worker's trial interrupted while the search goes on,
+and a pruned trial resumed to its end."""
+
+import json
+import signal
+
+import pytest
+
+from tests.tui.test_faults import QUICK, cifar_tui, finish, query, wait_for
+
+
+def queue_search(home, *args):
+    status, out, err = finish(
+        cifar_tui(home, "queue", "add", "--json", *QUICK, "--epochs", "3", "--lr", "1e-4:1e-2", *args)
+    )
+    assert status == 0, err
+    return json.loads(out)
+
+
+def add_a_trial_nobody_beats(home, name="s1"):
+    """A finished trial (one of the search's, numbered -1) that passed ASHA's first rung at 100%:
+    every later trial is below it there, and is pruned after its first epoch."""
+    query(
+        home,
+        """INSERT INTO runs (name, status, model, dataset, epochs, config, queue_pos, created_at, sweep, trial,
+                             trial_attrs, test_acc, epochs_done)
+           VALUES ('best', 'finished', 'seed-cnn', 'synthetic', 3, '{}', 0, 'then', ?, -1,
+                   '{"completed_rung_0": 100.0}', 100.0, 3)""",
+        (name,),
+    )
+
+
+def trials(home):
+    return query(
+        home,
+        "SELECT id, trial, status, epochs_done, claim, trial_attrs FROM runs WHERE name != 'best' ORDER BY trial",
+    )
+
+
+@pytest.mark.slow
+def test_a_pruned_trial_stops_at_its_epoch_with_its_checkpoint_and_resume_trains_it_to_the_end(tmp_path):
+    home = tmp_path / "home"
+    queued = queue_search(home, "--search", "random", "--trials", "2", "--prune", "asha")
+    assert queued == {"sweep": "s1", "ids": [1]}
+    add_a_trial_nobody_beats(home)
+    status, out, err = finish(cifar_tui(home, "worker", "--until-empty"))
+    assert status == 0, err
+    assert "run 1: pruned after epoch 1" in out
+    ((run_id, number, state, epochs_done, claim, attrs),) = trials(home)
+    assert (run_id, number, state, epochs_done, claim) == (1, 0, "pruned", 1, 1)
+    assert json.loads(attrs) == {"completed_rung_0": json.loads(attrs)["completed_rung_0"], "cifar-tui:pruned_at": 1}
+    (step,) = query(home, "SELECT step FROM epochs WHERE run_id = 1")[0]
+    assert query(home, "SELECT max(step) + 1 FROM losses WHERE run_id = 1") == [(step,)]
+    assert len(list((home / "checkpoints" / "1").iterdir())) == 1  # the pruned epoch's, moved into place
+    assert json.loads(finish(cifar_tui(home, "runs", "--json", "status=pruned"))[1])[0]["id"] == 1
+
+    status, out, err = finish(cifar_tui(home, "resume", "1"))
+    assert status == 0, err
+    assert query(home, "SELECT status, epochs_done FROM runs WHERE id = 1") == [("finished", 3)]
+    assert query(home, "SELECT epoch FROM epochs WHERE run_id = 1 ORDER BY epoch") == [(1,), (2,), (3,)]
+
+
+@pytest.mark.slow
+def test_two_workers_propose_and_train_each_trial_once_and_a_killed_workers_trial_does_not_stop_the_search(
+    tmp_path,
+):
+    home = tmp_path / "home"
+    queue_search(home, "--search", "tpe", "--trials", "7", "--parallel", "2", "--prune", "asha")
+    add_a_trial_nobody_beats(home)
+    first, second = cifar_tui(home, "worker"), cifar_tui(home, "worker")
+    try:
+        wait_for(lambda: len(query(home, "SELECT 1 FROM runs WHERE status = 'running'")) == 2, timeout=120)
+        first.send_signal(signal.SIGKILL)  # its trial stays running until someone sees its owner is dead
+        first.wait()
+        ended = "SELECT count(*) FROM runs WHERE name != 'best' AND status NOT IN ('queued', 'running')"
+        wait_for(lambda: query(home, ended) == [(6,)], timeout=240)
+    finally:
+        for worker in (first, second):
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+        finish(second)
+    rows = trials(home)
+    assert [row[1] for row in rows] == list(range(6))  # each trial proposed once
+    assert all(row[4] == 1 for row in rows)  # and claimed once
+    statuses = sorted(row[2] for row in rows)
+    assert statuses.count("interrupted") == 1 and statuses.count("pruned") == 5
+    for run_id, _, status, epochs_done, _, _ in rows:
+        if status == "pruned":
+            assert epochs_done == 1
+            assert query(home, "SELECT max(epoch) FROM losses WHERE run_id = ?", (run_id,)) == [(1,)]
