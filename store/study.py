@@ -147,18 +147,26 @@ def top_up(db, name: str, insert: Callable[[dict[str, Any], str], int]) -> list[
     if room <= 0:
         return []
     study, distributions = _rebuild(row, trials, seed_offset=made)
+    space = json.loads(row["space"])
     ids = []
     # The store's numbers, not Optuna's (its position in the rebuilt study): a deleted trial
     # never makes a later one take its number.
     numbers = range(max((t["number"] for t in trials), default=-1) + 1, 1 << 62)
     for number, _ in zip(numbers, range(room)):
         trial = study.ask(distributions)
-        config = make_config(row["preset"], **json.loads(row["fixed"]), **trial.params).to_dict()
+        point = {k: readable(v, space[k]) if "low" in space[k] else v for k, v in trial.params.items()}
+        config = make_config(row["preset"], **json.loads(row["fixed"]), **point).to_dict()
         run_id = insert(config, name)
         attrs = study._storage.get_trial(trial._trial_id).system_attrs
         db.execute("UPDATE runs SET trial = ?, trial_attrs = ? WHERE id = ?", [number, json.dumps(attrs), run_id])
         ids.append(run_id)
     return ids
+
+
+def readable(value: float, axis: dict[str, float]) -> float:
+    """A point drawn from a range, to 3 significant digits (0.00347, not 0.0034711918531798):
+    what a person would type, inside the range."""
+    return min(axis["high"], max(axis["low"], float(f"{value:.3g}")))
 
 
 def judge(db, run_id: int, values: dict[int, float]) -> bool:
@@ -206,34 +214,28 @@ def settings_of(db, name: str) -> dict[str, Any] | None:
 
 
 def progress(db, names: list[str] | None = None) -> list[dict[str, Any]]:
-    """Each study's trials by status and its best objective so far, newest study first."""
+    """Each study's trials by status and its best objective so far, newest study first (in SQL:
+    the Runs tab asks every few seconds)."""
     where = f"WHERE s.name IN ({', '.join('?' * len(names))})" if names else ""
-    rows = []
-    for study in db.execute(f"SELECT s.* FROM studies s {where} ORDER BY s.created_at DESC", names or []).fetchall():
-        row = dict(zip([d[0] for d in db.execute("SELECT * FROM studies LIMIT 0").description], study))
-        trials = _trials(db, row["name"])
-        counts = {status: sum(t["status"] == status for t in trials) for status in ("finished", "pruned", *IN_FLIGHT)}
-        best = best_trial(trials, OBJECTIVES[row["objective"]])
-        rows.append(
-            {
-                "name": row["name"],
-                "search": row["search"],
-                "prune": row["prune"],
-                "objective": row["objective"],
-                "trials": row["trials"],
-                "proposed": len(trials),
-                **counts,
-                "best": None if best is None else best["value"],
-                "best_run": None if best is None else best["id"],
-            }
-        )
+    cursor = db.execute(
+        f"""SELECT s.name, s.search, s.prune, s.objective, s.trials, count(r.id) AS proposed,
+                   {", ".join(f"coalesce(sum(r.status = '{k}'), 0) AS {k}" for k in ("finished", "pruned", *IN_FLIGHT))}
+            FROM studies s LEFT JOIN runs r ON r.sweep = s.name AND r.trial IS NOT NULL {where}
+            GROUP BY s.name ORDER BY s.created_at DESC, s.name""",
+        names or [],
+    )
+    rows = [dict(zip([d[0] for d in cursor.description], values)) for values in cursor.fetchall()]
+    for row in rows:
+        objective = row["objective"]
+        assert objective in OBJECTIVES  # a column's name, put in the SQL below
+        order = "DESC" if OBJECTIVES[objective] == "maximize" else "ASC"
+        best = db.execute(
+            f"""SELECT id, {objective} FROM runs WHERE sweep = ? AND trial IS NOT NULL AND status = 'finished'
+                AND {objective} IS NOT NULL ORDER BY {objective} {order} LIMIT 1""",
+            [row["name"]],
+        ).fetchone()
+        row["best_run"], row["best"] = best if best else (None, None)
     return rows
-
-
-def best_trial(trials: list[dict[str, Any]], direction: str) -> dict[str, Any] | None:
-    finished = [t for t in trials if t["status"] == "finished" and _number(t["value"])]
-    pick = max if direction == "maximize" else min
-    return pick(finished, key=lambda t: t["value"], default=None)
 
 
 def best_so_far(db, name: str) -> list[tuple[int, float]]:
@@ -303,12 +305,14 @@ def _rebuild(row: dict[str, Any], trials: list[dict[str, Any]], seed_offset: int
         for field, axis in space.items()
     }
     # A sampler is made afresh at each rebuild: its seed moves on with the study, or a seeded
-    # sampler would propose its first point again and again.
+    # sampler would propose its first point again and again. Not the grid's: its seed shuffles
+    # the grid, and trial n takes cell n of that one order.
     seed = zlib.crc32(f"{row['name']}/{row['seed']}/{seed_offset}".encode())
+    grid_seed = zlib.crc32(f"{row['name']}/{row['seed']}".encode())
     sampler = {
         "tpe": lambda: optuna.samplers.TPESampler(seed=seed, constant_liar=True),
         "random": lambda: optuna.samplers.RandomSampler(seed=seed),
-        "grid": lambda: optuna.samplers.GridSampler({k: a["choices"] for k, a in space.items()}, seed=seed),
+        "grid": lambda: optuna.samplers.GridSampler({k: a["choices"] for k, a in space.items()}, seed=grid_seed),
     }[row["search"]]()
     epochs = max(space["epochs"]["choices"]) if "epochs" in space else make_config(row["preset"], **fixed).epochs
     pruner = {

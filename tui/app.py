@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
-from cifar_tui.engine.events import RunFailed, RunFinished, RunInterrupted
+from cifar_tui.engine.events import RunFailed, RunFinished, RunInterrupted, RunPruned
 from cifar_tui.store.follower import StoreFollower
 from cifar_tui.tui.live_state import LiveState
 from cifar_tui.tui.runners.engine_host import EngineHost
@@ -114,6 +114,8 @@ class CifarApp(App):
                 self.notify(f"run {event.run_id} finished: test acc {event.test_acc:.2f}%")
             case RunFailed():
                 self.notify(f"run {event.run_id} failed: {markup_safe(event.error)}", severity="error", timeout=15)
+            case RunPruned():
+                self.notify(f"run {event.run_id} pruned after epoch {event.epoch}: its search's pruner stopped it")
             case RunInterrupted():
                 self.notify(
                     f"run {event.run_id} interrupted: {markup_safe(event.reason)}", severity="error", timeout=15

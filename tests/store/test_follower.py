@@ -11,6 +11,7 @@ from cifar_tui.engine.events import (
     RunFinished,
     RunInterrupted,
     RunPaused,
+    RunPruned,
     RunStarted,
 )
 from cifar_tui.store.follower import StoreFollower
@@ -171,3 +172,17 @@ def test_a_chosen_run_is_followed_until_it_ends_then_the_newest_again(tmp_path):
     follower.poll()
     follower.poll()
     assert follower.run_id == newer and follower.running
+
+
+def test_a_pruned_trial_comes_back_pruned_at_its_epoch_and_its_viewer_hears_of_it(tmp_path):
+    store = RunStore(tmp_path / "runs.db")
+    seen = []
+    follower = StoreFollower(store, seen.append)
+    trial = claimed(store)
+    write(store, RunStarted(trial, CONFIG.to_json(), "cpu", "2 CPU threads", 1, 3, 6), end(trial, 1))
+    follower.poll()
+    write(store, RunPruned(trial, 1, 3))
+    follower.poll()
+    assert isinstance(seen[-1], RunPruned) and (seen[-1].run_id, seen[-1].epoch) == (trial, 1)
+    assert store.run(trial)["status"] == "pruned"
+    assert [r["id"] for r in store.ended_since("")] == [trial]

@@ -80,6 +80,15 @@ def test_a_grid_search_proposes_each_cell_once():
         start(store, StudySettings(search="grid"), name="interval", lr="1e-4:1e-1")
 
 
+def test_a_grid_search_proposed_one_trial_at_a_time_walks_every_cell_once():
+    store = RunStore()
+    start(store, StudySettings(search="grid", trials=6, parallel=1), lr="1e-3,1e-2", batch_size="32,64,128")
+    while (claim := store.claim_next("w")) is not None:
+        end(store, claim.run_id, per_epoch=[50.0])
+    configs = [(c["lr"], c["batch_size"]) for c in store.configs([t[0] for t in trials(store)]).values()]
+    assert sorted(configs) == sorted((lr, bs) for lr in (1e-3, 1e-2) for bs in (32, 64, 128))
+
+
 def test_a_search_name_is_never_reused_and_a_bad_value_is_refused_before_anything_is_stored():
     store = RunStore()
     start(store, StudySettings(trials=2), name="mine", lr="1e-3,1e-2")

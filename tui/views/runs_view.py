@@ -30,6 +30,20 @@ SHORT = {c.name: c.short for c in COLUMNS if c.short} | {
 }  # the first group measure says what its cells are
 
 
+def search_line(study: dict[str, Any]) -> str:
+    pruner = f", pruned by {study['prune']}" if study["prune"] != "none" else ""
+    best = (
+        f" · best [b]{format_value(study['objective'], study['best'])}[/b] {study['objective']} (run {study['best_run']})"
+        if study["best"] is not None
+        else ""
+    )
+    return (
+        f"search [b]{markup_safe(study['name'])}[/b] ({study['search']}{pruner}): {study['proposed']}/{study['trials']} "
+        f"trials · {study['finished']} finished · [magenta]{study['pruned']} pruned[/] · {study['running']} running · "
+        f"{study['queued']} queued{best}"
+    )
+
+
 class RunsView(RunTableView):
     RELOAD_S = 2.0
 
@@ -66,6 +80,7 @@ class RunsView(RunTableView):
         with Horizontal(id="runs-bar"):
             yield Input(placeholder="filter: lr<0.01 status=finished tag:x sweep=s1 words… (/)", id="runs-filter")
             yield Static("", id="runs-count")
+        yield Static("", id="runs-searches")
         yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         yield Static(
             "space select · enter details · g groups · c compare · s/S sort · t tag · n note · m rename · l clone · "
@@ -97,6 +112,7 @@ class RunsView(RunTableView):
             error = ""
         except FilterError as problem:
             columns, rows, total, error = self.columns, self.rows, self.total, str(problem)
+        self.show_searches(rows)
         if (columns, rows, total, error) != (self.columns, self.rows, self.total, self.error):
             self.rows, self.total, self.error = rows, total, error
             self.selected &= {row["id"] for row in rows}
@@ -156,6 +172,15 @@ class RunsView(RunTableView):
                 text = format_value(column, value)
                 cells.append(plain(text + (partial_mark(column, row) if text else "")))
         return cells
+
+    def show_searches(self, rows: list[dict[str, Any]]) -> None:
+        """A line for each search among the rows shown (at most three): its trials by status and
+        the best objective so far."""
+        names = list(dict.fromkeys(str(row["sweep"]) for row in rows if row.get("sweep")))
+        lines = [search_line(s) for s in self.app.store.studies(names[:50])[:3]] if names else []
+        shown = self.query_one("#runs-searches", Static)
+        shown.display = bool(lines)
+        shown.update("\n".join(lines))
 
     def show_count(self) -> None:
         arrow = "▼" if self.sort_reverse else "▲"
