@@ -252,6 +252,26 @@ def best_so_far(db, name: str) -> list[tuple[int, float]]:
     return curve
 
 
+def outcomes(db, name: str) -> list[dict[str, Any]]:
+    """Each ended trial's point (its searched fields' values) and objective: a finished trial's
+    final value, a pruned one's last recorded value; in proposal order."""
+    row = _study_row(db, name)
+    if row is None:
+        return []
+    fields = list(json.loads(row["space"]))
+    points = []
+    for trial in _trials(db, name):
+        if trial["status"] == "finished" and _number(trial["value"]):
+            value = trial["value"]
+        elif trial["status"] == "pruned" and trial["values"]:
+            value = trial["values"][max(trial["values"])]
+        else:
+            continue
+        point = {field: trial["config"].get(field) for field in fields}
+        points.append({"number": trial["number"], "status": trial["status"], "point": point, "value": value})
+    return points
+
+
 def _study_row(db, name: str) -> dict[str, Any] | None:
     cursor = db.execute("SELECT * FROM studies WHERE name = ?", [name])
     values = cursor.fetchone()

@@ -21,6 +21,7 @@ from cifar_tui.store.export import for_people, format_value
 from cifar_tui.tui.safe_text import plain, printable
 from cifar_tui.tui.widgets.epoch_panels import confusion_matrix
 from cifar_tui.tui.widgets.loss_chart import LossChart, Series, smooth
+from cifar_tui.tui.widgets.search_charts import search_charts
 
 COLORS = ["cyan", "magenta", "green", "yellow", "red", "blue", "orange", "white"]
 MATRICES = 3  # confusion matrices side by side (48 columns each)
@@ -113,6 +114,24 @@ class CompareScreen(ModalScreen[None]):
                 shown += 1
         row.display = shown > 0
 
+    def show_search(self, members: list[list[dict]]) -> bool:
+        """When every compared run is a trial of one search: its best-so-far curve and its
+        objective against each searched field (all of the search's ended trials). Whether it did."""
+        from cifar_tui.store import study
+
+        row = self.query_one("#compare-search", Horizontal)
+        sweeps = {run.get("sweep") for runs in members for run in runs}
+        settings = study.settings_of(self.app.store.db, sweeps.pop()) if len(sweeps) == 1 else None
+        row.display = settings is not None
+        if settings is None:
+            return False
+        db, name = self.app.store.db, settings["name"]
+        for title, xlabel, series in search_charts(settings, study.outcomes(db, name), study.best_so_far(db, name)):
+            chart = LossChart(title=printable(title), xlabel=printable(xlabel), classes="compare-search-chart")
+            row.mount(chart)
+            chart.show(series)
+        return True
+
     def group_of(self, runs: list[dict]) -> dict | None:
         """The store's statistics of a group's runs; None for a single run."""
         if len(runs) == 1:
@@ -144,6 +163,7 @@ class CompareScreen(ModalScreen[None]):
             with Horizontal(id="compare-charts"):
                 yield LossChart(title="batch loss (smoothed)", id="compare-loss")
                 yield LossChart(title="test accuracy %", xlabel="epoch", min_span=10, id="compare-acc")
+            yield Horizontal(id="compare-search")
             yield Horizontal(id="compare-confusions")
             yield DataTable(id="compare-table", cursor_type="none", zebra_stripes=True)
             yield Static("", id="compare-source-diff")
@@ -169,7 +189,10 @@ class CompareScreen(ModalScreen[None]):
             loss_series.append(Series(label, [p[0] for p in curve], smooth([p[1] for p in curve]), color))
             accs = store.mean_test_acc(ids)
             acc_series.append(Series(label, [a[0] for a in accs], [a[1] for a in accs], color))
-        self.show_confusions(entries)
+        if not self.show_search(members):  # a search's charts take the confusion matrices' place
+            self.show_confusions(entries)
+        else:
+            self.query_one("#compare-confusions", Horizontal).display = False
         self.query_one("#compare-loss", LossChart).show(loss_series)
         self.query_one("#compare-acc", LossChart).show(acc_series)
         table = self.query_one("#compare-table", DataTable)

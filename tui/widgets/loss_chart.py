@@ -31,7 +31,7 @@ class Series:
     xs: Sequence[float]
     ys: Sequence[float]
     color: str | tuple[int, int, int] = "cyan"
-    marker: str = "braille"  # "braille": a line through the points; "dot": the points alone
+    marker: str = "braille"  # "braille": a line through the points; "dot": the points alone; "point": 2x2 dots each
 
 
 def downsample(
@@ -224,12 +224,12 @@ def braille_canvas(series: list[Series], bounds: Bounds, width: int, height: int
         keep = np.isfinite(sx) & np.isfinite(sy)
         px = np.rint((sx[keep] - x_low) / (x_high - x_low) * (dots_w - 1))
         py = np.rint((y_high - sy[keep]) / (y_high - y_low) * (dots_h - 1))
-        if s.marker != "dot":
+        if s.marker == "braille":
             px, py = line_pixels(px, py)
         px, py = px.astype(np.int64), py.astype(np.int64)
         canvas = np.zeros((dots_h, dots_w), dtype=bool)
         canvas[py, px] = True
-        if s.marker != "dot" and len(sx) <= width // 4:  # few points: mark each one
+        if s.marker == "point" or s.marker == "braille" and len(sx) <= width // 4:  # few points: mark each one
             for ox, oy in ((1, 0), (0, 1), (1, 1)):
                 canvas[np.clip(py + oy, 0, dots_h - 1), np.clip(px + ox, 0, dots_w - 1)] = True
         cells = (canvas.reshape(height, 4, width, 2) * DOT_BITS[None, :, None, :]).sum(axis=(1, 3))
