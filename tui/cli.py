@@ -956,10 +956,10 @@ def bench_datasets_command(home: Home, names: tuple[str, ...], device: str, batc
 
 
 @bench.command("search")
-@click.option("--trials", type=click.IntRange(1, 1000), default=12, show_default=True)
+@click.option("--trials", type=click.IntRange(1, 1000), default=14, show_default=True)
 @click.option("--batches", type=click.IntRange(1, 100_000), default=40, show_default=True, help="An epoch's batches.")
 @click.option("--search", type=click.Choice(SEARCHES), default="tpe", show_default=True)
-@click.option("--prune", type=click.Choice(PRUNERS), default="asha", show_default=True)
+@click.option("--prune", type=click.Choice(PRUNERS), default="median", show_default=True)
 def bench_search_command(trials: int, batches: int, search: str, prune: str) -> None:
     """A search against the full grid of the same space (synthetic data, CPU): each one's best
     test accuracy, epochs trained and time."""

@@ -116,3 +116,13 @@ def test_bench_datasets_refuses_an_unknown_dataset_in_one_line(capsys):
         "cifar-tui: error: dataset: unknown dataset 'imagenet'; allowed: cifar10, cifar100, cifar100-coarse, "
         "synthetic, or folder:PATH"
     ]
+
+
+@pytest.mark.slow
+def test_bench_search_trains_the_grid_and_the_search_through_the_store(capsys):
+    status, out, _ = cifar_tui(capsys, "bench", "search", "--trials", "3", "--batches", "2", "--prune", "asha")
+    result = last_json(out)
+    assert status == 0
+    assert result["grid: epochs trained"] == 6 * 3 * 2 * 3  # every cell of the grid, 3 epochs each
+    assert 3 <= result["tpe + asha: epochs trained"] <= 9 and result["tpe + asha: trials (pruned)"].startswith("3 (")
+    assert result["epochs: search / grid"] == pytest.approx(result["tpe + asha: epochs trained"] / 108, abs=0.001)

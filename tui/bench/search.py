@@ -16,7 +16,7 @@ SPACE = {"lr": "1e-4,3e-4,1e-3,3e-3,1e-2,3e-2", "batch_size": "32,64,128", "weig
 FIXED = {"dataset": "synthetic", "device": "cpu", "model": "seed-cnn", "epochs": 3, "seed": 0}
 
 
-def bench_search(trials: int, batches: int, search: str = "tpe", prune: str = "asha") -> dict[str, Any]:
+def bench_search(trials: int, batches: int, search: str = "tpe", prune: str = "median") -> dict[str, Any]:
     from cifar_tui.engine.sweep import parse_value
     from cifar_tui.store.study import StudySettings, grid_size, search_space
 
