@@ -155,6 +155,12 @@ class RunConfig:
     cudnn_benchmark: bool = setting(
         False, "cuDNN times each convolution's algorithms once and keeps the fastest (not bitwise repeatable).", "speed"
     )
+    deterministic: bool = setting(
+        False,
+        "Deterministic algorithms (torch.use_deterministic_algorithms, deterministic cuDNN, no benchmark mode; "
+        "an op without a deterministic kernel runs as before, with a warning): the same config, the same losses bit for bit.",
+        "speed",
+    )
     device: str = setting(
         "auto", "auto, cpu, cuda, cuda:N or mps.", "run", examples=("auto", "cpu", "cuda", "cuda:0", "cuda:1", "mps")
     )

@@ -1,7 +1,7 @@
 """A run trained as a Ray actor, on whichever node of a cluster has room for it.
 
 The actor runs the engine's own loop (engine/worker.py's run_job) and keeps its events until the
-dispatcher drains them; cancel and pause arrive as actor calls; each epoch's checkpoint goes back
+dispatcher drains them; cancel, pause and a search's verdicts arrive as actor calls; each epoch's checkpoint goes back
 as bytes with the EpochEnd that covers it, so the home keeps every checkpoint and `resume` works
 anywhere. The dataset arrives through Ray's object store, so nodes need no internet.
 
@@ -27,7 +27,7 @@ from cifar_tui.engine.config import RunConfig
 from cifar_tui.engine.data import Dataset
 from cifar_tui.engine.device import resolve_device
 from cifar_tui.engine.events import EpochEnd, RunStarted
-from cifar_tui.engine.run_control import RunControl
+from cifar_tui.engine.run_control import RunControl, Verdicts
 from cifar_tui.engine.worker import Job, run_job
 
 DRAIN_WAIT_S = 0.25  # a drain call waits this long for news before it answers with nothing
@@ -108,9 +108,15 @@ class ClusterRun:
         self._drain: ray.ObjectRef | None = None
         self.run_id: int | None = None
 
-    def start(self, run_id: int, config: RunConfig, dataset: ray.ObjectRef, checkpoint: bytes | None) -> None:
+    def start(
+        self, run_id: int, config: RunConfig, dataset: ray.ObjectRef, checkpoint: bytes | None, judged: bool = False
+    ) -> None:
+        """judged: a search's trial, which waits at each epoch's end for `verdict`."""
         self.run_id, self._drain = run_id, None
-        self._actor.train.remote(run_id, config.to_json(), dataset, checkpoint)
+        self._actor.train.remote(run_id, config.to_json(), dataset, checkpoint, judged)
+
+    def verdict(self, epoch: int, go_on: bool) -> None:
+        self._actor.verdict.remote(self.run_id, epoch, go_on)
 
     def news(self) -> ray.ObjectRef:
         """The outstanding drain call (one at a time, so that events arrive in order)."""
@@ -167,14 +173,18 @@ class RemoteRun:
         self._events: list[tuple[Any, bytes | None]] = []
         self._done = False
         self._control = RunControl()
+        self._verdicts = Verdicts(self._control.stop.is_set)
         self._folder = Path(tempfile.mkdtemp(prefix="cifar-tui-runs-"))
 
     def pid(self) -> int:
         return os.getpid()
 
-    def train(self, run_id: int, config_json: str, dataset: Dataset, checkpoint: bytes | None) -> None:
+    def train(
+        self, run_id: int, config_json: str, dataset: Dataset, checkpoint: bytes | None, judged: bool = False
+    ) -> None:
         with self._news:
             self._run, self._events, self._done, self._control = run_id, [], False, RunControl()
+            self._verdicts = Verdicts(self._control.stop.is_set)
         shutil.rmtree(self._folder / str(run_id), ignore_errors=True)
         try:
             config = RunConfig.from_json(config_json)
@@ -183,7 +193,9 @@ class RemoteRun:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(checkpoint)
             data = dataset_on(dataset, config.device)
-            run_job(Job(run_id, config), self._emit, self._control.should_stop, self._folder, self._folder, data)
+            job = Job(run_id, config, judged)
+            verdicts = self._verdicts
+            run_job(job, self._emit, self._control.should_stop, self._folder, self._folder, data, verdicts.wait)
         finally:
             shutil.rmtree(self._folder / str(run_id), ignore_errors=True)
             with self._news:
@@ -200,6 +212,14 @@ class RemoteRun:
             events, self._events = self._events, []
             done = self._done
         return events, done
+
+    def verdict(self, run_id: int, epoch: int, go_on: bool) -> None:
+        """The dispatcher's verdict on an epoch of a judged run (its search's pruner)."""
+        with self._news:
+            if self._run != run_id or self._done:
+                return
+            verdicts = self._verdicts
+        verdicts.put(epoch, go_on)
 
     def control(self, run_id: int, stop: bool = False, pause: bool | None = None) -> None:
         with self._news:

@@ -3,6 +3,7 @@ after each epoch of a search's trial (go on, or has the pruner stopped it?)."""
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -55,3 +56,29 @@ class RunControl:
 
     def _stopping(self) -> bool:
         return self.stop.is_set() or self._must_stop()
+
+
+class Verdicts:
+    """A judged run's verdicts, as they arrive from the process that judges it (a worker's
+    parent process, the Ray dispatcher): `wait` is the training loop's go_on."""
+
+    def __init__(self, stopping: Callable[[], bool]):
+        self._queue: queue.Queue = queue.Queue()
+        self._stopping = stopping
+
+    def put(self, epoch: int, go_on: bool) -> None:
+        self._queue.put((epoch, go_on))
+
+    def clear(self) -> None:
+        while not self._queue.empty():
+            self._queue.get_nowait()
+
+    def wait(self, epoch_end: Any) -> bool:
+        while not self._stopping():
+            try:
+                epoch, go_on = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if epoch == epoch_end.epoch:  # an older epoch's verdict, late: not this one's
+                return go_on
+        return True  # stopping anyway: the loop's next question says so

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -167,8 +168,9 @@ def train(
     False stops the run there, pruned.
     """
     device = resolve_device(config.device)
+    be_deterministic(config.deterministic)
     if device.type == "cuda":
-        torch.backends.cudnn.benchmark = config.cudnn_benchmark
+        torch.backends.cudnn.benchmark = config.cudnn_benchmark and not config.deterministic
     torch.manual_seed(config.seed)
     if data is None:
         data = load_dataset(config.dataset, data_dir, device)
@@ -256,6 +258,16 @@ def train(
             emit(RunPruned(run_id, epoch, state.step))
             return
     emit(RunFinished(run_id, test_acc, test_loss, time.perf_counter() - run_start))
+
+
+def be_deterministic(on: bool) -> None:
+    """Set for each run, both ways: a training process trains job after job."""
+    if on:
+        # cuBLAS repeats itself only with a fixed workspace; read when it first starts in this
+        # process, so a process whose first run was not deterministic may still differ on CUDA.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(on, warn_only=True)
+    torch.backends.cudnn.deterministic = on
 
 
 def evaluated_part(config: RunConfig, data: Dataset) -> Split:

@@ -142,6 +142,13 @@ class CifarApp(App):
 
     @on(NewRunForm.Submitted)
     def _queue_runs(self, message: NewRunForm.Submitted) -> None:
+        if message.search is not None:
+            name, ids = self.store.enqueue_study(*message.search[:1], None, message.search[1])
+            if self.engine is not None:
+                self.engine.wake()
+            self.notify(f"queued search {name}: {len(ids)} of its trials now, the next as these end")
+            self.query_one(QueueView).reload()
+            return
         if len(message.configs) == 1:
             ids, sweep = [self.store.enqueue(message.configs[0].to_dict())], None
         else:  # one transaction, one sweep name

@@ -110,3 +110,35 @@ def test_a_hundred_class_dataset_gives_every_model_a_hundred_outputs(tmp_path, m
         len(end.class_acc) == 100 and len(end.confusion) == 100 * 100 and sum(end.confusion) == (end.eval_images or 20)
     )
     assert max(end.wrong_labels) < 100 and isinstance(events[-1], RunFinished)
+
+
+def losses_and_mode(tmp_path, **overrides):
+    """A short run's losses, and whether deterministic algorithms were on while it trained."""
+    import torch
+
+    events, modes = [], []
+
+    def emit(event):
+        events.append(event)
+        if isinstance(event, Losses):
+            modes.append(torch.are_deterministic_algorithms_enabled())
+
+    settings = {"dataset": "synthetic", "device": "cpu", "epochs": 1, "limit_batches": 6, **overrides}
+    config = make_config("seed-cnn", **settings)
+    train(1, config, emit, data_dir=tmp_path)
+    return [loss for e in events if isinstance(e, Losses) for loss in e.losses], set(modes)
+
+
+def test_deterministic_gives_the_same_losses_bit_for_bit_and_is_undone_by_the_next_run(tmp_path):
+    first, mode = losses_and_mode(tmp_path, deterministic=True, dropout=0.5)
+    again, _ = losses_and_mode(tmp_path, deterministic=True, dropout=0.5)
+    assert mode == {True} and first == again  # == on floats: bit for bit
+    _, mode = losses_and_mode(tmp_path, dropout=0.5)
+    assert mode == {False}  # a training process trains job after job: the next run is not held to it
+
+
+@pytest.mark.gpu
+def test_deterministic_on_cuda_gives_the_same_losses_bit_for_bit(tmp_path):
+    first, mode = losses_and_mode(tmp_path, deterministic=True, device="cuda", cudnn_benchmark=True)
+    again, _ = losses_and_mode(tmp_path, deterministic=True, device="cuda", cudnn_benchmark=True)
+    assert mode == {True} and first == again

@@ -151,7 +151,7 @@ def test_a_failing_run_fails_alone(dispatching, monkeypatch):
     monkeypatch.setattr("cifar_tui.tui.runners.ray_dispatcher.load_dataset", no_network)
     (unloadable,) = queue(home, dataset="cifar10")  # fails here, in the dispatcher
     store = home.store()
-    wait_for(lambda: store.run(fine)["status"] != "running" and store.run(fine)["status"] != "queued", 180)
+    wait_for(lambda: store.run(fine)["status"] not in ("running", "queued"), 180)  # one read: no race
     assert store.run(fine)["status"] == "finished"
     wait_for(
         lambda: store.run(broken_remotely)["status"] == "failed", 180
@@ -198,3 +198,23 @@ def test_a_cancel_a_hung_forward_ignores_is_made_by_force(dispatching, tmp_path,
     assert store.run(hung)["error"].startswith("stopped by force: its training did not stop within 2 s")
     (good,) = queue(home)  # the cluster's slot is free again
     wait_for(lambda: store.run(good)["status"] == "finished", 120)
+
+
+def test_a_search_on_ray_prunes_its_trial_at_the_dispatcher_and_proposes_the_next(dispatching):
+    from cifar_tui.engine.sweep import parse_value
+    from cifar_tui.store.study import StudySettings
+    from tests.tui.test_search import add_a_trial_nobody_beats
+
+    home, _ = dispatching
+    store = home.store()
+    values = {"dataset": "synthetic", "epochs": 3, "limit_batches": 20, "lr": parse_value("lr", "1e-3,2e-3")}
+    store.enqueue_study(values, None, StudySettings(search="random", trials=3, parallel=1, prune="asha"), "on-ray")
+    add_a_trial_nobody_beats(home.path, "on-ray")
+
+    def trials():
+        return store.db.execute(
+            "SELECT trial, status, epochs_done FROM runs WHERE trial >= 0 ORDER BY trial"
+        ).fetchall()
+
+    wait_for(lambda: [t[1] for t in trials()] == ["pruned", "pruned"], 240)
+    assert trials() == [(0, "pruned", 1), (1, "pruned", 1)]  # the second proposed when the first ended

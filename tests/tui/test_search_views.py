@@ -75,3 +75,31 @@ async def test_the_runs_tab_shows_the_search_and_compare_plots_its_trials(home):
         assert list(finished.ys) == [70.0, 80.0] and list(pruned.ys) == [30.0]
         assert all(-4 <= x <= -1 for x in [*finished.xs, *pruned.xs]) and not any(map(math.isnan, finished.xs))
         assert not app.screen.query_one("#compare-confusions").display
+
+
+@pytest.mark.asyncio
+async def test_the_new_form_starts_a_search_and_says_what_is_wrong_beside_the_field(home):
+    from textual.widgets import Input, Select
+
+    app = CifarApp(home, start_engine=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        app.query_one("#field-dataset", Select).value = "synthetic"
+        app.query_one("#field-lr", Input).value = "1e-4:1e-1"
+        app.query_one("#field-search", Select).value = "grid"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "a grid search takes lists of values" in str(app.query_one("#error-lr", Static).render())
+        app.query_one("#field-search", Select).value = "tpe"
+        app.query_one("#field-trials", Input).value = "many"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "a whole number of trials" in str(app.query_one("#error-trials", Static).render())
+        assert app.store.studies() == []
+        app.query_one("#field-trials", Input).value = "4"
+        app.query_one("#field-prune", Select).value = "median"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        (study,) = app.store.studies()
+        assert (study["search"], study["prune"], study["trials"], study["proposed"]) == ("tpe", "median", 4, 1)
+        (trial,) = app.store.queue()
+        assert 1e-4 <= trial["config"]["lr"] <= 1e-1 and trial["config"]["dataset"] == "synthetic"

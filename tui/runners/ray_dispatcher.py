@@ -22,15 +22,14 @@ from dataclasses import replace
 
 from cifar_tui.engine import ray_backend
 from cifar_tui.engine.checkpoint import checkpoint_path, write_pending
-from cifar_tui.engine.config import RunConfig
 from cifar_tui.engine.datasets import load_dataset
 from cifar_tui.engine.events import EpochEnd, RunCancelled, RunFailed, RunInterrupted
-from cifar_tui.engine.worker import describe_error
+from cifar_tui.engine.worker import Job, describe_error
 from cifar_tui.store.recorder import Recorder
 from cifar_tui.tui.runners.control_watcher import ControlWatcher
 from cifar_tui.tui.runners.headless import EventLines
 from cifar_tui.tui.runners.job_source import QueueJobs
-from cifar_tui.tui.runners.training_process import GRACE_S
+from cifar_tui.tui.runners.training_process import GRACE_S, verdict
 
 log = logging.getLogger(__name__)
 RESOURCES_EVERY_S = 2.0  # how often the cluster's size is asked for (nodes join and leave)
@@ -64,6 +63,7 @@ class RayDispatcher:
         self.active: dict[int, ray_backend.ClusterRun] = {}
         self._idle: list[ray_backend.ClusterRun] = []  # actors whose run ended, for the next run
         self._paused: dict[int, bool] = {}
+        self._jobs: dict[int, Job] = {}  # the active runs' jobs
         self._stop_asked: dict[int, float] = {}  # run id -> when a cancel was passed on (the watcher's thread)
         self._datasets: dict[str, object] = {}
         self._capacity, self._capacity_at = 0, -math.inf
@@ -110,7 +110,7 @@ class RayDispatcher:
                 self.queue_empty = True
                 break
             try:
-                self._start(job.run_id, job.config)
+                self._start(job)
             except Exception as error:  # the dataset would not load here, say: this run fails, not the dispatcher
                 log.info("run %s could not start", job.run_id, exc_info=True)
                 self.recorder(RunFailed(job.run_id, describe_error(error, job.config)))
@@ -168,15 +168,17 @@ class RayDispatcher:
 
     # ------------------------------------------------------------ one run
 
-    def _start(self, run_id: int, config: RunConfig) -> None:
+    def _start(self, job: Job) -> None:
+        run_id, config = job.run_id, job.config
         if config.device != "cpu":  # the actor sees the GPUs Ray gave it (or none), numbered from 0
             config = config.replace(device="auto")
         local = checkpoint_path(self.home.checkpoint_dir, run_id)
         checkpoint = local.read_bytes() if local.exists() else None
         dataset = self._dataset(config.dataset)
         actor = self._idle.pop() if self._idle else ray_backend.ClusterRun(self.cpus, self.gpus)
-        actor.start(run_id, config, dataset, checkpoint)
+        actor.start(run_id, config, dataset, checkpoint, job.judged)
         self.active[run_id] = actor
+        self._jobs[run_id] = job
 
     def _dataset(self, name: str):
         if name not in self._datasets:  # loaded here once, where the data (or the network) is
@@ -193,9 +195,17 @@ class RayDispatcher:
             if checkpoint is not None:
                 event = self._checkpoint_here(event, checkpoint)
             self.recorder(event)
+            if isinstance(event, EpochEnd):
+                self._judge(run, event)
         if ended:
             self._forget(run.run_id)
             self._idle.append(run)
+
+    def _judge(self, run: ray_backend.ClusterRun, event: EpochEnd) -> None:
+        """A search's pruner judges the epoch here, where the store is; the remote run waits."""
+        job = self._jobs.get(event.run_id)
+        if job is not None and job.judged and event.epoch < job.config.epochs:
+            run.verdict(event.epoch, verdict(self.jobs.judge, event))
 
     def _checkpoint_here(self, event: EpochEnd, data: bytes) -> EpochEnd:
         """The epoch's checkpoint as a pending file in the home: the recorder moves it into place
@@ -215,6 +225,7 @@ class RayDispatcher:
     def _forget(self, run_id: int) -> None:
         self.active.pop(run_id, None)
         self._paused.pop(run_id, None)
+        self._jobs.pop(run_id, None)
 
     # ------------------------------------------------------------ control (the watcher's thread)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import queue
 import signal
 import threading
 import time
@@ -105,7 +104,7 @@ class TrainingProcess:
                         step = event.step
                     emit(event)
                     if isinstance(event, EpochEnd) and job.judged and event.epoch < job.config.epochs:
-                        self._send(("verdict", event.epoch, go_on is None or _verdict(go_on, event)))
+                        self._send(("verdict", event.epoch, go_on is None or verdict(go_on, event)))
                 elif kind == "held":
                     held = message[1]
                 elif kind == "done":
@@ -172,24 +171,13 @@ def serve(conn, data_dir: Path, checkpoint_dir: Path | None, threads: int | None
     _log_to(log_path)
     import torch
 
-    from cifar_tui.engine.run_control import RunControl
+    from cifar_tui.engine.run_control import RunControl, Verdicts
     from cifar_tui.engine.worker import run_job
 
     if threads:
         torch.set_num_threads(threads)
-    verdicts: queue.Queue = queue.Queue()
-
-    def await_verdict(epoch_end) -> bool:  # the parent judges each epoch it records
-        while not control.stop.is_set():
-            try:
-                epoch, go_on = verdicts.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            if epoch == epoch_end.epoch:
-                return go_on
-        return True  # stopping anyway: the loop's next question says so
-
-    control = RunControl(on_hold=lambda held: _send(conn, ("held", held)), judge=await_verdict)
+    verdicts = Verdicts(lambda: control.stop.is_set())  # the parent judges each epoch it records
+    control = RunControl(on_hold=lambda held: _send(conn, ("held", held)), judge=verdicts.wait)
     jobs: list = []
     wake = threading.Event()
 
@@ -207,8 +195,7 @@ def serve(conn, data_dir: Path, checkpoint_dir: Path | None, threads: int | None
                     # Reset here, in the pipe's order: a stop sent right after the job (while the
                     # training thread still imports or loads) must not be cleared when it starts.
                     control.reset()
-                    while not verdicts.empty():
-                        verdicts.get_nowait()
+                    verdicts.clear()
                     jobs.append(message[1])
                     wake.set()
                 case "stop":
@@ -216,7 +203,7 @@ def serve(conn, data_dir: Path, checkpoint_dir: Path | None, threads: int | None
                 case "pause":
                     control.pause(message[1])
                 case "verdict":
-                    verdicts.put(message[1:])
+                    verdicts.put(*message[1:])
                 case "exit":
                     control.stop.set()
                     jobs.append(None)
@@ -245,7 +232,8 @@ def serve(conn, data_dir: Path, checkpoint_dir: Path | None, threads: int | None
             _send(conn, ("done",))
 
 
-def _verdict(go_on: Callable[[EpochEnd], bool], event: EpochEnd) -> bool:
+def verdict(go_on: Callable[[EpochEnd], bool], event: EpochEnd) -> bool:
+    """The judge's verdict on a trial's epoch; a judge that fails lets the trial go on."""
     try:
         return go_on(event)
     except Exception:  # the store could not be asked (locked past its timeout, say): train on

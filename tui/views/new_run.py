@@ -14,20 +14,28 @@ from textual.suggester import Suggester
 from textual.widget import Widget
 from textual.widgets import Button, Input, Select, Static, Switch
 
-from cifar_tui.engine.config import PRESETS, SETTINGS, ConfigError, RunConfig
+from cifar_tui.engine.config import PRESETS, SETTINGS, ConfigError, RunConfig, make_config
 from cifar_tui.engine.datasets import DATASETS, IMAGE_FOLDER
 from cifar_tui.engine.device_check import device_problem
 from cifar_tui.engine.models import MODELS
 from cifar_tui.engine.sweep import expand, parse_value
 from cifar_tui.engine.user_model import is_user_model
+from cifar_tui.store.study import PRUNERS, SEARCHES, StudySettings, check_grid, grid_size, search_space
 from cifar_tui.tui.config_flags import model_completions
 from cifar_tui.tui.safe_text import markup_safe
 
 FIELD_NAMES = [f.name for f in fields(RunConfig) if not SETTINGS[f.name].internal]
-COPIES_HELP = "N runs with seeds seed, seed+1, …"
 MODEL_FILE_HELP = "or FILE.py:Class of your own (tab completes)"
 IMAGE_FOLDER_HELP = "or a folder with train/ and test/ of class folders"
-EXTRA_FIELDS = ("model_file", "image_folder", "copies")  # form fields that are not config fields
+EXTRA_HELP = {  # form fields that are not config fields
+    "model_file": MODEL_FILE_HELP,
+    "image_folder": IMAGE_FOLDER_HELP,
+    "copies": "N runs with seeds seed, seed+1, …",
+    "search": "tpe, random or grid: Optuna proposes each next trial from the lists and ranges (1e-4:1e-1)",
+    "trials": "the search's trials in all (grid: at most its size)",
+    "prune": "stop a search's losing trials at an epoch's end",
+}
+EXTRA_FIELDS = tuple(EXTRA_HELP)
 
 
 class ModelFileSuggester(Suggester):
@@ -48,12 +56,8 @@ MAX_FORM_RUNS = 1000
 
 def help_of(name: str, value: Any = None) -> str:
     """A field's help line; a switch says whether it is on, the dataset describes the chosen one."""
-    if name == "model_file":
-        return MODEL_FILE_HELP
-    if name == "image_folder":
-        return IMAGE_FOLDER_HELP
-    if name not in SETTINGS:
-        return COPIES_HELP
+    if name in EXTRA_HELP:
+        return EXTRA_HELP[name]
     if name == "dataset" and value in DATASETS:
         return DATASETS[value].help
     if isinstance(value, bool):
@@ -71,9 +75,11 @@ class NewRunForm(Widget):
         self._wrong: dict[str, Any] = {}  # field -> the value its error is about
 
     class Submitted(Message):
-        def __init__(self, configs: list[RunConfig]):
+        def __init__(self, configs: list[RunConfig], search: tuple[dict[str, Any], StudySettings] | None = None):
+            """configs: the runs to queue; or search: a search's values and settings (no configs)."""
             super().__init__()
             self.configs = configs
+            self.search = search
 
     def compose(self) -> ComposeResult:
         defaults = RunConfig()
@@ -124,7 +130,22 @@ class NewRunForm(Widget):
             with Horizontal(classes="field"):
                 yield Static("copies", classes="name")
                 yield Input("1", id="copies", select_on_focus=True, compact=True)
-                yield Static(COPIES_HELP, classes="help", id="error-copies")
+                yield Static(EXTRA_HELP["copies"], classes="help", id="error-copies")
+            yield Static("search", classes="form-group")
+            for name, choices in (("search", ("off", *SEARCHES)), ("trials", None), ("prune", PRUNERS)):
+                with Horizontal(classes="field", id=f"row-{name}"):
+                    yield Static(name, classes="name")
+                    if choices:
+                        yield Select(
+                            [(c, c) for c in choices],
+                            allow_blank=False,
+                            id=f"field-{name}",
+                            value=choices[0],
+                            compact=True,
+                        )
+                    else:
+                        yield Input("", placeholder="20 (grid: its size)", id=f"field-{name}", compact=True)
+                    yield Static(EXTRA_HELP[name], classes="help", id=f"error-{name}")
         with Horizontal(id="form-buttons"):  # outside the scroll: always in view
             yield Button("Add to queue", variant="primary", id="add", compact=True)
             yield Static("ctrl+s adds from any field · F1-F4 switch tabs while typing", classes="help")
@@ -234,14 +255,18 @@ class NewRunForm(Widget):
         self.clear_errors()
         try:
             values = {name: parse_value(name, value) for name, value in self.values().items()}
-            configs = expand(values)
+            search = self.search_settings(values)
+            configs = [] if search else expand(values)
         except ConfigError as error:
-            field = error.field if error.field in FIELD_NAMES else "name"
+            field = error.field if error.field in FIELD_NAMES or error.field in EXTRA_FIELDS else "name"
             if field == "model" and self.query_one("#field-model_file", Input).value.strip():
                 field = "model_file"
             if field == "dataset" and self.query_one("#field-image_folder", Input).value.strip():
                 field = "image_folder"
             self.show_error(field, str(error).split(": ", 1)[1])
+            return
+        if search:
+            self.post_message(self.Submitted([], (values, search)))
             return
         for config in configs:
             device_problem = check_device(config, self.app.engine_devices)
@@ -265,6 +290,24 @@ class NewRunForm(Widget):
             )
             return
         self.post_message(self.Submitted(configs))
+
+    def search_settings(self, values: dict[str, Any]) -> StudySettings | None:
+        """The search the form asks for (None: off), checked with its space; ConfigError names the field."""
+        kind = self.query_one("#field-search", Select).value
+        if kind == "off":
+            return None
+        trials = self.query_one("#field-trials", Input).value.strip()
+        if trials and not trials.isdigit():
+            raise ConfigError("trials", f"a whole number of trials (got {trials!r})")
+        space = search_space(values, None)[0]
+        count = int(trials) if trials else (grid_size(space) if kind == "grid" else None) or 20
+        settings = StudySettings(kind, count, self.query_one("#field-prune", Select).value).checked()
+        if isinstance(values.get("device"), str):
+            problem = check_device(make_config(device=values["device"]), self.app.engine_devices)
+            if problem:
+                raise ConfigError(*problem)
+        check_grid(settings, space)
+        return settings
 
     @on(Button.Pressed, "#add")
     def _add(self) -> None:
