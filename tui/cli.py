@@ -643,6 +643,50 @@ def runs(ctx: click.Context, filter_words, sort, grouped, varying, target, limit
 
 
 @cli.command()
+@click.argument("filters", nargs=-1, required=True)
+@click.option("--measure", default="test_acc", show_default=True, help="The result compared (a run column).")
+@click.option("--json", "as_json", is_flag=True, help="A JSON list instead of a table.")
+@click.pass_context
+def compare(ctx: click.Context, filters: tuple[str, ...], measure: str, as_json: bool) -> None:
+    """Two or more sets of runs, each a FILTER ("lr=0.001 sweep=s3", "id=4,5,6"): each set's mean
+    over its finished runs, and its difference from the first with a 95% CI and Welch's p-value."""
+    from cifar_tui.store.columns import MEASURES
+    from cifar_tui.store.comparison import compare_sets
+    from cifar_tui.store.export import format_value
+    from cifar_tui.store.run_filter import FilterError
+
+    if len(filters) < 2:
+        raise BadInput('filters: give two or more, one per set of runs (quote each: "lr=0.001 seed=0..4")')
+    if measure not in MEASURES:
+        raise BadInput(f"measure: {measure!r} is not one of {', '.join(MEASURES)}")
+    try:
+        rows = compare_sets(store_of(ctx), list(filters), measure)
+    except FilterError as error:
+        raise BadInput(str(error)) from None
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+
+    def figure(value):
+        return format_value(measure, value) if value is not None else ""
+
+    shown = [
+        {
+            "set": printable(row["set"]),
+            "n": row["n"],
+            f"{measure} mean ± std": figure(row["mean"]) + (f" ± {figure(row['std'])}" if row["std"] else ""),
+            "difference": figure(row.get("diff")),
+            "95% CI": f"[{figure(row['ci_low'])}, {figure(row['ci_high'])}]" if row.get("ci_low") is not None else "",
+            "p (Welch)": f"{row['p_value']:.4f}" if row.get("p_value") is not None else "",
+        }
+        for row in rows
+    ]
+    more = " (each set against the first)" if len(rows) > 2 else ""
+    note = "difference: the set's mean minus the first's; blank below two finished runs a set"
+    print_table(shown, title=f"{measure}: {len(rows)} sets{more}", note=note)
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="A JSON list instead of a table.")
 def datasets(as_json: bool) -> None:
     """Every dataset a run can train on (--dataset NAME): its classes, image size and how to get it."""

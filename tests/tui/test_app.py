@@ -566,3 +566,27 @@ async def test_the_engine_as_a_child_process(home):
         child = app.engine.process
     assert child.poll() is not None  # quitting stopped the worker
     assert home.store().run(1)["status"] == "finished"
+
+
+async def test_compare_of_two_groups_gives_the_difference_its_interval_and_welchs_p(home):
+    from scipy import stats
+
+    from tests.tui.conftest import finished_run
+
+    store = home.store()
+    finals = {0.001: (60.0, 61.0, 62.5), 0.01: (64.0, 66.0, 65.5)}
+    groups = {lr: [finished_run(store, accs=(50.0, acc), seed=seed, lr=lr) for seed, acc in enumerate(values)]
+              for lr, values in finals.items()}  # fmt: skip
+    store.close()
+    app = CifarApp(home, start_engine=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        app.push_screen(CompareScreen(groups=list(groups.values())))
+        await pilot.pause()
+        table = app.screen.query_one("#compare-table")
+        rows = {str(r[0]): [str(c) for c in r[1:]] for r in map(table.get_row_at, range(table.row_count))}
+        expected = stats.ttest_ind(finals[0.01], finals[0.001], equal_var=False)
+        low, high = expected.confidence_interval(0.95)
+        assert rows["[b]test_acc − first[/b]"] == [
+            "(the first)",
+            f"+{65.1667 - 61.1667:.2f} [{low:+.2f}, {high:+.2f}] p={expected.pvalue:.3g}",
+        ]

@@ -127,3 +127,31 @@ def test_history_and_losses_exports(home, capsys):
     )
     rows = json.loads(cifar_tui(capsys, "export", "--losses", "--every", "2", "--format", "json")[1])
     assert [r["step"] for r in rows] == [0, 2, 4, 6] and set(rows[0]) == {"run_id", "step", "epoch", "loss"}
+
+
+def test_compare_two_sets_of_runs_gives_the_difference_its_interval_and_welchs_p(home, capsys):
+    from scipy import stats
+
+    from cifar_tui.store.runs import RunStore
+
+    store = RunStore(home / "runs.db")
+    accs = {0.001: [80.0, 81.0, 79.5], 0.01: [83.0, 84.5, 82.5, 83.5]}
+    for lr, values in accs.items():
+        for seed, acc in enumerate(values):
+            run_id = store.enqueue({"model": "seed-cnn", "dataset": "synthetic", "epochs": 1, "lr": lr, "seed": seed})
+            store.db.execute("UPDATE runs SET status = 'finished', test_acc = ? WHERE id = ?", [acc, run_id])
+    store.enqueue({"model": "seed-cnn", "dataset": "synthetic", "epochs": 1, "lr": 0.01, "seed": 9})  # queued: left out
+    store.db.conn.commit()
+    status, out, err = cifar_tui(capsys, "compare", "lr=0.001", "lr=0.01", "--json")
+    assert status == 0, err
+    first, other = json.loads(out)
+    assert (first["n"], other["n"]) == (3, 4) and "diff" not in first
+    expected = stats.ttest_ind(accs[0.01], accs[0.001], equal_var=False)
+    assert other["p_value"] == pytest.approx(expected.pvalue)
+    assert (other["ci_low"], other["ci_high"]) == pytest.approx(tuple(expected.confidence_interval(0.95)))
+    status, out, _ = cifar_tui(capsys, "compare", "lr=0.001", "lr=0.01")
+    assert status == 0 and "p (Welch)" in out and f"{expected.pvalue:.4f}" in out
+    status, _, err = cifar_tui(capsys, "compare", "lr=0.001")
+    assert status == 2 and "give two or more" in err
+    status, _, err = cifar_tui(capsys, "compare", "lr=0.001", "lr<<1")
+    assert status == 2 and err.count("\n") == 1

@@ -17,7 +17,8 @@ from textual.widgets import DataTable, Footer, Static
 from cifar_tui.engine.cifar_classes import class_names
 from cifar_tui.engine.user_model import source_hash
 from cifar_tui.store.columns import MEANS, MEASURES, RESULTS, eval_columns
-from cifar_tui.store.export import for_people, format_value
+from cifar_tui.store.confidence import difference
+from cifar_tui.store.export import decimals_of, for_people, format_value
 from cifar_tui.tui.safe_text import plain, printable
 from cifar_tui.tui.widgets.epoch_panels import confusion_matrix
 from cifar_tui.tui.widgets.loss_chart import LossChart, Series, smooth
@@ -79,6 +80,21 @@ def held_out_columns(entries: list[tuple[str, list[dict]]]) -> list[str]:
     """The held-out sets' accuracy and gap columns any compared run has, sets in name order."""
     found = {c: None for _, runs in entries for run in runs for c in eval_columns(run.get("evals")) if for_people(c)}
     return list(found)
+
+
+def difference_cells(key: str, members: list[list[dict]]) -> list[str]:
+    """Each group's mean minus the first's over their finished runs, with the difference's 95%
+    CI and Welch's p-value; blank below two finished runs on either side."""
+    samples = [[r[key] for r in runs if r["status"] == "finished" and r[key] is not None] for runs in members]
+    places = decimals_of(key) or 2
+    cells = ["(the first)"]
+    for values in samples[1:]:
+        found = difference(samples[0], values)
+        text = "" if found is None else f"{found['diff']:+.{places}f}"
+        if found is not None and found["ci_low"] is not None:
+            text += f" [{found['ci_low']:+.{places}f}, {found['ci_high']:+.{places}f}] p={found['p_value']:.3g}"
+        cells.append(text)
+    return cells
 
 
 def entry_label(runs: list[dict], differing: list[str]) -> str:
@@ -210,3 +226,6 @@ class CompareScreen(ModalScreen[None]):
             table.add_row(f"[b]{key}[/b]", *(summary(key, runs, g) for (_, runs), g in zip(entries, groups)))
         for column in held_out_columns(entries):
             table.add_row(f"[b]{column}[/b]", *(held_out_summary(column, runs) for _, runs in entries))
+        if what == "groups" and len(entries) > 1:  # is a difference real? each group against the first
+            for key in MEASURES:
+                table.add_row(f"[b]{key} − first[/b]", *difference_cells(key, [runs for _, runs in entries]))
