@@ -40,6 +40,10 @@ class StudySettings:
     seed: int = 0
 
     def checked(self) -> StudySettings:
+        for field in ("trials", "parallel", "seed"):  # a sweep file may hold any TOML value
+            value = getattr(self, field)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ConfigError(field, f"a whole number (got {value!r})")
         for field, value, allowed in (
             ("search", self.search, SEARCHES),
             ("prune", self.prune, PRUNERS),

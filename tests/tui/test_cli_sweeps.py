@@ -155,3 +155,21 @@ def test_compare_two_sets_of_runs_gives_the_difference_its_interval_and_welchs_p
     assert status == 2 and "give two or more" in err
     status, _, err = cifar_tui(capsys, "compare", "lr=0.001", "lr<<1")
     assert status == 2 and err.count("\n") == 1
+
+
+def test_a_sweep_file_starts_a_search_and_a_bad_setting_is_one_line(home, capsys, tmp_path):
+    from cifar_tui.store.runs import RunStore
+
+    path = tmp_path / "search.toml"
+    path.write_text(
+        'sweep = "lr-search"\nsearch = "grid"\nprune = "asha"\ndataset = "synthetic"\n'
+        "lr = [1e-3, 3e-3, 1e-2]\nbatch_size = [64, 128]\n"
+    )
+    status, out, err = cifar_tui(capsys, "queue", "add", "--sweep", str(path), "--parallel", "2", "--json")
+    assert status == 0, err
+    assert json.loads(out) == {"sweep": "lr-search", "ids": [1, 2]}
+    (study,) = RunStore(home / "runs.db").studies()
+    assert (study["search"], study["trials"], study["prune"]) == ("grid", 6, "asha")  # the grid's size by default
+    path.write_text('search = "tpe"\ntrials = "ten"\nlr = "1e-4:1e-1"\n')
+    status, _, err = cifar_tui(capsys, "queue", "add", "--sweep", str(path))
+    assert status == 2 and err.strip() == "cifar-tui: error: trials: a whole number (got 'ten')"
