@@ -155,8 +155,8 @@ def top_up(db, name: str, insert: Callable[[dict[str, Any], str], int]) -> list[
     ids = []
     # The store's numbers, not Optuna's (its position in the rebuilt study): a deleted trial
     # never makes a later one take its number.
-    numbers = range(max((t["number"] for t in trials), default=-1) + 1, 1 << 62)
-    for number, _ in zip(numbers, range(room)):
+    first = max((t["number"] for t in trials), default=-1) + 1
+    for number in range(first, first + room):
         trial = study.ask(distributions)
         point = {k: readable(v, space[k]) if "low" in space[k] else v for k, v in trial.params.items()}
         config = make_config(row["preset"], **json.loads(row["fixed"]), **point).to_dict()

@@ -3,6 +3,7 @@ unless someone paused this worker's queue (a request in the store)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,8 @@ from cifar_tui.store.runs import RunStore, worker_id
 if TYPE_CHECKING:
     from cifar_tui.store.recorder import Recorder
     from cifar_tui.tui.home import Home
+
+log = logging.getLogger(__name__)
 
 
 class QueueJobs:
@@ -54,9 +57,14 @@ class QueueJobs:
         return Job(run_id, run_config, judged=store.pruned_by_search(run_id))
 
     def judge(self, epoch_end: EpochEnd) -> bool:
-        """Whether a search's trial goes on after this epoch (on the worker's thread, the claim's)."""
+        """Whether a search's trial goes on after this epoch (on the worker's thread, the claim's).
+        A store that cannot be asked (locked past its timeout, say) lets the trial go on."""
         seen = self._objectives.setdefault(epoch_end.run_id, {})
-        return self._local.store.judge_trial(epoch_end, seen)
+        try:
+            return self._local.store.judge_trial(epoch_end, seen)
+        except Exception:
+            log.exception("run %s: no verdict on epoch %s; it goes on", epoch_end.run_id, epoch_end.epoch)
+            return True
 
 
 def queued_for(device: str) -> tuple[str, ...]:

@@ -29,7 +29,7 @@ from cifar_tui.store.recorder import Recorder
 from cifar_tui.tui.runners.control_watcher import ControlWatcher
 from cifar_tui.tui.runners.headless import EventLines
 from cifar_tui.tui.runners.job_source import QueueJobs
-from cifar_tui.tui.runners.training_process import GRACE_S, verdict
+from cifar_tui.tui.runners.training_process import GRACE_S
 
 log = logging.getLogger(__name__)
 RESOURCES_EVERY_S = 2.0  # how often the cluster's size is asked for (nodes join and leave)
@@ -205,7 +205,7 @@ class RayDispatcher:
         """A search's pruner judges the epoch here, where the store is; the remote run waits."""
         job = self._jobs.get(event.run_id)
         if job is not None and job.judged and event.epoch < job.config.epochs:
-            run.verdict(event.epoch, verdict(self.jobs.judge, event))
+            run.verdict(event.epoch, self.jobs.judge(event))
 
     def _checkpoint_here(self, event: EpochEnd, data: bytes) -> EpochEnd:
         """The epoch's checkpoint as a pending file in the home: the recorder moves it into place

@@ -104,7 +104,7 @@ class TrainingProcess:
                         step = event.step
                     emit(event)
                     if isinstance(event, EpochEnd) and job.judged and event.epoch < job.config.epochs:
-                        self._send(("verdict", event.epoch, go_on is None or verdict(go_on, event)))
+                        self._send(("verdict", event.epoch, go_on is None or go_on(event)))
                 elif kind == "held":
                     held = message[1]
                 elif kind == "done":
@@ -230,15 +230,6 @@ def serve(conn, data_dir: Path, checkpoint_dir: Path | None, threads: int | None
                 go_on=control.go_on,
             )
             _send(conn, ("done",))
-
-
-def verdict(go_on: Callable[[EpochEnd], bool], event: EpochEnd) -> bool:
-    """The judge's verdict on a trial's epoch; a judge that fails lets the trial go on."""
-    try:
-        return go_on(event)
-    except Exception:  # the store could not be asked (locked past its timeout, say): train on
-        logging.getLogger(__name__).exception("run %s: no verdict on epoch %s; it goes on", event.run_id, event.epoch)
-        return True
 
 
 def _log_to(path: Path | None) -> None:
