@@ -30,18 +30,21 @@ SHORT = {c.name: c.short for c in COLUMNS if c.short} | {
 }  # the first group measure says what its cells are
 
 
-def search_line(study: dict[str, Any]) -> str:
+def search_line(study: dict[str, Any]) -> Text:
+    """A search's progress, as Text: its name is the user's and never read as markup."""
     pruner = f", pruned by {study['prune']}" if study["prune"] != "none" else ""
-    best = (
-        f" · best [b]{format_value(study['objective'], study['best'])}[/b] {study['objective']} (run {study['best_run']})"
-        if study["best"] is not None
-        else ""
+    line = Text.assemble(
+        "search ",
+        (printable(study["name"]), "bold"),
+        f" ({study['search']}{pruner}): {study['proposed']}/{study['trials']} trials · {study['finished']} finished · ",
+        (f"{study['pruned']} pruned", "magenta"),
+        f" · {study['running']} running · {study['queued']} queued",
     )
-    return (
-        f"search [b]{markup_safe(study['name'])}[/b] ({study['search']}{pruner}): {study['proposed']}/{study['trials']} "
-        f"trials · {study['finished']} finished · [magenta]{study['pruned']} pruned[/] · {study['running']} running · "
-        f"{study['queued']} queued{best}"
-    )
+    if study["best"] is not None:
+        line.append(" · best ")
+        line.append(format_value(study["objective"], study["best"]), "bold")
+        line.append(f" {study['objective']} (run {study['best_run']})")
+    return line
 
 
 class RunsView(RunTableView):
@@ -180,7 +183,7 @@ class RunsView(RunTableView):
         lines = [search_line(s) for s in self.app.store.studies(names[:50])[:3]] if names else []
         shown = self.query_one("#runs-searches", Static)
         shown.display = bool(lines)
-        shown.update("\n".join(lines))
+        shown.update(Text("\n").join(lines))
 
     def show_count(self) -> None:
         arrow = "▼" if self.sort_reverse else "▲"
