@@ -17,6 +17,7 @@ class RunStarted:
     first_step: int = 0  # > 0 when a run continues from a checkpoint
     memory_total: int = 0  # bytes of the GPU; 0 on a CPU
     classes: tuple[str, ...] = ()  # the dataset's class names in label order; () from older rows: CIFAR-10's
+    environment: str = ""  # what the run ran on, as JSON (engine/environment.py); "" where unmeasured
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from cifar_tui.engine.device import (
     resolve_device,
     start_peak_memory,
 )
+from cifar_tui.engine.environment import environment_json
 from cifar_tui.engine.events import EpochEnd, Event, RunCancelled, RunFinished, RunPruned, RunStarted
 from cifar_tui.engine.held_out import evaluate_sets
 from cifar_tui.engine.held_out import prepare as prepare_held_out
@@ -204,6 +205,7 @@ def train(
             first_step=state.step,
             memory_total=memory_total(device),
             classes=data.classes,
+            environment=environment_json(device),
         )
     )
     stream = LossStream(run_id, emit, memory=lambda: memory_used(device))

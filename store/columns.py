@@ -76,6 +76,7 @@ COLUMNS: tuple[Column, ...] = (
     ),
     Column("classes", list, in_table=False, filter=False),
     Column("evals", dict, in_table=False, filter=False),  # held-out sets' summaries; flat as LABEL_KEY columns  # the dataset's names in label order
+    Column("environment", dict, in_table=False, filter=False),  # what it ran on; flat as env_ columns
     Column("trained_on", str, header="Trained on", source="device", in_table=False),
     Column("created_at", str, in_table=False),
     Column("error", str, filter=False),

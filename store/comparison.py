@@ -1,20 +1,25 @@
 """Sets of runs compared (each chosen by a filter): each set's n, mean and std of a measure over
 its finished runs, and each set's difference from the first with a 95% confidence interval and
-Welch's p-value (store/confidence.py). With more than two sets, each is compared with the first."""
+Welch's p-value (store/confidence.py). With more than two sets, each is compared with the first.
+Where the sets' environments differ (engine/environment.py), field by field, each set's value."""
 
 from __future__ import annotations
 
 import statistics
 from typing import Any
 
+from cifar_tui.engine.environment import ENVIRONMENT
 from cifar_tui.store.confidence import difference
 
 
 def compare_sets(store, filters: list[str], measure: str = "test_acc") -> list[dict[str, Any]]:
-    """A row per filter: set, n, mean, std, and (after the first) diff, ci_low, ci_high, p_value."""
-    samples = [finished_values(store, text, measure) for text in filters]
+    """A row per filter: set, n, mean, std, (after the first) diff, ci_low, ci_high, p_value, and
+    environment: the fields in which the sets' environments differ, with this set's value."""
+    runs = [store.find(f"{text} status=finished".strip(), limit=None) for text in filters]
+    samples = [[run[measure] for run in found if isinstance(run.get(measure), (int, float))] for found in runs]
+    differing = environment_differences(runs)
     rows = []
-    for text, values in zip(filters, samples):
+    for index, (text, values) in enumerate(zip(filters, samples)):
         row: dict[str, Any] = {
             "set": text,
             "n": len(values),
@@ -23,13 +28,28 @@ def compare_sets(store, filters: list[str], measure: str = "test_acc") -> list[d
         }
         if rows:
             row.update(difference(samples[0], values) or dict.fromkeys(("diff", "ci_low", "ci_high", "p_value")))
+        row["environment"] = {key: cells[index] for key, cells in differing.items()}
         rows.append(row)
     return rows
 
 
-def finished_values(store, filter_text: str, measure: str) -> list[float]:
-    return [
-        run[measure]
-        for run in store.find(f"{filter_text} status=finished".strip(), limit=None)
-        if isinstance(run.get(measure), (int, float))
-    ]
+def _text(value: Any) -> str:
+    return "none" if value is None else str(value)  # a CPU run's GPU
+
+
+MIXED = "mixed: "  # a set whose own runs differ in a field: "mixed: 2.11.0, 2.14.1"
+
+
+def environment_differences(sets: list[list[dict[str, Any]]]) -> dict[str, list[str]]:
+    """The environment fields in which sets of runs differ (or a set's runs among themselves),
+    each with a cell per set: its runs' one value, "mixed: a, b", or "" where none recorded one."""
+    differing = {}
+    for field in ENVIRONMENT:
+        cells = []
+        for runs in sets:
+            values = {_text(run["environment"].get(field.key)) for run in runs if run.get("environment")}
+            cells.append(MIXED + ", ".join(sorted(values)) if len(values) > 1 else next(iter(values), ""))
+        recorded = [cell for cell in cells if cell]
+        if len(set(recorded)) > 1 or any(cell.startswith(MIXED) for cell in recorded):
+            differing[field.key] = cells
+    return differing

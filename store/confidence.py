@@ -10,6 +10,7 @@ with zero variance the interval is the mean itself and p is None (the t statisti
 from __future__ import annotations
 
 import math
+import statistics
 from functools import lru_cache
 
 CONFIDENCE = 0.95
@@ -29,6 +30,13 @@ def interval(mean: float | None, std: float | None, n: int | None) -> tuple[floa
     sem = std / math.sqrt(n)
     half = _t_quantile(n - 1) * sem
     return sem, mean - half, mean + half
+
+
+def summarize(values: list[float]) -> dict[str, float | None]:
+    """mean, std, sem, ci_low and ci_high of values (a group's keys without the measure's name)."""
+    mean = sum(values) / len(values) if values else None
+    std = statistics.stdev(values) if len(values) > 1 else None
+    return dict(zip(("mean", "std", "sem", "ci_low", "ci_high"), (mean, std, *interval(mean, std, len(values)))))
 
 
 def p_above(mean: float | None, std: float | None, n: int | None, target: float) -> float | None:

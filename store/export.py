@@ -12,13 +12,14 @@ import csv
 import io
 import json
 import re
-import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from cifar_tui.engine.cifar_classes import class_names
 from cifar_tui.engine.config import TYPED_FIELDS
+from cifar_tui.engine.environment import PREFIX as ENV_PREFIX
+from cifar_tui.engine.environment import environment_columns
 from cifar_tui.store.columns import (
     COLUMNS,
     EVAL_COLUMN,
@@ -31,12 +32,16 @@ from cifar_tui.store.columns import (
     eval_columns,
     eval_header,
 )
-from cifar_tui.store.confidence import p_above
+from cifar_tui.store.confidence import p_above, summarize
 
 # A group's measure: its mean and sample std (people read "mean ± std"), its standard error and
 # 95% confidence interval (store/confidence.py), for tools.
 SPREAD = ("mean", "std", "sem", "ci_low", "ci_high")
 SPREAD_DETAILS = ("_std", "_sem", "_ci_low", "_ci_high")
+# What ± means in the tables people read (Markdown, LaTeX, the terminal), and its header's words.
+PLUS_MINUS = {"std": "std", "sem": "s.e.", "ci": "95% CI"}
+ENV_MARK = "†"  # a group whose finished runs ran in different environments (store/groups.py)
+ENV_NOTE = "{mark} its finished runs ran in different environments; `cifar-tui show RUN` lists each run's"
 RUN_KEYS = tuple(c.name for c in COLUMNS)  # a run's record: its columns (store/columns.py), then its config
 TABLE_KEYS = tuple(c.name for c in COLUMNS if c.in_table)  # a run table's keys besides its config columns
 HISTORY_KEYS = ("run_id", "epoch", "step", *PER_EPOCH, "memory_peak", "class_acc")
@@ -51,7 +56,7 @@ ROBUSTNESS = {
 }
 NUMERIC = (
     {c.name for c in COLUMNS if c.type in (int, float)}
-    | {"run_id", "epoch", "step", "n", "runs", "loss", "memory_peak", "test_acc_p_value"}
+    | {"run_id", "epoch", "step", "n", "runs", "environments", "loss", "memory_peak", "test_acc_p_value"}
     | {f for f, kind in TYPED_FIELDS.items() if kind in (int, float)}
     | set(ROBUSTNESS)
 )
@@ -122,6 +127,7 @@ def run_record(row: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     config's fields under their own names."""
     record = {c.name: row.get(c.column) for c in COLUMNS}
     record.update(eval_columns(record.get("evals")))
+    record.update(environment_columns(record.get("environment")))
     record.update({key: value for key, value in config.items() if key not in record})
     return record
 
@@ -138,11 +144,10 @@ def _with_held_out_of_groups(columns: list[str], rows: list[dict[str, Any]], hel
                 if EVAL_COLUMN.match(column)[2] in PEOPLE_EVAL_KEYS:
                     figures.setdefault(column, []).append(value)
         for column, values in figures.items():
-            row[f"{column}_mean"] = statistics.fmean(values)
-            row[f"{column}_std"] = statistics.stdev(values) if len(values) > 1 else None
+            row.update({f"{column}_{key}": value for key, value in summarize(values).items()})
             added[column] = None
     ordered = sorted(added, key=lambda k: (k.rsplit("_", 1)[0], EVAL_KEYS.index(k.rsplit("_", 1)[1])))
-    return columns + [f"{c}_{s}" for c in ordered for s in ("mean", "std")], rows
+    return columns + [f"{c}_{s}" for c in ordered for s in SPREAD], rows
 
 
 def history_rows(run: dict[str, Any], epochs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -162,13 +167,14 @@ def run_table(records: list[dict[str, Any]], config_columns: list[str]) -> tuple
     held_out = {key: None for record in records for key in eval_columns(record.get("evals"))}
     held_out_columns = sorted(held_out, key=lambda k: (k.rsplit("_", 1)[0], EVAL_KEYS.index(k.rsplit("_", 1)[1])))
     at = columns.index("error") if "error" in columns else len(columns)
-    return columns[:at] + held_out_columns + columns[at:], records
+    environment = list(dict.fromkeys(key for record in records for key in record if key.startswith(ENV_PREFIX)))
+    return columns[:at] + held_out_columns + columns[at:] + environment, records
 
 
 def group_table(groups: list[dict[str, Any]], config_columns: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
     """(columns, rows) of a group table: the config that the group shares, n, and per measure a
     mean and a std (shown as mean ± std where people read it)."""
-    columns = [*config_columns, "n", "runs", *(f"{m}_{s}" for m in MEASURES for s in SPREAD), *MEANS]
+    columns = [*config_columns, "n", "runs", *(f"{m}_{s}" for m in MEASURES for s in SPREAD), *MEANS, "environments"]
     rows = [
         {
             **{c: g["config"].get(c) for c in config_columns},
@@ -223,10 +229,9 @@ def robustness_table(store, filter_text: str = "", sort: str = "-id", grouped: b
         row = {**{c: group.get(c) for c in config}, "n": sum(m["test_acc"] is not None for m in members)}
         for key in figures:
             values = [m[key] for m in members if m[key] is not None]
-            row[f"{key}_mean"] = statistics.fmean(values) if values else None
-            row[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else None
+            row.update({f"{key}_{s}": value for s, value in summarize(values).items()})
         out.append(row)
-    return [*config, "n", *(f"{k}_{s}" for k in figures for s in ("mean", "std"))], out
+    return [*config, "n", *(f"{k}_{s}" for k in figures for s in SPREAD)], out
 
 
 def _robustness(run: dict[str, Any]) -> dict[str, Any]:
@@ -243,17 +248,20 @@ def _robustness(run: dict[str, Any]) -> dict[str, Any]:
 class ExportFormat:
     name: str
     extension: str  # a file's, without the dot
-    write: Callable[[list[dict[str, Any]], list[str]], str]  # (rows, columns) -> text
+    write: Callable[..., str]  # (rows, columns, plus_minus) -> text
     for_people: bool  # Markdown, LaTeX: worded headers, rounded numbers, ± cells
 
 
-def export(rows: list[dict[str, Any]], columns: list[str], fmt: str) -> str:
+def export(rows: list[dict[str, Any]], columns: list[str], fmt: str, plus_minus: str = "std") -> str:
+    """The table as text; plus_minus: what a group's ± is where people read it (PLUS_MINUS)."""
     if fmt not in FORMATS:
         raise ValueError(f"format: unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
-    return FORMATS[fmt].write(rows, list(columns))
+    if plus_minus not in PLUS_MINUS:
+        raise ValueError(f"plus_minus: {plus_minus!r} is not one of {', '.join(PLUS_MINUS)}")
+    return FORMATS[fmt].write(rows, list(columns), plus_minus)
 
 
-def _csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
+def _csv(rows: list[dict[str, Any]], columns: list[str], plus_minus: str = "std") -> str:
     out = io.StringIO()
     # RFC 4180's CRLF: the writer then quotes a field holding either \r or \n, so a name with a
     # carriage return reads back whole (with "\n" alone, a lone \r went out unquoted).
@@ -272,28 +280,59 @@ def _flat(value: Any) -> Any:
     return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
 
 
-def _json(rows: list[dict[str, Any]], columns: list[str]) -> str:
+def _json(rows: list[dict[str, Any]], columns: list[str], plus_minus: str = "std") -> str:
     return json.dumps([{c: row.get(c) for c in columns} for row in rows], indent=2, ensure_ascii=False) + "\n"
 
 
-def people_cells(row: dict[str, Any], columns: list[str], escape: Callable[[str], str], plus_minus: str) -> list[str]:
-    """The shown cells, escaped; a mean and its std become one 'mean ± std' cell."""
+def people_cells(
+    row: dict[str, Any],
+    columns: list[str],
+    escape: Callable[[str], str],
+    sign: str,
+    plus_minus: str = "std",
+    env_mark: str = ENV_MARK,
+) -> list[str]:
+    """The shown cells, escaped: a mean and its spread become one 'mean ± spread' cell (sign the
+    format's ±, plus_minus which spread: PLUS_MINUS); a group whose runs' environments differ has
+    env_mark after its n."""
     cells = []
     for column in columns:
         if spread_detail(column):
             continue
         if column.endswith("_mean"):
             measure = column[: -len("_mean")]
-            mean, std = row.get(column), row.get(f"{measure}_std")
+            mean, spread = row.get(column), spread_of(row, measure, plus_minus)
             text = escape(_number(measure, mean))
-            if mean is not None and std is not None:
-                text += f" {plus_minus} {escape(_number(measure, std))}"
+            if mean is not None and spread is not None:
+                text += f" {sign} {escape(_number(measure, spread))}"
             cells.append(text)
         elif column not in MACHINE_ONLY and for_people(column):
             value = row.get(column)
             text = _number(column, value) if is_number(column) else _text(value)
-            cells.append(escape(text + (partial_mark(column, row) if text else "")))
+            text = escape(text + (partial_mark(column, row) if text else ""))
+            cells.append(text + (env_mark if column == "n" and mixed_environments(row) else ""))
     return cells
+
+
+def spread_of(row: dict[str, Any], measure: str, plus_minus: str) -> float | None:
+    """A group's std, standard error or 95% CI half-width of a measure (None below two runs)."""
+    if plus_minus == "ci":
+        low, high = row.get(f"{measure}_ci_low"), row.get(f"{measure}_ci_high")
+        return (high - low) / 2 if low is not None and high is not None else None
+    return row.get(f"{measure}_{plus_minus}")
+
+
+def mixed_environments(row: dict[str, Any]) -> bool:
+    return (row.get("environments") or 0) > 1
+
+
+def people_headers(columns: list[str], plus_minus: str = "std") -> list[str]:
+    """The worded headers of the shown columns; a group's measure says what its ± is."""
+    return [
+        header(c[: -len("_mean")]) + f" (mean ± {PLUS_MINUS[plus_minus]})" if c.endswith("_mean") else header(c)
+        for c in columns
+        if not spread_detail(c) and c not in MACHINE_ONLY and for_people(c)
+    ]
 
 
 def spread_detail(column: str) -> bool:
@@ -312,6 +351,8 @@ def shown_columns(columns: list[str]) -> list[str]:
 
 
 def for_people(column: str) -> bool:
+    if column.startswith(ENV_PREFIX) or column == "environments":  # for tools; people read a mark, or show
+        return False
     match = EVAL_COLUMN.match(column)
     return match is None or column in NUMERIC or match[2] in PEOPLE_EVAL_KEYS
 
@@ -352,16 +393,18 @@ def _markdown_word(word: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", word)
 
 
-def _markdown(rows: list[dict[str, Any]], columns: list[str]) -> str:
+def _markdown(rows: list[dict[str, Any]], columns: list[str], plus_minus: str = "std") -> str:
     shown = shown_columns(columns)
     lines = [
-        "| " + " | ".join(header(c) for c in shown) + " |",  # our own words: nothing to escape
+        "| " + " | ".join(people_headers(columns, plus_minus)) + " |",  # our own words: nothing to escape
         "| " + " | ".join("---:" if is_number(c) else "---" for c in shown) + " |",
     ]
     for row in rows:
-        lines.append("| " + " | ".join(people_cells(row, columns, markdown_text, "±")) + " |")
-    if any_partial(rows):
-        lines += ["", markdown_text(PARTIAL_NOTE)]
+        lines.append("| " + " | ".join(people_cells(row, columns, markdown_text, "±", plus_minus)) + " |")
+    notes = [markdown_text(PARTIAL_NOTE)] if any_partial(rows) else []
+    notes += [ENV_NOTE.format(mark=ENV_MARK)] if any(map(mixed_environments, rows)) else []  # our words: as typed
+    if notes:
+        lines += ["", *(note + "  " for note in notes)]  # two spaces: a line break
     return "\n".join(lines) + "\n"
 
 
@@ -393,20 +436,26 @@ def latex_text(text: str) -> str:
     )
 
 
-def _latex(rows: list[dict[str, Any]], columns: list[str]) -> str:
+LATEX_ENV_MARK = "$^\\dagger$"
+
+
+def _latex(rows: list[dict[str, Any]], columns: list[str], plus_minus: str = "std") -> str:
     shown = shown_columns(columns)
+    headers = [latex_text(h).replace("±", "$\\pm$") for h in people_headers(columns, plus_minus)]
     lines = [
         "% needs \\usepackage{booktabs}",
         f"\\begin{{tabular}}{{{''.join('r' if is_number(c) else 'l' for c in shown)}}}",
         "\\toprule",
-        " & ".join(latex_text(header(c)) for c in shown) + " \\\\",
+        " & ".join(headers) + " \\\\",
         "\\midrule",
     ]
     for row in rows:
-        lines.append(" & ".join(people_cells(row, columns, latex_text, "$\\pm$")) + " \\\\")
+        lines.append(" & ".join(people_cells(row, columns, latex_text, "$\\pm$", plus_minus, LATEX_ENV_MARK)) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}"]
     if any_partial(rows):
         lines.append(f"% {PARTIAL_NOTE}")
+    if any(map(mixed_environments, rows)):
+        lines.append("% " + ENV_NOTE.format(mark=LATEX_ENV_MARK))
     return "\n".join(lines) + "\n"
 
 

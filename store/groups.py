@@ -8,6 +8,7 @@ import json
 import math
 from typing import Any
 
+from cifar_tui.engine.environment import NOT_MARKING
 from cifar_tui.store.columns import MEANS, MEASURES
 from cifar_tui.store.confidence import interval
 
@@ -30,6 +31,10 @@ def group_sql(where: str) -> str:
         value = finished.format(m)
         stats += [f"avg({value}) AS {m}_mean", f"sum({value} * {value}) AS {m}_sumsq", f"count({value}) AS {m}_n"]
     stats += [f"avg({finished.format(m)}) AS {m}" for m in MEANS]
+    # Environments its finished runs ran in, a host's name aside (engine/environment.py): above
+    # one, the group's figures mix software or hardware and its row says so.
+    marking = ", ".join(["environment", *(f"'$.{key}'" for key in NOT_MARKING)])
+    stats.append(f"count(DISTINCT {finished.format(f'json_remove({marking})')}) AS environments")
     return f"""SELECT group_key, count(*) AS runs, count({finished.format("id")}) AS n, min(id) AS id,
                       group_concat(id) AS ids, group_concat(DISTINCT sweep) AS sweep, {", ".join(stats)}
                FROM runs WHERE {where} GROUP BY group_key"""

@@ -282,7 +282,7 @@ def record(store: RunStore, event: Any) -> None:
             db.execute(
                 """UPDATE runs SET status = 'running', device = ?, device_name = ?, params = ?,
                    total_steps = ?, memory_total = ?, memory_used = NULL, classes = ?,
-                   started_at = coalesce(started_at, ?), finished_at = NULL, error = NULL, error_detail = NULL
+                   environment = coalesce(?, environment), started_at = coalesce(started_at, ?), finished_at = NULL, error = NULL, error_detail = NULL
                    WHERE id = ?""",
                 [
                     event.device,
@@ -291,6 +291,7 @@ def record(store: RunStore, event: Any) -> None:
                     event.total_steps,
                     event.memory_total or None,
                     json.dumps(list(event.classes)) if event.classes else None,
+                    event.environment or None,
                     now(),
                     event.run_id,
                 ],

@@ -282,6 +282,13 @@ def m014_searches(db: Database) -> None:
     db.execute("CREATE INDEX runs_trials ON runs (sweep, trial)")
 
 
+@migrations()
+def m015_run_environments(db: Database) -> None:
+    """What each run ran on (engine/environment.py), as JSON with sorted keys: equal environments
+    are equal text, which the group mark compares in SQL."""
+    db["runs"].add_column("environment", str)
+
+
 def _renamed(schema: str, table: str) -> str:
     for spelling in (f"CREATE TABLE {table}", f'CREATE TABLE "{table}"', f"CREATE TABLE [{table}]"):
         if schema.startswith(spelling):

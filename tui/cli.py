@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from cifar_tui.engine.config import ConfigError, make_config
-from cifar_tui.store.export import FORMATS
+from cifar_tui.store.export import FORMATS, PLUS_MINUS
 from cifar_tui.store.runs import RESUMABLE, RunStore, StoreError
 from cifar_tui.store.study import OBJECTIVES, PRUNERS, SEARCHES
 from cifar_tui.tui.config_flags import config_options
@@ -567,6 +567,14 @@ def table_options(command: Callable) -> Callable:
                 type=float,
                 help="With --group: a one-sided t-test of mean test acc. > X; each group's p-value (test_acc_p_value).",
             ),
+            click.option(
+                "--plus-minus",
+                type=click.Choice(list(PLUS_MINUS)),
+                default="std",
+                show_default=True,
+                help="With --group, in tables people read (terminal, md, latex): what ± is: the sample std, "
+                "the standard error, or the 95% CI's half-width.",
+            ),
         ]
     ):
         command = option(command)
@@ -614,7 +622,7 @@ def table_rows(
 @click.option("--columns", help="Comma-separated columns to show (any run column or config field).")
 @click.option("--json", "as_json", is_flag=True, help="A JSON list (every column) instead of a table.")
 @click.pass_context
-def runs(ctx: click.Context, filter_words, sort, grouped, varying, target, limit, columns, as_json) -> None:
+def runs(ctx: click.Context, filter_words, sort, grouped, varying, target, plus_minus, limit, columns, as_json) -> None:
     """The table of runs (newest first), or of groups; FILTER like `lr<0.01 status=finished tag:x`."""
     store = store_of(ctx)
     filter_text = filter_from_words(store, filter_words)
@@ -637,9 +645,11 @@ def runs(ctx: click.Context, filter_words, sort, grouped, varying, target, limit
     title = f"{'Groups' if grouped else 'Runs'}: {len(rows):,} rows of {total:,} runs"
     if limit and len(rows) == limit and not grouped and total > limit:
         title += " (--limit 0 shows all)"
-    from cifar_tui.store.export import PARTIAL_NOTE, any_partial
+    from cifar_tui.store.export import ENV_MARK, ENV_NOTE, PARTIAL_NOTE, any_partial, mixed_environments
 
-    print_table(people_rows(shown, rows), title=title, note=PARTIAL_NOTE if any_partial(rows) else None)
+    notes = [PARTIAL_NOTE] if any_partial(rows) else []
+    notes += [ENV_NOTE.format(mark=ENV_MARK)] if any(map(mixed_environments, rows)) else []
+    print_table(people_rows(shown, rows, plus_minus), title=title, note="\n".join(notes) or None)
 
 
 @cli.command()
@@ -684,6 +694,16 @@ def compare(ctx: click.Context, filters: tuple[str, ...], measure: str, as_json:
     more = " (each set against the first)" if len(rows) > 2 else ""
     note = "difference: the set's mean minus the first's; blank below two finished runs a set"
     print_table(shown, title=f"{measure}: {len(rows)} sets{more}", note=note)
+    if rows[0]["environment"]:
+        from cifar_tui.engine.environment import LABELS
+
+        print_table(
+            [
+                {"field": LABELS[key], **{f"set {i}": row["environment"][key] for i, row in enumerate(rows, 1)}}
+                for key in rows[0]["environment"]
+            ],
+            title="Environments differ",
+        )
 
 
 @cli.command()
@@ -884,7 +904,7 @@ def check_text(field: str, text: str, limit: int) -> None:
 @click.option("--every", type=click.IntRange(1, SQLITE_MAX_INT), default=1, help="With --losses: every K-th step.")
 @click.pass_context
 def export(
-    ctx, filter_words, sort, grouped, varying, target, fmt, output, ids, history, losses, robustness, every
+    ctx, filter_words, sort, grouped, varying, target, plus_minus, fmt, output, ids, history, losses, robustness, every
 ) -> None:
     """The run table (or groups, epochs, losses) of the runs a FILTER keeps, as csv, json, md or latex."""
     from cifar_tui.store.export import HISTORY_KEYS, LOSS_KEYS, history_rows, robustness_table
@@ -930,7 +950,7 @@ def export(
             rows = [dict(zip(LOSS_KEYS, row)) for run_id in run_ids for row in store.losses_every(run_id, every)]
     else:
         columns, rows = table_rows(store, filter_text, sort, grouped, varying, target=target)
-    text = write_table(rows, columns, fmt)
+    text = write_table(rows, columns, fmt, plus_minus)
     if output is None:
         click.echo(text, nl=False)
         return

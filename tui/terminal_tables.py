@@ -37,19 +37,28 @@ def config_rows(config: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def people_rows(columns: list[str], rows: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """Rows as people read them: worded headers, rounded numbers, mean ± std in one cell."""
-    from cifar_tui.store.export import header, people_cells, shown_columns
+def environment_rows(environment: dict[str, Any]) -> list[dict[str, str]]:
+    """A run's environment as field and value rows, in engine/environment.py's order."""
+    from cifar_tui.engine.environment import ENVIRONMENT
 
-    headers = [header(c) for c in shown_columns(columns)]
-    return [dict(zip(headers, people_cells(row, columns, str, "±"))) for row in rows]
+    return [
+        {"field": f.label, "value": str(environment[f.key])} for f in ENVIRONMENT if environment.get(f.key) is not None
+    ]
+
+
+def people_rows(columns: list[str], rows: list[dict[str, Any]], plus_minus: str = "std") -> list[dict[str, str]]:
+    """Rows as people read them: worded headers, rounded numbers, mean ± spread in one cell."""
+    from cifar_tui.store.export import people_cells, people_headers
+
+    headers = people_headers(columns, plus_minus)
+    return [dict(zip(headers, people_cells(row, columns, str, "±", plus_minus))) for row in rows]
 
 
 def _numeric(text: str) -> bool:
     """A cell that reads as a number: 94.01, 1,866, 61.50*, 94.01 ± 0.12 (held-out sets' columns
     are named by the user's sets, so their headers cannot be listed)."""
     try:
-        [float(part.replace(",", "").rstrip("*")) for part in text.split(" ± ")]
+        [float(part.replace(",", "").rstrip("*†")) for part in text.split(" ± ")]
     except ValueError:
         return False
     return True
@@ -132,6 +141,8 @@ def print_run(row: dict[str, Any], epochs: list[dict[str, Any]]) -> None:
         note=note,
     )
     print_table([{k: marked(k, e) for k in ("epoch", *PER_EPOCH)} for e in epochs], title="Epochs", note=note)
+    if row.get("environment"):
+        print_table(environment_rows(row["environment"]), title="Environment (what it ran on)")
     if row.get("error_detail"):
         print("Error detail (the model file's traceback):")
         for line in row["error_detail"].splitlines():

@@ -108,14 +108,18 @@ def test_latex_is_a_booktabs_tabular_with_worded_headers(store):
 def test_latex_with_tricky_names_compiles(store, tmp_path):
     named_runs(store, TRICKY_NAMES)
     columns, rows = table(store, varying=True)
-    body = export(rows, columns, "latex")
+    compile_latex(export(rows, columns, "latex"), tmp_path)
+
+
+def compile_latex(body: str, folder) -> None:
+    """pdflatex compiles the tabular in a document (folder/t.pdf) without an error."""
     # booktabs comes with texlive-latex-recommended; without it its three rules become \\hline.
     rules = "\\newcommand\\toprule{\\hline}\\newcommand\\midrule{\\hline}\\newcommand\\bottomrule{\\hline}"
     preamble = f"\\documentclass{{article}}\\IfFileExists{{booktabs.sty}}{{\\usepackage{{booktabs}}}}{{{rules}}}"
     document = preamble + "\\begin{document}\n" + body + "\\end{document}\n"
-    (tmp_path / "t.tex").write_text(document, encoding="utf-8")
+    (folder / "t.tex").write_text(document, encoding="utf-8")
     done = subprocess.run(
-        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"], cwd=tmp_path, capture_output=True
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"], cwd=folder, capture_output=True
     )
     assert done.returncode == 0, done.stdout.decode(errors="replace")[-2000:]
 
@@ -205,3 +209,81 @@ def test_groups_carry_the_standard_error_a_confidence_interval_and_a_claims_p_va
     assert status == 0 and json.loads(out)[0]["test_acc_p_value"] == pytest.approx(
         stats.ttest_1samp(values, 94, alternative="greater").pvalue
     )
+
+
+def seeds_with_environments(store, environments, values=(94.05, 93.92, 94.11)):
+    """A group of finished runs (seeds of one config), each with its recorded environment."""
+    for seed, (acc, environment) in enumerate(zip(values, environments)):
+        run_id = store.enqueue(make_config(dataset="synthetic", seed=seed).to_dict())
+        finish(store, run_id, acc, acc, 0.2)
+        with store.write():
+            store.db.execute("UPDATE runs SET environment = ? WHERE id = ?", [json.dumps(environment), run_id])
+
+
+ENV = {"torch": "2.14.1", "gpu": "NVIDIA H200", "host": "a"}
+
+
+@pytest.mark.parametrize("plus_minus, words", [("std", "std"), ("sem", "s.e."), ("ci", "95% CI")])
+def test_plus_minus_is_the_std_the_standard_error_or_the_ci_half_width_and_the_header_says_which(
+    store, plus_minus, words
+):
+    from scipy import stats
+
+    values = [94.05, 93.92, 94.11]
+    seeds_with_environments(store, [ENV] * 3, values)
+    columns, groups = table(store, grouped=True)
+    spread = {
+        "std": np.std(values, ddof=1),
+        "sem": stats.sem(values),
+        "ci": stats.t.ppf(0.975, 2) * stats.sem(values),
+    }[plus_minus]
+    md = export(groups, columns, "md", plus_minus)
+    assert f"| Test acc. (%) (mean ± {words}) |" in md
+    assert f"| {np.mean(values):.2f} ± {spread:.2f} |" in md
+    latex = export(groups, columns, "latex", plus_minus)
+    assert "Test acc. (\\%) (mean $\\pm$ " + words.replace("%", "\\%") + ")" in latex
+    assert f"{np.mean(values):.2f} $\\pm$ {spread:.2f}" in latex
+    with pytest.raises(ValueError, match="plus_minus: 'var' is not one of std, sem, ci"):
+        export(groups, columns, "md", "var")
+
+
+def test_a_group_whose_runs_ran_in_different_environments_is_marked_but_not_for_a_host_name(store):
+    seeds_with_environments(store, [ENV, ENV | {"host": "b"}, ENV])
+    columns, [group] = table(store, grouped=True)
+    assert group["environments"] == 1  # only the host differs: the same software and hardware
+    assert "†" not in export([group], columns, "md")
+    with store.write():
+        store.db.execute("UPDATE runs SET environment = json_set(environment, '$.torch', '2.11.0') WHERE id = 2")
+    columns, [group] = table(store, grouped=True)
+    assert group["environments"] == 2
+    md = export([group], columns, "md")
+    assert "| 3† | 3 |" in md and "† its finished runs ran in different environments" in md
+    latex = export([group], columns, "latex")
+    assert "3$^\\dagger$ & 3 &" in latex and "% $^\\dagger$ its finished runs" in latex
+    [row] = list(csv.DictReader(io.StringIO(export([group], columns, "csv"))))
+    assert row["n"] == "3" and row["environments"] == "2"  # tools: the count, no mark
+
+
+def test_a_runs_environment_is_exported_as_env_columns_in_csv_and_json(store):
+    seeds_with_environments(store, [ENV])
+    store.enqueue(make_config(dataset="synthetic", seed=5).to_dict())  # queued: nothing recorded yet
+    columns, rows = table(store, sort="id", varying=True)
+    assert [c for c in columns if c.startswith("env_")][:2] == ["env_cifar_tui", "env_git_commit"]
+    first, queued = list(csv.DictReader(io.StringIO(export(rows, columns, "csv"))))
+    assert (first["env_torch"], first["env_gpu"], first["env_host"], first["env_python"]) == (
+        "2.14.1",
+        "NVIDIA H200",
+        "a",
+        "",
+    )
+    assert queued["env_torch"] == ""
+    first, queued = json.loads(export(rows, columns, "json"))
+    assert first["env_torch"] == "2.14.1" and queued["env_torch"] is None
+    assert "env_" not in export(rows, columns, "md") and "torch" not in export(rows, columns, "latex")
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed here")
+def test_a_grouped_latex_table_with_confidence_intervals_and_the_mark_compiles(store, tmp_path):
+    seeds_with_environments(store, [ENV, ENV | {"torch": "2.11.0"}, ENV])
+    columns, groups = table(store, grouped=True, target=93.9)
+    compile_latex(export(groups, columns, "latex", "ci"), tmp_path)

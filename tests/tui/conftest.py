@@ -26,15 +26,44 @@ def snapshot_home():
     shutil.rmtree(path, ignore_errors=True)
 
 
-def finished_run(store: RunStore, accs=(40.0, 55.0, 61.5), steps_per_epoch=100, **config) -> int:
-    """Record a whole run, as the engine would have, with a smooth made-up loss curve."""
+# What a run ran on, made up and the same on every machine (engine/environment.py's fields).
+SNAPSHOT_ENVIRONMENT = {
+    "cifar_tui": "0.1.0",
+    "git_commit": "1095d97b7ac4",
+    "python": "3.11.7",
+    "torch": "2.14.1+cu130",
+    "torchvision": "0.29.1+cu130",
+    "cuda": "13.0",
+    "cudnn": "9.24.0",
+    "gpu": "NVIDIA H200",
+    "gpu_capability": "9.0",
+    "gpu_driver": "580.95.05",
+    "cpu": "AMD EPYC 9654 96-Core Processor",
+    "cpu_threads": 16,
+    "host": "gpu-box",
+    "os": "Linux-6.8.0-x86_64-with-glibc2.39",
+}
+
+
+def finished_run(store: RunStore, accs=(40.0, 55.0, 61.5), steps_per_epoch=100, environment=None, **config) -> int:
+    """Record a whole run, as the engine would have, with a smooth made-up loss curve (and the
+    environment it ran on, when one is given)."""
     settings = dict(dataset="synthetic", device="cpu", epochs=len(accs))
     settings.update(config)
     cfg = make_config("seed-cnn", **settings)
     run_id = store.enqueue(cfg.to_dict())
     store.claim(run_id, worker="test:1")
     events = [
-        RunStarted(run_id, cfg.to_json(), "cpu", "2 CPU threads", 43626, steps_per_epoch, steps_per_epoch * len(accs))
+        RunStarted(
+            run_id,
+            cfg.to_json(),
+            "cpu",
+            "2 CPU threads",
+            43626,
+            steps_per_epoch,
+            steps_per_epoch * len(accs),
+            environment=json.dumps(environment, sort_keys=True) if environment else "",
+        )
     ]
     for epoch, acc in enumerate(accs, start=1):
         first = (epoch - 1) * steps_per_epoch
@@ -62,8 +91,15 @@ def finished_run(store: RunStore, accs=(40.0, 55.0, 61.5), steps_per_epoch=100, 
 @pytest.fixture
 def runs_home(snapshot_home):
     store = snapshot_home.store()
-    finished_run(store, name="baseline")
-    finished_run(store, accs=(35.0, 50.0, 58.0), model="seed-resnet", lr=0.01, name="resnet lr 0.01")
+    finished_run(store, name="baseline", environment=SNAPSHOT_ENVIRONMENT)
+    finished_run(
+        store,
+        accs=(35.0, 50.0, 58.0),
+        model="seed-resnet",
+        lr=0.01,
+        name="resnet lr 0.01",
+        environment=SNAPSHOT_ENVIRONMENT | {"torch": "2.11.0+cu128", "cudnn": "9.10.2"},
+    )
     finished_run(store, accs=(45.0, 62.0), optimizer="sgd", nesterov=True, name="sgd")
     failed = store.enqueue(make_config("seed-cnn", dataset="cifar10", name="no data").to_dict())
     store.claim(failed)

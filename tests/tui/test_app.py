@@ -469,7 +469,8 @@ async def test_compare_lists_only_differing_fields(runs_home):
         assert isinstance(app.screen, CompareScreen) and app.screen.members == [[1], [2]]
         rows = app.screen.query_one("#compare-table", DataTable)
         fields = [rows.get_row_at(i)[0] for i in range(rows.row_count)]
-        assert fields[:3] == ["model", "lr", "name"] and "status" in fields[3]  # declaration order
+        assert fields[:3] == ["model", "lr", "name"] and "status" in fields[5]  # declaration order
+        assert [str(f) for f in fields[3:5]] == ["torch", "cuDNN"]  # then where their environments differ
         assert "batch_size" not in fields
         assert len(app.screen.query_one("#compare-loss", LossChart)._series) == 2
 
@@ -590,3 +591,43 @@ async def test_compare_of_two_groups_gives_the_difference_its_interval_and_welch
             "(the first)",
             f"+{65.1667 - 61.1667:.2f} [{low:+.2f}, {high:+.2f}] p={expected.pvalue:.3g}",
         ]
+
+
+async def test_what_runs_ran_on_is_shown_in_detail_marked_in_groups_and_diffed_in_compare(home, tmp_path):
+    from tests.tui.conftest import finished_run
+
+    environment = {"torch": "2.14.1", "gpu": "NVIDIA H200", "host": "a", "python": "3.11.7"}
+    store = home.store()
+    for seed, torch_version in enumerate(["2.14.1", "2.14.1", "2.11.0"]):
+        finished_run(store, accs=(60.0 + seed,), seed=seed, environment=environment | {"torch": torch_version})
+    for seed in range(2):
+        finished_run(store, accs=(50.0 + seed,), seed=seed, lr=0.01, environment=environment | {"host": f"h{seed}"})
+    store.close()
+    app = CifarApp(home, start_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(RunDetailScreen(3))
+        await pilot.pause()
+        line = str(app.screen.query_one("#detail-environment").render())
+        assert "torch 2.11.0" in line and "GPU NVIDIA H200" in line and "host a" in line
+        app.pop_screen()
+        await pilot.press("4")
+        app.query_one("#runs-table", DataTable).focus()
+        await pilot.press("g")
+        await wait_until(pilot, lambda: app.query_one(RunsView).grouped)
+        view = app.query_one(RunsView)
+        marks = {row["lr"]: view.cells(row, ["n"])[1] for row in view.rows}
+        assert str(marks[0.001]) == "3†" and str(marks[0.01]) == "2"  # a host's name alone does not mark
+        assert "environments differ" in str(app.query_one("#runs-count").render())
+        app.push_screen(CompareScreen(groups=[[1, 2, 3], [4, 5]]))
+        await pilot.pause()
+        title = str(app.screen.query_one("#compare-title").render())
+        assert "environments differ: torch, host" in title
+        app.pop_screen()
+        await pilot.press("e")
+        app.screen.query_one("#export-plus-minus", Select).value = "ci"
+        app.screen.query_one("#export-path", Input).value = str(tmp_path / "groups.md")
+        await pilot.pause()
+        app.screen.write()
+        await pilot.pause()
+        text = (tmp_path / "groups.md").read_text()
+        assert "(mean ± 95% CI)" in text and "| 3† |" in text

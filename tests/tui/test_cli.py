@@ -198,3 +198,29 @@ def test_show_marks_figures_on_part_of_the_test_set(home, capsys):
         line.split("│")[2].strip().endswith("*") for line in summary.splitlines() if "best_test_acc" in line
     )
     assert out.count("* on part of the test set") == 2
+
+
+def test_show_lists_what_a_run_ran_on_and_groups_and_compare_say_where_environments_differ(home, capsys):
+    for seed in ("0", "1", "2"):
+        status, _, err = cifar_tui(capsys, "run", *QUICK, "--epochs", "1", "--seed", seed)
+        assert status == 0, err
+    status, out, _ = cifar_tui(capsys, "show", "1")
+    assert status == 0 and "Environment (what it ran on)" in out
+    import platform
+
+    import torch
+
+    assert f"│ torch       │ {torch.__version__}" in out and f"│ Python      │ {platform.python_version()}" in out
+    record = json.loads(cifar_tui(capsys, "show", "1", "--json")[1])
+    assert record["environment"]["torch"] == torch.__version__ == record["env_torch"]
+    status, out, _ = cifar_tui(capsys, "runs", "--group", "--plus-minus", "sem")
+    assert "(mean ± s.e.)" in out and "†" not in out  # three runs in this one environment
+    with sqlite3.connect(home / "runs.db") as db:
+        db.execute("UPDATE runs SET environment = json_set(environment, '$.torch', '2.11.0') WHERE id = 3")
+    status, out, _ = cifar_tui(capsys, "runs", "--group")
+    assert "3†" in out and "† its finished runs ran in different environments" in out
+    status, out, _ = cifar_tui(capsys, "compare", "id=1,2", "id=3")
+    assert status == 0 and "Environments differ" in out
+    assert "│ torch │ " + torch.__version__ in out and "2.11.0" in out
+    rows = json.loads(cifar_tui(capsys, "compare", "id=1,2", "id=3", "--json")[1])
+    assert [row["environment"] for row in rows] == [{"torch": torch.__version__}, {"torch": "2.11.0"}]

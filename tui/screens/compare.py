@@ -15,8 +15,10 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
 from cifar_tui.engine.cifar_classes import class_names
+from cifar_tui.engine.environment import LABELS
 from cifar_tui.engine.user_model import source_hash
 from cifar_tui.store.columns import MEANS, MEASURES, RESULTS, eval_columns
+from cifar_tui.store.comparison import environment_differences
 from cifar_tui.store.confidence import difference
 from cifar_tui.store.export import decimals_of, for_people, format_value
 from cifar_tui.tui.safe_text import plain, printable
@@ -194,8 +196,11 @@ class CompareScreen(ModalScreen[None]):
         if what == "groups":  # within a group these differ anyway
             differing = [key for key in differing if key not in ("seed", "name")]
         entries = [(printable(entry_label(runs, differing)), runs) for runs in members]
+        environments = environment_differences(members)  # our own labels: safe as markup
+        differ = ", ".join(LABELS[key] for key in environments)
         self.query_one("#compare-title", Static).update(
             f"[b]Comparing {len(entries)} {what}[/b] · config fields that differ: {', '.join(differing) or 'none'}"
+            + (f" · [yellow]environments differ: {differ}[/]" if environments else "")
         )
         loss_series, acc_series = [], []
         for index, (label, runs) in enumerate(entries):
@@ -220,6 +225,8 @@ class CompareScreen(ModalScreen[None]):
                 table.add_row("source", *(plain(short_hash(runs[0]["config"].get(key, ""))) for _, runs in entries))
                 continue
             table.add_row(key, *(plain(runs[0]["config"].get(key, "")) for _, runs in entries))
+        for key, cells in environments.items():  # what they ran on, where it differs (yellow)
+            table.add_row(Text(LABELS[key], style="yellow"), *map(plain, cells))
         self.show_source_diff(entries)
         groups = [self.group_of(runs) for _, runs in entries]
         for key in ("status", *RESULTS):

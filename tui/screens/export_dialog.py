@@ -19,7 +19,7 @@ from cifar_tui.tui.safe_text import markup_safe
 
 KINDS = {
     "runs": "one row per run",
-    "groups": "one row per group: mean ± std over seeds",
+    "groups": "one row per group: mean ± spread over seeds",
     "history": "one row per epoch (csv, json)",
     "losses": "one row per step (csv, json)",
 }
@@ -53,6 +53,15 @@ class ExportScreen(ModalScreen[Path | None]):
                 yield Label("format", classes="name")
                 yield Select([(f, f) for f in FORMATS], value="md", allow_blank=False, id="export-format")
             with Horizontal(classes="field"):
+                yield Label("±", classes="name")
+                yield Select(
+                    [("sample std", "std"), ("standard error", "sem"), ("95% CI half-width", "ci")],
+                    value="std",
+                    allow_blank=False,
+                    id="export-plus-minus",
+                )
+                yield Static("a group's ± in md and latex (csv, json: all three)", classes="help")
+            with Horizontal(classes="field"):
                 yield Label("config", classes="name")
                 yield Switch(value=True, id="export-varying")
                 yield Static("only the fields that differ among the runs", classes="help")
@@ -75,7 +84,7 @@ class ExportScreen(ModalScreen[Path | None]):
     def _cancel(self) -> None:
         self.dismiss(None)
 
-    def text(self, kind: str, fmt: str, varying: bool) -> tuple[str, int]:
+    def text(self, kind: str, fmt: str, varying: bool, plus_minus: str = "std") -> tuple[str, int]:
         """(the file's text, its number of rows); raises FilterError, ValueError for a bad choice."""
         if kind in ("history", "losses"):
             if not fmt.startswith(("csv", "json")):
@@ -88,7 +97,7 @@ class ExportScreen(ModalScreen[Path | None]):
             rows = [dict(zip(LOSS_KEYS, row)) for run_id in run_ids for row in store.losses_every(run_id)]
             return export(rows, list(LOSS_KEYS), fmt), len(rows)
         columns, rows = table(self.app.store, self.filter_text, self.sort, kind == "groups", varying)
-        return export(rows, columns, fmt), len(rows)
+        return export(rows, columns, fmt, plus_minus), len(rows)
 
     @on(Button.Pressed, "#write")
     @on(Input.Submitted, "#export-path")
@@ -96,6 +105,7 @@ class ExportScreen(ModalScreen[Path | None]):
         fmt = str(self.query_one("#export-format", Select).value)
         kind = str(self.query_one("#export-kind", Select).value)
         varying = self.query_one("#export-varying", Switch).value
+        plus_minus = str(self.query_one("#export-plus-minus", Select).value)
         path_text = self.query_one("#export-path", Input).value.strip()
         error = self.query_one("#export-error", Static)
         if not path_text:
@@ -112,7 +122,7 @@ class ExportScreen(ModalScreen[Path | None]):
             error.update(markup_safe(f"file: {path} exists; press Write again to replace it"))
             return
         try:
-            text, count = self.text(kind, fmt, varying)
+            text, count = self.text(kind, fmt, varying, plus_minus)
             write_output(self.app.home, path, text)
         except (FilterError, ValueError, OutputFailed) as problem:  # OutputRefused is a ValueError
             error.update(markup_safe(str(problem)))

@@ -14,8 +14,23 @@ from cifar_tui.engine.user_model import source_hash
 from cifar_tui.store.columns import HEADLINE
 from cifar_tui.store.export import format_value
 from cifar_tui.tui.safe_text import markup_safe, plain, printable
+from cifar_tui.tui.terminal_tables import environment_rows
 from cifar_tui.tui.widgets.epoch_panels import class_accuracy, confusion_matrix, image_strip
 from cifar_tui.tui.widgets.loss_chart import LossChart, Series, smooth
+
+
+def environment_line(environment: dict) -> Text:
+    """What a run ran on, in one line (two where narrow): "ran on · torch 2.14.1 · GPU NVIDIA H200 · …"."""
+    line = Text("ran on", style="bold dim")
+    if not environment:
+        return line + Text(
+            ": not recorded (a run recorded before environments were, or one not started yet)", style="dim"
+        )
+    for row in environment_rows(environment):
+        line.append(" · ", style="dim")
+        line.append(f"{row['field']} ", style="dim")
+        line.append(printable(row["value"]))
+    return line
 
 
 class RunDetailScreen(ModalScreen[None]):
@@ -32,6 +47,7 @@ class RunDetailScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="panel"):
             yield Static("", id="detail-title")
+            yield Static("", id="detail-environment")
             yield Static("", id="detail-error-detail")
             with Horizontal(id="detail-top"):
                 yield DataTable(id="detail-config", cursor_type="none", show_header=False)
@@ -61,6 +77,8 @@ class RunDetailScreen(ModalScreen[None]):
             f"{run['epochs_done']}/{run['epochs']} epochs · best {format_value(HEADLINE, run[HEADLINE]) or '–'}% · "
             f"{markup_safe(run['device_name'])}{labels}{note}{error}"
         )
+        environment = self.query_one("#detail-environment", Static)
+        environment.update(environment_line(run["environment"]))
         detail = self.query_one("#detail-error-detail", Static)
         detail.update(Text(printable_lines(run["error_detail"] or ""), style="red"))
         detail.display = bool(run["error_detail"])

@@ -18,7 +18,17 @@ from textual.widgets import DataTable, Input, Static
 
 from cifar_tui.engine.config import TYPED_FIELDS
 from cifar_tui.store.columns import BY_NAME, COLUMNS, EVAL_COLUMN, MEANS, MEASURES, RESULTS, eval_header
-from cifar_tui.store.export import MACHINE_ONLY, for_people, format_value, header, partial_mark, spread_detail, table
+from cifar_tui.store.export import (
+    ENV_MARK,
+    MACHINE_ONLY,
+    for_people,
+    format_value,
+    header,
+    mixed_environments,
+    partial_mark,
+    spread_detail,
+    table,
+)
 from cifar_tui.store.run_filter import FilterError
 from cifar_tui.tui.safe_text import markup_safe, plain, printable
 from cifar_tui.tui.views.run_table_view import RunTableView
@@ -143,11 +153,11 @@ class RunsView(RunTableView):
 
     def shown_columns(self, columns: list[str]) -> list[str]:
         if self.grouped:
-            return [c for c in columns if not spread_detail(c)]
+            return [c for c in columns if not spread_detail(c) and for_people(c)]
         held_out = [c for c in columns if c not in BY_NAME and c not in TYPED_FIELDS and EVAL_COLUMN.match(c)]
         shown_held_out = [c for c in held_out if for_people(c)]
         config = [c for c in columns if c not in ("id", "name", "status", "sweep", "tags", "error", *SHOWN_RESULTS)]
-        config = [c for c in config if c not in ("epochs_done", "model", *MACHINE_ONLY, *held_out)]
+        config = [c for c in config if c not in ("epochs_done", "model", *MACHINE_ONLY, *held_out) and for_people(c)]
         return ["id", "name", "status", "model", *config, "sweep", "tags", *SHOWN_RESULTS, *shown_held_out, "error"]
 
     def row_key(self, row: dict[str, Any]) -> str:
@@ -171,6 +181,8 @@ class RunsView(RunTableView):
                 std = row.get(f"{measure}_std")
                 text = format_value(measure, value)
                 cells.append(plain(text + (f" ± {format_value(measure, std)}" if text and std is not None else "")))
+            elif column == "n" and mixed_environments(row):
+                cells.append(Text.assemble(format_value(column, value), (ENV_MARK, "yellow")))
             else:
                 text = format_value(column, value)
                 cells.append(plain(text + (partial_mark(column, row) if text else "")))
@@ -193,6 +205,8 @@ class RunsView(RunTableView):
             f"{len(self.rows):,} {what}{more} of {self.total:,} runs · {len(self.selected)} selected · "
             f"sorted by {SHORT.get(self.sort_column, header(self.sort_column))} {arrow}"
         )
+        if self.grouped and any(map(mixed_environments, self.rows)):
+            text += f" · [yellow]{ENV_MARK}[/] environments differ"
         if self.error:
             text = f"[red]{markup_safe(self.error)}[/]"
         self.query_one("#runs-count", Static).update(text)
