@@ -8,6 +8,7 @@ import json
 import math
 from typing import Any
 
+from cifar_tui.engine.config import RunConfig
 from cifar_tui.engine.environment import NOT_MARKING
 from cifar_tui.store.columns import MEANS, MEASURES
 from cifar_tui.store.confidence import interval
@@ -17,9 +18,18 @@ NOT_GROUPED = ("seed", "name")  # what may differ between the runs of one group
 
 
 def group_key(config: dict[str, Any]) -> str:
-    """The same for two configs exactly when they differ only in NOT_GROUPED fields."""
-    rest = {k: v for k, v in config.items() if k not in NOT_GROUPED}
+    """The same for two configs exactly when they differ only in NOT_GROUPED fields. A field at
+    its default counts as absent: a run recorded before a field existed (its config lacks it)
+    shares a group with one that has it at its default (m016 rekeyed the stored runs so)."""
+    rest = {k: v for k, v in config.items() if k not in NOT_GROUPED and _text(v) != _DEFAULTS.get(k)}
     return hashlib.sha1(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _text(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)  # a tuple and the list JSON gives back compare equal
+
+
+_DEFAULTS = {name: _text(value) for name, value in RunConfig().to_dict().items()}
 
 
 def group_sql(where: str) -> str:

@@ -289,6 +289,18 @@ def m015_run_environments(db: Database) -> None:
     db["runs"].add_column("environment", str)
 
 
+@migrations()
+def m016_group_keys_over_changed_fields(db: Database) -> None:
+    """Group keys leave out fields at their default (store/groups.py): runs recorded before a
+    config field was added (deterministic, eval_on, ...) group with newer runs of the same config."""
+    from cifar_tui.store.groups import group_key
+
+    db.conn.executemany(
+        "UPDATE runs SET group_key = ? WHERE id = ?",
+        [(group_key(json.loads(config)), run_id) for run_id, config in db.execute("SELECT id, config FROM runs")],
+    )
+
+
 def _renamed(schema: str, table: str) -> str:
     for spelling in (f"CREATE TABLE {table}", f'CREATE TABLE "{table}"', f"CREATE TABLE [{table}]"):
         if schema.startswith(spelling):

@@ -171,3 +171,34 @@ def test_a_result_column_is_declared_once():
         if "best_test_acc" in path.read_text()
     )
     assert naming == ["store/columns.py", "store/schema.py"]
+
+
+def test_runs_recorded_before_a_config_field_existed_group_with_newer_runs_at_its_default(tmp_path):
+    import hashlib
+    import json
+
+    from sqlite_utils import Database
+
+    from cifar_tui.engine.config import make_config
+    from cifar_tui.store.schema import migrations
+
+    new = make_config(dataset="synthetic", epochs=1).to_dict()
+    old = {k: v for k, v in new.items() if k not in ("deterministic", "eval_on")}  # before those fields
+    path = tmp_path / "runs.db"
+    db = Database(path)
+    migrations.apply(db, stop_before="m016_group_keys_over_changed_fields")
+    for run_id, config in enumerate([old, old | {"seed": 1}], start=1):
+        whole = {k: v for k, v in config.items() if k not in ("seed", "name")}  # the old key: every field
+        key = hashlib.sha1(json.dumps(whole, sort_keys=True).encode()).hexdigest()[:16]
+        db.execute(
+            "INSERT INTO runs (id, model, dataset, epochs, config, queue_pos, created_at, status, group_key) "
+            "VALUES (?, 'seed-cnn', 'synthetic', 1, ?, ?, 'then', 'finished', ?)",
+            [run_id, json.dumps(config), run_id, key],
+        )
+    db.conn.commit()
+    db.close()
+    store = RunStore(path)
+    store.enqueue(new | {"seed": 2})
+    store.enqueue(new | {"seed": 3, "deterministic": True})  # another experiment
+    groups = sorted(sorted(g["ids"]) for g in store.groups())
+    assert groups == [[1, 2, 3], [4]]
