@@ -267,7 +267,7 @@ def test_the_robustness_table_of_runs_and_of_groups(tmp_path):
         group["n"] == 2 and group["cifar10_1_acc_mean"] == 83.0 and group["cifar10_1_acc_std"] == pytest.approx(2**0.5)
     )
     markdown = export(groups, columns, "md")
-    assert "| CIFAR-10.1 (%) |" in markdown and "83.00 ± 1.41" in markdown and "C sev. 5 (%)" in markdown
+    assert "| CIFAR-10.1 (%) (mean ± std) |" in markdown and "83.00 ± 1.41" in markdown and "C sev. 5 (%)" in markdown
 
 
 @pytest.mark.skipif(__import__("shutil").which("pdflatex") is None, reason="pdflatex is not installed here")
