@@ -293,12 +293,15 @@ def test_groups_show_each_sets_accuracy_and_gap_as_mean_and_std(tmp_path):
 
     store = robustness_store(tmp_path)
     columns, groups = table(store, sort="lr", grouped=True)
-    assert columns[-8:] == [
-        "cifar10-c_acc_mean", "cifar10-c_acc_std", "cifar10-c_gap_mean", "cifar10-c_gap_std",
-        "cifar10.1_acc_mean", "cifar10.1_acc_std", "cifar10.1_gap_mean", "cifar10.1_gap_std",
-    ]  # fmt: skip
+    figures = ("cifar10-c_acc", "cifar10-c_gap", "cifar10.1_acc", "cifar10.1_gap")
+    assert columns[-20:] == [f"{f}_{s}" for f in figures for s in ("mean", "std", "sem", "ci_low", "ci_high")]
     pair = next(g for g in groups if g["lr"] == 0.001)
     assert pair["cifar10.1_acc_mean"] == 83.0 and pair["cifar10.1_acc_std"] == pytest.approx(2**0.5)
+    half_width = 12.706204736174707 * 1.0  # t(0.975, 1) x the standard error, sqrt(2) / sqrt(2)
+    assert pair["cifar10.1_acc_sem"] == pytest.approx(1.0)
+    assert (pair["cifar10.1_acc_ci_low"], pair["cifar10.1_acc_ci_high"]) == pytest.approx(
+        (83 - half_width, 83 + half_width)
+    )
     single = next(g for g in groups if g["lr"] == 0.01)
     assert single["cifar10.1_acc_mean"] == 74.0 and single["cifar10.1_acc_std"] is None
     assert "| 83.00 ± 1.41 |" in export(groups, columns, "md")
