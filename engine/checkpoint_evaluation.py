@@ -11,6 +11,7 @@ from cifar_tui.engine.events import Evaluated
 from cifar_tui.engine.held_out import evaluate_sets, prepare
 from cifar_tui.engine.models import build_model
 from cifar_tui.engine.train import scorer
+from cifar_tui.engine.train_step import cast_model
 
 
 def evaluate_checkpoint(
@@ -31,6 +32,7 @@ def evaluate_checkpoint(
     if state is None:
         raise CheckpointError(f"run {run_id} has no checkpoint to evaluate ({checkpoint_file} is missing)")
     model = build_model(config.model, len(classes), config.dropout, config.init, config.model_source).to(device)
+    cast_model(model, config)  # a half run's weights, in the dtypes it trained in
     model.load_state_dict(state["model"])
     prepared = prepare(eval_on, classes, data_dir)
     events: list[Evaluated] = []

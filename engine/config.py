@@ -142,7 +142,13 @@ class RunConfig:
         "data",
         ("off", "flip", "flip-translate"),
     )
-    precision: str = setting("fp32", "bf16/fp16: autocast (fp16 with a scaler).", "speed", ("fp32", "bf16", "fp16"))
+    precision: str = setting(
+        "fp32",
+        "bf16/fp16: autocast (fp16 with a scaler); half: the model in fp16, BatchNorm in fp32 (airbench's "
+        "way, for a GPU: a CPU computes fp16 slowly).",
+        "speed",
+        ("fp32", "bf16", "fp16", "half"),
+    )
     channels_last: bool = setting(True, "channels_last (NHWC) memory format.", "speed")
     compile: str = setting(
         "auto",
@@ -322,9 +328,15 @@ def validate(config: RunConfig) -> None:
         "its learning rate)",
     )
     _check(
+        config.precision != "half" or config.optimizer in ("sgd", "muon"),
+        "precision",
+        "half trains with optimizer sgd or muon: Adam's second moments underflow in fp16 weights' state; "
+        "use bf16 with adam",
+    )
+    _check(
         config.compile != "cudagraphs" or config.precision != "fp16",
         "compile",
-        "cudagraphs works with precision fp32 or bf16 (fp16's gradient scaler cannot be captured)",
+        "cudagraphs works with precision fp32, bf16 or half (fp16's gradient scaler cannot be captured)",
     )
     _check(len(config.name) <= 200, "name", f"must be at most 200 characters (got {len(config.name)})")
     control = next((ch for ch in config.name if not (ch.isprintable() or ch == " ")), None)

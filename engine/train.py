@@ -47,7 +47,15 @@ from cifar_tui.engine.models import build_model, count_parameters
 from cifar_tui.engine.muon import MUON_MOMENTUM, Muon
 from cifar_tui.engine.pause_points import pause_point
 from cifar_tui.engine.schedule import lr_at
-from cifar_tui.engine.train_step import autocast, make_step, prepare_inputs, prepare_model, resolve_compile, trial_step
+from cifar_tui.engine.train_step import (
+    autocast,
+    cast_model,
+    make_step,
+    prepare_inputs,
+    prepare_model,
+    resolve_compile,
+    trial_step,
+)
 from cifar_tui.engine.user_model import check_output
 
 EVAL_BATCH = 1000
@@ -324,6 +332,7 @@ def build(config: RunConfig, device: torch.device, data: Dataset, per_epoch: int
     if hasattr(raw_model, "data_init"):
         with torch.no_grad():
             raw_model.data_init(normalize(data.train.images[:DATA_INIT_IMAGES]))
+    cast_model(raw_model, config)  # before the optimizer: its state follows the weights' dtype
     optimizer = make_optimizer(config, raw_model, device, per_epoch)
     generator = torch.Generator(device=device).manual_seed(config.seed)
     return Trained(raw_model, raw_model, optimizer, generator)

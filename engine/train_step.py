@@ -1,6 +1,7 @@
 """One optimisation step, built once per run from the config's speed options.
 
-fp32, bf16 autocast or fp16 autocast with a gradient scaler; channels_last; an optional
+fp32, bf16 autocast, fp16 autocast with a gradient scaler, or half (the model's weights and
+activations in fp16, BatchNorm in fp32, no autocast: airbench's way); channels_last; an optional
 torch.compile of the model; fused optimizer kernels (chosen in make_optimizer). Every option
 runs on the CPU too, so each is tested without a GPU.
 """
@@ -22,9 +23,20 @@ Step = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def autocast(config: RunConfig, device: torch.device):
-    if config.precision == "fp32":
+    if config.precision not in DTYPES:  # fp32, or half: the model itself is in fp16
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=DTYPES[config.precision])
+
+
+def cast_model(model: nn.Module, config: RunConfig) -> nn.Module:
+    """With precision half, the model in fp16 but its BatchNorm layers in fp32 (their statistics
+    and affine terms need the range), as airbench94 trains: no cast of a weight at each step."""
+    if config.precision == "half":
+        model.half()
+        for module in model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.float()
+    return model
 
 
 # On an H200 at batch 64, one CUDA graph per step trained these 4.7-5.6x, 2.6-3.3x and 3.7x faster
@@ -57,16 +69,19 @@ def prepare_model(model: nn.Module, config: RunConfig) -> nn.Module:
 
 
 def prepare_inputs(inputs: torch.Tensor, config: RunConfig) -> torch.Tensor:
+    if config.precision == "half":
+        inputs = inputs.half()
     return inputs.contiguous(memory_format=torch.channels_last) if config.channels_last else inputs
 
 
 def loss_of(outputs, targets: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
     if isinstance(outputs, tuple):  # (logits, aux logits...) from googlenet / inception_v3
         main, *aux = outputs
-        return F.cross_entropy(main, targets, label_smoothing=label_smoothing) + 0.4 * sum(
-            F.cross_entropy(a, targets, label_smoothing=label_smoothing) for a in aux
+        return F.cross_entropy(main.float(), targets, label_smoothing=label_smoothing) + 0.4 * sum(
+            F.cross_entropy(a.float(), targets, label_smoothing=label_smoothing) for a in aux
         )
-    return F.cross_entropy(outputs, targets, label_smoothing=label_smoothing)
+    # fp32 logits (a no-op but with precision half): the loss's softmax keeps its range
+    return F.cross_entropy(outputs.float(), targets, label_smoothing=label_smoothing)
 
 
 def trial_step(model: nn.Module, config: RunConfig, device: torch.device, num_classes: int) -> None:
@@ -138,7 +153,7 @@ class GraphStep:
         with torch.autocast(
             "cuda",
             dtype=DTYPES.get(self.config.precision, torch.bfloat16),
-            enabled=self.config.precision != "fp32",
+            enabled=self.config.precision in DTYPES,
             cache_enabled=False,
         ):
             loss = loss_of(self.model(self.inputs), self.targets, self.config.label_smoothing)

@@ -134,8 +134,9 @@ def losses(events):
     return [x for e in events if isinstance(e, Losses) for x in e.losses]
 
 
-def test_a_resumed_run_continues_where_its_checkpoint_left_off(tmp_path):
-    config = make_config("seed-cnn", dataset="synthetic", device="cpu", epochs=3)
+@pytest.mark.parametrize("speed", [{}, dict(precision="half", optimizer="sgd", nesterov=True, lr=0.01)])
+def test_a_resumed_run_continues_where_its_checkpoint_left_off(tmp_path, speed):
+    config = make_config("seed-cnn", dataset="synthetic", device="cpu", epochs=3, **speed)
     straight = events_of(config, tmp_path / "straight")
     first_two = events_of(config.replace(epochs=2), tmp_path / "resumed")
     rest = events_of(config, tmp_path / "resumed")

@@ -324,3 +324,17 @@ async def test_compare_lists_each_held_out_sets_accuracy_and_gap(tmp_path):
         rows = {str(table.get_row_at(i)[0]): [str(c) for c in table.get_row_at(i)[1:]] for i in range(table.row_count)}
         assert rows["[b]cifar10.1_acc[/b]"] == ["83.00 ± 1.41", "74.00"]
         assert rows["[b]cifar10-c_gap[/b]"] == ["20.00 ± 0.00", "20.00"]
+
+
+def test_evaluate_rebuilds_a_half_runs_model_in_the_dtypes_it_trained_in(tmp_path, capsys):
+    from tests.tui.test_cli import cifar_tui
+
+    write_cifar10_1(tmp_path / "c101")
+    home = ("--home", str(tmp_path / "home"))
+    quick = ("--dataset", "synthetic", "--epochs", "1", "--limit-batches", "3", "--device", "cpu")
+    half = ("--precision", "half", "--optimizer", "sgd")
+    assert cifar_tui(capsys, *home, "run", *quick, *half)[0] == 0
+    status, out, err = cifar_tui(capsys, *home, "evaluate", "1", "--eval-on", f"cifar10.1:{tmp_path / 'c101'}")
+    assert status == 0, err
+    figures = RunStore(tmp_path / "home" / "runs.db").run(1)["evals"]["cifar10.1"]
+    assert figures["epoch"] == 1 and 0 <= figures["acc"] <= 100
