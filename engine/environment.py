@@ -116,27 +116,20 @@ def _git_commit(folder: Path) -> str | None:
     changed); None for an installed copy, or where git is missing."""
     if not (folder / ".git").exists():
         return None
+    head = _git(folder, "rev-parse", "--short=12", "HEAD")
+    if not head:
+        return None
+    return head + ("+changes" if _git(folder, "status", "--porcelain", "--untracked-files=no") else "")
+
+
+def _git(folder: Path, *args: str) -> str:
+    """git's output in folder, stripped; "" when it fails or is missing."""
     quiet = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}  # git status must not take the checkout's index lock
     try:
-        head = subprocess.run(
-            ["git", "-C", str(folder), "rev-parse", "--short=12", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            env=quiet,
-        )
-        if head.returncode != 0:
-            return None
-        changed = subprocess.run(
-            ["git", "-C", str(folder), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            env=quiet,
-        )
+        done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=5, env=quiet)
     except (OSError, subprocess.SubprocessError):
-        return None
-    return head.stdout.strip() + ("+changes" if changed.returncode == 0 and changed.stdout.strip() else "")
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
 
 
 def _cpu_model() -> str | None:
