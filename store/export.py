@@ -207,6 +207,7 @@ def table(
             columns.insert(at, "test_acc_p_value")
             for row in rows:
                 row["test_acc_p_value"] = p_above(row["test_acc_mean"], row["test_acc_std"], row["test_acc_n"], target)
+                row["target"] = target  # not a column: the p-value's header names it
         return _with_held_out_of_groups(columns, rows, store.held_out_of_groups(filter_text))
     rows = store.find(filter_text, sort, limit)
     configs = store.configs([r["id"] for r in rows]) if rows else {}
@@ -326,13 +327,19 @@ def mixed_environments(row: dict[str, Any]) -> bool:
     return (row.get("environments") or 0) > 1
 
 
-def people_headers(columns: list[str], plus_minus: str = "std") -> list[str]:
-    """The worded headers of the shown columns; a group's measure says what its ± is."""
-    return [
-        header(c[: -len("_mean")]) + f" (mean ± {PLUS_MINUS[plus_minus]})" if c.endswith("_mean") else header(c)
-        for c in columns
-        if not spread_detail(c) and c not in MACHINE_ONLY and for_people(c)
-    ]
+def people_headers(columns: list[str], plus_minus: str = "std", rows: list[dict[str, Any]] = ()) -> list[str]:
+    """The worded headers of the shown columns; a group's measure says what its ± is, the
+    p-value of --target which target it tests."""
+    target = next((row["target"] for row in rows if row.get("target") is not None), None)
+
+    def worded(column: str) -> str:
+        if column.endswith("_mean"):
+            return header(column[: -len("_mean")]) + f" (mean ± {PLUS_MINUS[plus_minus]})"
+        if column == "test_acc_p_value" and target is not None:
+            return f"p (test acc. > {target:g})"
+        return header(column)
+
+    return [worded(c) for c in columns if not spread_detail(c) and c not in MACHINE_ONLY and for_people(c)]
 
 
 def spread_detail(column: str) -> bool:
@@ -396,7 +403,7 @@ def _markdown_word(word: str) -> str:
 def _markdown(rows: list[dict[str, Any]], columns: list[str], plus_minus: str = "std") -> str:
     shown = shown_columns(columns)
     lines = [
-        "| " + " | ".join(people_headers(columns, plus_minus)) + " |",  # our own words: nothing to escape
+        "| " + " | ".join(people_headers(columns, plus_minus, rows)) + " |",  # our own words: nothing to escape
         "| " + " | ".join("---:" if is_number(c) else "---" for c in shown) + " |",
     ]
     for row in rows:
@@ -441,7 +448,7 @@ LATEX_ENV_MARK = "$^\\dagger$"
 
 def _latex(rows: list[dict[str, Any]], columns: list[str], plus_minus: str = "std") -> str:
     shown = shown_columns(columns)
-    headers = [latex_text(h).replace("±", "$\\pm$") for h in people_headers(columns, plus_minus)]
+    headers = [latex_text(h).replace("±", "$\\pm$") for h in people_headers(columns, plus_minus, rows)]
     lines = [
         "% needs \\usepackage{booktabs}",
         f"\\begin{{tabular}}{{{''.join('r' if is_number(c) else 'l' for c in shown)}}}",

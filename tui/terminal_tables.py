@@ -50,7 +50,7 @@ def people_rows(columns: list[str], rows: list[dict[str, Any]], plus_minus: str 
     """Rows as people read them: worded headers, rounded numbers, mean ± spread in one cell."""
     from cifar_tui.store.export import people_cells, people_headers
 
-    headers = people_headers(columns, plus_minus)
+    headers = people_headers(columns, plus_minus, rows)
     return [dict(zip(headers, people_cells(row, columns, str, "±", plus_minus))) for row in rows]
 
 
