@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cifar_tui.engine.checkpoint import CheckpointError, load_checkpoint
-from cifar_tui.engine.device import resolve_device
-from cifar_tui.engine.events import Evaluated
-from cifar_tui.engine.held_out import evaluate_sets, prepare
-from cifar_tui.engine.models import build_model
-from cifar_tui.engine.train import scorer
-from cifar_tui.engine.train_step import cast_model
+from .checkpoint import CheckpointError, load_checkpoint
+from .device import resolve_device
+from .events import Evaluated
+from .held_out import evaluate_sets, prepare
+from .models import build_model
+from .train import scorer
+from .train_step import cast_model
 
 
 def evaluate_checkpoint(

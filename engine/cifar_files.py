@@ -14,9 +14,9 @@ from pathlib import Path
 
 import torch
 
-from cifar_tui.engine.cifar_classes import CLASSES
-from cifar_tui.engine.data import Dataset, DatasetUnavailable, Split
-from cifar_tui.engine.notices import notice
+from .cifar_classes import CLASSES
+from .data import Dataset, DatasetUnavailable, Split
+from .notices import notice
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,12 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from cifar_tui.engine import eval_sets
-from cifar_tui.engine.datasets import CHOICES, takes_path, with_absolute_path
-from cifar_tui.engine.models import MODELS
-from cifar_tui.engine.schedule import SCHEDULES
-from cifar_tui.engine.user_model import UserModelError, is_user_model, read_source
-from cifar_tui.engine.user_model import label as user_model_label
+from . import eval_sets
+from .datasets import CHOICES, takes_path, with_absolute_path
+from .models import MODELS
+from .schedule import SCHEDULES
+from .user_model import UserModelError, is_user_model, read_source
+from .user_model import label as user_model_label
 
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d{1,3})?)$")
 MAX_CUDA_INDEX = 127  # torch keeps a device index in 8 bits

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from cifar_tui.engine.cifar_classes import CLASSES
+from .cifar_classes import CLASSES
 
 
 class DatasetUnavailable(RuntimeError):

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-    from cifar_tui.engine.data import Dataset
+    from .data import Dataset
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def _cifar(files: str) -> Callable[[Path], Dataset]:
     """A loader of torchvision's CIFAR files (engine/cifar_files.py), imported when it loads."""
 
     def load(data_dir: Path, path: str) -> Dataset:
-        from cifar_tui.engine import cifar_files
+        from . import cifar_files
 
         return cifar_files.load(getattr(cifar_files, files), data_dir)
 
@@ -45,13 +45,13 @@ def _cifar(files: str) -> Callable[[Path], Dataset]:
 
 
 def _synthetic(data_dir: Path, path: str) -> Dataset:
-    from cifar_tui.engine.data import synthetic
+    from .data import synthetic
 
     return synthetic()
 
 
 def _image_folder(data_dir: Path, path: str) -> Dataset:
-    from cifar_tui.engine import image_folder
+    from . import image_folder
 
     return image_folder.load(Path(path), data_dir)
 

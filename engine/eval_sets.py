@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cifar_tui.engine.cifar_classes import CLASSES
+from .cifar_classes import CLASSES
 
 if TYPE_CHECKING:
-    from cifar_tui.engine.data import Split
+    from .data import Split
 
 CIFAR10_1_VERSIONS = ("v6", "v4")  # v6: 2,000 class-balanced images; v4: 2,021
 BENCHMARK_CORRUPTIONS = (
@@ -70,7 +70,7 @@ def parse_list(text: str) -> list[EvalSet]:
 
 
 def parse(item: str) -> EvalSet:
-    from cifar_tui.engine.datasets import CHOICES, IMAGE_FOLDER
+    from .datasets import CHOICES, IMAGE_FOLDER
 
     kind, colon, argument = item.partition(":")
     if not colon:
@@ -121,7 +121,7 @@ def checked(text: str, cwd: Path, dataset: str = "") -> str:
     """The --eval-on value with each path absolute, after checking that its files are there (a
     run is made in one folder and trained from another) and, where the training dataset's
     classes are declared, that they fit; EvalSetError otherwise."""
-    from cifar_tui.engine.datasets import spec_of
+    from .datasets import spec_of
 
     found = spec_of(dataset)
     out = []
@@ -206,7 +206,7 @@ def _from_numpy(images, labels, label: str, num_classes: int) -> Split:
     import numpy as np
     import torch
 
-    from cifar_tui.engine.data import Split
+    from .data import Split
 
     images, labels = np.asarray(images), np.asarray(labels).reshape(-1)
     if images.ndim != 4 or images.shape[1:] != (32, 32, 3) or len(images) != len(labels):
@@ -239,12 +239,12 @@ def _test_split(s: EvalSet, classes: tuple[str, ...], data_dir: Path) -> Split:
     labels re-numbered to the training data's classes by name."""
     import torch
 
-    from cifar_tui.engine.data import DatasetUnavailable, Split
-    from cifar_tui.engine.datasets import load_dataset
+    from .data import DatasetUnavailable, Split
+    from .datasets import load_dataset
 
     try:
         if s.kind == "folder":
-            from cifar_tui.engine.image_folder import load_test_folder
+            from .image_folder import load_test_folder
 
             images, labels, names = load_test_folder(Path(s.argument), data_dir)
         else:

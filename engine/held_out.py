@@ -11,9 +11,9 @@ from pathlib import Path
 
 import torch
 
-from cifar_tui.engine import eval_sets
-from cifar_tui.engine.data import Split
-from cifar_tui.engine.events import Evaluated
+from . import eval_sets
+from .data import Split
+from .events import Evaluated
 
 
 @dataclass(frozen=True)

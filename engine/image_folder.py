@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cifar_tui.engine.data import Dataset, DatasetUnavailable, Split
-from cifar_tui.engine.image_decode import ImageError, decode, size
-from cifar_tui.engine.notices import notice
+from .data import Dataset, DatasetUnavailable, Split
+from .image_decode import ImageError, decode, size
+from .notices import notice
 
 TEST_NAMES = ("test", "val", "valid")  # the first present is the test split
 # torchvision's ImageFolder's (torchvision.datasets.folder.IMG_EXTENSIONS), without importing it

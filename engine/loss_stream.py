@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import torch
 
-from cifar_tui.engine.events import Losses
+from .events import Losses
 
 
 class Diverged(RuntimeError):

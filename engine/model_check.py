@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from cifar_tui.engine.config import RunConfig
+from .config import RunConfig
 
 
 def check_model(config: RunConfig, repeats: int = 10) -> dict[str, Any]:
@@ -13,10 +13,10 @@ def check_model(config: RunConfig, repeats: int = 10) -> dict[str, Any]:
     time of a forward pass on the device, or {"error", "detail"} when the model's code fails."""
     import torch
 
-    from cifar_tui.engine.device import describe_device, resolve_device
-    from cifar_tui.engine.models import build_model, count_parameters
-    from cifar_tui.engine.train_step import prepare_inputs, prepare_model
-    from cifar_tui.engine.user_model import UserModelError, check_output, user_traceback
+    from .device import describe_device, resolve_device
+    from .models import build_model, count_parameters
+    from .train_step import prepare_inputs, prepare_model
+    from .user_model import UserModelError, check_output, user_traceback
 
     device = resolve_device(config.device)
 

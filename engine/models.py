@@ -23,19 +23,19 @@ class ModelSpec:
 
 
 def _seed_cnn(num_classes: int, dropout: float) -> nn.Module:
-    from cifar_tui.engine.seed_models import SeedCNN
+    from .seed_models import SeedCNN
 
     return SeedCNN(num_classes, dropout)
 
 
 def _seed_resnet(num_classes: int, dropout: float) -> nn.Module:
-    from cifar_tui.engine.seed_models import SeedResNet
+    from .seed_models import SeedResNet
 
     return SeedResNet(num_classes)
 
 
 def _airbench(num_classes: int, dropout: float) -> nn.Module:
-    from cifar_tui.engine.airbench_model import AirbenchNet
+    from .airbench_model import AirbenchNet
 
     return AirbenchNet(num_classes)
 
@@ -145,7 +145,7 @@ def build_model(
     from torch import nn
 
     if source:
-        from cifar_tui.engine import user_model
+        from . import user_model
 
         model = user_model.build(name, source, num_classes, dropout)
         if init != "default":

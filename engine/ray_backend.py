@@ -22,13 +22,13 @@ from typing import Any
 
 import ray
 
-from cifar_tui.engine.checkpoint import checkpoint_path
-from cifar_tui.engine.config import RunConfig
-from cifar_tui.engine.data import Dataset
-from cifar_tui.engine.device import resolve_device
-from cifar_tui.engine.events import EpochEnd, RunStarted
-from cifar_tui.engine.run_control import RunControl, Verdicts
-from cifar_tui.engine.worker import Job, run_job
+from .checkpoint import checkpoint_path
+from .config import RunConfig
+from .data import Dataset
+from .device import resolve_device
+from .events import EpochEnd, RunStarted
+from .run_control import RunControl, Verdicts
+from .worker import Job, run_job
 
 DRAIN_WAIT_S = 0.25  # a drain call waits this long for news before it answers with nothing
 
@@ -56,7 +56,7 @@ def connect(address: str | None) -> bool:
 def engine_package() -> str:
     """A folder named cifar_tui holding only the engine: Ray ships it to every node, where the
     engine's modules then import under their installed names (cifar_tui.engine.worker)."""
-    from cifar_tui import engine
+    from .. import engine
 
     folder = Path(tempfile.mkdtemp(prefix="cifar-tui-ray-")) / "cifar_tui"
     shutil.copytree(Path(engine.__file__).parent, folder / "engine", ignore=shutil.ignore_patterns("__pycache__"))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cifar_tui.engine.config import FIELD_TYPES, ConfigError, RunConfig, make_config
+from .config import FIELD_TYPES, ConfigError, RunConfig, make_config
 
 MAX_RUNS = 10_000  # one sweep; more is almost surely a typo in a range
 SWEEP_OPTIONS = ("sweep", "preset", "random", "search", "trials", "prune", "objective", "parallel")

@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cifar_tui.engine.checkpoint import checkpoint_path, load_checkpoint, remove_pending, write_pending
-from cifar_tui.engine.config import RunConfig
-from cifar_tui.engine.data import (
+from .checkpoint import checkpoint_path, load_checkpoint, remove_pending, write_pending
+from .config import RunConfig
+from .data import (
     Dataset,
     Split,
     alternating_flips,
@@ -28,8 +28,8 @@ from cifar_tui.engine.data import (
     normalize,
     train_batches,
 )
-from cifar_tui.engine.datasets import load_dataset
-from cifar_tui.engine.device import (
+from .datasets import load_dataset
+from .device import (
     describe_device,
     memory_total,
     memory_used,
@@ -37,17 +37,17 @@ from cifar_tui.engine.device import (
     resolve_device,
     start_peak_memory,
 )
-from cifar_tui.engine.environment import environment_json
-from cifar_tui.engine.events import EpochEnd, Event, RunCancelled, RunFinished, RunPruned, RunStarted
-from cifar_tui.engine.held_out import evaluate_sets
-from cifar_tui.engine.held_out import prepare as prepare_held_out
-from cifar_tui.engine.lookahead import Lookahead
-from cifar_tui.engine.loss_stream import LossStream
-from cifar_tui.engine.models import build_model, count_parameters
-from cifar_tui.engine.muon import MUON_MOMENTUM, Muon
-from cifar_tui.engine.pause_points import pause_point
-from cifar_tui.engine.schedule import lr_at
-from cifar_tui.engine.train_step import (
+from .environment import environment_json
+from .events import EpochEnd, Event, RunCancelled, RunFinished, RunPruned, RunStarted
+from .held_out import evaluate_sets
+from .held_out import prepare as prepare_held_out
+from .lookahead import Lookahead
+from .loss_stream import LossStream
+from .models import build_model, count_parameters
+from .muon import MUON_MOMENTUM, Muon
+from .pause_points import pause_point
+from .schedule import lr_at
+from .train_step import (
     autocast,
     cast_model,
     make_step,
@@ -56,7 +56,7 @@ from cifar_tui.engine.train_step import (
     resolve_compile,
     trial_step,
 )
-from cifar_tui.engine.user_model import check_output
+from .user_model import check_output
 
 EVAL_BATCH = 1000
 STEP_KINDS = {"cudagraphs": ", CUDA graph", "default": ", torch.compile"}  # said after the device's name

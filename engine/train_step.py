@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cifar_tui.engine.config import RunConfig
+from .config import RunConfig
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 

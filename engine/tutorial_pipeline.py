@@ -13,10 +13,10 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from torchvision import transforms
 
-from cifar_tui.engine.config import RunConfig
-from cifar_tui.engine.data import Split
-from cifar_tui.engine.device import resolve_device
-from cifar_tui.engine.models import build_model
+from .config import RunConfig
+from .data import Split
+from .device import resolve_device
+from .models import build_model
 
 
 class PILDataset(torch.utils.data.Dataset):

@@ -11,16 +11,16 @@ from pathlib import Path
 
 import torch
 
-from cifar_tui.engine.checkpoint import CheckpointError
-from cifar_tui.engine.config import RunConfig
-from cifar_tui.engine.data import Dataset, DatasetUnavailable
-from cifar_tui.engine.device import DeviceUnavailable
-from cifar_tui.engine.eval_sets import EvalSetError
-from cifar_tui.engine.events import EpochEnd, Event, RunFailed
-from cifar_tui.engine.loss_stream import Diverged
-from cifar_tui.engine.run_control import RunControl
-from cifar_tui.engine.train import train
-from cifar_tui.engine.user_model import UserModelError, user_traceback
+from .checkpoint import CheckpointError
+from .config import RunConfig
+from .data import Dataset, DatasetUnavailable
+from .device import DeviceUnavailable
+from .eval_sets import EvalSetError
+from .events import EpochEnd, Event, RunFailed
+from .loss_stream import Diverged
+from .run_control import RunControl
+from .train import train
+from .user_model import UserModelError, user_traceback
 
 log = logging.getLogger(__name__)
 

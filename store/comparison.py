@@ -8,8 +8,8 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from cifar_tui.engine.environment import ENVIRONMENT
-from cifar_tui.store.confidence import difference
+from ..engine.environment import ENVIRONMENT
+from .confidence import difference
 
 
 def compare_sets(store, filters: list[str], measure: str = "test_acc") -> list[dict[str, Any]]:

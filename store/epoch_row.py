@@ -7,7 +7,7 @@ import json
 from dataclasses import MISSING, fields
 from typing import Any
 
-from cifar_tui.engine.events import EpochEnd
+from ..engine.events import EpochEnd
 
 NOT_RECORDED = ("checkpoint_temp", "checkpoint")  # instructions to the recorder, not measures
 COLUMNS = tuple(f.name for f in fields(EpochEnd) if f.name not in NOT_RECORDED)

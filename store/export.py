@@ -16,11 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cifar_tui.engine.cifar_classes import class_names
-from cifar_tui.engine.config import TYPED_FIELDS
-from cifar_tui.engine.environment import PREFIX as ENV_PREFIX
-from cifar_tui.engine.environment import environment_columns
-from cifar_tui.store.columns import (
+from ..engine.cifar_classes import class_names
+from ..engine.config import TYPED_FIELDS
+from ..engine.environment import PREFIX as ENV_PREFIX
+from ..engine.environment import environment_columns
+from .columns import (
     COLUMNS,
     EVAL_COLUMN,
     EVAL_KEYS,
@@ -32,7 +32,7 @@ from cifar_tui.store.columns import (
     eval_columns,
     eval_header,
 )
-from cifar_tui.store.confidence import p_above, summarize
+from .confidence import p_above, summarize
 
 # A group's measure: its mean and sample std (people read "mean ± std"), its standard error and
 # 95% confidence interval (store/confidence.py), for tools.

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from itertools import groupby
 from typing import Any
 
-from cifar_tui.engine.events import (
+from ..engine.events import (
     Losses,
     RunCancelled,
     RunFailed,
@@ -24,8 +24,8 @@ from cifar_tui.engine.events import (
     RunPruned,
     RunStarted,
 )
-from cifar_tui.store.epoch_row import to_event
-from cifar_tui.store.runs import RunStore
+from .epoch_row import to_event
+from .runs import RunStore
 
 
 class StoreFollower:

@@ -8,10 +8,10 @@ import json
 import math
 from typing import Any
 
-from cifar_tui.engine.config import RunConfig
-from cifar_tui.engine.environment import NOT_MARKING
-from cifar_tui.store.columns import MEANS, MEASURES
-from cifar_tui.store.confidence import interval
+from ..engine.config import RunConfig
+from ..engine.environment import NOT_MARKING
+from .columns import MEANS, MEASURES
+from .confidence import interval
 
 NOT_GROUPED = ("seed", "name")  # what may differ between the runs of one group
 # MEASURES are reported as mean ± std over finished runs, MEANS as means (store/columns.py)

@@ -31,8 +31,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from cifar_tui.engine.checkpoint import commit
-from cifar_tui.engine.events import (
+from ..engine.checkpoint import commit
+from ..engine.events import (
     EpochEnd,
     Evaluated,
     Losses,
@@ -44,11 +44,11 @@ from cifar_tui.engine.events import (
     RunPruned,
     RunStarted,
 )
-from cifar_tui.engine.pause_points import pause_point
-from cifar_tui.store.columns import epoch_end_sql
-from cifar_tui.store.epoch_row import to_row
-from cifar_tui.store.liveness import HEARTBEAT_S
-from cifar_tui.store.runs import PRUNED_AT, RunStore, now, worker_id
+from ..engine.pause_points import pause_point
+from .columns import epoch_end_sql
+from .epoch_row import to_row
+from .liveness import HEARTBEAT_S
+from .runs import PRUNED_AT, RunStore, now, worker_id
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 1000  # events per transaction

@@ -13,9 +13,9 @@ import re
 import shlex
 from typing import Any
 
-from cifar_tui.engine.config import FIELD_TYPES
-from cifar_tui.store.columns import FILTER_FIELDS, eval_sql
-from cifar_tui.store.schema import STATUSES
+from ..engine.config import FIELD_TYPES
+from .columns import FILTER_FIELDS, eval_sql
+from .schema import STATUSES
 
 RUN_FIELDS = FILTER_FIELDS  # store/columns.py
 CONDITION = re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]*?)(<=|>=|!=|=|<|>)(.*)$")

@@ -19,15 +19,15 @@ from typing import Any, NamedTuple
 
 from sqlite_utils import Database
 
-from cifar_tui.engine.config import TYPED_FIELDS, ConfigError, user_model_label
-from cifar_tui.store import study
-from cifar_tui.store.columns import LISTS, MEANS, STORED
-from cifar_tui.store.epoch_row import parse_row
-from cifar_tui.store.groups import MEASURES, finish_group, group_key, group_sql
-from cifar_tui.store.liveness import owner_alive
-from cifar_tui.store.run_filter import compile_filter, field_sql, order_sql
-from cifar_tui.store.schema import MIGRATION_NAMES, migrations
-from cifar_tui.store.study import StudySettings
+from ..engine.config import TYPED_FIELDS, ConfigError, user_model_label
+from . import study
+from .columns import LISTS, MEANS, STORED
+from .epoch_row import parse_row
+from .groups import MEASURES, finish_group, group_key, group_sql
+from .liveness import owner_alive
+from .run_filter import compile_filter, field_sql, order_sql
+from .schema import MIGRATION_NAMES, migrations
+from .study import StudySettings
 
 log = logging.getLogger(__name__)
 BUSY_TIMEOUT_S = 10.0

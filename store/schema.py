@@ -141,7 +141,7 @@ def m006_device_memory(db: Database) -> None:
 def m007_sweeps_groups_tags_notes(db: Database) -> None:
     """A run's sweep, its group (runs whose configs differ only in seed and name share a
     group_key), its tags (a JSON list) and a note."""
-    from cifar_tui.store.groups import group_key
+    from .groups import group_key
 
     db["runs"].add_column("sweep", str)
     db["runs"].add_column("group_key", str)
@@ -293,7 +293,7 @@ def m015_run_environments(db: Database) -> None:
 def m016_group_keys_over_changed_fields(db: Database) -> None:
     """Group keys leave out fields at their default (store/groups.py): runs recorded before a
     config field was added (deterministic, eval_on, ...) group with newer runs of the same config."""
-    from cifar_tui.store.groups import group_key
+    from .groups import group_key
 
     db.conn.executemany(
         "UPDATE runs SET group_key = ? WHERE id = ?",

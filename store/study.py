@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from cifar_tui.engine.config import ConfigError, make_config
+from ..engine.config import ConfigError, make_config
 
 SEARCHES = ("tpe", "random", "grid")
 PRUNERS = ("none", "median", "asha", "hyperband")
@@ -62,7 +62,7 @@ def search_space(values: dict[str, Any], preset: str | None) -> tuple[dict[str, 
     """(space, fixed) from a sweep's parsed values (engine/sweep.parse_value): a list is a set of
     choices (typed as the config types them), an interval a log-uniform range; the rest is fixed.
     Every choice and both ends of every range are checked as configs."""
-    from cifar_tui.engine.sweep import Interval
+    from ..engine.sweep import Interval
 
     fixed = {k: v for k, v in values.items() if not isinstance(v, (list, Interval))}
     space: dict[str, dict] = {}

@@ -10,16 +10,16 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
-from cifar_tui.engine.events import RunFailed, RunFinished, RunInterrupted, RunPruned
-from cifar_tui.store.follower import StoreFollower
-from cifar_tui.tui.live_state import LiveState
-from cifar_tui.tui.runners.engine_host import EngineHost
-from cifar_tui.tui.runners.engine_process import EngineProcess
-from cifar_tui.tui.safe_text import markup_safe
-from cifar_tui.tui.views.live_view import LiveView
-from cifar_tui.tui.views.new_run import NewRunForm
-from cifar_tui.tui.views.queue_view import QueueView
-from cifar_tui.tui.views.runs_view import RunsView
+from ..engine.events import RunFailed, RunFinished, RunInterrupted, RunPruned
+from ..store.follower import StoreFollower
+from .live_state import LiveState
+from .runners.engine_host import EngineHost
+from .runners.engine_process import EngineProcess
+from .safe_text import markup_safe
+from .views.live_view import LiveView
+from .views.new_run import NewRunForm
+from .views.queue_view import QueueView
+from .views.runs_view import RunsView
 
 FOLLOW_S = 0.5
 DEVICES_SETTING = "engine_devices"  # in <home>/settings.json: the engine's `worker --devices`, "" for one
@@ -84,7 +84,7 @@ class CifarApp(App):
         self.engine.start()
 
     def _start_engine_thread(self) -> None:
-        from cifar_tui.tui.runners.engine_thread import EngineThread
+        from .runners.engine_thread import EngineThread
 
         self.engine = EngineThread(self.home)
         self.engine.start()
@@ -184,8 +184,8 @@ class CifarApp(App):
     def action_engine_devices(self) -> None:
         """Ask which devices the app's engine trains on (a pool of workers, one per device),
         remember it in the home, and restart the engine with it once it is idle."""
-        from cifar_tui.tui.runners.device_pool import DevicesError, expand_devices
-        from cifar_tui.tui.screens.text_prompt import TextPrompt
+        from .runners.device_pool import DevicesError, expand_devices
+        from .screens.text_prompt import TextPrompt
 
         if self.engine_kind != "process" or self.engine is None:
             self.notify("only the app's engine process (the default) trains on several devices", severity="warning")
@@ -237,13 +237,13 @@ class CifarApp(App):
 
     def action_watch_run(self) -> None:
         """Choose which of the runs training now (any worker, any device) Live follows."""
-        from cifar_tui.store.export import run_record
+        from ..store.export import run_record
 
         running = [run_record(row, {}) for row in self.store.find("status=running", sort="id")]
         if len(running) < 2:
             self.notify("one run at a time is training: Live follows it" if running else "no run is training")
             return
-        from cifar_tui.tui.screens.pick_run import PickRunScreen
+        from .screens.pick_run import PickRunScreen
 
         def chosen(run_id: int | None) -> None:
             if run_id is not None:
@@ -266,7 +266,7 @@ class CifarApp(App):
         if run is None or run["status"] not in ("queued", "running"):
             self.notify(f"run {run_id} is not queued or training", severity="warning")
             return
-        from cifar_tui.tui.screens.confirm import ConfirmScreen
+        from .screens.confirm import ConfirmScreen
 
         def answer(confirmed: bool | None) -> None:
             if not confirmed:
@@ -295,7 +295,7 @@ class CifarApp(App):
         self.notify(f"run {run_id}'s config is in the form: change it, then ctrl+s")
 
     def action_help(self) -> None:
-        from cifar_tui.tui.screens.help import HelpScreen
+        from .screens.help import HelpScreen
 
         self.push_screen(HelpScreen())
 
@@ -315,7 +315,7 @@ class CifarApp(App):
         if not current:
             self.exit()
             return
-        from cifar_tui.tui.screens.confirm import ConfirmScreen
+        from .screens.confirm import ConfirmScreen
 
         def answer(confirmed: bool | None) -> None:
             if confirmed:

@@ -17,14 +17,14 @@ from typing import Any
 
 import click
 
-from cifar_tui.engine.config import ConfigError, make_config
-from cifar_tui.store.export import FORMATS, PLUS_MINUS
-from cifar_tui.store.runs import RESUMABLE, RunStore, StoreError
-from cifar_tui.store.study import OBJECTIVES, PRUNERS, SEARCHES
-from cifar_tui.tui.config_flags import config_options
-from cifar_tui.tui.home import ENV_HOME, Home, HomeError, default_home
-from cifar_tui.tui.safe_text import printable
-from cifar_tui.tui.terminal_tables import people_rows, print_run, print_table, run_document
+from ..engine.config import ConfigError, make_config
+from ..store.export import FORMATS, PLUS_MINUS
+from ..store.runs import RESUMABLE, RunStore, StoreError
+from ..store.study import OBJECTIVES, PRUNERS, SEARCHES
+from .config_flags import config_options
+from .home import ENV_HOME, Home, HomeError, default_home
+from .safe_text import printable
+from .terminal_tables import people_rows, print_run, print_table, run_document
 
 SQLITE_MAX_INT = 2**63 - 1  # the largest integer a store's column (or a LIMIT) holds
 
@@ -83,7 +83,7 @@ def cli(ctx: click.Context, home: str | None, engine: str) -> None:
     ctx.obj = Home((default_home() if home is None else Path(home)).expanduser())
     ctx.obj.start_log()
     if ctx.invoked_subcommand is None:
-        from cifar_tui.tui.app import CifarApp
+        from .app import CifarApp
 
         app = CifarApp(ctx.obj, engine=engine)
         app.run()
@@ -96,14 +96,14 @@ def cli(ctx: click.Context, home: str | None, engine: str) -> None:
 
 def sweep_values(flags: dict[str, Any]) -> dict[str, Any]:
     """The config flags given, each parsed: one value, a list, a range or an interval."""
-    from cifar_tui.engine.sweep import parse_value
+    from ..engine.sweep import parse_value
 
     return {key: parse_value(key, value) for key, value in flags.items() if value is not None}
 
 
 def config_from_flags(flags: dict[str, Any]):
     # Numbers arrive as text so that the config's validation names the field in every error.
-    from cifar_tui.engine.sweep import is_sweep
+    from ..engine.sweep import is_sweep
 
     preset = flags.pop("preset")
     values = sweep_values(flags)
@@ -114,8 +114,8 @@ def config_from_flags(flags: dict[str, Any]):
 
 def check_device(config) -> None:
     """The app's form asks the same of the devices its engine registered (engine/device_check.py)."""
-    from cifar_tui.engine.device import available_devices
-    from cifar_tui.engine.device_check import device_problem
+    from ..engine.device import available_devices
+    from ..engine.device_check import device_problem
 
     if problem := device_problem(config.device, config.compile, available_devices()):
         raise BadInput(": ".join(problem))
@@ -142,7 +142,7 @@ def existing_run(store: RunStore, run_id: int) -> dict[str, Any]:
 @click.pass_context
 def run(ctx: click.Context, as_json: bool, **flags: Any) -> None:
     """Train one run in the foreground and record it; prints its id (progress goes to stderr)."""
-    from cifar_tui.tui.runners.headless import train_in_foreground
+    from .runners.headless import train_in_foreground
 
     config = config_from_flags(flags)
     check_device(config)
@@ -166,8 +166,8 @@ def run(ctx: click.Context, as_json: bool, **flags: Any) -> None:
 @click.pass_context
 def resume(ctx: click.Context, run_id: int, device: str | None) -> None:
     """Continue an interrupted, failed or cancelled run from its last checkpoint, here."""
-    from cifar_tui.engine.config import RunConfig
-    from cifar_tui.tui.runners.headless import train_in_foreground
+    from ..engine.config import RunConfig
+    from .runners.headless import train_in_foreground
 
     store = store_of(ctx)
     row = existing_run(store, run_id)
@@ -194,13 +194,13 @@ def resume(ctx: click.Context, run_id: int, device: str | None) -> None:
 def evaluate_command(ctx: click.Context, runs: tuple[str, ...], eval_on: str, device: str) -> None:
     """Evaluate finished runs' checkpoints on held-out sets, recorded like a run's own: RUN_ID...,
     or a filter (`cifar-tui evaluate sweep=s3 --eval-on cifar10.1:PATH`)."""
-    from cifar_tui.engine.checkpoint import CheckpointError, checkpoint_path
-    from cifar_tui.engine.checkpoint_evaluation import evaluate_checkpoint
-    from cifar_tui.engine.cifar_classes import class_names
-    from cifar_tui.engine.config import RunConfig
-    from cifar_tui.engine.eval_sets import EvalSetError
-    from cifar_tui.store.recorder import record
-    from cifar_tui.store.run_filter import FilterError
+    from ..engine.checkpoint import CheckpointError, checkpoint_path
+    from ..engine.checkpoint_evaluation import evaluate_checkpoint
+    from ..engine.cifar_classes import class_names
+    from ..engine.config import RunConfig
+    from ..engine.eval_sets import EvalSetError
+    from ..store.recorder import record
+    from ..store.run_filter import FilterError
 
     store = store_of(ctx)
     try:
@@ -243,7 +243,7 @@ def evaluate_command(ctx: click.Context, runs: tuple[str, ...], eval_on: str, de
 def outcome_of_cancel(store, run_id: int) -> str:
     """What became of a run asked to stop: its worker stops it at the next batch, or by force once
     the grace period is over (a hung forward); a worker that does neither is frozen or far away."""
-    from cifar_tui.tui.runners.training_process import GRACE_S
+    from .runners.training_process import GRACE_S
 
     deadline = time.monotonic() + GRACE_S + 5
     while time.monotonic() < deadline:
@@ -365,7 +365,7 @@ def worker(
         raise BadInput(f"worker: {' and '.join(chosen)} exclude each other; give one")
     if ray_address is not None:
         try:
-            from cifar_tui.tui.runners.ray_dispatcher import ClusterTooSmall, ClusterUnreachable, run_dispatcher
+            from .runners.ray_dispatcher import ClusterTooSmall, ClusterUnreachable, run_dispatcher
         except ImportError as error:
             if error.name != "ray":
                 raise
@@ -378,8 +378,8 @@ def worker(
             raise BadInput(str(error)) from None
         sys.exit(status)
     if devices is not None:
-        from cifar_tui.engine.device import available_devices
-        from cifar_tui.tui.runners.device_pool import DevicesError, expand_devices, run_pool
+        from ..engine.device import available_devices
+        from .runners.device_pool import DevicesError, expand_devices, run_pool
 
         try:
             names = expand_devices(devices, available_devices())
@@ -388,7 +388,7 @@ def worker(
         for name in dict.fromkeys(names):
             check_device(make_config(device=name))
         sys.exit(run_pool(ctx.obj, names, until_empty, with_parent))
-    from cifar_tui.tui.runners.headless import run_worker
+    from .runners.headless import run_worker
 
     if device is not None:
         check_device(make_config(device=device))
@@ -451,7 +451,7 @@ def queue_add(
     """Queue a run, or a sweep: any flag takes a list (--lr 1e-3,3e-3), an integer a range
     (--seed 0..4), a number an interval with --random N (--lr 1e-4:1e-1, log-uniform).
     The runs are the cross product, queued in one transaction; prints their ids."""
-    from cifar_tui.engine.sweep import MAX_RUNS, expand, is_sweep, load_sweep_file
+    from ..engine.sweep import MAX_RUNS, expand, is_sweep, load_sweep_file
 
     values, options = ({}, {}) if sweep_file is None else load_sweep_file(sweep_file)
     preset = flags.pop("preset")
@@ -500,7 +500,7 @@ def queue_search(
     store: RunStore, values: dict[str, Any], preset: str | None, options: dict[str, Any], name: str | None
 ) -> tuple[str, list[int]]:
     """Start a search (store/study.py); its settings from the flags or the sweep file."""
-    from cifar_tui.store.study import StudySettings, grid_size, search_space
+    from ..store.study import StudySettings, grid_size, search_space
 
     given = {key: value for key, value in options.items() if value is not None}
     if given["search"] == "grid" and "trials" not in given:
@@ -518,8 +518,8 @@ def warn_unserved_devices(store: RunStore, devices: set[str]) -> None:
     asked = {d for d in devices if d != "auto"}
     if not asked:
         return
-    from cifar_tui.engine.device import available_devices
-    from cifar_tui.tui.runners.job_source import queued_for
+    from ..engine.device import available_devices
+    from .runners.job_source import queued_for
 
     served = store.known_devices() | set(available_devices())
     for device in sorted(asked):
@@ -601,8 +601,8 @@ def table_rows(
     limit: int | None = None,
     target: float | None = None,
 ):
-    from cifar_tui.store.export import table
-    from cifar_tui.store.run_filter import FilterError
+    from ..store.export import table
+    from ..store.run_filter import FilterError
 
     try:
         if target is not None and not grouped:
@@ -645,7 +645,7 @@ def runs(ctx: click.Context, filter_words, sort, grouped, varying, target, plus_
     title = f"{'Groups' if grouped else 'Runs'}: {len(rows):,} rows of {total:,} runs"
     if limit and len(rows) == limit and not grouped and total > limit:
         title += " (--limit 0 shows all)"
-    from cifar_tui.store.export import ENV_MARK, ENV_NOTE, PARTIAL_NOTE, any_partial, mixed_environments
+    from ..store.export import ENV_MARK, ENV_NOTE, PARTIAL_NOTE, any_partial, mixed_environments
 
     notes = [PARTIAL_NOTE] if any_partial(rows) else []
     notes += [ENV_NOTE.format(mark=ENV_MARK)] if any(map(mixed_environments, rows)) else []
@@ -660,10 +660,10 @@ def runs(ctx: click.Context, filter_words, sort, grouped, varying, target, plus_
 def compare(ctx: click.Context, filters: tuple[str, ...], measure: str, as_json: bool) -> None:
     """Two or more sets of runs, each a FILTER ("lr=0.001 sweep=s3", "id=4,5,6"): each set's mean
     over its finished runs, and its difference from the first with a 95% CI and Welch's p-value."""
-    from cifar_tui.store.columns import MEASURES
-    from cifar_tui.store.comparison import compare_sets
-    from cifar_tui.store.export import format_value
-    from cifar_tui.store.run_filter import FilterError
+    from ..store.columns import MEASURES
+    from ..store.comparison import compare_sets
+    from ..store.export import format_value
+    from ..store.run_filter import FilterError
 
     if len(filters) < 2:
         raise BadInput('filters: give two or more, one per set of runs (quote each: "lr=0.001 seed=0..4")')
@@ -695,7 +695,7 @@ def compare(ctx: click.Context, filters: tuple[str, ...], measure: str, as_json:
     note = "difference: the set's mean minus the first's; blank below two finished runs a set"
     print_table(shown, title=f"{measure}: {len(rows)} sets{more}", note=note)
     if rows[0]["environment"]:
-        from cifar_tui.engine.environment import LABELS
+        from ..engine.environment import LABELS
 
         print_table(
             [
@@ -710,7 +710,7 @@ def compare(ctx: click.Context, filters: tuple[str, ...], measure: str, as_json:
 @click.option("--json", "as_json", is_flag=True, help="A JSON list instead of a table.")
 def datasets(as_json: bool) -> None:
     """Every dataset a run can train on (--dataset NAME): its classes, image size and how to get it."""
-    from cifar_tui.engine.datasets import DATASETS
+    from ..engine.datasets import DATASETS
 
     rows = [
         {"name": s.name, "classes": s.classes, "images": s.images, "description": s.description, "get": s.get}
@@ -730,7 +730,7 @@ def models(ctx: click.Context, as_json: bool) -> None:
     model files of recorded runs."""
     if ctx.invoked_subcommand is not None:
         return
-    from cifar_tui.engine.models import MODELS, parameter_count
+    from ..engine.models import MODELS, parameter_count
 
     rows = [
         {
@@ -783,8 +783,8 @@ def models(ctx: click.Context, as_json: bool) -> None:
 )
 def models_check(model: str, device: str, batch_size: int, timeout: int) -> None:
     """Build FILE.py:Class, run it on a batch, and print its parameters and speed; queues nothing."""
-    from cifar_tui.engine.model_check import check_model
-    from cifar_tui.tui.runners.training_process import ProcessDied, call_isolated
+    from ..engine.model_check import check_model
+    from .runners.training_process import ProcessDied, call_isolated
 
     config = make_config(model=model, device=device, batch_size=batch_size)
     check_device(config)
@@ -867,7 +867,7 @@ def note(ctx: click.Context, run_id: int, text: str) -> None:
 @click.pass_context
 def rename(ctx: click.Context, run_id: int, name: str) -> None:
     """Give a run another name."""
-    from cifar_tui.engine.config import RunConfig
+    from ..engine.config import RunConfig
 
     store = store_of(ctx)
     row = existing_run(store, run_id)
@@ -907,10 +907,10 @@ def export(
     ctx, filter_words, sort, grouped, varying, target, plus_minus, fmt, output, ids, history, losses, robustness, every
 ) -> None:
     """The run table (or groups, epochs, losses) of the runs a FILTER keeps, as csv, json, md or latex."""
-    from cifar_tui.store.export import HISTORY_KEYS, LOSS_KEYS, history_rows, robustness_table
-    from cifar_tui.store.export import export as write_table
-    from cifar_tui.store.run_filter import FilterError
-    from cifar_tui.tui.output_file import OutputFailed, OutputRefused, check_output, write_output
+    from ..store.export import HISTORY_KEYS, LOSS_KEYS, history_rows, robustness_table
+    from ..store.export import export as write_table
+    from ..store.run_filter import FilterError
+    from .output_file import OutputFailed, OutputRefused, check_output, write_output
 
     if output is not None:
         if not output.name or output.is_dir():
@@ -982,9 +982,9 @@ def bench(ctx: click.Context, device: str, model: str, quick: bool) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    from cifar_tui.engine.models import MODELS
-    from cifar_tui.tui.bench.report import print_result
-    from cifar_tui.tui.bench.training import bench_training
+    from ..engine.models import MODELS
+    from .bench.report import print_result
+    from .bench.training import bench_training
 
     if model not in MODELS:
         raise BadInput(f"model: unknown model {model!r}; allowed: {', '.join(MODELS)}")
@@ -997,8 +997,8 @@ def bench(ctx: click.Context, device: str, model: str, quick: bool) -> None:
 @click.option("--quick", is_flag=True, help="50 runs x 20,000 steps instead of 200 x 20,000.")
 def bench_store_command(quick: bool) -> None:
     """Loss rows inserted per second, run listing and chart-curve query times."""
-    from cifar_tui.tui.bench.report import print_result
-    from cifar_tui.tui.bench.training import bench_store
+    from .bench.report import print_result
+    from .bench.training import bench_store
 
     print_result(bench_store(quick), "Store at scale")
 
@@ -1011,8 +1011,8 @@ def bench_store_command(quick: bool) -> None:
 def bench_datasets_command(home: Home, names: tuple[str, ...], device: str, batches: int) -> None:
     """Each dataset's load time and training speed (seed-cnn), against the first named:
     `cifar-tui bench datasets cifar10 cifar100 folder:PATH`."""
-    from cifar_tui.tui.bench.datasets import bench_datasets
-    from cifar_tui.tui.bench.report import print_result
+    from .bench.datasets import bench_datasets
+    from .bench.report import print_result
 
     configs = [make_config(dataset=name, device=device) for name in names]  # each mistake in one line first
     check_device(configs[0])
@@ -1027,8 +1027,8 @@ def bench_datasets_command(home: Home, names: tuple[str, ...], device: str, batc
 def bench_search_command(trials: int, batches: int, search: str, prune: str) -> None:
     """A search against the full grid of the same space (synthetic data, CPU): each one's best
     test accuracy, epochs trained and time."""
-    from cifar_tui.tui.bench.report import print_result
-    from cifar_tui.tui.bench.search import bench_search
+    from .bench.report import print_result
+    from .bench.search import bench_search
 
     print_result(bench_search(trials, batches, search, prune), "Search against the grid")
 
@@ -1037,8 +1037,8 @@ def bench_search_command(trials: int, batches: int, search: str, prune: str) -> 
 @click.option("--runs", type=click.IntRange(SMALL_STORE + 1, 100_000), default=10_000, show_default=True)
 def bench_ui_command(runs: int) -> None:
     """The run table at scale: N runs x 3 epochs against 100, the same operations timed on both."""
-    from cifar_tui.tui.bench.report import print_result
-    from cifar_tui.tui.bench.ui import bench_ui
+    from .bench.report import print_result
+    from .bench.ui import bench_ui
 
     print_result(bench_ui(runs), f"Run table at {runs:,} runs")
 
@@ -1049,8 +1049,8 @@ def bench_ui_command(runs: int) -> None:
 @click.option("--quick", is_flag=True, help="200 batches an epoch instead of 600.")
 def bench_app_command(device: str, engine: str, quick: bool) -> None:
     """Training speed with the Live view open, against the same run without the app."""
-    from cifar_tui.tui.bench.report import print_result
-    from cifar_tui.tui.bench.training import bench_app
+    from .bench.report import print_result
+    from .bench.training import bench_app
 
     check_device(make_config(device=device))
     print_result(bench_app(device, quick, engine), "Training under the app")
@@ -1064,8 +1064,8 @@ def bench_gpu_command(home: Home, device: str, quick: bool) -> None:
     """The CUDA path in one command: speed against the tutorial, CUDA graphs, logging overhead,
     graph-vs-eager losses, the memory pre-check, resume, and the speedrun on real CIFAR-10 when
     the home's data folder holds it. The last line is one JSON object."""
-    from cifar_tui.tui.bench.gpu import bench_gpu
-    from cifar_tui.tui.bench.report import print_result
+    from .bench.gpu import bench_gpu
+    from .bench.report import print_result
 
     check_device(make_config(device=device))
     print_result(bench_gpu(device, quick, home.data_dir), "The GPU path")
@@ -1080,10 +1080,10 @@ def bench_gpu_command(home: Home, device: str, quick: bool) -> None:
 @click.option("--no-ray", is_flag=True, help="Leave Ray out.")
 def bench_scale_command(devices: str | None, runs: int, batches: int, no_ray: bool) -> None:
     """The queue's wall time for N small runs: one worker, a worker per device, and Ray."""
-    from cifar_tui.engine.device import available_devices
-    from cifar_tui.tui.bench.report import print_result
-    from cifar_tui.tui.bench.scale import bench_scale
-    from cifar_tui.tui.runners.device_pool import DevicesError, expand_devices
+    from ..engine.device import available_devices
+    from .bench.report import print_result
+    from .bench.scale import bench_scale
+    from .runners.device_pool import DevicesError, expand_devices
 
     try:
         names = expand_devices(devices or "all", available_devices())
@@ -1103,8 +1103,8 @@ def main(argv: list[str] | None = None) -> None:
     for stream in (sys.stdout, sys.stderr):  # a non-UTF-8 locale shows odd names as escapes, never crashes
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    from cifar_tui.engine.checkpoint import CheckpointError
-    from cifar_tui.store.runs import RunTaken
+    from ..engine.checkpoint import CheckpointError
+    from ..store.runs import RunTaken
 
     try:
         status = cli.main(args=argv, prog_name="cifar-tui", standalone_mode=False)
@@ -1119,7 +1119,7 @@ def main(argv: list[str] | None = None) -> None:
     except sqlite3.Error as error:
         log_error(error)
         if "locked" in str(error) or "busy" in str(error):
-            from cifar_tui.store.runs import BUSY_TIMEOUT_S
+            from ..store.runs import BUSY_TIMEOUT_S
 
             fail(
                 f"the database stayed locked by another program for {BUSY_TIMEOUT_S:g} s; try again when it is done", 1

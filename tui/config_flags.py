@@ -11,7 +11,7 @@ from typing import Any
 import click
 from click.shell_completion import CompletionItem
 
-from cifar_tui.engine.config import PRESETS, SETTINGS, RunConfig
+from ..engine.config import PRESETS, SETTINGS, RunConfig
 
 _KIND = {int: "INTEGER", float: "NUMBER", str: "TEXT"}
 
@@ -64,7 +64,7 @@ def model_completions(incomplete: str) -> list[str]:
     import ast
     from pathlib import Path
 
-    from cifar_tui.engine.user_model import SUFFIX
+    from ..engine.user_model import SUFFIX
 
     if SUFFIX in incomplete:
         path, _, start = incomplete.rpartition(SUFFIX)
@@ -92,7 +92,7 @@ def dataset_completions(incomplete: str) -> list[str]:
     """The datasets by name, then folder:PATH's folders as the path is typed."""
     from pathlib import Path
 
-    from cifar_tui.engine.datasets import IMAGE_FOLDER
+    from ..engine.datasets import IMAGE_FOLDER
 
     names = [name for name in (*SETTINGS["dataset"].allowed(), IMAGE_FOLDER) if name.startswith(incomplete)]
     if not incomplete.startswith(IMAGE_FOLDER):

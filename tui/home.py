@@ -8,8 +8,8 @@ import os
 import shutil
 from pathlib import Path
 
-from cifar_tui.store.runs import RunStore
-from cifar_tui.tui.log_file import LogFile
+from ..store.runs import RunStore
+from .log_file import LogFile
 
 ENV_HOME = "CIFAR_TUI_HOME"
 

@@ -6,8 +6,8 @@ import time
 from array import array
 from dataclasses import dataclass, field
 
-from cifar_tui.engine.config import ConfigError, RunConfig
-from cifar_tui.engine.events import (
+from ..engine.config import ConfigError, RunConfig
+from ..engine.events import (
     EpochEnd,
     Evaluated,
     Losses,

@@ -13,7 +13,7 @@ import logging
 import sys
 from pathlib import Path
 
-from cifar_tui.tui.safe_text import printable
+from .safe_text import printable
 
 FORMAT = "%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"
 

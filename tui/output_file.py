@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from cifar_tui.tui.home import Home
+    from .home import Home
 
 STORE_FILES = {
     "": "this home's run store",

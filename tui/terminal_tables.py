@@ -6,12 +6,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from cifar_tui.tui.safe_text import plain, printable
+from .safe_text import plain, printable
 
 
 def run_document(row: dict[str, Any], epochs: list[dict[str, Any]]) -> dict[str, Any]:
     """A run as `show --json` prints it: the keys of `runs --json`, then its epochs."""
-    from cifar_tui.store.export import HISTORY_KEYS, history_rows, run_record
+    from ..store.export import HISTORY_KEYS, history_rows, run_record
 
     record = run_record(row, row["config"])
     record["epochs_history"] = [{k: e.get(k) for k in HISTORY_KEYS if k != "run_id"} for e in history_rows(row, epochs)]
@@ -20,8 +20,8 @@ def run_document(row: dict[str, Any], epochs: list[dict[str, Any]]) -> dict[str,
 
 def config_rows(config: dict[str, Any]) -> list[dict[str, Any]]:
     """A run's config by form group, in declaration order; a field an older version stored is kept."""
-    from cifar_tui.engine.config import SETTINGS
-    from cifar_tui.engine.user_model import source_hash
+    from ..engine.config import SETTINGS
+    from ..engine.user_model import source_hash
 
     rows, group = [], None
     for name, setting in SETTINGS.items():
@@ -39,7 +39,7 @@ def config_rows(config: dict[str, Any]) -> list[dict[str, Any]]:
 
 def environment_rows(environment: dict[str, Any]) -> list[dict[str, str]]:
     """A run's environment as field and value rows, in engine/environment.py's order."""
-    from cifar_tui.engine.environment import ENVIRONMENT
+    from ..engine.environment import ENVIRONMENT
 
     return [
         {"field": f.label, "value": str(environment[f.key])} for f in ENVIRONMENT if environment.get(f.key) is not None
@@ -48,7 +48,7 @@ def environment_rows(environment: dict[str, Any]) -> list[dict[str, str]]:
 
 def people_rows(columns: list[str], rows: list[dict[str, Any]], plus_minus: str = "std") -> list[dict[str, str]]:
     """Rows as people read them: worded headers, rounded numbers, mean ± spread in one cell."""
-    from cifar_tui.store.export import people_cells, people_headers
+    from ..store.export import people_cells, people_headers
 
     headers = people_headers(columns, plus_minus, rows)
     return [dict(zip(headers, people_cells(row, columns, str, "±", plus_minus))) for row in rows]
@@ -70,7 +70,7 @@ def print_table(rows: list[dict[str, Any]], title: str, note: str | None = None)
     from rich.console import Console
     from rich.table import Table
 
-    from cifar_tui.store.export import NUMERIC, format_value, header
+    from ..store.export import NUMERIC, format_value, header
 
     console = Console()
     if not console.is_terminal and "COLUMNS" not in os.environ:
@@ -124,8 +124,8 @@ def print_table(rows: list[dict[str, Any]], title: str, note: str | None = None)
 def print_run(row: dict[str, Any], epochs: list[dict[str, Any]]) -> None:
     """A run as `show` prints it: its config, its summary, its epochs and a model file's traceback;
     figures on part of the test set carry the tables' mark."""
-    from cifar_tui.store.columns import PER_EPOCH, RESULTS
-    from cifar_tui.store.export import PARTIAL_NOTE, format_value, partial_mark
+    from ..store.columns import PER_EPOCH, RESULTS
+    from ..store.export import PARTIAL_NOTE, format_value, partial_mark
 
     def marked(key: str, source: dict[str, Any]) -> str:
         return format_value(key, source[key]) + partial_mark(key, source) if source[key] is not None else ""

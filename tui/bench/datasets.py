@@ -10,11 +10,11 @@ from typing import Any
 
 
 def bench_datasets(names: list[str], data_dir: Path, device: str, batches: int) -> dict[str, Any]:
-    from cifar_tui.engine.config import make_config
-    from cifar_tui.engine.datasets import load_dataset
-    from cifar_tui.engine.device import resolve_device
-    from cifar_tui.engine.events import EpochEnd
-    from cifar_tui.engine.train import train
+    from ...engine.config import make_config
+    from ...engine.datasets import load_dataset
+    from ...engine.device import resolve_device
+    from ...engine.events import EpochEnd
+    from ...engine.train import train
 
     torch_device = resolve_device(device)
     loaded, result = {}, {"device": str(torch_device), "batches": batches}

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cifar_tui.engine.config import RunConfig, make_config
-from cifar_tui.engine.events import EpochEnd, Losses
+from ...engine.config import RunConfig, make_config
+from ...engine.events import EpochEnd, Losses
 
 MODELS = {"seed-cnn": "seed-cnn", "seed-resnet": "seed-resnet", "resnet18": "seed-resnet18"}  # model: its preset
 GRAPH_STEPS = 50  # cudagraphs against eager, from the same weights and batches
@@ -23,7 +23,7 @@ GRAPH_STEPS = 50  # cudagraphs against eager, from the same weights and batches
 def bench_gpu(device_name: str = "auto", quick: bool = False, data_dir: Path | None = None) -> dict[str, Any]:
     import torch
 
-    from cifar_tui.engine.device import describe_device, resolve_device
+    from ...engine.device import describe_device, resolve_device
 
     device = resolve_device(device_name)
     cuda = device.type == "cuda"
@@ -59,9 +59,9 @@ def bench_gpu(device_name: str = "auto", quick: bool = False, data_dir: Path | N
 def real_speedrun(result: dict[str, Any], device, quick: bool, data_dir: Path | None) -> None:
     """The speedrun preset on real CIFAR-10, when the home holds it (the last section: the
     others need no data): its accuracy and seconds, the second of two runs (the first warms up)."""
-    from cifar_tui.engine.cifar_files import CIFAR10
-    from cifar_tui.engine.datasets import load_dataset
-    from cifar_tui.engine.train import train
+    from ...engine.cifar_files import CIFAR10
+    from ...engine.datasets import load_dataset
+    from ...engine.train import train
 
     if data_dir is None or not (data_dir / CIFAR10.folder).is_dir():
         result["skipped"].append(f"speedrun on CIFAR-10 (no {CIFAR10.folder}/ in the home's data folder)")
@@ -87,7 +87,7 @@ def real_speedrun(result: dict[str, Any], device, quick: bool, data_dir: Path | 
 
 
 def _data(device, batches: int, batch_size: int = 64):
-    from cifar_tui.engine.data import synthetic
+    from ...engine.data import synthetic
 
     dataset = synthetic(n_train=batches * batch_size, n_test=1000)
     return dataset, dataset.to(device)
@@ -95,7 +95,7 @@ def _data(device, batches: int, batch_size: int = 64):
 
 def engine_rate(config: RunConfig, data, emit=lambda event: None) -> float:
     """Images/s of the engine's epoch (evaluation excluded), as its EpochEnd reports it."""
-    from cifar_tui.engine.train import train
+    from ...engine.train import train
 
     ends: list[EpochEnd] = []
 
@@ -109,7 +109,7 @@ def engine_rate(config: RunConfig, data, emit=lambda event: None) -> float:
 
 
 def _speed(result: dict[str, Any], device, quick: bool) -> None:
-    from cifar_tui.engine.tutorial_pipeline import tutorial_images_per_s
+    from ...engine.tutorial_pipeline import tutorial_images_per_s
 
     cuda = device.type == "cuda"
     batches = (100 if quick else 300) if cuda else (30 if quick else 100)
@@ -147,10 +147,10 @@ def _big_batch(result: dict[str, Any], device, quick: bool) -> None:
 def _logging_overhead(result: dict[str, Any], device, quick: bool) -> None:
     """seed-cnn, where a step is shortest (in a CUDA graph on CUDA): recorded into a store and
     followed, against the same run with nowhere to send its events. Alternated, best of each."""
-    from cifar_tui.store.recorder import Recorder
-    from cifar_tui.store.runs import RunStore
-    from cifar_tui.tui.bench.training import as_run
-    from cifar_tui.tui.live_state import LiveState
+    from ...store.recorder import Recorder
+    from ...store.runs import RunStore
+    from ..live_state import LiveState
+    from .training import as_run
 
     cuda = device.type == "cuda"
     batches = (200 if quick else 600) if cuda else (40 if quick else 150)
@@ -180,9 +180,9 @@ def graph_and_eager_losses(device, steps: int = GRAPH_STEPS) -> tuple[list[float
     on the same batches (seed-cnn without dropout, deterministic kernels)."""
     import torch
 
-    from cifar_tui.engine.models import build_model
-    from cifar_tui.engine.train import make_optimizer
-    from cifar_tui.engine.train_step import make_step
+    from ...engine.models import build_model
+    from ...engine.train import make_optimizer
+    from ...engine.train_step import make_step
 
     config = make_config("seed-cnn", dataset="synthetic", device=str(device), dropout=0.0, compile="cudagraphs")
     torch.manual_seed(0)
@@ -220,7 +220,7 @@ def _memory_precheck(result: dict[str, Any], device) -> None:
         return
     import torch
 
-    from cifar_tui.engine.worker import Job, run_job
+    from ...engine.worker import Job, run_job
 
     events: list = []
     # resnet18-cifar keeps 32x32 maps in its first stage: ~4.5 MiB of activations an image, ~290 GiB
@@ -240,7 +240,7 @@ def _memory_precheck(result: dict[str, Any], device) -> None:
 def _resume_matches_straight(result: dict[str, Any], device) -> None:
     """3 epochs straight against 2 epochs, a stop, and 1 resumed from the checkpoint: the same
     losses step by step (the checkpoint carries every RNG, the CUDA one included)."""
-    from cifar_tui.engine.train import train
+    from ...engine.train import train
 
     _, on_device = _data(device, 20)
     config = make_config("seed-cnn", dataset="synthetic", device=str(device), epochs=3, limit_batches=20,
@@ -253,7 +253,7 @@ def _resume_matches_straight(result: dict[str, Any], device) -> None:
             if isinstance(event, Losses):
                 seen.update({event.first_step + i: loss for i, loss in enumerate(event.losses)})
             if isinstance(event, EpochEnd) and event.checkpoint_temp:
-                from cifar_tui.engine.checkpoint import commit
+                from ...engine.checkpoint import commit
 
                 commit(event.checkpoint_temp, event.checkpoint)  # as the recorder would
 

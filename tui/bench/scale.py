@@ -14,8 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cifar_tui.engine.config import make_config
-from cifar_tui.store.runs import RunStore
+from ...engine.config import make_config
+from ...store.runs import RunStore
 
 
 def bench_scale(devices: str, runs: int = 4, batches: int = 150, with_ray: bool = True) -> dict[str, Any]:

@@ -17,8 +17,8 @@ FIXED = {"dataset": "synthetic", "device": "cpu", "model": "seed-cnn", "epochs":
 
 
 def bench_search(trials: int, batches: int, search: str = "tpe", prune: str = "median") -> dict[str, Any]:
-    from cifar_tui.engine.sweep import parse_value
-    from cifar_tui.store.study import StudySettings, grid_size, search_space
+    from ...engine.sweep import parse_value
+    from ...store.study import StudySettings, grid_size, search_space
 
     values = {**FIXED, "limit_batches": batches, **{k: parse_value(k, v) for k, v in SPACE.items()}}
     grid = grid_size(search_space(values, None)[0])
@@ -46,11 +46,11 @@ def bench_search(trials: int, batches: int, search: str = "tpe", prune: str = "m
 
 def run_study(path: Path, values: dict[str, Any], settings) -> dict[str, Any]:
     """Every trial of a new study in `path`, trained one after another as a worker would."""
-    from cifar_tui.engine.config import RunConfig
-    from cifar_tui.engine.data import synthetic
-    from cifar_tui.engine.train import train
-    from cifar_tui.store.recorder import record
-    from cifar_tui.store.runs import RunStore
+    from ...engine.config import RunConfig
+    from ...engine.data import synthetic
+    from ...engine.train import train
+    from ...store.recorder import record
+    from ...store.runs import RunStore
 
     store = RunStore(path)
     store.enqueue_study(values, None, settings)

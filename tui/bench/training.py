@@ -15,18 +15,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cifar_tui.engine.config import RunConfig, make_config
-from cifar_tui.engine.events import EpochEnd, Losses
+from ...engine.config import RunConfig, make_config
+from ...engine.events import EpochEnd, Losses
 
 
 def bench_training(model: str, device: str, quick: bool) -> dict[str, Any]:
-    from cifar_tui.engine.data import synthetic
-    from cifar_tui.engine.device import describe_device, resolve_device
-    from cifar_tui.engine.train import train
-    from cifar_tui.engine.tutorial_pipeline import tutorial_images_per_s
-    from cifar_tui.store.recorder import Recorder
-    from cifar_tui.store.runs import RunStore
-    from cifar_tui.tui.live_state import LiveState
+    from ...engine.data import synthetic
+    from ...engine.device import describe_device, resolve_device
+    from ...engine.train import train
+    from ...engine.tutorial_pipeline import tutorial_images_per_s
+    from ...store.recorder import Recorder
+    from ...store.runs import RunStore
+    from ..live_state import LiveState
 
     preset = {"seed-cnn": "seed-cnn", "seed-resnet": "seed-resnet", "resnet18": "seed-resnet18"}.get(model)
     batches = 150 if quick else 400
@@ -86,8 +86,8 @@ def as_run(event, run_id: int):
 
 
 def bench_store(quick: bool) -> dict[str, Any]:
-    from cifar_tui.store.recorder import Recorder
-    from cifar_tui.store.runs import RunStore
+    from ...store.recorder import Recorder
+    from ...store.runs import RunStore
 
     runs, steps, chunk = (50, 20_000, 100) if quick else (200, 20_000, 100)
     config = RunConfig(dataset="synthetic").to_dict()
@@ -168,10 +168,10 @@ def _watch(app, done) -> None:
 def _thread_trial(config: RunConfig, folder: Path, watch: bool) -> float:
     """The second epoch's images/s, trained on a thread of this process, as `cifar-tui run`
     and the app's engine do (with watch, by the app's own engine with the Live view open)."""
-    from cifar_tui.engine.worker import Job, run_job
-    from cifar_tui.store.recorder import Recorder
-    from cifar_tui.tui.app import CifarApp
-    from cifar_tui.tui.home import Home
+    from ...engine.worker import Job, run_job
+    from ...store.recorder import Recorder
+    from ..app import CifarApp
+    from ..home import Home
 
     home = Home(folder)
     store = home.store()
@@ -195,8 +195,8 @@ def _process_trial(config: RunConfig, folder: Path, watch: bool) -> float:
     import subprocess
     import sys
 
-    from cifar_tui.tui.app import CifarApp
-    from cifar_tui.tui.home import Home
+    from ..app import CifarApp
+    from ..home import Home
 
     home = Home(folder)
     store = home.store()

@@ -15,15 +15,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cifar_tui.engine.config import make_config
+from ...engine.config import make_config
 
 SMALL = 100
 
 
 def build_store(path: Path, runs: int) -> None:
-    from cifar_tui.engine.events import EpochEnd, RunFinished
-    from cifar_tui.store.recorder import record
-    from cifar_tui.store.runs import RunStore
+    from ...engine.events import EpochEnd, RunFinished
+    from ...store.recorder import record
+    from ...store.runs import RunStore
 
     grid = [
         make_config(dataset="synthetic", epochs=3, lr=lr, batch_size=batch, model=model, seed=seed).to_dict()
@@ -51,8 +51,8 @@ def _seconds(fn) -> float:
 
 
 def measure(home_path: Path) -> dict[str, float]:
-    from cifar_tui.store.export import export, table
-    from cifar_tui.tui.home import Home
+    from ...store.export import export, table
+    from ..home import Home
 
     def runs_command() -> None:  # as a user types it: a fresh process, its start-up included
         command = [sys.executable, "-m", "cifar_tui.tui.cli", "--home", str(home_path), "runs", "--limit", "50"]
@@ -70,8 +70,8 @@ def measure(home_path: Path) -> dict[str, float]:
 async def _app_times(home) -> dict[str, float]:
     from textual.widgets import Input
 
-    from cifar_tui.tui.app import CifarApp
-    from cifar_tui.tui.views.runs_view import RunsView
+    from ..app import CifarApp
+    from ..views.runs_view import RunsView
 
     times = {}
     start = time.perf_counter()

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from cifar_tui.store.runs import RunStore
+from ...store.runs import RunStore
 
 POLL_S = 0.5
 

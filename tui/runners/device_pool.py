@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from cifar_tui.store.runs import worker_id
+from ...store.runs import worker_id
 
 QUICK_DEATH_S = 10  # a member that dies this soon after starting, QUICK_DEATHS times in a row,
 QUICK_DEATHS = 3  # is not restarted: it would only die again (a device it cannot use, say)

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from cifar_tui.store.runs import RunStore
+from ...store.runs import RunStore
 
 RESTART_AFTER_S = 10  # a child that dies sooner than this is not restarted: it would die again
 

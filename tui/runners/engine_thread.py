@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cifar_tui.tui.runners.local_worker import LocalWorker
+from .local_worker import LocalWorker
 
 if TYPE_CHECKING:
-    from cifar_tui.tui.home import Home
+    from ..home import Home
 
 
 class EngineThread(LocalWorker):

@@ -12,8 +12,8 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from cifar_tui.engine.config import RunConfig
-from cifar_tui.engine.events import (
+from ...engine.config import RunConfig
+from ...engine.events import (
     EpochEnd,
     Losses,
     RunCancelled,
@@ -24,10 +24,10 @@ from cifar_tui.engine.events import (
     RunPruned,
     RunStarted,
 )
-from cifar_tui.engine.worker import Job
-from cifar_tui.store.runs import RunTaken, worker_id
-from cifar_tui.tui.runners.local_worker import LocalWorker, OneJob
-from cifar_tui.tui.safe_text import printable
+from ...engine.worker import Job
+from ...store.runs import RunTaken, worker_id
+from ..safe_text import printable
+from .local_worker import LocalWorker, OneJob
 
 
 def on_part(event: EpochEnd) -> str:
@@ -131,7 +131,7 @@ def train_in_foreground(
         )
         return 1
     if row["status"] == "finished":
-        from cifar_tui.store.export import format_value
+        from ...store.export import format_value
 
         console.print(
             f"run {run_id} finished: test acc {format_value('test_acc', row['test_acc']) or '–'}%"

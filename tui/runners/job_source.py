@@ -7,14 +7,14 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
-from cifar_tui.engine.config import ConfigError, RunConfig
-from cifar_tui.engine.events import EpochEnd, RunFailed
-from cifar_tui.engine.worker import Job
-from cifar_tui.store.runs import RunStore, worker_id
+from ...engine.config import ConfigError, RunConfig
+from ...engine.events import EpochEnd, RunFailed
+from ...engine.worker import Job
+from ...store.runs import RunStore, worker_id
 
 if TYPE_CHECKING:
-    from cifar_tui.store.recorder import Recorder
-    from cifar_tui.tui.home import Home
+    from ...store.recorder import Recorder
+    from ..home import Home
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class QueueJobs:
     def __call__(self) -> Job | None:
         store = getattr(self._local, "store", None)
         if store is None:
-            from cifar_tui.engine.device import available_devices
+            from ...engine.device import available_devices
 
             store = self._local.store = RunStore(self.home.db_path)
             store.register_worker(self.worker_name, available_devices(), self.pool)

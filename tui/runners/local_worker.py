@@ -13,15 +13,15 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from cifar_tui.engine.events import RunCancelled, RunInterrupted
-from cifar_tui.engine.worker import Job, Worker
-from cifar_tui.store.recorder import Recorder
-from cifar_tui.tui.runners.control_watcher import ControlWatcher
-from cifar_tui.tui.runners.job_source import QueueJobs
-from cifar_tui.tui.runners.training_process import TrainingProcess
+from ...engine.events import RunCancelled, RunInterrupted
+from ...engine.worker import Job, Worker
+from ...store.recorder import Recorder
+from .control_watcher import ControlWatcher
+from .job_source import QueueJobs
+from .training_process import TrainingProcess
 
 if TYPE_CHECKING:
-    from cifar_tui.tui.home import Home
+    from ..home import Home
 
 
 class OneJob:

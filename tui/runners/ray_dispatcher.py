@@ -20,16 +20,16 @@ import threading
 import time
 from dataclasses import replace
 
-from cifar_tui.engine import ray_backend
-from cifar_tui.engine.checkpoint import checkpoint_path, write_pending
-from cifar_tui.engine.datasets import load_dataset
-from cifar_tui.engine.events import EpochEnd, RunCancelled, RunFailed, RunInterrupted
-from cifar_tui.engine.worker import Job, describe_error
-from cifar_tui.store.recorder import Recorder
-from cifar_tui.tui.runners.control_watcher import ControlWatcher
-from cifar_tui.tui.runners.headless import EventLines
-from cifar_tui.tui.runners.job_source import QueueJobs
-from cifar_tui.tui.runners.training_process import GRACE_S
+from ...engine import ray_backend
+from ...engine.checkpoint import checkpoint_path, write_pending
+from ...engine.datasets import load_dataset
+from ...engine.events import EpochEnd, RunCancelled, RunFailed, RunInterrupted
+from ...engine.worker import Job, describe_error
+from ...store.recorder import Recorder
+from .control_watcher import ControlWatcher
+from .headless import EventLines
+from .job_source import QueueJobs
+from .training_process import GRACE_S
 
 log = logging.getLogger(__name__)
 RESOURCES_EVERY_S = 2.0  # how often the cluster's size is asked for (nodes join and leave)

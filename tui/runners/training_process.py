@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cifar_tui.engine.events import EpochEnd, Losses, RunCancelled, RunFailed
+from ...engine.events import EpochEnd, Losses, RunCancelled, RunFailed
 
 GRACE_S = float(os.environ.get("CIFAR_TUI_STOP_GRACE_S", "10"))  # a stop or pause not honoured by then is forced
 POLL_S = 0.1
@@ -171,8 +171,8 @@ def serve(conn, data_dir: Path, checkpoint_dir: Path | None, threads: int | None
     _log_to(log_path)
     import torch
 
-    from cifar_tui.engine.run_control import RunControl, Verdicts
-    from cifar_tui.engine.worker import run_job
+    from ...engine.run_control import RunControl, Verdicts
+    from ...engine.worker import run_job
 
     if threads:
         torch.set_num_threads(threads)
@@ -237,7 +237,7 @@ def _log_to(path: Path | None) -> None:
     no file, nowhere: Python's last-resort handler would print them on the user's terminal."""
     root = logging.getLogger()
     if path is not None:
-        from cifar_tui.tui.log_file import LogFile
+        from ..log_file import LogFile
 
         root.addHandler(LogFile(path))
     else:

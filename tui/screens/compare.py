@@ -14,17 +14,17 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
-from cifar_tui.engine.cifar_classes import class_names
-from cifar_tui.engine.environment import LABELS
-from cifar_tui.engine.user_model import source_hash
-from cifar_tui.store.columns import MEANS, MEASURES, RESULTS, eval_columns
-from cifar_tui.store.comparison import environment_differences
-from cifar_tui.store.confidence import difference
-from cifar_tui.store.export import decimals_of, for_people, format_value
-from cifar_tui.tui.safe_text import plain, printable
-from cifar_tui.tui.widgets.epoch_panels import confusion_matrix
-from cifar_tui.tui.widgets.loss_chart import LossChart, Series, smooth
-from cifar_tui.tui.widgets.search_charts import search_charts
+from ...engine.cifar_classes import class_names
+from ...engine.environment import LABELS
+from ...engine.user_model import source_hash
+from ...store.columns import MEANS, MEASURES, RESULTS, eval_columns
+from ...store.comparison import environment_differences
+from ...store.confidence import difference
+from ...store.export import decimals_of, for_people, format_value
+from ..safe_text import plain, printable
+from ..widgets.epoch_panels import confusion_matrix
+from ..widgets.loss_chart import LossChart, Series, smooth
+from ..widgets.search_charts import search_charts
 
 COLORS = ["cyan", "magenta", "green", "yellow", "red", "blue", "orange", "white"]
 MATRICES = 3  # confusion matrices side by side (48 columns each)
@@ -135,7 +135,7 @@ class CompareScreen(ModalScreen[None]):
     def show_search(self, members: list[list[dict]]) -> bool:
         """When every compared run is a trial of one search: its best-so-far curve and its
         objective against each searched field (all of the search's ended trials). Whether it did."""
-        from cifar_tui.store import study
+        from ...store import study
 
         row = self.query_one("#compare-search", Horizontal)
         sweeps = {run.get("sweep") for runs in members for run in runs}

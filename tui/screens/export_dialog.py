@@ -12,10 +12,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, Switch
 
-from cifar_tui.store.export import FORMATS, HISTORY_KEYS, LOSS_KEYS, export, table
-from cifar_tui.store.run_filter import FilterError
-from cifar_tui.tui.output_file import OutputFailed, OutputRefused, check_output, write_output
-from cifar_tui.tui.safe_text import markup_safe
+from ...store.export import FORMATS, HISTORY_KEYS, LOSS_KEYS, export, table
+from ...store.run_filter import FilterError
+from ..output_file import OutputFailed, OutputRefused, check_output, write_output
+from ..safe_text import markup_safe
 
 KINDS = {
     "runs": "one row per run",

@@ -8,7 +8,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from cifar_tui.tui.safe_text import markup_safe
+from ..safe_text import markup_safe
 
 
 def key_lines(bindings) -> list[str]:
@@ -28,10 +28,10 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
     def compose(self) -> ComposeResult:
-        from cifar_tui.tui.views.live_view import LiveView
-        from cifar_tui.tui.views.new_run import NewRunForm
-        from cifar_tui.tui.views.queue_view import QueueView
-        from cifar_tui.tui.views.runs_view import RunsView
+        from ..views.live_view import LiveView
+        from ..views.new_run import NewRunForm
+        from ..views.queue_view import QueueView
+        from ..views.runs_view import RunsView
 
         sections = [
             ("Everywhere", [b for b in type(self.app).BINDINGS if not b.key.startswith("f")]

@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from cifar_tui.tui.safe_text import markup_safe
+from ..safe_text import markup_safe
 
 
 class PickRunScreen(ModalScreen[int | None]):

@@ -9,14 +9,14 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
-from cifar_tui.engine.cifar_classes import class_names
-from cifar_tui.engine.user_model import source_hash
-from cifar_tui.store.columns import HEADLINE
-from cifar_tui.store.export import format_value
-from cifar_tui.tui.safe_text import markup_safe, plain, printable
-from cifar_tui.tui.terminal_tables import environment_rows
-from cifar_tui.tui.widgets.epoch_panels import class_accuracy, confusion_matrix, image_strip
-from cifar_tui.tui.widgets.loss_chart import LossChart, Series, smooth
+from ...engine.cifar_classes import class_names
+from ...engine.user_model import source_hash
+from ...store.columns import HEADLINE
+from ...store.export import format_value
+from ..safe_text import markup_safe, plain, printable
+from ..terminal_tables import environment_rows
+from ..widgets.epoch_panels import class_accuracy, confusion_matrix, image_strip
+from ..widgets.loss_chart import LossChart, Series, smooth
 
 
 def environment_line(environment: dict) -> Text:
@@ -133,7 +133,7 @@ class RunDetailScreen(ModalScreen[None]):
         if not self.source:
             self.app.notify("this run trains a built-in model: no source file", severity="warning")
             return
-        from cifar_tui.tui.screens.source_view import SourceScreen
+        from .source_view import SourceScreen
 
         run = self.app.store.run(self.run_id)
         self.app.push_screen(SourceScreen(f"Run {self.run_id}: {run['model']}", self.source))

@@ -8,7 +8,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static, TextArea
 
-from cifar_tui.tui.safe_text import markup_safe, printable
+from ..safe_text import markup_safe, printable
 
 
 class SourceScreen(ModalScreen[None]):

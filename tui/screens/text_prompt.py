@@ -9,7 +9,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from cifar_tui.tui.safe_text import markup_safe
+from ..safe_text import markup_safe
 
 
 class TextPrompt(ModalScreen[str | None]):

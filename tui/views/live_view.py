@@ -11,12 +11,12 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
-from cifar_tui.engine.cifar_classes import class_names
-from cifar_tui.engine.schedule import lr_at
-from cifar_tui.tui.live_state import LiveRun, LiveState
-from cifar_tui.tui.safe_text import markup_safe
-from cifar_tui.tui.widgets.epoch_panels import class_accuracy, confusion_matrix, image_strip, sparkline
-from cifar_tui.tui.widgets.loss_chart import LossChart, Series, downsample, smooth
+from ...engine.cifar_classes import class_names
+from ...engine.schedule import lr_at
+from ..live_state import LiveRun, LiveState
+from ..safe_text import markup_safe
+from ..widgets.epoch_panels import class_accuracy, confusion_matrix, image_strip, sparkline
+from ..widgets.loss_chart import LossChart, Series, downsample, smooth
 
 # Every redraw is CPU time taken from training on a machine with few cores (and GIL time from
 # the app's engine thread): the chart redraws at 1 Hz and the text at 4 Hz (measured with

@@ -14,15 +14,15 @@ from textual.suggester import Suggester
 from textual.widget import Widget
 from textual.widgets import Button, Input, Select, Static, Switch
 
-from cifar_tui.engine.config import PRESETS, SETTINGS, ConfigError, RunConfig, make_config
-from cifar_tui.engine.datasets import DATASETS, IMAGE_FOLDER
-from cifar_tui.engine.device_check import device_problem
-from cifar_tui.engine.models import MODELS
-from cifar_tui.engine.sweep import expand, parse_value
-from cifar_tui.engine.user_model import is_user_model
-from cifar_tui.store.study import PRUNERS, SEARCHES, StudySettings, check_grid, grid_size, search_space
-from cifar_tui.tui.config_flags import model_completions
-from cifar_tui.tui.safe_text import markup_safe
+from ...engine.config import PRESETS, SETTINGS, ConfigError, RunConfig, make_config
+from ...engine.datasets import DATASETS, IMAGE_FOLDER
+from ...engine.device_check import device_problem
+from ...engine.models import MODELS
+from ...engine.sweep import expand, parse_value
+from ...engine.user_model import is_user_model
+from ...store.study import PRUNERS, SEARCHES, StudySettings, check_grid, grid_size, search_space
+from ..config_flags import model_completions
+from ..safe_text import markup_safe
 
 FIELD_NAMES = [f.name for f in fields(RunConfig) if not SETTINGS[f.name].internal]
 MODEL_FILE_HELP = "or FILE.py:Class of your own (tab completes)"

@@ -6,8 +6,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from cifar_tui.tui.safe_text import plain
-from cifar_tui.tui.views.run_table_view import RunTableView
+from ..safe_text import plain
+from .run_table_view import RunTableView
 
 COLUMNS = ("id", "status", "name", "model", "dataset", "epochs", "batch", "lr", "device")
 SHOWN_ANYWAY = {"name", "model", "dataset", "epochs", "batch_size", "lr", "device"}  # fixed columns above
@@ -96,7 +96,7 @@ class QueueView(RunTableView):
         if self.app.store.run(run_id)["status"] != "queued":
             self.app.notify("only queued runs can be removed; cancel a running one with c", severity="warning")
             return
-        from cifar_tui.tui.screens.confirm import ConfirmScreen
+        from ..screens.confirm import ConfirmScreen
 
         def answer(confirmed: bool | None) -> None:
             if confirmed and self.app.store.cancel_queued(run_id):

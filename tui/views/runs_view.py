@@ -16,9 +16,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Static
 
-from cifar_tui.engine.config import TYPED_FIELDS
-from cifar_tui.store.columns import BY_NAME, COLUMNS, EVAL_COLUMN, MEANS, MEASURES, RESULTS, eval_header
-from cifar_tui.store.export import (
+from ...engine.config import TYPED_FIELDS
+from ...store.columns import BY_NAME, COLUMNS, EVAL_COLUMN, MEANS, MEASURES, RESULTS, eval_header
+from ...store.export import (
     ENV_MARK,
     MACHINE_ONLY,
     for_people,
@@ -29,9 +29,9 @@ from cifar_tui.store.export import (
     spread_detail,
     table,
 )
-from cifar_tui.store.run_filter import FilterError
-from cifar_tui.tui.safe_text import markup_safe, plain, printable
-from cifar_tui.tui.views.run_table_view import RunTableView
+from ...store.run_filter import FilterError
+from ..safe_text import markup_safe, plain, printable
+from .run_table_view import RunTableView
 
 PAGE = 200
 SHOWN_RESULTS = tuple("epochs" if r == "epochs_done" else r for r in RESULTS)  # epochs: done/asked
@@ -300,13 +300,13 @@ class RunsView(RunTableView):
             self.loaded = PAGE
             self.reload()
             return
-        from cifar_tui.tui.screens.run_detail import RunDetailScreen
+        from ..screens.run_detail import RunDetailScreen
 
         self.app.push_screen(RunDetailScreen(run_id))
 
     def action_compare(self) -> None:
         """Overlay the selected runs, or the selected groups' means."""
-        from cifar_tui.tui.screens.compare import CompareScreen
+        from ..screens.compare import CompareScreen
 
         if self.grouped:
             groups = [row["ids"] for row in self.rows if row["id"] in self.selected]
@@ -343,7 +343,7 @@ class RunsView(RunTableView):
         ids = self.chosen_ids()
         if not ids:
             return
-        from cifar_tui.tui.screens.confirm import ConfirmScreen
+        from ..screens.confirm import ConfirmScreen
 
         def done(confirmed: bool | None) -> None:
             if confirmed:
@@ -357,7 +357,7 @@ class RunsView(RunTableView):
         self.app.push_screen(ConfirmScreen(f"Delete {what} with their epochs, losses and checkpoints?", "Delete"), done)
 
     def action_export(self) -> None:
-        from cifar_tui.tui.screens.export_dialog import ExportScreen
+        from ..screens.export_dialog import ExportScreen
 
         self.app.push_screen(ExportScreen(self.filter_text, self.sort, self.grouped))
 
@@ -366,7 +366,7 @@ class RunsView(RunTableView):
         ids = self.chosen_ids()
         if not ids:
             return
-        from cifar_tui.tui.screens.text_prompt import TextPrompt
+        from ..screens.text_prompt import TextPrompt
 
         def done(text: str | None) -> None:
             words = (text or "").split()
@@ -390,7 +390,7 @@ class RunsView(RunTableView):
         run_id = self.single_run("a note")
         if run_id is None:
             return
-        from cifar_tui.tui.screens.text_prompt import TextPrompt
+        from ..screens.text_prompt import TextPrompt
 
         def done(text: str | None) -> None:
             if text is None:
@@ -408,8 +408,8 @@ class RunsView(RunTableView):
         run_id = self.single_run("a name")
         if run_id is None:
             return
-        from cifar_tui.engine.config import ConfigError, RunConfig
-        from cifar_tui.tui.screens.text_prompt import TextPrompt
+        from ...engine.config import ConfigError, RunConfig
+        from ..screens.text_prompt import TextPrompt
 
         run = self.app.store.run(run_id)
 

@@ -11,8 +11,8 @@ import numpy as np
 from rich.style import Style
 from rich.text import Text
 
-from cifar_tui.engine.cifar_classes import CLASSES
-from cifar_tui.tui.safe_text import printable
+from ...engine.cifar_classes import CLASSES
+from ..safe_text import printable
 
 SHORT = ("plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 SPARKS = "▁▂▃▄▅▆▇█"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from cifar_tui.tui.widgets.loss_chart import Series
+from .loss_chart import Series
 
 MAX_FIELDS = 3  # charts of the objective against a field, beside the best-so-far one
 
