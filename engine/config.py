@@ -14,6 +14,7 @@ from . import eval_sets
 from .datasets import CHOICES, takes_path, with_absolute_path
 from .models import MODELS
 from .schedule import SCHEDULES
+from .text import unprintable
 from .user_model import UserModelError, is_user_model, read_source
 from .user_model import label as user_model_label
 
@@ -339,12 +340,8 @@ def validate(config: RunConfig) -> None:
         "cudagraphs works with precision fp32, bf16 or half (fp16's gradient scaler cannot be captured)",
     )
     _check(len(config.name) <= 200, "name", f"must be at most 200 characters (got {len(config.name)})")
-    control = next((ch for ch in config.name if not (ch.isprintable() or ch == " ")), None)
-    _check(
-        control is None,
-        "name",
-        f"must be printable text; it holds the invisible or control character U+{ord(control or ' '):04X}",
-    )
+    problem = unprintable(config.name)
+    _check(problem is None, "name", problem or "")
 
 
 def _cuda_index(device: str) -> int:

@@ -14,6 +14,7 @@ import shlex
 from typing import Any
 
 from ..engine.config import FIELD_TYPES
+from ..engine.text import unprintable
 from .columns import FILTER_FIELDS, eval_sql
 from .schema import STATUSES
 
@@ -49,9 +50,8 @@ def compile_filter(text: str) -> tuple[str, list[Any]]:
         words = text.split()  # an unclosed quote: take the words as they are
     clauses, params = [], []
     for word in words:
-        control = next((ch for ch in word if not ch.isprintable()), None)
-        if control is not None:
-            raise FilterError(f"filter: {word!r} holds the control character U+{ord(control):04X}; type it without")
+        if problem := unprintable(word):
+            raise FilterError(f"filter: {word!r} {problem}; type it without")
         if word.lower().startswith("tag:"):
             if not word[4:]:
                 raise FilterError("filter: tag: needs a name (tag:baseline)")

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from sqlite_utils import Database
 
 from ..engine.config import TYPED_FIELDS, ConfigError, user_model_label
+from ..engine.text import unprintable
 from . import study
 from .columns import LISTS, MEANS, STORED
 from .epoch_row import parse_row
@@ -641,7 +642,7 @@ class RunStore:
     @staticmethod
     def tag_problem(tag: str) -> str | None:
         """Why a word cannot be a tag (one printable word of at most 50 characters, no commas)."""
-        if not tag or len(tag) > 50 or "," in tag or not all(ch.isprintable() and not ch.isspace() for ch in tag):
+        if not tag or len(tag) > 50 or "," in tag or unprintable(tag) or any(ch.isspace() for ch in tag):
             return f"{tag!r} is not a tag; a tag is one printable word of at most 50 characters, without commas"
         return None
 
@@ -658,9 +659,8 @@ class RunStore:
     @staticmethod
     def note_problem(note: str) -> str | None:
         """Why a text cannot be a note (printable, at most NOTE_LIMIT characters); None if it can."""
-        bad = next((ch for ch in note if not (ch.isprintable() or ch == " ")), None)
-        if bad is not None:
-            return f"a note is printable text; this one holds the control character U+{ord(bad):04X}"
+        if problem := unprintable(note):
+            return f"a note {problem}"
         if len(note) > NOTE_LIMIT:
             return f"a note holds at most {NOTE_LIMIT:,} characters (got {len(note):,})"
         return None

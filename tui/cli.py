@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from ..engine.config import ConfigError, make_config
+from ..engine.text import unprintable
 from ..store.export import FORMATS, PLUS_MINUS
 from ..store.runs import RESUMABLE, RunStore, StoreError
 from ..store.study import OBJECTIVES, PRUNERS, SEARCHES
@@ -877,9 +878,8 @@ def rename(ctx: click.Context, run_id: int, name: str) -> None:
 
 
 def check_text(field: str, text: str, limit: int) -> None:
-    bad = next((ch for ch in text if not (ch.isprintable() or ch == " ")), None)
-    if bad is not None:
-        raise BadInput(f"{field}: must be printable text; it holds the control character U+{ord(bad):04X}")
+    if problem := unprintable(text):
+        raise BadInput(f"{field}: {problem}")
     if len(text) > limit:
         raise BadInput(f"{field}: at most {limit} characters (got {len(text)})")
 

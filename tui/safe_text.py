@@ -6,24 +6,12 @@ an older version, or by hand, may hold any text; errors quote whatever the user 
 
 from __future__ import annotations
 
-import unicodedata
-
 from rich.markup import escape
 from rich.text import Text
 
+from ..engine.text import printable
 
-def printable(text: str) -> str:
-    """Control characters (ESC, BEL, CR, ...) as visible escapes such as \\x1b; the rest as is."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() or ch == " " else _escape(ch) for ch in text)
-
-
-def _escape(ch: str) -> str:
-    if unicodedata.category(ch) in ("Zs",):  # exotic spaces print as spaces
-        return ch
-    code = ord(ch)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+__all__ = ["markup_safe", "plain", "printable"]
 
 
 def plain(text: object) -> Text:

@@ -18,7 +18,7 @@ from tests.tui.test_cli import cifar_tui, home  # noqa: F401 (a fixture)
         (("runs", "id=-1"), "filter: run ids are whole numbers from 1"),
         (("runs", "id=1.5"), "filter: run ids are whole numbers from 1"),
         (("runs", "tag:"), "filter: tag: needs a name"),
-        (("runs", "a\x1bb"), "holds the control character U+001B"),
+        (("runs", "a\x1bb"), "holds the invisible or control character U+001B"),
         (("runs", "--sort", "-"), "sort: '-' names no field"),
         (("queue", "add", "--dataset", "synthetic", "--random", "3"), "random: nothing to draw"),
         (("queue", "add", "--random", "3", "--lr", "1e-3,3e-3"), "cannot draw 3 distinct points from 2"),
