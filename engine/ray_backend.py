@@ -5,7 +5,7 @@ dispatcher drains them; cancel, pause and a search's verdicts arrive as actor ca
 as bytes with the EpochEnd that covers it, so the home keeps every checkpoint and `resume` works
 anywhere. The dataset arrives through Ray's object store, so nodes need no internet.
 
-Only this module imports ray, and it knows nothing of the store: tui/runners/ray_dispatcher.py
+Only this module imports ray, and it knows nothing of the store: tui/worker/ray_dispatcher.py
 connects it to the queue and the recorder.
 """
 

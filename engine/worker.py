@@ -119,7 +119,7 @@ class Worker:
     ):
         """must_stop: stop the current run at its next batch (the store stopped taking writes).
         runner: trains one job (default: run_job on this thread; the command line's workers train
-        in a supervised child process, tui/runners/training_process.py).
+        in a supervised child process, tui/worker/training_process.py).
         judge: whether a search's trial goes on after an epoch (False: its pruner stops it)."""
         self._runner = runner or (
             lambda job, emit, control: run_job(

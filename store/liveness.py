@@ -8,7 +8,7 @@ On this host the process table decides: an owner whose process is alive keeps it
 long it has been silent. A silent live process is frozen (Ctrl-Z, SIGSTOP, a suspended laptop)
 and goes on where it stopped once continued; taking its run away would have two processes
 train it. (Its training cannot hang it: the training runs in a child process that the worker
-stops by force when it does not answer, tui/runners/training_process.py, while the worker's
+stops by force when it does not answer, tui/worker/training_process.py, while the worker's
 own recorder thread keeps beating.) A pid that a newer process reuses is told apart by its
 start time. An owner on another host is judged by its heartbeat: silent for STALE_AFTER, it is
 taken for dead, and fencing (store/recorder.py) keeps it from writing should it come back.

@@ -1,74 +1,61 @@
-"""DESIGN.md's import rules, checked in fresh interpreters."""
+"""ARCHITECTURE.md's import rules, each checked: statically on the source tree (every import,
+function-level ones too, relative ones resolved) and, for what a module loads at import time, in
+a fresh interpreter."""
 
+import ast
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-ENGINE_MODULES = [
+ROOT = Path(__file__).resolve().parent.parent
+LAYERS = ("engine", "store", "tui")
+# The engine modules the store may import: torch-free at import time, they describe a run
+# (its config, events, environment, class names) or move its files (ARCHITECTURE.md, rule 2).
+STORE_MAY_IMPORT = {
     "cifar_tui.engine.config",
-    "cifar_tui.engine.models",
-    "cifar_tui.engine.data",
-    "cifar_tui.engine.train",
-    "cifar_tui.engine.worker",
     "cifar_tui.engine.events",
-    "cifar_tui.engine.loss_stream",
-    "cifar_tui.engine.device",
-]
-STORE_MODULES = ["cifar_tui.store.schema", "cifar_tui.store.runs", "cifar_tui.store.recorder", "cifar_tui.store.export"]
+    "cifar_tui.engine.text",
+    "cifar_tui.engine.sweep",
+    "cifar_tui.engine.environment",
+    "cifar_tui.engine.cifar_classes",
+    "cifar_tui.engine.checkpoint",
+    "cifar_tui.engine.pause_points",
+}
+# Every floor, lowest first, and the floors below it that it may import (ARCHITECTURE.md).
+FLOORS = {"engine": set(), "store": {"engine"}, "worker": {"engine", "store"}, "tui": {"engine", "store", "worker"}}
 
 
-def loaded_after_import(modules: list[str]) -> set[str]:
-    code = f"import importlib, json, sys\nfor m in {modules!r}: importlib.import_module(m)\nprint(json.dumps(list(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
-    return {layer(name) for name in json.loads(out)}
+def module_files() -> dict[str, Path]:
+    return {
+        ".".join(("cifar_tui", *p.relative_to(ROOT).with_suffix("").parts)).removesuffix(".__init__"): p
+        for package in LAYERS
+        for p in (ROOT / package).rglob("*.py")
+    }
 
 
-def layer(module: str) -> str:
-    """The project's package of a module (cifar_tui.store.runs -> store), or its top-level name."""
-    parts = module.split(".")
-    return parts[1] if parts[0] == "cifar_tui" and len(parts) > 1 else parts[0]
-
-
-@pytest.mark.parametrize(
-    "modules, forbidden",
-    [
-        (ENGINE_MODULES, {"textual", "sqlite_utils"}),
-        (STORE_MODULES, {"textual", "torch"}),
-    ],
-)
-def test_package_imports_nothing_forbidden(modules, forbidden):
-    loaded = loaded_after_import(modules)
-    assert {layer(m) for m in modules} <= loaded
-    assert not loaded & forbidden
-
-
-@pytest.mark.parametrize("module", ["cifar_tui.tui.cli", "cifar_tui.tui.app"])
-def test_start_up_does_without_torch(module):
-    # Commands that only read the store, and the app's first frame, must not wait for torch.
-    assert "torch" not in loaded_after_import([module])
+def resolved(module: str, path: Path, node: ast.ImportFrom) -> str:
+    """The absolute name an ImportFrom names: `from ..engine import x` in cifar_tui.store.runs is cifar_tui.engine."""
+    if not node.level:
+        return node.module or ""
+    package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
+    base = package[: len(package) - node.level + 1]
+    return ".".join(base + ([node.module] if node.module else []))
 
 
 def imported_names() -> dict[str, set[str]]:
     """module -> every name it imports, anywhere in its source (function-level imports too)."""
-    import ast
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parent.parent
-    files = {
-        ".".join(("cifar_tui", *p.relative_to(root).with_suffix("").parts)).removesuffix(".__init__"): p
-        for package in ("engine", "store", "tui")
-        for p in (root / package).rglob("*.py")
-    }
     imported: dict[str, set[str]] = {}
-    for module, path in files.items():
+    for module, path in module_files().items():
         names: set[str] = set()
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 names |= {alias.name for alias in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                names |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                target = resolved(module, path, node)
+                names |= {target} | {f"{target}.{alias.name}" for alias in node.names}
         imported[module] = names
     return imported
 
@@ -81,15 +68,80 @@ def import_graph() -> dict[str, set[str]]:
     }
 
 
-def test_only_the_engine_s_ray_backend_imports_ray():
+def floor(module: str) -> str:
+    """The floor of a project module (cifar_tui.tui.worker.headless -> worker), or a top-level name."""
+    parts = module.split(".")
+    if parts[0] != "cifar_tui" or len(parts) < 2:
+        return parts[0]
+    return "worker" if parts[1:3] == ["tui", "worker"] else parts[1]
+
+
+def outside_names(module: str) -> set[str]:
+    """The top-level names of the libraries a module imports."""
+    return {name.split(".")[0] for name in imported_names()[module] if not name.startswith("cifar_tui")}
+
+
+def loaded_after_import(modules: list[str]) -> set[str]:
+    code = f"import importlib, json, sys\nfor m in {modules!r}: importlib.import_module(m)\nprint(json.dumps(list(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    return {floor(name) for name in json.loads(out)}
+
+
+def modules_of(name: str) -> list[str]:
+    return sorted(m for m in module_files() if floor(m) == name)
+
+
+def test_the_graph_is_read_whole():
+    graph = import_graph()
+    assert len(graph) >= 100
+    assert "cifar_tui.engine.config" in graph["cifar_tui.store.runs"]  # a relative import across floors
+    assert "cifar_tui.store.schema" in graph["cifar_tui.store.runs"]  # and within one
+    assert "cifar_tui.tui.worker.headless" in graph["cifar_tui.tui.cli"]
+
+
+def test_rule_1_floors_import_only_the_floors_below():
+    wrong = {
+        f"{module} -> {target}"
+        for module, targets in import_graph().items()
+        for target in targets
+        if floor(target) != floor(module) and floor(target) not in FLOORS[floor(module)]
+    }
+    assert not wrong, sorted(wrong)
+
+
+def test_rule_2_the_store_imports_only_the_engine_s_descriptions():
+    imports = {t for m in modules_of("store") for t in import_graph()[m] if floor(t) == "engine"}
+    assert imports and imports <= STORE_MAY_IMPORT, sorted(imports - STORE_MAY_IMPORT)
+
+
+@pytest.mark.parametrize(
+    "name, forbidden",
+    [
+        ("engine", {"textual", "sqlite_utils", "rich", "click"}),
+        ("store", {"textual", "torch", "torchvision", "rich", "click"}),
+        ("worker", {"textual"}),
+    ],
+)
+def test_rule_3_libraries_stay_on_their_floors(name, forbidden):
+    found = {f"{m}: {lib}" for m in modules_of(name) for lib in outside_names(m) & forbidden}
+    assert not found, sorted(found)
+
+
+def test_rule_4_only_the_engine_s_ray_backend_imports_ray():
     importers = {module for module, names in imported_names().items() if any(n.split(".")[0] == "ray" for n in names)}
     assert importers == {"cifar_tui.engine.ray_backend"}
 
 
-def test_the_ray_backend_knows_neither_the_store_nor_the_app():
-    pytest.importorskip("ray")
-    loaded = loaded_after_import(["cifar_tui.engine.ray_backend"])
-    assert "ray" in loaded and not loaded & {"store", "tui", "textual", "sqlite_utils"}
+def test_rule_5_the_package_names_itself_relatively():
+    """`from cifar_tui.…` inside the package resolves only through the install's package map: a
+    tool that reads the checkout (an import-graph drawer, a type checker) could not follow it."""
+    absolute = {
+        f"{module}: {node.module}"
+        for module, path in module_files().items()
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").startswith("cifar_tui")
+    }
+    assert not absolute, sorted(absolute)
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -114,19 +166,65 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
-def test_no_import_cycles_between_modules_or_packages():
+def test_rule_6_no_import_cycles_between_modules_or_floors():
     graph = import_graph()
-    assert len(graph) > 40 and "cifar_tui.tui.runners.headless" in graph["cifar_tui.tui.cli"]  # the graph is real
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
-    packages = {layer(name): set() for name in graph}
+    floors = {floor(name): set() for name in graph}
     for module, targets in graph.items():
-        packages[layer(module)] |= {layer(t) for t in targets} - {layer(module)}
-    assert find_cycle(packages) is None
-    assert packages["engine"] == set() and packages["store"] == {"engine"}
+        floors[floor(module)] |= {floor(t) for t in targets} - {floor(module)}
+    assert find_cycle(floors) is None
+    assert floors == FLOORS  # each floor uses the ones below it: the picture is true
 
 
 def test_the_cycle_finder_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
+
+
+def test_the_floor_rule_catches_an_import_from_below(monkeypatch):
+    graph = import_graph() | {"cifar_tui.store.runs": import_graph()["cifar_tui.store.runs"] | {"cifar_tui.tui.app"}}
+    monkeypatch.setattr(sys.modules[__name__], "import_graph", lambda: graph)
+    with pytest.raises(AssertionError, match="cifar_tui.store.runs -> cifar_tui.tui.app"):
+        test_rule_1_floors_import_only_the_floors_below()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name, forbidden",
+    [("engine", {"textual", "sqlite_utils", "store", "tui"}), ("store", {"textual", "torch", "tui"})],
+)
+def test_rule_3_at_import_time(name, forbidden):
+    """What importing a floor loads, lazy imports of libraries included (a fresh interpreter)."""
+    modules = [m for m in modules_of(name) if not m.endswith(("ray_backend", "__main__"))]
+    loaded = loaded_after_import(modules)
+    assert {floor(m) for m in modules} <= loaded
+    assert not loaded & forbidden
+
+
+@pytest.mark.slow
+def test_rule_3_the_worker_runtime_starts_without_textual_or_the_cli():
+    loaded = loaded_after_import([m for m in modules_of("worker") if "ray_dispatcher" not in m])
+    assert "worker" in loaded and "textual" not in loaded
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys, cifar_tui.tui.worker.command; print('cifar_tui.tui.cli' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.strip() == "False"
+
+
+@pytest.mark.slow
+def test_the_ray_backend_knows_neither_the_store_nor_the_app():
+    pytest.importorskip("ray")
+    loaded = loaded_after_import(["cifar_tui.engine.ray_backend"])
+    assert "ray" in loaded and not loaded & {"store", "tui", "worker", "textual", "sqlite_utils"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", ["cifar_tui.tui.cli", "cifar_tui.tui.app"])
+def test_start_up_does_without_torch(module):
+    # Commands that only read the store, and the app's first frame, must not wait for torch.
+    assert "torch" not in loaded_after_import([module])
 
 
 @pytest.mark.slow
@@ -137,7 +235,7 @@ def test_the_app_trains_a_run_without_importing_torch(tmp_path):
 import asyncio, sys
 from pathlib import Path
 from cifar_tui.tui.app import CifarApp
-from cifar_tui.tui.home import Home
+from cifar_tui.tui.worker.home import Home
 
 async def main():
     app = CifarApp(Home(Path({str(tmp_path)!r})), engine="process")
@@ -158,6 +256,7 @@ asyncio.run(main())
     assert out.split() == ["finished", "False"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args",
     [("runs", "--limit", "5"), ("runs", "--group"), ("show", "1"), ("export", "--format", "md"), ("queue", "add")],

@@ -17,7 +17,7 @@ LAYERS = ("engine", "store", "tui")
 def test_the_wheel_holds_one_top_level_package_and_every_source_file(tmp_path):
     source = tmp_path / "source"  # a copy: the build leaves build/ and *.egg-info behind it
     source.mkdir()
-    for name in ("pyproject.toml", "README.md", *LAYERS):
+    for name in ("pyproject.toml", "README.md", "__init__.py", *LAYERS):
         copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy
         copy(
             ROOT / name,

@@ -13,13 +13,13 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane
 from ..engine.events import RunFailed, RunFinished, RunInterrupted, RunPruned
 from ..store.follower import StoreFollower
 from .live_state import LiveState
-from .runners.engine_host import EngineHost
-from .runners.engine_process import EngineProcess
 from .safe_text import markup_safe
 from .views.live_view import LiveView
 from .views.new_run import NewRunForm
 from .views.queue_view import QueueView
 from .views.runs_view import RunsView
+from .worker.engine_host import EngineHost
+from .worker.engine_process import EngineProcess
 
 FOLLOW_S = 0.5
 DEVICES_SETTING = "engine_devices"  # in <home>/settings.json: the engine's `worker --devices`, "" for one
@@ -44,8 +44,8 @@ class CifarApp(App):
     ]
 
     def __init__(self, home, start_engine: bool = True, engine: str = "process"):
-        """engine: "process" trains in a `cifar-tui worker` child (tui/runners/engine_process.py);
-        "thread" on a thread of this process (tui/runners/engine_thread.py)."""
+        """engine: "process" trains in a `cifar-tui worker` child (tui/worker/engine_process.py);
+        "thread" on a thread of this process (tui/worker/engine_thread.py)."""
         super().__init__()
         self.home = home
         self.engine_kind = engine
@@ -84,7 +84,7 @@ class CifarApp(App):
         self.engine.start()
 
     def _start_engine_thread(self) -> None:
-        from .runners.engine_thread import EngineThread
+        from .worker.engine_thread import EngineThread
 
         self.engine = EngineThread(self.home)
         self.engine.start()
@@ -184,8 +184,8 @@ class CifarApp(App):
     def action_engine_devices(self) -> None:
         """Ask which devices the app's engine trains on (a pool of workers, one per device),
         remember it in the home, and restart the engine with it once it is idle."""
-        from .runners.device_pool import DevicesError, expand_devices
         from .screens.text_prompt import TextPrompt
+        from .worker.device_pool import DevicesError, expand_devices
 
         if self.engine_kind != "process" or self.engine is None:
             self.notify("only the app's engine process (the default) trains on several devices", severity="warning")

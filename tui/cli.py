@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -20,12 +19,15 @@ import click
 from ..engine.config import ConfigError, make_config
 from ..engine.text import unprintable
 from ..store.export import FORMATS, PLUS_MINUS
-from ..store.runs import RESUMABLE, RunStore, StoreError
+from ..store.runs import RESUMABLE, RunStore
 from ..store.study import OBJECTIVES, PRUNERS, SEARCHES
 from .config_flags import config_options
-from .home import ENV_HOME, Home, HomeError, default_home
 from .safe_text import printable
 from .terminal_tables import people_rows, print_run, print_table, run_document
+from .worker.command import start as start_worker
+from .worker.command import worker_options
+from .worker.errors import fail, log_error, one_line
+from .worker.home import ENV_HOME, Home, default_home
 
 SQLITE_MAX_INT = 2**63 - 1  # the largest integer a store's column (or a LIMIT) holds
 
@@ -143,7 +145,7 @@ def existing_run(store: RunStore, run_id: int) -> dict[str, Any]:
 @click.pass_context
 def run(ctx: click.Context, as_json: bool, **flags: Any) -> None:
     """Train one run in the foreground and record it; prints its id (progress goes to stderr)."""
-    from .runners.headless import train_in_foreground
+    from .worker.headless import train_in_foreground
 
     config = config_from_flags(flags)
     check_device(config)
@@ -168,7 +170,7 @@ def run(ctx: click.Context, as_json: bool, **flags: Any) -> None:
 def resume(ctx: click.Context, run_id: int, device: str | None) -> None:
     """Continue an interrupted, failed or cancelled run from its last checkpoint, here."""
     from ..engine.config import RunConfig
-    from .runners.headless import train_in_foreground
+    from .worker.headless import train_in_foreground
 
     store = store_of(ctx)
     row = existing_run(store, run_id)
@@ -244,7 +246,7 @@ def evaluate_command(ctx: click.Context, runs: tuple[str, ...], eval_on: str, de
 def outcome_of_cancel(store, run_id: int) -> str:
     """What became of a run asked to stop: its worker stops it at the next batch, or by force once
     the grace period is over (a hung forward); a worker that does neither is frozen or far away."""
-    from .runners.training_process import GRACE_S
+    from .worker.training_process import GRACE_S
 
     deadline = time.monotonic() + GRACE_S + 5
     while time.monotonic() < deadline:
@@ -312,88 +314,14 @@ def delete(ctx: click.Context, run_ids: tuple[int, ...], yes: bool) -> None:
 
 
 @cli.command()
-@click.option("--device", type=str, help="Take the runs queued for auto or for this device, and train them here.")
-@click.option(
-    "--devices",
-    help="One worker per device, all from the queue at once: cuda:0,cuda:1 or all (cpu,cpu splits the cores).",
-)
-@click.option(
-    "--ray",
-    "ray_address",
-    is_flag=False,
-    flag_value="local",
-    help="Train each run as a Ray task: --ray auto joins the cluster of `ray start`; --ray alone starts Ray here.",
-)
-@click.option(
-    "--gpus-per-run",
-    type=click.FloatRange(0, min_open=False),
-    help="With --ray: GPUs each run asks for (default 1 on a cluster with GPUs, else 0).",
-)
-@click.option(
-    "--cpus-per-run",
-    type=click.FloatRange(0),
-    default=1,
-    show_default=True,
-    help="With --ray: CPUs each run asks for (and its torch threads).",
-)
-@click.option("--until-empty", is_flag=True, help="Exit when the queue is empty instead of waiting.")
-@click.option(
-    "--with-parent",
-    type=int,
-    hidden=True,
-    help="Stop as Ctrl-C does once this process (the app it trains for) is gone.",
-)
-@click.option("--pool", hidden=True, help="The `worker --devices` process this worker is one device of.")
-@click.option("--threads", type=click.IntRange(1, 4096), hidden=True, help="torch CPU threads for this worker.")
+@worker_options
 @click.pass_context
-def worker(
-    ctx: click.Context,
-    device: str | None,
-    devices: str | None,
-    ray_address: str | None,
-    gpus_per_run: float | None,
-    cpus_per_run: float,
-    until_empty: bool,
-    with_parent: int | None,
-    pool: str | None,
-    threads: int | None,
-) -> None:
+def worker(ctx: click.Context, **options) -> None:
     """Train queued runs without the app (for nohup, tmux or systemd); Ctrl-C cancels and stops.
 
-    One device by default; every device of the box with --devices; a Ray cluster with --ray."""
-    chosen = [flag for flag, value in (("--device", device), ("--devices", devices), ("--ray", ray_address)) if value]
-    if len(chosen) > 1:
-        raise BadInput(f"worker: {' and '.join(chosen)} exclude each other; give one")
-    if ray_address is not None:
-        try:
-            from .runners.ray_dispatcher import ClusterTooSmall, ClusterUnreachable, run_dispatcher
-        except ImportError as error:
-            if error.name != "ray":
-                raise
-            raise BadInput("ray: Ray is not installed here; pip install 'cifar-tui[ray]'") from None
-        if not gpus_per_run and not cpus_per_run:
-            raise BadInput("cpus-per-run: a run needs some CPUs or GPUs; give --cpus-per-run or --gpus-per-run")
-        try:
-            status = run_dispatcher(ctx.obj, ray_address, gpus_per_run, cpus_per_run, until_empty, with_parent)
-        except (ClusterTooSmall, ClusterUnreachable) as error:
-            raise BadInput(str(error)) from None
-        sys.exit(status)
-    if devices is not None:
-        from ..engine.device import available_devices
-        from .runners.device_pool import DevicesError, expand_devices, run_pool
-
-        try:
-            names = expand_devices(devices, available_devices())
-        except DevicesError as error:
-            raise BadInput(str(error)) from None
-        for name in dict.fromkeys(names):
-            check_device(make_config(device=name))
-        sys.exit(run_pool(ctx.obj, names, until_empty, with_parent))
-    from .runners.headless import run_worker
-
-    if device is not None:
-        check_device(make_config(device=device))
-    sys.exit(run_worker(ctx.obj, device, until_empty, with_parent, pool, threads))
+    One device by default; every device of the box with --devices; a Ray cluster with --ray.
+    (`python -m cifar_tui.tui.worker` starts the same worker without the command line.)"""
+    sys.exit(start_worker(ctx.obj, **options))
 
 
 @cli.group()
@@ -520,7 +448,7 @@ def warn_unserved_devices(store: RunStore, devices: set[str]) -> None:
     if not asked:
         return
     from ..engine.device import available_devices
-    from .runners.job_source import queued_for
+    from .worker.job_source import queued_for
 
     served = store.known_devices() | set(available_devices())
     for device in sorted(asked):
@@ -785,7 +713,7 @@ def models(ctx: click.Context, as_json: bool) -> None:
 def models_check(model: str, device: str, batch_size: int, timeout: int) -> None:
     """Build FILE.py:Class, run it on a batch, and print its parameters and speed; queues nothing."""
     from ..engine.model_check import check_model
-    from .runners.training_process import ProcessDied, call_isolated
+    from .worker.training_process import ProcessDied, call_isolated
 
     config = make_config(model=model, device=device, batch_size=batch_size)
     check_device(config)
@@ -1083,7 +1011,7 @@ def bench_scale_command(devices: str | None, runs: int, batches: int, no_ray: bo
     from ..engine.device import available_devices
     from .bench.report import print_result
     from .bench.scale import bench_scale
-    from .runners.device_pool import DevicesError, expand_devices
+    from .worker.device_pool import DevicesError, expand_devices
 
     try:
         names = expand_devices(devices or "all", available_devices())
@@ -1103,52 +1031,17 @@ def main(argv: list[str] | None = None) -> None:
     for stream in (sys.stdout, sys.stderr):  # a non-UTF-8 locale shows odd names as escapes, never crashes
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    from ..engine.checkpoint import CheckpointError
-    from ..store.runs import RunTaken
-
     try:
         status = cli.main(args=argv, prog_name="cifar-tui", standalone_mode=False)
     except click.exceptions.Abort:
         fail("interrupted", 130)
-    except (click.UsageError, ConfigError, HomeError) as error:
-        fail(error.format_message() if isinstance(error, click.UsageError) else str(error), 2)
+    except click.UsageError as error:
+        fail(error.format_message(), 2)
     except click.ClickException as error:
         fail(error.format_message(), error.exit_code)
-    except (StoreError, RunTaken, CheckpointError) as error:
-        fail(str(error), 1)
-    except sqlite3.Error as error:
-        log_error(error)
-        if "locked" in str(error) or "busy" in str(error):
-            from ..store.runs import BUSY_TIMEOUT_S
-
-            fail(
-                f"the database stayed locked by another program for {BUSY_TIMEOUT_S:g} s; try again when it is done", 1
-            )
-        fail(f"database error: {error}", 1)
-    except OSError as error:
-        log_error(error)
-        fail(f"{error.filename or ''}: {error.strerror or error}".lstrip(": "), 1)
-    except Exception as error:  # a bug: one line here, the traceback in the log
-        where = log_error(error)
-        fail(f"unexpected {type(error).__name__}: {printable(str(error))[:200]}; {where}", 1)
+    except Exception as error:
+        fail(*one_line(error))
     sys.exit(status if isinstance(status, int) else 0)
-
-
-def log_error(error: BaseException) -> str:
-    """The traceback into <home>/cifar-tui.log (once the home is known); says where it went."""
-    import logging
-
-    root = logging.getLogger()
-    files = [h.baseFilename for h in root.handlers if isinstance(h, logging.FileHandler)]
-    if not files:
-        return "run it again with a --home that can be written to see details"
-    logging.getLogger("cifar-tui").error("command failed", exc_info=error)
-    return f"details in {files[0]}"
-
-
-def fail(message: str, status: int) -> None:
-    print(f"cifar-tui: error: {printable(message)}", file=sys.stderr)
-    sys.exit(status)
 
 
 if __name__ == "__main__":

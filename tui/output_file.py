@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .home import Home
+    from .worker.home import Home
 
 STORE_FILES = {
     "": "this home's run store",

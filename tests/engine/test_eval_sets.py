@@ -311,8 +311,8 @@ async def test_compare_lists_each_held_out_sets_accuracy_and_gap(tmp_path):
     from textual.widgets import DataTable
 
     from cifar_tui.tui.app import CifarApp
-    from cifar_tui.tui.home import Home
     from cifar_tui.tui.screens.compare import CompareScreen
+    from cifar_tui.tui.worker.home import Home
 
     home = Home(tmp_path / "home")
     robustness_store(tmp_path / "home")  # runs 1 and 2: one group (lr 0.001); run 3 alone

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from cifar_tui.tui.app import CifarApp
-from cifar_tui.tui.home import Home
+from cifar_tui.tui.worker.home import Home
 
 ENDED = ("finished", "failed", "cancelled", "interrupted")
 

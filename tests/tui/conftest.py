@@ -9,7 +9,7 @@ from cifar_tui.engine.config import make_config
 from cifar_tui.engine.events import EpochEnd, Losses, RunFinished, RunStarted
 from cifar_tui.store.recorder import record
 from cifar_tui.store.runs import RunStore
-from cifar_tui.tui.home import Home
+from cifar_tui.tui.worker.home import Home
 
 
 @pytest.fixture

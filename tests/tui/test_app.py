@@ -5,7 +5,7 @@ import time
 import pytest
 from textual.widgets import DataTable, Input, Select
 
-import cifar_tui.tui.runners.engine_process as engine_process
+import cifar_tui.tui.worker.engine_process as engine_process
 from cifar_tui.engine.config import make_config
 from cifar_tui.store.export import FORMATS, export, table
 from cifar_tui.tui.app import CifarApp

@@ -93,7 +93,10 @@ def test_queue_list_shows_the_fields_that_tell_a_sweeps_runs_apart(home, capsys)
             ("tag", "1", "baseline"),
             "tag: 'baseline' is not a run id; a tag is given as +name (adds) or -name (removes)",
         ),
-        (("note", "1", "bell\x07"), "note: a note must be printable text; it holds the invisible or control character U+0007"),
+        (
+            ("note", "1", "bell\x07"),
+            "note: a note must be printable text; it holds the invisible or control character U+0007",
+        ),
         (("note", "1", "x" * 2001), "note: a note holds at most 2,000 characters (got 2,001)"),
         (("rename", "1", "x" * 201), "name: must be at most 200 characters"),
         (("runs", "lr<abc"), "filter: lr is a number"),

@@ -83,7 +83,7 @@ def test_show_lists_every_field_by_group(tmp_path):
 
 
 async def test_the_form_has_every_field_in_its_group(tmp_path):
-    from cifar_tui.tui.home import Home
+    from cifar_tui.tui.worker.home import Home
 
     app = CifarApp(Home(tmp_path), engine="thread")
     async with app.run_test(size=(100, 60)):

@@ -7,9 +7,9 @@ import pytest
 
 from cifar_tui.engine.config import make_config
 from cifar_tui.store.runs import RunStore
-from cifar_tui.tui.runners.device_pool import DevicesError, expand_devices, threads_each
-from cifar_tui.tui.runners.job_source import queued_for
 from cifar_tui.tui.views.queue_view import COLUMNS
+from cifar_tui.tui.worker.device_pool import DevicesError, expand_devices, threads_each
+from cifar_tui.tui.worker.job_source import queued_for
 from tests.tui.test_reliability import cifar_tui, query, wait_for
 
 
@@ -95,7 +95,7 @@ async def test_the_app_engine_takes_devices_remembers_them_and_shows_where_runs_
     from textual.widgets import DataTable, Input
 
     from cifar_tui.tui.app import DEVICES_SETTING, CifarApp
-    from cifar_tui.tui.home import Home
+    from cifar_tui.tui.worker.home import Home
 
     home = Home(tmp_path)
     app = CifarApp(home)
@@ -161,7 +161,7 @@ def test_a_member_killed_mid_run_leaves_its_run_interrupted_and_is_replaced(tmp_
 
 
 def test_a_member_that_keeps_dying_as_it_starts_is_given_up_after_three_tries(monkeypatch):
-    from cifar_tui.tui.runners import device_pool
+    from cifar_tui.tui.worker import device_pool
 
     class Dead:
         def poll(self):

@@ -122,7 +122,7 @@ def test_export_writes_utf8_whatever_the_locale(home, capsys, tmp_path):
 
 
 async def test_the_app_shows_hostile_names_literally(home, capsys):
-    from cifar_tui.tui.home import Home
+    from cifar_tui.tui.worker.home import Home
 
     names = hostile_store(home, capsys)
     app = CifarApp(Home(home), start_engine=False)

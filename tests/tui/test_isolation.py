@@ -172,7 +172,7 @@ def test_a_stop_asked_before_the_training_process_is_ready_is_honoured_not_force
     from cifar_tui.engine.config import make_config
     from cifar_tui.engine.events import RunCancelled
     from cifar_tui.engine.worker import Job
-    from cifar_tui.tui.runners.training_process import TrainingProcess
+    from cifar_tui.tui.worker.training_process import TrainingProcess
 
     trainer = TrainingProcess(tmp_path, None)
     events = []

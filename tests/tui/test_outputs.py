@@ -66,7 +66,7 @@ def test_a_log_file_that_cannot_be_written_costs_one_line_not_tracebacks(tmp_pat
     home.mkdir()
     (home / "cifar-tui.log").symlink_to("/dev/full")  # every write: no space left on device
     logs = (
-        "import logging, sys; from pathlib import Path; from cifar_tui.tui.home import Home; "
+        "import logging, sys; from pathlib import Path; from cifar_tui.tui.worker.home import Home; "
         "Home(Path(sys.argv[1])).start_log(); "
         "[logging.getLogger('cifar_tui.store.recorder').warning('store write failed (%s); retrying', i) for i in range(50)]; "
         "print('went on')"

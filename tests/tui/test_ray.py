@@ -8,7 +8,7 @@ import time
 import pytest
 
 from cifar_tui.engine.config import make_config
-from cifar_tui.tui.home import Home
+from cifar_tui.tui.worker.home import Home
 
 ray = pytest.importorskip("ray")
 
@@ -25,7 +25,7 @@ def local_ray():
 @pytest.fixture
 def dispatching(local_ray, tmp_path):
     """A dispatcher on a fresh home, dispatching on a thread until the test ends."""
-    from cifar_tui.tui.runners.ray_dispatcher import RayDispatcher
+    from cifar_tui.tui.worker.ray_dispatcher import RayDispatcher
 
     home = Home(tmp_path / "home")
     dispatcher = RayDispatcher(home, cpus_per_run=1, forward=[])
@@ -115,7 +115,7 @@ def test_cancel_and_pause_reach_a_remote_run(dispatching):
 
 
 def test_a_killed_ray_worker_ends_its_run_interrupted_and_resume_finishes_it(dispatching):
-    from cifar_tui.tui.runners.headless import train_in_foreground
+    from cifar_tui.tui.worker.headless import train_in_foreground
 
     home, dispatcher = dispatching
     (run_id,) = queue(home, epochs=4, limit_batches=50)
@@ -148,7 +148,7 @@ def test_a_failing_run_fails_alone(dispatching, monkeypatch):
             raise DatasetUnavailable("CIFAR-10 could not be downloaded (no network)")
         return load_dataset(name, *args)
 
-    monkeypatch.setattr("cifar_tui.tui.runners.ray_dispatcher.load_dataset", no_network)
+    monkeypatch.setattr("cifar_tui.tui.worker.ray_dispatcher.load_dataset", no_network)
     (unloadable,) = queue(home, dataset="cifar10")  # fails here, in the dispatcher
     store = home.store()
     wait_for(lambda: store.run(fine)["status"] not in ("running", "queued"), 180)  # one read: no race
@@ -187,7 +187,7 @@ def test_a_cancel_a_hung_forward_ignores_is_made_by_force(dispatching, tmp_path,
     home, _ = dispatching
     (tmp_path / "hangs.py").write_text(HANGS.replace("MARKER", repr(str(tmp_path / "hung"))))
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("cifar_tui.tui.runners.ray_dispatcher.GRACE_S", 2.0)
+    monkeypatch.setattr("cifar_tui.tui.worker.ray_dispatcher.GRACE_S", 2.0)
     (hung,) = queue(home, model="hangs.py:Hangs")
     store = home.store()
     wait_for(lambda: (tmp_path / "hung").exists(), 120)  # its fourth forward hangs

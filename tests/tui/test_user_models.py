@@ -101,8 +101,8 @@ def user_run(store, source, name, accs=(40.0, 60.0)):
 
 async def test_compare_shows_how_two_runs_sources_differ(tmp_path):
     from cifar_tui.tui.app import CifarApp
-    from cifar_tui.tui.home import Home
     from cifar_tui.tui.screens.compare import CompareScreen
+    from cifar_tui.tui.worker.home import Home
 
     home = Home(tmp_path)
     store = home.store()
@@ -124,8 +124,8 @@ async def test_the_detail_screen_shows_the_traceback_and_the_source(tmp_path):
     from cifar_tui.engine.events import RunFailed
     from cifar_tui.store.recorder import record
     from cifar_tui.tui.app import CifarApp
-    from cifar_tui.tui.home import Home
     from cifar_tui.tui.screens.run_detail import RunDetailScreen
+    from cifar_tui.tui.worker.home import Home
 
     home = Home(tmp_path)
     store = home.store()
@@ -155,7 +155,7 @@ async def test_the_detail_screen_shows_the_traceback_and_the_source(tmp_path):
 
 async def test_the_new_form_takes_a_model_file_and_says_what_is_wrong_beside_it(net_dir):
     from cifar_tui.tui.app import CifarApp
-    from cifar_tui.tui.home import Home
+    from cifar_tui.tui.worker.home import Home
 
     home = Home(net_dir / "home")
     app = CifarApp(home, start_engine=False)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib.util
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import datetime
@@ -16,6 +15,7 @@ from typing import Any
 
 from ...engine.config import make_config
 from ...store.runs import RunStore
+from ..worker.spawn import spawn_args
 
 
 def bench_scale(devices: str, runs: int = 4, batches: int = 150, with_ray: bool = True) -> dict[str, Any]:
@@ -55,7 +55,7 @@ def _queue_wall_time(home: Path, configs: list[dict], worker_args: list[str]) ->
     ids = [store.enqueue(config) for config in configs]
     began, started = time.time(), time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "cifar_tui.tui.cli", "--home", str(home), "worker", *worker_args, "--until-empty"],
+        spawn_args(home, *worker_args, "--until-empty"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         check=True,

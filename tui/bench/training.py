@@ -171,7 +171,7 @@ def _thread_trial(config: RunConfig, folder: Path, watch: bool) -> float:
     from ...engine.worker import Job, run_job
     from ...store.recorder import Recorder
     from ..app import CifarApp
-    from ..home import Home
+    from ..worker.home import Home
 
     home = Home(folder)
     store = home.store()
@@ -193,16 +193,16 @@ def _thread_trial(config: RunConfig, folder: Path, watch: bool) -> float:
 def _process_trial(config: RunConfig, folder: Path, watch: bool) -> float:
     """The second epoch's images/s of a `cifar-tui worker` child (with watch, followed by the app)."""
     import subprocess
-    import sys
 
     from ..app import CifarApp
-    from ..home import Home
+    from ..worker.home import Home
+    from ..worker.spawn import spawn_args
 
     home = Home(folder)
     store = home.store()
     store.enqueue(config.to_dict())
     worker = subprocess.Popen(
-        [sys.executable, "-m", "cifar_tui.tui.cli", "--home", str(folder), "worker", "--until-empty"],
+        spawn_args(folder, "--until-empty"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

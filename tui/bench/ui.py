@@ -52,7 +52,7 @@ def _seconds(fn) -> float:
 
 def measure(home_path: Path) -> dict[str, float]:
     from ...store.export import export, table
-    from ..home import Home
+    from ..worker.home import Home
 
     def runs_command() -> None:  # as a user types it: a fresh process, its start-up included
         command = [sys.executable, "-m", "cifar_tui.tui.cli", "--home", str(home_path), "runs", "--limit", "50"]

@@ -4,7 +4,7 @@
 stopped taking writes, or this worker lost the run), a ControlWatcher that carries cancel and
 pause requests from the store, and, unless the run may share the process, the supervised
 TrainingProcess; started and closed in one order. (The Ray dispatcher shares the recorder, the
-queue's claims and the watcher, but trains in actors: tui/runners/ray_dispatcher.py.)
+queue's claims and the watcher, but trains in actors: tui/worker/ray_dispatcher.py.)
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from .job_source import QueueJobs
 from .training_process import TrainingProcess
 
 if TYPE_CHECKING:
-    from ..home import Home
+    from .home import Home
 
 
 class OneJob:

@@ -12,17 +12,17 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from ...store.runs import RunStore
+from .spawn import spawn_args
 
 RESTART_AFTER_S = 10  # a child that dies sooner than this is not restarted: it would die again
 
 
 class EngineProcess:
-    """An EngineHost (tui/runners/engine_host.py)."""
+    """An EngineHost (tui/worker/engine_host.py)."""
 
     def __init__(self, home_path: Path, log_path: Path, store: RunStore, devices: str = ""):
         """devices: "" for one worker, or a `worker --devices` list (cuda:0,cuda:1, all, cpu,cpu)
@@ -38,17 +38,12 @@ class EngineProcess:
     def start(self) -> None:
         with open(self.log_path, "a") as log:
             self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "cifar_tui.tui.cli",
-                    "--home",
-                    str(self.home_path),
-                    "worker",
+                spawn_args(
+                    self.home_path,
                     "--with-parent",
                     str(os.getpid()),
                     *(("--devices", self.devices) if self.devices else ()),
-                ],
+                ),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,

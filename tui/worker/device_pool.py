@@ -13,11 +13,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 
 from ...store.runs import worker_id
+from .spawn import spawn_args
 
 QUICK_DEATH_S = 10  # a member that dies this soon after starting, QUICK_DEATHS times in a row,
 QUICK_DEATHS = 3  # is not restarted: it would only die again (a device it cannot use, say)
@@ -74,16 +74,7 @@ def run_pool(home, devices: list[str], until_empty: bool, parent: int | None = N
     store = home.store()
     store.register_worker(name, list(dict.fromkeys(devices)))
     store.close()
-    base = [
-        sys.executable,
-        "-m",
-        "cifar_tui.tui.cli",
-        "--home",
-        str(home.path),
-        "worker",
-        "--with-parent",
-        str(os.getpid()),
-    ]
+    base = spawn_args(home.path, "--with-parent", str(os.getpid()))
     extra = ["--pool", name, "--threads", str(threads_each(devices))] + (["--until-empty"] if until_empty else [])
     members = [Member(device, [*base, "--device", device, *extra]) for device in devices]
     stopping: list[int] = []

@@ -237,7 +237,7 @@ def _log_to(path: Path | None) -> None:
     no file, nowhere: Python's last-resort handler would print them on the user's terminal."""
     root = logging.getLogger()
     if path is not None:
-        from ..log_file import LogFile
+        from .log_file import LogFile
 
         root.addHandler(LogFile(path))
     else:

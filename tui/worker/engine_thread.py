@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 from .local_worker import LocalWorker
 
 if TYPE_CHECKING:
-    from ..home import Home
+    from .home import Home
 
 
 class EngineThread(LocalWorker):
-    """An EngineHost (tui/runners/engine_host.py)."""
+    """An EngineHost (tui/worker/engine_host.py)."""
 
     def __init__(self, home: Home):
         super().__init__(home, isolated=False)

@@ -24,9 +24,9 @@ from ...engine.events import (
     RunPruned,
     RunStarted,
 )
+from ...engine.text import printable
 from ...engine.worker import Job
 from ...store.runs import RunTaken, worker_id
-from ..safe_text import printable
 from .local_worker import LocalWorker, OneJob
 
 
@@ -196,7 +196,7 @@ def run_worker(
 ) -> int:
     """Consume the queue in this process until Ctrl-C / SIGTERM (or an empty queue, or the
     parent process's end: the app whose engine this is died, say when its SSH session dropped).
-    pool and threads: this worker is one device of a `worker --devices` pool (tui/runners/device_pool.py).
+    pool and threads: this worker is one device of a `worker --devices` pool (tui/worker/device_pool.py).
     Returns the exit status: 0, or 128 + the signal that stopped it (130 for Ctrl-C, 143 for SIGTERM)."""
 
     local = LocalWorker(home, device=device, pool=pool, threads=threads, forward=[EventLines()])

@@ -14,7 +14,7 @@ from ...store.runs import RunStore, worker_id
 
 if TYPE_CHECKING:
     from ...store.recorder import Recorder
-    from ..home import Home
+    from .home import Home
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
-from ..store.runs import RunStore
+from ...store.runs import RunStore
 from .log_file import LogFile
 
 ENV_HOME = "CIFAR_TUI_HOME"

@@ -13,7 +13,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .safe_text import printable
+from ...engine.text import printable
 
 FORMAT = "%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"
 
