@@ -297,7 +297,14 @@ class CifarApp(App):
     def action_help(self) -> None:
         from .screens.help import HelpScreen
 
-        self.push_screen(HelpScreen())
+        tabs = [
+            ("1 New", [*NewRunForm.BINDINGS, Binding("enter", "", "next field"),
+                       Binding("tab,shift+tab", "", "next / previous field")]),
+            ("2 Queue", QueueView.BINDINGS),
+            ("3 Live", LiveView.BINDINGS),
+            ("4 Runs", RunsView.BINDINGS),
+        ]  # fmt: skip
+        self.push_screen(HelpScreen(tabs))
 
     def deliver_screenshot(
         self, filename: str | None = None, path: str | None = None, time_format: str | None = None

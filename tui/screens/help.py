@@ -27,20 +27,16 @@ _KEY_NAMES = {"question_mark": "?", "slash": "/", "space": "space", "delete": "d
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
-    def compose(self) -> ComposeResult:
-        from ..views.live_view import LiveView
-        from ..views.new_run import NewRunForm
-        from ..views.queue_view import QueueView
-        from ..views.runs_view import RunsView
+    def __init__(self, tabs: list[tuple[str, list]]):
+        """tabs: (title, bindings) of each tab, in order (the app knows its views; this screen does not)."""
+        super().__init__()
+        self.tabs = tabs
 
+    def compose(self) -> ComposeResult:
         sections = [
             ("Everywhere", [b for b in type(self.app).BINDINGS if not b.key.startswith("f")]
              + [Binding("f1,f2,f3,f4", "", "tabs, also while typing in a field"), Binding("ctrl+p", "", "command palette")]),
-            ("1 New", [*NewRunForm.BINDINGS, Binding("enter", "", "next field"),
-                       Binding("tab,shift+tab", "", "next / previous field")]),
-            ("2 Queue", QueueView.BINDINGS),
-            ("3 Live", LiveView.BINDINGS),
-            ("4 Runs", RunsView.BINDINGS),
+            *self.tabs,
             ("Tables", [Binding("j,down", "", "down"), Binding("k,up", "", "up"),
                         Binding("home,end", "", "first / last row")]),
         ]  # fmt: skip
