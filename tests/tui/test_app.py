@@ -1,7 +1,5 @@
 """The app driven with Pilot, as a user would: keys, forms, dialogs."""
 
-import time
-
 import pytest
 from textual.widgets import DataTable, Input, Select
 
@@ -15,15 +13,9 @@ from cifar_tui.tui.screens.export_dialog import ExportScreen
 from cifar_tui.tui.screens.run_detail import RunDetailScreen
 from cifar_tui.tui.views.runs_view import RunsView
 from cifar_tui.tui.widgets.loss_chart import LossChart
+from tests.helpers import wait_until
 
 SIZE = (100, 30)
-
-
-async def wait_until(pilot, predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        await pilot.pause(0.1)
 
 
 def set_fields(app, **values):

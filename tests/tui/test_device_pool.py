@@ -10,7 +10,7 @@ from cifar_tui.store.runs import RunStore
 from cifar_tui.tui.views.queue_view import COLUMNS
 from cifar_tui.tui.worker.device_pool import DevicesError, expand_devices, threads_each
 from cifar_tui.tui.worker.job_source import queued_for
-from tests.tui.test_reliability import cifar_tui, query, wait_for
+from tests.helpers import cli_process, query, wait_for
 
 
 def test_all_means_every_gpu_and_the_cpu_only_without_one():
@@ -59,7 +59,7 @@ def test_a_pool_is_paused_and_trains_as_one_worker():
 @pytest.mark.slow
 def test_cpu_cpu_trains_two_runs_at_once_and_ctrl_c_stops_the_pool(tmp_path):
     for seed, epochs in ((0, 1), (1, 1), (2, 20)):  # the third is still training at Ctrl-C
-        added = cifar_tui(
+        added = cli_process(
             tmp_path,
             "queue",
             "add",
@@ -73,7 +73,7 @@ def test_cpu_cpu_trains_two_runs_at_once_and_ctrl_c_stops_the_pool(tmp_path):
             str(seed),
         )
         assert added.wait() == 0
-    pool = cifar_tui(tmp_path, "worker", "--devices", "cpu,cpu")
+    pool = cli_process(tmp_path, "worker", "--devices", "cpu,cpu")
     wait_for(lambda: query(tmp_path, "SELECT count(*) FROM runs WHERE status = 'finished'") == [(2,)], 180)
     runs = query(tmp_path, "SELECT id, started_at, finished_at, worker, device_name FROM runs ORDER BY id")
     (_, start_1, end_1, worker_1, threads), (_, start_2, end_2, worker_2, _) = runs[:2]
@@ -138,9 +138,9 @@ def test_a_member_killed_mid_run_leaves_its_run_interrupted_and_is_replaced(tmp_
     import os
 
     for seed in range(3):
-        added = cifar_tui(tmp_path, "queue", "add", "--dataset", "synthetic", "--epochs", "30", "--seed", str(seed))
+        added = cli_process(tmp_path, "queue", "add", "--dataset", "synthetic", "--epochs", "30", "--seed", str(seed))
         assert added.wait() == 0
-    pool = cifar_tui(tmp_path, "worker", "--devices", "cpu,cpu")
+    pool = cli_process(tmp_path, "worker", "--devices", "cpu,cpu")
     try:
         wait_for(lambda: query(tmp_path, "SELECT count(*) FROM runs WHERE status = 'running'") == [(2,)], 120)
         wait_for(lambda: query(tmp_path, "SELECT count(*) FROM losses WHERE run_id = 1") != [(0,)], 120)

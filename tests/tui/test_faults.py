@@ -7,44 +7,14 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from cifar_tui.store.runs import RunStore
+from tests.helpers import cli_process, finish, query, wait_for
 
 QUICK = ("--dataset", "synthetic", "--device", "cpu", "--limit-batches", "15")
-
-
-def cifar_tui(home, *args, env=None, **kwargs):
-    env = {**os.environ, "CIFAR_TUI_HOME": str(home), **(env or {})}
-    return subprocess.Popen(
-        [sys.executable, "-m", "cifar_tui.tui.cli", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        **kwargs,
-    )
-
-
-def finish(process, timeout=300):
-    out, err = process.communicate(timeout=timeout)
-    return process.returncode, out, err
-
-
-def query(home, sql, params=()):
-    with sqlite3.connect(Path(home) / "runs.db", timeout=30) as conn:
-        return conn.execute(sql, params).fetchall()
-
-
-def wait_for(predicate, timeout=120):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def losses(home, run_id):
@@ -55,7 +25,7 @@ def losses(home, run_id):
 def straight(tmp_path_factory):
     """One uninterrupted 3-epoch run: what every interrupted-and-resumed run must equal."""
     home = tmp_path_factory.mktemp("straight")
-    status, _, err = finish(cifar_tui(home, "run", *QUICK, "--epochs", "3"))
+    status, _, err = finish(cli_process(home, "run", *QUICK, "--epochs", "3"))
     assert status == 0, err
     return losses(home, 1), query(home, "SELECT epoch, step FROM epochs ORDER BY epoch")
 
@@ -75,14 +45,14 @@ def straight(tmp_path_factory):
 def test_kill_9_at_every_checkpoint_step_then_resume_records_each_step_once(tmp_path, straight, point):
     home, pauses = tmp_path / "home", tmp_path / "pauses"
     pauses.mkdir()
-    run = cifar_tui(
+    run = cli_process(
         home, "run", *QUICK, "--epochs", "3", env={"CIFAR_TUI_PAUSE_AT": point, "CIFAR_TUI_PAUSE_DIR": str(pauses)}
     )
     wait_for(lambda: any(pauses.iterdir()) or run.poll() is not None)
     assert run.poll() is None, run.communicate()
     run.send_signal(signal.SIGKILL)
     run.wait()
-    status, _, err = finish(cifar_tui(home, "resume", "1"))
+    status, _, err = finish(cli_process(home, "resume", "1"))
     assert status == 0, err
     assert query(home, "SELECT status, epochs_done FROM runs") == [("finished", 3)]
     expected_losses, expected_epochs = straight
@@ -95,7 +65,7 @@ def test_kill_9_at_every_checkpoint_step_then_resume_records_each_step_once(tmp_
 
 def interrupted_run(home):
     """A run that trained one epoch of three, then its process was killed."""
-    run = cifar_tui(home, "run", *QUICK, "--epochs", "3")
+    run = cli_process(home, "run", *QUICK, "--epochs", "3")
     wait_for(lambda: (home / "checkpoints" / "1" / "last.pt").exists())
     run.send_signal(signal.SIGKILL)
     run.wait()
@@ -105,7 +75,7 @@ def interrupted_run(home):
 @pytest.mark.slow
 def test_two_resumes_started_together_train_the_run_once(tmp_path):
     interrupted_run(tmp_path)
-    both = [cifar_tui(tmp_path, "resume", "1") for _ in range(2)]
+    both = [cli_process(tmp_path, "resume", "1") for _ in range(2)]
     results = [finish(p) for p in both]
     assert sorted(status for status, _, _ in results) in ([0, 1], [0, 2]), results
     loser = next(err for status, _, err in results if status != 0)
@@ -118,9 +88,9 @@ def test_two_resumes_started_together_train_the_run_once(tmp_path):
 @pytest.mark.slow
 def test_a_polling_worker_never_takes_a_run_that_resume_claims(tmp_path):
     interrupted_run(tmp_path)
-    worker = cifar_tui(tmp_path, "worker")
+    worker = cli_process(tmp_path, "worker")
     time.sleep(1)
-    status, _, err = finish(cifar_tui(tmp_path, "resume", "1"))
+    status, _, err = finish(cli_process(tmp_path, "resume", "1"))
     worker.send_signal(signal.SIGINT)
     worker_out, _ = worker.communicate(timeout=60)
     assert status == 0, err
@@ -134,9 +104,9 @@ def test_resume_of_a_run_a_worker_trains_says_who_has_it(tmp_path):
     store = RunStore(tmp_path / "runs.db")
     assert store.requeue(1)  # `r` in the app: the queue's worker takes it
     store.close()
-    worker = cifar_tui(tmp_path, "worker", "--until-empty")
+    worker = cli_process(tmp_path, "worker", "--until-empty")
     wait_for(lambda: query(tmp_path, "SELECT status FROM runs") == [("running",)])
-    status, _, err = finish(cifar_tui(tmp_path, "resume", "1"))
+    status, _, err = finish(cli_process(tmp_path, "resume", "1"))
     assert status in (1, 2) and "run 1 is running by" in err and len(err.strip().splitlines()) == 1
     assert finish(worker)[0] == 0
     assert query(tmp_path, "SELECT status, epochs_done FROM runs") == [("finished", 3)]
@@ -145,10 +115,10 @@ def test_resume_of_a_run_a_worker_trains_says_who_has_it(tmp_path):
 @pytest.mark.slow
 def test_deleting_the_newest_run_then_running_trains_a_new_run_from_scratch(tmp_path):
     interrupted_run(tmp_path)
-    status, _, err = finish(cifar_tui(tmp_path, "delete", "1", "--yes"))
+    status, _, err = finish(cli_process(tmp_path, "delete", "1", "--yes"))
     assert status == 0, err
     assert not (tmp_path / "checkpoints" / "1").exists()
-    status, _, err = finish(cifar_tui(tmp_path, "run", *QUICK, "--epochs", "1"))
+    status, _, err = finish(cli_process(tmp_path, "run", *QUICK, "--epochs", "1"))
     assert status == 0, err
     assert query(tmp_path, "SELECT id, status, epochs_done FROM runs") == [(2, "finished", 1)]
     assert query(tmp_path, "SELECT min(step), count(*) FROM losses") == [(0, 15)]
@@ -159,15 +129,15 @@ def test_delete_refuses_a_running_run_and_asks_without_yes(tmp_path):
     first = store.enqueue({"model": "seed-cnn", "dataset": "synthetic", "epochs": 1})
     running = store.enqueue({"model": "seed-cnn", "dataset": "synthetic", "epochs": 1}, worker="elsewhere:1")
     store.close()
-    status, _, err = finish(cifar_tui(tmp_path, "delete", str(running), "--yes"))
+    status, _, err = finish(cli_process(tmp_path, "delete", str(running), "--yes"))
     assert status == 2 and f"run {running} is running; cancel it first" in err
-    status, _, err = finish(cifar_tui(tmp_path, "delete", str(first)))  # no terminal: no one to ask
+    status, _, err = finish(cli_process(tmp_path, "delete", str(first)))  # no terminal: no one to ask
     assert status == 2 and "add --yes" in err
     assert query(tmp_path, "SELECT count(*) FROM runs") == [(2,)]
 
 
 def start_training(home, *args, env=None):
-    run = cifar_tui(home, "run", *args, env=env)
+    run = cli_process(home, "run", *args, env=env)
 
     def training():
         try:
@@ -240,7 +210,7 @@ def tiny_disk(tmp_path):
 def test_a_full_disk_fails_the_run_with_one_line_and_frees_what_it_wrote(tmp_path, tiny_disk):
     # seed-resnet's checkpoint (weights and Adam's moments, ~2 MB) cannot fit on a 1 MB disk.
     status, out, err = finish(
-        cifar_tui(tiny_disk, "run", "--model", "seed-resnet", *QUICK[:-2], "--limit-batches", "1", "--epochs", "2")
+        cli_process(tiny_disk, "run", "--model", "seed-resnet", *QUICK[:-2], "--limit-batches", "1", "--epochs", "2")
     )
     assert status == 1
     assert err.strip().splitlines()[-1] == (
@@ -248,7 +218,7 @@ def test_a_full_disk_fails_the_run_with_one_line_and_frees_what_it_wrote(tmp_pat
     )
     assert "Traceback" not in err
     assert not list((tiny_disk / "checkpoints").rglob("*.tmp"))
-    status, out, err = finish(cifar_tui(tiny_disk, "runs", "--json"))  # reading still works
+    status, out, err = finish(cli_process(tiny_disk, "runs", "--json"))  # reading still works
     assert status == 0, err
     (row,) = json.loads(out)
     assert row["status"] == "failed" and "no space left" in row["error"]
@@ -256,16 +226,16 @@ def test_a_full_disk_fails_the_run_with_one_line_and_frees_what_it_wrote(tmp_pat
 
 def test_pause_from_another_shell_holds_a_run_and_off_lets_it_go_on(tmp_path):
     run = start_training(tmp_path, *QUICK[:-2], "--epochs", "50")
-    status, out, err = finish(cifar_tui(tmp_path, "pause", "1"))
+    status, out, err = finish(cli_process(tmp_path, "pause", "1"))
     assert status == 0 and "holds it at its next batch" in out, err
     time.sleep(1.5)  # a poll (0.5 s) and the chunk in flight
     held = query(tmp_path, "SELECT count(*) FROM losses")
     time.sleep(1.5)
     assert query(tmp_path, "SELECT count(*) FROM losses") == held
     assert query(tmp_path, "SELECT status FROM runs") == [("running",)]  # alive, heartbeat and all
-    assert finish(cifar_tui(tmp_path, "pause", "1", "--off"))[0] == 0
+    assert finish(cli_process(tmp_path, "pause", "1", "--off"))[0] == 0
     wait_for(lambda: query(tmp_path, "SELECT count(*) FROM losses") != held, timeout=30)
     run.send_signal(signal.SIGINT)
     assert finish(run)[0] == 130
-    status, _, err = finish(cifar_tui(tmp_path, "pause", "1"))
+    status, _, err = finish(cli_process(tmp_path, "pause", "1"))
     assert status == 2 and "only a running run pauses" in err

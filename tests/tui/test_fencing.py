@@ -11,14 +11,14 @@ import time
 
 import pytest
 
-from tests.tui.test_faults import cifar_tui, finish, query, wait_for
+from tests.helpers import cli_process, finish, query, wait_for
 
 STALE = {"CIFAR_TUI_STALE_AFTER_S": "2"}  # a silent owner on another host is dead after 2 s
 RUN = ("--preset", "seed-cnn", "--dataset", "synthetic", "--device", "cpu", "--epochs", "3", "--limit-batches", "15")
 
 
 def frozen_worker(home, log, seconds=5.0):
-    status, _, err = finish(cifar_tui(home, "queue", "add", *RUN))
+    status, _, err = finish(cli_process(home, "queue", "add", *RUN))
     assert status == 0, err
     worker = subprocess.Popen(
         [sys.executable, "-m", "cifar_tui.tui.cli", "worker", "--until-empty"],
@@ -38,9 +38,9 @@ def test_a_frozen_worker_keeps_its_run_on_its_own_host_and_finishes_it(tmp_path)
     home, log = tmp_path / "home", open(tmp_path / "worker.log", "w")
     worker = frozen_worker(home, log, seconds=65)  # past a minute: the default patience with a silent owner
     try:
-        status, out, err = finish(cifar_tui(home, "runs"))  # a command that marks the dead
+        status, out, err = finish(cli_process(home, "runs"))  # a command that marks the dead
         assert status == 0 and query(home, "SELECT status FROM runs") == [("running",)]
-        status, _, err = finish(cifar_tui(home, "resume", "1"))
+        status, _, err = finish(cli_process(home, "resume", "1"))
         assert status != 0 and "run 1 is running by" in err
     finally:
         os.killpg(worker.pid, signal.SIGCONT)
@@ -57,7 +57,7 @@ def test_a_worker_that_lost_its_run_writes_nothing_more_to_it(tmp_path):
         # this host a live pid keeps its run, so the test says it by hand):
         with sqlite3.connect(home / "runs.db") as db:
             db.execute("UPDATE runs SET status = 'interrupted', error = 'its worker stopped answering'")
-        status, _, err = finish(cifar_tui(home, "resume", "1"), timeout=180)
+        status, _, err = finish(cli_process(home, "resume", "1"), timeout=180)
         assert status == 0, err
         recorded = (
             query(home, "SELECT step, loss FROM losses ORDER BY step"),

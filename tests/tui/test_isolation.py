@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tui.test_faults import cifar_tui, finish, query, wait_for
+from tests.helpers import cli_process, finish, query, wait_for
 
 BAD_MODELS = textwrap.dedent(
     """
@@ -54,7 +54,7 @@ def home(tmp_path):
 
 
 def queue(home, *args):
-    status, _, err = finish(cifar_tui(home, "queue", "add", *TINY, *args, cwd=home.parent))
+    status, _, err = finish(cli_process(home, "queue", "add", *TINY, *args, cwd=home.parent))
     assert status == 0, err
 
 
@@ -66,7 +66,7 @@ def test_a_worker_fails_a_crashing_run_and_trains_the_next(home):
     queue(home, "--model", "bad.py:Segfaults")
     queue(home, "--model", "bad.py:Exits")
     queue(home, "--preset", "seed-cnn")
-    status, out, err = finish(cifar_tui(home, "worker", "--until-empty"), timeout=180)
+    status, out, err = finish(cli_process(home, "worker", "--until-empty"), timeout=180)
     assert status == 0, err
     assert outcomes(home) == [
         (1, "failed", SEGFAULT),
@@ -79,20 +79,20 @@ def test_a_worker_fails_a_crashing_run_and_trains_the_next(home):
 def test_a_device_pool_fails_a_crashing_run_and_trains_the_rest(home):
     queue(home, "--model", "bad.py:Segfaults")
     queue(home, "--preset", "seed-cnn", "--seed", "0..1")
-    status, out, err = finish(cifar_tui(home, "worker", "--devices", "cpu,cpu", "--until-empty"), timeout=240)
+    status, out, err = finish(cli_process(home, "worker", "--devices", "cpu,cpu", "--until-empty"), timeout=240)
     assert status == 0, err
     assert outcomes(home) == [(1, "failed", SEGFAULT), (2, "finished", None), (3, "finished", None)]
     assert "keeps stopping" not in out
 
 
 def test_run_of_a_crashing_model_fails_in_one_line(home):
-    status, _, err = finish(cifar_tui(home, "run", "--model", "bad.py:Segfaults", *TINY, cwd=home.parent))
+    status, _, err = finish(cli_process(home, "run", "--model", "bad.py:Segfaults", *TINY, cwd=home.parent))
     assert status == 1
     assert err.strip().splitlines() == [f"cifar-tui: run 1 failed: {SEGFAULT}"]
 
 
 def test_models_check_of_a_crashing_model_fails_in_one_line(home):
-    status, _, err = finish(cifar_tui(home, "models", "check", "bad.py:Exits", "--device", "cpu", cwd=home.parent))
+    status, _, err = finish(cli_process(home, "models", "check", "bad.py:Exits", "--device", "cpu", cwd=home.parent))
     assert status == 1
     assert err.strip().splitlines() == [
         "cifar-tui: error: model: bad.py:Exits@" + err.split("@")[1].split(":")[0] + ": the process that ran it "
@@ -101,7 +101,7 @@ def test_models_check_of_a_crashing_model_fails_in_one_line(home):
 
 
 def test_models_check_of_a_hanging_model_stops_at_its_timeout_in_one_line(home):
-    check = cifar_tui(home, "models", "check", "bad.py:Hangs", "--device", "cpu", "--timeout", "5", cwd=home.parent)
+    check = cli_process(home, "models", "check", "bad.py:Hangs", "--device", "cpu", "--timeout", "5", cwd=home.parent)
     status, _, err = finish(check, timeout=60)
     assert status == 1
     (line,) = err.strip().splitlines()
@@ -111,22 +111,22 @@ def test_models_check_of_a_hanging_model_stops_at_its_timeout_in_one_line(home):
 def test_cancel_stops_a_hung_forward_by_force_and_the_queue_goes_on(home):
     queue(home, "--model", "bad.py:Hangs")
     queue(home, "--preset", "seed-cnn")
-    worker = cifar_tui(home, "worker", "--until-empty", cwd=home.parent, env={"CIFAR_TUI_STOP_GRACE_S": "2"})
+    worker = cli_process(home, "worker", "--until-empty", cwd=home.parent, env={"CIFAR_TUI_STOP_GRACE_S": "2"})
     wait_for(lambda: (home.parent / "hung").exists(), timeout=120)  # its fourth forward hangs
     asked = time.monotonic()
-    status, out, err = finish(cifar_tui(home, "cancel", "1", env={"CIFAR_TUI_STOP_GRACE_S": "2"}))
+    status, out, err = finish(cli_process(home, "cancel", "1", env={"CIFAR_TUI_STOP_GRACE_S": "2"}))
     assert status == 0, err
     assert out.splitlines()[-1].startswith("run 1 cancelled: stopped by force: its training did not stop within 2 s")
     assert time.monotonic() - asked < 15
     assert finish(worker, timeout=120)[0] == 0
     (first, second) = outcomes(home)
     assert first[1] == "cancelled" and second[1:] == ("finished", None)
-    status, out, _ = finish(cifar_tui(home, "runs", "--json"))
+    status, out, _ = finish(cli_process(home, "runs", "--json"))
     assert json.loads(out)[-1]["status"] == "cancelled"
 
 
 def test_ctrl_c_on_run_stops_a_hung_forward_by_force(home):
-    run = cifar_tui(home, "run", "--model", "bad.py:Hangs", *TINY, cwd=home.parent, env={"CIFAR_TUI_STOP_GRACE_S": "2"})
+    run = cli_process(home, "run", "--model", "bad.py:Hangs", *TINY, cwd=home.parent, env={"CIFAR_TUI_STOP_GRACE_S": "2"})
     wait_for(lambda: (home.parent / "hung").exists(), timeout=120)  # its fourth forward hangs
     asked = time.monotonic()
     run.send_signal(signal.SIGINT)
@@ -154,7 +154,7 @@ def children(pid):
 def test_a_training_process_killed_like_the_oom_killer_does_fails_its_run_only(home):
     queue(home, "--preset", "seed-cnn", "--epochs", "50", "--limit-batches", "30")
     queue(home, "--preset", "seed-cnn")
-    worker = cifar_tui(home, "worker", "--until-empty")
+    worker = cli_process(home, "worker", "--until-empty")
     wait_for(lambda: query(home, "SELECT count(*) FROM losses WHERE run_id = 1") != [(0,)], timeout=120)
     (trainer,) = [pid for pid in children(worker.pid) if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
     os.kill(trainer, signal.SIGKILL)  # (its other child is multiprocessing's resource tracker)
@@ -187,7 +187,7 @@ def test_a_stop_asked_before_the_training_process_is_ready_is_honoured_not_force
 
 def test_a_training_process_whose_worker_was_killed_exits_even_with_a_hung_forward(home):
     queue(home, "--model", "bad.py:Hangs")
-    worker = cifar_tui(home, "worker", cwd=home.parent)
+    worker = cli_process(home, "worker", cwd=home.parent)
     wait_for(lambda: (home.parent / "hung").exists(), timeout=120)  # its fourth forward hangs
     (trainer,) = [pid for pid in children(worker.pid) if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
     worker.send_signal(signal.SIGKILL)

@@ -9,6 +9,7 @@ import pytest
 
 from cifar_tui.engine.config import make_config
 from cifar_tui.tui.worker.home import Home
+from tests.helpers import wait_for
 
 ray = pytest.importorskip("ray")
 
@@ -44,14 +45,6 @@ def queue(home, count=1, **config):
     ids = [store.enqueue(make_config(seed=seed, **settings).to_dict()) for seed in range(count)]
     store.close()
     return ids
-
-
-def wait_for(predicate, timeout=120):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-    return value
 
 
 def test_four_runs_with_a_cpu_each_run_two_at_a_time_and_record_every_loss(dispatching):

@@ -10,38 +10,14 @@ import time
 import pytest
 
 from cifar_tui.store.runs import RunStore
-
-
-def cifar_tui(home, *args, **kwargs):
-    env = {**os.environ, "CIFAR_TUI_HOME": str(home)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "cifar_tui.tui.cli", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        **kwargs,
-    )
-
-
-def query(home, sql):
-    with sqlite3.connect(home / "runs.db", timeout=10) as conn:
-        return conn.execute(sql).fetchall()
-
-
-def wait_for(predicate, timeout=120):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-
+from tests.helpers import cli_process, query, wait_for
 
 QUICK = ("--dataset", "synthetic", "--device", "cpu", "--limit-batches", "60")
 
 
 @pytest.mark.slow
 def test_kill_9_after_an_epoch_then_resume(tmp_path):
-    run = cifar_tui(tmp_path, "run", *QUICK, "--epochs", "4")
+    run = cli_process(tmp_path, "run", *QUICK, "--epochs", "4")
 
     def first_epoch_done():
         try:
@@ -57,7 +33,7 @@ def test_kill_9_after_an_epoch_then_resume(tmp_path):
     row = store.run(1)
     assert row["status"] == "interrupted" and row["epochs_done"] >= 1
     store.close()
-    resumed = cifar_tui(tmp_path, "resume", "1")
+    resumed = cli_process(tmp_path, "resume", "1")
     out, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
     assert query(tmp_path, "SELECT status, epochs_done FROM runs") == [("finished", 4)]
@@ -67,11 +43,11 @@ def test_kill_9_after_an_epoch_then_resume(tmp_path):
 
 @pytest.mark.slow
 def test_two_workers_and_queue_adds_share_one_store(tmp_path):
-    first = cifar_tui(tmp_path, "queue", "add", *QUICK, "--epochs", "1")
+    first = cli_process(tmp_path, "queue", "add", *QUICK, "--epochs", "1")
     assert first.wait() == 0  # the store exists before the workers start
-    workers = [cifar_tui(tmp_path, "worker") for _ in range(2)]
+    workers = [cli_process(tmp_path, "worker") for _ in range(2)]
     adders = [
-        cifar_tui(tmp_path, "queue", "add", *QUICK, "--epochs", "1", "--limit-batches", str(5 + i)) for i in range(7)
+        cli_process(tmp_path, "queue", "add", *QUICK, "--epochs", "1", "--limit-batches", str(5 + i)) for i in range(7)
     ]
     for adder in adders:
         _, err = adder.communicate(timeout=60)
@@ -115,7 +91,7 @@ def test_a_locked_database_waits_then_says_so(tmp_path):
 
 
 def test_cancel_from_another_shell_stops_a_running_run(tmp_path):
-    run = cifar_tui(tmp_path, "run", "--dataset", "synthetic", "--device", "cpu", "--epochs", "50")
+    run = cli_process(tmp_path, "run", "--dataset", "synthetic", "--device", "cpu", "--epochs", "50")
 
     def training():
         try:
@@ -125,7 +101,7 @@ def test_cancel_from_another_shell_stops_a_running_run(tmp_path):
 
     wait_for(training)
     asked = time.monotonic()
-    cancel = cifar_tui(tmp_path, "cancel", "1")
+    cancel = cli_process(tmp_path, "cancel", "1")
     out, err = cancel.communicate(timeout=60)
     assert cancel.returncode == 0 and out.splitlines()[-1] == "run 1 cancelled", err
     run.communicate(timeout=60)
@@ -135,10 +111,10 @@ def test_cancel_from_another_shell_stops_a_running_run(tmp_path):
 
 
 def test_cancel_of_a_queued_or_unknown_run(tmp_path):
-    assert cifar_tui(tmp_path, "queue", "add", "--dataset", "synthetic").wait() == 0
-    cancel = cifar_tui(tmp_path, "cancel", "1")
+    assert cli_process(tmp_path, "queue", "add", "--dataset", "synthetic").wait() == 0
+    cancel = cli_process(tmp_path, "cancel", "1")
     assert cancel.communicate(timeout=60)[0] == "run 1 cancelled\n"
-    again = cifar_tui(tmp_path, "cancel", "1")
+    again = cli_process(tmp_path, "cancel", "1")
     _, err = again.communicate(timeout=60)
     assert again.returncode == 2 and "run 1 is cancelled; only queued or running runs cancel" in err
 
@@ -147,7 +123,7 @@ def test_cancel_of_a_queued_or_unknown_run(tmp_path):
 def test_the_apps_engine_process_stops_when_the_app_dies(tmp_path):
     """The app's child worker (--with-parent) must not outlive the app and keep claiming runs."""
     RunStore(tmp_path / "runs.db").close()
-    cifar_tui(tmp_path, "queue", "add", *QUICK, "--epochs", "50").wait()
+    cli_process(tmp_path, "queue", "add", *QUICK, "--epochs", "50").wait()
     # A stand-in for the app: starts the worker as EngineProcess does, then dies without a word.
     app = subprocess.Popen(
         [
@@ -155,8 +131,8 @@ def test_the_apps_engine_process_stops_when_the_app_dies(tmp_path):
             "-c",
             f"""
 import os, subprocess, sys, time
-worker = subprocess.Popen([sys.executable, "-m", "cifar_tui.tui.cli", "--home", {str(tmp_path)!r}, "worker",
-                           "--with-parent", str(os.getpid())], start_new_session=True)
+from cifar_tui.tui.worker.spawn import spawn_args
+worker = subprocess.Popen(spawn_args({str(tmp_path)!r}, "--with-parent", str(os.getpid())), start_new_session=True)
 print(worker.pid, flush=True)
 time.sleep(600)
 """,

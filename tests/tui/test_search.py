@@ -7,12 +7,13 @@ import signal
 
 import pytest
 
-from tests.tui.test_faults import QUICK, cifar_tui, finish, query, wait_for
+from tests.helpers import cli_process, finish, query, wait_for
+from tests.tui.test_faults import QUICK
 
 
 def queue_search(home, *args):
     status, out, err = finish(
-        cifar_tui(home, "queue", "add", "--json", *QUICK, "--epochs", "3", "--lr", "1e-4:1e-2", *args)
+        cli_process(home, "queue", "add", "--json", *QUICK, "--epochs", "3", "--lr", "1e-4:1e-2", *args)
     )
     assert status == 0, err
     return json.loads(out)
@@ -44,7 +45,7 @@ def test_a_pruned_trial_stops_at_its_epoch_with_its_checkpoint_and_resume_trains
     queued = queue_search(home, "--search", "random", "--trials", "2", "--prune", "asha")
     assert queued == {"sweep": "s1", "ids": [1]}
     add_a_trial_nobody_beats(home)
-    status, out, err = finish(cifar_tui(home, "worker", "--until-empty"))
+    status, out, err = finish(cli_process(home, "worker", "--until-empty"))
     assert status == 0, err
     assert "run 1: pruned after epoch 1" in out
     ((run_id, number, state, epochs_done, claim, attrs),) = trials(home)
@@ -53,9 +54,9 @@ def test_a_pruned_trial_stops_at_its_epoch_with_its_checkpoint_and_resume_trains
     (step,) = query(home, "SELECT step FROM epochs WHERE run_id = 1")[0]
     assert query(home, "SELECT max(step) + 1 FROM losses WHERE run_id = 1") == [(step,)]
     assert len(list((home / "checkpoints" / "1").iterdir())) == 1  # the pruned epoch's, moved into place
-    assert json.loads(finish(cifar_tui(home, "runs", "--json", "status=pruned"))[1])[0]["id"] == 1
+    assert json.loads(finish(cli_process(home, "runs", "--json", "status=pruned"))[1])[0]["id"] == 1
 
-    status, out, err = finish(cifar_tui(home, "resume", "1"))
+    status, out, err = finish(cli_process(home, "resume", "1"))
     assert status == 0, err
     assert query(home, "SELECT status, epochs_done FROM runs WHERE id = 1") == [("finished", 3)]
     assert query(home, "SELECT epoch FROM epochs WHERE run_id = 1 ORDER BY epoch") == [(1,), (2,), (3,)]
@@ -68,7 +69,7 @@ def test_two_workers_propose_and_train_each_trial_once_and_a_killed_workers_tria
     home = tmp_path / "home"
     queue_search(home, "--search", "tpe", "--trials", "7", "--parallel", "2", "--prune", "asha")
     add_a_trial_nobody_beats(home)
-    first, second = cifar_tui(home, "worker"), cifar_tui(home, "worker")
+    first, second = cli_process(home, "worker"), cli_process(home, "worker")
     try:
         wait_for(lambda: len(query(home, "SELECT 1 FROM runs WHERE status = 'running'")) == 2, timeout=120)
         first.send_signal(signal.SIGKILL)  # its trial stays running until someone sees its owner is dead

@@ -9,8 +9,8 @@ from textual.widgets import Input, Static
 
 from cifar_tui.engine.config import make_config
 from tests.engine.test_user_model import NET
+from tests.helpers import cli_process, query, wait_for
 from tests.tui.conftest import finished_run
-from tests.tui.test_reliability import cifar_tui, query, wait_for
 
 QUICK = ("--dataset", "synthetic", "--device", "cpu")
 
@@ -27,10 +27,10 @@ def test_a_failing_model_fails_its_run_and_the_worker_goes_on(net_dir):
     home = net_dir / "home"
     for model in ("net.py:Boom", "net.py:Flat", "net.py:Net"):
         assert (
-            cifar_tui(home, "queue", "add", *QUICK, "--model", model, "--epochs", "1", "--limit-batches", "5").wait()
+            cli_process(home, "queue", "add", *QUICK, "--model", model, "--epochs", "1", "--limit-batches", "5").wait()
             == 0
         )
-    worker = cifar_tui(home, "worker", "--until-empty", cwd=net_dir)
+    worker = cli_process(home, "worker", "--until-empty", cwd=net_dir)
     worker.communicate(timeout=180)
     assert worker.returncode == 0
     rows = query(home, "SELECT model, status, error, error_detail FROM runs ORDER BY id")
@@ -45,7 +45,7 @@ def test_a_failing_model_fails_its_run_and_the_worker_goes_on(net_dir):
 @pytest.mark.slow
 def test_resume_trains_the_recorded_source_after_the_file_was_edited(net_dir):
     home = net_dir / "home"
-    run = cifar_tui(home, "run", *QUICK, "--model", "net.py:Net", "--epochs", "3", "--limit-batches", "150")
+    run = cli_process(home, "run", *QUICK, "--model", "net.py:Net", "--epochs", "3", "--limit-batches", "150")
 
     def one_epoch_done():
         try:
@@ -59,11 +59,11 @@ def test_resume_trains_the_recorded_source_after_the_file_was_edited(net_dir):
     assert query(home, "SELECT status FROM runs WHERE id = 1") == [("cancelled",)]
     # Wider layers: today's file could not load the checkpoint's weights; and then not even parse.
     (net_dir / "net.py").write_text(NET.replace("width=16", "width=24") + "\nthis is not python\n")
-    resumed = cifar_tui(home, "resume", "1")
+    resumed = cli_process(home, "resume", "1")
     _, err = resumed.communicate(timeout=180)
     assert resumed.returncode == 0, err
     assert query(home, "SELECT status, epochs_done FROM runs WHERE id = 1") == [("finished", 3)]
-    shown = cifar_tui(home, "show", "1", "--source")
+    shown = cli_process(home, "show", "1", "--source")
     out, _ = shown.communicate(timeout=60)
     assert out == NET
 
