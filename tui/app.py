@@ -11,6 +11,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from ..engine.events import RunFailed, RunFinished, RunInterrupted, RunPruned
+from ..store.actions import ActionError, cancel_run
 from ..store.follower import StoreFollower
 from .live_state import LiveState
 from .safe_text import markup_safe
@@ -271,12 +272,13 @@ class CifarApp(App):
         def answer(confirmed: bool | None) -> None:
             if not confirmed:
                 return
-            if self.store.cancel_queued(run_id):
-                self.notify(f"run {run_id} cancelled")
-            elif self.store.request_cancel(run_id):
-                self.notify(f"cancelling run {run_id} (its worker stops it within a second)…")
-            else:
+            try:
+                outcome = cancel_run(self.store, run_id)
+            except ActionError:
                 self.notify(f"run {run_id} is no longer queued or training", severity="warning")
+            else:
+                asked = f"cancelling run {run_id} (its worker stops it within a second)…"
+                self.notify(f"run {run_id} cancelled" if outcome == "cancelled" else asked)
             then()
 
         question = (

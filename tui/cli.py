@@ -18,6 +18,7 @@ import click
 
 from ..engine.config import ConfigError, make_config
 from ..engine.text import unprintable
+from ..store.actions import cancel_run, delete_runs, existing_run, rename_run, set_note, tag_runs
 from ..store.export import FORMATS, PLUS_MINUS
 from ..store.runs import RESUMABLE, RunStore
 from ..store.study import OBJECTIVES, PRUNERS, SEARCHES
@@ -126,14 +127,6 @@ def check_device(config) -> None:
 
 def store_of(ctx: click.Context) -> RunStore:
     return ctx.obj.store()
-
-
-def existing_run(store: RunStore, run_id: int) -> dict[str, Any]:
-    """The run, or the one-line error a user gets for an id that does not exist."""
-    row = store.run(run_id)
-    if row is None:
-        raise BadInput(f"run_id: no run with id {run_id}; see `cifar-tui runs`")
-    return row
 
 
 # ------------------------------------------------------------------ training
@@ -266,14 +259,11 @@ def outcome_of_cancel(store, run_id: int) -> str:
 def cancel(ctx: click.Context, run_id: int) -> None:
     """Cancel a queued run, or ask the worker training a run (in any process) to stop it."""
     store = store_of(ctx)
-    row = existing_run(store, run_id)
-    if store.cancel_queued(run_id):
+    if cancel_run(store, run_id) == "cancelled":
         click.echo(f"run {run_id} cancelled")
-    elif store.request_cancel(run_id):
-        click.echo(f"run {run_id}: asked its worker ({row['worker']}) to stop it…")
-        click.echo(outcome_of_cancel(store, run_id))
     else:
-        raise BadInput(f"run_id: run {run_id} is {row['status']}; only queued or running runs cancel")
+        click.echo(f"run {run_id}: asked its worker ({store.run(run_id)['worker']}) to stop it…")
+        click.echo(outcome_of_cancel(store, run_id))
 
 
 @cli.command()
@@ -307,7 +297,7 @@ def delete(ctx: click.Context, run_ids: tuple[int, ...], yes: bool) -> None:
             raise BadInput("delete: asks before deleting; add --yes when no one is at a terminal")
         names = ", ".join(f"{row['id']} ({printable(row['name'])})" if row["name"] else str(row["id"]) for row in rows)
         click.confirm(f"Delete run {names} with its epochs, losses and checkpoints?", abort=True, err=True)
-    deleted = [row["id"] for row in rows if ctx.obj.delete_run(store, row["id"])]
+    deleted = delete_runs(store, [row["id"] for row in rows], ctx.obj.checkpoint_dir)
     click.echo(f"deleted run {', '.join(map(str, deleted))}", err=True)
     if len(deleted) < len(rows):
         fail("some runs started running meanwhile and were kept", 1)
@@ -530,15 +520,10 @@ def table_rows(
     limit: int | None = None,
     target: float | None = None,
 ):
-    from ..store.export import table
-    from ..store.run_filter import FilterError
+    from ..store.actions import ExportRequest, export_rows
 
-    try:
-        if target is not None and not grouped:
-            raise BadInput("target: a test over a group's runs; add --group")
-        return table(store, filter_text, sort, grouped, varying, limit, target)
-    except FilterError as error:
-        raise BadInput(str(error)) from None
+    request = ExportRequest("groups" if grouped else "runs", "csv", filter_text, sort, varying, target, limit=limit)
+    return export_rows(store, request)
 
 
 @cli.command()
@@ -764,15 +749,7 @@ def tag(ctx: click.Context, items: tuple[str, ...]) -> None:
     run_ids = [RUN_ID.convert(item, None, ctx) for item in items if item[:1] not in "+-"]
     if not run_ids or not changes:
         raise BadInput("tag: give run ids and +tag or -tag, like `cifar-tui tag 3 4 +baseline -old`")
-    try:
-        add, remove = RunStore.tag_changes(changes)
-    except ValueError as problem:
-        raise BadInput(f"tag: {problem}") from None
-    store = store_of(ctx)
-    for run_id in run_ids:
-        existing_run(store, run_id)
-    for run_id in run_ids:
-        tags = store.tag(run_id, add, remove)
+    for run_id, tags in tag_runs(store_of(ctx), run_ids, changes).items():
         click.echo(f"run {run_id}: {', '.join(tags) or 'no tags'}", err=True)
 
 
@@ -782,12 +759,7 @@ def tag(ctx: click.Context, items: tuple[str, ...]) -> None:
 @click.pass_context
 def note(ctx: click.Context, run_id: int, text: str) -> None:
     """Set a run's note ("" clears it)."""
-    store = store_of(ctx)
-    existing_run(store, run_id)
-    if problem := RunStore.note_problem(text):
-        raise BadInput(f"note: {problem}")
-    store.set_note(run_id, text)
-    click.echo(f"run {run_id}: note {'set' if text else 'cleared'}", err=True)
+    click.echo(set_note(store_of(ctx), run_id, text), err=True)
 
 
 @cli.command()
@@ -796,13 +768,7 @@ def note(ctx: click.Context, run_id: int, text: str) -> None:
 @click.pass_context
 def rename(ctx: click.Context, run_id: int, name: str) -> None:
     """Give a run another name."""
-    from ..engine.config import RunConfig
-
-    store = store_of(ctx)
-    row = existing_run(store, run_id)
-    RunConfig.from_dict({**row["config"], "name": name})  # the same rules as a new run's name
-    store.rename(run_id, name)
-    click.echo(f"run {run_id}: renamed", err=True)
+    click.echo(rename_run(store_of(ctx), run_id, name), err=True)
 
 
 def check_text(field: str, text: str, limit: int) -> None:
@@ -835,9 +801,7 @@ def export(
     ctx, filter_words, sort, grouped, varying, target, plus_minus, fmt, output, ids, history, losses, robustness, every
 ) -> None:
     """The run table (or groups, epochs, losses) of the runs a FILTER keeps, as csv, json, md or latex."""
-    from ..store.export import HISTORY_KEYS, LOSS_KEYS, history_rows, robustness_table
-    from ..store.export import export as write_table
-    from ..store.run_filter import FilterError
+    from ..store.actions import ExportRequest, export_text
     from .output_file import OutputFailed, OutputRefused, check_output, write_output
 
     if output is not None:
@@ -858,27 +822,12 @@ def export(
         if missing or not wanted:
             raise BadInput(f"ids: no run with id {', '.join(map(str, missing)) or ids!r}; see `cifar-tui runs`")
         filter_text += f" id={','.join(map(str, wanted))}"
-    if (history or losses) and fmt not in ("csv", "json"):
-        raise BadInput("format: --history and --losses write csv or json (tables for tools)")
-    if robustness and (history or losses):
-        raise BadInput("robustness: a table of runs or groups; leave out --history and --losses")
-    if robustness:
-        try:
-            columns, rows = robustness_table(store, filter_text, sort, grouped)
-        except FilterError as error:
-            raise BadInput(str(error)) from None
-    elif history or losses:
-        runs = store.find(filter_text, sort)
-        run_ids = [r["id"] for r in runs]
-        if history:
-            columns = list(HISTORY_KEYS)
-            rows = [row for run in runs for row in history_rows(run, store.epochs(run["id"]))]
-        else:
-            columns = list(LOSS_KEYS)
-            rows = [dict(zip(LOSS_KEYS, row)) for run_id in run_ids for row in store.losses_every(run_id, every)]
-    else:
-        columns, rows = table_rows(store, filter_text, sort, grouped, varying, target=target)
-    text = write_table(rows, columns, fmt, plus_minus)
+    kinds = [kind for kind, asked in (("history", history), ("losses", losses), ("robustness", robustness)) if asked]
+    if len(kinds) > 1:
+        raise BadInput(f"{kinds[-1]}: one table at a time; leave out --{kinds[0]}")
+    kind = kinds[0] if kinds else "groups" if grouped else "runs"
+    request = ExportRequest(kind, fmt, filter_text, sort, varying, target, plus_minus, every, grouped)
+    text, count = export_text(store, request)
     if output is None:
         click.echo(text, nl=False)
         return
@@ -888,7 +837,7 @@ def export(
         raise BadInput(str(error)) from None
     except OutputFailed as error:
         fail(str(error), 1)
-    click.echo(f"wrote {len(rows)} rows to {output}", err=True)
+    click.echo(f"wrote {count} rows to {output}", err=True)
 
 
 def show_record(store: RunStore, run_id: int) -> dict[str, Any]:

@@ -1,5 +1,7 @@
 """The app driven with Pilot, as a user would: keys, forms, dialogs."""
 
+import json
+
 import pytest
 from textual.widgets import DataTable, Input, Select
 
@@ -515,7 +517,7 @@ async def test_export_dialog_writes_history_and_losses_for_tools(runs_home, tmp_
         app.screen.query_one("#export-kind", Select).value = "losses"
         app.screen.query_one("#export-path", Input).value = str(tmp_path / "losses.md")
         await pilot.click("#write")
-        assert "choose csv or json" in str(app.screen.query_one("#export-error").render())
+        assert "choose csv, json" in str(app.screen.query_one("#export-error").render())
         app.screen.query_one("#export-format", Select).value = "csv"
         await pilot.pause()
         assert app.screen.query_one("#export-path", Input).value.endswith("losses.csv")
@@ -524,6 +526,36 @@ async def test_export_dialog_writes_history_and_losses_for_tools(runs_home, tmp_
         assert not isinstance(app.screen, ExportScreen), str(app.screen.query_one("#export-error").render())
         lines = (tmp_path / "losses.csv").read_text().splitlines()
         assert lines[0] == "run_id,step,epoch,loss" and len(lines) == 1 + 300 + 300 + 200  # three runs' steps
+
+
+async def test_the_export_dialog_writes_the_file_the_command_line_writes(runs_home, tmp_path, capsys):
+    """One use case under both front ends (store/actions.py): the same request, the same bytes."""
+    from cifar_tui.tui.cli import main
+
+    for kind, flags in (
+        ("history", ["--history"]),
+        ("groups", ["--group", "--varying"]),
+        ("robustness", ["--robustness"]),
+    ):
+        app = CifarApp(runs_home, start_engine=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("4")
+            app.query_one("#runs-table", DataTable).focus()
+            await pilot.press("e")
+            app.screen.query_one("#export-kind", Select).value = kind
+            app.screen.query_one("#export-format", Select).value = "json"
+            await pilot.pause()
+            app.screen.query_one("#export-path", Input).value = str(tmp_path / f"{kind}.json")
+            app.screen.write()
+            await pilot.pause()
+        with pytest.raises(SystemExit):
+            main(
+                ["--home", str(runs_home.path), "export", *flags, "--format", "json", "-o", str(tmp_path / "cli.json")]
+            )
+        dialog, cli = (tmp_path / f"{kind}.json").read_text(), (tmp_path / "cli.json").read_text()
+        assert dialog == cli and len(dialog) > 100, kind
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert list(history[0]["class_acc"])[:2] == ["airplane", "automobile"]  # keyed by class name
 
 
 async def test_delete_asks_first(runs_home):

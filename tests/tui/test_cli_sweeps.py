@@ -101,7 +101,7 @@ def test_queue_list_shows_the_fields_that_tell_a_sweeps_runs_apart(home, capsys)
         (("rename", "1", "x" * 201), "name: must be at most 200 characters"),
         (("runs", "lr<abc"), "filter: lr is a number"),
         (("runs", "--columns", "id,nope"), "columns: unknown column 'nope'"),
-        (("export", "--history", "--format", "md"), "format: --history and --losses write csv or json"),
+        (("export", "--history", "--format", "md"), "format: the history is a table for tools; choose csv, json"),
         (("queue", "add", "--seed", "3..1"), "seed: an empty range"),
         (("queue", "add", "--lr", "1e-4:1e-1"), "lr: an interval is sampled: add --random N"),
         (("queue", "add", "--sweep-name", ""), "sweep-name: give 1 to 100 characters"),

@@ -126,7 +126,9 @@ def test_cancel_stops_a_hung_forward_by_force_and_the_queue_goes_on(home):
 
 
 def test_ctrl_c_on_run_stops_a_hung_forward_by_force(home):
-    run = cli_process(home, "run", "--model", "bad.py:Hangs", *TINY, cwd=home.parent, env={"CIFAR_TUI_STOP_GRACE_S": "2"})
+    run = cli_process(
+        home, "run", "--model", "bad.py:Hangs", *TINY, cwd=home.parent, env={"CIFAR_TUI_STOP_GRACE_S": "2"}
+    )
     wait_for(lambda: (home.parent / "hung").exists(), timeout=120)  # its fourth forward hangs
     asked = time.monotonic()
     run.send_signal(signal.SIGINT)

@@ -8,13 +8,14 @@ import sys
 
 import pytest
 
-from tests.tui.test_faults import QUICK, cifar_tui, finish, query, tiny_disk  # noqa: F401 (a fixture)
+from tests.helpers import cli_process, finish, query
+from tests.tui.test_faults import QUICK, tiny_disk  # noqa: F401 (a fixture)
 
 
 @pytest.fixture
 def home(tmp_path):
     home = tmp_path / "home"
-    status, _, err = finish(cifar_tui(home, "queue", "add", "--preset", "seed-cnn", *QUICK[:4], "--seed", "0..2"))
+    status, _, err = finish(cli_process(home, "queue", "add", "--preset", "seed-cnn", *QUICK[:4], "--seed", "0..2"))
     assert status == 0, err
     return home
 
@@ -28,20 +29,20 @@ def test_export_onto_the_store_or_its_files_is_refused_and_the_runs_stay(home, t
         (tmp_path / "link.db", "is this home's run store"),
         (home / "checkpoints" / "table.csv", "in this home's checkpoints folder"),
     ):
-        status, out, err = finish(cifar_tui(home, "export", "-o", str(target)))
+        status, out, err = finish(cli_process(home, "export", "-o", str(target)))
         assert status == 2, err
         (line,) = err.strip().splitlines()
         assert (
             line.startswith(f"cifar-tui: error: output: {target} ") and said in line and "choose another file" in line
         )
     assert query(home, "SELECT count(*) FROM runs") == [(3,)]
-    status, out, _ = finish(cifar_tui(home, "runs", "--json"))
+    status, out, _ = finish(cli_process(home, "runs", "--json"))
     assert status == 0 and len(json.loads(out)) == 3
 
 
 def test_a_failed_export_leaves_the_old_file_as_it_was(home, tiny_disk):  # noqa: F811
     good = tiny_disk / "table.json"
-    finish(cifar_tui(home, "export", "--format", "json", "-o", str(good)))
+    finish(cli_process(home, "export", "--format", "json", "-o", str(good)))
     before = good.read_bytes()
     assert len(json.loads(before)) == 3
     filler = os.open(tiny_disk / "filler", os.O_WRONLY | os.O_CREAT)  # the disk, full to the last byte
@@ -52,7 +53,7 @@ def test_a_failed_export_leaves_the_old_file_as_it_was(home, tiny_disk):  # noqa
         pass
     finally:
         os.close(filler)
-    status, _, err = finish(cifar_tui(home, "export", "--format", "json", "--history", "-o", str(good)))
+    status, _, err = finish(cli_process(home, "export", "--format", "json", "--history", "-o", str(good)))
     assert status == 1
     assert err.strip().splitlines() == [
         f"cifar-tui: error: cannot write {good}: No space left on device; {good} is unchanged"

@@ -12,17 +12,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, Switch
 
-from ...store.export import FORMATS, HISTORY_KEYS, LOSS_KEYS, export, table
-from ...store.run_filter import FilterError
+from ...store.actions import KINDS, ActionError, ExportRequest, export_text
+from ...store.export import FORMATS
 from ..output_file import OutputFailed, OutputRefused, check_output, write_output
 from ..safe_text import markup_safe
-
-KINDS = {
-    "runs": "one row per run",
-    "groups": "one row per group: mean ± spread over seeds",
-    "history": "one row per epoch (csv, json)",
-    "losses": "one row per step (csv, json)",
-}
 
 
 class ExportScreen(ModalScreen[Path | None]):
@@ -85,19 +78,10 @@ class ExportScreen(ModalScreen[Path | None]):
         self.dismiss(None)
 
     def text(self, kind: str, fmt: str, varying: bool, plus_minus: str = "std") -> tuple[str, int]:
-        """(the file's text, its number of rows); raises FilterError, ValueError for a bad choice."""
-        if kind in ("history", "losses"):
-            if not fmt.startswith(("csv", "json")):
-                raise ValueError(f"rows: the {kind} is a table for tools; choose csv or json")
-            store = self.app.store
-            run_ids = [r["id"] for r in store.find(self.filter_text, self.sort)]
-            if kind == "history":
-                rows = [{"run_id": run_id, **e} for run_id in run_ids for e in store.epochs(run_id)]
-                return export(rows, list(HISTORY_KEYS), fmt), len(rows)
-            rows = [dict(zip(LOSS_KEYS, row)) for run_id in run_ids for row in store.losses_every(run_id)]
-            return export(rows, list(LOSS_KEYS), fmt), len(rows)
-        columns, rows = table(self.app.store, self.filter_text, self.sort, kind == "groups", varying)
-        return export(rows, columns, fmt, plus_minus), len(rows)
+        """(the file's text, its number of rows): the command line's export (store/actions.py)."""
+        grouped = kind == "groups" or (kind == "robustness" and self.grouped)
+        request = ExportRequest(kind, fmt, self.filter_text, self.sort, varying, None, plus_minus, grouped=grouped)
+        return export_text(self.app.store, request)
 
     @on(Button.Pressed, "#write")
     @on(Input.Submitted, "#export-path")
@@ -124,7 +108,7 @@ class ExportScreen(ModalScreen[Path | None]):
         try:
             text, count = self.text(kind, fmt, varying, plus_minus)
             write_output(self.app.home, path, text)
-        except (FilterError, ValueError, OutputFailed) as problem:  # OutputRefused is a ValueError
+        except (ActionError, OutputFailed, OutputRefused) as problem:
             error.update(markup_safe(str(problem)))
             return
         self.app.notify(markup_safe(f"wrote {count} rows to {path}"))

@@ -6,7 +6,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from ..safe_text import plain
+from ...store.actions import ActionError, remove_queued
+from ..safe_text import markup_safe, plain
 from .run_table_view import RunTableView
 
 COLUMNS = ("id", "status", "name", "model", "dataset", "epochs", "batch", "lr", "device")
@@ -99,9 +100,11 @@ class QueueView(RunTableView):
         from ..screens.confirm import ConfirmScreen
 
         def answer(confirmed: bool | None) -> None:
-            if confirmed and self.app.store.cancel_queued(run_id):
-                self.app.home.delete_run(self.app.store, run_id)
-                self.app.notify(f"run {run_id} removed from the queue")
+            if confirmed:
+                try:
+                    self.app.notify(remove_queued(self.app.store, run_id, self.app.home.checkpoint_dir))
+                except ActionError as problem:  # it started meanwhile
+                    self.app.notify(markup_safe(str(problem)), severity="warning")
             self.reload()
 
         self.app.push_screen(ConfirmScreen(f"Remove queued run {run_id} for good?", "Remove"), answer)

@@ -17,6 +17,7 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Static
 
 from ...engine.config import TYPED_FIELDS
+from ...store.actions import ActionError, delete_runs, rename_run, set_note, tag_runs, tag_summary
 from ...store.columns import BY_NAME, COLUMNS, EVAL_COLUMN, MEANS, MEASURES, RESULTS, eval_header
 from ...store.export import (
     ENV_MARK,
@@ -347,7 +348,7 @@ class RunsView(RunTableView):
 
         def done(confirmed: bool | None) -> None:
             if confirmed:
-                deleted = [run_id for run_id in ids if self.app.home.delete_run(self.app.store, run_id)]
+                deleted = delete_runs(self.app.store, ids, self.app.home.checkpoint_dir)
                 kept = len(ids) - len(deleted)
                 self.app.notify(f"deleted {len(deleted)} run(s)" + (f"; {kept} running, kept" if kept else ""))
                 self.selected -= set(deleted)
@@ -373,14 +374,11 @@ class RunsView(RunTableView):
             if not words:
                 return
             try:
-                add, remove = self.app.store.tag_changes(words)
-            except ValueError as problem:
+                tag_runs(self.app.store, ids, words)
+            except ActionError as problem:
                 self.app.notify(markup_safe(str(problem)), severity="error")
                 return
-            for run_id in ids:
-                self.app.store.tag(run_id, add, remove)
-            changes = " ".join([*(f"+{t}" for t in add), *(f"-{t}" for t in remove)])
-            self.app.notify(markup_safe(f"{changes} on {len(ids)} run{'s' if len(ids) > 1 else ''}"))
+            self.app.notify(markup_safe(tag_summary(words, len(ids))))
             self.reload()
 
         what = f"run {ids[0]}" if len(ids) == 1 else f"{len(ids)} runs"
@@ -395,10 +393,11 @@ class RunsView(RunTableView):
         def done(text: str | None) -> None:
             if text is None:
                 return
-            if problem := self.app.store.note_problem(text):  # the command line's rule and words
-                self.app.notify(markup_safe(f"note: {problem}"), severity="error")
+            try:
+                set_note(self.app.store, run_id, text)
+            except ActionError as problem:  # the command line's rule and words
+                self.app.notify(markup_safe(str(problem)), severity="error")
                 return
-            self.app.store.set_note(run_id, text)
             self.reload()
 
         note = self.app.store.run(run_id)["note"]
@@ -408,7 +407,6 @@ class RunsView(RunTableView):
         run_id = self.single_run("a name")
         if run_id is None:
             return
-        from ...engine.config import ConfigError, RunConfig
         from ..screens.text_prompt import TextPrompt
 
         run = self.app.store.run(run_id)
@@ -417,11 +415,10 @@ class RunsView(RunTableView):
             if text is None:
                 return
             try:
-                RunConfig.from_dict({**run["config"], "name": text})  # a new run's rules for names
-            except ConfigError as error:
-                self.app.notify(markup_safe(str(error)), severity="error")
+                rename_run(self.app.store, run_id, text)  # a new run's rules for names
+            except ActionError as problem:
+                self.app.notify(markup_safe(str(problem)), severity="error")
                 return
-            self.app.store.rename(run_id, text)
             self.reload()
 
         self.app.push_screen(TextPrompt(f"Name of run {run_id}", run["name"]), done)

@@ -11,6 +11,7 @@ from typing import NoReturn
 from ...engine.checkpoint import CheckpointError
 from ...engine.config import ConfigError
 from ...engine.text import printable
+from ...store.actions import ActionError
 from ...store.runs import BUSY_TIMEOUT_S, RunTaken, StoreError
 from .command import WorkerInputError
 from .home import HomeError
@@ -27,7 +28,7 @@ def log_error(error: BaseException) -> str:
 
 def one_line(error: BaseException) -> tuple[str, int]:
     """(the line a user reads, the exit status) for an error that ended a command."""
-    if isinstance(error, (ConfigError, HomeError, WorkerInputError)):
+    if isinstance(error, (ConfigError, HomeError, WorkerInputError, ActionError)):
         return str(error), 2
     if isinstance(error, (StoreError, RunTaken, CheckpointError)):
         return str(error), 1

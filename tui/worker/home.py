@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 from pathlib import Path
 
 from ...store.runs import RunStore
@@ -82,10 +81,3 @@ class Home:
 
     def store(self) -> RunStore:
         return RunStore(self.db_path)
-
-    def delete_run(self, store: RunStore, run_id: int) -> bool:
-        """Delete a run that is not running, with its epochs, losses and checkpoints."""
-        if not store.delete(run_id):
-            return False
-        shutil.rmtree(self.checkpoint_dir / str(run_id), ignore_errors=True)
-        return True
