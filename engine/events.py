@@ -1,8 +1,11 @@
-"""What the training loop tells its subscribers: small frozen dataclasses."""
+"""What the training loop tells its subscribers (small frozen dataclasses), and EventSink: what
+takes them, one method per event."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Any, get_args
 
 
 @dataclass(frozen=True)
@@ -134,3 +137,45 @@ Event = (
     | RunInterrupted
     | RunLost
 )
+
+
+def _handler(event_class: type) -> str:
+    """RunStarted -> on_run_started."""
+    return "on_" + re.sub(r"(?<!^)(?=[A-Z])", "_", event_class.__name__).lower()
+
+
+HANDLERS: dict[type, str] = {event_class: _handler(event_class) for event_class in get_args(Event)}
+
+
+class EventSink:
+    """What takes a run's events: `handle(event)` calls the method HANDLERS names for its type, and
+    each is a no-op here, so a subclass writes only those it cares about. A subclass's on_* method
+    that names no event is a TypeError when the class is made: misspelt, it would never be called."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        known = set(HANDLERS.values())
+        stray = sorted(name for name in vars(cls) if name.startswith("on_") and name not in known)
+        if stray:
+            raise TypeError(f"{cls.__name__}.{stray[0]} handles no event; the handlers: {', '.join(sorted(known))}")
+
+    def handle(self, event: object) -> None:
+        name = HANDLERS.get(type(event))
+        if name is not None:
+            getattr(self, name)(event)
+
+    def __call__(self, event: object) -> None:
+        """A sink is a subscriber too: the engine's emit and the recorder's forward call it."""
+        self.handle(event)
+
+    def on_run_started(self, event: RunStarted) -> None: ...
+    def on_losses(self, event: Losses) -> None: ...
+    def on_epoch_end(self, event: EpochEnd) -> None: ...
+    def on_evaluated(self, event: Evaluated) -> None: ...
+    def on_run_finished(self, event: RunFinished) -> None: ...
+    def on_run_failed(self, event: RunFailed) -> None: ...
+    def on_run_cancelled(self, event: RunCancelled) -> None: ...
+    def on_run_pruned(self, event: RunPruned) -> None: ...
+    def on_run_paused(self, event: RunPaused) -> None: ...
+    def on_run_interrupted(self, event: RunInterrupted) -> None: ...
+    def on_run_lost(self, event: RunLost) -> None: ...
