@@ -10,6 +10,7 @@ from ..engine.config import ConfigError, RunConfig
 from ..engine.events import (
     EpochEnd,
     Evaluated,
+    EventSink,
     Losses,
     RunCancelled,
     RunFailed,
@@ -80,51 +81,63 @@ class LiveRun:
         return (self.total_steps - self.step) * self.config.batch_size / speed
 
 
-class LiveState:
+class LiveState(EventSink):
     """The running run (if any) and the last one that ended, fed one event at a time."""
 
     def __init__(self) -> None:
         self.run: LiveRun | None = None
         self.version = 0  # bumped on every change, so views redraw only when something changed
 
-    def apply(self, event: object) -> None:
-        match event:
-            case RunStarted():
-                try:
-                    config = RunConfig.from_json(event.config_json)
-                except ConfigError:  # a run an older version queued: nothing this view can draw
-                    return
-                self.run = LiveRun(
-                    event.run_id,
-                    config,
-                    event.device,
-                    event.device_name,
-                    event.params,
-                    event.steps_per_epoch,
-                    event.total_steps,
-                    event.first_step,
-                    memory_total=event.memory_total,
-                    classes=event.classes,
-                )
-            case _ if self.run is None or getattr(event, "run_id", None) != self.run.run_id:
-                return
-            case Losses():
-                self.run.losses.extend(event.losses)
-                self.run.memory_used = event.memory_used or self.run.memory_used
-            case RunPaused():
-                self.run.paused = event.paused
-            case EpochEnd():
-                self.run.epochs.append(event)
-            case Evaluated():
-                self.run.held_out[event.label] = dict(event.summary)
-            case RunFinished():
-                self.run.status = "finished"
-            case RunFailed():
-                self.run.status, self.run.error = "failed", event.error
-            case RunCancelled():
-                self.run.status = "cancelled"
-            case RunPruned():
-                self.run.status = "pruned"
-            case RunInterrupted():
-                self.run.status, self.run.error = "interrupted", event.reason
-        self.version += 1
+    def handle(self, event: object) -> None:
+        """A RunStarted shows its run from now on; any other event counts only for the run shown."""
+        if isinstance(event, RunStarted) or self.run is not None and getattr(event, "run_id", None) == self.run.run_id:
+            super().handle(event)
+            self.version += 1
+
+    apply = handle
+
+    def on_run_started(self, event: RunStarted) -> None:
+        try:
+            config = RunConfig.from_json(event.config_json)
+        except ConfigError:  # a run an older version queued: nothing this view can draw
+            return
+        self.run = LiveRun(
+            event.run_id,
+            config,
+            event.device,
+            event.device_name,
+            event.params,
+            event.steps_per_epoch,
+            event.total_steps,
+            event.first_step,
+            memory_total=event.memory_total,
+            classes=event.classes,
+        )
+
+    def on_losses(self, event: Losses) -> None:
+        self.run.losses.extend(event.losses)
+        self.run.memory_used = event.memory_used or self.run.memory_used
+
+    def on_run_paused(self, event: RunPaused) -> None:
+        self.run.paused = event.paused
+
+    def on_epoch_end(self, event: EpochEnd) -> None:
+        self.run.epochs.append(event)
+
+    def on_evaluated(self, event: Evaluated) -> None:
+        self.run.held_out[event.label] = dict(event.summary)
+
+    def on_run_finished(self, event: RunFinished) -> None:
+        self.run.status = "finished"
+
+    def on_run_failed(self, event: RunFailed) -> None:
+        self.run.status, self.run.error = "failed", event.error
+
+    def on_run_cancelled(self, event: RunCancelled) -> None:
+        self.run.status = "cancelled"
+
+    def on_run_pruned(self, event: RunPruned) -> None:
+        self.run.status = "pruned"
+
+    def on_run_interrupted(self, event: RunInterrupted) -> None:
+        self.run.status, self.run.error = "interrupted", event.reason

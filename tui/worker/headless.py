@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ...engine.config import RunConfig
 from ...engine.events import (
     EpochEnd,
+    EventSink,
     Losses,
     RunCancelled,
     RunFailed,
@@ -35,7 +36,7 @@ def on_part(event: EpochEnd) -> str:
     return f" (on {event.eval_images:,} test images)" if event.eval_images else ""
 
 
-class ProgressView:
+class ProgressView(EventSink):
     """Turns engine events into a rich progress bar and one line per epoch."""
 
     def __init__(self, console: Console):
@@ -51,30 +52,33 @@ class ProgressView:
         )
         self.task = None
 
-    def __call__(self, event: Any) -> None:
-        match event:
-            case RunStarted():
-                self.console.print(
-                    f"run {event.run_id} on {event.device} ({event.device_name}), {event.params:,} parameters"
-                )
-                self.progress.start()
-                self.task = self.progress.add_task(f"run {event.run_id}", total=event.total_steps, speed="-", loss="-")
-            case Losses() if self.task is not None:
-                self.progress.update(
-                    self.task, completed=event.first_step + len(event.losses), loss=f"{event.losses[-1]:.4f}"
-                )
-            case EpochEnd():
-                self.progress.update(self.task, speed=f"{event.images_per_s:,.0f}")
-                self.progress.console.print(
-                    f"epoch {event.epoch}: train loss {event.train_loss:.4f}  test loss {event.test_loss:.4f}  "
-                    f"test acc {event.test_acc:.2f}%{on_part(event)}  {event.seconds:.1f}s  {event.images_per_s:,.0f} img/s"
-                )
-            case RunFinished() | RunFailed() | RunCancelled() | RunPruned() if self.task is not None:
-                self.progress.stop()
-            case RunLost():
-                if self.task is not None:
-                    self.progress.stop()
-                self.console.print(f"run {event.run_id}: {event.reason}")
+    def on_run_started(self, event: RunStarted) -> None:
+        self.console.print(f"run {event.run_id} on {event.device} ({event.device_name}), {event.params:,} parameters")
+        self.progress.start()
+        self.task = self.progress.add_task(f"run {event.run_id}", total=event.total_steps, speed="-", loss="-")
+
+    def on_losses(self, event: Losses) -> None:
+        if self.task is not None:
+            self.progress.update(
+                self.task, completed=event.first_step + len(event.losses), loss=f"{event.losses[-1]:.4f}"
+            )
+
+    def on_epoch_end(self, event: EpochEnd) -> None:
+        self.progress.update(self.task, speed=f"{event.images_per_s:,.0f}")
+        self.progress.console.print(
+            f"epoch {event.epoch}: train loss {event.train_loss:.4f}  test loss {event.test_loss:.4f}  "
+            f"test acc {event.test_acc:.2f}%{on_part(event)}  {event.seconds:.1f}s  {event.images_per_s:,.0f} img/s"
+        )
+
+    def _stop(self, event: Any) -> None:
+        if self.task is not None:
+            self.progress.stop()
+
+    on_run_finished = on_run_failed = on_run_cancelled = on_run_pruned = _stop
+
+    def on_run_lost(self, event: RunLost) -> None:
+        self._stop(event)
+        self.console.print(f"run {event.run_id}: {event.reason}")
 
 
 def train_in_foreground(
@@ -157,33 +161,35 @@ def say(line: str) -> None:
     sys.stdout.flush()
 
 
-class EventLines:
+class EventLines(EventSink):
     """A line per run event, for a worker's log."""
 
-    def __call__(self, event: Any) -> None:
-        match event:
-            case RunStarted():
-                say(
-                    f"run {event.run_id}: started on {event.device} ({event.device_name})"
-                    + (f", from step {event.first_step}" if event.first_step else "")
-                )
-            case EpochEnd():
-                say(
-                    f"run {event.run_id}: epoch {event.epoch} test acc {event.test_acc:.2f}% "
-                    f"{event.images_per_s:,.0f} img/s"
-                )
-            case RunFinished():
-                say(f"run {event.run_id}: finished, test acc {event.test_acc:.2f}%")
-            case RunFailed():
-                say(f"run {event.run_id}: failed: {event.error}")
-            case RunCancelled():
-                say(f"run {event.run_id}: cancelled" + (f": {event.reason}" if event.reason else ""))
-            case RunPruned():
-                say(f"run {event.run_id}: pruned after epoch {event.epoch} (its search's pruner stopped it)")
-            case RunLost():
-                say(f"run {event.run_id}: {event.reason}")
-            case RunInterrupted():
-                say(f"run {event.run_id}: interrupted: {event.reason}")
+    def on_run_started(self, event: RunStarted) -> None:
+        say(
+            f"run {event.run_id}: started on {event.device} ({event.device_name})"
+            + (f", from step {event.first_step}" if event.first_step else "")
+        )
+
+    def on_epoch_end(self, event: EpochEnd) -> None:
+        say(f"run {event.run_id}: epoch {event.epoch} test acc {event.test_acc:.2f}% {event.images_per_s:,.0f} img/s")
+
+    def on_run_finished(self, event: RunFinished) -> None:
+        say(f"run {event.run_id}: finished, test acc {event.test_acc:.2f}%")
+
+    def on_run_failed(self, event: RunFailed) -> None:
+        say(f"run {event.run_id}: failed: {event.error}")
+
+    def on_run_cancelled(self, event: RunCancelled) -> None:
+        say(f"run {event.run_id}: cancelled" + (f": {event.reason}" if event.reason else ""))
+
+    def on_run_pruned(self, event: RunPruned) -> None:
+        say(f"run {event.run_id}: pruned after epoch {event.epoch} (its search's pruner stopped it)")
+
+    def on_run_lost(self, event: RunLost) -> None:
+        say(f"run {event.run_id}: {event.reason}")
+
+    def on_run_interrupted(self, event: RunInterrupted) -> None:
+        say(f"run {event.run_id}: interrupted: {event.reason}")
 
 
 def run_worker(
