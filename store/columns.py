@@ -2,16 +2,19 @@
 how every table shows it. The run table's SELECT, the record that `runs --json`, `show --json`
 and the exports carry, the filter language's fields, the recorder's summary at each epoch's end,
 group statistics, headers, decimals and the partial-evaluation mark all derive from COLUMNS.
+Each epoch's figures are EPOCH_MEASURES: Live's and the run detail's epoch tables, the headless
+progress line and the objectives a search may optimise derive from them.
 
 A new result column is one `Column` here, its migration (store/schema.py), and the engine code
-that measures it.
+that measures it; a new per-epoch measure is its EpochEnd field and one `EpochMeasure` (and a
+`Column` where the run keeps its last value, as a search's objective needs).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,6 @@ class Column:
     decimals: int | None = None  # rounded to this many places where people read it
     source: str = ""  # the store's column, where it differs from the name
     result: bool = False  # measured by training (not the run's identity or bookkeeping)
-    per_epoch: bool = False  # also a column of each epoch (history exports, run detail)
     partial: bool = False  # measured on the test set: marked when the evaluation saw part of it
     group: Literal["spread", "mean"] | None = None  # a group shows mean ± std, or the mean
     in_table: bool = True  # a column of the run table (runs, exports), besides the config's
@@ -50,7 +52,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("epochs", int, in_table=False),
     Column("epochs_done", int, header="Epochs done", result=True, at_epoch_end=":epoch"),
     Column(
-        "test_acc", float, header="Test acc. (%)", short="acc %", decimals=2, result=True, per_epoch=True,
+        "test_acc", float, header="Test acc. (%)", short="acc %", decimals=2, result=True,
         partial=True, group="spread", at_epoch_end=":test_acc",
     ),
     Column(
@@ -58,20 +60,20 @@ COLUMNS: tuple[Column, ...] = (
         group="spread", at_epoch_end=_OVER_EPOCHS.format("max(test_acc)"),
     ),
     Column(
-        "test_loss", float, header="Test loss", short="loss", decimals=4, result=True, per_epoch=True,
+        "test_loss", float, header="Test loss", short="loss", decimals=4, result=True,
         partial=True, group="spread", at_epoch_end=":test_loss",
     ),
     Column("eval_images", int, result=True, filter=False, for_tools_only=True, at_epoch_end=":eval_images"),
     Column(
-        "train_loss", float, header="Train loss", decimals=4, result=True, per_epoch=True, in_table=False,
+        "train_loss", float, header="Train loss", decimals=4, result=True, in_table=False,
         at_epoch_end=":train_loss",
     ),
     Column(
-        "images_per_s", float, header="Images/s", short="img/s", decimals=0, result=True, per_epoch=True,
+        "images_per_s", float, header="Images/s", short="img/s", decimals=0, result=True,
         group="mean", at_epoch_end=_OVER_EPOCHS.format("sum(images_per_s * seconds) / sum(seconds)"),
     ),
     Column(
-        "seconds", float, header="Time (s)", short="time s", decimals=1, result=True, per_epoch=True,
+        "seconds", float, header="Time (s)", short="time s", decimals=1, result=True,
         group="mean", at_epoch_end=_OVER_EPOCHS.format("sum(seconds)"),
     ),
     Column("classes", list, in_table=False, filter=False),
@@ -87,12 +89,81 @@ HEADLINE = "best_test_acc"  # the result a run's title shows (run detail: "best 
 RESULTS = tuple(c.name for c in COLUMNS if c.result and c.in_table and not c.for_tools_only)  # people's results
 MEASURES = tuple(c.name for c in COLUMNS if c.group == "spread")  # a group's mean ± std over finished runs
 MEANS = tuple(c.name for c in COLUMNS if c.group == "mean")  # a group's mean
-PER_EPOCH = tuple(c.name for c in COLUMNS if c.per_epoch)
 PARTIAL = tuple(c.name for c in COLUMNS if c.partial)
 FOR_TOOLS_ONLY = tuple(c.name for c in COLUMNS if c.for_tools_only)
 FILTER_FIELDS = {c.column: c.type for c in COLUMNS if c.filter}  # by the store's column: device is where it ran
 STORED = tuple(c.column for c in COLUMNS)  # what the run table's SELECT reads
 LISTS = {c.column: c.type for c in COLUMNS if c.type in (list, dict)}  # kept as JSON text
+
+
+# ------------------------------------------------------------------ each epoch's measures
+
+
+@dataclass(frozen=True)
+class EpochMeasure:
+    """A figure of each epoch (an EpochEnd field, a column of `epochs`): how the epoch tables (Live's,
+    the run detail's) and the headless progress line show it, and whether a search may optimise it.
+    Most are also a run's column (its last epoch's value); lr is not."""
+
+    name: str  # EpochEnd's field and the epochs table's column
+    header: str  # the epoch tables' header
+    width: int  # Live's fixed column width
+    unit: str = ""  # after a value in Live and the progress line ("61.50%"), in the detail's header ("test acc %")
+    line: str = ""  # its words in the progress line, {} the value ("test acc {}"); "": not in the line
+    spec: str = ""  # a value's format (".3g"); "": its run column's decimals
+    blank_zero: bool = False  # 0 is "not recorded" (lr of an older row): a blank cell
+    objective: Literal["maximize", "minimize"] | None = None  # a search may optimise it, in this direction
+
+    def text(self, epoch: Any, unit: bool = True, mark: bool = True) -> str:
+        """Its value in an epoch (an EpochEnd or a row of `epochs`), marked where the epoch's
+        evaluation saw part of the test set."""
+        value = _field(epoch, self.name)
+        if value is None or self.blank_zero and not value:
+            return ""
+        mark = PARTIAL_MARK if mark and self.name in PARTIAL and _field(epoch, "eval_images") else ""
+        return f"{value:{self.format}}{self.unit if unit else ''}{mark}"
+
+    @property
+    def format(self) -> str:
+        if self.spec:
+            return self.spec
+        places = BY_NAME[self.name].decimals
+        return ",.0f" if places == 0 else f".{places}f"  # a count (img/s) reads in thousands
+
+    @property
+    def header_with_unit(self) -> str:
+        return f"{self.header} {self.unit}" if self.unit else self.header
+
+
+def _field(epoch: Any, name: str) -> Any:
+    return epoch.get(name) if isinstance(epoch, dict) else getattr(epoch, name, None)
+
+
+PARTIAL_MARK = "*"  # what the tables mark a figure on part of the test set with (store/export.py too)
+
+# In the epoch tables' order. A search reads an objective from the run's column and each epoch's.
+EPOCH_MEASURES: tuple[EpochMeasure, ...] = (
+    EpochMeasure("train_loss", "train loss", 10, line="train loss {}", objective="minimize"),
+    EpochMeasure("test_loss", "test loss", 9, line="test loss {}", objective="minimize"),
+    EpochMeasure("test_acc", "test acc", 8, unit="%", line="test acc {}", objective="maximize"),
+    EpochMeasure("lr", "lr", 8, spec=".3g", blank_zero=True),
+    EpochMeasure("seconds", "time", 7, unit="s", line="{}"),
+    EpochMeasure("images_per_s", "img/s", 7, line="{} img/s"),
+)
+# A search reads its objective from the run's column too (store/study.py).
+assert all(m.name in BY_NAME for m in EPOCH_MEASURES if m.objective), "an objective needs its run column"
+# The run's columns measured each epoch too, in the run table's order (history exports, `show`).
+PER_EPOCH = tuple(c.name for c in COLUMNS if c.name in {m.name for m in EPOCH_MEASURES})
+
+
+def progress_line(epoch: Any) -> str:
+    """An epoch's figures in words, for the headless progress: "train loss 1.2345  ...  5,000 img/s"."""
+    return "  ".join(m.line.format(m.text(epoch, mark=False)) for m in EPOCH_MEASURES if m.line)
+
+
+def objectives() -> dict[str, str]:
+    """What a search may optimise, and which way, by name: read from EPOCH_MEASURES when asked."""
+    return {m.name: m.objective for m in sorted(EPOCH_MEASURES, key=lambda m: m.name) if m.objective}
 
 
 # Held-out sets' figures (--eval-on): LABEL_KEY, such as cifar10.1_acc, cifar10-c_s3, cinic-test_gap,

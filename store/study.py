@@ -22,11 +22,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..engine.config import ConfigError, make_config
+from .columns import objectives
 
 SEARCHES = ("tpe", "random", "grid")
 PRUNERS = ("none", "median", "asha", "hyperband")
-# An objective is a per-epoch column of the run; its direction.
-OBJECTIVES = {"test_acc": "maximize", "test_loss": "minimize", "train_loss": "minimize"}
+OBJECTIVES = objectives()  # the command line's choices (tui/cli.py); the rest asks objectives() itself
 IN_FLIGHT = ("queued", "running")
 
 
@@ -47,7 +47,7 @@ class StudySettings:
         for field, value, allowed in (
             ("search", self.search, SEARCHES),
             ("prune", self.prune, PRUNERS),
-            ("objective", self.objective, tuple(OBJECTIVES)),
+            ("objective", self.objective, tuple(objectives())),
         ):
             if value not in allowed:
                 raise ConfigError(field, f"{value!r} is not one of {', '.join(allowed)}")
@@ -231,8 +231,8 @@ def progress(db, names: list[str] | None = None) -> list[dict[str, Any]]:
     rows = [dict(zip([d[0] for d in cursor.description], values)) for values in cursor.fetchall()]
     for row in rows:
         objective = row["objective"]
-        assert objective in OBJECTIVES  # a column's name, put in the SQL below
-        order = "DESC" if OBJECTIVES[objective] == "maximize" else "ASC"
+        assert objective in objectives()  # a column's name, put in the SQL below
+        order = "DESC" if objectives()[objective] == "maximize" else "ASC"
         best = db.execute(
             f"""SELECT id, {objective} FROM runs WHERE sweep = ? AND trial IS NOT NULL AND status = 'finished'
                 AND {objective} IS NOT NULL ORDER BY {objective} {order} LIMIT 1""",
@@ -247,7 +247,7 @@ def best_so_far(db, name: str) -> list[tuple[int, float]]:
     row = _study_row(db, name)
     if row is None:
         return []
-    pick = max if OBJECTIVES[row["objective"]] == "maximize" else min
+    pick = max if objectives()[row["objective"]] == "maximize" else min
     curve, best = [], None
     for trial in _trials(db, name):
         if trial["status"] == "finished" and _number(trial["value"]):
@@ -286,7 +286,7 @@ def _trials(db, name: str) -> list[dict[str, Any]]:
     """The study's trials in proposal order: run id, number, status, config, final objective,
     the objective at each recorded epoch, and the sampler's and pruner's notes."""
     objective = db.execute("SELECT objective FROM studies WHERE name = ?", [name]).fetchone()[0]
-    assert objective in OBJECTIVES  # a column's name, put in the SQL below
+    assert objective in objectives()  # a column's name, put in the SQL below
     rows = db.execute(
         f"""SELECT id, trial, status, config, {objective}, trial_attrs FROM runs
             WHERE sweep = ? AND trial IS NOT NULL ORDER BY trial, id""",
@@ -346,7 +346,7 @@ def _rebuild(row: dict[str, Any], trials: list[dict[str, Any]], seed_offset: int
         "hyperband": lambda: optuna.pruners.HyperbandPruner(min_resource=1, max_resource=int(epochs)),
     }[row["prune"]]()
     study = optuna.create_study(
-        study_name=row["name"], direction=OBJECTIVES[row["objective"]], sampler=sampler, pruner=pruner
+        study_name=row["name"], direction=objectives()[row["objective"]], sampler=sampler, pruner=pruner
     )
     frozen = []
     for trial in trials:

@@ -11,7 +11,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from ...engine.cifar_classes import class_names
 from ...engine.user_model import source_hash
-from ...store.columns import HEADLINE
+from ...store.columns import EPOCH_MEASURES, HEADLINE
 from ...store.export import format_value
 from ..safe_text import markup_safe, plain, printable
 from ..terminal_tables import environment_rows
@@ -93,16 +93,9 @@ class RunDetailScreen(ModalScreen[None]):
         self.source = run["config"].get("model_source", "")
         epochs = store.epochs(self.run_id)
         table = self.query_one("#detail-epochs", DataTable)
-        table.add_columns("epoch", "train loss", "test loss", "test acc %", "time s", "img/s")
+        table.add_columns("epoch", *(m.header_with_unit for m in EPOCH_MEASURES))
         for e in epochs:
-            table.add_row(
-                str(e["epoch"]),
-                format_value("train_loss", e["train_loss"]),
-                format_value("test_loss", e["test_loss"]),
-                format_value("test_acc", e["test_acc"]),
-                format_value("seconds", e["seconds"]),
-                format_value("images_per_s", e["images_per_s"]),
-            )
+            table.add_row(str(e["epoch"]), *(m.text(e, unit=False) for m in EPOCH_MEASURES))
         curve = store.loss_curve(self.run_id)
         xs, ys = [p[0] for p in curve], [p[1] for p in curve]
         self.query_one("#detail-loss", LossChart).show(

@@ -12,7 +12,9 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
 from ...engine.cifar_classes import class_names
+from ...engine.events import EpochEnd
 from ...engine.schedule import lr_at
+from ...store import columns
 from ..live_state import LiveRun, LiveState
 from ..safe_text import markup_safe
 from ..widgets.epoch_panels import class_accuracy, confusion_matrix, image_strip, sparkline
@@ -78,8 +80,7 @@ class LiveView(Vertical):
     def on_mount(self) -> None:
         table = self.query_one("#epoch-table", DataTable)
         # Fixed widths: columns that do not grow as rows arrive (and snapshots that do not race them).
-        for label, width in (("epoch", 5), ("train loss", 10), ("test loss", 9), ("test acc", 8), ("lr", 8),
-                             ("time", 7), ("img/s", 7)):  # fmt: skip
+        for label, width in epoch_columns():
             table.add_column(label, width=width)
         self.set_interval(1 / TEXT_HZ, self.redraw_text)
         self.set_interval(1 / CHART_HZ, self.redraw_chart)
@@ -112,15 +113,7 @@ class LiveView(Vertical):
         self._set("#live-speed", speed_line(run, self.query_one("#live-speed").size.width), fixed_size=True)
         table = self.query_one("#epoch-table", DataTable)
         for end in run.epochs[self._drawn_epochs :]:
-            table.add_row(
-                str(end.epoch),
-                f"{end.train_loss:.4f}",
-                f"{end.test_loss:.4f}",
-                f"{end.test_acc:.2f}%" + ("*" if end.eval_images else ""),  # * part of the test set
-                f"{end.lr:.3g}" if end.lr else "",
-                f"{end.seconds:.1f}s",
-                f"{end.images_per_s:,.0f}",
-            )
+            table.add_row(*epoch_cells(end))
             self._drawn_epochs += 1
         self.redraw_panels(run)
 
@@ -177,6 +170,15 @@ class LiveView(Vertical):
             self.query_one("#live-acc", LossChart).show(
                 [Series("test", epochs, [e.test_acc for e in run.epochs], color="green")]
             )
+
+
+def epoch_columns() -> list[tuple[str, int]]:
+    """The epoch table's (header, width): the epoch, then each measure (store/columns.py)."""
+    return [("epoch", 5), *((m.header, m.width) for m in columns.EPOCH_MEASURES)]
+
+
+def epoch_cells(end: EpochEnd) -> list[str]:
+    return [str(end.epoch), *(m.text(end) for m in columns.EPOCH_MEASURES)]
 
 
 def speed_line(run: LiveRun, width: int = 200) -> str:

@@ -27,13 +27,14 @@ from ...engine.events import (
 )
 from ...engine.text import printable
 from ...engine.worker import Job
+from ...store.columns import progress_line
 from ...store.runs import RunTaken, worker_id
 from .local_worker import LocalWorker, OneJob
 
 
 def on_part(event: EpochEnd) -> str:
     """Where an epoch's test figures cover part of the test set (--limit-eval-batches), say so."""
-    return f" (on {event.eval_images:,} test images)" if event.eval_images else ""
+    return f"  (test figures on {event.eval_images:,} test images)" if event.eval_images else ""
 
 
 class ProgressView(EventSink):
@@ -65,10 +66,7 @@ class ProgressView(EventSink):
 
     def on_epoch_end(self, event: EpochEnd) -> None:
         self.progress.update(self.task, speed=f"{event.images_per_s:,.0f}")
-        self.progress.console.print(
-            f"epoch {event.epoch}: train loss {event.train_loss:.4f}  test loss {event.test_loss:.4f}  "
-            f"test acc {event.test_acc:.2f}%{on_part(event)}  {event.seconds:.1f}s  {event.images_per_s:,.0f} img/s"
-        )
+        self.progress.console.print(f"epoch {event.epoch}: {progress_line(event)}{on_part(event)}")
 
     def _stop(self, event: Any) -> None:
         if self.task is not None:
