@@ -13,7 +13,7 @@ from typing import Any
 from . import eval_sets
 from .datasets import CHOICES, takes_path, with_absolute_path
 from .models import MODELS
-from .schedule import SCHEDULES
+from .schedule import SCHEDULES, schedules_help
 from .text import unprintable
 from .user_model import UserModelError, is_user_model, read_source
 from .user_model import label as user_model_label
@@ -96,7 +96,7 @@ class RunConfig:
     muon_lr: float = setting(0.24, "Muon's learning rate for the convolution filters (muon only).", "optimisation")
     lr_schedule: str = setting(
         "constant",
-        "cosine; linear, down to 0; or speedrun's: a warm-up, then a decay.",
+        schedules_help(),
         "optimisation",
         SCHEDULES,
     )
@@ -130,10 +130,9 @@ class RunConfig:
     translate: int = setting(0, "Random shifts of up to N pixels, edges mirrored.", "data", unit="pixels")
     eval_on: str = setting(
         "",
-        "Held-out sets, tested at the end: cifar10.1:PATH, cifar10-c:PATH[#fog+snow][@1+5], folder:PATH, "
-        "or a dataset's name (its test split); comma-separated.",
+        f"Held-out sets, tested at the end: {eval_sets.kinds_help()}; comma-separated.",
         "data",
-        examples=("cifar10.1:", "cifar10-c:", "folder:", "cifar10"),
+        examples=(*(f"{k.name}:" for k in eval_sets.KINDS if k.takes_path), "cifar10"),
     )
     eval_every_epoch: bool = setting(False, "Evaluate the --eval-on sets at every epoch's end too.", "data")
     tta: str = setting(

@@ -50,13 +50,36 @@ class EvalPart:
 
 @dataclass(frozen=True)
 class EvalSet:
-    kind: str  # "cifar10.1", "cifar10-c", "folder" or "dataset"
+    kind: str  # its EvalKind's name: "cifar10.1", "cifar10-c", "folder" or "dataset"
     argument: str  # the text after "kind:" (absolute paths once checked), or the dataset's name
     label: str  # its columns' prefix: cifar10.1_acc, cifar10-c_s3, cinic-test_gap
 
     @property
+    def of(self) -> EvalKind:
+        return BY_NAME[self.kind]
+
+    @property
     def spec(self) -> str:
-        return self.argument if self.kind == "dataset" else f"{self.kind}:{self.argument}"
+        return f"{self.kind}:{self.argument}" if self.of.takes_path else self.argument
+
+
+@dataclass(frozen=True)
+class EvalKind:
+    """A kind of held-out set: how --eval-on writes it, checks it (torch-free, when the run is
+    made) and loads it (the engine, when it evaluates)."""
+
+    name: str  # before the colon (cifar10.1:PATH); "dataset" for a registered dataset's name
+    syntax: str  # how the setting's help writes it
+    label: Callable[[str], str]  # its columns' prefix, from the argument
+    parts: Callable[[EvalSet, tuple[str, ...], Path], Iterator[EvalPart]]  # (set, training classes, data dir)
+    check: Callable[[str], None] = lambda argument: None  # the argument's words, when parsed
+    path_of: Callable[[str], str] = lambda argument: argument  # the PATH within the argument
+    files: Callable[[Path, str], object] = lambda path, argument: (
+        None
+    )  # the folder holds what it needs, or EvalSetError
+    takes_path: bool = True
+    cifar10_classes: bool = False  # holds CIFAR-10's ten classes: the training data's must be those
+    streamed: bool = False  # its parts are read when evaluated, not loaded before training
 
 
 def parse_list(text: str) -> list[EvalSet]:
@@ -70,23 +93,21 @@ def parse_list(text: str) -> list[EvalSet]:
 
 
 def parse(item: str) -> EvalSet:
-    from .datasets import CHOICES, IMAGE_FOLDER
+    from .datasets import CHOICES
 
-    kind, colon, argument = item.partition(":")
+    name, colon, argument = item.partition(":")
+    with_path = [k for k in KINDS if k.takes_path]
     if not colon:
         if item in CHOICES:
-            return EvalSet("dataset", item, item)
-        raise EvalSetError(f"unknown set {item!r}; give cifar10.1:PATH, cifar10-c:PATH, folder:PATH or a dataset")
+            return EvalSet(DATASET.name, item, item)
+        raise EvalSetError(f"unknown set {item!r}; give {', '.join(f'{k.name}:PATH' for k in with_path)} or a dataset")
     if not argument:
-        raise EvalSetError(f"{item!r} names no path; give {kind}:PATH")
-    if kind == "cifar10.1":
-        return EvalSet(kind, argument, "cifar10.1")
-    if kind == "cifar10-c":
-        corruptions_and_severities(argument)  # the choice is checked now
-        return EvalSet(kind, argument, "cifar10-c")
-    if f"{kind}:" == IMAGE_FOLDER:
-        return EvalSet("folder", argument, folder_label(Path(argument)))
-    raise EvalSetError(f"unknown set kind {kind!r} in {item!r}; known: cifar10.1, cifar10-c, folder")
+        raise EvalSetError(f"{item!r} names no path; give {name}:PATH")
+    kind = BY_NAME.get(name)
+    if kind is None or not kind.takes_path:
+        raise EvalSetError(f"unknown set kind {name!r} in {item!r}; known: {', '.join(k.name for k in with_path)}")
+    kind.check(argument)
+    return EvalSet(kind.name, argument, kind.label(argument))
 
 
 def folder_label(path: Path) -> str:
@@ -126,26 +147,19 @@ def checked(text: str, cwd: Path, dataset: str = "") -> str:
     found = spec_of(dataset)
     out = []
     for s in parse_list(text):
-        if s.kind in ("cifar10.1", "cifar10-c") and found and not found[0].takes_path and not found[0].cifar10_classes:
+        kind = s.of
+        if kind.cifar10_classes and found and not found[0].takes_path and not found[0].cifar10_classes:
             raise EvalSetError(f"{s.label} holds CIFAR-10's ten classes; --dataset {dataset} has others")
-        if s.kind == "dataset":
+        if not kind.takes_path:
             out.append(s.spec)
             continue
-        path_text = corruptions_and_severities(s.argument)[0] if s.kind == "cifar10-c" else s.argument
+        path_text = kind.path_of(s.argument)
         suffix = s.argument[len(path_text) :]  # cifar10-c's #corruptions@severities
         path = (cwd / Path(path_text).expanduser()).resolve()
         if not path.is_dir():
-            raise EvalSetError(f"{s.kind}: {path} is not a folder")
-        if s.kind == "cifar10.1":
-            cifar10_1_files(path)
-        elif s.kind == "cifar10-c":
-            _, names, _ = corruptions_and_severities(s.argument)
-            missing = [f"{n}.npy" for n in ("labels", *names) if not (path / f"{n}.npy").is_file()]
-            if missing:
-                raise EvalSetError(
-                    f"cifar10-c: {path} lacks {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}"
-                )
-        out.append(f"{s.kind}:{path}{suffix}")
+            raise EvalSetError(f"{kind.name}: {path} is not a folder")
+        kind.files(path, s.argument)
+        out.append(f"{kind.name}:{path}{suffix}")
     return ",".join(out)
 
 
@@ -159,29 +173,43 @@ def cifar10_1_files(path: Path) -> tuple[Path, Path]:
     )
 
 
+def _cifar10_c_files(path: Path, argument: str) -> None:
+    _, names, _ = corruptions_and_severities(argument)
+    missing = [f"{n}.npy" for n in ("labels", *names) if not (path / f"{n}.npy").is_file()]
+    if missing:
+        raise EvalSetError(f"cifar10-c: {path} lacks {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
+
+
 # ------------------------------------------------------------------ loading (the engine's side)
 
 
 def parts(s: EvalSet, classes: tuple[str, ...], data_dir: Path) -> Iterator[EvalPart]:
     """The set's parts, their images loaded when asked, labels mapped to the training classes."""
-    if s.kind == "cifar10.1":
+    if s.of.cifar10_classes:
         _require_cifar10_classes(s, classes)
-        data, labels = cifar10_1_files(Path(s.argument))
-        yield EvalPart("", lambda: _from_numpy(_load_npy(data), _load_npy(labels), s.label, len(classes)))
-    elif s.kind == "cifar10-c":
-        _require_cifar10_classes(s, classes)
-        path_text, names, levels = corruptions_and_severities(s.argument)
-        path = Path(path_text)
-        for name in names:
-            for level in levels:
-                yield EvalPart(
-                    f"{name}/{level}",
-                    lambda name=name, level=level: _cifar10_c_part(path, name, level, s.label, len(classes)),
-                    benchmark=name in BENCHMARK_CORRUPTIONS,
-                    severity=level,
-                )
-    else:
-        yield EvalPart("", lambda: _test_split(s, classes, data_dir))
+    return s.of.parts(s, classes, data_dir)
+
+
+def _cifar10_1_parts(s: EvalSet, classes: tuple[str, ...], data_dir: Path) -> Iterator[EvalPart]:
+    data, labels = cifar10_1_files(Path(s.argument))
+    yield EvalPart("", lambda: _from_numpy(_load_npy(data), _load_npy(labels), s.label, len(classes)))
+
+
+def _cifar10_c_parts(s: EvalSet, classes: tuple[str, ...], data_dir: Path) -> Iterator[EvalPart]:
+    path_text, names, levels = corruptions_and_severities(s.argument)
+    path = Path(path_text)
+    for name in names:
+        for level in levels:
+            yield EvalPart(
+                f"{name}/{level}",
+                lambda name=name, level=level: _cifar10_c_part(path, name, level, s.label, len(classes)),
+                benchmark=name in BENCHMARK_CORRUPTIONS,
+                severity=level,
+            )
+
+
+def _test_split_parts(s: EvalSet, classes: tuple[str, ...], data_dir: Path) -> Iterator[EvalPart]:
+    yield EvalPart("", lambda: _test_split(s, classes, data_dir))
 
 
 def _require_cifar10_classes(s: EvalSet, classes: tuple[str, ...]) -> None:
@@ -243,7 +271,7 @@ def _test_split(s: EvalSet, classes: tuple[str, ...], data_dir: Path) -> Split:
     from .datasets import load_dataset
 
     try:
-        if s.kind == "folder":
+        if s.kind == FOLDER.name:
             from .image_folder import load_test_folder
 
             images, labels, names = load_test_folder(Path(s.argument), data_dir)
@@ -258,3 +286,24 @@ def _test_split(s: EvalSet, classes: tuple[str, ...], data_dir: Path) -> Split:
         raise EvalSetError(f"{s.label}: class {unknown[0]!r} is not one of the training data's classes")
     mapping = torch.tensor([index[name] for name in names], dtype=torch.int64)
     return Split(images, mapping[labels])
+
+
+CIFAR10_1 = EvalKind(
+    "cifar10.1", "cifar10.1:PATH", lambda argument: "cifar10.1", _cifar10_1_parts,
+    files=lambda path, argument: cifar10_1_files(path), cifar10_classes=True,
+)  # fmt: skip
+CIFAR10_C = EvalKind(
+    "cifar10-c", "cifar10-c:PATH[#fog+snow][@1+5]", lambda argument: "cifar10-c", _cifar10_c_parts,
+    check=corruptions_and_severities, path_of=lambda argument: corruptions_and_severities(argument)[0],
+    files=_cifar10_c_files, cifar10_classes=True, streamed=True,
+)  # fmt: skip
+FOLDER = EvalKind("folder", "folder:PATH", lambda argument: folder_label(Path(argument)), _test_split_parts)
+DATASET = EvalKind(
+    "dataset", "a dataset's name (its test split)", lambda name: name, _test_split_parts, takes_path=False
+)
+KINDS: tuple[EvalKind, ...] = (CIFAR10_1, CIFAR10_C, FOLDER, DATASET)  # in the setting's help's order
+BY_NAME = {k.name: k for k in KINDS}
+
+
+def kinds_help() -> str:
+    return ", ".join(k.syntax for k in KINDS[:-1]) + f", or {KINDS[-1].syntax}"

@@ -28,7 +28,7 @@ def prepare(text: str, classes: tuple[str, ...], data_dir: Path) -> list[Prepare
     prepared = []
     for s in eval_sets.parse_list(text):
         parts = list(eval_sets.parts(s, classes, data_dir))
-        if s.kind != "cifar10-c":
+        if not s.of.streamed:
             parts = [eval_sets.EvalPart(p.name, _kept(p.load())) for p in parts]
         prepared.append(Prepared(s, parts))
     return prepared

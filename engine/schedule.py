@@ -1,27 +1,53 @@
-"""Learning-rate schedules: a pure function of the step."""
+"""Learning-rate schedules: a pure function of the step. Each schedule is one `Schedule` here:
+its name is a choice of --lr-schedule, its words the setting's help."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
-SCHEDULES = ("constant", "cosine", "linear", "speedrun")
 SPEEDRUN_PEAK = 0.23  # of the steps: the speedrun's rate rises from 0.2x to 1x, then falls to 0.07x
 
 
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    about: str  # what it does, in the setting's help
+    factor: Callable[[int, int, int], float]  # (step, total steps, warm-up steps) -> the base rate's multiplier
+
+
+def _cosine(step: int, total: int, warmup: int) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def _speedrun(step: int, total: int, warmup: int) -> float:
+    peak = int(total * SPEEDRUN_PEAK)
+    if step < peak:
+        return 0.2 + 0.8 * step / peak
+    return 1.0 - 0.93 * (step - peak) / max(1, total - peak)
+
+
+SCHEDULE_LIST: tuple[Schedule, ...] = (
+    Schedule("constant", "the rate throughout", lambda step, total, warmup: 1.0),
+    Schedule("cosine", "an epoch's linear warm-up, then a half cosine down to 0", _cosine),
+    Schedule(
+        "linear",
+        "straight down to 0 at the last step (airbench94_muon's)",
+        lambda step, total, warmup: max(0.0, 1.0 - step / max(1, total)),
+    ),  # fmt: skip
+    Schedule("speedrun", "airbench94's: from 0.2x up to 1x over 23% of the steps, then down to 0.07x", _speedrun),
+)
+SCHEDULES = tuple(s.name for s in SCHEDULE_LIST)
+BY_NAME = {s.name: s for s in SCHEDULE_LIST}
+
+
 def lr_at(step: int, total_steps: int, base_lr: float, schedule: str, warmup_steps: int = 0) -> float:
-    """constant: base_lr. cosine: a linear warm-up, then a half cosine from base_lr to 0.
-    linear (airbench94_muon's): from base_lr straight down to 0 at the last step.
-    speedrun (airbench94's): linear from 0.2x to 1x over the first 23% of the steps, then to 0.07x."""
-    if schedule == "constant":
-        return base_lr
-    if schedule == "linear":
-        return base_lr * max(0.0, 1.0 - step / max(1, total_steps))
-    if schedule == "speedrun":
-        peak = int(total_steps * SPEEDRUN_PEAK)
-        if step < peak:
-            return base_lr * (0.2 + 0.8 * step / peak)
-        return base_lr * (1.0 - 0.93 * (step - peak) / max(1, total_steps - peak))
-    if step < warmup_steps:
-        return base_lr * (step + 1) / warmup_steps
-    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-    return base_lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return base_lr * BY_NAME[schedule].factor(step, total_steps, warmup_steps)
+
+
+def schedules_help() -> str:
+    return "; ".join(f"{s.name}: {s.about}" for s in SCHEDULE_LIST) + "."

@@ -338,3 +338,18 @@ def test_evaluate_rebuilds_a_half_runs_model_in_the_dtypes_it_trained_in(tmp_pat
     assert status == 0, err
     figures = RunStore(tmp_path / "home" / "runs.db").run(1)["evals"]["cifar10.1"]
     assert figures["epoch"] == 1 and 0 <= figures["acc"] <= 100
+
+
+def test_each_kind_is_one_declaration_the_help_and_the_parser_read():
+    from cifar_tui.engine.config import SETTINGS
+    from cifar_tui.engine.datasets import IMAGE_FOLDER
+
+    assert f"{eval_sets.FOLDER.name}:" == IMAGE_FOLDER  # the dataset's folder prefix and the set's agree
+    help_text = SETTINGS["eval_on"].help
+    for kind in eval_sets.KINDS:
+        assert kind.syntax in help_text
+        if kind.takes_path:
+            with pytest.raises(eval_sets.EvalSetError, match="names no path"):
+                eval_sets.parse(f"{kind.name}:")
+    with pytest.raises(eval_sets.EvalSetError, match="known: cifar10.1, cifar10-c, folder$"):
+        eval_sets.parse("dataset:cifar10")  # the dataset kind has no prefix
