@@ -26,7 +26,7 @@ from .columns import objectives
 
 SEARCHES = ("tpe", "random", "grid")
 PRUNERS = ("none", "median", "asha", "hyperband")
-OBJECTIVES = objectives()  # the command line's choices (tui/cli.py); the rest asks objectives() itself
+OBJECTIVES = objectives()  # the command line's choices (tui/cli/queue.py); the rest asks objectives() itself
 IN_FLIGHT = ("queued", "running")
 
 

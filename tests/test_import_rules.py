@@ -96,7 +96,8 @@ def test_the_graph_is_read_whole():
     assert len(graph) >= 100
     assert "cifar_tui.engine.config" in graph["cifar_tui.store.runs"]  # a relative import across floors
     assert "cifar_tui.store.schema" in graph["cifar_tui.store.runs"]  # and within one
-    assert "cifar_tui.tui.worker.headless" in graph["cifar_tui.tui.cli"]
+    assert "cifar_tui.tui.worker.headless" in graph["cifar_tui.tui.cli.training"]
+    assert "cifar_tui.tui.cli.root" in graph["cifar_tui.tui.cli"]  # a package's __init__ is a module too
 
 
 def test_rule_1_floors_import_only_the_floors_below():
