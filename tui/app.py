@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
@@ -44,9 +45,10 @@ class CifarApp(App):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, home, start_engine: bool = True, engine: str = "process"):
+    def __init__(self, home, start_engine: bool = True, engine: str | Callable[[Any], EngineHost] = "process"):
         """engine: "process" trains in a `cifar-tui worker` child (tui/worker/engine_process.py);
-        "thread" on a thread of this process (tui/worker/engine_thread.py)."""
+        "thread" on a thread of this process (tui/worker/engine_thread.py); or what makes the
+        EngineHost from the home (the fast tests' scripted engine)."""
         super().__init__()
         self.home = home
         self.engine_kind = engine
@@ -71,7 +73,10 @@ class CifarApp(App):
 
     def on_mount(self) -> None:
         self.sub_title = str(self.home.path)
-        if self.start_engine and self.engine_kind == "process":
+        if self.start_engine and callable(self.engine_kind):
+            self.engine = self.engine_kind(self.home)
+            self.engine.start()
+        elif self.start_engine and self.engine_kind == "process":
             self._start_engine_process()
         elif self.start_engine:
             # After the first frame: the engine imports torch, a second or more that the screen need not wait for.

@@ -134,7 +134,9 @@ def losses(events):
     return [x for e in events if isinstance(e, Losses) for x in e.losses]
 
 
-@pytest.mark.parametrize("speed", [{}, dict(precision="half", optimizer="sgd", nesterov=True, lr=0.01)])
+@pytest.mark.parametrize(
+    "speed", [{}, pytest.param(dict(precision="half", optimizer="sgd", nesterov=True, lr=0.01), marks=pytest.mark.slow)]
+)
 def test_a_resumed_run_continues_where_its_checkpoint_left_off(tmp_path, speed):
     config = make_config("seed-cnn", dataset="synthetic", device="cpu", epochs=3, **speed)
     straight = events_of(config, tmp_path / "straight")

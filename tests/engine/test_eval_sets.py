@@ -197,6 +197,7 @@ class Net(nn.Module):
 """
 
 
+@pytest.mark.slow
 def test_evaluate_adds_sets_to_finished_runs_from_their_checkpoints(tmp_path, monkeypatch, capsys):
     """A built-in model's run and a model file's run (rebuilt from its recorded source, the file
     since edited), chosen by a filter; a run without a checkpoint is named in one line."""
@@ -326,6 +327,7 @@ async def test_compare_lists_each_held_out_sets_accuracy_and_gap(tmp_path):
         assert rows["[b]cifar10-c_gap[/b]"] == ["20.00 ± 0.00", "20.00"]
 
 
+@pytest.mark.slow
 def test_evaluate_rebuilds_a_half_runs_model_in_the_dtypes_it_trained_in(tmp_path, capsys):
     from tests.tui.test_cli import cifar_tui
 

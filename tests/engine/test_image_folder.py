@@ -71,6 +71,7 @@ def test_the_second_load_reads_the_cache_and_a_changed_folder_is_decoded_again(t
     assert capsys.readouterr().err == f"cifar-tui: notice: {folder} changed since it was decoded; decoding it again\n"
 
 
+@pytest.mark.slow
 def test_decoding_in_processes_gives_what_decoding_in_one_gives(tmp_path, monkeypatch):
     """Two processes (tests/engine/test_image_folder.py runs them for real): the same tensors."""
     folder = make_folder(tmp_path / "pets", per_class=5)
@@ -112,7 +113,7 @@ def break_folder(folder, mistake):
     raise AssertionError(mistake)
 
 
-@pytest.mark.parametrize("processes", [1, 2])
+@pytest.mark.parametrize("processes", [1, pytest.param(2, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("mistake", ["empty class", "class only in test", "unreadable", "mixed sizes", "no test"])
 def test_each_mistake_is_one_line_that_names_it(tmp_path, monkeypatch, mistake, processes):
     monkeypatch.setattr(image_folder, "MIN_PER_PROCESS", 4 if processes == 2 else 10**9)

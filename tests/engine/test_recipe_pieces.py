@@ -26,6 +26,7 @@ def run(config):
     return events
 
 
+@pytest.mark.slow
 def test_a_share_of_the_last_epoch_trains_that_share_of_its_steps():
     config = tiny(last_epoch_share=0.45, drop_last=True)  # 640 images: 10 steps an epoch, 5 in the last
     events = run(config)
@@ -43,6 +44,7 @@ def test_airbench_9_9_epochs_are_its_step_count():
     assert total_steps(config, per_epoch) == math.ceil(9.9 * per_epoch) == 476
 
 
+@pytest.mark.slow
 def test_drop_last_leaves_out_the_partial_batch():
     kept = run(tiny(epochs=1, batch_size=100, drop_last=False, limit_eval_batches=1))[0]
     dropped = run(tiny(epochs=1, batch_size=100, drop_last=True, limit_eval_batches=1))[0]
@@ -69,6 +71,7 @@ def test_batches_flip_exactly_the_images_they_are_told_to():
             assert torch.allclose(image, expected)
 
 
+@pytest.mark.slow
 def test_the_whitening_bias_trains_its_epochs_then_stays():
     biases = []
     config = tiny(epochs=3, whiten_bias_epochs=1, lookahead=False, limit_eval_batches=1)

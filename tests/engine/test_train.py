@@ -31,6 +31,7 @@ def test_event_sequence_and_one_loss_per_step(tmp_path):
     assert events.index(chunks[-1]) < events.index(end)
 
 
+@pytest.mark.slow
 def test_training_learns_the_synthetic_data(tmp_path):
     events = run_events(tmp_path, epochs=1)
     end = next(e for e in events if isinstance(e, EpochEnd))
@@ -66,6 +67,7 @@ def test_options_train(tmp_path, optimizer, crop):
     assert isinstance(events[-1], RunFinished)
 
 
+@pytest.mark.slow
 def test_a_pause_is_not_counted_as_training_time(tmp_path):
     import time
 

@@ -61,6 +61,7 @@ def test_half_puts_the_weights_and_inputs_in_fp16_but_batchnorm_in_fp32():
     assert logits.dtype == torch.float16 and torch.isfinite(logits).all()
 
 
+@pytest.mark.slow
 def test_a_half_run_learns_like_fp32():
     accuracy = {}
     for precision in ("fp32", "half"):

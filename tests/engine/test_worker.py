@@ -1,6 +1,8 @@
 import threading
 import time
 
+import pytest
+
 from cifar_tui.engine.config import make_config
 from cifar_tui.engine.data import DatasetUnavailable
 from cifar_tui.engine.events import Losses, RunCancelled, RunFailed, RunFinished, RunStarted
@@ -74,6 +76,7 @@ def test_cancel_of_another_run_does_nothing(tmp_path):
     assert worker.close(timeout=5)
 
 
+@pytest.mark.slow
 def test_a_paused_run_holds_at_a_batch_until_it_goes_on(tmp_path):
     events = Events()
     worker = Worker(Jobs([Job(1, quick(limit_batches=0, epochs=5))]), events, data_dir=tmp_path)

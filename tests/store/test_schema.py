@@ -140,6 +140,7 @@ store.enqueue({"model": "seed-cnn", "dataset": "synthetic", "epochs": 1})
 """
 
 
+@pytest.mark.slow
 def test_twenty_processes_opening_a_new_home_at_once_all_succeed(tmp_path):
     import subprocess
     import sys

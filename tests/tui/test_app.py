@@ -16,6 +16,7 @@ from cifar_tui.tui.screens.run_detail import RunDetailScreen
 from cifar_tui.tui.views.runs_view import RunsView
 from cifar_tui.tui.widgets.loss_chart import LossChart
 from tests.helpers import wait_until
+from tests.tui.scripted_engine import ScriptedEngine
 
 SIZE = (100, 30)
 
@@ -191,8 +192,16 @@ async def test_the_queue_shows_the_fields_that_tell_its_runs_apart(home):
 
 # ------------------------------------------------------------------ Live
 
-# The app's two engines: a `cifar-tui worker` child (the default) and a thread of the app.
-ENGINES = pytest.mark.parametrize("engine", ["process", "thread"])
+# The app's two engines, a `cifar-tui worker` child (the default) and a thread of the app, in the
+# full tier; in the fast tier the scripted engine (the real queue, recorder and store; replayed training).
+ENGINES = pytest.mark.parametrize(
+    "engine",
+    [
+        pytest.param("process", marks=pytest.mark.slow),
+        pytest.param("thread", marks=pytest.mark.slow),
+        pytest.param(ScriptedEngine, id="scripted"),
+    ],
+)
 
 
 @ENGINES
@@ -277,14 +286,15 @@ async def test_pausing_the_engine_holds_the_queue(home, engine):
         await pilot.pause(0.2)  # the thread engine starts after the first frame
         await pilot.press("p")  # at once, while the child still imports torch
         app.store.enqueue(make_config(dataset="synthetic", device="cpu", epochs=1, limit_batches=5).to_dict())
-        await pilot.pause(6)  # the child is up and has looked at the queue many times
+        await pilot.pause(6 if engine == "process" else 1)  # the engine is up and has looked at the queue many times
         assert app.store.run(1)["status"] == "queued"
-        assert engine == "thread" or app.engine.exit_code() is None
+        assert engine != "process" or app.engine.exit_code() is None
         assert "paused" in str(app.query_one("#queue-status").render())
         await pilot.press("p")
         await wait_until(pilot, lambda: app.store.run(1)["status"] == "finished")
 
 
+@pytest.mark.slow
 async def test_a_dead_engine_process_is_replaced_and_its_run_shown_interrupted(home, monkeypatch):
     monkeypatch.setattr(engine_process, "RESTART_AFTER_S", 0)
     app = CifarApp(home, engine="process")
@@ -580,6 +590,7 @@ async def test_command_palette_offers_the_actions(home):
         assert {"Add to queue", "Export runs", "Compare selected runs", "Pause or resume the engine"} <= set(titles)
 
 
+@pytest.mark.slow
 async def test_the_engine_as_a_child_process(home):
     app = CifarApp(home, engine="process")
     async with app.run_test(size=SIZE) as pilot:

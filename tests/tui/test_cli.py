@@ -24,6 +24,7 @@ def cifar_tui(capsys, *args):
 QUICK = ("--preset", "seed-cnn", "--dataset", "synthetic", "--epochs", "2", "--limit-batches", "4", "--device", "cpu")
 
 
+@pytest.mark.slow
 def test_run_records_a_finished_run(home, capsys):
     status, _, err = cifar_tui(capsys, "run", *QUICK, "--name", "first")
     assert status == 0, err
@@ -92,6 +93,7 @@ def test_cuda_without_cuda_is_bad_input(home, capsys):
     assert status == 2 and "device: cuda was asked for but CUDA is not available" in err
 
 
+@pytest.mark.slow
 def test_a_failed_run_exits_1_with_the_reason(home, capsys):
     archive = home / "data" / "cifar-10-python.tar.gz"  # a download cut short: no network needed
     archive.parent.mkdir(parents=True)
@@ -122,9 +124,13 @@ def test_a_non_database_home_is_refused(home, capsys):
     assert status == 1 and "is not a cifar-tui database" in err and err.count("\n") == 1
 
 
-def test_the_installed_command_runs():
+@pytest.mark.slow
+def test_the_installed_command_runs_and_lists_every_command():
+    from cifar_tui.tui.cli import cli
+
     result = subprocess.run(["cifar-tui", "--help"], capture_output=True, text=True)
-    assert result.returncode == 0 and "run" in result.stdout and "export" in result.stdout
+    listed = [line.split()[0] for line in result.stdout.split("Commands:")[1].splitlines() if line.strip()]
+    assert result.returncode == 0 and listed == sorted(cli.commands) and len(listed) >= 18
 
 
 def test_models_json_shows_the_tutorials_counts(home, capsys):
@@ -155,6 +161,7 @@ def _patched_cli(home, patch, *args):
     )
 
 
+@pytest.mark.slow
 def test_an_unexpected_error_is_one_line_and_its_traceback_goes_to_the_log(home):
     patch = "import cifar_tui.store.runs as runs\nruns.RunStore.find = lambda self, *args: 1 / 0"
     result = _patched_cli(home, patch, "runs")
@@ -166,6 +173,7 @@ def test_an_unexpected_error_is_one_line_and_its_traceback_goes_to_the_log(home)
     assert "Traceback" in log and "ZeroDivisionError" in log
 
 
+@pytest.mark.slow
 def test_the_app_exits_non_zero_when_it_crashes(home):
     patch = "import cifar_tui.tui.app as app\napp.CifarApp.on_mount = lambda self: 1 / 0"
     result = _patched_cli(home, patch)
@@ -190,6 +198,7 @@ def test_bad_ids_homes_and_devices_are_one_line(home, capsys, args, message):
     assert status == 2 and message in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_show_marks_figures_on_part_of_the_test_set(home, capsys):
     assert cifar_tui(capsys, "run", *QUICK)[0] == 0  # --limit-batches: evaluation on part of the test set
     out = cifar_tui(capsys, "show", "1")[1]
@@ -200,6 +209,7 @@ def test_show_marks_figures_on_part_of_the_test_set(home, capsys):
     assert out.count("* on part of the test set") == 2
 
 
+@pytest.mark.slow
 def test_show_lists_what_a_run_ran_on_and_groups_and_compare_say_where_environments_differ(home, capsys):
     for seed in ("0", "1", "2"):
         status, _, err = cifar_tui(capsys, "run", *QUICK, "--epochs", "1", "--seed", seed)

@@ -47,6 +47,7 @@ def test_run_trains_one_config(home, capsys):
     assert status == 2 and "run trains one config; queue a sweep" in err
 
 
+@pytest.mark.slow
 def test_run_prints_its_id_and_json(home, capsys):
     status, out, err = cifar_tui(capsys, "run", *QUICK)
     assert status == 0 and out == "1\n" and "finished" in err
@@ -121,6 +122,7 @@ def test_version(home, capsys):
     assert status == 0 and out.startswith("cifar-tui, version ")
 
 
+@pytest.mark.slow
 def test_history_and_losses_exports(home, capsys):
     cifar_tui(capsys, "run", *QUICK)
     out = cifar_tui(capsys, "export", "--history")[1]

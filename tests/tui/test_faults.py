@@ -124,6 +124,7 @@ def test_deleting_the_newest_run_then_running_trains_a_new_run_from_scratch(tmp_
     assert query(tmp_path, "SELECT min(step), count(*) FROM losses") == [(0, 15)]
 
 
+@pytest.mark.slow
 def test_delete_refuses_a_running_run_and_asks_without_yes(tmp_path):
     store = RunStore(tmp_path / "runs.db")
     first = store.enqueue({"model": "seed-cnn", "dataset": "synthetic", "epochs": 1})
@@ -182,6 +183,7 @@ def test_a_store_that_stays_locked_stops_the_run_and_fails_it_with_the_reason(tm
     assert count == last + 1  # what was recorded has no hole
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("number, exit_status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_ctrl_c_or_sigterm_on_run_cancels_it_within_2_s(tmp_path, number, exit_status):
     run = start_training(tmp_path, *QUICK[:-2], "--epochs", "50")
@@ -224,6 +226,7 @@ def test_a_full_disk_fails_the_run_with_one_line_and_frees_what_it_wrote(tmp_pat
     assert row["status"] == "failed" and "no space left" in row["error"]
 
 
+@pytest.mark.slow
 def test_pause_from_another_shell_holds_a_run_and_off_lets_it_go_on(tmp_path):
     run = start_training(tmp_path, *QUICK[:-2], "--epochs", "50")
     status, out, err = finish(cli_process(tmp_path, "pause", "1"))

@@ -49,6 +49,7 @@ def test_a_frozen_worker_keeps_its_run_on_its_own_host_and_finishes_it(tmp_path)
     assert query(home, "SELECT count(*), count(DISTINCT step) FROM losses") == [(45, 45)]
 
 
+@pytest.mark.slow
 def test_a_worker_that_lost_its_run_writes_nothing_more_to_it(tmp_path):
     home, log = tmp_path / "home", open(tmp_path / "worker.log", "w")
     worker = frozen_worker(home, log)

@@ -91,6 +91,7 @@ def test_exports_keep_names_exactly_as_stored(home, capsys, fmt, tmp_path):
         assert latex_text(names[4][:20]) in text and "[U+540D]" in text
 
 
+@pytest.mark.slow
 def test_export_writes_utf8_whatever_the_locale(home, capsys, tmp_path):
     import subprocess
     import sys

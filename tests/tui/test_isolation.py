@@ -62,6 +62,7 @@ def outcomes(home):
     return query(home, "SELECT id, status, error FROM runs ORDER BY id")
 
 
+@pytest.mark.slow
 def test_a_worker_fails_a_crashing_run_and_trains_the_next(home):
     queue(home, "--model", "bad.py:Segfaults")
     queue(home, "--model", "bad.py:Exits")
@@ -76,6 +77,7 @@ def test_a_worker_fails_a_crashing_run_and_trains_the_next(home):
     assert f"run 1: failed: {SEGFAULT}" in out and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_a_device_pool_fails_a_crashing_run_and_trains_the_rest(home):
     queue(home, "--model", "bad.py:Segfaults")
     queue(home, "--preset", "seed-cnn", "--seed", "0..1")
@@ -85,12 +87,14 @@ def test_a_device_pool_fails_a_crashing_run_and_trains_the_rest(home):
     assert "keeps stopping" not in out
 
 
+@pytest.mark.slow
 def test_run_of_a_crashing_model_fails_in_one_line(home):
     status, _, err = finish(cli_process(home, "run", "--model", "bad.py:Segfaults", *TINY, cwd=home.parent))
     assert status == 1
     assert err.strip().splitlines() == [f"cifar-tui: run 1 failed: {SEGFAULT}"]
 
 
+@pytest.mark.slow
 def test_models_check_of_a_crashing_model_fails_in_one_line(home):
     status, _, err = finish(cli_process(home, "models", "check", "bad.py:Exits", "--device", "cpu", cwd=home.parent))
     assert status == 1
@@ -100,6 +104,7 @@ def test_models_check_of_a_crashing_model_fails_in_one_line(home):
     ]
 
 
+@pytest.mark.slow
 def test_models_check_of_a_hanging_model_stops_at_its_timeout_in_one_line(home):
     check = cli_process(home, "models", "check", "bad.py:Hangs", "--device", "cpu", "--timeout", "5", cwd=home.parent)
     status, _, err = finish(check, timeout=60)
@@ -108,6 +113,7 @@ def test_models_check_of_a_hanging_model_stops_at_its_timeout_in_one_line(home):
     assert line.endswith("it did not finish within 5 s (a forward that hangs?); stopped"), line
 
 
+@pytest.mark.slow
 def test_cancel_stops_a_hung_forward_by_force_and_the_queue_goes_on(home):
     queue(home, "--model", "bad.py:Hangs")
     queue(home, "--preset", "seed-cnn")
@@ -125,6 +131,7 @@ def test_cancel_stops_a_hung_forward_by_force_and_the_queue_goes_on(home):
     assert json.loads(out)[-1]["status"] == "cancelled"
 
 
+@pytest.mark.slow
 def test_ctrl_c_on_run_stops_a_hung_forward_by_force(home):
     run = cli_process(
         home, "run", "--model", "bad.py:Hangs", *TINY, cwd=home.parent, env={"CIFAR_TUI_STOP_GRACE_S": "2"}
@@ -153,6 +160,7 @@ def children(pid):
     return found
 
 
+@pytest.mark.slow
 def test_a_training_process_killed_like_the_oom_killer_does_fails_its_run_only(home):
     queue(home, "--preset", "seed-cnn", "--epochs", "50", "--limit-batches", "30")
     queue(home, "--preset", "seed-cnn")
@@ -168,6 +176,7 @@ def test_a_training_process_killed_like_the_oom_killer_does_fails_its_run_only(h
     ], out
 
 
+@pytest.mark.slow
 def test_a_stop_asked_before_the_training_process_is_ready_is_honoured_not_forced(tmp_path):
     """The stop reaches the child right after the job, while it still imports torch: starting the
     job must not clear it (the run would train on until GRACE_S and end `stopped by force`)."""
@@ -187,6 +196,7 @@ def test_a_stop_asked_before_the_training_process_is_ready_is_honoured_not_force
     assert isinstance(ending, RunCancelled) and not ending.reason, ending  # not "stopped by force"
 
 
+@pytest.mark.slow
 def test_a_training_process_whose_worker_was_killed_exits_even_with_a_hung_forward(home):
     queue(home, "--model", "bad.py:Hangs")
     worker = cli_process(home, "worker", cwd=home.parent)

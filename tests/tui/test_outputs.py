@@ -20,6 +20,7 @@ def home(tmp_path):
     return home
 
 
+@pytest.mark.slow
 def test_export_onto_the_store_or_its_files_is_refused_and_the_runs_stay(home, tmp_path):
     (home / "checkpoints").mkdir(exist_ok=True)
     os.symlink(home / "runs.db", tmp_path / "link.db")
@@ -40,6 +41,7 @@ def test_export_onto_the_store_or_its_files_is_refused_and_the_runs_stay(home, t
     assert status == 0 and len(json.loads(out)) == 3
 
 
+@pytest.mark.slow
 def test_a_failed_export_leaves_the_old_file_as_it_was(home, tiny_disk):  # noqa: F811
     good = tiny_disk / "table.json"
     finish(cli_process(home, "export", "--format", "json", "-o", str(good)))
@@ -62,6 +64,7 @@ def test_a_failed_export_leaves_the_old_file_as_it_was(home, tiny_disk):  # noqa
     assert sorted(p.name for p in tiny_disk.iterdir()) == ["filler", "table.json"]  # no temporary file left
 
 
+@pytest.mark.slow
 def test_a_log_file_that_cannot_be_written_costs_one_line_not_tracebacks(tmp_path):
     home = tmp_path / "home"
     home.mkdir()

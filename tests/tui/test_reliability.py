@@ -71,6 +71,7 @@ def test_two_workers_and_queue_adds_share_one_store(tmp_path):
     assert sorted(counts) == sorted([(60, 60)] + [(5 + i, 5 + i) for i in range(7)])
 
 
+@pytest.mark.slow
 def test_a_locked_database_waits_then_says_so(tmp_path):
     RunStore(tmp_path / "runs.db").close()
     holder = sqlite3.connect(tmp_path / "runs.db")
@@ -90,6 +91,7 @@ def test_a_locked_database_waits_then_says_so(tmp_path):
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_cancel_from_another_shell_stops_a_running_run(tmp_path):
     run = cli_process(tmp_path, "run", "--dataset", "synthetic", "--device", "cpu", "--epochs", "50")
 
@@ -110,6 +112,7 @@ def test_cancel_from_another_shell_stops_a_running_run(tmp_path):
     assert query(tmp_path, "SELECT status FROM runs") == [("cancelled",)]
 
 
+@pytest.mark.slow
 def test_cancel_of_a_queued_or_unknown_run(tmp_path):
     assert cli_process(tmp_path, "queue", "add", "--dataset", "synthetic").wait() == 0
     cancel = cli_process(tmp_path, "cancel", "1")

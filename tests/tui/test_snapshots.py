@@ -13,6 +13,8 @@ from cifar_tui.tui.screens.run_detail import RunDetailScreen
 from cifar_tui.tui.views.live_view import LiveView
 from tests.tui.conftest import finished_run
 
+pytestmark = pytest.mark.slow  # the full tier: every screen drawn and compared
+
 
 def live_events():
     config = make_config("seed-cnn", dataset="synthetic", device="cpu", epochs=3, name="demo")

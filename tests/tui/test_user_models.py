@@ -68,6 +68,7 @@ def test_resume_trains_the_recorded_source_after_the_file_was_edited(net_dir):
     assert out == NET
 
 
+@pytest.mark.slow
 def test_show_models_and_models_check_speak_of_the_file(net_dir, capsys):
     from tests.tui.test_cli import cifar_tui as in_process
 

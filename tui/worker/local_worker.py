@@ -46,20 +46,21 @@ class LocalWorker:
         threads: int | None = None,
         forward: Iterable[Callable[[Any], None]] = (),
         isolated: bool = True,
+        runner: Callable[[Job, Callable[[Any], None], Any], None] | None = None,
     ):
         """jobs: where work comes from (default: claims from the queue, for device and pool).
         isolated: train in a supervised child process (False: on the worker's thread, as the
-        app's `--engine thread` does)."""
+        app's `--engine thread` does). runner: trains a job instead (a test's scripted engine)."""
         self.recorder = Recorder(home.db_path, forward=list(forward))
         self.jobs = jobs if jobs is not None else QueueJobs(home, self.recorder, device, pool)
         self.worker_name = self.recorder.worker
         self.idle = threading.Event()  # set when the job source had nothing (empty or paused queue; `run` done)
         self._interrupted: str | None = None
         self._last: int | None = None  # the run this worker took last
+        isolated = isolated and runner is None
         self.trainer = TrainingProcess(home.data_dir, home.checkpoint_dir, threads, home.log_path) if isolated else None
-        runner = (
-            (lambda job, emit, control: self.trainer.run(job, emit, control.asked, control.go_on)) if isolated else None
-        )
+        if isolated:
+            runner = lambda job, emit, control: self.trainer.run(job, emit, control.asked, control.go_on)  # noqa: E731
         self.worker = Worker(
             self._next_job,
             self._record,
