@@ -11,9 +11,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
-from ..engine.events import RunFailed, RunFinished, RunInterrupted, RunPruned
 from ..store.actions import ActionError, cancel_run
 from ..store.follower import StoreFollower
+from .ending_notices import EndingNotices
 from .live_state import LiveState
 from .safe_text import markup_safe
 from .views.live_view import LiveView
@@ -54,6 +54,7 @@ class CifarApp(App):
         self.engine_kind = engine
         self.store = home.store()  # the UI thread's connection; the engine and recorder have their own
         self.live = LiveState()
+        self.notices = EndingNotices(self.notify)
         self.start_engine = start_engine
         self.engine: EngineHost | None = None  # started in on_mount
         self._devices_pending = False  # new engine devices wait for the running runs to end
@@ -115,17 +116,7 @@ class CifarApp(App):
         """An event of a run, read from the store (store/follower.py): Live shows it, and the
         user hears of every ending that was not their own doing."""
         self.live.apply(event)
-        match event:
-            case RunFinished():
-                self.notify(f"run {event.run_id} finished: test acc {event.test_acc:.2f}%")
-            case RunFailed():
-                self.notify(f"run {event.run_id} failed: {markup_safe(event.error)}", severity="error", timeout=15)
-            case RunPruned():
-                self.notify(f"run {event.run_id} pruned after epoch {event.epoch}: its search's pruner stopped it")
-            case RunInterrupted():
-                self.notify(
-                    f"run {event.run_id} interrupted: {markup_safe(event.reason)}", severity="error", timeout=15
-                )
+        self.notices.handle(event)
 
     # ------------------------------------------------------------ actions
 

@@ -355,3 +355,22 @@ def test_each_kind_is_one_declaration_the_help_and_the_parser_read():
                 eval_sets.parse(f"{kind.name}:")
     with pytest.raises(eval_sets.EvalSetError, match="known: cifar10.1, cifar10-c, folder$"):
         eval_sets.parse("dataset:cifar10")  # the dataset kind has no prefix
+
+
+def test_a_new_kind_is_one_declaration(monkeypatch, tmp_path):
+    import torch
+
+    from cifar_tui.engine.data import Split
+
+    def constant_parts(s, classes, data_dir):
+        yield eval_sets.EvalPart("", lambda: Split(torch.zeros(3, 3, 32, 32, dtype=torch.uint8), torch.zeros(3)))
+
+    grey = eval_sets.EvalKind("grey", "grey:PATH", lambda argument: "grey", constant_parts)
+    monkeypatch.setattr(eval_sets, "KINDS", (*eval_sets.KINDS, grey))
+    monkeypatch.setattr(eval_sets, "BY_NAME", {**eval_sets.BY_NAME, "grey": grey})
+    (tmp_path / "g").mkdir()
+    assert eval_sets.checked("grey:g", tmp_path) == f"grey:{tmp_path / 'g'}"
+    (s,) = eval_sets.parse_list(f"grey:{tmp_path / 'g'}")
+    (part,) = eval_sets.parts(s, ("a",), tmp_path)
+    assert (s.label, s.spec, len(part.load())) == ("grey", f"grey:{tmp_path / 'g'}", 3)
+    assert "grey:PATH" in eval_sets.kinds_help()

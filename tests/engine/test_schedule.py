@@ -56,3 +56,15 @@ def test_each_schedule_matches_torchs_own_scheduler():
     assert [lr_at(i, total, 0.1, "constant") for i in range(total)] == torch_rates(
         lambda o: s.ConstantLR(o, 1.0), total
     )
+
+
+def test_a_new_schedule_is_one_declaration(monkeypatch):
+    from cifar_tui.engine import schedule
+    from cifar_tui.engine.config import SETTINGS
+
+    assert SETTINGS["lr_schedule"].allowed() == tuple(s.name for s in schedule.SCHEDULE_LIST)
+    halves = schedule.Schedule("halves", "halved at each half", lambda step, total, warmup: 0.5 ** (2 * step // total))
+    monkeypatch.setattr(schedule, "SCHEDULE_LIST", (*schedule.SCHEDULE_LIST, halves))
+    monkeypatch.setattr(schedule, "BY_NAME", {**schedule.BY_NAME, "halves": halves})
+    assert [lr_at(step, 4, 0.8, "halves") for step in range(4)] == [0.8, 0.8, 0.4, 0.4]
+    assert "halves: halved at each half" in schedule.schedules_help()

@@ -1,4 +1,7 @@
-"""The benchmarks run and report what they promise (their figures are not asserted: they are measurements)."""
+"""The benchmarks run and report what they promise. Their absolute figures are measurements, not
+asserted; where a benchmark makes a claim it is a ratio measured in the same run (the engine
+against the tutorial's pipeline, recording's cost, a search's epochs against the grid's), and
+that ratio is asserted: it fails when the claim stops being true."""
 
 import json
 
@@ -29,6 +32,9 @@ def test_bench_training_quick(capsys):
     )
     assert result["speedup"] == pytest.approx(result["engine_img_s"] / result["seed_img_s"], rel=0.01)
     assert result["loss_rows_recorded"] == 150  # the recorded run kept every step's loss
+    # The claims: on-device batches beat the tutorial's DataLoader (1.31x on this 2-core CPU), and
+    # recording every loss costs under a tenth of the speed (0.08% here).
+    assert result["speedup"] > 1.0 and result["logging_overhead"] < 0.1, result
 
 
 def test_bench_rejects_an_unknown_model(capsys):
@@ -126,3 +132,4 @@ def test_bench_search_trains_the_grid_and_the_search_through_the_store(capsys):
     assert result["grid: epochs trained"] == 6 * 3 * 2 * 3  # every cell of the grid, 3 epochs each
     assert 3 <= result["tpe + asha: epochs trained"] <= 9 and result["tpe + asha: trials (pruned)"].startswith("3 (")
     assert result["epochs: search / grid"] == pytest.approx(result["tpe + asha: epochs trained"] / 108, abs=0.001)
+    assert result["epochs: search / grid"] <= 0.1  # the claim: a pruned search trains a tenth of the grid or less
