@@ -13,7 +13,7 @@ SPEEDRUN_PEAK = 0.23  # of the steps: the speedrun's rate rises from 0.2x to 1x,
 @dataclass(frozen=True)
 class Schedule:
     name: str
-    about: str  # what it does, in the setting's help
+    about: str  # what it does, in the setting's help ("": its name says it)
     factor: Callable[[int, int, int], float]  # (step, total steps, warm-up steps) -> the base rate's multiplier
 
 
@@ -32,8 +32,8 @@ def _speedrun(step: int, total: int, warmup: int) -> float:
 
 
 SCHEDULE_LIST: tuple[Schedule, ...] = (
-    Schedule("constant", "the rate throughout", lambda step, total, warmup: 1.0),
-    Schedule("cosine", "an epoch's linear warm-up, then a half cosine down to 0", _cosine),
+    Schedule("constant", "", lambda step, total, warmup: 1.0),
+    Schedule("cosine", "an epoch's warm-up, then a half cosine to 0", _cosine),
     Schedule(
         "linear",
         "straight down to 0 at the last step (airbench94_muon's)",
@@ -50,4 +50,4 @@ def lr_at(step: int, total_steps: int, base_lr: float, schedule: str, warmup_ste
 
 
 def schedules_help() -> str:
-    return "; ".join(f"{s.name}: {s.about}" for s in SCHEDULE_LIST) + "."
+    return "; ".join(f"{s.name}: {s.about}" if s.about else s.name for s in SCHEDULE_LIST) + "."
