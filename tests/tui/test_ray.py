@@ -193,6 +193,27 @@ def test_a_cancel_a_hung_forward_ignores_is_made_by_force(dispatching, tmp_path,
     wait_for(lambda: store.run(good)["status"] == "finished", 120)
 
 
+def test_a_dispatcher_that_stops_gives_the_cluster_back_the_actors_that_did_not_answer(
+    local_ray, tmp_path, monkeypatch
+):
+    from cifar_tui.tui.worker.ray_dispatcher import RayDispatcher
+
+    home = Home(tmp_path / "home")
+    (tmp_path / "hangs.py").write_text(HANGS.replace("MARKER", repr(str(tmp_path / "hung"))))
+    monkeypatch.chdir(tmp_path)
+    (hung,) = queue(home, model="hangs.py:Hangs")
+    dispatcher = RayDispatcher(home, cpus_per_run=1, forward=[])
+    stop = threading.Event()
+    thread = threading.Thread(target=dispatcher.run, args=(stop,), daemon=True)
+    thread.start()
+    wait_for(lambda: (tmp_path / "hung").exists(), 120)  # its fourth forward hangs: the cancel is never honoured
+    stop.set()
+    thread.join(30)
+    dispatcher.close(timeout=1)
+    assert home.store().run(hung)["status"] == "interrupted"
+    wait_for(lambda: ray.available_resources().get("CPU", 0) == 2, 30)  # the next dispatcher gets both CPUs
+
+
 def test_a_search_on_ray_prunes_its_trial_at_the_dispatcher_and_proposes_the_next(dispatching):
     from cifar_tui.engine.sweep import parse_value
     from cifar_tui.store.study import StudySettings

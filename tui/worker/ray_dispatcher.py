@@ -157,7 +157,8 @@ class RayDispatcher:
         while self.active and time.monotonic() < deadline:
             for run in ray_backend.answered(list(self.active.values()), 0.25):
                 self._record(run)
-        for run_id in list(self.active):  # an actor that did not answer in time
+        for run_id, run in list(self.active.items()):  # an actor that did not answer in time
+            run.end()  # or it would hold its CPUs and GPUs in the cluster after this dispatcher is gone
             self._lost(run_id, "the dispatcher stopped before the run's cluster worker answered; resume it")
         for actor in self._idle:
             actor.end()
