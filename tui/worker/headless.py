@@ -66,7 +66,8 @@ class ProgressView(EventSink):
 
     def on_epoch_end(self, event: EpochEnd) -> None:
         self.progress.update(self.task, speed=f"{event.images_per_s:,.0f}")
-        self.progress.console.print(f"epoch {event.epoch}: {progress_line(event)}{on_part(event)}")
+        # One line an epoch whatever the width: a log (nohup, tmux) greps it; a terminal wraps it.
+        self.progress.console.print(f"epoch {event.epoch}: {progress_line(event)}{on_part(event)}", soft_wrap=True)
 
     def _stop(self, event: Any) -> None:
         if self.task is not None:
