@@ -88,9 +88,10 @@ class RunConfig:
     )
     optimizer: str = setting(
         "adam",
-        "adam; sgd (momentum, nesterov); muon: Muon on the convolution filters, Nesterov SGD on the rest.",
+        "adam (weight decay as L2 in the gradient); adamw: decoupled weight decay (Loshchilov & Hutter); "
+        "sgd (momentum, nesterov); muon: Muon on the convolution filters, Nesterov SGD on the rest.",
         "optimisation",
-        ("adam", "sgd", "muon"),
+        ("adam", "adamw", "sgd", "muon"),
     )
     lr: float = setting(1e-3, "Learning rate.", "optimisation")
     muon_lr: float = setting(0.24, "Muon's learning rate for the convolution filters (muon only).", "optimisation")
@@ -102,7 +103,12 @@ class RunConfig:
     )
     momentum: float = setting(0.9, "SGD momentum (sgd only).", "optimisation")
     nesterov: bool = setting(False, "Nesterov momentum (sgd only).", "optimisation")
-    weight_decay: float = setting(0.0, "L2 penalty.", "optimisation")
+    weight_decay: float = setting(
+        0.0, "Weight decay: an L2 penalty (adam, sgd), decoupled from the gradient (adamw).", "optimisation"
+    )
+    clip_grad_norm: float = setting(
+        0.0, "Gradients scaled down to this total norm when larger (torch's clip_grad_norm_); 0: off.", "optimisation"
+    )
     label_smoothing: float = setting(0.0, "Cross-entropy label smoothing.", "optimisation", unit="probability")
     bias_lr_scale: float = setting(1.0, "Learning-rate multiplier of BatchNorm biases.", "optimisation")
     lookahead: bool = setting(False, "Pull the weights to their average every 5 steps.", "optimisation")
@@ -288,6 +294,7 @@ def validate(config: RunConfig) -> None:
     )
     _check(0 <= config.momentum < 1, "momentum", f"must be >= 0 and < 1 (got {config.momentum})")
     _check(0 <= config.weight_decay < 1, "weight_decay", f"must be >= 0 and < 1 (got {config.weight_decay})")
+    _check(config.clip_grad_norm >= 0, "clip_grad_norm", f"must be >= 0, 0 for off (got {config.clip_grad_norm})")
     _check(0 <= config.dropout < 1, "dropout", f"must be >= 0 and < 1 (got {config.dropout})")
     _check(
         0 <= config.label_smoothing < 1,
@@ -322,10 +329,15 @@ def validate(config: RunConfig) -> None:
     )
     _check(
         config.compile != "cudagraphs"
-        or (config.lr_schedule == "constant" and not config.lookahead and not config.whiten_bias_epochs),
+        or (
+            config.lr_schedule == "constant"
+            and not config.lookahead
+            and not config.whiten_bias_epochs
+            and not config.clip_grad_norm
+        ),
         "compile",
-        "cudagraphs needs lr_schedule constant, no lookahead and whiten_bias_epochs 0 (a captured step replays "
-        "its learning rate)",
+        "cudagraphs needs lr_schedule constant, no lookahead, whiten_bias_epochs 0 and clip_grad_norm 0 (a "
+        "captured step replays its learning rate; clipping is not captured)",
     )
     _check(
         config.precision != "half" or config.optimizer in ("sgd", "muon"),

@@ -70,7 +70,7 @@ def make_optimizer(
         return Muon(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     # Fused kernels exist for CUDA and the CPU; elsewhere (MPS) the default implementation runs.
     fused = {"fused": True} if config.fused and device.type in ("cuda", "cpu") else {}
-    if config.compile == "cudagraphs" and device.type == "cuda" and config.optimizer == "adam":
+    if config.compile == "cudagraphs" and device.type == "cuda" and config.optimizer in ("adam", "adamw"):
         fused["capturable"] = True  # Adam's step counter lives on the GPU, so a graph can replay it
     if config.optimizer == "sgd":
         return torch.optim.SGD(
@@ -81,7 +81,8 @@ def make_optimizer(
             weight_decay=config.weight_decay,
             **fused,
         )
-    return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, **fused)
+    adam = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+    return adam(params, lr=config.lr, weight_decay=config.weight_decay, **fused)
 
 
 def parameter_groups(model: nn.Module, config: RunConfig, per_epoch: int = 1) -> list[dict]:

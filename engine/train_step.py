@@ -55,6 +55,7 @@ def resolve_compile(config: RunConfig, device: torch.device) -> RunConfig:
         and config.model in GRAPHED_BY_DEFAULT
         and config.lr_schedule == "constant"
         and not config.lookahead
+        and not config.clip_grad_norm
         and config.precision != "fp16"
     )
     return config.replace(compile="cudagraphs" if graphable else "off")
@@ -119,14 +120,25 @@ def make_step(model: nn.Module, optimizer: torch.optim.Optimizer, config: RunCon
             loss = loss_of(model(prepare_inputs(inputs, config)), targets, config.label_smoothing)
         if scaler is None:
             loss.backward()
+            clip(optimizer, config.clip_grad_norm)
             optimizer.step()
         else:
             scaler.scale(loss).backward()
+            if config.clip_grad_norm:
+                scaler.unscale_(optimizer)  # the norm of the true gradients, not the scaled ones
+                clip(optimizer, config.clip_grad_norm)
             scaler.step(optimizer)
             scaler.update()
         return loss.detach()
 
     return step
+
+
+def clip(optimizer: torch.optim.Optimizer, max_norm: float) -> None:
+    """--clip-grad-norm: every trained parameter's gradients scaled together to max_norm at most."""
+    if max_norm:
+        params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        torch.nn.utils.clip_grad_norm_(params, max_norm)
 
 
 class GraphStep:

@@ -135,7 +135,12 @@ def losses(events):
 
 
 @pytest.mark.parametrize(
-    "speed", [{}, pytest.param(dict(precision="half", optimizer="sgd", nesterov=True, lr=0.01), marks=pytest.mark.slow)]
+    "speed",
+    [
+        {},
+        dict(optimizer="adamw", weight_decay=0.05, clip_grad_norm=0.5),
+        pytest.param(dict(precision="half", optimizer="sgd", nesterov=True, lr=0.01), marks=pytest.mark.slow),
+    ],
 )
 def test_a_resumed_run_continues_where_its_checkpoint_left_off(tmp_path, speed):
     config = make_config("seed-cnn", dataset="synthetic", device="cpu", epochs=3, **speed)

@@ -54,7 +54,7 @@ def test_flags_override_a_preset_and_none_keeps_it():
         ({"epochs": 0}, "epochs", "between 1"),
         ({"epochs": "2.5"}, "epochs", "an integer"),
         ({"batch_size": 0}, "batch_size", "between 1"),
-        ({"optimizer": "rmsprop"}, "optimizer", "adam, sgd"),
+        ({"optimizer": "rmsprop"}, "optimizer", "adam, adamw, sgd"),
         ({"nesterov": True}, "nesterov", "sgd"),
         ({"dropout": 1.0}, "dropout", "< 1"),
         ({"init": "zeros"}, "init", "kaiming-normal"),

@@ -30,6 +30,8 @@ def run(**changes):
         dict(precision="half", optimizer="muon", lr=0.01),
         dict(channels_last=False, fused=False),
         dict(optimizer="sgd", fused=True, nesterov=True),
+        dict(optimizer="adamw", weight_decay=0.05, clip_grad_norm=0.5),
+        dict(precision="fp16", clip_grad_norm=0.5),
     ],
 )
 def test_speed_options_train(changes):
@@ -211,3 +213,62 @@ def test_a_trial_step_that_runs_out_of_memory_fails_before_training(monkeypatch)
     with pytest.raises(torch.cuda.OutOfMemoryError) as caught:
         trial_step(model, config, torch.device("cpu"), 10)
     assert describe_error(caught.value, config) == "CUDA out of memory at batch size 8192; try a smaller --batch-size"
+
+
+def _linear_and_batch(seed=0):
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 10))
+    inputs, targets = torch.randn(8, 3, 32, 32) * 50, torch.randint(0, 10, (8,))  # large inputs: large gradients
+    return model, inputs, targets
+
+
+def test_adamw_decays_the_weights_apart_from_the_gradient_and_adam_adds_it_to_the_gradient():
+    from cifar_tui.engine.train import make_optimizer
+
+    for name, expected in (("adamw", torch.optim.AdamW), ("adam", torch.optim.Adam)):
+        model, _, _ = _linear_and_batch()
+        config = make_config("seed-cnn", optimizer=name, weight_decay=0.1, lr=0.01, channels_last=False)
+        optimizer = make_optimizer(config, model, torch.device("cpu"))
+        assert type(optimizer) is expected
+        before = [p.detach().clone() for p in model.parameters()]
+        for p in model.parameters():
+            p.grad = torch.zeros_like(p)  # no loss: what moves the weights is the decay alone
+        optimizer.step()
+        after = list(model.parameters())
+        if name == "adamw":  # decoupled: w <- w (1 - lr wd), exactly
+            assert all(torch.allclose(a, b * (1 - 0.01 * 0.1)) for a, b in zip(after, before))
+        else:  # L2: the decay is a gradient Adam normalises, a step of about lr whatever the weight
+            moved = (after[0] - before[0]).abs()
+            assert torch.allclose(moved[before[0].abs() > 1e-3], torch.tensor(0.01), rtol=1e-2)
+
+
+def test_clip_grad_norm_steps_as_torchs_clip_grad_norm_does():
+    from cifar_tui.engine.train import make_optimizer
+    from cifar_tui.engine.train_step import make_step
+
+    config = make_config("seed-cnn", optimizer="sgd", lr=0.1, clip_grad_norm=0.25, channels_last=False, fused=False)
+    model, inputs, targets = _linear_and_batch()
+    make_step(model, make_optimizer(config, model, torch.device("cpu")), config, torch.device("cpu"))(inputs, targets)
+    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in model.parameters()]))
+    assert norm == pytest.approx(0.25, rel=1e-4)  # the gradients were larger, and were scaled down to 0.25
+
+    reference, inputs, targets = _linear_and_batch()
+    optimizer = torch.optim.SGD(reference.parameters(), lr=0.1, momentum=config.momentum)
+    torch.nn.functional.cross_entropy(reference(inputs), targets).backward()
+    torch.nn.utils.clip_grad_norm_(reference.parameters(), 0.25)
+    optimizer.step()
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), reference.parameters()))
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (dict(clip_grad_norm=-1.0), "clip_grad_norm: must be >= 0"),
+        (dict(clip_grad_norm=1.0, compile="cudagraphs", device="cuda"), "cudagraphs needs"),
+    ],
+)
+def test_impossible_clipping_is_one_line(changes, message):
+    from cifar_tui.engine.config import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        make_config("seed-cnn", **changes)

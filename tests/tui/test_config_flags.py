@@ -55,7 +55,7 @@ def test_fields_with_choices_complete_in_the_shell():
         assert offered[: len(allowed)] == list(allowed)  # the model's are followed by files
     optimizer = next(p for p in run.params if "--optimizer" in p.opts)
     assert [item.value for item in optimizer.type.shell_complete(ctx, optimizer, "s")] == ["sgd"]
-    assert "[adam|sgd|muon]" in CliRunner().invoke(cli, ["run", "--help"]).output
+    assert "[adam|adamw|sgd|muon]" in CliRunner().invoke(cli, ["run", "--help"]).output
 
 
 def test_readme_flag_list_is_generated_from_the_fields():
