@@ -13,7 +13,7 @@ from typing import Any
 from . import eval_sets
 from .datasets import CHOICES, takes_path, with_absolute_path
 from .models import MODELS
-from .schedule import SCHEDULES, schedules_help
+from .schedule import SCHEDULES, parse_milestones, schedules_help
 from .text import unprintable
 from .user_model import UserModelError, is_user_model, read_source
 from .user_model import label as user_model_label
@@ -101,6 +101,15 @@ class RunConfig:
         "optimisation",
         SCHEDULES,
     )
+    warmup_epochs: float = setting(
+        0.0, "A linear warm-up from lr/steps to lr over this many epochs (fractions too), before the schedule.",
+        "optimisation", unit="epochs",
+    )  # fmt: skip
+    lr_milestones: str = setting(
+        "0.5+0.75", "multistep: where the rate drops, as fractions of the run (0.5) or epochs (30), joined by +.",
+        "optimisation",
+    )  # fmt: skip
+    lr_gamma: float = setting(0.1, "multistep: what the rate is multiplied by at each milestone.", "optimisation")
     momentum: float = setting(0.9, "SGD momentum (sgd only).", "optimisation")
     nesterov: bool = setting(False, "Nesterov momentum (sgd only).", "optimisation")
     weight_decay: float = setting(
@@ -294,6 +303,21 @@ def validate(config: RunConfig) -> None:
     )
     _check(0 <= config.momentum < 1, "momentum", f"must be >= 0 and < 1 (got {config.momentum})")
     _check(0 <= config.weight_decay < 1, "weight_decay", f"must be >= 0 and < 1 (got {config.weight_decay})")
+    _check(
+        0 <= config.warmup_epochs < config.epochs,
+        "warmup_epochs",
+        f"must be >= 0 and shorter than the run's {config.epochs} epochs (got {config.warmup_epochs:g})",
+    )
+    _check(0 < config.lr_gamma <= 1, "lr_gamma", f"must be > 0 and <= 1 (got {config.lr_gamma:g})")
+    try:
+        milestones = parse_milestones(config.lr_milestones)
+    except ValueError as error:
+        raise ConfigError("lr_milestones", str(error)) from None
+    _check(
+        all(v < 1 or v <= config.epochs for v in milestones),
+        "lr_milestones",
+        f"an epoch milestone past the run's {config.epochs} epochs (got {config.lr_milestones})",
+    )
     _check(config.clip_grad_norm >= 0, "clip_grad_norm", f"must be >= 0, 0 for off (got {config.clip_grad_norm})")
     _check(0 <= config.dropout < 1, "dropout", f"must be >= 0 and < 1 (got {config.dropout})")
     _check(
@@ -331,12 +355,13 @@ def validate(config: RunConfig) -> None:
         config.compile != "cudagraphs"
         or (
             config.lr_schedule == "constant"
+            and not config.warmup_epochs
             and not config.lookahead
             and not config.whiten_bias_epochs
             and not config.clip_grad_norm
         ),
         "compile",
-        "cudagraphs needs lr_schedule constant, no lookahead, whiten_bias_epochs 0 and clip_grad_norm 0 (a "
+        "cudagraphs needs lr_schedule constant, warmup_epochs 0, no lookahead, whiten_bias_epochs 0 and clip_grad_norm 0 (a "
         "captured step replays its learning rate; clipping is not captured)",
     )
     _check(

@@ -1,52 +1,106 @@
 """Learning-rate schedules: a pure function of the step. Each schedule is one `Schedule` here:
-its name is a choice of --lr-schedule, its words the setting's help."""
+its name is a choice of --lr-schedule, its words the setting's help. A linear warm-up
+(--warmup-epochs) runs before any of them (`rate_at`)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 SPEEDRUN_PEAK = 0.23  # of the steps: the speedrun's rate rises from 0.2x to 1x, then falls to 0.07x
+
+
+@dataclass(frozen=True)
+class Span:
+    """What a schedule knows of the steps it spans."""
+
+    total: int
+    warmup: int = 0  # cosine's own warm-up (an epoch's steps)
+    milestones: tuple[int, ...] = ()  # multistep: the steps where the rate drops
+    gamma: float = 0.1  # multistep: the rate's multiplier at each milestone
 
 
 @dataclass(frozen=True)
 class Schedule:
     name: str
     about: str  # what it does, in the setting's help ("": its name says it)
-    factor: Callable[[int, int, int], float]  # (step, total steps, warm-up steps) -> the base rate's multiplier
+    factor: Callable[[int, Span], float]  # (step, span) -> the base rate's multiplier
 
 
-def _cosine(step: int, total: int, warmup: int) -> float:
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
+def _cosine(step: int, span: Span) -> float:
+    if step < span.warmup:
+        return (step + 1) / span.warmup
+    progress = (step - span.warmup) / max(1, span.total - span.warmup)
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def _speedrun(step: int, total: int, warmup: int) -> float:
-    peak = int(total * SPEEDRUN_PEAK)
+def _speedrun(step: int, span: Span) -> float:
+    peak = int(span.total * SPEEDRUN_PEAK)
     if step < peak:
         return 0.2 + 0.8 * step / peak
-    return 1.0 - 0.93 * (step - peak) / max(1, total - peak)
+    return 1.0 - 0.93 * (step - peak) / max(1, span.total - peak)
 
 
 SCHEDULE_LIST: tuple[Schedule, ...] = (
-    Schedule("constant", "", lambda step, total, warmup: 1.0),
+    Schedule("constant", "", lambda step, span: 1.0),
     Schedule("cosine", "an epoch's warm-up, then a half cosine to 0", _cosine),
     Schedule(
         "linear",
         "straight down to 0 at the last step (airbench94_muon's)",
-        lambda step, total, warmup: max(0.0, 1.0 - step / max(1, total)),
+        lambda step, span: max(0.0, 1.0 - step / max(1, span.total)),
     ),  # fmt: skip
     Schedule("speedrun", "airbench94's: from 0.2x up to 1x over 23% of the steps, then down to 0.07x", _speedrun),
+    Schedule(
+        "multistep",
+        "times lr_gamma at each of lr_milestones (ResNet: 0.1 at 0.5+0.75; WRN: 0.2 at 0.3+0.6+0.8)",
+        lambda step, span: span.gamma ** sum(step >= m for m in span.milestones),
+    ),  # fmt: skip
 )
 SCHEDULES = tuple(s.name for s in SCHEDULE_LIST)
 BY_NAME = {s.name: s for s in SCHEDULE_LIST}
 
 
-def lr_at(step: int, total_steps: int, base_lr: float, schedule: str, warmup_steps: int = 0) -> float:
-    return base_lr * BY_NAME[schedule].factor(step, total_steps, warmup_steps)
+def lr_at(
+    step: int,
+    total_steps: int,
+    base_lr: float,
+    schedule: str,
+    warmup_steps: int = 0,
+    milestones: tuple[int, ...] = (),
+    gamma: float = 0.1,
+) -> float:
+    return base_lr * BY_NAME[schedule].factor(step, Span(total_steps, warmup_steps, milestones, gamma))
+
+
+def rate_at(config: Any, step: int, total: int, per_epoch: int) -> float:
+    """A run's rate at a step of `total`: --warmup-epochs' linear warm-up from lr/steps to lr,
+    then its schedule over the steps left (cosine warms up an epoch of its own, as it always has)."""
+    warm = min(total, round(config.warmup_epochs * per_epoch))
+    if step < warm:
+        return config.lr * (step + 1) / warm
+    milestones = tuple(m - warm for m in milestone_steps(config.lr_milestones, total, per_epoch))
+    return lr_at(step - warm, total - warm, config.lr, config.lr_schedule, per_epoch, milestones, config.lr_gamma)
+
+
+def milestone_steps(text: str, total: int, per_epoch: int) -> tuple[int, ...]:
+    """lr_milestones as steps: a fraction of the run (0.5) or an epoch number (30)."""
+    return tuple(round(v * total) if v < 1 else round(v * per_epoch) for v in parse_milestones(text))
+
+
+def parse_milestones(text: str) -> tuple[float, ...]:
+    """The milestones of "0.5+0.75" or "30+60+80", rising; ValueError with the reason. Joined by +,
+    not commas: a comma makes a sweep axis (0.5+0.75,0.3+0.6+0.8 sweeps two sets)."""
+    try:
+        values = tuple(float(part) for part in str(text).split("+") if part.strip())
+    except ValueError:
+        raise ValueError(f"fractions of the run (0.5+0.75) or epochs (30+60) joined by +; got {text!r}") from None
+    if any(v <= 0 or math.isinf(v) or math.isnan(v) for v in values) or list(values) != sorted(set(values)):
+        raise ValueError(f"rising positive fractions of the run (0.5+0.75) or epochs (30+60); got {text!r}")
+    if any(v >= 1 and v != int(v) for v in values):
+        raise ValueError(f"an epoch milestone is a whole epoch number; got {text!r}")
+    return values
 
 
 def schedules_help() -> str:

@@ -46,7 +46,7 @@ from .loss_stream import LossStream
 from .models import build_model, count_parameters
 from .muon import MUON_MOMENTUM, Muon
 from .pause_points import pause_point
-from .schedule import lr_at
+from .schedule import rate_at
 from .train_step import (
     autocast,
     cast_model,
@@ -400,7 +400,7 @@ def set_rates(optimizer: torch.optim.Optimizer, config: RunConfig, step: int, to
     trains only its first `steps` has the schedule squeezed into them, then rate 0."""
     for group in optimizer.param_groups:
         steps = min(group.get("steps", total), total)
-        rate = lr_at(step, steps, config.lr, config.lr_schedule, warmup_steps=per_epoch) if step < steps else 0.0
+        rate = rate_at(config, step, steps, per_epoch) if step < steps else 0.0
         group["lr"] = rate * group.get("lr_scale", 1.0)
 
 

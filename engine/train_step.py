@@ -54,6 +54,7 @@ def resolve_compile(config: RunConfig, device: torch.device) -> RunConfig:
         device.type == "cuda"
         and config.model in GRAPHED_BY_DEFAULT
         and config.lr_schedule == "constant"
+        and not config.warmup_epochs
         and not config.lookahead
         and not config.clip_grad_norm
         and config.precision != "fp16"

@@ -63,8 +63,85 @@ def test_a_new_schedule_is_one_declaration(monkeypatch):
     from cifar_tui.engine.config import SETTINGS
 
     assert SETTINGS["lr_schedule"].allowed() == tuple(s.name for s in schedule.SCHEDULE_LIST)
-    halves = schedule.Schedule("halves", "halved at each half", lambda step, total, warmup: 0.5 ** (2 * step // total))
+    halves = schedule.Schedule("halves", "halved at each half", lambda step, span: 0.5 ** (2 * step // span.total))
     monkeypatch.setattr(schedule, "SCHEDULE_LIST", (*schedule.SCHEDULE_LIST, halves))
     monkeypatch.setattr(schedule, "BY_NAME", {**schedule.BY_NAME, "halves": halves})
     assert [lr_at(step, 4, 0.8, "halves") for step in range(4)] == [0.8, 0.8, 0.4, 0.4]
     assert "halves: halved at each half" in schedule.schedules_help()
+
+
+def run_config(**fields):
+    from cifar_tui.engine.config import make_config
+
+    return make_config("seed-cnn", epochs=10, lr=0.1, **fields)
+
+
+def test_multistep_and_the_warm_up_step_as_torchs_schedulers():
+    from torch.optim import lr_scheduler as s
+
+    from cifar_tui.engine.schedule import rate_at
+
+    total, per_epoch = 200, 20
+    resnet = run_config(lr_schedule="multistep")  # the ResNet paper's: 0.1 at half and three quarters
+    ours = [rate_at(resnet, i, total, per_epoch) for i in range(total)]
+    assert ours == pytest.approx(torch_rates(lambda o: s.MultiStepLR(o, [100, 150], 0.1), total), abs=1e-12)
+
+    wrn = run_config(lr_schedule="multistep", lr_milestones="3+6+8", lr_gamma=0.2, warmup_epochs=0.5)  # epochs
+    warm = 10
+    torchs = torch_rates(
+        lambda o: s.SequentialLR(
+            o,
+            [
+                s.LinearLR(o, 1 / warm, 1.0, total_iters=warm - 1),
+                s.MultiStepLR(o, [60 - warm, 120 - warm, 160 - warm], 0.2),
+            ],
+            milestones=[warm],
+        ),
+        total,
+    )
+    assert [rate_at(wrn, i, total, per_epoch) for i in range(total)] == pytest.approx(torchs, abs=1e-12)
+
+    linear = run_config(lr_schedule="linear", warmup_epochs=1)
+    torchs = torch_rates(
+        lambda o: s.SequentialLR(
+            o,
+            [s.LinearLR(o, 1 / per_epoch, 1.0, total_iters=per_epoch - 1), s.LinearLR(o, 1.0, 0.0, total - per_epoch)],
+            milestones=[per_epoch],
+        ),
+        total,
+    )
+    assert [rate_at(linear, i, total, per_epoch) for i in range(total)] == pytest.approx(torchs, abs=1e-12)
+
+
+def test_an_old_run_without_a_warm_up_keeps_its_rates_bit_for_bit():
+    from cifar_tui.engine.schedule import rate_at
+
+    for name in ("constant", "cosine", "linear", "speedrun"):
+        config = run_config(lr_schedule=name)
+        assert [rate_at(config, i, 300, 30) for i in range(300)] == [lr_at(i, 300, 0.1, name, 30) for i in range(300)]
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        (dict(warmup_epochs=10), "warmup_epochs: must be >= 0 and shorter than the run's 10 epochs"),
+        (dict(lr_gamma=0), "lr_gamma: must be > 0 and <= 1"),
+        (dict(lr_milestones="0.75+0.5"), "lr_milestones: rising positive fractions"),
+        (dict(lr_milestones="half"), "lr_milestones: fractions of the run"),
+        (dict(lr_milestones="2.5"), "lr_milestones: an epoch milestone is a whole epoch number"),
+        (dict(lr_milestones="0.5+12"), "lr_milestones: an epoch milestone past the run's 10 epochs"),
+        (dict(warmup_epochs=1, compile="cudagraphs", device="cuda"), "warmup_epochs 0"),
+    ],
+)
+def test_impossible_schedules_are_one_line(fields, message):
+    from cifar_tui.engine.config import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        run_config(**fields)
+
+
+def test_milestone_sets_are_a_sweep_axis():
+    from cifar_tui.engine.sweep import parse_value
+
+    assert parse_value("lr_milestones", "0.5+0.75,0.3+0.6+0.8") == ["0.5+0.75", "0.3+0.6+0.8"]
+    assert parse_value("lr_milestones", "0.5+0.75") == "0.5+0.75"

@@ -144,3 +144,14 @@ def test_deterministic_on_cuda_gives_the_same_losses_bit_for_bit(tmp_path):
     first, mode = losses_and_mode(tmp_path, deterministic=True, device="cuda", cudnn_benchmark=True)
     again, _ = losses_and_mode(tmp_path, deterministic=True, device="cuda", cudnn_benchmark=True)
     assert mode == {True} and first == again
+
+
+def test_a_warm_up_then_multistep_is_what_each_epoch_records(tmp_path):
+    events = run_events(
+        tmp_path, epochs=3, limit_batches=4, limit_eval_batches=1, lr_schedule="multistep", lr_milestones="2",
+        lr_gamma=0.5, warmup_epochs=0.5,
+    )  # fmt: skip
+    losses = [e for e in events if isinstance(e, Losses)]
+    assert sum(len(e.losses) for e in losses) == 12
+    # Steps 0-1 warm up to 1e-3; the rate halves at epoch 2's end (step 8): what each epoch's last step ran at.
+    assert [e.lr for e in events if isinstance(e, EpochEnd)] == pytest.approx([1e-3, 1e-3, 0.5e-3])

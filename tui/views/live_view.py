@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Static
 
 from ...engine.cifar_classes import class_names
 from ...engine.events import EpochEnd
-from ...engine.schedule import lr_at
+from ...engine.schedule import rate_at
 from ...store import columns
 from ..live_state import LiveRun, LiveState
 from ..safe_text import markup_safe
@@ -189,14 +189,11 @@ def speed_line(run: LiveRun, width: int = 200) -> str:
     trend = sparkline([e.images_per_s for e in run.epochs]) if len(run.epochs) > 1 else ""
     lr = shape = ""
     if run.total_steps:
-        warmup = run.steps_per_epoch
-        now = lr_at(min(run.step, run.total_steps - 1), run.total_steps, config.lr, config.lr_schedule, warmup)
+        per_epoch, total = run.steps_per_epoch, run.total_steps
+        now = rate_at(config, min(run.step, total - 1), total, per_epoch)
         lr = f"lr {now:.3g}"
-        if config.lr_schedule != "constant":
-            points = [
-                lr_at(i * run.total_steps // 16, run.total_steps, config.lr, config.lr_schedule, warmup)
-                for i in range(16)
-            ]
+        if config.lr_schedule != "constant" or config.warmup_epochs:
+            points = [rate_at(config, i * total // 16, total, per_epoch) for i in range(16)]
             shape = sparkline(points, 16)
     core = f"{run.step:,}/{run.total_steps:,} · {eta(run)} · {speed}"
     for parts in ((trend, lr, shape), ("", lr, ""), ("", "", "")):
