@@ -119,6 +119,8 @@ def test_a_killed_ray_worker_ends_its_run_interrupted_and_resume_finishes_it(dis
     row = wait_for(lambda: (r := store.run(run_id))["status"] != "running" and r, 60)
     assert row["status"] == "interrupted" and "Ray worker was lost" in row["error"]
     wait_for(lambda: dispatcher.active == {}, 10)  # the dispatcher goes on
+    # and the lost actor's CPU is the cluster's again (it was held until the next run starved for it)
+    wait_for(lambda: ray.available_resources().get("CPU", 0) == 2, 30)
     config = make_config(dataset="synthetic", epochs=4, limit_batches=50, seed=0)
     assert train_in_foreground(home, config, run_id) == 0  # here, from the checkpoint that came back
     row = store.run(run_id)

@@ -190,6 +190,7 @@ class RayDispatcher:
         try:
             events, ended = run.take()
         except ray_backend.RunLost as error:
+            run.end()  # its resources go back to the cluster now, not whenever Ray notices the death
             self._lost(run.run_id, f"its Ray worker was lost ({error}); resume it")
             return
         for event, checkpoint in events:
