@@ -4,6 +4,7 @@ its name is a choice of --lr-schedule, its words the setting's help. A linear wa
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -84,6 +85,7 @@ def rate_at(config: Any, step: int, total: int, per_epoch: int) -> float:
     return lr_at(step - warm, total - warm, config.lr, config.lr_schedule, per_epoch, milestones, config.lr_gamma)
 
 
+@functools.cache  # asked at every training step: the text is parsed once per run
 def milestone_steps(text: str, total: int, per_epoch: int) -> tuple[int, ...]:
     """lr_milestones as steps: a fraction of the run (0.5) or an epoch number (30)."""
     return tuple(round(v * total) if v < 1 else round(v * per_epoch) for v in parse_milestones(text))
