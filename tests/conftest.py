@@ -8,6 +8,7 @@ ones too, without those rules.
 """
 
 import multiprocessing.util
+import os
 import shutil
 import signal
 import subprocess
@@ -17,6 +18,14 @@ import time
 from pathlib import Path
 
 import pytest
+
+import textual.constants
+
+# No animations (a tab's underline slides for 0.3 s, and a pilot's key press waits for it to
+# end): tests look at where things end up. The environment for the processes a test starts; the
+# constant for this one, whose Textual read the environment when a plugin imported it.
+os.environ["TEXTUAL_ANIMATIONS"] = "none"
+textual.constants.TEXTUAL_ANIMATIONS = "none"
 
 TESTS = str(Path(__file__).resolve().parent)
 LONGEST_SLEEP_S = 1.0  # a sleep this long in a test's code is a fixed wait: poll a condition instead

@@ -3,6 +3,7 @@ function-level ones too, relative ones resolved) and, for what a module loads at
 a fresh interpreter."""
 
 import ast
+import functools
 import json
 import subprocess
 import sys
@@ -28,6 +29,7 @@ STORE_MAY_IMPORT = {
 FLOORS = {"engine": set(), "store": {"engine"}, "worker": {"engine", "store"}, "tui": {"engine", "store", "worker"}}
 
 
+@functools.cache
 def module_files() -> dict[str, Path]:
     return {
         ".".join(("cifar_tui", *p.relative_to(ROOT).with_suffix("").parts)).removesuffix(".__init__"): p
@@ -47,7 +49,13 @@ def resolved(module: str, path: Path, node: ast.ImportFrom) -> str:
 
 def imported_names() -> dict[str, set[str]]:
     """module -> every name it imports, anywhere in its source (function-level imports too)."""
-    imported: dict[str, set[str]] = {}
+    return {module: set(names) for module, names in parsed_imports().items()}
+
+
+@functools.cache
+def parsed_imports() -> dict[str, frozenset[str]]:
+    """The source tree parsed once per session (the rules read it many times)."""
+    imported: dict[str, frozenset[str]] = {}
     for module, path in module_files().items():
         names: set[str] = set()
         for node in ast.walk(ast.parse(path.read_text())):
@@ -56,7 +64,7 @@ def imported_names() -> dict[str, set[str]]:
             elif isinstance(node, ast.ImportFrom):
                 target = resolved(module, path, node)
                 names |= {target} | {f"{target}.{alias.name}" for alias in node.names}
-        imported[module] = names
+        imported[module] = frozenset(names)
     return imported
 
 
