@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 import textual.constants
 
 # No animations (a tab's underline slides for 0.3 s, and a pilot's key press waits for it to
