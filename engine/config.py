@@ -110,6 +110,13 @@ class RunConfig:
         "optimisation",
     )  # fmt: skip
     lr_gamma: float = setting(0.1, "multistep: what the rate is multiplied by at each milestone.", "optimisation")
+    onecycle_pct_start: float = setting(
+        0.3, "onecycle: the share of the run the rate rises for (OneCycleLR's pct_start).", "optimisation"
+    )
+    onecycle_div: float = setting(25.0, "onecycle: the rate starts at lr divided by this (div_factor).", "optimisation")
+    onecycle_final_div: float = setting(
+        1e4, "onecycle: the last rate is the first divided by this (final_div_factor).", "optimisation"
+    )
     momentum: float = setting(0.9, "SGD momentum (sgd only).", "optimisation")
     nesterov: bool = setting(False, "Nesterov momentum (sgd only).", "optimisation")
     weight_decay: float = setting(
@@ -309,6 +316,13 @@ def validate(config: RunConfig) -> None:
         f"must be >= 0 and shorter than the run's {config.epochs} epochs (got {config.warmup_epochs:g})",
     )
     _check(0 < config.lr_gamma <= 1, "lr_gamma", f"must be > 0 and <= 1 (got {config.lr_gamma:g})")
+    _check(
+        0 < config.onecycle_pct_start < 1,
+        "onecycle_pct_start",
+        f"must be > 0 and < 1 (got {config.onecycle_pct_start:g})",
+    )
+    for name in ("onecycle_div", "onecycle_final_div"):
+        _check(1 <= getattr(config, name) <= 1e9, name, f"must be between 1 and 1e9 (got {getattr(config, name):g})")
     try:
         milestones = parse_milestones(config.lr_milestones)
     except ValueError as error:

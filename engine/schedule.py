@@ -21,6 +21,7 @@ class Span:
     warmup: int = 0  # cosine's own warm-up (an epoch's steps)
     milestones: tuple[int, ...] = ()  # multistep: the steps where the rate drops
     gamma: float = 0.1  # multistep: the rate's multiplier at each milestone
+    one_cycle: tuple[float, float, float] = (0.3, 25.0, 1e4)  # onecycle: pct_start, div_factor, final_div_factor
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,20 @@ def _speedrun(step: int, span: Span) -> float:
     return 1.0 - 0.93 * (step - peak) / max(1, span.total - peak)
 
 
+def _one_cycle(step: int, span: Span) -> float:
+    """torch's OneCycleLR (cosine, two phases): from 1/div_factor of the rate up to it over
+    pct_start of the steps, then down to 1/(div_factor * final_div_factor) at the last step."""
+    pct_start, div, final_div = span.one_cycle
+    low, end = 1 / div, 1 / (div * final_div)
+    rise_end = pct_start * span.total - 1  # the step where the rate peaks, as torch counts it
+    if step <= rise_end:
+        start, stop, share = low, 1.0, step / rise_end if rise_end > 0 else 1.0
+    else:
+        fall = (span.total - 1) - rise_end
+        start, stop, share = 1.0, end, (step - rise_end) / fall if fall > 0 else 1.0
+    return stop + (start - stop) / 2 * (math.cos(math.pi * share) + 1)
+
+
 SCHEDULE_LIST: tuple[Schedule, ...] = (
     Schedule("constant", "", lambda step, span: 1.0),
     Schedule("cosine", "an epoch's warm-up, then a half cosine to 0", _cosine),
@@ -58,21 +73,20 @@ SCHEDULE_LIST: tuple[Schedule, ...] = (
         "times lr_gamma at each of lr_milestones (ResNet: 0.1 at 0.5+0.75; WRN: 0.2 at 0.3+0.6+0.8)",
         lambda step, span: span.gamma ** sum(step >= m for m in span.milestones),
     ),  # fmt: skip
+    Schedule(
+        "onecycle",
+        "torch's OneCycleLR, per step: up from lr/onecycle_div over onecycle_pct_start of the run, then down "
+        "to lr/(onecycle_div*onecycle_final_div) (Smith & Topin; the rate only, momentum not cycled)",
+        _one_cycle,
+    ),
 )
 SCHEDULES = tuple(s.name for s in SCHEDULE_LIST)
 BY_NAME = {s.name: s for s in SCHEDULE_LIST}
 
 
-def lr_at(
-    step: int,
-    total_steps: int,
-    base_lr: float,
-    schedule: str,
-    warmup_steps: int = 0,
-    milestones: tuple[int, ...] = (),
-    gamma: float = 0.1,
-) -> float:
-    return base_lr * BY_NAME[schedule].factor(step, Span(total_steps, warmup_steps, milestones, gamma))
+def lr_at(step: int, total_steps: int, base_lr: float, schedule: str, warmup_steps: int = 0, **span) -> float:
+    """The rate at a step of `total_steps`; `span` holds the other fields of Span the schedule reads."""
+    return base_lr * BY_NAME[schedule].factor(step, Span(total_steps, warmup_steps, **span))
 
 
 def rate_at(config: Any, step: int, total: int, per_epoch: int) -> float:
@@ -82,7 +96,9 @@ def rate_at(config: Any, step: int, total: int, per_epoch: int) -> float:
     if step < warm:
         return config.lr * (step + 1) / warm
     milestones = tuple(m - warm for m in milestone_steps(config.lr_milestones, total, per_epoch))
-    return lr_at(step - warm, total - warm, config.lr, config.lr_schedule, per_epoch, milestones, config.lr_gamma)
+    one_cycle = (config.onecycle_pct_start, config.onecycle_div, config.onecycle_final_div)
+    span = Span(total - warm, per_epoch, milestones, config.lr_gamma, one_cycle)
+    return config.lr * BY_NAME[config.lr_schedule].factor(step - warm, span)
 
 
 @functools.cache  # asked at every training step: the text is parsed once per run

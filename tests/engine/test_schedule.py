@@ -113,6 +113,28 @@ def test_multistep_and_the_warm_up_step_as_torchs_schedulers():
     assert [rate_at(linear, i, total, per_epoch) for i in range(total)] == pytest.approx(torchs, abs=1e-12)
 
 
+@pytest.mark.parametrize(
+    "total, pct_start, div, final_div",
+    [(200, 0.3, 25.0, 1e4), (1000, 0.25, 10.0, 100.0), (37, 0.5, 1.0, 1.0), (3, 0.3, 25.0, 1e4)],
+)
+def test_onecycle_is_torchs_one_cycle_lr_step_by_step(total, pct_start, div, final_div):
+    from torch.optim import lr_scheduler as s
+
+    from cifar_tui.engine.schedule import rate_at
+
+    config = run_config(
+        lr_schedule="onecycle", onecycle_pct_start=pct_start, onecycle_div=div, onecycle_final_div=final_div
+    )
+    torchs = torch_rates(
+        lambda o: s.OneCycleLR(
+            o, 0.1, total_steps=total, pct_start=pct_start, div_factor=div, final_div_factor=final_div,
+            cycle_momentum=False,
+        ),
+        total,
+    )  # fmt: skip
+    assert [rate_at(config, i, total, 10) for i in range(total)] == pytest.approx(torchs, rel=1e-12, abs=1e-15)
+
+
 def test_an_old_run_without_a_warm_up_keeps_its_rates_bit_for_bit():
     from cifar_tui.engine.schedule import rate_at
 
@@ -131,6 +153,9 @@ def test_an_old_run_without_a_warm_up_keeps_its_rates_bit_for_bit():
         (dict(lr_milestones="2.5"), "lr_milestones: an epoch milestone is a whole epoch number"),
         (dict(lr_milestones="0.5+12"), "lr_milestones: an epoch milestone past the run's 10 epochs"),
         (dict(warmup_epochs=1, compile="cudagraphs", device="cuda"), "warmup_epochs 0"),
+        (dict(onecycle_pct_start=1), "onecycle_pct_start: must be > 0 and < 1"),
+        (dict(onecycle_div=0.5), "onecycle_div: must be between 1 and 1e9"),
+        (dict(onecycle_final_div=-1), "onecycle_final_div: must be between 1 and 1e9"),
     ],
 )
 def test_impossible_schedules_are_one_line(fields, message):
