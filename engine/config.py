@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -20,7 +21,16 @@ from .user_model import label as user_model_label
 
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d{1,3})?)$")
 MAX_CUDA_INDEX = 127  # torch keeps a device index in 8 bits
-GROUPS = ("model", "optimisation", "data", "speed", "run")  # the form's sections, in order
+GROUPS = (
+    "model",
+    "optimisation",
+    "schedule",
+    "regularisation",
+    "data",
+    "augmentation",
+    "speed",
+    "run",
+)  # the form's sections, in order
 
 
 class ConfigError(ValueError):
@@ -95,37 +105,8 @@ class RunConfig:
     )
     lr: float = setting(1e-3, "Learning rate.", "optimisation")
     muon_lr: float = setting(0.24, "Muon's learning rate for the convolution filters (muon only).", "optimisation")
-    lr_schedule: str = setting(
-        "constant",
-        schedules_help(),
-        "optimisation",
-        SCHEDULES,
-    )
-    warmup_epochs: float = setting(
-        0.0, "A linear warm-up from lr/steps to lr over this many epochs (fractions too), before the schedule.",
-        "optimisation", unit="epochs",
-    )  # fmt: skip
-    lr_milestones: str = setting(
-        "0.5+0.75", "multistep: where the rate drops, as fractions of the run (0.5) or epochs (30), joined by +.",
-        "optimisation",
-    )  # fmt: skip
-    lr_gamma: float = setting(0.1, "multistep: what the rate is multiplied by at each milestone.", "optimisation")
-    onecycle_pct_start: float = setting(
-        0.3, "onecycle: the share of the run the rate rises for (OneCycleLR's pct_start).", "optimisation"
-    )
-    onecycle_div: float = setting(25.0, "onecycle: the rate starts at lr divided by this (div_factor).", "optimisation")
-    onecycle_final_div: float = setting(
-        1e4, "onecycle: the last rate is the first divided by this (final_div_factor).", "optimisation"
-    )
     momentum: float = setting(0.9, "SGD momentum (sgd only).", "optimisation")
     nesterov: bool = setting(False, "Nesterov momentum (sgd only).", "optimisation")
-    weight_decay: float = setting(
-        0.0, "Weight decay: an L2 penalty (adam, sgd), decoupled from the gradient (adamw).", "optimisation"
-    )
-    clip_grad_norm: float = setting(
-        0.0, "Gradients scaled down to this total norm when larger (torch's clip_grad_norm_); 0: off.", "optimisation"
-    )
-    label_smoothing: float = setting(0.0, "Cross-entropy label smoothing.", "optimisation", unit="probability")
     bias_lr_scale: float = setting(1.0, "Learning-rate multiplier of BatchNorm biases.", "optimisation")
     lookahead: bool = setting(False, "Pull the weights to their average every 5 steps.", "optimisation")
     whiten_bias_epochs: int = setting(
@@ -134,6 +115,35 @@ class RunConfig:
         "optimisation",
         unit="epochs",
     )
+    lr_schedule: str = setting(
+        "constant",
+        schedules_help(),
+        "schedule",
+        SCHEDULES,
+    )
+    warmup_epochs: float = setting(
+        0.0, "A linear warm-up from lr/steps to lr over this many epochs (fractions too), before the schedule.",
+        "schedule", unit="epochs",
+    )  # fmt: skip
+    lr_milestones: str = setting(
+        "0.5+0.75", "multistep: where the rate drops, as fractions of the run (0.5) or epochs (30), joined by +.",
+        "schedule",
+    )  # fmt: skip
+    lr_gamma: float = setting(0.1, "multistep: what the rate is multiplied by at each milestone.", "schedule")
+    onecycle_pct_start: float = setting(
+        0.3, "onecycle: the share of the run the rate rises for (OneCycleLR's pct_start).", "schedule"
+    )
+    onecycle_div: float = setting(25.0, "onecycle: the rate starts at lr divided by this (div_factor).", "schedule")
+    onecycle_final_div: float = setting(
+        1e4, "onecycle: the last rate is the first divided by this (final_div_factor).", "schedule"
+    )
+    weight_decay: float = setting(
+        0.0, "Weight decay: an L2 penalty (adam, sgd), decoupled from the gradient (adamw).", "regularisation"
+    )
+    clip_grad_norm: float = setting(
+        0.0, "Gradients scaled down to this total norm when larger (torch's clip_grad_norm_); 0: off.", "regularisation"
+    )
+    label_smoothing: float = setting(0.0, "Cross-entropy label smoothing.", "regularisation", unit="probability")
     dataset: str = setting(
         "cifar10",
         "The images to train and test on (see `cifar-tui datasets`), or folder:PATH.",
@@ -144,12 +154,6 @@ class RunConfig:
     )
     batch_size: int = setting(64, "Images per step.", "data")
     drop_last: bool = setting(False, "Leave out each epoch's last, partial batch.", "data")
-    hflip: bool = setting(True, "Random horizontal flips.", "data")
-    alternate_flips: bool = setting(
-        False, "With hflip: each image flipped every other epoch (a random half first), not at random.", "data"
-    )
-    crop: bool = setting(False, "Random crops of the 4-pixel padded image.", "data")
-    translate: int = setting(0, "Random shifts of up to N pixels, edges mirrored.", "data", unit="pixels")
     eval_on: str = setting(
         "",
         f"Held-out sets, tested at the end: {eval_sets.kinds_help()}; comma-separated.",
@@ -157,11 +161,48 @@ class RunConfig:
         examples=(*(f"{k.name}:" for k in eval_sets.KINDS if k.takes_path), "cifar10"),
     )
     eval_every_epoch: bool = setting(False, "Evaluate the --eval-on sets at every epoch's end too.", "data")
+    hflip: bool = setting(True, "Random horizontal flips.", "augmentation")
+    alternate_flips: bool = setting(
+        False, "With hflip: each image flipped every other epoch (a random half first), not at random.", "augmentation"
+    )
+    crop: bool = setting(False, "Random crops of the 4-pixel padded image.", "augmentation")
+    translate: int = setting(0, "Random shifts of up to N pixels, edges mirrored.", "augmentation", unit="pixels")
+    cutout: int = setting(
+        0, "A square of N pixels around a random centre set to the mean grey, clipped at the edges (DeVries & "
+        "Taylor: 16 for CIFAR-10, 8 for CIFAR-100); 0: off.", "augmentation", unit="pixels",
+    )  # fmt: skip
+    erasing: float = setting(
+        0.0, "Random erasing's probability (torchvision's RandomErasing, Zhong et al.: 0.5): a box of erasing_scale "
+        "of the image, aspect erasing_ratio, set to erasing_value; 0: off.", "augmentation", unit="probability",
+    )  # fmt: skip
+    erasing_scale: str = setting(
+        "0.02+0.33", "erasing: the box's area as a share of the image, from+to.", "augmentation"
+    )
+    erasing_ratio: str = setting(
+        "0.3+3.3", "erasing: the box's aspect ratio, from+to (drawn log-uniform).", "augmentation"
+    )
+    erasing_value: str = setting(
+        "0", "erasing: what the box is set to: a number on the normalised scale (0: the mean grey) or random "
+        "(a normal draw per pixel).", "augmentation",
+    )  # fmt: skip
+    mixup: float = setting(
+        0.0, "Mixup's alpha (Zhang et al.: 1.0): each image blended with another, lambda ~ Beta(alpha, alpha), the "
+        "targets too; the train loss is then against the mixed targets. 0: off.", "augmentation",
+    )  # fmt: skip
+    cutmix: float = setting(
+        0.0, "CutMix's alpha (Yun et al.: 1.0): a box of another image pasted in, the targets mixed by its area; 0: "
+        "off.", "augmentation",
+    )  # fmt: skip
+    mix_prob: float = setting(1.0, "mixup/cutmix: the share of batches mixed (timm's mixup_prob).", "augmentation")
+    mix_switch_prob: float = setting(
+        0.5, "mixup and cutmix both on: the share of mixed batches that take CutMix (timm's switch_prob).",
+        "augmentation",
+    )  # fmt: skip
     tta: str = setting(
         "off",
         "Test-time augmentation of the last epoch's evaluation: average the logits of flipped (and shifted) "
         "test images.",
-        "data",
+        "augmentation",
         ("off", "flip", "flip-translate"),
     )
     precision: str = setting(
@@ -340,6 +381,42 @@ def validate(config: RunConfig) -> None:
         f"must be >= 0 and < 1 (got {config.label_smoothing})",
     )
     _check(0 < config.bias_lr_scale <= 1000, "bias_lr_scale", f"must be > 0 and <= 1000 (got {config.bias_lr_scale})")
+    _check(0 <= config.cutout <= 32, "cutout", f"must be between 0 and 32 pixels, 0 for off (got {config.cutout})")
+    _check(0 <= config.erasing <= 1, "erasing", f"must be between 0 and 1, 0 for off (got {config.erasing:g})")
+    scale = _pair(config, "erasing_scale", "shares of the image", "0.02+0.33")
+    _check(
+        0 < scale[0] <= scale[1] <= 1,
+        "erasing_scale",
+        f"must be shares of the image rising within 0..1 (got {config.erasing_scale})",
+    )
+    ratio = _pair(config, "erasing_ratio", "aspect ratios", "0.3+3.3")
+    _check(
+        0 < ratio[0] <= ratio[1] <= 100,
+        "erasing_ratio",
+        f"must be positive aspect ratios, rising (got {config.erasing_ratio})",
+    )
+    try:
+        erasing_fill(config.erasing_value)
+    except ValueError:
+        raise ConfigError(
+            "erasing_value", f"must be a number (0: the mean grey) or random (got {config.erasing_value!r})"
+        ) from None
+    for name in ("mixup", "cutmix"):
+        _check(
+            0 <= getattr(config, name) <= 100,
+            name,
+            f"must be an alpha between 0 and 100, 0 for off (got {getattr(config, name):g})",
+        )
+    _check(0 < config.mix_prob <= 1, "mix_prob", f"must be > 0 and <= 1 (got {config.mix_prob:g})")
+    _check(
+        0 <= config.mix_switch_prob <= 1, "mix_switch_prob", f"must be between 0 and 1 (got {config.mix_switch_prob:g})"
+    )
+    spec = MODELS.get(config.model)
+    _check(
+        not (config.mixup or config.cutmix) or spec is None or not spec.auxiliary,
+        "mixup" if config.mixup else "cutmix",
+        f"{config.model} trains auxiliary classifiers beside its main one; mixup and cutmix take a model with one output",
+    )
     _check(0 <= config.translate <= 8, "translate", f"must be between 0 and 8 pixels (got {config.translate})")
     _check(0 <= config.seed < 2**63, "seed", f"must be between 0 and 2**63-1 (got {config.seed})")
     _check(config.limit_batches >= 0, "limit_batches", f"must be >= 0 (got {config.limit_batches})")
@@ -392,6 +469,33 @@ def validate(config: RunConfig) -> None:
     _check(len(config.name) <= 200, "name", f"must be at most 200 characters (got {len(config.name)})")
     problem = unprintable(config.name)
     _check(problem is None, "name", problem or "")
+
+
+def parse_pair(text: str) -> tuple[float, float]:
+    """ "0.02+0.33" -> (0.02, 0.33); ValueError when it is not two numbers joined by +."""
+    low, high = (float(part) for part in str(text).split("+"))
+    if not all(math.isfinite(v) for v in (low, high)):
+        raise ValueError(text)
+    return low, high
+
+
+def erasing_fill(text: str) -> float | None:
+    """erasing_value as random erasing takes it: a number, or None for a normal draw per pixel."""
+    if str(text).strip().lower() == "random":
+        return None
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
+def _pair(config: RunConfig, name: str, what: str, example: str) -> tuple[float, float]:
+    try:
+        return parse_pair(getattr(config, name))
+    except ValueError:
+        raise ConfigError(
+            name, f"must be two {what} joined by +, like {example} (got {getattr(config, name)!r})"
+        ) from None
 
 
 def _cuda_index(device: str) -> int:

@@ -20,6 +20,7 @@ class ModelSpec:
     description: str
     build: Callable[[int, float], nn.Module]  # (num_classes, dropout) -> module
     input_size: int = 32
+    auxiliary: bool = False  # its training output adds auxiliary classifiers' logits to the main ones
 
 
 def _seed_cnn(num_classes: int, dropout: float) -> nn.Module:
@@ -102,12 +103,14 @@ MODELS: dict[str, ModelSpec] = {
             "Inception v3 with its auxiliary classifier (needs 299x299)",
             _torchvision("inception_v3", aux_logits=True, init_weights=True),
             299,
+            auxiliary=True,
         ),
         ModelSpec(
             "googlenet",
             "inception",
             "GoogLeNet (Inception v1) with its two auxiliary classifiers",
             _torchvision("googlenet", aux_logits=True, init_weights=True),
+            auxiliary=True,
         ),
         ModelSpec(
             "shufflenet_v2_x1_0",

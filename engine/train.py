@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .augment import batch_augment
 from .checkpoint import checkpoint_path, load_checkpoint, remove_pending, write_pending
 from .config import RunConfig
 from .data import (
@@ -43,6 +44,7 @@ from .held_out import evaluate_sets
 from .held_out import prepare as prepare_held_out
 from .lookahead import Lookahead
 from .loss_stream import LossStream
+from .mixing import Mixer, make_mixer
 from .models import build_model, count_parameters
 from .muon import MUON_MOMENTUM, Muon
 from .pause_points import pause_point
@@ -158,6 +160,7 @@ class Trained:
     first_epoch: int = 1
     step: int = 0
     lookahead: Lookahead | None = None
+    mixer: Mixer | None = None  # mixup/cutmix's batch-level draws
 
 
 def train(
@@ -336,7 +339,7 @@ def build(config: RunConfig, device: torch.device, data: Dataset, per_epoch: int
     cast_model(raw_model, config)  # before the optimizer: its state follows the weights' dtype
     optimizer = make_optimizer(config, raw_model, device, per_epoch)
     generator = torch.Generator(device=device).manual_seed(config.seed)
-    return Trained(raw_model, raw_model, optimizer, generator)
+    return Trained(raw_model, raw_model, optimizer, generator, mixer=make_mixer(config, num_classes))
 
 
 def restore(state: Trained, checkpoint: dict | None, device: torch.device) -> None:
@@ -351,6 +354,8 @@ def restore(state: Trained, checkpoint: dict | None, device: torch.device) -> No
     state.generator.set_state(checkpoint["generator"].cpu())
     if state.lookahead is not None and "lookahead" in checkpoint:
         state.lookahead.load_state_dict(checkpoint["lookahead"])
+    if state.mixer is not None and "mixer" in checkpoint:
+        state.mixer.restore(checkpoint["mixer"])
     state.first_epoch, state.step = checkpoint["epoch"] + 1, checkpoint["step"]
 
 
@@ -378,7 +383,10 @@ def train_epoch(
     batches = train_batches(
         split, config.batch_size, state.generator, config.hflip, config.crop, drop_last, config.translate, flips
     )
+    augment = batch_augment(config, state.generator, state.mixer)
     for _, (inputs, targets) in zip(range(steps_in_epoch(config, per_epoch, epoch)), batches):
+        if augment is not None:
+            inputs, targets = augment(inputs, targets)
         asked = time.perf_counter()
         if should_stop():  # it blocks while the run is paused
             stream.flush()
@@ -422,6 +430,7 @@ def write_checkpoint(
             "generator": state.generator.get_state(),
             **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}),
             **({"lookahead": state.lookahead.state_dict()} if state.lookahead is not None else {}),
+            **({"mixer": state.mixer.state()} if state.mixer is not None else {}),
         },
     )
     pause_point("checkpoint-written")

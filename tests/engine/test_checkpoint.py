@@ -139,6 +139,7 @@ def losses(events):
     [
         {},
         dict(optimizer="adamw", weight_decay=0.05, clip_grad_norm=0.5),
+        dict(mixup=1.0, cutmix=1.0, mix_prob=0.8, cutout=8, erasing=0.5, erasing_value="random"),
         pytest.param(dict(precision="half", optimizer="sgd", nesterov=True, lr=0.01), marks=pytest.mark.slow),
     ],
 )
