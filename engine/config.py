@@ -144,6 +144,11 @@ class RunConfig:
         0.0, "Gradients scaled down to this total norm when larger (torch's clip_grad_norm_); 0: off.", "regularisation"
     )
     label_smoothing: float = setting(0.0, "Cross-entropy label smoothing.", "regularisation", unit="probability")
+    ema: float = setting(
+        0.0, "An exponential moving average of the weights and BatchNorm buffers with this decay (0.999: about the "
+        "last 1,000 steps), updated each step; the test set is evaluated with it, the raw model's accuracy "
+        "recorded beside. 0: off.", "regularisation",
+    )  # fmt: skip
     dataset: str = setting(
         "cifar10",
         "The images to train and test on (see `cifar-tui datasets`), or folder:PATH.",
@@ -381,6 +386,14 @@ def validate(config: RunConfig) -> None:
         f"must be >= 0 and < 1 (got {config.label_smoothing})",
     )
     _check(0 < config.bias_lr_scale <= 1000, "bias_lr_scale", f"must be > 0 and <= 1000 (got {config.bias_lr_scale})")
+    _check(
+        config.ema == 0 or 0 < config.ema < 1, "ema", f"must be a decay between 0 and 1, 0 for off (got {config.ema:g})"
+    )
+    _check(
+        not config.ema or config.precision != "half",
+        "ema",
+        "averaging fp16 weights loses each step's small update; use precision bf16 or fp32 with ema",
+    )
     _check(0 <= config.cutout <= 32, "cutout", f"must be between 0 and 32 pixels, 0 for off (got {config.cutout})")
     _check(0 <= config.erasing <= 1, "erasing", f"must be between 0 and 1, 0 for off (got {config.erasing:g})")
     scale = _pair(config, "erasing_scale", "shares of the image", "0.02+0.33")

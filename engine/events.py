@@ -51,6 +51,7 @@ class EpochEnd:
     wrong_labels: tuple[int, ...] = ()  # (true, predicted) of each image in wrong_images
     wrong_images: str = ""  # a few misclassified test images, halved: uint8 16x16x3 each, base64
     eval_images: int = 0  # test images the test figures cover when evaluation was limited; 0: all
+    raw_test_acc: float | None = None  # with --ema, the raw model's test accuracy (test_acc is the average's)
     # A checkpoint written for this epoch (checkpoint_temp), to be moved to `checkpoint` once this
     # event and every loss before it are recorded (engine/checkpoint.py); "" when there is none.
     checkpoint_temp: str = ""

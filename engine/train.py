@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 
 from .augment import batch_augment
 from .checkpoint import checkpoint_path, load_checkpoint, remove_pending, write_pending
@@ -59,6 +60,7 @@ from .train_step import (
     trial_step,
 )
 from .user_model import check_output
+from .weight_average import make_ema
 
 EVAL_BATCH = 1000
 STEP_KINDS = {"cudagraphs": ", CUDA graph", "default": ", torch.compile"}  # said after the device's name
@@ -161,6 +163,12 @@ class Trained:
     step: int = 0
     lookahead: Lookahead | None = None
     mixer: Mixer | None = None  # mixup/cutmix's batch-level draws
+    ema: AveragedModel | None = None  # --ema: the average of the weights, what the test set sees
+
+    @property
+    def evaluated(self) -> nn.Module:
+        """The model the test set and the held-out sets are scored with."""
+        return self.ema.module if self.ema is not None else self.model
 
 
 def train(
@@ -200,6 +208,8 @@ def train(
         remove_pending(ckpt_path)  # left by a process killed while writing one
         restore(state, load_checkpoint(ckpt_path, device, run_id, config.to_json()), device)
     state.model = prepare_model(state.raw_model, speed)
+    if state.ema is not None and speed.channels_last:  # averaged in the layout the weights train in
+        state.ema.module.to(memory_format=torch.channels_last)
     if device.type == "cuda":
         # Its dropout must not draw from the RNG a resumed run just restored.
         with torch.random.fork_rng(devices=[device]):
@@ -225,7 +235,7 @@ def train(
     test_loss = test_acc = float("nan")
     test_split = evaluated_part(config, data)
     if state.first_epoch > config.epochs:  # every epoch was done before the run stopped
-        final = evaluate(state.model, test_split, len(data.classes), config)
+        final = evaluate(state.evaluated, test_split, len(data.classes), config)
         test_loss, test_acc = final.loss, final.acc
     for epoch in range(state.first_epoch, config.epochs + 1):
         start_peak_memory(device)
@@ -240,8 +250,9 @@ def train(
         # Test-time augmentation costs several forward passes: airbench's way, only the last
         # epoch's evaluation (the run's result) has it; the epochs before are evaluated plainly.
         evaluated_as = config if epoch == config.epochs else config.replace(tta="off")
-        result = evaluate(state.model, test_split, len(data.classes), evaluated_as)
+        result = evaluate(state.evaluated, test_split, len(data.classes), evaluated_as)
         test_loss, test_acc = result.loss, result.acc
+        raw = evaluate(state.model, test_split, len(data.classes), evaluated_as).acc if state.ema is not None else None
         pending = write_checkpoint(ckpt_path, run_id, epoch, config, state, device) if ckpt_path else ""
         # The recorder moves the pending checkpoint into place once this epoch is recorded.
         ended = EpochEnd(
@@ -260,13 +271,20 @@ def train(
             wrong_labels=result.wrong_labels,
             wrong_images=result.wrong_images,
             eval_images=len(test_split) if len(test_split) < len(data.test) else 0,
+            raw_test_acc=raw,
             checkpoint_temp=pending,
             checkpoint=str(ckpt_path) if pending else "",
         )
         emit(ended)
         if held_out and (config.eval_every_epoch or epoch == config.epochs):
             evaluate_sets(
-                held_out, scorer(state.model, len(data.classes), evaluated_as), device, run_id, epoch, test_acc, emit
+                held_out,
+                scorer(state.evaluated, len(data.classes), evaluated_as),
+                device,
+                run_id,
+                epoch,
+                test_acc,
+                emit,
             )
         if go_on is not None and epoch < config.epochs and not go_on(ended):
             emit(RunPruned(run_id, epoch, state.step))
@@ -339,7 +357,8 @@ def build(config: RunConfig, device: torch.device, data: Dataset, per_epoch: int
     cast_model(raw_model, config)  # before the optimizer: its state follows the weights' dtype
     optimizer = make_optimizer(config, raw_model, device, per_epoch)
     generator = torch.Generator(device=device).manual_seed(config.seed)
-    return Trained(raw_model, raw_model, optimizer, generator, mixer=make_mixer(config, num_classes))
+    mixer, ema = make_mixer(config, num_classes), make_ema(raw_model, config.ema)
+    return Trained(raw_model, raw_model, optimizer, generator, mixer=mixer, ema=ema)
 
 
 def restore(state: Trained, checkpoint: dict | None, device: torch.device) -> None:
@@ -356,6 +375,8 @@ def restore(state: Trained, checkpoint: dict | None, device: torch.device) -> No
         state.lookahead.load_state_dict(checkpoint["lookahead"])
     if state.mixer is not None and "mixer" in checkpoint:
         state.mixer.restore(checkpoint["mixer"])
+    if state.ema is not None and "ema" in checkpoint:
+        state.ema.load_state_dict(checkpoint["ema"])
     state.first_epoch, state.step = checkpoint["epoch"] + 1, checkpoint["step"]
 
 
@@ -398,6 +419,8 @@ def train_epoch(
         state.step += 1
         if state.lookahead is not None:
             state.lookahead.after_step(state.step)
+        if state.ema is not None:
+            state.ema.update_parameters(state.raw_model)
         images += targets.shape[0]
     stream.flush()  # sync: the epoch's last losses reach the host
     return images, held
@@ -431,6 +454,7 @@ def write_checkpoint(
             **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}),
             **({"lookahead": state.lookahead.state_dict()} if state.lookahead is not None else {}),
             **({"mixer": state.mixer.state()} if state.mixer is not None else {}),
+            **({"ema": state.ema.state_dict()} if state.ema is not None else {}),
         },
     )
     pause_point("checkpoint-written")

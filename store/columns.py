@@ -32,6 +32,7 @@ class Column:
     filter: bool = True  # filters and sorts may name it
     for_tools_only: bool = False  # in csv and json; shown to people another way (the mark)
     at_epoch_end: str = ""  # the recorder's SQL for it at each epoch's end (:name is the epoch's value)
+    sparse: bool = False  # recorded by few runs (raw_test_acc, with --ema): the Runs tab shows it when one has it
 
     @property
     def column(self) -> str:
@@ -63,6 +64,10 @@ COLUMNS: tuple[Column, ...] = (
         "test_loss", float, header="Test loss", short="loss", decimals=4, result=True,
         partial=True, group="spread", at_epoch_end=":test_loss",
     ),
+    Column(
+        "raw_test_acc", float, header="Raw model's test acc. (%)", short="raw %", decimals=2, result=True,
+        partial=True, group="spread", sparse=True, at_epoch_end=":raw_test_acc",
+    ),
     Column("eval_images", int, result=True, filter=False, for_tools_only=True, at_epoch_end=":eval_images"),
     Column(
         "train_loss", float, header="Train loss", decimals=4, result=True, in_table=False,
@@ -90,6 +95,7 @@ RESULTS = tuple(c.name for c in COLUMNS if c.result and c.in_table and not c.for
 MEASURES = tuple(c.name for c in COLUMNS if c.group == "spread")  # a group's mean ± std over finished runs
 MEANS = tuple(c.name for c in COLUMNS if c.group == "mean")  # a group's mean
 PARTIAL = tuple(c.name for c in COLUMNS if c.partial)
+SPARSE = tuple(c.name for c in COLUMNS if c.sparse)
 FOR_TOOLS_ONLY = tuple(c.name for c in COLUMNS if c.for_tools_only)
 FILTER_FIELDS = {c.column: c.type for c in COLUMNS if c.filter}  # by the store's column: device is where it ran
 STORED = tuple(c.column for c in COLUMNS)  # what the run table's SELECT reads
@@ -113,6 +119,7 @@ class EpochMeasure:
     spec: str = ""  # a value's format (".3g"); "": its run column's decimals
     blank_zero: bool = False  # 0 is "not recorded" (lr of an older row): a blank cell
     objective: Literal["maximize", "minimize"] | None = None  # a search may optimise it, in this direction
+    shown_with: str = ""  # a config field: the epoch tables show it for runs where that field is on
 
     def text(self, epoch: Any, unit: bool = True, mark: bool = True) -> str:
         """Its value in an epoch (an EpochEnd or a row of `epochs`), marked where the epoch's
@@ -146,6 +153,7 @@ EPOCH_MEASURES: tuple[EpochMeasure, ...] = (
     EpochMeasure("train_loss", "train loss", 10, line="train loss {}", objective="minimize"),
     EpochMeasure("test_loss", "test loss", 9, line="test loss {}", objective="minimize"),
     EpochMeasure("test_acc", "test acc", 8, unit="%", line="test acc {}", objective="maximize"),
+    EpochMeasure("raw_test_acc", "raw acc", 8, unit="%", line="raw {}", shown_with="ema"),
     EpochMeasure("lr", "lr", 8, spec=".3g", blank_zero=True),
     EpochMeasure("seconds", "time", 7, unit="s", line="{}"),
     EpochMeasure("images_per_s", "img/s", 7, line="{} img/s"),
@@ -156,9 +164,15 @@ assert all(m.name in BY_NAME for m in EPOCH_MEASURES if m.objective), "an object
 PER_EPOCH = tuple(c.name for c in COLUMNS if c.name in {m.name for m in EPOCH_MEASURES})
 
 
+def epoch_measures(config: Any) -> tuple[EpochMeasure, ...]:
+    """The measures a run's epoch tables show (a config or its dict): raw acc only with --ema."""
+    return tuple(m for m in EPOCH_MEASURES if not m.shown_with or _field(config, m.shown_with))
+
+
 def progress_line(epoch: Any) -> str:
-    """An epoch's figures in words, for the headless progress: "train loss 1.2345  ...  5,000 img/s"."""
-    return "  ".join(m.line.format(m.text(epoch, mark=False)) for m in EPOCH_MEASURES if m.line)
+    """An epoch's figures in words, for the headless progress: "train loss 1.2345  ...  5,000 img/s";
+    a measure the epoch has no value of (raw acc without --ema) is left out."""
+    return "  ".join(m.line.format(text) for m in EPOCH_MEASURES if m.line and (text := m.text(epoch, mark=False)))
 
 
 def objectives() -> dict[str, str]:

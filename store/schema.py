@@ -301,6 +301,14 @@ def m016_group_keys_over_changed_fields(db: Database) -> None:
     )
 
 
+@migrations()
+def m017_raw_accuracy_beside_the_average(db: Database) -> None:
+    """With --ema the test accuracy is the averaged weights'; the raw model's is kept beside it,
+    each epoch's and the run's last."""
+    db["epochs"].add_column("raw_test_acc", float)
+    db["runs"].add_column("raw_test_acc", float)
+
+
 def _renamed(schema: str, table: str) -> str:
     for spelling in (f"CREATE TABLE {table}", f'CREATE TABLE "{table}"', f"CREATE TABLE [{table}]"):
         if schema.startswith(spelling):

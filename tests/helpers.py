@@ -51,3 +51,16 @@ def query(home, sql, params=()):
 
     with sqlite3.connect(Path(home) / "runs.db", timeout=30) as conn:
         return conn.execute(sql, params).fetchall()
+
+
+def committing(emit):
+    """An emit that moves each epoch's checkpoint into place right after passing its event on,
+    as the recorder does once the event is written."""
+    from cifar_tui.engine.checkpoint import commit
+
+    def emit_then_commit(event):
+        emit(event)
+        if event_temp := getattr(event, "checkpoint_temp", ""):
+            commit(event_temp, event.checkpoint)
+
+    return emit_then_commit

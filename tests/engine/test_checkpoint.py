@@ -16,6 +16,7 @@ from cifar_tui.engine.data import synthetic
 from cifar_tui.engine.events import EpochEnd, Losses, RunFailed, RunFinished, RunStarted
 from cifar_tui.engine.train import train
 from cifar_tui.engine.worker import Job, run_job
+from tests.helpers import committing
 
 DATA = synthetic(n_train=64 * 5, n_test=300)
 
@@ -23,18 +24,6 @@ DATA = synthetic(n_train=64 * 5, n_test=300)
 def save_checkpoint(path, state):
     """Write and commit at once, as the recorder does after recording the epoch."""
     commit(write_pending(path, state.get("epoch", 0), state), path)
-
-
-def committing(emit):
-    """An emit that moves each epoch's checkpoint into place right after passing its event on,
-    as the recorder does once the event is written."""
-
-    def emit_then_commit(event):
-        emit(event)
-        if event_temp := getattr(event, "checkpoint_temp", ""):
-            commit(event_temp, event.checkpoint)
-
-    return emit_then_commit
 
 
 def state(run_id=7, step=3, **changes):
@@ -139,7 +128,7 @@ def losses(events):
     [
         {},
         dict(optimizer="adamw", weight_decay=0.05, clip_grad_norm=0.5),
-        dict(mixup=1.0, cutmix=1.0, mix_prob=0.8, cutout=8, erasing=0.5, erasing_value="random"),
+        dict(mixup=1.0, cutmix=1.0, mix_prob=0.8, cutout=8, erasing=0.5, erasing_value="random", ema=0.9),
         pytest.param(dict(precision="half", optimizer="sgd", nesterov=True, lr=0.01), marks=pytest.mark.slow),
     ],
 )

@@ -11,7 +11,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from ...engine.cifar_classes import class_names
 from ...engine.user_model import source_hash
-from ...store.columns import EPOCH_MEASURES, HEADLINE
+from ...store.columns import HEADLINE, epoch_measures
 from ...store.export import format_value
 from ..safe_text import markup_safe, plain, printable
 from ..terminal_tables import environment_rows
@@ -93,9 +93,10 @@ class RunDetailScreen(ModalScreen[None]):
         self.source = run["config"].get("model_source", "")
         epochs = store.epochs(self.run_id)
         table = self.query_one("#detail-epochs", DataTable)
-        table.add_columns("epoch", *(m.header_with_unit for m in EPOCH_MEASURES))
+        measures = epoch_measures(run["config"])
+        table.add_columns("epoch", *(m.header_with_unit for m in measures))
         for e in epochs:
-            table.add_row(str(e["epoch"]), *(m.text(e, unit=False) for m in EPOCH_MEASURES))
+            table.add_row(str(e["epoch"]), *(m.text(e, unit=False) for m in measures))
         curve = store.loss_curve(self.run_id)
         xs, ys = [p[0] for p in curve], [p[1] for p in curve]
         self.query_one("#detail-loss", LossChart).show(

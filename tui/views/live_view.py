@@ -78,12 +78,17 @@ class LiveView(Vertical):
         yield DataTable(id="epoch-table", zebra_stripes=True, cursor_type="none")
 
     def on_mount(self) -> None:
-        table = self.query_one("#epoch-table", DataTable)
-        # Fixed widths: columns that do not grow as rows arrive (and snapshots that do not race them).
-        for label, width in epoch_columns():
-            table.add_column(label, width=width)
+        self.set_columns(None)
         self.set_interval(1 / TEXT_HZ, self.redraw_text)
         self.set_interval(1 / CHART_HZ, self.redraw_chart)
+
+    def set_columns(self, config) -> None:
+        """The epoch table's columns for a run (None: before any): fixed widths, so that columns
+        do not grow as rows arrive (and snapshots do not race them)."""
+        table = self.query_one("#epoch-table", DataTable)
+        table.clear(columns=True)
+        for label, width in epoch_columns(config):
+            table.add_column(label, width=width)
 
     def on_resize(self) -> None:
         width, height = self.app.size
@@ -103,7 +108,7 @@ class LiveView(Vertical):
         if run.run_id != self._drawn_run:
             self._drawn_run = run.run_id
             self._drawn_epochs = 0
-            self.query_one("#epoch-table", DataTable).clear()
+            self.set_columns(run.config)
         self._set("#live-title", title(run))
         self._set(
             "#live-bars",
@@ -113,7 +118,7 @@ class LiveView(Vertical):
         self._set("#live-speed", speed_line(run, self.query_one("#live-speed").size.width), fixed_size=True)
         table = self.query_one("#epoch-table", DataTable)
         for end in run.epochs[self._drawn_epochs :]:
-            table.add_row(*epoch_cells(end))
+            table.add_row(*epoch_cells(end, run.config))
             self._drawn_epochs += 1
         self.redraw_panels(run)
 
@@ -172,13 +177,14 @@ class LiveView(Vertical):
             )
 
 
-def epoch_columns() -> list[tuple[str, int]]:
-    """The epoch table's (header, width): the epoch, then each measure (store/columns.py)."""
-    return [("epoch", 5), *((m.header, m.width) for m in columns.EPOCH_MEASURES)]
+def epoch_columns(config) -> list[tuple[str, int]]:
+    """The epoch table's (header, width): the epoch, then each measure the run's config shows
+    (store/columns.py); None: a run not yet known."""
+    return [("epoch", 5), *((m.header, m.width) for m in columns.epoch_measures(config or {}))]
 
 
-def epoch_cells(end: EpochEnd) -> list[str]:
-    return [str(end.epoch), *(m.text(end) for m in columns.EPOCH_MEASURES)]
+def epoch_cells(end: EpochEnd, config) -> list[str]:
+    return [str(end.epoch), *(m.text(end) for m in columns.epoch_measures(config))]
 
 
 def speed_line(run: LiveRun, width: int = 200) -> str:

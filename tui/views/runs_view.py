@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Input, Static
 
 from ...engine.config import TYPED_FIELDS
 from ...store.actions import ActionError, delete_runs, rename_run, set_note, tag_runs, tag_summary
-from ...store.columns import BY_NAME, COLUMNS, EVAL_COLUMN, MEANS, MEASURES, RESULTS, eval_header
+from ...store.columns import BY_NAME, COLUMNS, EVAL_COLUMN, MEANS, MEASURES, RESULTS, SPARSE, eval_header
 from ...store.export import (
     ENV_MARK,
     MACHINE_ONLY,
@@ -35,6 +35,14 @@ from ..safe_text import markup_safe, plain, printable
 from .run_table_view import RunTableView
 
 PAGE = 200
+
+
+def is_sparse(column: str) -> bool:
+    """A result few runs record (raw acc, with --ema), or a group's statistic of one: shown only
+    when a row on the tab has it."""
+    return any(column == name or column.startswith(f"{name}_") for name in SPARSE)
+
+
 SHOWN_RESULTS = tuple("epochs" if r == "epochs_done" else r for r in RESULTS)  # epochs: done/asked
 SHORT = {c.name: c.short for c in COLUMNS if c.short} | {
     f"{m}_mean": BY_NAME[m].short + (" (mean ± std)" if i == 0 else "") for i, m in enumerate(MEASURES)
@@ -117,7 +125,8 @@ class RunsView(RunTableView):
         return self.rows
 
     def query(self, limit: int | None) -> tuple[list[str], list[dict[str, Any]]]:
-        return table(self.app.store, self.filter_text, self.sort, self.grouped, True, limit)
+        columns, rows = table(self.app.store, self.filter_text, self.sort, self.grouped, True, limit)
+        return [c for c in columns if not is_sparse(c) or any(row.get(c) is not None for row in rows)], rows
 
     def reload(self) -> None:
         try:
@@ -159,7 +168,8 @@ class RunsView(RunTableView):
         shown_held_out = [c for c in held_out if for_people(c)]
         config = [c for c in columns if c not in ("id", "name", "status", "sweep", "tags", "error", *SHOWN_RESULTS)]
         config = [c for c in config if c not in ("epochs_done", "model", *MACHINE_ONLY, *held_out) and for_people(c)]
-        return ["id", "name", "status", "model", *config, "sweep", "tags", *SHOWN_RESULTS, *shown_held_out, "error"]
+        results = [r for r in SHOWN_RESULTS if not is_sparse(r) or r in columns]
+        return ["id", "name", "status", "model", *config, "sweep", "tags", *results, *shown_held_out, "error"]
 
     def row_key(self, row: dict[str, Any]) -> str:
         return str(row["id"])

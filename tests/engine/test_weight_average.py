@@ -1,0 +1,88 @@
+"""--ema: the loop's average equals torch's AveragedModel fed the raw weights after every step,
+the test set sees the average, the raw model's accuracy is recorded beside it, and checkpoints
+(resume, `evaluate`) carry the average."""
+
+import copy
+
+import pytest
+import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from cifar_tui.engine import train as train_module
+from cifar_tui.engine.checkpoint import checkpoint_path, load_checkpoint
+from cifar_tui.engine.config import ConfigError, make_config
+from cifar_tui.engine.data import synthetic
+from cifar_tui.engine.events import EpochEnd
+from cifar_tui.engine.train import train
+from cifar_tui.engine.weight_average import averaged_weights
+from tests.helpers import committing
+
+DATA = synthetic(n_train=512, n_test=256)
+
+
+def test_the_average_is_torchs_averaged_model_over_the_same_steps(tmp_path, monkeypatch):
+    config = make_config("seed-cnn", dataset="synthetic", device="cpu", epochs=2, batch_size=64, ema=0.8)
+    snapshots = []  # the raw model's weights and buffers after each step
+    make_step = train_module.make_step
+
+    def recording_step(model, *args):
+        step = make_step(model, *args)
+
+        def run(inputs, targets):
+            loss = step(inputs, targets)
+            snapshots.append(copy.deepcopy(model.state_dict()))
+            return loss
+
+        return run
+
+    monkeypatch.setattr(train_module, "make_step", recording_step)
+    events = []
+    train(1, config, committing(events.append), data=DATA, checkpoint_dir=tmp_path)
+    assert len(snapshots) == 16
+    model = train_module.build(config, torch.device("cpu"), DATA).raw_model
+    reference = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.8), use_buffers=True)
+    for weights in snapshots:
+        model.load_state_dict(weights)
+        reference.update_parameters(model)
+    saved = load_checkpoint(checkpoint_path(tmp_path, 1), "cpu", 1)
+    ours = averaged_weights(saved["ema"])
+    theirs = reference.module.state_dict()
+    assert ours.keys() == theirs.keys() and any("running_mean" in k for k in ours)  # BatchNorm buffers too
+    for key in theirs:
+        assert torch.allclose(ours[key].float(), theirs[key].float(), rtol=1e-6, atol=1e-7), key
+    assert not torch.equal(ours["conv1.weight"], saved["model"]["conv1.weight"])  # the average, not the raw
+
+
+def test_the_test_set_sees_the_average_and_the_raw_accuracy_is_recorded_beside_it(monkeypatch):
+    config = make_config("seed-cnn", dataset="synthetic", device="cpu", epochs=2, ema=0.9)
+    scored = []
+    evaluate = train_module.evaluate
+
+    def watching(model, *args):
+        result = evaluate(model, *args)
+        scored.append((model, result.acc))
+        return result
+
+    monkeypatch.setattr(train_module, "evaluate", watching)
+    events = []
+    train(1, config, events.append, data=DATA)
+    ends = [e for e in events if isinstance(e, EpochEnd)]
+    assert len(scored) == 4  # each epoch: the average, then the raw model
+    averaged, raw = scored[2], scored[3]
+    assert isinstance(averaged[0], torch.nn.Module) and averaged[0] is not raw[0]
+    assert ends[-1].test_acc == averaged[1] and ends[-1].raw_test_acc == raw[1]
+    plain = []
+    train(1, config.replace(ema=0.0), plain.append, data=DATA)
+    assert all(e.raw_test_acc is None for e in plain if isinstance(e, EpochEnd))
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        (dict(ema=1.0), "ema: must be a decay between 0 and 1"),
+        (dict(ema=0.99, precision="half", optimizer="sgd"), "ema: averaging fp16"),
+    ],
+)
+def test_impossible_averages_are_one_line(fields, message):
+    with pytest.raises(ConfigError, match=message):
+        make_config("seed-cnn", **fields)
