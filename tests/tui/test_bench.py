@@ -133,3 +133,17 @@ def test_bench_search_trains_the_grid_and_the_search_through_the_store(capsys):
     assert 3 <= result["tpe + asha: epochs trained"] <= 9 and result["tpe + asha: trials (pruned)"].startswith("3 (")
     assert result["epochs: search / grid"] == pytest.approx(result["tpe + asha: epochs trained"] / 108, abs=0.001)
     assert result["epochs: search / grid"] <= 0.1  # the claim: a pruned search trains a tenth of the grid or less
+
+
+@pytest.mark.slow
+def test_bench_augment_prices_each_augmentation_against_off_and_against_torchvision(capsys):
+    status, out, err = cifar_tui(capsys, "bench", "augment", "--device", "cpu", "--batches", "3", "--images", "1024")
+    result = last_json(out)
+    assert status == 0 and "Augmentations" in err
+    for name in ("cutout", "erasing", "mixup", "cutmix"):
+        assert 0.5 < result[f"training with {name} vs off"] < 1.5
+        ours, theirs = (
+            float(v.replace(",", "")) for v in result[f"{name} alone img_s (ours, torchvision)"].split(", ")
+        )
+        assert result[f"{name} alone: ours vs torchvision"] == pytest.approx(ours / theirs, abs=0.051)
+        assert ours > theirs  # the claim: a batch of tensor ops beats a DataLoader image by image

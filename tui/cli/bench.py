@@ -59,6 +59,28 @@ def bench_datasets_command(home: Home, names: tuple[str, ...], device: str, batc
     print_result(bench_datasets([c.dataset for c in configs], home.data_dir, device, batches), "Datasets")
 
 
+@bench.command("augment")
+@click.option("--device", default="auto", show_default=True)
+@click.option(
+    "--batches", type=click.IntRange(1, 100_000), default=150, show_default=True, help="Training steps a run."
+)
+@click.option(
+    "--images",
+    type=click.IntRange(512, 10_000_000),
+    default=8192,
+    show_default=True,
+    help="Images each augmentation alone.",
+)
+def bench_augment_command(device: str, batches: int, images: int) -> None:
+    """Each augmentation's cost to seed-cnn's training speed, and its speed alone against
+    torchvision.transforms.v2 per image in a DataLoader (a worker per core)."""
+    from ..bench.augment import bench_augment
+    from ..bench.report import print_result
+
+    check_device(make_config(device=device))
+    print_result(bench_augment(device, batches, images), "Augmentations")
+
+
 @bench.command("search")
 @click.option("--trials", type=click.IntRange(1, 1000), default=14, show_default=True)
 @click.option("--batches", type=click.IntRange(1, 100_000), default=40, show_default=True, help="An epoch's batches.")
