@@ -17,7 +17,6 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.optim.swa_utils import AveragedModel
 
 from .augment import batch_augment
 from .checkpoint import checkpoint_path, load_checkpoint, remove_pending, write_pending
@@ -60,7 +59,7 @@ from .train_step import (
     trial_step,
 )
 from .user_model import check_output
-from .weight_average import make_ema
+from .weight_average import WeightAverage, make_ema
 
 EVAL_BATCH = 1000
 STEP_KINDS = {"cudagraphs": ", CUDA graph", "default": ", torch.compile"}  # said after the device's name
@@ -163,7 +162,7 @@ class Trained:
     step: int = 0
     lookahead: Lookahead | None = None
     mixer: Mixer | None = None  # mixup/cutmix's batch-level draws
-    ema: AveragedModel | None = None  # --ema: the average of the weights, what the test set sees
+    ema: WeightAverage | None = None  # --ema: the average of the weights, what the test set sees
 
     @property
     def evaluated(self) -> nn.Module:

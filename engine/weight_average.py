@@ -1,19 +1,50 @@
 """--ema: an exponential moving average of the weights and the BatchNorm buffers, updated after
-every step: torch's own AveragedModel with get_ema_multi_avg_fn and use_buffers=True (no code of
-ours averages). The test set is evaluated with it; the raw model's accuracy is recorded beside."""
+every step with torch's own averaging (get_ema_multi_avg_fn's foreach lerp, an AveragedModel with
+use_buffers=True). The test set is evaluated with it; the raw model's accuracy is recorded beside."""
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 
-def make_ema(model: nn.Module, decay: float) -> AveragedModel | None:
-    """None when --ema is 0. The average starts as a copy of the model's weights (its first
-    update copies them, as AveragedModel's does)."""
-    if not decay:
-        return None
-    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+class WeightAverage(AveragedModel):
+    """AveragedModel, its update kept off the host: AveragedModel.update_parameters asks its
+    counter (a tensor on the model's device) whether this is the first update, a host-device sync
+    at every step on a GPU. Here the host knows; the counter still counts, for checkpoints."""
+
+    def __init__(self, model: nn.Module, decay: float):
+        super().__init__(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+        self.started = False  # n_averaged > 0, known on the host
+
+    @torch.no_grad()
+    def update_parameters(self, model: nn.Module) -> None:
+        ours = [*self.module.parameters(), *self.module.buffers()]
+        theirs = [t.detach() for t in (*model.parameters(), *model.buffers())]
+        if not self.started:  # the first update copies, as AveragedModel's does
+            for mine, new in zip(ours, theirs, strict=True):
+                mine.detach().copy_(new)
+            self.started = True
+        else:  # by dtype, as AveragedModel groups them: its function lerps floats, blends the rest
+            by_dtype: dict[torch.dtype, tuple[list, list]] = {}
+            for mine, new in zip(ours, theirs, strict=True):
+                pair = by_dtype.setdefault(mine.dtype, ([], []))
+                pair[0].append(mine.detach())
+                pair[1].append(new)
+            for mine, new in by_dtype.values():
+                self.multi_avg_fn(mine, new, self.n_averaged)
+        self.n_averaged += 1
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        loaded = super().load_state_dict(state_dict, strict, assign)
+        self.started = bool(self.n_averaged > 0)  # once, at a resume
+        return loaded
+
+
+def make_ema(model: nn.Module, decay: float) -> WeightAverage | None:
+    """None when --ema is 0. The average starts as a copy of the model's weights."""
+    return WeightAverage(model, decay) if decay else None
 
 
 def averaged_weights(ema_state: dict) -> dict:

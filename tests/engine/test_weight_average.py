@@ -86,3 +86,40 @@ def test_the_test_set_sees_the_average_and_the_raw_accuracy_is_recorded_beside_i
 def test_impossible_averages_are_one_line(fields, message):
     with pytest.raises(ConfigError, match=message):
         make_config("seed-cnn", **fields)
+
+
+def test_an_update_never_asks_the_device_anything(monkeypatch):
+    """AveragedModel's own update reads its counter on the host at every step (a GPU sync); ours
+    knows on the host whether it has begun, so no tensor is turned into a Python value."""
+    from cifar_tui.engine.weight_average import WeightAverage
+
+    model = train_module.build(make_config("seed-cnn", device="cpu"), torch.device("cpu"), DATA).raw_model
+    average = WeightAverage(model, 0.9)
+
+    def refuse(*args):
+        raise AssertionError("a tensor was read on the host")
+
+    for read in ("__bool__", "item", "tolist"):
+        monkeypatch.setattr(torch.Tensor, read, refuse)
+    for _ in range(3):
+        average.update_parameters(model)
+    monkeypatch.undo()
+    assert int(average.n_averaged) == 3
+
+
+def test_a_restored_average_goes_on_averaging():
+    from cifar_tui.engine.weight_average import WeightAverage
+
+    model = train_module.build(make_config("seed-cnn", device="cpu"), torch.device("cpu"), DATA).raw_model
+    first = WeightAverage(model, 0.5)
+    first.update_parameters(model)
+    restored = WeightAverage(model, 0.5)
+    restored.load_state_dict(first.state_dict())
+    assert restored.started
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    first.update_parameters(model)
+    restored.update_parameters(model)  # a lerp, not a copy: the first update was made before the save
+    assert torch.equal(restored.module.conv1.weight, first.module.conv1.weight)
+    assert not torch.equal(restored.module.conv1.weight, model.conv1.weight)
