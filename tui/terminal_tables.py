@@ -124,7 +124,7 @@ def print_table(rows: list[dict[str, Any]], title: str, note: str | None = None)
 def print_run(row: dict[str, Any], epochs: list[dict[str, Any]]) -> None:
     """A run as `show` prints it: its config, its summary, its epochs and a model file's traceback;
     figures on part of the test set carry the tables' mark."""
-    from ..store.columns import PER_EPOCH, RESULTS
+    from ..store.columns import PER_EPOCH, RESULTS, epoch_measures
     from ..store.export import PARTIAL_NOTE, format_value, partial_mark
 
     def marked(key: str, source: dict[str, Any]) -> str:
@@ -140,7 +140,9 @@ def print_run(row: dict[str, Any], epochs: list[dict[str, Any]]) -> None:
         title="Summary",
         note=note,
     )
-    print_table([{k: marked(k, e) for k in ("epoch", *PER_EPOCH)} for e in epochs], title="Epochs", note=note)
+    shown = {m.name for m in epoch_measures(row["config"])}  # raw acc only for a run with --ema
+    per_epoch = ("epoch", *(k for k in PER_EPOCH if k in shown))
+    print_table([{k: marked(k, e) for k in per_epoch} for e in epochs], title="Epochs", note=note)
     if row.get("environment"):
         print_table(environment_rows(row["environment"]), title="Environment (what it ran on)")
     if row.get("error_detail"):

@@ -45,9 +45,12 @@ SNAPSHOT_ENVIRONMENT = {
 }
 
 
-def finished_run(store: RunStore, accs=(40.0, 55.0, 61.5), steps_per_epoch=100, environment=None, **config) -> int:
+def finished_run(
+    store: RunStore, accs=(40.0, 55.0, 61.5), steps_per_epoch=100, environment=None, raw_accs=None, **config
+) -> int:
     """Record a whole run, as the engine would have, with a smooth made-up loss curve (and the
-    environment it ran on, when one is given)."""
+    environment it ran on, when one is given; with raw_accs, the raw model's accuracies of an
+    --ema run)."""
     settings = dict(dataset="synthetic", device="cpu", epochs=len(accs))
     settings.update(config)
     cfg = make_config("seed-cnn", **settings)
@@ -79,6 +82,7 @@ def finished_run(store: RunStore, accs=(40.0, 55.0, 61.5), steps_per_epoch=100, 
                 tuple(acc + i - 5 for i in range(10)),
                 10.0,
                 5000.0 + 100 * epoch,
+                raw_test_acc=raw_accs[epoch - 1] if raw_accs else None,
             )
         )
     events.append(RunFinished(run_id, accs[-1], 1.5 / len(accs), 30.0))

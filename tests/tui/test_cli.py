@@ -234,3 +234,18 @@ def test_show_lists_what_a_run_ran_on_and_groups_and_compare_say_where_environme
     assert "│ torch │ " + torch.__version__ in out and "2.11.0" in out
     rows = json.loads(cifar_tui(capsys, "compare", "id=1,2", "id=3", "--json")[1])
     assert [row["environment"] for row in rows] == [{"torch": torch.__version__}, {"torch": "2.11.0"}]
+
+
+def test_show_lists_the_raw_models_accuracy_only_for_a_run_with_an_average(home, capsys):
+    from cifar_tui.store.runs import RunStore
+    from tests.tui.conftest import finished_run
+
+    store = RunStore(home / "runs.db")
+    finished_run(store, accs=(40.0, 55.0))
+    finished_run(store, accs=(41.0, 57.0), raw_accs=(39.5, 54.25), ema=0.99)
+    store.close()
+    plain = cifar_tui(capsys, "show", "1")[1]
+    averaged = cifar_tui(capsys, "show", "2")[1]
+    assert "raw_test_acc" not in plain
+    epochs = averaged[averaged.index("Epochs") :]
+    assert "raw_test_acc" in epochs and "54.25" in epochs and "39.50" in epochs
