@@ -203,6 +203,26 @@ class RunConfig:
         0.5, "mixup and cutmix both on: the share of mixed batches that take CutMix (timm's switch_prob).",
         "augmentation",
     )  # fmt: skip
+    augment_policy: str = setting(
+        "none",
+        "An augmentation policy, each image drawing its own ops before it is normalised: autoaugment (Cubuk et "
+        "al.: torchvision's CIFAR-10 policy), randaugment (Cubuk et al. 2020: randaugment_ops ops at "
+        "randaugment_magnitude), trivialaugment (Müller & Hutter: one op, TrivialAugmentWide), augmix (Hendrycks "
+        "et al.: augmix_width chains mixed with the image); none: off.",
+        "augmentation",
+        ("none", "autoaugment", "randaugment", "trivialaugment", "augmix"),
+    )
+    randaugment_ops: int = setting(2, "randaugment: the ops each image draws (torchvision's num_ops).", "augmentation")
+    randaugment_magnitude: int = setting(
+        9, "randaugment: every op's magnitude, a bin of 0..30 (torchvision's magnitude).", "augmentation"
+    )
+    augmix_severity: int = setting(
+        3, "augmix: the ops' magnitudes are drawn from the first N of 10 bins (1..10).", "augmentation"
+    )
+    augmix_width: int = setting(3, "augmix: the chains of ops mixed into each image.", "augmentation")
+    augmix_depth: int = setting(
+        -1, "augmix: the ops of each chain; -1: 1 to 3, drawn for each chain of each image.", "augmentation"
+    )
     tta: str = setting(
         "off",
         "Test-time augmentation of the last epoch's evaluation: average the logits of flipped (and shifted) "
@@ -393,6 +413,23 @@ def validate(config: RunConfig) -> None:
         not config.ema or config.precision != "half",
         "ema",
         "averaging fp16 weights loses each step's small update; use precision bf16 or fp32 with ema",
+    )
+    _check(
+        0 <= config.randaugment_ops <= 10, "randaugment_ops", f"must be between 0 and 10 (got {config.randaugment_ops})"
+    )
+    _check(
+        0 <= config.randaugment_magnitude <= 30,
+        "randaugment_magnitude",
+        f"must be a bin between 0 and 30 (got {config.randaugment_magnitude})",
+    )
+    _check(
+        1 <= config.augmix_severity <= 10, "augmix_severity", f"must be between 1 and 10 (got {config.augmix_severity})"
+    )
+    _check(1 <= config.augmix_width <= 10, "augmix_width", f"must be between 1 and 10 (got {config.augmix_width})")
+    _check(
+        config.augmix_depth == -1 or 1 <= config.augmix_depth <= 10,
+        "augmix_depth",
+        f"must be between 1 and 10, or -1 for 1 to 3 at random (got {config.augmix_depth})",
     )
     _check(0 <= config.cutout <= 32, "cutout", f"must be between 0 and 32 pixels, 0 for off (got {config.cutout})")
     _check(0 <= config.erasing <= 1, "erasing", f"must be between 0 and 1, 0 for off (got {config.erasing:g})")

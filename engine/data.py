@@ -5,7 +5,7 @@ Augmentation and normalisation are tensor ops on a whole batch: no PIL, no DataL
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -93,9 +93,12 @@ def train_batches(
     drop_last: bool = False,
     translate: int = 0,
     flips: torch.Tensor | None = None,
+    policy: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """One epoch of shuffled, augmented, normalised batches, all on the split's device.
-    `flips` (one bool an image: alternating_flips) replaces hflip's coin tosses."""
+    `flips` (one bool an image: alternating_flips) replaces hflip's coin tosses; `policy` (an
+    augmentation policy of uint8 batches) comes after the crops and flips, as in torchvision's
+    usual pipeline."""
     n = len(split)
     order = torch.randperm(n, generator=generator, device=generator.device).to(split.labels.device)
     stop = n - n % batch_size if drop_last and n >= batch_size else n
@@ -110,6 +113,8 @@ def train_batches(
             images = torch.where(flips[index][:, None, None, None], images.flip(3), images)
         elif hflip:
             images = random_hflip(images, generator)
+        if policy is not None:
+            images = policy(images)
         yield normalize(images), split.labels[index]
 
 

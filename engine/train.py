@@ -48,6 +48,7 @@ from .mixing import Mixer, make_mixer
 from .models import build_model, count_parameters
 from .muon import MUON_MOMENTUM, Muon
 from .pause_points import pause_point
+from .policies import make_policy
 from .schedule import rate_at
 from .train_step import (
     autocast,
@@ -400,8 +401,9 @@ def train_epoch(
         if config.hflip and config.alternate_flips
         else None
     )
+    policy = make_policy(config, state.generator)
     batches = train_batches(
-        split, config.batch_size, state.generator, config.hflip, config.crop, drop_last, config.translate, flips
+        split, config.batch_size, state.generator, config.hflip, config.crop, drop_last, config.translate, flips, policy
     )
     augment = batch_augment(config, state.generator, state.mixer)
     for _, (inputs, targets) in zip(range(steps_in_epoch(config, per_epoch, epoch)), batches):

@@ -128,7 +128,17 @@ def losses(events):
     [
         {},
         dict(optimizer="adamw", weight_decay=0.05, clip_grad_norm=0.5),
-        dict(mixup=1.0, cutmix=1.0, mix_prob=0.8, cutout=8, erasing=0.5, erasing_value="random", ema=0.9),
+        dict(
+            mixup=1.0,
+            cutmix=1.0,
+            mix_prob=0.8,
+            cutout=8,
+            erasing=0.5,
+            erasing_value="random",
+            ema=0.9,
+            augment_policy="autoaugment",
+        ),
+        dict(augment_policy="augmix", ema=0.99),
         pytest.param(dict(precision="half", optimizer="sgd", nesterov=True, lr=0.01), marks=pytest.mark.slow),
     ],
 )

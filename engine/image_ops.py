@@ -1,0 +1,204 @@
+"""The fifteen image operations of AutoAugment, RandAugment, TrivialAugment and AugMix, for a whole
+uint8 batch on the device, each image with its own operation and magnitude.
+
+`apply_ops(images, ops, magnitudes)` gives image i what torchvision's
+`_AutoAugmentBase._apply_image_or_video_transform(image_i, OPS[ops[i]], magnitudes[i])` gives it:
+the same calls of torchvision.transforms.v2.functional, written once for per-image parameters
+(the affine matrices, blend factors, bit masks and thresholds are tensors, one row an image).
+The operations without a parameter (autocontrast, equalize, invert) are torchvision's own, which
+take batches. A magnitude is the signed value torchvision passes, e.g. 0.3 for a shear, -9 for a
+translation of 9 pixels to the left, 0.5 for a brightness factor of 1.5.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as nnf
+from torchvision.transforms.v2 import functional as tvf
+
+OPS = (
+    "Identity",
+    "ShearX",
+    "ShearY",
+    "TranslateX",
+    "TranslateY",
+    "Rotate",
+    "Brightness",
+    "Color",
+    "Contrast",
+    "Sharpness",
+    "Posterize",
+    "Solarize",
+    "AutoContrast",
+    "Equalize",
+    "Invert",
+)
+OP_INDEX = {name: i for i, name in enumerate(OPS)}
+DEGREES = 180.0 / math.pi  # math.degrees' factor, and its inverse math.radians'
+
+
+def apply_ops(
+    images: torch.Tensor, ops: torch.Tensor, magnitudes: torch.Tensor, interpolation: str = "nearest"
+) -> torch.Tensor:
+    """uint8 images (N, C, H, W); ops (N,) indices into OPS; magnitudes (N,) float64."""
+    out = images.clone()
+    for index, name in enumerate(OPS):
+        if name == "Identity":
+            continue
+        chosen = (ops == index).nonzero()[:, 0]
+        if chosen.numel():
+            out[chosen] = KERNELS[name](images[chosen], magnitudes[chosen].double(), interpolation)
+    return out
+
+
+def _per_image(values: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    return values.to(dtype)[:, None, None, None]
+
+
+def _inverse_affine(
+    n: int, device, center=(0.0, 0.0), angle=None, translate=(None, None), shear=(None, None)
+) -> torch.Tensor:
+    """torchvision's _get_inverse_affine_matrix (scale 1) for n images in float64, each argument a
+    number or an (n,) tensor of degrees or pixels."""
+
+    def column(value) -> torch.Tensor:
+        if value is None:
+            return torch.zeros(n, dtype=torch.float64, device=device)
+        if isinstance(value, torch.Tensor):
+            return value.double()
+        return torch.full((n,), float(value), dtype=torch.float64, device=device)
+
+    rot, sx, sy = (column(v) / DEGREES for v in (angle, shear[0], shear[1]))
+    cx, cy = column(center[0]), column(center[1])
+    tx, ty = column(translate[0]), column(translate[1])
+    cos_sy, tan_sx = torch.cos(sy), torch.tan(sx)
+    a = torch.cos(rot - sy) / cos_sy
+    b = -(a * tan_sx + torch.sin(rot))
+    c = torch.sin(rot - sy) / cos_sy
+    d = torch.cos(rot) - c * tan_sx
+    m0, m1, m3, m4 = d, -b, -c, a
+    m2 = cx - m0 * (cx + tx) - m1 * (cy + ty)
+    m5 = cy - m3 * (cx + tx) - m4 * (cy + ty)
+    return torch.stack([m0, m1, m2, m3, m4, m5], 1).reshape(n, 2, 3)
+
+
+def _warp(images: torch.Tensor, matrices: torch.Tensor, interpolation: str) -> torch.Tensor:
+    """torchvision's _affine_grid and _apply_grid_transform (fill None: zeros outside), one matrix an
+    image."""
+    n, _, h, w = images.shape
+    theta = matrices.float()
+    base = torch.empty(1, h, w, 3, device=images.device)
+    base[..., 0].copy_(torch.linspace((1.0 - w) * 0.5, (w - 1.0) * 0.5, steps=w, device=images.device))
+    base[..., 1].copy_(torch.linspace((1.0 - h) * 0.5, (h - 1.0) * 0.5, steps=h, device=images.device)[:, None])
+    base[..., 2].fill_(1)
+    scaled = theta.transpose(1, 2).div_(torch.tensor([0.5 * w, 0.5 * h], device=images.device))
+    grid = base.view(1, h * w, 3).expand(n, -1, -1).bmm(scaled).view(n, h, w, 2)
+    warped = nnf.grid_sample(images.float(), grid, mode=interpolation, padding_mode="zeros", align_corners=False)
+    return warped.round_().to(images.dtype)
+
+
+def _shear_x(images, magnitudes, interpolation):
+    n, _, h, w = images.shape
+    shear = torch.atan(magnitudes) * DEGREES
+    matrices = _inverse_affine(n, images.device, center=(-w * 0.5, -h * 0.5), shear=(shear, None))
+    return _warp(images, matrices, interpolation)
+
+
+def _shear_y(images, magnitudes, interpolation):
+    n, _, h, w = images.shape
+    shear = torch.atan(magnitudes) * DEGREES
+    matrices = _inverse_affine(n, images.device, center=(-w * 0.5, -h * 0.5), shear=(None, shear))
+    return _warp(images, matrices, interpolation)
+
+
+def _translate_x(images, magnitudes, interpolation):
+    matrices = _inverse_affine(len(images), images.device, translate=(magnitudes.trunc(), None))
+    return _warp(images, matrices, interpolation)
+
+
+def _translate_y(images, magnitudes, interpolation):
+    matrices = _inverse_affine(len(images), images.device, translate=(None, magnitudes.trunc()))
+    return _warp(images, matrices, interpolation)
+
+
+def _rotate(images, magnitudes, interpolation):
+    angle = magnitudes.remainder(360.0)
+    out = _warp(images, _inverse_affine(len(images), images.device, angle=-angle), interpolation)
+    # rotate's own shortcuts for the right angles (square images): exact, not resampled
+    out = torch.where(_per_image(angle == 0).bool(), images, out)
+    for quarter in (1, 2, 3) if images.shape[-1] == images.shape[-2] else (2,):
+        turned = _per_image(angle == 90.0 * quarter).bool()
+        out = torch.where(turned, torch.rot90(images, k=quarter, dims=(-2, -1)), out)
+    return out
+
+
+def _blend(images: torch.Tensor, other: torch.Tensor, ratio: torch.Tensor) -> torch.Tensor:
+    """torchvision's _blend: images * ratio + other * (1 - ratio), clamped, truncated to uint8."""
+    keep, rest = _per_image(ratio), _per_image(1.0 - ratio)
+    return _fused_add(images.mul(keep), other, rest).clamp_(0, 255).to(images.dtype)
+
+
+def _fused_add(a: torch.Tensor, b: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """a + alpha * b rounded once, as torch's add(a, b, alpha=...) does with a fused multiply-add
+    (the float32 product is exact in float64)."""
+    return (a.double() + b.double() * alpha.double()).float()
+
+
+def _grey(images: torch.Tensor) -> torch.Tensor:
+    r, g, b = images.unbind(dim=-3)
+    return r.mul(0.2989).add_(g, alpha=0.587).add_(b, alpha=0.114).unsqueeze(-3).floor_()
+
+
+def _brightness(images, magnitudes, interpolation):
+    return images.mul(_per_image(1.0 + magnitudes)).clamp_(0, 255).to(images.dtype)
+
+
+def _color(images, magnitudes, interpolation):
+    return _blend(images, _grey(images), 1.0 + magnitudes)
+
+
+def _contrast(images, magnitudes, interpolation):
+    mean = _grey(images).mean(dim=(-3, -2, -1), keepdim=True)
+    return _blend(images, mean, 1.0 + magnitudes)
+
+
+def _sharpness(images, magnitudes, interpolation):
+    channels = images.shape[1]
+    a, b = 1.0 / 13.0, 5.0 / 13.0
+    kernel = torch.tensor([[a, a, a], [a, b, a], [a, a, a]], device=images.device).expand(channels, 1, 3, 3)
+    out = images.to(torch.float32, copy=True)
+    blurred = nnf.conv2d(out, kernel, groups=channels).round_()
+    inner = out[..., 1:-1, 1:-1]
+    inner.copy_(_fused_add(inner, blurred.sub_(inner), _per_image(1.0 - (1.0 + magnitudes))))
+    return out.clamp_(0, 255).to(images.dtype)
+
+
+def _posterize(images, magnitudes, interpolation):
+    bits = magnitudes.trunc().long().clamp(0, 8)
+    masks = ((1 << bits) - 1) << (8 - bits)
+    return images & _per_image(masks, images.dtype)
+
+
+def _solarize(images, magnitudes, interpolation):
+    threshold = _per_image(255.0 * magnitudes)
+    return torch.where(images >= threshold, images.bitwise_not(), images)
+
+
+KERNELS = {
+    "ShearX": _shear_x,
+    "ShearY": _shear_y,
+    "TranslateX": _translate_x,
+    "TranslateY": _translate_y,
+    "Rotate": _rotate,
+    "Brightness": _brightness,
+    "Color": _color,
+    "Contrast": _contrast,
+    "Sharpness": _sharpness,
+    "Posterize": _posterize,
+    "Solarize": _solarize,
+    "AutoContrast": lambda images, magnitudes, interpolation: tvf.autocontrast(images),
+    "Equalize": lambda images, magnitudes, interpolation: tvf.equalize(images),
+    "Invert": lambda images, magnitudes, interpolation: tvf.invert(images),
+}
