@@ -149,6 +149,17 @@ class RunConfig:
         "last 1,000 steps), updated each step; the test set is evaluated with it, the raw model's accuracy "
         "recorded beside. 0: off.", "regularisation",
     )  # fmt: skip
+    swa_start: int = setting(
+        0, "Stochastic weight averaging (Izmailov et al.) after this many epochs: the weights averaged at each "
+        "later epoch's end (torch's AveragedModel), the rate annealed to swa_lr (SWALR); the test set is evaluated "
+        "with the average, its BatchNorm statistics recomputed over the training set (update_bn). 0: off.",
+        "regularisation", unit="epochs",
+    )  # fmt: skip
+    swa_lr: float = setting(0.05, "swa: the rate SWALR anneals to and keeps.", "regularisation")
+    swa_anneal_epochs: int = setting(
+        10, "swa: the epochs of SWALR's cosine from the schedule's rate to swa_lr (torch's default; 0: at once).",
+        "regularisation", unit="epochs",
+    )  # fmt: skip
     dataset: str = setting(
         "cifar10",
         "The images to train and test on (see `cifar-tui datasets`), or folder:PATH.",
@@ -431,6 +442,23 @@ def validate(config: RunConfig) -> None:
         "augmix_depth",
         f"must be between 1 and 10, or -1 for 1 to 3 at random (got {config.augmix_depth})",
     )
+    _check(
+        0 <= config.swa_start < config.epochs,
+        "swa_start",
+        f"must be >= 0 and before the run's last epoch {config.epochs}, 0 for off (got {config.swa_start})",
+    )
+    _check(not config.swa_start or not config.ema, "swa_start", "one average at a time: swa or ema, not both")
+    _check(
+        not config.swa_start or config.precision != "half",
+        "swa_start",
+        "averaging fp16 weights is not supported; use precision bf16 or fp32 with swa",
+    )
+    _check(0 < config.swa_lr <= 100, "swa_lr", f"must be > 0 and <= 100 (got {config.swa_lr:g})")
+    _check(
+        0 <= config.swa_anneal_epochs <= 1000,
+        "swa_anneal_epochs",
+        f"must be between 0 and 1000 (got {config.swa_anneal_epochs})",
+    )
     _check(0 <= config.cutout <= 32, "cutout", f"must be between 0 and 32 pixels, 0 for off (got {config.cutout})")
     _check(0 <= config.erasing <= 1, "erasing", f"must be between 0 and 1, 0 for off (got {config.erasing:g})")
     scale = _pair(config, "erasing_scale", "shares of the image", "0.02+0.33")
@@ -493,16 +521,9 @@ def validate(config: RunConfig) -> None:
         "needs optimizer sgd with momentum > 0",
     )
     _check(
-        config.compile != "cudagraphs"
-        or (
-            config.lr_schedule == "constant"
-            and not config.warmup_epochs
-            and not config.lookahead
-            and not config.whiten_bias_epochs
-            and not config.clip_grad_norm
-        ),
+        config.compile != "cudagraphs" or replays_one_step(config),
         "compile",
-        "cudagraphs needs lr_schedule constant, warmup_epochs 0, no lookahead, whiten_bias_epochs 0 and clip_grad_norm 0 (a "
+        "cudagraphs needs lr_schedule constant, warmup_epochs 0, swa_start 0, no lookahead, whiten_bias_epochs 0 and clip_grad_norm 0 (a "
         "captured step replays its learning rate; clipping is not captured)",
     )
     _check(
@@ -527,6 +548,19 @@ def parse_pair(text: str) -> tuple[float, float]:
     if not all(math.isfinite(v) for v in (low, high)):
         raise ValueError(text)
     return low, high
+
+
+def replays_one_step(config: RunConfig) -> bool:
+    """Whether a CUDA graph can replay this run's step: one learning rate throughout, no step
+    outside the optimizer's (lookahead), nothing captured that is not (clipping)."""
+    return (
+        config.lr_schedule == "constant"
+        and not config.warmup_epochs
+        and not config.swa_start
+        and not config.lookahead
+        and not config.whiten_bias_epochs
+        and not config.clip_grad_norm
+    )
 
 
 def erasing_fill(text: str) -> float | None:

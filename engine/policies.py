@@ -214,11 +214,19 @@ def augmix_draw(
 
 def augmix(images: torch.Tensor, draw: AugMixDraw) -> torch.Tensor:
     """torchvision's AugMix mixing: mix[:, 0] * image + sum over chains of weight * chain(image),
-    truncated to uint8; its ops resample bilinearly."""
+    truncated to uint8; its ops resample bilinearly. The chains run side by side as one batch."""
+    n, width = len(images), len(draw.chains)
+    identity = (torch.full((n,), OP_INDEX["Identity"], device=images.device), torch.zeros(n, device=images.device))
+    depth = max(len(chain) for chain in draw.chains)
+    slots = [
+        tuple(torch.cat(parts) for parts in zip(*(chain[d] if d < len(chain) else identity for chain in draw.chains)))
+        for d in range(depth)
+    ]
+    chained = augment_policy(images.repeat(width, 1, 1, 1), slots, "bilinear").view(width, *images.shape)
     combined = draw.weights * draw.mix[:, 1:2]
     mixed = draw.mix[:, 0, None, None, None] * images
-    for i, chain in enumerate(draw.chains):
-        mixed.add_(combined[:, i, None, None, None] * augment_policy(images, chain, "bilinear"))
+    for i in range(width):
+        mixed.add_(combined[:, i, None, None, None] * chained[i])
     return mixed.to(images.dtype)
 
 

@@ -91,7 +91,25 @@ def lr_at(step: int, total_steps: int, base_lr: float, schedule: str, warmup_ste
 
 def rate_at(config: Any, step: int, total: int, per_epoch: int) -> float:
     """A run's rate at a step of `total`: --warmup-epochs' linear warm-up from lr/steps to lr,
-    then its schedule over the steps left (cosine warms up an epoch of its own, as it always has)."""
+    then its schedule over the steps left (cosine warms up an epoch of its own, as it always has);
+    with --swa-start, SWALR's from that epoch on."""
+    swa_first = config.swa_start * per_epoch
+    if swa_first and step >= swa_first:
+        return swa_rate(scheduled_rate(config, swa_first, total, per_epoch), config, (step - swa_first) // per_epoch)
+    return scheduled_rate(config, step, total, per_epoch)
+
+
+def swa_rate(start: float, config: Any, epochs_in: int) -> float:
+    """torch's SWALR (cosine), stepped at each epoch's end: the rate of the epoch `epochs_in` after
+    the average began, from the schedule's rate where it began (`start`) to swa_lr over
+    swa_anneal_epochs (0: swa_lr at once, as SWALR does)."""
+    anneal = config.swa_anneal_epochs
+    t = 1.0 if anneal == 0 else min(1.0, epochs_in / anneal)
+    alpha = (1 - math.cos(math.pi * t)) / 2
+    return config.swa_lr * alpha + start * (1 - alpha)
+
+
+def scheduled_rate(config: Any, step: int, total: int, per_epoch: int) -> float:
     warm = min(total, round(config.warmup_epochs * per_epoch))
     if step < warm:
         return config.lr * (step + 1) / warm

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 
 from .augment import batch_augment
 from .checkpoint import checkpoint_path, load_checkpoint, remove_pending, write_pending
@@ -60,7 +61,7 @@ from .train_step import (
     trial_step,
 )
 from .user_model import check_output
-from .weight_average import WeightAverage, make_ema
+from .weight_average import WeightAverage, add_to_swa, make_ema, make_swa
 
 EVAL_BATCH = 1000
 STEP_KINDS = {"cudagraphs": ", CUDA graph", "default": ", torch.compile"}  # said after the device's name
@@ -164,11 +165,18 @@ class Trained:
     lookahead: Lookahead | None = None
     mixer: Mixer | None = None  # mixup/cutmix's batch-level draws
     ema: WeightAverage | None = None  # --ema: the average of the weights, what the test set sees
+    swa: AveragedModel | None = None  # --swa-start: the equal average, what the test set sees once it has begun
+
+    @property
+    def averaging(self) -> bool:
+        return self.ema is not None or (self.swa is not None and int(self.swa.n_averaged) > 0)
 
     @property
     def evaluated(self) -> nn.Module:
         """The model the test set and the held-out sets are scored with."""
-        return self.ema.module if self.ema is not None else self.model
+        if self.ema is not None:
+            return self.ema.module
+        return self.swa.module if self.averaging and self.swa is not None else self.model
 
 
 def train(
@@ -208,8 +216,9 @@ def train(
         remove_pending(ckpt_path)  # left by a process killed while writing one
         restore(state, load_checkpoint(ckpt_path, device, run_id, config.to_json()), device)
     state.model = prepare_model(state.raw_model, speed)
-    if state.ema is not None and speed.channels_last:  # averaged in the layout the weights train in
-        state.ema.module.to(memory_format=torch.channels_last)
+    for average in (state.ema, state.swa):
+        if average is not None and speed.channels_last:  # averaged in the layout the weights train in
+            average.module.to(memory_format=torch.channels_last)
     if device.type == "cuda":
         # Its dropout must not draw from the RNG a resumed run just restored.
         with torch.random.fork_rng(devices=[device]):
@@ -234,6 +243,7 @@ def train(
     run_start = time.perf_counter()
     test_loss = test_acc = float("nan")
     test_split = evaluated_part(config, data)
+    swa_bn_part = bn_statistics_part(config, data) if state.swa is not None else None
     if state.first_epoch > config.epochs:  # every epoch was done before the run stopped
         final = evaluate(state.evaluated, test_split, len(data.classes), config)
         test_loss, test_acc = final.loss, final.acc
@@ -245,6 +255,8 @@ def train(
             emit(RunCancelled(run_id, state.step))
             return
         images, held = trained
+        if state.swa is not None and epoch > config.swa_start:
+            add_to_swa(state.swa, state.raw_model, (x for x, _ in eval_batches(swa_bn_part, EVAL_BATCH)))
         seconds = time.perf_counter() - epoch_start - held  # a pause is not training time
         train_loss = stream.epoch_mean(epoch)
         # Test-time augmentation costs several forward passes: airbench's way, only the last
@@ -252,7 +264,7 @@ def train(
         evaluated_as = config if epoch == config.epochs else config.replace(tta="off")
         result = evaluate(state.evaluated, test_split, len(data.classes), evaluated_as)
         test_loss, test_acc = result.loss, result.acc
-        raw = evaluate(state.model, test_split, len(data.classes), evaluated_as).acc if state.ema is not None else None
+        raw = evaluate(state.model, test_split, len(data.classes), evaluated_as).acc if state.averaging else None
         pending = write_checkpoint(ckpt_path, run_id, epoch, config, state, device) if ckpt_path else ""
         # The recorder moves the pending checkpoint into place once this epoch is recorded.
         ended = EpochEnd(
@@ -321,6 +333,16 @@ def evaluated_part(config: RunConfig, data: Dataset) -> Split:
     return Split(data.test.images[chosen], data.test.labels[chosen])
 
 
+def bn_statistics_part(config: RunConfig, data: Dataset) -> Split:
+    """The training images update_bn sees: all of them, or with --limit-batches as many as an
+    epoch trains on (a class-stratified sample: a folder's images come class by class)."""
+    count = config.limit_batches * config.batch_size
+    if not config.limit_batches or count >= len(data.train):
+        return data.train
+    chosen = stratified_sample(data.train.labels, count).to(data.train.labels.device)
+    return Split(data.train.images[chosen], data.train.labels[chosen])
+
+
 EVAL_SAMPLE_SEED = 0  # not the run's seed: every run of a group is measured on the same images
 
 
@@ -358,7 +380,8 @@ def build(config: RunConfig, device: torch.device, data: Dataset, per_epoch: int
     optimizer = make_optimizer(config, raw_model, device, per_epoch)
     generator = torch.Generator(device=device).manual_seed(config.seed)
     mixer, ema = make_mixer(config, num_classes), make_ema(raw_model, config.ema)
-    return Trained(raw_model, raw_model, optimizer, generator, mixer=mixer, ema=ema)
+    swa = make_swa(raw_model, config.swa_start)
+    return Trained(raw_model, raw_model, optimizer, generator, mixer=mixer, ema=ema, swa=swa)
 
 
 def restore(state: Trained, checkpoint: dict | None, device: torch.device) -> None:
@@ -377,6 +400,8 @@ def restore(state: Trained, checkpoint: dict | None, device: torch.device) -> No
         state.mixer.restore(checkpoint["mixer"])
     if state.ema is not None and "ema" in checkpoint:
         state.ema.load_state_dict(checkpoint["ema"])
+    if state.swa is not None and "swa" in checkpoint:
+        state.swa.load_state_dict(checkpoint["swa"])
     state.first_epoch, state.step = checkpoint["epoch"] + 1, checkpoint["step"]
 
 
@@ -395,7 +420,12 @@ def train_epoch(
     state.model.train()
     images, held = 0, 0.0
     total = total_steps(config, per_epoch)
-    scheduled = config.lr_schedule != "constant" or any("steps" in g for g in state.optimizer.param_groups)
+    scheduled = (
+        config.lr_schedule != "constant"
+        or config.warmup_epochs
+        or config.swa_start
+        or any("steps" in g for g in state.optimizer.param_groups)
+    )
     flips = (
         alternating_flips(len(split), config.seed, epoch, split.labels.device)
         if config.hflip and config.alternate_flips
@@ -456,6 +486,7 @@ def write_checkpoint(
             **({"lookahead": state.lookahead.state_dict()} if state.lookahead is not None else {}),
             **({"mixer": state.mixer.state()} if state.mixer is not None else {}),
             **({"ema": state.ema.state_dict()} if state.ema is not None else {}),
+            **({"swa": state.swa.state_dict()} if state.swa is not None else {}),
         },
     )
     pause_point("checkpoint-written")

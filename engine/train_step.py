@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import RunConfig
+from .config import RunConfig, replays_one_step
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -53,10 +53,7 @@ def resolve_compile(config: RunConfig, device: torch.device) -> RunConfig:
     graphable = (
         device.type == "cuda"
         and config.model in GRAPHED_BY_DEFAULT
-        and config.lr_schedule == "constant"
-        and not config.warmup_epochs
-        and not config.lookahead
-        and not config.clip_grad_norm
+        and replays_one_step(config)
         and config.precision != "fp16"
     )
     return config.replace(compile="cudagraphs" if graphable else "off")

@@ -1,12 +1,14 @@
-"""--ema: an exponential moving average of the weights and the BatchNorm buffers, updated after
-every step with torch's own averaging (get_ema_multi_avg_fn's foreach lerp, an AveragedModel with
-use_buffers=True). The test set is evaluated with it; the raw model's accuracy is recorded beside."""
+"""The averages of the weights the test set is evaluated with, the raw model's accuracy recorded
+beside. --ema: an exponential moving average of the weights and the BatchNorm buffers, updated
+after every step with torch's own averaging (get_ema_multi_avg_fn's foreach lerp, an
+AveragedModel with use_buffers=True). --swa-start: torch's AveragedModel (the equal average of
+the weights at each epoch's end) with its BatchNorm statistics recomputed by update_bn."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 
 
 class WeightAverage(AveragedModel):
@@ -45,6 +47,20 @@ class WeightAverage(AveragedModel):
 def make_ema(model: nn.Module, decay: float) -> WeightAverage | None:
     """None when --ema is 0. The average starts as a copy of the model's weights."""
     return WeightAverage(model, decay) if decay else None
+
+
+def make_swa(model: nn.Module, swa_start: int) -> AveragedModel | None:
+    """None when --swa-start is 0. Empty until the first epoch after swa_start adds the weights."""
+    return AveragedModel(model) if swa_start else None
+
+
+def add_to_swa(swa: AveragedModel, model: nn.Module, batches) -> None:
+    """The epoch's weights into the equal average, then the average's BatchNorm statistics from a
+    pass over `batches` (update_bn), the training's random state left as it was."""
+    swa.update_parameters(model)
+    devices = [model_device] if (model_device := next(model.parameters()).device).type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        update_bn(batches, swa)
 
 
 def averaged_weights(ema_state: dict) -> dict:

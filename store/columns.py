@@ -119,7 +119,7 @@ class EpochMeasure:
     spec: str = ""  # a value's format (".3g"); "": its run column's decimals
     blank_zero: bool = False  # 0 is "not recorded" (lr of an older row): a blank cell
     objective: Literal["maximize", "minimize"] | None = None  # a search may optimise it, in this direction
-    shown_with: str = ""  # a config field: the epoch tables show it for runs where that field is on
+    shown_with: tuple[str, ...] = ()  # config fields: the epoch tables show it for runs where one is on
 
     def text(self, epoch: Any, unit: bool = True, mark: bool = True) -> str:
         """Its value in an epoch (an EpochEnd or a row of `epochs`), marked where the epoch's
@@ -153,7 +153,7 @@ EPOCH_MEASURES: tuple[EpochMeasure, ...] = (
     EpochMeasure("train_loss", "train loss", 10, line="train loss {}", objective="minimize"),
     EpochMeasure("test_loss", "test loss", 9, line="test loss {}", objective="minimize"),
     EpochMeasure("test_acc", "test acc", 8, unit="%", line="test acc {}", objective="maximize"),
-    EpochMeasure("raw_test_acc", "raw acc", 8, unit="%", line="raw {}", shown_with="ema"),
+    EpochMeasure("raw_test_acc", "raw acc", 8, unit="%", line="raw {}", shown_with=("ema", "swa_start")),
     EpochMeasure("lr", "lr", 8, spec=".3g", blank_zero=True),
     EpochMeasure("seconds", "time", 7, unit="s", line="{}"),
     EpochMeasure("images_per_s", "img/s", 7, line="{} img/s"),
@@ -165,8 +165,8 @@ PER_EPOCH = tuple(c.name for c in COLUMNS if c.name in {m.name for m in EPOCH_ME
 
 
 def epoch_measures(config: Any) -> tuple[EpochMeasure, ...]:
-    """The measures a run's epoch tables show (a config or its dict): raw acc only with --ema."""
-    return tuple(m for m in EPOCH_MEASURES if not m.shown_with or _field(config, m.shown_with))
+    """The measures a run's epoch tables show (a config or its dict): raw acc only with an average."""
+    return tuple(m for m in EPOCH_MEASURES if not m.shown_with or any(_field(config, f) for f in m.shown_with))
 
 
 def progress_line(epoch: Any) -> str:

@@ -139,6 +139,7 @@ def losses(events):
             augment_policy="autoaugment",
         ),
         dict(augment_policy="augmix", ema=0.99),
+        dict(augment_policy="trivialaugment", optimizer="sgd", lr=0.05, swa_start=1, swa_lr=0.01, swa_anneal_epochs=1),
         pytest.param(dict(precision="half", optimizer="sgd", nesterov=True, lr=0.01), marks=pytest.mark.slow),
     ],
 )

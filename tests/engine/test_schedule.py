@@ -170,3 +170,63 @@ def test_milestone_sets_are_a_sweep_axis():
 
     assert parse_value("lr_milestones", "0.5+0.75,0.3+0.6+0.8") == ["0.5+0.75", "0.3+0.6+0.8"]
     assert parse_value("lr_milestones", "0.5+0.75") == "0.5+0.75"
+
+
+@pytest.mark.parametrize(
+    "schedule, swa_start, anneal",
+    [("cosine", 6, 3), ("multistep", 3, 10), ("constant", 8, 0), ("onecycle", 5, 1)],
+)
+def test_swa_rates_are_torchs_swalr_stepped_each_epoch(schedule, swa_start, anneal):
+    """Before swa_start the schedule's own rates; from there torch's SWALR (cosine), stepped at each
+    epoch's end as torch's recipe steps it, from the rate the schedule had reached."""
+    import torch
+    from torch.optim.swa_utils import SWALR
+
+    from cifar_tui.engine.schedule import rate_at
+
+    per_epoch, total = 7, 70
+    config = run_config(lr_schedule=schedule, swa_start=swa_start, swa_lr=0.02, swa_anneal_epochs=anneal)
+    plain = config.replace(swa_start=0)
+    first = swa_start * per_epoch
+    ours = [rate_at(config, i, total, per_epoch) for i in range(total)]
+    assert ours[:first] == [rate_at(plain, i, total, per_epoch) for i in range(first)]
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=rate_at(plain, first, total, per_epoch))
+    swalr = SWALR(optimizer, swa_lr=0.02, anneal_epochs=anneal, anneal_strategy="cos")
+    torchs = []
+    for _ in range(swa_start, config.epochs):
+        torchs += [optimizer.param_groups[0]["lr"]] * per_epoch
+        optimizer.step()
+        swalr.step()
+    assert ours[first:] == pytest.approx(torchs, rel=1e-9, abs=1e-15)
+    assert ours[-1] == pytest.approx(0.02) or anneal > config.epochs - swa_start
+
+
+def test_a_warm_up_before_a_constant_rate_is_trained():
+    """The rate a run's steps train at (the optimizer's) rises over the warm-up, then stays."""
+    import torch
+
+    from cifar_tui.engine import train as train_module
+    from cifar_tui.engine.config import make_config
+    from cifar_tui.engine.data import synthetic
+
+    config = make_config("seed-cnn", dataset="synthetic", device="cpu", epochs=2, warmup_epochs=1, lr=0.01)
+    state = train_module.build(config, torch.device("cpu"), synthetic(n_train=256, n_test=64))
+    seen = []
+    step = train_module.make_step(state.model, state.optimizer, config, torch.device("cpu"))
+
+    def recording(inputs, targets):
+        seen.append(state.optimizer.param_groups[0]["lr"])
+        return step(inputs, targets)
+
+    data = synthetic(n_train=256, n_test=64)
+    for epoch in (1, 2):
+        train_module.train_epoch(state, recording, data.train, config, epoch, 4, False, _Stream(), lambda: False)
+    assert seen[:4] == pytest.approx([0.0025, 0.005, 0.0075, 0.01]) and seen[4:] == [0.01] * 4
+
+
+class _Stream:
+    def append(self, *args):
+        pass
+
+    def flush(self):
+        pass

@@ -140,8 +140,8 @@ def test_bench_augment_prices_each_augmentation_against_off_and_against_torchvis
     status, out, err = cifar_tui(capsys, "bench", "augment", "--device", "cpu", "--batches", "3", "--images", "1024")
     result = last_json(out)
     assert status == 0 and "Augmentations" in err
-    for name in ("cutout", "erasing", "mixup", "cutmix"):
-        assert 0.5 < result[f"training with {name} vs off"] < 1.5
+    for name in ("cutout", "erasing", "mixup", "cutmix", "autoaugment", "randaugment", "trivialaugment", "augmix"):
+        assert 0.3 < result[f"training with {name} vs off"] < 1.5
         ours, theirs = (
             float(v.replace(",", "")) for v in result[f"{name} alone img_s (ours, torchvision)"].split(", ")
         )

@@ -2,10 +2,10 @@
 
 1. Training speed (seed-cnn, synthetic data) with each augmentation on, against off: the runs
    alternate and each keeps its best of three (a small machine's noise is larger than 5%).
-2. The augmentation alone, on batches of 512 normalised images: ours (a whole batch of tensor
-   ops on the device) against torchvision.transforms.v2 the way the field runs it, image by
-   image in a DataLoader with a worker per core (MixUp and CutMix in its collate_fn, as
-   torchvision's guide does).
+2. The augmentation alone, on batches of 512 images (normalised ones; uint8 ones for the
+   policies): ours (a whole batch of tensor ops on the device) against torchvision.transforms.v2
+   the way the field runs it, image by image in a DataLoader with a worker per core (MixUp and
+   CutMix in its collate_fn, as torchvision's guide does).
 """
 
 from __future__ import annotations
@@ -19,7 +19,12 @@ AUGMENTATIONS = {  # name -> the config fields that turn it on
     "erasing": dict(erasing=0.5),
     "mixup": dict(mixup=1.0),
     "cutmix": dict(cutmix=1.0),
+    "autoaugment": dict(augment_policy="autoaugment"),
+    "randaugment": dict(augment_policy="randaugment"),
+    "trivialaugment": dict(augment_policy="trivialaugment"),
+    "augmix": dict(augment_policy="augmix"),
 }
+POLICIES = ("autoaugment", "randaugment", "trivialaugment", "augmix")
 BATCH = 512
 
 
@@ -66,11 +71,13 @@ def alone(device, images: int) -> dict[str, Any]:
 
     from ...engine.erasing import cutout, random_erasing
     from ...engine.mixing import make_mixer
+    from ...engine.policies import make_policy
 
     batches = max(1, images // BATCH)
     data = torch.randn(batches * BATCH, 3, 32, 32)
     labels = torch.randint(0, 10, (batches * BATCH,))
-    on_device = data.to(device)
+    pixels = torch.randint(0, 256, (batches * BATCH, 3, 32, 32), dtype=torch.uint8)
+    on_device, pixels_on_device = data.to(device), pixels.to(device)
     generator = torch.Generator(device=device).manual_seed(0)
     mixer = make_mixer(_config(mixup=1.0), 10)
     cutmixer = make_mixer(_config(cutmix=1.0), 10)
@@ -80,15 +87,19 @@ def alone(device, images: int) -> dict[str, Any]:
         "mixup": mixer,
         "cutmix": cutmixer,
     }
+    for name in POLICIES:
+        policy = make_policy(_config(**AUGMENTATIONS[name]), generator)
+        ours[name] = lambda x, y, policy=policy: (policy(x), y)
     result: dict[str, Any] = {}
     for name, augment in ours.items():
+        inputs, originals = (pixels_on_device, pixels) if name in POLICIES else (on_device, data)
 
-        def ours_on_every_batch(augment=augment):
-            for i in range(0, len(data), BATCH):
-                augment(on_device[i : i + BATCH], labels[i : i + BATCH].to(device))
+        def ours_on_every_batch(augment=augment, inputs=inputs):
+            for i in range(0, len(inputs), BATCH):
+                augment(inputs[i : i + BATCH], labels[i : i + BATCH].to(device))
 
         mine = _rate(ours_on_every_batch, len(data), device)
-        theirs = _torchvision_rate(name, data, labels)
+        theirs = _torchvision_rate(name, originals, labels)
         result[f"{name} alone img_s (ours, torchvision)"] = f"{mine:,.0f}, {theirs:,.0f}"
         result[f"{name} alone: ours vs torchvision"] = round(mine / theirs, 1)
     return result
@@ -150,6 +161,10 @@ def _torchvision_rate(name: str, images, labels) -> float:
         # torchvision has no cutout: its RandomErasing always on, with cutout 16's area and shape
         "cutout": v2.RandomErasing(p=1.0, scale=(0.25, 0.25), ratio=(1.0, 1.0), value=0),
         "erasing": v2.RandomErasing(p=0.5, value=0),
+        "autoaugment": v2.AutoAugment(v2.AutoAugmentPolicy.CIFAR10),
+        "randaugment": v2.RandAugment(),
+        "trivialaugment": v2.TrivialAugmentWide(),
+        "augmix": v2.AugMix(),
     }
     mixing = {"mixup": v2.MixUp(alpha=1.0, num_classes=10), "cutmix": v2.CutMix(alpha=1.0, num_classes=10)}
     dataset = _PerImage(images, labels, per_image.get(name))
