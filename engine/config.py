@@ -149,6 +149,10 @@ class RunConfig:
         "last 1,000 steps), updated each step; the test set is evaluated with it, the raw model's accuracy "
         "recorded beside. 0: off.", "regularisation",
     )  # fmt: skip
+    ema_warmup: bool = setting(
+        False, "ema: the decay ramps up as min(ema, (1 + t) / (10 + t)) at step t (TensorFlow's num_updates), so "
+        "a short run's average is not mostly its initial weights.", "regularisation",
+    )  # fmt: skip
     swa_start: int = setting(
         0, "Stochastic weight averaging (Izmailov et al.) after this many epochs: the weights averaged at each "
         "later epoch's end (torch's AveragedModel), the rate annealed to swa_lr (SWALR); the test set is evaluated "

@@ -379,7 +379,7 @@ def build(config: RunConfig, device: torch.device, data: Dataset, per_epoch: int
     cast_model(raw_model, config)  # before the optimizer: its state follows the weights' dtype
     optimizer = make_optimizer(config, raw_model, device, per_epoch)
     generator = torch.Generator(device=device).manual_seed(config.seed)
-    mixer, ema = make_mixer(config, num_classes), make_ema(raw_model, config.ema)
+    mixer, ema = make_mixer(config, num_classes), make_ema(raw_model, config.ema, config.ema_warmup)
     swa = make_swa(raw_model, config.swa_start)
     return Trained(raw_model, raw_model, optimizer, generator, mixer=mixer, ema=ema, swa=swa)
 

@@ -16,37 +16,50 @@ class WeightAverage(AveragedModel):
     counter (a tensor on the model's device) whether this is the first update, a host-device sync
     at every step on a GPU. Here the host knows; the counter still counts, for checkpoints."""
 
-    def __init__(self, model: nn.Module, decay: float):
+    def __init__(self, model: nn.Module, decay: float, warmup: bool = False):
         super().__init__(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
-        self.started = False  # n_averaged > 0, known on the host
+        self.decay, self.warmup = decay, warmup
+        self.updates = 0  # n_averaged, known on the host
 
     @torch.no_grad()
     def update_parameters(self, model: nn.Module) -> None:
         ours = [*self.module.parameters(), *self.module.buffers()]
         theirs = [t.detach() for t in (*model.parameters(), *model.buffers())]
-        if not self.started:  # the first update copies, as AveragedModel's does
+        if not self.updates:  # the first update copies, as AveragedModel's does
             for mine, new in zip(ours, theirs, strict=True):
                 mine.detach().copy_(new)
-            self.started = True
         else:  # by dtype, as AveragedModel groups them: its function lerps floats, blends the rest
             by_dtype: dict[torch.dtype, tuple[list, list]] = {}
             for mine, new in zip(ours, theirs, strict=True):
                 pair = by_dtype.setdefault(mine.dtype, ([], []))
                 pair[0].append(mine.detach())
                 pair[1].append(new)
+            average = get_ema_multi_avg_fn(warmed_decay(self.decay, self.updates)) if self.warmup else self.multi_avg_fn
             for mine, new in by_dtype.values():
-                self.multi_avg_fn(mine, new, self.n_averaged)
+                average(mine, new, self.n_averaged)
         self.n_averaged += 1
+        self.updates += 1
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         loaded = super().load_state_dict(state_dict, strict, assign)
-        self.started = bool(self.n_averaged > 0)  # once, at a resume
+        self.updates = int(self.n_averaged)  # once, at a resume
         return loaded
 
+    @property
+    def started(self) -> bool:
+        return self.updates > 0
 
-def make_ema(model: nn.Module, decay: float) -> WeightAverage | None:
+
+def warmed_decay(decay: float, updates: int) -> float:
+    """--ema-warmup: the decay of the update after `updates` others, min(decay, (1 + t) / (10 + t))
+    (TensorFlow's ExponentialMovingAverage with num_updates), so that an early average is not
+    mostly the initial weights: 0.999 is reached after about 9,000 steps."""
+    return min(decay, (1 + updates) / (10 + updates))
+
+
+def make_ema(model: nn.Module, decay: float, warmup: bool = False) -> WeightAverage | None:
     """None when --ema is 0. The average starts as a copy of the model's weights."""
-    return WeightAverage(model, decay) if decay else None
+    return WeightAverage(model, decay, warmup) if decay else None
 
 
 def make_swa(model: nn.Module, swa_start: int) -> AveragedModel | None:

@@ -20,8 +20,12 @@ from tests.helpers import committing
 DATA = synthetic(n_train=512, n_test=256)
 
 
-def test_the_average_is_torchs_averaged_model_over_the_same_steps(tmp_path, monkeypatch):
-    config = make_config("seed-cnn", dataset="synthetic", device="cpu", epochs=2, batch_size=64, ema=0.8)
+@pytest.mark.parametrize("warmup", [False, True])
+def test_the_average_is_torchs_averaged_model_over_the_same_steps(tmp_path, monkeypatch, warmup):
+    """--ema-warmup: torch's EMA function at each step's own decay, min(0.8, (1 + t) / (10 + t))."""
+    config = make_config(
+        "seed-cnn", dataset="synthetic", device="cpu", epochs=2, batch_size=64, ema=0.8, ema_warmup=warmup
+    )
     snapshots = []  # the raw model's weights and buffers after each step
     make_step = train_module.make_step
 
@@ -40,7 +44,10 @@ def test_the_average_is_torchs_averaged_model_over_the_same_steps(tmp_path, monk
     train(1, config, committing(events.append), data=DATA, checkpoint_dir=tmp_path)
     assert len(snapshots) == 16
     model = train_module.build(config, torch.device("cpu"), DATA).raw_model
-    reference = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.8), use_buffers=True)
+    def warmed(averaged, current, n):
+        get_ema_multi_avg_fn(min(0.8, (1 + int(n)) / (10 + int(n))))(averaged, current, n)
+
+    reference = AveragedModel(model, multi_avg_fn=warmed if warmup else get_ema_multi_avg_fn(0.8), use_buffers=True)
     for weights in snapshots:
         model.load_state_dict(weights)
         reference.update_parameters(model)
