@@ -221,15 +221,15 @@ class RunConfig:
     augment_policy: str = setting(
         "none",
         "An augmentation policy, each image drawing its own ops before it is normalised: autoaugment (Cubuk et "
-        "al.: torchvision's CIFAR-10 policy), randaugment (Cubuk et al. 2020: randaugment_ops ops at "
-        "randaugment_magnitude), trivialaugment (Müller & Hutter: one op, TrivialAugmentWide), augmix (Hendrycks "
+        "al.: torchvision's CIFAR-10 policy), randaugment (Cubuk et al. 2020: randaugment_n ops at "
+        "magnitude randaugment_m), trivialaugment (Müller & Hutter: one op, TrivialAugmentWide), augmix (Hendrycks "
         "et al.: augmix_width chains mixed with the image); none: off.",
         "augmentation",
         ("none", "autoaugment", "randaugment", "trivialaugment", "augmix"),
     )
-    randaugment_ops: int = setting(2, "randaugment: the ops each image draws (torchvision's num_ops).", "augmentation")
-    randaugment_magnitude: int = setting(
-        9, "randaugment: every op's magnitude, a bin of 0..30 (torchvision's magnitude).", "augmentation"
+    randaugment_n: int = setting(2, "randaugment: N, the ops each image draws (torchvision's num_ops).", "augmentation")
+    randaugment_m: int = setting(
+        9, "randaugment: M, every op's magnitude, a bin of 0..30 (torchvision's magnitude).", "augmentation"
     )
     augmix_severity: int = setting(
         3, "augmix: the ops' magnitudes are drawn from the first N of 10 bins (1..10).", "augmentation"
@@ -429,13 +429,11 @@ def validate(config: RunConfig) -> None:
         "ema",
         "averaging fp16 weights loses each step's small update; use precision bf16 or fp32 with ema",
     )
+    _check(0 <= config.randaugment_n <= 10, "randaugment_n", f"must be between 0 and 10 (got {config.randaugment_n})")
     _check(
-        0 <= config.randaugment_ops <= 10, "randaugment_ops", f"must be between 0 and 10 (got {config.randaugment_ops})"
-    )
-    _check(
-        0 <= config.randaugment_magnitude <= 30,
-        "randaugment_magnitude",
-        f"must be a bin between 0 and 30 (got {config.randaugment_magnitude})",
+        0 <= config.randaugment_m <= 30,
+        "randaugment_m",
+        f"must be a bin between 0 and 30 (got {config.randaugment_m})",
     )
     _check(
         1 <= config.augmix_severity <= 10, "augmix_severity", f"must be between 1 and 10 (got {config.augmix_severity})"

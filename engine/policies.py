@@ -245,7 +245,7 @@ def make_policy(config, generator: torch.Generator) -> Callable[[torch.Tensor], 
         if name == "autoaugment":
             slots = autoaugment_slots(n, h, w, generator)
         elif name == "randaugment":
-            slots = randaugment_slots(n, h, w, generator, config.randaugment_ops, config.randaugment_magnitude)
+            slots = randaugment_slots(n, h, w, generator, config.randaugment_n, config.randaugment_m)
         else:
             slots = trivialaugment_slots(n, h, w, generator)
         return augment_policy(images, slots)

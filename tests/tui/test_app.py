@@ -42,6 +42,8 @@ WRONG_VALUES = [
     ("batch_size", "0", "between 1 and 65536"),
     ("dropout", "1.5", "must be >= 0 and < 1"),
     ("copies", "0", "from 1 to 100"),
+    ("swa_start", "10", "before the run's last epoch 10"),
+    ("randaugment_m", "31", "a bin between 0 and 30"),
 ]
 
 
@@ -108,6 +110,21 @@ async def test_preset_fills_the_form_and_copies_get_their_own_seeds(home):
         assert [r["config"]["seed"] for r in queued] == [5, 6, 7]  # configs come parsed
         assert {r["model"] for r in queued} == {"seed-resnet"}
         assert [r["name"] for r in queued] == ["seed-resnet s5", "seed-resnet s6", "seed-resnet s7"]
+
+
+async def test_the_form_queues_a_policy_and_an_average(home):
+    app = CifarApp(home, start_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.action_show_tab("new")
+        app.query_one("#field-augment_policy", Select).value = "randaugment"
+        set_fields(app, randaugment_n="3", swa_start="1", swa_lr="0.01", **QUICK)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        (queued,) = app.store.queue()
+        config = queued["config"]
+        assert (config["augment_policy"], config["randaugment_n"], config["swa_start"]) == ("randaugment", 3, 1)
+        assert config["swa_lr"] == 0.01
 
 
 async def test_a_list_or_range_in_the_form_queues_a_sweep(home):
