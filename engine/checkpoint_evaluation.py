@@ -12,7 +12,7 @@ from .held_out import evaluate_sets, prepare
 from .models import build_model
 from .train import scorer
 from .train_step import cast_model
-from .weight_average import averaged_weights
+from .weight_average import evaluated_weights
 
 
 def evaluate_checkpoint(
@@ -34,8 +34,8 @@ def evaluate_checkpoint(
         raise CheckpointError(f"run {run_id} has no checkpoint to evaluate ({checkpoint_file} is missing)")
     model = build_model(config.model, len(classes), config.dropout, config.init, config.model_source).to(device)
     cast_model(model, config)  # a half run's weights, in the dtypes it trained in
-    # With --ema the run's test figures are the average's: so are the held-out sets'.
-    model.load_state_dict(averaged_weights(state["ema"]) if "ema" in state else state["model"])
+    # With an average the run's test figures are the average's: so are the held-out sets'.
+    model.load_state_dict(evaluated_weights(state))
     prepared = prepare(eval_on, classes, data_dir)
     events: list[Evaluated] = []
     evaluate_sets(

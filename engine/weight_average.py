@@ -76,6 +76,15 @@ def add_to_swa(swa: AveragedModel, model: nn.Module, batches) -> None:
         update_bn(batches, swa)
 
 
+def evaluated_weights(checkpoint: dict) -> dict:
+    """The weights a checkpoint's run was tested with: its EMA's, its SWA's once that has begun
+    (BatchNorm statistics recomputed), else the model's."""
+    for average in ("ema", "swa"):
+        if average in checkpoint and int(checkpoint[average]["n_averaged"]) > 0:
+            return averaged_weights(checkpoint[average])
+    return checkpoint["model"]
+
+
 def averaged_weights(ema_state: dict) -> dict:
     """The model's state_dict inside a checkpoint's AveragedModel state (its keys under module.)."""
     return {key.removeprefix("module."): value for key, value in ema_state.items() if key.startswith("module.")}

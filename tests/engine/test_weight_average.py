@@ -14,7 +14,7 @@ from cifar_tui.engine.config import ConfigError, make_config
 from cifar_tui.engine.data import synthetic
 from cifar_tui.engine.events import EpochEnd
 from cifar_tui.engine.train import train
-from cifar_tui.engine.weight_average import averaged_weights
+from cifar_tui.engine.weight_average import averaged_weights, evaluated_weights
 from tests.helpers import committing
 
 DATA = synthetic(n_train=512, n_test=256)
@@ -58,6 +58,7 @@ def test_the_average_is_torchs_averaged_model_over_the_same_steps(tmp_path, monk
     for key in theirs:
         assert torch.allclose(ours[key].float(), theirs[key].float(), rtol=1e-6, atol=1e-7), key
     assert not torch.equal(ours["conv1.weight"], saved["model"]["conv1.weight"])  # the average, not the raw
+    assert torch.equal(evaluated_weights(saved)["conv1.weight"], ours["conv1.weight"])  # what `evaluate` loads
 
 
 def test_the_test_set_sees_the_average_and_the_raw_accuracy_is_recorded_beside_it(monkeypatch):
@@ -169,6 +170,9 @@ def test_swa_is_torchs_averaged_model_of_each_epochs_weights_with_update_bn(tmp_
     ends = [e for e in events if isinstance(e, EpochEnd)]
     assert ends[0].raw_test_acc is None and ends[1].raw_test_acc is not None  # raw beside once it averages
     assert not torch.equal(ours["conv1.weight"], saved["model"]["conv1.weight"])
+    assert torch.equal(evaluated_weights(saved)["conv1_bn.running_var"], ours["conv1_bn.running_var"])  # `evaluate`'s
+    del saved["swa"]
+    assert evaluated_weights(saved) is saved["model"]
 
 
 @pytest.mark.parametrize(
