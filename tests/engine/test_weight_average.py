@@ -44,6 +44,7 @@ def test_the_average_is_torchs_averaged_model_over_the_same_steps(tmp_path, monk
     train(1, config, committing(events.append), data=DATA, checkpoint_dir=tmp_path)
     assert len(snapshots) == 16
     model = train_module.build(config, torch.device("cpu"), DATA).raw_model
+
     def warmed(averaged, current, n):
         get_ema_multi_avg_fn(min(0.8, (1 + int(n)) / (10 + int(n))))(averaged, current, n)
 

@@ -84,6 +84,12 @@ def test_bad_input_exits_2_with_one_line(home, capsys, args, message):
     assert err.count("\n") == 1 and err.startswith("cifar-tui: error: ") and message in err
 
 
+def test_a_command_group_without_its_command_shows_its_help_not_an_escaped_error(home, capsys):
+    status, out, err = cifar_tui(capsys, "queue")
+    assert status == 2 and "error" not in err and "\\x0a" not in err
+    assert err.startswith("Usage: cifar-tui queue") and "\n  add " in err and "\n  list " in err
+
+
 def test_cuda_without_cuda_is_bad_input(home, capsys):
     import torch
 

@@ -133,6 +133,10 @@ def main(argv: list[str] | None = None) -> None:
         status = cli.main(args=argv, prog_name="cifar-tui", standalone_mode=False)
     except click.exceptions.Abort:
         fail("interrupted", 130)
+    except click.exceptions.NoArgsIsHelpError as error:  # `cifar-tui queue`: its help, as --help shows it
+        assert error.ctx is not None
+        click.echo(error.ctx.get_help(), err=True)
+        sys.exit(2)
     except click.UsageError as error:
         fail(error.format_message(), 2)
     except click.ClickException as error:
