@@ -89,7 +89,10 @@ class RunConfig:
     model_source: str = setting(
         "", "A FILE.py:Class model's source, read when the run is made.", "model", internal=True
     )
-    dropout: float = setting(0.2, "Dropout of seed-cnn's linear layers.", "model", unit="probability")
+    dropout: float = setting(
+        0.2, "Dropout of seed-cnn's linear layers, and between a Wide-ResNet block's convolutions (the paper: 0 "
+        "or 0.3).", "model", unit="probability",
+    )  # fmt: skip
     init: str = setting(
         "default",
         "Conv and linear weight init.",

@@ -61,6 +61,42 @@ def _resnet18_cifar(num_classes: int, dropout: float) -> nn.Module:
     return model
 
 
+def _cifar_resnet(depth: int) -> Callable[[int, float], nn.Module]:
+    def build(num_classes: int, dropout: float) -> nn.Module:
+        from .cifar_resnets import CifarResNet
+
+        return CifarResNet(depth, num_classes)
+
+    return build
+
+
+def _preact_resnet18(num_classes: int, dropout: float) -> nn.Module:
+    from .cifar_resnets import PreActResNet18
+
+    return PreActResNet18(num_classes)
+
+
+def _wide_resnet(depth: int, width: int) -> Callable[[int, float], nn.Module]:
+    def build(num_classes: int, dropout: float) -> nn.Module:
+        from .wide_resnet import WideResNet
+
+        return WideResNet(depth, width, num_classes, dropout)
+
+    return build
+
+
+def _densenet_bc(depth: int, growth: int) -> Callable[[int, float], nn.Module]:
+    def build(num_classes: int, dropout: float) -> nn.Module:
+        from .densenet_bc import DenseNetBC
+
+        return DenseNetBC(depth, growth, num_classes)
+
+    return build
+
+
+CIFAR_RESNET_DEPTHS = (20, 32, 44, 56, 110)
+WIDE_RESNETS = ((16, 8), (28, 10), (40, 4))
+
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
@@ -79,6 +115,38 @@ MODELS: dict[str, ModelSpec] = {
             "resnet",
             "ResNet-18 with a 3x3 stem and no max-pool, as CIFAR papers use",
             _resnet18_cifar,
+        ),
+        *(
+            ModelSpec(
+                f"resnet{depth}",
+                "resnet",
+                f"He et al.'s CIFAR ResNet-{depth}: 3 stages of {(depth - 2) // 6} basic blocks, 16-32-64 channels, "
+                "option A (zero-padded) shortcuts",
+                _cifar_resnet(depth),
+            )
+            for depth in CIFAR_RESNET_DEPTHS
+        ),
+        ModelSpec(
+            "preact-resnet18",
+            "resnet",
+            "Pre-activation ResNet-18 (He et al. 2016b) with a 3x3 stem, as kuangliu/pytorch-cifar's",
+            _preact_resnet18,
+        ),
+        *(
+            ModelSpec(
+                f"wrn-{depth}-{width}",
+                "wide-resnet",
+                f"Wide-ResNet-{depth}-{width} (Zagoruyko & Komodakis): 3 stages of {(depth - 4) // 6} pre-activation "
+                f"blocks, {16 * width}-{32 * width}-{64 * width} channels; --dropout between each block's convolutions",
+                _wide_resnet(depth, width),
+            )
+            for depth, width in WIDE_RESNETS
+        ),
+        ModelSpec(
+            "densenet-bc-100",
+            "densenet",
+            "DenseNet-BC (L=100, k=12; Huang et al.): 3 dense blocks of 16 bottleneck layers, compression 0.5",
+            _densenet_bc(100, 12),
         ),
         ModelSpec(
             "airbench",
