@@ -14,6 +14,7 @@ from typing import Any
 from . import eval_sets
 from .datasets import CHOICES, takes_path, with_absolute_path
 from .models import MODELS
+from .presets import PRESETS
 from .schedule import SCHEDULES, parse_milestones, schedules_help
 from .text import unprintable
 from .user_model import UserModelError, is_user_model, read_source
@@ -594,84 +595,6 @@ def _cuda_index(device: str) -> int:
 def _check(ok: bool, field: str, message: str) -> None:
     if not ok:
         raise ConfigError(field, message)
-
-
-_TUTORIAL = dict(dataset="cifar10", batch_size=64, lr=1e-3, optimizer="adam", hflip=True, crop=False)
-
-# What airbench's two speedruns share: its net on CIFAR-10, label smoothing, the whitening bias
-# trained 3 epochs, alternating flips and 2-pixel shifts, test-time flips and shifts, bf16.
-_AIRBENCH = dict(
-    model="airbench",
-    dataset="cifar10",
-    drop_last=True,
-    label_smoothing=0.2,
-    whiten_bias_epochs=3,
-    hflip=True,
-    alternate_flips=True,
-    crop=False,
-    translate=2,
-    tta="flip-translate",
-    precision="bf16",
-    channels_last=True,
-    cudnn_benchmark=True,
-)
-
-PRESETS: dict[str, dict[str, Any]] = {
-    "seed-cnn": dict(_TUTORIAL, model="seed-cnn", epochs=10, dropout=0.2, init="xavier-uniform"),
-    "seed-resnet": dict(_TUTORIAL, model="seed-resnet", epochs=3),
-    "seed-resnet18": dict(_TUTORIAL, model="resnet18", epochs=3),
-    # airbench94's recipe (Keller Jordan, 2024: 94% on CIFAR-10 in 3.29 s on an A100), in this
-    # engine's terms. Its learning rate (11.5 per 1024 images) and weight decay (0.0153) are
-    # "decoupled" and its loss a sum over the batch; for this engine's mean loss and PyTorch's SGD
-    # they are lr 11.5 / (1 + 1 / (1 - 0.85)) = 1.5 and weight decay 0.0153 / 11.5 = 0.00133.
-    "speedrun": dict(
-        _AIRBENCH,
-        epochs=10,
-        last_epoch_share=0.9,
-        batch_size=1024,
-        optimizer="sgd",
-        lr=1.5,
-        momentum=0.85,
-        nesterov=True,
-        weight_decay=0.0153 / 11.5,
-        bias_lr_scale=64.0,
-        lookahead=True,
-        lr_schedule="speedrun",
-    ),
-    # airbench94_muon's recipe (94.01% in 2.59 s on an A100). Its loss is a sum over the batch of
-    # 2,000 and its head's weights are scaled to unit std with the logits divided by 256; for this
-    # engine's mean loss and airbench net (logits / 9) its SGD rates 0.67 (head) and 0.053 (biases)
-    # and decoupled weight decay 0.004 are lr 0.67 * (9/256)^2 * 2000 = 1.656, bias_lr_scale 64
-    # and weight decay 0.004 / 1.656. Muon's own rate does not depend on the gradient's scale.
-    "speedrun-muon": dict(
-        _AIRBENCH,
-        epochs=8,
-        batch_size=2000,
-        optimizer="muon",
-        muon_lr=0.24,
-        lr=0.67 * (9 / 256) ** 2 * 2000,
-        momentum=0.85,
-        weight_decay=0.004 / (0.67 * (9 / 256) ** 2 * 2000),
-        bias_lr_scale=64.0,
-        lr_schedule="linear",
-        compile="default",
-    ),
-    # The schedule CIFAR papers use for ResNet-18 (about 95% test accuracy on CIFAR-10).
-    "resnet18-cifar": dict(
-        model="resnet18-cifar",
-        dataset="cifar10",
-        epochs=60,
-        batch_size=128,
-        lr=0.1,
-        lr_schedule="cosine",
-        optimizer="sgd",
-        momentum=0.9,
-        nesterov=True,
-        weight_decay=5e-4,
-        hflip=True,
-        crop=True,
-    ),
-}
 
 
 def make_config(preset: str | None = None, **overrides: Any) -> RunConfig:
