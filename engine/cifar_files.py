@@ -101,11 +101,11 @@ def read_batch_folder(folder: Path, files: CifarFiles = CIFAR10) -> Dataset:
     either Python, data as an array or nested lists."""
     train, train_changed = _read_batches(folder, files, files.train_files)
     test, test_changed = _read_batches(folder, files, files.test_files)
+    provenance = f"official {files.title} (md5)"
     if changed := train_changed + test_changed:  # modified CIFAR variants use the same format
-        notice(
-            f"{_listed(changed, files.train_files)} in {folder} {'differs' if len(changed) == 1 else 'differ'} "
-            f"from the official {files.title} files (md5); reading them anyway"
-        )
+        listed, verb = _listed(changed, files.train_files), "differs" if len(changed) == 1 else "differ"
+        notice(f"{listed} in {folder} {verb} from the official {files.title} files (md5); reading them anyway")
+        provenance = f"not the official {files.title} files: {listed} {verb} (md5)"
     classes = _class_names(folder, files)
     labels = torch.cat([train.labels, test.labels])
     if labels.numel() and (labels.min() < 0 or labels.max() >= len(classes)):
@@ -113,7 +113,7 @@ def read_batch_folder(folder: Path, files: CifarFiles = CIFAR10) -> Dataset:
             f"{folder} has labels outside 0..{len(classes) - 1} "
             f"(found {labels.min().item()}..{labels.max().item()}); the files do not match"
         )
-    return Dataset(train, test, classes)
+    return Dataset(train, test, classes, provenance)
 
 
 def _class_names(folder: Path, files: CifarFiles) -> tuple[str, ...]:

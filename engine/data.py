@@ -35,9 +35,10 @@ class Dataset:
     train: Split
     test: Split
     classes: tuple[str, ...] = CLASSES
+    files: str = ""  # CIFAR files: "official (md5)", or which are not; "" for other datasets
 
     def to(self, device: torch.device | str) -> Dataset:
-        return Dataset(self.train.to(device), self.test.to(device), self.classes)
+        return Dataset(self.train.to(device), self.test.to(device), self.classes, self.files)
 
 
 # ---------------------------------------------------------------- synthetic

@@ -43,18 +43,21 @@ ENVIRONMENT = (
     EnvironmentField("cpu_threads", "CPU threads"),
     EnvironmentField("host", "host", marks_group=False),
     EnvironmentField("os", "OS"),
+    EnvironmentField("data_files", "data files"),  # the CIFAR files' md5 check: a copy is not the official set
 )
 LABELS = {f.key: f.label for f in ENVIRONMENT}
 NOT_MARKING = tuple(f.key for f in ENVIRONMENT if not f.marks_group)
 PREFIX = "env_"  # an export's column of a field: env_torch
 
 
-def measure_environment(device: Any) -> dict[str, Any]:
+def measure_environment(device: Any, data_files: str = "") -> dict[str, Any]:
     """The environment of a run on `device` (a torch.device), every ENVIRONMENT key present
-    (None where there is nothing to say: CUDA on a CPU-only build, a GPU on a CPU run)."""
+    (None where there is nothing to say: CUDA on a CPU-only build, a GPU on a CPU run, data files
+    of a dataset that is not CIFAR's)."""
     import torch
 
     found = dict(_process_environment())
+    found["data_files"] = data_files or None
     found["cpu_threads"] = torch.get_num_threads()
     if device.type == "cuda":
         major, minor = torch.cuda.get_device_capability(device)
@@ -68,9 +71,9 @@ def measure_environment(device: Any) -> dict[str, Any]:
     return {f.key: found.get(f.key) for f in ENVIRONMENT}
 
 
-def environment_json(device: Any) -> str:
+def environment_json(device: Any, data_files: str = "") -> str:
     """As the store keeps it: keys sorted, so that equal environments are equal text."""
-    return json.dumps(measure_environment(device), sort_keys=True)
+    return json.dumps(measure_environment(device, data_files), sort_keys=True)
 
 
 @functools.cache

@@ -236,7 +236,7 @@ def train(
             first_step=state.step,
             memory_total=memory_total(device),
             classes=data.classes,
-            environment=environment_json(device),
+            environment=environment_json(device, data.files),
         )
     )
     stream = LossStream(run_id, emit, memory=lambda: memory_used(device))

@@ -55,6 +55,9 @@ def test_batch_file_reader(tmp_path, capsys):
     assert dataset.test.images[0].unique().tolist() == [30]
     assert dataset.train.labels.tolist() == [i % 10 for i in range(30)]
     assert dataset.classes[3] == "class3"
+    # what the run's environment records, so that a table never compares such a copy silently
+    assert dataset.files == "not the official CIFAR-10 files: data_batch_1..5 and test_batch differ (md5)"
+    assert dataset.to("cpu").files == dataset.files
 
 
 def test_a_placed_tarball_is_extracted_and_read(tmp_path):
