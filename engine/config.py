@@ -90,6 +90,10 @@ class RunConfig:
     model_source: str = setting(
         "", "A FILE.py:Class model's source, read when the run is made.", "model", internal=True
     )
+    preset: str = setting(
+        "", "The preset the run was made from (its recipe is the ledger's when no recipe field changed).", "run",
+        internal=True,
+    )  # fmt: skip
     dropout: float = setting(
         0.2, "Dropout of seed-cnn's linear layers, and between a Wide-ResNet block's convolutions (the paper: 0 "
         "or 0.3).", "model", unit="probability",
@@ -603,7 +607,7 @@ def make_config(preset: str | None = None, **overrides: Any) -> RunConfig:
     if preset is not None:
         if preset not in PRESETS:
             raise ConfigError("preset", f"unknown preset {preset!r}; allowed: {', '.join(PRESETS)}")
-        base = dict(PRESETS[preset])
+        base = dict(PRESETS[preset], preset=preset)
     base.update({key: value for key, value in overrides.items() if value is not None})
     try:
         base["dataset"] = with_absolute_path(str(base.get("dataset", "cifar10")), Path.cwd())

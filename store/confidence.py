@@ -49,6 +49,17 @@ def p_above(mean: float | None, std: float | None, n: int | None, target: float)
     return float(stats.t.sf((mean - target) / (std / math.sqrt(n)), n - 1))
 
 
+def p_differs(values: list[float], target: float) -> float | None:
+    """The two-sided p-value of a one-sample t-test of mean = target (scipy's ttest_1samp): below
+    0.05 exactly when the target lies outside the 95% interval. None below two values or without
+    variance."""
+    if len(values) < 2 or len(set(values)) == 1:
+        return None
+    from scipy import stats
+
+    return float(stats.ttest_1samp(values, target).pvalue)
+
+
 def difference(first: list[float], other: list[float]) -> dict[str, float | None] | None:
     """other's mean minus first's, the difference's 95% confidence interval and Welch's two-sided
     p-value (scipy's ttest_ind with equal_var=False); None below two values on either side. With

@@ -118,6 +118,12 @@ class RunReading:
             _parse_lists(row)
         return rows
 
+    def ledger(self) -> list[dict[str, Any]]:
+        """Each preset's published figure beside its finished runs' (store/ledger.py)."""
+        from .ledger import ledger
+
+        return ledger(self.db)
+
     def run(self, run_id: int) -> dict[str, Any] | None:
         """One run with every column, its config parsed; None if there is no such run."""
         rows = self._dicts("SELECT * FROM runs WHERE id = ?", [run_id])

@@ -24,6 +24,7 @@ STORE_MAY_IMPORT = {
     "cifar_tui.engine.cifar_classes",
     "cifar_tui.engine.checkpoint",
     "cifar_tui.engine.pause_points",
+    "cifar_tui.engine.presets",
 }
 # Every floor, lowest first, and the floors below it that it may import (ARCHITECTURE.md).
 FLOORS = {"engine": set(), "store": {"engine"}, "worker": {"engine", "store"}, "tui": {"engine", "store", "worker"}}

@@ -112,6 +112,25 @@ async def test_preset_fills_the_form_and_copies_get_their_own_seeds(home):
         assert [r["name"] for r in queued] == ["seed-resnet s5", "seed-resnet s6", "seed-resnet s7"]
 
 
+async def test_a_run_queued_from_a_preset_in_the_form_records_the_preset(home):
+    app = CifarApp(home, start_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.action_show_tab("new")
+        app.query_one("#preset", Select).value = "resnet20"
+        await pilot.pause()
+        assert app.query_one("#field-model", Select).value == "resnet20"
+        set_fields(app, seed="3")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        (queued,) = app.store.queue()
+        assert (queued["config"]["preset"], queued["config"]["epochs"], queued["config"]["seed"]) == (
+            "resnet20",
+            164,
+            3,
+        )
+
+
 async def test_the_form_queues_a_policy_and_an_average(home):
     app = CifarApp(home, start_engine=False)
     async with app.run_test(size=SIZE) as pilot:

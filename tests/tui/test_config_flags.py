@@ -125,9 +125,11 @@ def test_devices_and_run_ids_complete(tmp_path, monkeypatch):
 
 
 def test_an_internal_field_is_no_flag_and_no_form_field():
-    assert INTERNAL == ["model_source"]
+    assert INTERNAL == ["model_source", "preset"]
     options = {opt for param in cli.commands["run"].params for opt in param.opts}
-    assert "--model-source" not in options and "--model-source" not in flag_reference()
+    for flag in ("--model-source", "--preset-name"):
+        assert flag not in options and flag not in flag_reference()
+    assert "--preset" in options  # the preset's own option, which fills the recipe and records its name
 
 
 def test_the_model_completes_python_files_then_their_classes(tmp_path, monkeypatch):

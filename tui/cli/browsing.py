@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -181,6 +182,49 @@ def datasets(as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
     else:
         print_table(rows, title="Datasets")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="A JSON list (every figure) instead of a table.")
+@click.pass_context
+def presets(ctx: click.Context, as_json: bool) -> None:
+    """Every preset's published test accuracy beside what its finished runs reached here: n, mean
+    and 95% CI, the difference, whether the published figure lies in the CI, the GPUs and seconds;
+    a run counts if it was made from the preset and changed no recipe field (seed, device and
+    speed settings aside), per dataset it ran on (only the official files are compared)."""
+    rows = store_of(ctx).ledger()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    print_table([_ledger_cells(row) for row in rows], title="Presets: published, and measured here")
+
+
+def _ledger_cells(row: dict[str, Any]) -> dict[str, str]:
+    def pct(value: float | None) -> str:
+        return "" if value is None else f"{value:.2f}"
+
+    measured = pct(row["mean"])
+    if row["ci_low"] is not None:
+        measured += f" [{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
+    if row["n"] and not row["comparable"] and row["published"] is not None:
+        measured += " (not compared: other data)"
+    inside = {True: "yes", False: "no", None: ""}[row["published_in_ci"]]
+    left_out = ", ".join(
+        f"{count} on {why}" if why.startswith("part") else f"{count} with {why}"
+        for why, count in row["left_out"].items()
+    )
+    return {
+        "preset": row["preset"],
+        "published %": pct(row["published"]),
+        "data": row["data"],
+        "n": str(row["n"]),
+        "here % [95% CI]": measured,
+        "diff": "" if row["difference"] is None else f"{row['difference']:+.2f}",
+        "in CI": inside,
+        "GPU": ", ".join(gpu.removeprefix("NVIDIA ") for gpu in row["gpus"]),
+        "s": "" if row["seconds"] is None else f"{row['seconds']:,.0f}",
+        "left out": left_out,
+    }
 
 
 @cli.group(invoke_without_command=True)

@@ -273,6 +273,9 @@ class NewRunForm(Widget):
             if device_problem:
                 self.show_error(*device_problem)
                 return
+        preset = self.query_one("#preset", Select).value
+        if preset in PRESETS:  # recorded: the ledger counts the run as the preset's if its recipe is unchanged
+            configs = [config.replace(preset=preset) for config in configs]
         copies_text = self.query_one("#copies", Input).value.strip()
         if not copies_text.isdigit() or not 1 <= int(copies_text) <= 100:
             self.show_error("copies", f"must be a whole number from 1 to 100 (got {copies_text!r})")
