@@ -134,6 +134,11 @@ class CifarApp(App):
         for widget in event.tabbed_content.query(target[event.pane.id]):
             widget.focus()
 
+    def action_show_ledger(self) -> None:
+        from .screens.ledger import LedgerScreen
+
+        self.push_screen(LedgerScreen(self.store.ledger()))
+
     def action_add_run(self) -> None:
         self.query_one(NewRunForm).submit()
 
@@ -363,4 +368,7 @@ class CifarApp(App):
         )
         yield SystemCommand(
             "Compare selected runs", "Overlay their curves", lambda: self.query_one(RunsView).action_compare()
+        )
+        yield SystemCommand(
+            "Presets ledger", "Each preset's published accuracy beside its runs here", self.action_show_ledger
         )

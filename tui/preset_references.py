@@ -1,7 +1,9 @@
-"""The presets with what their sources report, as the README's table (and `cifar-tui presets`
-later): one row a preset, from engine/presets.py's declarations."""
+"""The presets with what their sources report, as the README's table, and the ledger's rows as
+`cifar-tui presets` and the app's ledger screen show them."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from ..engine.config import make_config
 from ..engine.presets import PRESET_LIST, Reference
@@ -40,3 +42,33 @@ def markdown_table() -> str:
         )
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
+
+
+def ledger_cells(row: dict[str, Any]) -> dict[str, str]:
+    """A ledger row (store/ledger.py) as the words of a table's cells."""
+
+    def pct(value: float | None) -> str:
+        return "" if value is None else f"{value:.2f}"
+
+    measured = pct(row["mean"])
+    if row["ci_low"] is not None:
+        measured += f" [{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
+    if row["n"] and not row["comparable"] and row["published"] is not None:
+        measured += " (not compared: other data)"
+    inside = {True: "yes", False: "no", None: ""}[row["published_in_ci"]]
+    left_out = ", ".join(
+        f"{count} on {why}" if why.startswith("part") else f"{count} with {why}"
+        for why, count in row["left_out"].items()
+    )
+    return {
+        "preset": row["preset"],
+        "published %": pct(row["published"]),
+        "data": row["data"],
+        "n": str(row["n"]),
+        "here % [95% CI]": measured,
+        "diff": "" if row["difference"] is None else f"{row['difference']:+.2f}",
+        "in CI": inside,
+        "GPU": ", ".join(gpu.removeprefix("NVIDIA ") for gpu in row["gpus"]),
+        "s": "" if row["seconds"] is None else f"{row['seconds']:,.0f}",
+        "left out": left_out,
+    }

@@ -82,25 +82,3 @@ def test_a_published_figure_outside_the_interval_is_said_and_a_preset_without_ru
     finished(store, make_config("resnet56"), 93.0)
     (single,) = rows_of(store, "resnet56")
     assert single["n"] == 1 and single["ci_low"] is None and single["published_in_ci"] is None
-
-
-def test_the_presets_command_prints_the_ledger_and_its_json(tmp_path, capsys):
-    """Runs queued from the command line record their preset; a sweep of one recipe field is left out."""
-    from tests.tui.test_cli import cifar_tui
-
-    home = ("--home", str(tmp_path / "home"))
-    assert cifar_tui(capsys, *home, "queue", "add", "--preset", "seed-cnn", "--seed", "0..2")[0] == 0
-    assert cifar_tui(capsys, *home, "queue", "add", "--preset", "seed-cnn", "--lr", "0.01")[0] == 0
-    store = RunStore(tmp_path / "home" / "runs.db")
-    with store.write():
-        store.db.execute(
-            "UPDATE runs SET status = 'finished', test_acc = 64.0 + id, environment = ?", [json.dumps(OFFICIAL)]
-        )
-    store.close()
-    status, out, err = cifar_tui(capsys, *home, "presets", "--json")
-    rows = {row["preset"]: row for row in json.loads(out)}
-    assert status == 0 and rows["seed-cnn"]["n"] == 3 and rows["seed-cnn"]["mean"] == pytest.approx(66.0)
-    assert rows["seed-cnn"]["left_out"] == {"a changed recipe field": 1} and rows["seed-cnn"]["published"] == 64.86
-    status, out, err = cifar_tui(capsys, *home, "presets")
-    line = next(line for line in (out + err).splitlines() if "seed-cnn" in line)
-    assert status == 0 and "64.86" in line and "66.00 [" in line and "1 with a changed recipe field" in line

@@ -6,7 +6,6 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -196,35 +195,9 @@ def presets(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    print_table([_ledger_cells(row) for row in rows], title="Presets: published, and measured here")
+    from ..preset_references import ledger_cells
 
-
-def _ledger_cells(row: dict[str, Any]) -> dict[str, str]:
-    def pct(value: float | None) -> str:
-        return "" if value is None else f"{value:.2f}"
-
-    measured = pct(row["mean"])
-    if row["ci_low"] is not None:
-        measured += f" [{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
-    if row["n"] and not row["comparable"] and row["published"] is not None:
-        measured += " (not compared: other data)"
-    inside = {True: "yes", False: "no", None: ""}[row["published_in_ci"]]
-    left_out = ", ".join(
-        f"{count} on {why}" if why.startswith("part") else f"{count} with {why}"
-        for why, count in row["left_out"].items()
-    )
-    return {
-        "preset": row["preset"],
-        "published %": pct(row["published"]),
-        "data": row["data"],
-        "n": str(row["n"]),
-        "here % [95% CI]": measured,
-        "diff": "" if row["difference"] is None else f"{row['difference']:+.2f}",
-        "in CI": inside,
-        "GPU": ", ".join(gpu.removeprefix("NVIDIA ") for gpu in row["gpus"]),
-        "s": "" if row["seconds"] is None else f"{row['seconds']:,.0f}",
-        "left out": left_out,
-    }
+    print_table([ledger_cells(row) for row in rows], title="Presets: published, and measured here")
 
 
 @cli.group(invoke_without_command=True)

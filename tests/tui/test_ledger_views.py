@@ -1,0 +1,61 @@
+"""The presets ledger where a user reads it: `cifar-tui presets` and the app's ledger screen."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cifar_tui.engine.config import make_config
+from cifar_tui.store.runs import RunStore
+from tests.store.test_ledger import OFFICIAL, finished
+
+
+def test_the_presets_command_prints_the_ledger_and_its_json(tmp_path, capsys):
+    """Runs queued from the command line record their preset; a sweep of one recipe field is left out."""
+    from tests.tui.test_cli import cifar_tui
+
+    home = ("--home", str(tmp_path / "home"))
+    assert cifar_tui(capsys, *home, "queue", "add", "--preset", "seed-cnn", "--seed", "0..2")[0] == 0
+    assert cifar_tui(capsys, *home, "queue", "add", "--preset", "seed-cnn", "--lr", "0.01")[0] == 0
+    store = RunStore(tmp_path / "home" / "runs.db")
+    with store.write():
+        store.db.execute(
+            "UPDATE runs SET status = 'finished', test_acc = 64.0 + id, environment = ?", [json.dumps(OFFICIAL)]
+        )
+    store.close()
+    status, out, err = cifar_tui(capsys, *home, "presets", "--json")
+    rows = {row["preset"]: row for row in json.loads(out)}
+    assert status == 0 and rows["seed-cnn"]["n"] == 3 and rows["seed-cnn"]["mean"] == pytest.approx(66.0)
+    assert rows["seed-cnn"]["left_out"] == {"a changed recipe field": 1} and rows["seed-cnn"]["published"] == 64.86
+    status, out, err = cifar_tui(capsys, *home, "presets")
+    line = next(line for line in (out + err).splitlines() if "seed-cnn" in line)
+    assert status == 0 and "64.86" in line and "66.00 [" in line and "1 with a changed recipe field" in line
+
+
+async def test_the_app_shows_the_ledger_from_the_command_palette_with_text_kept_literal(tmp_path):
+    from textual.widgets import DataTable
+
+    from cifar_tui.tui.app import CifarApp
+    from cifar_tui.tui.screens.ledger import LedgerScreen
+    from cifar_tui.tui.worker.home import Home
+
+    home = Home(tmp_path / "home")
+    store = home.store()
+    for seed, acc in enumerate([91.0, 91.4]):
+        finished(store, make_config("resnet20", seed=seed), acc, environment={**OFFICIAL, "gpu": "[b]GPU[/b] $x$"})
+    store.close()
+    app = CifarApp(home, start_engine=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        commands = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Presets ledger" in commands
+        app.action_show_ledger()
+        await pilot.pause()
+        assert isinstance(app.screen, LedgerScreen)
+        table = app.screen.query_one(DataTable)
+        rows = {str(table.get_row_at(i)[0]): [str(c) for c in table.get_row_at(i)] for i in range(table.row_count)}
+        assert rows["resnet20"][1:5] == ["91.25", "cifar10", "2", "91.20 [88.66, 93.74]"]
+        assert rows["resnet20"][7] == "[b]GPU[/b] $x$"  # the recorded name, as it is
+        await pilot.press("escape")
+        assert not isinstance(app.screen, LedgerScreen)
