@@ -127,8 +127,8 @@ def test_devices_and_run_ids_complete(tmp_path, monkeypatch):
 def test_an_internal_field_is_no_flag_and_no_form_field():
     assert INTERNAL == ["model_source", "preset"]
     options = {opt for param in cli.commands["run"].params for opt in param.opts}
-    for flag in ("--model-source", "--preset-name"):
-        assert flag not in options and flag not in flag_reference()
+    for internal in ("--model-source", "--preset-name"):
+        assert internal not in options and internal not in flag_reference()
     assert "--preset" in options  # the preset's own option, which fills the recipe and records its name
 
 
