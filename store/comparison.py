@@ -9,7 +9,7 @@ import statistics
 from typing import Any
 
 from ..engine.environment import ENVIRONMENT
-from .confidence import difference
+from .confidence import difference, p_differs, summarize
 
 
 def compare_sets(store, filters: list[str], measure: str = "test_acc") -> list[dict[str, Any]]:
@@ -31,6 +31,28 @@ def compare_sets(store, filters: list[str], measure: str = "test_acc") -> list[d
         row["environment"] = {key: cells[index] for key, cells in differing.items()}
         rows.append(row)
     return rows
+
+
+def reference_row(first: list[float], preset: str) -> dict[str, Any]:
+    """A preset's published test accuracy as a row after compare_sets': its difference from the
+    first set's mean, that difference's 95% CI (the first set's interval, mirrored) and a
+    one-sample t-test's p-value of the first set's mean against it."""
+    from ..engine.presets import REFERENCES
+
+    reference = REFERENCES[preset]
+    stats = summarize(first)
+    row: dict[str, Any] = {
+        "set": f"published: {preset} ({reference.source})",
+        "n": reference.n,
+        "mean": reference.accuracy,
+        "std": None,
+        "diff": reference.accuracy - stats["mean"] if first else None,
+        "ci_low": reference.accuracy - stats["ci_high"] if stats["ci_high"] is not None else None,
+        "ci_high": reference.accuracy - stats["ci_low"] if stats["ci_low"] is not None else None,
+        "p_value": p_differs(first, reference.accuracy),
+        "environment": {},
+    }
+    return row
 
 
 def _text(value: Any) -> str:

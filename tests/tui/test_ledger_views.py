@@ -59,3 +59,25 @@ async def test_the_app_shows_the_ledger_from_the_command_palette_with_text_kept_
         assert rows["resnet20"][7] == "[b]GPU[/b] $x$"  # the recorded name, as it is
         await pilot.press("escape")
         assert not isinstance(app.screen, LedgerScreen)
+
+
+def test_compare_shows_a_preset_s_published_figure_as_a_reference_row(tmp_path, capsys):
+    from scipy import stats
+
+    from tests.tui.test_cli import cifar_tui
+
+    store = RunStore(tmp_path / "home" / "runs.db")
+    accuracies = [91.0, 91.3, 91.9]
+    for seed, acc in enumerate(accuracies):
+        finished(store, make_config("resnet20", seed=seed), acc)
+    store.close()
+    home = ("--home", str(tmp_path / "home"))
+    status, out, _ = cifar_tui(capsys, *home, "compare", "preset=resnet20", "--reference", "resnet20", "--json")
+    first, published = json.loads(out)
+    low, high = stats.t.interval(0.95, 2, loc=91.4, scale=stats.sem(accuracies))
+    assert status == 0 and first["n"] == 3 and published["mean"] == 91.25
+    assert published["diff"] == pytest.approx(91.25 - 91.4)
+    assert (published["ci_low"], published["ci_high"]) == pytest.approx((91.25 - high, 91.25 - low))
+    assert published["p_value"] == pytest.approx(stats.ttest_1samp(accuracies, 91.25).pvalue)
+    status, _, err = cifar_tui(capsys, *home, "compare", "preset=resnet20", "--reference", "resnet21")
+    assert status == 2 and "reference: 'resnet21' is no preset with a published figure" in err

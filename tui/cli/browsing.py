@@ -116,24 +116,44 @@ def runs(ctx: click.Context, filter_words, sort, grouped, varying, target, plus_
 @cli.command()
 @click.argument("filters", nargs=-1, required=True)
 @click.option("--measure", default="test_acc", show_default=True, help="The result compared (a run column).")
+@click.option(
+    "--reference",
+    metavar="PRESET",
+    help="A row for the preset's published test accuracy (see `cifar-tui presets`), against the first set.",
+)
 @click.option("--json", "as_json", is_flag=True, help="A JSON list instead of a table.")
 @click.pass_context
-def compare(ctx: click.Context, filters: tuple[str, ...], measure: str, as_json: bool) -> None:
+def compare(ctx: click.Context, filters: tuple[str, ...], measure: str, reference: str | None, as_json: bool) -> None:
     """Two or more sets of runs, each a FILTER ("lr=0.001 sweep=s3", "id=4,5,6"): each set's mean
-    over its finished runs, and its difference from the first with a 95% CI and Welch's p-value."""
+    over its finished runs, and its difference from the first with a 95% CI and Welch's p-value;
+    with --reference, one set is enough."""
+    from ...engine.presets import REFERENCES
     from ...store.columns import MEASURES
-    from ...store.comparison import compare_sets
+    from ...store.comparison import compare_sets, reference_row
     from ...store.export import format_value
     from ...store.run_filter import FilterError
 
-    if len(filters) < 2:
+    if len(filters) < (1 if reference else 2):
         raise BadInput('filters: give two or more, one per set of runs (quote each: "lr=0.001 seed=0..4")')
     if measure not in MEASURES:
         raise BadInput(f"measure: {measure!r} is not one of {', '.join(MEASURES)}")
+    if reference is not None and reference not in REFERENCES:
+        raise BadInput(f"reference: {reference!r} is no preset with a published figure; known: {', '.join(REFERENCES)}")
+    if reference is not None and measure != "test_acc":
+        raise BadInput(
+            f"reference: a preset's published figure is a test accuracy; compare --measure test_acc, not {measure}"
+        )
     try:
         rows = compare_sets(store_of(ctx), list(filters), measure)
     except FilterError as error:
         raise BadInput(str(error)) from None
+    if reference is not None:
+        first = [
+            run["test_acc"]
+            for run in store_of(ctx).find(f"{filters[0]} status=finished".strip(), limit=None)
+            if isinstance(run.get("test_acc"), (int, float))
+        ]
+        rows.append(reference_row(first, reference))
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -153,7 +173,9 @@ def compare(ctx: click.Context, filters: tuple[str, ...], measure: str, as_json:
         for row in rows
     ]
     more = " (each set against the first)" if len(rows) > 2 else ""
-    note = "difference: the set's mean minus the first's; blank below two finished runs a set"
+    note = "difference: the set's mean minus the first's; blank below two finished runs a set" + (
+        "; the published row's p is a one-sample t-test of the first set's mean" if reference else ""
+    )
     print_table(shown, title=f"{measure}: {len(rows)} sets{more}", note=note)
     if rows[0]["environment"]:
         from ...engine.environment import LABELS
