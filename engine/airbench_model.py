@@ -62,17 +62,20 @@ class Whitening(nn.Conv2d):
         self.weight.copy_(torch.cat((scaled, -scaled)))
 
 
+WIDTHS_95 = (128, 384, 384)  # airbench95's (legacy/airbench95.py): wider, the rest as airbench94
+
+
 class AirbenchNet(nn.Sequential):
-    def __init__(self, num_classes: int = 10):
+    def __init__(self, num_classes: int = 10, widths: tuple[int, int, int] = WIDTHS):
         whitening = Whitening()
-        widths = (whitening.out_channels, *WIDTHS)
+        channels = (whitening.out_channels, *widths)
         super().__init__(
             whitening,
             nn.GELU(),
-            *(Block(a, b) for a, b in zip(widths, widths[1:])),
+            *(Block(a, b) for a, b in zip(channels, channels[1:])),
             nn.MaxPool2d(3),
             nn.Flatten(),
-            nn.Linear(WIDTHS[-1], num_classes, bias=False),
+            nn.Linear(widths[-1], num_classes, bias=False),
         )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

@@ -41,6 +41,12 @@ def _airbench(num_classes: int, dropout: float) -> nn.Module:
     return AirbenchNet(num_classes)
 
 
+def _airbench95(num_classes: int, dropout: float) -> nn.Module:
+    from .airbench_model import WIDTHS_95, AirbenchNet
+
+    return AirbenchNet(num_classes, WIDTHS_95)
+
+
 def _torchvision(name: str, **options) -> Callable[[int, float], nn.Module]:
     def build(num_classes: int, dropout: float) -> nn.Module:
         import torchvision.models
@@ -153,6 +159,12 @@ MODELS: dict[str, ModelSpec] = {
             "airbench",
             "airbench94's net: a whitening 2x2 conv, conv-BN-GELU blocks 64-256-256 (the speedrun preset)",
             _airbench,
+        ),
+        ModelSpec(
+            "airbench95",
+            "airbench",
+            "airbench95's net: airbench94's, its blocks 128-384-384 wide (the speedrun-95 preset)",
+            _airbench95,
         ),
         ModelSpec("alexnet", "alexnet", "AlexNet (2012): 5 conv and 3 linear layers", _torchvision("alexnet"), 63),
         ModelSpec("vgg16", "vgg", "VGG-16: 13 3x3 conv layers and 3 linear layers", _torchvision("vgg16")),

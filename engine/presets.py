@@ -142,6 +142,35 @@ PRESET_LIST: tuple[Preset, ...] = (
         Reference("Jordan 2024, airbench (airbench94_muon.py)", 94.01, epochs=8, seconds=2.59, gpu="NVIDIA A100"),
         "airbench94_muon",
     ),
+    # airbench95 (legacy/airbench95.py): airbench94 with blocks 128-384-384, lr 10.0 per 1024 images
+    # (this engine's 10.0 / (1 + 1 / (1 - 0.85))) and weight decay 0.0153 / 10.0, 15 epochs.
+    Preset(
+        "speedrun-95",
+        dict(
+            _AIRBENCH,
+            model="airbench95",
+            epochs=15,
+            batch_size=1024,
+            optimizer="sgd",
+            lr=10.0 / (1 + 1 / (1 - 0.85)),
+            momentum=0.85,
+            nesterov=True,
+            weight_decay=0.0153 / 10.0,
+            bias_lr_scale=64.0,
+            lookahead=True,
+            lr_schedule="speedrun",
+        ),
+        Reference(
+            "Jordan 2024, airbench (legacy/airbench95.py)",
+            95.01,
+            n=200,
+            spread="mean of 200",
+            epochs=15,
+            seconds=10.4,
+            gpu="NVIDIA A100",
+        ),
+        "airbench95",
+    ),
     *(
         Preset(
             f"resnet{depth}",
