@@ -11,7 +11,7 @@ from cifar_tui.engine.events import EpochEnd
 from cifar_tui.engine.presets import PRESET_LIST, PRESETS, REFERENCES
 from cifar_tui.engine.train import train
 
-DATA = synthetic(n_train=64, n_test=32)
+DATA = synthetic(n_train=16, n_test=8)
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
@@ -19,7 +19,7 @@ def test_each_preset_trains_a_few_batches_on_the_cpu(name):
     # a CPU's speed settings, and one epoch's schedule: the recipe's epochs-long parts do not fit in it
     cpu = dict(compile="off", precision="fp32", last_epoch_share=1.0)
     one_epoch = dict(warmup_epochs=0.0, lr_milestones="0.5+0.75", whiten_bias_epochs=0)
-    quick = dict(dataset="synthetic", device="cpu", epochs=1, batch_size=16, limit_batches=2)
+    quick = dict(dataset="synthetic", device="cpu", epochs=1, batch_size=4, limit_batches=2)
     config = make_config(name, **quick, **cpu, **one_epoch)
     events = []
     train(1, config, events.append, data=DATA)
