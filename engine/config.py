@@ -17,6 +17,7 @@ from .models import MODELS
 from .presets import PRESETS
 from .schedule import SCHEDULES, parse_milestones, schedules_help
 from .text import unprintable
+from .timm_models import TimmUnavailable, is_timm_model
 from .user_model import UserModelError, is_user_model, read_source
 from .user_model import label as user_model_label
 
@@ -81,11 +82,12 @@ def setting(
 class RunConfig:
     model: str = setting(
         "seed-cnn",
-        "Architecture (see `cifar-tui models`), or FILE.py:Class of your own.",
+        "Architecture (see `cifar-tui models`), FILE.py:Class of your own, or timm:NAME (any timm model, "
+        "from scratch; the timm extra).",
         "model",
         lambda: tuple(MODELS),
-        accepts=is_user_model,
-        accepts_form="FILE.py:Class",
+        accepts=lambda name: is_user_model(name) or is_timm_model(name),
+        accepts_form="FILE.py:Class, or timm:NAME",
     )
     model_source: str = setting(
         "", "A FILE.py:Class model's source, read when the run is made.", "model", internal=True
@@ -619,6 +621,13 @@ def make_config(preset: str | None = None, **overrides: Any) -> RunConfig:
         except eval_sets.EvalSetError as error:
             raise ConfigError("eval_on", str(error)) from None
     model = str(base.get("model", ""))
+    if is_timm_model(model):
+        from .timm_models import check
+
+        try:
+            check(model)
+        except TimmUnavailable as error:
+            raise ConfigError("model", str(error)) from None
     if is_user_model(model) and not base.get("model_source"):
         try:
             base["model_source"] = read_source(model, Path.cwd())

@@ -227,6 +227,13 @@ def build_model(
     With source, name is a user's FILE.py:Class (engine/user_model.py), built from that text."""
     from torch import nn
 
+    if name.startswith("timm:"):
+        from . import timm_models
+
+        model = timm_models.build(name, num_classes)
+        if init != "default":
+            apply_init(model, init)
+        return model
     if source:
         from . import user_model
 

@@ -48,9 +48,11 @@ from .loss_stream import LossStream
 from .mixing import Mixer, make_mixer
 from .models import build_model, count_parameters
 from .muon import MUON_MOMENTUM, Muon
+from .notices import notice
 from .pause_points import pause_point
 from .policies import make_policy
 from .schedule import rate_at
+from .timm_models import is_timm_model, stem_notice
 from .train_step import (
     autocast,
     cast_model,
@@ -371,8 +373,10 @@ def build(config: RunConfig, device: torch.device, data: Dataset, per_epoch: int
     layer does), its optimizer and the generator of its data order and augmentation."""
     num_classes = len(data.classes)
     raw_model = build_model(config.model, num_classes, config.dropout, config.init, config.model_source).to(device)
-    if config.model_source:  # a user's model: the wrong input or output fails now, not mid-epoch
+    if config.model_source or is_timm_model(config.model):  # the wrong input or output fails now, not mid-epoch
         check_output(raw_model, config.model, num_classes, device)
+    if is_timm_model(config.model) and (words := stem_notice(config.model, raw_model)):
+        notice(words)
     if hasattr(raw_model, "data_init"):
         with torch.no_grad():
             raw_model.data_init(normalize(data.train.images[:DATA_INIT_IMAGES]))

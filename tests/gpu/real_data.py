@@ -7,7 +7,8 @@ NPZ is ../shared/data/cifar10-jpeg.npz (carried to the GPU machine in a git-igno
 its cifar10_jpeg.py, which writes it as cifar-10-batches-py/). .bench/airbench94.py and
 .bench/airbench94_muon.py are KellerJordan/cifar10-airbench's legacy/airbench94.py and
 airbench94_muon.py, also git-ignored and carried. Environment: REAL_BUDGET_S (520), REAL_SEEDS
-(10), REAL_PIECE_SEEDS (4), REAL_ONLY (a comma list of sections). On a CPU it rehearses every
+(10), REAL_PIECE_SEEDS (4), REAL_ONLY (a comma list of sections; speedrun-95, resnet20,
+preact-resnet18 and bench-augment run only when named there). On a CPU it rehearses every
 section with tiny runs (REAL_BUDGET_S is then a limit, not a plan).
 
 Times. airbench's own (CUDA events) cover its whitening, its training steps and its final
@@ -162,6 +163,21 @@ def preset_seeds(preset: str, data, seeds: int, **overrides) -> dict:
     out = summary(runs)
     out["warmup_run"] = {"wall_s": warm["wall_s"], "timed_s": warm["timed_s"]}
     out["compile_s (warm-up wall less a run's)"] = round(warm["wall_s"] - out["wall_s"], 2)
+    return out
+
+
+def reference_run(preset: str, data, room_s: float) -> dict:
+    """A reference preset's run (issue 37): its whole schedule when an estimate from 60 steps says
+    it fits in room_s, else as many epochs as fit (then `partial`: not the preset's recipe)."""
+    config = rehearsal(make_config(preset, device=str(DEVICE)))
+    probe = engine_run(config.replace(epochs=1, limit_batches=60, lr_milestones="0.5+0.75", warmup_epochs=0.0), data)
+    per_epoch = probe["steps_s"] / 60 * math.ceil(len(data.train) / config.batch_size)
+    epochs = config.epochs if per_epoch * config.epochs * 1.15 < room_s else max(1, int(room_s / (per_epoch * 1.15)))
+    if epochs < config.epochs:
+        config = config.replace(epochs=epochs, lr_milestones="0.5+0.75", warmup_epochs=0.0)
+    out = engine_run(config, data)
+    out.update(preset=preset, epochs=epochs, of_epochs=make_config(preset).epochs, epoch_s_estimate=round(per_epoch, 2))
+    out["partial"] = epochs < make_config(preset).epochs
     return out
 
 
@@ -414,6 +430,16 @@ def main(npz: str, out: str) -> None:
         done = cli(home, "bench", "gpu", "--device", str(DEVICE), *([] if CUDA else ["--quick"]), timeout=left() - 10)
         lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
         REPORT["bench gpu"] = json.loads(lines[-1]) if lines else (done.stdout + done.stderr)[-800:]
+    # Issue 37's reference presets and issue 36's bench augment: only when REAL_ONLY names them.
+    if "speedrun-95" in ONLY:
+        section("speedrun-95", lambda: preset_seeds("speedrun-95", data, SEEDS), 60)
+    for preset in ("resnet20", "preact-resnet18"):
+        if preset in ONLY:
+            section(preset, lambda p=preset: reference_run(p, data, left() - 60), 90)
+    if "bench-augment" in ONLY and left() > 60:
+        done = cli(home, "bench", "augment", "--device", str(DEVICE), timeout=left() - 10)
+        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+        REPORT["bench augment"] = json.loads(lines[-1]) if lines else (done.stdout + done.stderr)[-800:]
     save(out)
     print(json.dumps({k: v for k, v in REPORT.items() if "vs" in k}), flush=True)
 
