@@ -13,7 +13,8 @@ from ..engine.environment import NOT_MARKING
 from .columns import MEANS, MEASURES
 from .confidence import interval
 
-NOT_GROUPED = ("seed", "name")  # what may differ between the runs of one group
+NOT_GROUPED = ("seed", "name", "preset")  # what may differ between the runs of one group (a preset's name
+# only says where the same recipe came from)
 # MEASURES are reported as mean ± std over finished runs, MEANS as means (store/columns.py)
 
 

@@ -82,3 +82,16 @@ def test_a_published_figure_outside_the_interval_is_said_and_a_preset_without_ru
     finished(store, make_config("resnet56"), 93.0)
     (single,) = rows_of(store, "resnet56")
     assert single["n"] == 1 and single["ci_low"] is None and single["published_in_ci"] is None
+
+
+def test_a_preset_s_run_and_the_same_recipe_typed_as_flags_are_one_group(store):
+    from cifar_tui.store.groups import group_key
+
+    from_preset = make_config("resnet20", seed=1)
+    typed = make_config(**{k: v for k, v in make_config("resnet20").to_dict().items() if k != "preset"})
+    assert from_preset.preset == "resnet20" and typed.preset == ""
+    assert group_key(from_preset.to_dict()) == group_key(typed.to_dict())
+    finished(store, from_preset, 91.0)
+    finished(store, typed, 91.4)
+    (group,) = store.groups()
+    assert group["n"] == 2
