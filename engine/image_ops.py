@@ -42,14 +42,15 @@ DEGREES = 180.0 / math.pi  # math.degrees' factor, and its inverse math.radians'
 def apply_ops(
     images: torch.Tensor, ops: torch.Tensor, magnitudes: torch.Tensor, interpolation: str = "nearest"
 ) -> torch.Tensor:
-    """uint8 images (N, C, H, W); ops (N,) indices into OPS; magnitudes (N,) float64."""
+    """uint8 images (N, C, H, W); ops (N,) indices into OPS; magnitudes (N,) float64. The ops of a
+    kind run as one call (the five geometric ones one warp, the three blends one blend): a small
+    batch pays for few kernels."""
     out = images.clone()
-    for index, name in enumerate(OPS):
-        if name == "Identity":
-            continue
-        chosen = (ops == index).nonzero()[:, 0]
+    for names, kernel in KINDS:
+        members = torch.tensor([OP_INDEX[name] for name in names], device=ops.device)
+        chosen = torch.isin(ops, members).nonzero()[:, 0]
         if chosen.numel():
-            out[chosen] = KERNELS[name](images[chosen], magnitudes[chosen].double(), interpolation)
+            out[chosen] = kernel(images[chosen], ops[chosen], magnitudes[chosen].double(), interpolation)
     return out
 
 
@@ -99,38 +100,37 @@ def _warp(images: torch.Tensor, matrices: torch.Tensor, interpolation: str) -> t
     return warped.round_().to(images.dtype)
 
 
-def _shear_x(images, magnitudes, interpolation):
+def _geometric(images, ops, magnitudes, interpolation):
+    """ShearX, ShearY, TranslateX, TranslateY and Rotate as torchvision's affine and rotate make
+    them (shears about the corner, the rest about the centre), one matrix an image, one warp."""
     n, _, h, w = images.shape
+
+    def where(name: str, value: torch.Tensor | float) -> torch.Tensor:
+        return torch.where(ops == OP_INDEX[name], value, torch.zeros_like(magnitudes))
+
     shear = torch.atan(magnitudes) * DEGREES
-    matrices = _inverse_affine(n, images.device, center=(-w * 0.5, -h * 0.5), shear=(shear, None))
-    return _warp(images, matrices, interpolation)
-
-
-def _shear_y(images, magnitudes, interpolation):
-    n, _, h, w = images.shape
-    shear = torch.atan(magnitudes) * DEGREES
-    matrices = _inverse_affine(n, images.device, center=(-w * 0.5, -h * 0.5), shear=(None, shear))
-    return _warp(images, matrices, interpolation)
-
-
-def _translate_x(images, magnitudes, interpolation):
-    matrices = _inverse_affine(len(images), images.device, translate=(magnitudes.trunc(), None))
-    return _warp(images, matrices, interpolation)
-
-
-def _translate_y(images, magnitudes, interpolation):
-    matrices = _inverse_affine(len(images), images.device, translate=(None, magnitudes.trunc()))
-    return _warp(images, matrices, interpolation)
-
-
-def _rotate(images, magnitudes, interpolation):
+    sheared = (ops == OP_INDEX["ShearX"]) | (ops == OP_INDEX["ShearY"])
+    centre = (torch.where(sheared, -w * 0.5, 0.0), torch.where(sheared, -h * 0.5, 0.0))
     angle = magnitudes.remainder(360.0)
-    out = _warp(images, _inverse_affine(len(images), images.device, angle=-angle), interpolation)
-    # rotate's own shortcuts for the right angles (square images): exact, not resampled
-    out = torch.where(_per_image(angle == 0).bool(), images, out)
-    for quarter in (1, 2, 3) if images.shape[-1] == images.shape[-2] else (2,):
-        turned = _per_image(angle == 90.0 * quarter).bool()
-        out = torch.where(turned, torch.rot90(images, k=quarter, dims=(-2, -1)), out)
+    matrices = _inverse_affine(
+        n,
+        images.device,
+        center=centre,
+        angle=where("Rotate", -angle),
+        translate=(where("TranslateX", magnitudes.trunc()), where("TranslateY", magnitudes.trunc())),
+        shear=(where("ShearX", shear), where("ShearY", shear)),
+    )
+    out = _warp(images, matrices, interpolation)
+    # rotate's own shortcuts for the right angles (180 only when the image is not square): exact
+    quarters = torch.where(angle.remainder(90.0 if h == w else 180.0) == 0, angle // 90, -1).long()
+    right = ((ops == OP_INDEX["Rotate"]) & (quarters >= 0)).nonzero()[:, 0]
+    if right.numel():
+        turns, upright = quarters[right], images[right]
+        exact = upright
+        for quarter in (1, 2, 3):
+            turned = _per_image(turns == quarter).bool()
+            exact = torch.where(turned, torch.rot90(upright, k=quarter, dims=(-2, -1)), exact)
+        out[right] = exact
     return out
 
 
@@ -151,20 +151,17 @@ def _grey(images: torch.Tensor) -> torch.Tensor:
     return r.mul(0.2989).add_(g, alpha=0.587).add_(b, alpha=0.114).unsqueeze(-3).floor_()
 
 
-def _brightness(images, magnitudes, interpolation):
-    return images.mul(_per_image(1.0 + magnitudes)).clamp_(0, 255).to(images.dtype)
+def _blends(images, ops, magnitudes, interpolation):
+    """Brightness (a blend with black, which is torchvision's image * factor exactly), Color (with
+    the image's grey) and Contrast (with its mean grey), each at factor 1 + magnitude, as one blend."""
+    grey = _grey(images)
+    mean = grey.mean(dim=(-3, -2, -1), keepdim=True)
+    colour, contrast = _per_image(ops == OP_INDEX["Color"]).bool(), _per_image(ops == OP_INDEX["Contrast"]).bool()
+    other = torch.where(colour, grey, torch.where(contrast, mean, torch.zeros_like(mean)))
+    return _blend(images, other, 1.0 + magnitudes)
 
 
-def _color(images, magnitudes, interpolation):
-    return _blend(images, _grey(images), 1.0 + magnitudes)
-
-
-def _contrast(images, magnitudes, interpolation):
-    mean = _grey(images).mean(dim=(-3, -2, -1), keepdim=True)
-    return _blend(images, mean, 1.0 + magnitudes)
-
-
-def _sharpness(images, magnitudes, interpolation):
+def _sharpness(images, ops, magnitudes, interpolation):
     out = images.to(torch.float32, copy=True)
     inner = out[..., 1:-1, 1:-1]
     # torchvision's blur, a 3x3 convolution of 1/13 with 5/13 in the middle, then rounded: the exact
@@ -175,30 +172,24 @@ def _sharpness(images, magnitudes, interpolation):
     return out.clamp_(0, 255).to(images.dtype)
 
 
-def _posterize(images, magnitudes, interpolation):
+def _posterize(images, ops, magnitudes, interpolation):
     bits = magnitudes.trunc().long().clamp(0, 8)
     masks = ((1 << bits) - 1) << (8 - bits)
     return images & _per_image(masks, images.dtype)
 
 
-def _solarize(images, magnitudes, interpolation):
+def _solarize(images, ops, magnitudes, interpolation):
     threshold = _per_image(255.0 * magnitudes)
     return torch.where(images >= threshold, images.bitwise_not(), images)
 
 
-KERNELS = {
-    "ShearX": _shear_x,
-    "ShearY": _shear_y,
-    "TranslateX": _translate_x,
-    "TranslateY": _translate_y,
-    "Rotate": _rotate,
-    "Brightness": _brightness,
-    "Color": _color,
-    "Contrast": _contrast,
-    "Sharpness": _sharpness,
-    "Posterize": _posterize,
-    "Solarize": _solarize,
-    "AutoContrast": lambda images, magnitudes, interpolation: tvf.autocontrast(images),
-    "Equalize": lambda images, magnitudes, interpolation: tvf.equalize(images),
-    "Invert": lambda images, magnitudes, interpolation: tvf.invert(images),
-}
+KINDS = (
+    (("ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate"), _geometric),
+    (("Brightness", "Color", "Contrast"), _blends),
+    (("Sharpness",), _sharpness),
+    (("Posterize",), _posterize),
+    (("Solarize",), _solarize),
+    (("AutoContrast",), lambda images, ops, magnitudes, interpolation: tvf.autocontrast(images)),
+    (("Equalize",), lambda images, ops, magnitudes, interpolation: tvf.equalize(images)),
+    (("Invert",), lambda images, ops, magnitudes, interpolation: tvf.invert(images)),
+)

@@ -8,6 +8,7 @@ are image_ops'.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
@@ -135,6 +136,33 @@ class Space:
         return self.ops[choice], torch.where(negate, -magnitudes, magnitudes)
 
 
+SPACES = {
+    "autoaugment": AUTOAUGMENT_SPACE,
+    "randaugment": RANDAUGMENT_SPACE,
+    "trivialaugment": TRIVIALAUGMENT_SPACE,
+    "augmix": AUGMIX_SPACE,
+}
+
+
+@functools.lru_cache(maxsize=64)
+def space_of(policy: str, bins: int, h: int, w: int, device: torch.device) -> Space:
+    """A policy's space as tensors, made once per image size and device (not at every batch)."""
+    return Space(SPACES[policy], bins, h, w, device)
+
+
+@functools.lru_cache(maxsize=16)
+def _cifar10_table(position: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The CIFAR-10 policy's op (in AUTOAUGMENT_SPACE), magnitude bin and probability at one position
+    of each sub-policy."""
+    names = list(AUTOAUGMENT_SPACE)
+    ops = [sub[position] for sub in CIFAR10_POLICY]
+    return (
+        torch.tensor([names.index(op) for op, _, _ in ops], device=device),
+        torch.tensor([b or 0 for _, _, b in ops], device=device),
+        torch.tensor([p for _, p, _ in ops], device=device),
+    )
+
+
 def _uniform(n: int, generator: torch.Generator) -> torch.Tensor:
     return torch.rand(n, generator=generator, device=generator.device)
 
@@ -145,32 +173,27 @@ def _integers(high: int, n: int, generator: torch.Generator, low: int = 0) -> to
 
 def autoaugment_slots(n: int, h: int, w: int, generator: torch.Generator) -> list[Slot]:
     """One of the 25 sub-policies an image, each of its two ops applied with its probability."""
-    device = generator.device
-    space = Space(AUTOAUGMENT_SPACE, 10, h, w, device)
-    names = list(AUTOAUGMENT_SPACE)
+    space = space_of("autoaugment", 10, h, w, generator.device)
     chosen = _integers(len(CIFAR10_POLICY), n, generator)
     slots = []
     for position in range(2):
-        ops = [sub[position] for sub in CIFAR10_POLICY]
-        choice = torch.tensor([names.index(op) for op, _, _ in ops], device=device)[chosen]
-        bin = torch.tensor([b or 0 for _, _, b in ops], device=device)[chosen]
-        probability = torch.tensor([p for _, p, _ in ops], device=device)[chosen]
-        applied = _uniform(n, generator) <= probability
-        op, magnitude = space.slot(choice, bin, generator)
+        choices, bins, probabilities = (t[chosen] for t in _cifar10_table(position, generator.device))
+        applied = _uniform(n, generator) <= probabilities
+        op, magnitude = space.slot(choices, bins, generator)
         slots.append((torch.where(applied, op, OP_INDEX["Identity"]), torch.where(applied, magnitude, 0.0)))
     return slots
 
 
 def randaugment_slots(n: int, h: int, w: int, generator: torch.Generator, ops: int, magnitude: int) -> list[Slot]:
     """`ops` ops an image, each uniform over the space, all at magnitude bin `magnitude` of 31."""
-    space = Space(RANDAUGMENT_SPACE, 31, h, w, generator.device)
+    space = space_of("randaugment", 31, h, w, generator.device)
     bin = torch.full((n,), magnitude, device=generator.device)
     return [space.slot(_integers(len(RANDAUGMENT_SPACE), n, generator), bin, generator) for _ in range(ops)]
 
 
 def trivialaugment_slots(n: int, h: int, w: int, generator: torch.Generator) -> list[Slot]:
     """One op an image, uniform over the wide space, at a uniform magnitude bin of 31."""
-    space = Space(TRIVIALAUGMENT_SPACE, 31, h, w, generator.device)
+    space = space_of("trivialaugment", 31, h, w, generator.device)
     choice = _integers(len(TRIVIALAUGMENT_SPACE), n, generator)
     return [space.slot(choice, _integers(31, n, generator), generator)]
 
@@ -195,7 +218,7 @@ def augmix_draw(
 ) -> AugMixDraw:
     """depth -1: each chain of each image 1 to 3 ops deep, uniformly, as torchvision's default."""
     device = generator.device
-    space = Space(AUGMIX_SPACE, AUGMIX_BINS, h, w, device)
+    space = space_of("augmix", AUGMIX_BINS, h, w, device)
     chains = []
     for _ in range(width):
         depths = _integers(4, n, generator, low=1) if depth <= 0 else torch.full((n,), depth, device=device)
