@@ -103,8 +103,11 @@ def train_batches(
     n = len(split)
     order = torch.randperm(n, generator=generator, device=generator.device).to(split.labels.device)
     stop = n - n % batch_size if drop_last and n >= batch_size else n
-    for start in range(0, stop, batch_size):
-        index = order[start : start + batch_size]
+    # A policy's ops cost per call more than per image: it augments several batches at a time
+    # (POLICY_CHUNK images), each image still on its own.
+    per_chunk = max(1, POLICY_CHUNK // batch_size) if policy is not None else 1
+    for chunk_start in range(0, stop, batch_size * per_chunk):
+        index = order[chunk_start : min(stop, chunk_start + batch_size * per_chunk)]
         images = split.images[index]
         if crop:
             images = random_crop(images, generator)
@@ -116,7 +119,12 @@ def train_batches(
             images = random_hflip(images, generator)
         if policy is not None:
             images = policy(images)
-        yield normalize(images), split.labels[index]
+        labels = split.labels[index]
+        for start in range(0, len(index), batch_size):
+            yield normalize(images[start : start + batch_size]), labels[start : start + batch_size]
+
+
+POLICY_CHUNK = 512
 
 
 def alternating_flips(n: int, seed: int, epoch: int, device: torch.device | str) -> torch.Tensor:
