@@ -35,7 +35,10 @@ def test_a_vision_transformer_is_sized_for_32x32_images_and_no_stem_is_said(caps
 
 @pytest.mark.parametrize(
     "name, words",
-    [("timm:resnet9000", "model: timm has no model 'resnet9000'; like it:"), ("timm:nonesuch", "see timm.list_models()")],
+    [
+        ("timm:resnet9000", "model: timm has no model 'resnet9000'; like it:"),
+        ("timm:nonesuch", "see timm.list_models()"),
+    ],
 )
 def test_a_model_timm_does_not_have_is_one_line(name, words):
     with pytest.raises(ConfigError, match=words.replace("(", r"\(").replace(")", r"\)")):
