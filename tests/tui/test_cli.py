@@ -142,12 +142,15 @@ def test_the_installed_command_runs_and_lists_every_command():
 def test_models_json_shows_the_tutorials_counts(home, capsys):
     status, out, _ = cifar_tui(capsys, "models", "--json")
     rows = {row["name"]: row for row in json.loads(out)}
-    assert status == 0 and len(rows) == 16
-    assert {name: rows[name]["params"] for name in ("seed-cnn", "seed-resnet", "resnet18", "airbench")} == {
+    from cifar_tui.engine.models import MODELS
+
+    assert status == 0 and list(rows) == list(MODELS) and len(rows) == 27
+    assert {name: rows[name]["params"] for name in ("seed-cnn", "seed-resnet", "resnet18", "airbench", "resnet20")} == {
         "seed-cnn": 43_626,
         "seed-resnet": 175_258,
         "resnet18": 11_181_642,
         "airbench": 1_972_792,
+        "resnet20": 269_722,
     }
     assert rows["inception_v3"]["input_size"] == 299 and rows["alexnet"]["input_size"] == 63
     assert all(row["description"] and row["family"] for row in rows.values())
