@@ -170,15 +170,17 @@ class Trained:
     swa: AveragedModel | None = None  # --swa-start: the equal average, what the test set sees once it has begun
 
     @property
-    def averaging(self) -> bool:
-        return self.ema is not None or (self.swa is not None and int(self.swa.n_averaged) > 0)
+    def average(self) -> nn.Module | None:
+        """The averaged model the test set sees: the EMA, or the SWA once an epoch is in it."""
+        if self.ema is not None:
+            return self.ema.module
+        return self.swa.module if self.swa is not None and int(self.swa.n_averaged) > 0 else None
 
     @property
     def evaluated(self) -> nn.Module:
         """The model the test set and the held-out sets are scored with."""
-        if self.ema is not None:
-            return self.ema.module
-        return self.swa.module if self.averaging and self.swa is not None else self.model
+        average = self.average
+        return average if average is not None else self.model
 
 
 def train(
@@ -266,7 +268,11 @@ def train(
         evaluated_as = config if epoch == config.epochs else config.replace(tta="off")
         result = evaluate(state.evaluated, test_split, len(data.classes), evaluated_as)
         test_loss, test_acc = result.loss, result.acc
-        raw = evaluate(state.model, test_split, len(data.classes), evaluated_as).acc if state.averaging else None
+        raw = (
+            evaluate(state.model, test_split, len(data.classes), evaluated_as).acc
+            if state.average is not None
+            else None
+        )
         pending = write_checkpoint(ckpt_path, run_id, epoch, config, state, device) if ckpt_path else ""
         # The recorder moves the pending checkpoint into place once this epoch is recorded.
         ended = EpochEnd(

@@ -45,10 +45,6 @@ class WeightAverage(AveragedModel):
         self.updates = int(self.n_averaged)  # once, at a resume
         return loaded
 
-    @property
-    def started(self) -> bool:
-        return self.updates > 0
-
 
 def warmed_decay(decay: float, updates: int) -> float:
     """--ema-warmup: the decay of the update after `updates` others, min(decay, (1 + t) / (10 + t))

@@ -12,9 +12,12 @@ from ..engine.environment import ENVIRONMENT
 from .confidence import difference, p_differs, summarize
 
 
-def compare_sets(store, filters: list[str], measure: str = "test_acc") -> list[dict[str, Any]]:
+def compare_sets(
+    store, filters: list[str], measure: str = "test_acc", reference: str | None = None
+) -> list[dict[str, Any]]:
     """A row per filter: set, n, mean, std, (after the first) diff, ci_low, ci_high, p_value, and
-    environment: the fields in which the sets' environments differ, with this set's value."""
+    environment: the fields in which the sets' environments differ, with this set's value; with
+    `reference` (a preset), its published figure's row last."""
     runs = [store.find(f"{text} status=finished".strip(), limit=None) for text in filters]
     samples = [[run[measure] for run in found if isinstance(run.get(measure), (int, float))] for found in runs]
     differing = environment_differences(runs)
@@ -30,6 +33,8 @@ def compare_sets(store, filters: list[str], measure: str = "test_acc") -> list[d
             row.update(difference(samples[0], values) or dict.fromkeys(("diff", "ci_low", "ci_high", "p_value")))
         row["environment"] = {key: cells[index] for key, cells in differing.items()}
         rows.append(row)
+    if reference is not None:
+        rows.append(reference_row(samples[0], reference))
     return rows
 
 

@@ -10,6 +10,7 @@ figure. A run tested on part of the test set is left out (its accuracy is of oth
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from typing import Any
@@ -41,8 +42,13 @@ FREE = frozenset(
 
 def changed_fields(config: dict[str, Any], preset: str) -> list[str]:
     """The recipe fields in which a run's config is not its preset's."""
-    recipe, ran = make_config(preset).to_dict(), RunConfig.from_dict(config).to_dict()
+    recipe, ran = _recipe(preset), RunConfig.from_dict(config).to_dict()
     return [name for name in recipe if name not in FREE and recipe[name] != ran[name]]
+
+
+@functools.cache
+def _recipe(preset: str) -> dict[str, Any]:
+    return make_config(preset).to_dict()  # once a preset, not once a run
 
 
 def data_label(config: dict[str, Any], environment: dict[str, Any]) -> tuple[str, bool]:

@@ -129,7 +129,7 @@ def compare(ctx: click.Context, filters: tuple[str, ...], measure: str, referenc
     with --reference, one set is enough."""
     from ...engine.presets import REFERENCES
     from ...store.columns import MEASURES
-    from ...store.comparison import compare_sets, reference_row
+    from ...store.comparison import compare_sets
     from ...store.export import format_value
     from ...store.run_filter import FilterError
 
@@ -144,16 +144,9 @@ def compare(ctx: click.Context, filters: tuple[str, ...], measure: str, referenc
             f"reference: a preset's published figure is a test accuracy; compare --measure test_acc, not {measure}"
         )
     try:
-        rows = compare_sets(store_of(ctx), list(filters), measure)
+        rows = compare_sets(store_of(ctx), list(filters), measure, reference)
     except FilterError as error:
         raise BadInput(str(error)) from None
-    if reference is not None:
-        first = [
-            run["test_acc"]
-            for run in store_of(ctx).find(f"{filters[0]} status=finished".strip(), limit=None)
-            if isinstance(run.get("test_acc"), (int, float))
-        ]
-        rows.append(reference_row(first, reference))
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
