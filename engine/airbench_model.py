@@ -22,8 +22,12 @@ def conv(channels_in: int, channels_out: int) -> nn.Conv2d:
     return layer
 
 
-def norm(channels: int) -> nn.BatchNorm2d:
-    layer = nn.BatchNorm2d(channels, eps=1e-12, momentum=0.4)  # airbench's "momentum 0.6" is torch's 0.4
+NORM_MOMENTUM = 0.4  # airbench94's and 95's "batchnorm momentum 0.6" is torch's 0.4
+NORM_MOMENTUM_96 = 0.1  # airbench96 keeps torch's default
+
+
+def norm(channels: int, momentum: float = NORM_MOMENTUM) -> nn.BatchNorm2d:
+    layer = nn.BatchNorm2d(channels, eps=1e-12, momentum=momentum)
     layer.weight.requires_grad = False
     return layer
 
@@ -39,6 +43,29 @@ class Block(nn.Sequential):
             norm(channels_out),
             nn.GELU(),
         )
+
+
+class ResidualBlock(nn.Module):
+    """airbench96's block: airbench94's first conv, max-pool, BatchNorm and GELU, then two convs
+    with a residual connection over them (conv, BN, GELU, conv, BN, the sum, GELU)."""
+
+    def __init__(self, channels_in: int, channels_out: int):
+        super().__init__()
+        self.head = nn.Sequential(
+            conv(channels_in, channels_out), nn.MaxPool2d(2), norm(channels_out, NORM_MOMENTUM_96), nn.GELU()
+        )
+        self.body = nn.Sequential(
+            conv(channels_out, channels_out),
+            norm(channels_out, NORM_MOMENTUM_96),
+            nn.GELU(),
+            conv(channels_out, channels_out),
+            norm(channels_out, NORM_MOMENTUM_96),
+        )
+        self.activation = nn.GELU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.head(x)
+        return self.activation(x + self.body(x))
 
 
 class Whitening(nn.Conv2d):
@@ -63,16 +90,19 @@ class Whitening(nn.Conv2d):
 
 
 WIDTHS_95 = (128, 384, 384)  # airbench95's (legacy/airbench95.py): wider, the rest as airbench94
+WIDTHS_96 = (128, 384, 512)  # airbench96's (legacy/airbench96.py), with its ResidualBlock
 
 
 class AirbenchNet(nn.Sequential):
-    def __init__(self, num_classes: int = 10, widths: tuple[int, int, int] = WIDTHS):
+    def __init__(
+        self, num_classes: int = 10, widths: tuple[int, int, int] = WIDTHS, block: type[nn.Module] = Block
+    ):
         whitening = Whitening()
         channels = (whitening.out_channels, *widths)
         super().__init__(
             whitening,
             nn.GELU(),
-            *(Block(a, b) for a, b in zip(channels, channels[1:])),
+            *(block(a, b) for a, b in zip(channels, channels[1:])),
             nn.MaxPool2d(3),
             nn.Flatten(),
             nn.Linear(widths[-1], num_classes, bias=False),

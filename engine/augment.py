@@ -26,7 +26,7 @@ def batch_augment(config: RunConfig, generator: torch.Generator, mixer: Mixer | 
 
     def augment(images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if config.cutout:
-            images = cutout(images, generator, config.cutout)
+            images = cutout(images, generator, config.cutout, config.cutout_inside)
         if config.erasing:
             images = random_erasing(images, generator, config.erasing, scale, ratio, fill)
         return mixer(images, labels) if mixer is not None else (images, labels)

@@ -201,6 +201,10 @@ class RunConfig:
         0, "A square of N pixels around a random centre set to the mean grey, clipped at the edges (DeVries & "
         "Taylor: 16 for CIFAR-10, 8 for CIFAR-100); 0: off.", "augmentation", unit="pixels",
     )  # fmt: skip
+    cutout_inside: bool = setting(
+        False, "cutout: the square placed wholly inside the image, never clipped (airbench96's), not around a "
+        "random centre.", "augmentation",
+    )  # fmt: skip
     erasing: float = setting(
         0.0, "Random erasing's probability (torchvision's RandomErasing, Zhong et al.: 0.5): a box of erasing_scale "
         "of the image, aspect erasing_ratio, set to erasing_value; 0: off.", "augmentation", unit="probability",

@@ -35,10 +35,18 @@ def erase(
     return torch.where(inside, fill, images)
 
 
-def cutout_boxes(n: int, h: int, w: int, size: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+def cutout_boxes(
+    n: int, h: int, w: int, size: int, generator: torch.Generator, inside: bool = False
+) -> tuple[torch.Tensor, ...]:
     """DeVries & Taylor's boxes: a size x size square around a centre drawn uniformly over the
-    image, clipped at its edges (so a box near an edge is smaller)."""
+    image, clipped at its edges (so a box near an edge is smaller). inside: airbench96's, the
+    square's corner drawn uniformly over the places where all of it fits."""
     device = generator.device
+    if inside:
+        tall, wide = min(size, h), min(size, w)
+        top = torch.randint(0, h - tall + 1, (n,), generator=generator, device=device)
+        left = torch.randint(0, w - wide + 1, (n,), generator=generator, device=device)
+        return top, left, torch.full_like(top, tall), torch.full_like(left, wide)
     centre_y = torch.randint(0, h, (n,), generator=generator, device=device)
     centre_x = torch.randint(0, w, (n,), generator=generator, device=device)
     top, bottom = (centre_y - size // 2).clamp(0, h), (centre_y + size // 2).clamp(0, h)
@@ -46,9 +54,9 @@ def cutout_boxes(n: int, h: int, w: int, size: int, generator: torch.Generator) 
     return top, left, bottom - top, right - left
 
 
-def cutout(images: torch.Tensor, generator: torch.Generator, size: int) -> torch.Tensor:
+def cutout(images: torch.Tensor, generator: torch.Generator, size: int, inside: bool = False) -> torch.Tensor:
     n, _, h, w = images.shape
-    boxes = [b.to(images.device) for b in cutout_boxes(n, h, w, size, generator)]
+    boxes = [b.to(images.device) for b in cutout_boxes(n, h, w, size, generator, inside)]
     return erase(images, *boxes, 0.0)
 
 

@@ -47,6 +47,12 @@ def _airbench95(num_classes: int, dropout: float) -> nn.Module:
     return AirbenchNet(num_classes, WIDTHS_95)
 
 
+def _airbench96(num_classes: int, dropout: float) -> nn.Module:
+    from .airbench_model import WIDTHS_96, AirbenchNet, ResidualBlock
+
+    return AirbenchNet(num_classes, WIDTHS_96, ResidualBlock)
+
+
 def _torchvision(name: str, **options) -> Callable[[int, float], nn.Module]:
     def build(num_classes: int, dropout: float) -> nn.Module:
         import torchvision.models
@@ -165,6 +171,13 @@ MODELS: dict[str, ModelSpec] = {
             "airbench",
             "airbench95's net: airbench94's, its blocks 128-384-384 wide (the speedrun-95 preset)",
             _airbench95,
+        ),
+        ModelSpec(
+            "airbench96",
+            "airbench",
+            "airbench96's net: blocks 128-384-512 of three convs, a residual over the last two (the speedrun-96 "
+            "preset)",
+            _airbench96,
         ),
         ModelSpec("alexnet", "alexnet", "AlexNet (2012): 5 conv and 3 linear layers", _torchvision("alexnet"), 63),
         ModelSpec("vgg16", "vgg", "VGG-16: 13 3x3 conv layers and 3 linear layers", _torchvision("vgg16")),

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-SPEEDRUN_PEAK = 0.23  # of the steps: the speedrun's rate rises from 0.2x to 1x, then falls to 0.07x
 
 
 @dataclass(frozen=True)
@@ -38,11 +37,16 @@ def _cosine(step: int, span: Span) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def _speedrun(step: int, span: Span) -> float:
-    peak = int(span.total * SPEEDRUN_PEAK)
-    if step < peak:
-        return 0.2 + 0.8 * step / peak
-    return 1.0 - 0.93 * (step - peak) / max(1, span.total - peak)
+def _rise_and_fall(peak_share: float, last: float) -> Callable[[int, Span], float]:
+    """airbench's: from 0.2x up to 1x over peak_share of the steps, then straight down to `last`x."""
+
+    def factor(step: int, span: Span) -> float:
+        peak = int(span.total * peak_share)
+        if step < peak:
+            return 0.2 + 0.8 * step / peak
+        return 1.0 - (1.0 - last) * (step - peak) / max(1, span.total - peak)
+
+    return factor
 
 
 def _one_cycle(step: int, span: Span) -> float:
@@ -67,7 +71,16 @@ SCHEDULE_LIST: tuple[Schedule, ...] = (
         "straight down to 0 at the last step (airbench94_muon's)",
         lambda step, span: max(0.0, 1.0 - step / max(1, span.total)),
     ),  # fmt: skip
-    Schedule("speedrun", "airbench94's: from 0.2x up to 1x over 23% of the steps, then down to 0.07x", _speedrun),
+    Schedule(
+        "speedrun",
+        "airbench94's: from 0.2x up to 1x over 23% of the steps, then down to 0.07x",
+        _rise_and_fall(0.23, 0.07),
+    ),
+    Schedule(
+        "speedrun96",
+        "airbench96's: from 0.2x up to 1x over 10% of the steps, then down to 0",
+        _rise_and_fall(0.10, 0.0),
+    ),
     Schedule(
         "multistep",
         "times lr_gamma at each of lr_milestones (ResNet: 0.1 at 0.5+0.75; WRN: 0.2 at 0.3+0.6+0.8)",

@@ -33,6 +33,7 @@ from .columns import (
     eval_header,
 )
 from .confidence import p_above, summarize
+from .ledger import recipe_preset
 
 # A group's measure: its mean and sample std (people read "mean ± std"), its standard error and
 # 95% confidence interval (store/confidence.py), for tools.
@@ -171,6 +172,17 @@ def run_table(records: list[dict[str, Any]], config_columns: list[str]) -> tuple
     return columns[:at] + held_out_columns + columns[at:] + environment, records
 
 
+_REFERENCES: dict[str, str | None] = {}  # by group key: one config stands for all its group's runs
+
+
+def group_reference(group: dict[str, Any]) -> str | None:
+    """The preset whose recipe the group's runs are (store/ledger.py), looked up once a group."""
+    key = group["group_key"]
+    if key not in _REFERENCES:
+        _REFERENCES[key] = recipe_preset(group["config"])
+    return _REFERENCES[key]
+
+
 def group_table(groups: list[dict[str, Any]], config_columns: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
     """(columns, rows) of a group table: the config that the group shares, n, and per measure a
     mean and a std (shown as mean ± std where people read it)."""
@@ -180,6 +192,8 @@ def group_table(groups: list[dict[str, Any]], config_columns: list[str]) -> tupl
             **{c: g["config"].get(c) for c in config_columns},
             **{k: g.get(k) for k in columns[len(config_columns) :]},
             **{k: g[k] for k in ("id", "ids", "sweep", "group_key")},  # not columns: what opens the group's runs
+            "reference": group_reference(g),  # not a column: the preset whose published figure it has
+            "data_files": g.get("data_files"),  # its first run's (engine/environment.py)
             **{f"{m}_n": g.get(f"{m}_n") for m in MEASURES},
         }
         for g in groups

@@ -42,8 +42,27 @@ FREE = frozenset(
 
 def changed_fields(config: dict[str, Any], preset: str) -> list[str]:
     """The recipe fields in which a run's config is not its preset's."""
-    recipe, ran = _recipe(preset), RunConfig.from_dict(config).to_dict()
+    return _changed(RunConfig.from_dict(config).to_dict(), preset)
+
+
+def _changed(ran: dict[str, Any], preset: str) -> list[str]:
+    recipe = _recipe(preset)
     return [name for name in recipe if name not in FREE and recipe[name] != ran[name]]
+
+
+def recipe_preset(config: dict[str, Any]) -> str | None:
+    """The preset with a published figure whose recipe a config is, on that figure's dataset (its
+    recorded preset first; a recipe typed field by hand counts too), or None: what a group's
+    reference row shows."""
+    ran = RunConfig.from_dict(config).to_dict()
+    recorded = [p for p in PRESET_LIST if p.name == ran["preset"]]
+    for preset in (*recorded, *PRESET_LIST):
+        reference = preset.reference
+        if reference is None or ran["dataset"] != reference.dataset or ran["model"] != _recipe(preset.name)["model"]:
+            continue
+        if not _changed(ran, preset.name):
+            return preset.name
+    return None
 
 
 @functools.cache

@@ -66,7 +66,8 @@ class RunReading:
         )
         page = f" LIMIT {int(limit)}" if limit is not None else ""
         sql = f"""SELECT g.*, runs.config AS config, runs.name AS name, runs.model AS model,
-                         runs.dataset AS dataset, runs.epochs AS epochs
+                         runs.dataset AS dataset, runs.epochs AS epochs,
+                         json_extract(runs.environment, '$.data_files') AS data_files
                   FROM ({group_sql(where)}) AS g JOIN runs ON runs.id = g.id
                   ORDER BY {order}, g.id DESC{page}"""
         rows = [finish_group(row) for row in self._dicts(sql, params)]

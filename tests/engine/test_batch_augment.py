@@ -67,6 +67,21 @@ def test_cutout_is_the_papers_cutout(length):
     assert int(height.max()) == int(width.max()) == 2 * (length // 2) and int(height.min()) == length // 2
 
 
+
+def test_cutout_inside_is_airbench96s_square_masks():
+    images, _ = batch()
+    out = cutout(images, torch.Generator().manual_seed(5), 12, inside=True)
+    again = torch.Generator().manual_seed(5)  # the same corners, as cutout draws them
+    corner_y, corner_x = (torch.randint(0, 32 - 12 + 1, (64,), generator=again) for _ in range(2))
+    # legacy/airbench96.py's make_random_square_masks from those corners
+    dy = torch.arange(32).view(1, 1, 32, 1) - corner_y.view(-1, 1, 1, 1)
+    dx = torch.arange(32).view(1, 1, 1, 32) - corner_x.view(-1, 1, 1, 1)
+    masks = (dy >= 0) * (dy < 12) * ((dx >= 0) * (dx < 12))
+    assert torch.equal(out, images.masked_fill(masks, 0))
+    top, left, height, width = cutout_boxes(4096, 32, 32, 12, torch.Generator().manual_seed(6), inside=True)
+    assert set(height.tolist()) == set(width.tolist()) == {12}  # never clipped
+    assert set(top.tolist()) == set(left.tolist()) == set(range(21))  # every place where it fits
+
 def torchvision_erasing_draws(count, p, scale, ratio):
     torch.manual_seed(0)
     eraser = v2.RandomErasing(p=1.0, scale=scale, ratio=ratio)  # p applied below, as forward does

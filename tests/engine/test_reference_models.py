@@ -27,6 +27,10 @@ REFERENCES = {
     "densenet-bc-100": (769_162, "add791cda62f9a3c", "0.8M"),
 }
 
+# airbench's nets: (parameters, the digest of make_net()'s ordered state_dict shapes in
+# legacy/airbench95.py and legacy/airbench96.py, built on the CPU)
+AIRBENCH = {"airbench95": (4_606_520, "adf0fcf85998ccea"), "airbench96": (9_918_776, "a7379b623ccc33b8")}
+
 
 def shapes_digest(model: nn.Module) -> str:
     text = ";".join("x".join(map(str, t.shape)) for t in model.state_dict().values())
@@ -109,3 +113,27 @@ def test_an_impossible_depth_says_what_the_depth_must_be(name, words):
     build = {"resnet": lambda: CifarResNet(21), "wide": lambda: WideResNet(27, 10), "dense": lambda: DenseNetBC(99)}
     with pytest.raises(ValueError, match=words.replace("+", r"\+")):
         build[name]()
+
+
+@pytest.mark.parametrize("name", list(AIRBENCH))
+def test_airbench95_and_96_have_their_scripts_parameters_and_layers(name):
+    count, digest = AIRBENCH[name]
+    assert parameter_count(name) == count
+    with torch.device("meta"):
+        model = build_model(name, 10, 0.0)
+    assert shapes_digest(model) == digest
+
+
+def test_airbench96_has_ten_convolutions_and_a_residual_over_each_block_s_last_two():
+    model = build_model("airbench96", 10, 0.0)
+    assert sum(isinstance(m, nn.Conv2d) for m in model.modules()) == 10  # the script: "10 conv layers"
+    block = model[2]
+    x = torch.randn(2, 24, 32, 32)
+    with torch.no_grad():
+        for layer in block.body:  # the residual branch silenced: the block is its head, through a GELU
+            if isinstance(layer, nn.Conv2d):
+                layer.weight.zero_()
+        block.body[-1].bias.normal_()
+        block.eval()
+        head = block.head(x)
+        assert torch.allclose(block(x), nn.functional.gelu(head + block.body[-1].bias[:, None, None]), atol=1e-6)

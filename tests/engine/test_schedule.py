@@ -29,6 +29,24 @@ def torch_rates(make_scheduler, steps: int, base: float = 0.1) -> list[float]:
     return rates
 
 
+def test_speedrun96_is_airbench96s_own_lambda():
+    from torch.optim.lr_scheduler import LambdaLR
+
+    total = 48 * 37  # airbench96: 37 epochs of 48 batches of 1,024
+
+    def airbench96_get_lr(step):  # legacy/airbench96.py's get_lr, as it is written there
+        warmup_steps = int(total * 0.1)
+        warmdown_steps = total - warmup_steps
+        if step < warmup_steps:
+            frac = step / warmup_steps
+            return 0.2 * (1 - frac) + 1.0 * frac
+        frac = (total - step) / warmdown_steps
+        return frac
+
+    theirs = torch_rates(lambda o: LambdaLR(o, airbench96_get_lr), total)
+    assert [lr_at(i, total, 0.1, "speedrun96") for i in range(total)] == pytest.approx(theirs, abs=1e-12)
+
+
 def test_each_schedule_matches_torchs_own_scheduler():
     from torch.optim import lr_scheduler as s
 

@@ -144,7 +144,7 @@ def test_models_json_shows_the_tutorials_counts(home, capsys):
     rows = {row["name"]: row for row in json.loads(out)}
     from cifar_tui.engine.models import MODELS
 
-    assert status == 0 and list(rows) == list(MODELS) and len(rows) == 27
+    assert status == 0 and list(rows) == list(MODELS) and len(rows) == 28
     assert {name: rows[name]["params"] for name in ("seed-cnn", "seed-resnet", "resnet18", "airbench", "resnet20")} == {
         "seed-cnn": 43_626,
         "seed-resnet": 175_258,

@@ -81,3 +81,48 @@ def test_compare_shows_a_preset_s_published_figure_as_a_reference_row(tmp_path, 
     assert published["p_value"] == pytest.approx(stats.ttest_1samp(accuracies, 91.25).pvalue)
     status, _, err = cifar_tui(capsys, *home, "compare", "preset=resnet20", "--reference", "resnet21")
     assert status == 2 and "reference: 'resnet21' is no preset with a published figure" in err
+
+
+async def test_the_runs_tab_s_groups_show_a_preset_s_published_figure_under_its_group(tmp_path):
+    """A group is a preset's when its recipe is (recorded or typed by hand); a changed field or
+    another dataset is not; a JPEG copy's group says its files are not the official ones."""
+    from textual.widgets import DataTable
+
+    from cifar_tui.tui.app import CifarApp
+    from cifar_tui.tui.views.runs_view import RunsView
+    from cifar_tui.tui.worker.home import Home
+    from tests.store.test_ledger import JPEG
+
+    home = Home(tmp_path / "home")
+    store = home.store()
+    for seed, acc in enumerate([91.0, 91.4]):
+        finished(store, make_config("resnet20", seed=seed), acc)
+    by_hand = make_config("resnet20", seed=5).to_dict() | {"preset": ""}
+    store.enqueue(by_hand)  # queued: a member of the same group
+    finished(store, make_config("resnet20", lr=0.2), 90.0)  # a changed recipe field: no reference
+    finished(store, make_config("resnet20", dataset="synthetic"), 50.0)  # not the reference's dataset
+    finished(store, make_config("resnet56", seed=1), 92.0, environment=JPEG)
+    store.close()
+    app = CifarApp(home, start_engine=False)
+    async with app.run_test(size=(160, 40)) as pilot:
+        app.query_one("#tabs").active = "runs"
+        await pilot.pause()
+        view = app.query_one(RunsView)
+        view.action_toggle_groups()
+        await pilot.pause()
+        table = view.query_one(DataTable)
+        keys = [str(k.value) for k in table.columns]
+        rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+        assert keys[1] == "preset"
+        at = {name: keys.index(name) for name in ("preset", "n", "test_acc_mean")}
+        presets = [row[at["preset"]] for row in rows]
+        assert presets.count("resnet20") == 1 and presets.count("resnet56") == 1 and presets.count("") == 2
+        below = rows[presets.index("resnet20") + 1]
+        assert below[at["preset"]] == "published" and below[at["test_acc_mean"]] == "91.25"
+        below = rows[presets.index("resnet56") + 1]
+        assert below[at["preset"]] == "published, other data"
+        assert below[at["test_acc_mean"]] == "93.03"
+        assert len(rows) == 6  # four groups, two figures
+        table.move_cursor(row=presets.index("resnet20") + 1)
+        await pilot.press("space")  # a published figure is no run: nothing is selected
+        assert view.selected == set()

@@ -40,8 +40,10 @@ class RunTableView(Vertical):
         raise NotImplementedError
 
     def cursor_id(self) -> int | None:
-        """The id of the run under the cursor (rows are keyed by run id)."""
+        """The id of the run under the cursor (rows are keyed by run id; a row of another key, as
+        a published figure's, stands for no run)."""
         table = self.query_one(DataTable)
         if table.row_count == 0:
             return None
-        return int(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        key = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        return int(key) if key.isdigit() else None

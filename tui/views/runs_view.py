@@ -17,6 +17,7 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Static
 
 from ...engine.config import TYPED_FIELDS
+from ...engine.presets import REFERENCES
 from ...store.actions import ActionError, delete_runs, rename_run, set_note, tag_runs, tag_summary
 from ...store.columns import BY_NAME, COLUMNS, EVAL_COLUMN, MEANS, MEASURES, RESULTS, SPARSE, eval_header
 from ...store.export import (
@@ -64,6 +65,24 @@ def search_line(study: dict[str, Any]) -> Text:
         line.append(format_value(study["objective"], study["best"]), "bold")
         line.append(f" {study['objective']} (run {study['best_run']})")
     return line
+
+
+def official_files(group: dict[str, Any]) -> bool:
+    """Whether the group's first run trained on its dataset's official files, as far as it knows."""
+    return not str(group.get("data_files") or "").startswith("not the official")
+
+
+def reference_cells(group: dict[str, Any], shown: list[str]) -> list[Any]:
+    """The row under a group whose runs are a preset's recipe: what the preset's source published
+    (its test accuracy and the runs behind it), dimmed; the group's own config cells left blank."""
+    reference = REFERENCES[group["reference"]]
+    label = "published" if official_files(group) else "published, other data"
+    figures = {
+        "preset": label,
+        "n": format_value("n", reference.n) if reference.n else "",
+        "test_acc_mean": format_value("test_acc", reference.accuracy),
+    }
+    return [""] + [Text(figures.get(column, ""), style="dim italic") for column in shown]
 
 
 class RunsView(RunTableView):
@@ -146,8 +165,8 @@ class RunsView(RunTableView):
         cursor = self.cursor_id()
         at_top = data_table.cursor_row == 0  # on the newest: stay on the newest as runs arrive
         shown = self.shown_columns(columns if columns is not None else self.columns)
-        if columns is not None and columns != self.columns or not data_table.columns:
-            self.columns = columns if columns is not None else self.columns
+        self.columns = columns if columns is not None else self.columns
+        if [str(key.value) for key in data_table.columns] != ["mark", *shown]:
             data_table.clear(columns=True)
             data_table.add_column(" ", key="mark", width=1)
             for column in shown:
@@ -157,13 +176,16 @@ class RunsView(RunTableView):
             data_table.clear()
         for row in self.rows:
             data_table.add_row(*self.cells(row, shown), key=self.row_key(row))
+            if self.grouped and row.get("reference"):
+                data_table.add_row(*reference_cells(row, shown), key=f"published-{row['id']}")
         if cursor is not None and not at_top and any(r["id"] == cursor for r in self.rows):
             data_table.move_cursor(row=data_table.get_row_index(self.row_key({"id": cursor})))
         self.show_count()
 
     def shown_columns(self, columns: list[str]) -> list[str]:
         if self.grouped:
-            return [c for c in columns if not spread_detail(c) and for_people(c)]
+            preset = ["preset"] if any(row.get("reference") for row in self.rows) else []
+            return [*preset, *(c for c in columns if not spread_detail(c) and for_people(c) and c != "preset")]
         held_out = [c for c in columns if c not in BY_NAME and c not in TYPED_FIELDS and EVAL_COLUMN.match(c)]
         shown_held_out = [c for c in held_out if for_people(c)]
         config = [c for c in columns if c not in ("id", "name", "status", "sweep", "tags", "error", *SHOWN_RESULTS)]
@@ -178,7 +200,9 @@ class RunsView(RunTableView):
         cells: list[Any] = ["✓" if row["id"] in self.selected else ""]
         for column in shown:
             value = row.get(column)
-            if column == "epochs" and not self.grouped:
+            if column == "preset" and self.grouped:  # the preset whose recipe the group is
+                cells.append(plain(row.get("reference") or ""))
+            elif column == "epochs" and not self.grouped:
                 cells.append(plain(f"{row['epochs_done']}/{row['epochs']}"))
             elif column == "error":
                 error = value or ""
@@ -218,6 +242,8 @@ class RunsView(RunTableView):
         )
         if self.grouped and any(map(mixed_environments, self.rows)):
             text += f" · [yellow]{ENV_MARK}[/] environments differ"
+        if self.grouped and any(row.get("reference") and not official_files(row) for row in self.rows):
+            text += " · other data: runs not on the official files"
         if self.error:
             text = f"[red]{markup_safe(self.error)}[/]"
         self.query_one("#runs-count", Static).update(text)
