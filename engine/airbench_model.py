@@ -94,9 +94,7 @@ WIDTHS_96 = (128, 384, 512)  # airbench96's (legacy/airbench96.py), with its Res
 
 
 class AirbenchNet(nn.Sequential):
-    def __init__(
-        self, num_classes: int = 10, widths: tuple[int, int, int] = WIDTHS, block: type[nn.Module] = Block
-    ):
+    def __init__(self, num_classes: int = 10, widths: tuple[int, int, int] = WIDTHS, block: type[nn.Module] = Block):
         whitening = Whitening()
         channels = (whitening.out_channels, *widths)
         super().__init__(

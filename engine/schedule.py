@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 
-
 @dataclass(frozen=True)
 class Span:
     """What a schedule knows of the steps it spans."""

@@ -67,7 +67,6 @@ def test_cutout_is_the_papers_cutout(length):
     assert int(height.max()) == int(width.max()) == 2 * (length // 2) and int(height.min()) == length // 2
 
 
-
 def test_cutout_inside_is_airbench96s_square_masks():
     images, _ = batch()
     out = cutout(images, torch.Generator().manual_seed(5), 12, inside=True)
@@ -81,6 +80,7 @@ def test_cutout_inside_is_airbench96s_square_masks():
     top, left, height, width = cutout_boxes(4096, 32, 32, 12, torch.Generator().manual_seed(6), inside=True)
     assert set(height.tolist()) == set(width.tolist()) == {12}  # never clipped
     assert set(top.tolist()) == set(left.tolist()) == set(range(21))  # every place where it fits
+
 
 def torchvision_erasing_draws(count, p, scale, ratio):
     torch.manual_seed(0)
