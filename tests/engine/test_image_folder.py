@@ -133,3 +133,18 @@ def test_a_run_is_made_with_the_folders_absolute_path(tmp_path, monkeypatch):
         make_config("seed-cnn", dataset="folder:nope")
     with pytest.raises(ConfigError, match="allowed: cifar10, cifar100, cifar100-coarse, synthetic, or folder:PATH"):
         make_config("seed-cnn", dataset="folder")
+    (tmp_path / "bare" / "val").mkdir(parents=True)  # a folder, but no train/ in it: refused when made
+    with pytest.raises(ConfigError, match=f"dataset: {tmp_path / 'bare'} needs a train/ folder and a test/"):
+        make_config("seed-cnn", dataset="folder:bare")
+
+
+def test_the_command_line_refuses_a_folder_without_train_and_test_and_stores_nothing(tmp_path, capsys):
+    from cifar_tui.store.runs import RunStore
+    from tests.tui.test_cli import cifar_tui
+
+    (tmp_path / "bare").mkdir()
+    home = ("--home", str(tmp_path / "home"))
+    for command in (("run", "--epochs", "1"), ("queue", "add")):
+        status, out, err = cifar_tui(capsys, *home, *command, "--dataset", f"folder:{tmp_path / 'bare'}")
+        assert status == 2 and err.strip().count("\n") == 0 and "needs a train/ folder and a test/" in err
+    assert RunStore(tmp_path / "home" / "runs.db").count() == 0

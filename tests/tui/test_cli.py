@@ -258,3 +258,11 @@ def test_show_lists_the_raw_models_accuracy_only_for_a_run_with_an_average(home,
     assert "raw_test_acc" not in plain
     epochs = averaged[averaged.index("Epochs") :]
     assert "raw_test_acc" in epochs and "54.25" in epochs and "39.50" in epochs
+
+
+@pytest.mark.parametrize("target", ["nan", "inf", "1e999", "-1e999", "-5", "100.5"])
+def test_a_target_is_a_finite_accuracy(home, capsys, target):
+    for command in ("runs", "export"):
+        status, out, err = cifar_tui(capsys, "--home", str(home), command, "--group", f"--target={target}")
+        assert status == 2 and "Invalid value for '--target': a finite accuracy in percent, 0 to 100" in err
+        assert err.strip().count("\n") == 0

@@ -20,6 +20,12 @@ from .root import RUN_ID, SQLITE_MAX_INT, TABLE_ROWS, BadInput, check_device, cl
 from .training import show_record
 
 
+def _finite_accuracy(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and not 0 <= value <= 100:  # nan fails both comparisons
+        raise click.BadParameter(f"a finite accuracy in percent, 0 to 100 (got {value:g})")
+    return value
+
+
 def table_options(command: Callable) -> Callable:
     """What `runs` and `export` share: a filter, a sort, groups, the config columns."""
     for option in reversed(
@@ -31,6 +37,7 @@ def table_options(command: Callable) -> Callable:
             click.option(
                 "--target",
                 type=float,
+                callback=_finite_accuracy,
                 help="With --group: a one-sided t-test of mean test acc. > X; each group's p-value (test_acc_p_value).",
             ),
             click.option(
