@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .folder_layout import folder_layout_problem
+
 if TYPE_CHECKING:
     import torch
 
@@ -57,18 +59,6 @@ def _image_folder(data_dir: Path, path: str) -> Dataset:
 
 
 IMAGE_FOLDER = "folder:"  # folder:PATH, the image folder at PATH
-FOLDER_TEST_NAMES = ("test", "val", "valid")  # an image folder's test split: the first of these present
-
-
-def folder_test_split(folder: Path) -> Path | None:
-    return next((folder / name for name in FOLDER_TEST_NAMES if (folder / name).is_dir()), None)
-
-
-def folder_layout_problem(folder: Path) -> str | None:
-    """What an image folder lacks (checked when a run is made, and again when it loads), or None."""
-    if not (folder / "train").is_dir() or folder_test_split(folder) is None:
-        return f"{folder} needs a train/ folder and a test/ (or val/, valid/) folder of class folders"
-    return None
 
 
 DATASETS: dict[str, DatasetSpec] = {

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from .data import Dataset, DatasetUnavailable, Split
-from .datasets import folder_layout_problem, folder_test_split
+from .folder_layout import folder_layout_problem, folder_test_split
 from .image_decode import ImageError, decode, size
 from .notices import notice
 

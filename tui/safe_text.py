@@ -11,7 +11,7 @@ from rich.text import Text
 
 from ..engine.text import printable
 
-__all__ = ["markup_safe", "plain", "printable"]
+__all__ = ["markup_safe", "middle_cut", "plain", "printable"]
 
 
 def plain(text: object) -> Text:
@@ -22,3 +22,12 @@ def plain(text: object) -> Text:
 def markup_safe(text: object) -> str:
     """For places that take markup (notifications, Static): the text escaped, shown literally."""
     return escape(printable("" if text is None else str(text)))
+
+
+def middle_cut(text: str, width: int) -> str:
+    """Text of more than `width` characters with its middle cut out: a path keeps its start and
+    its file's name ("/data/sets/cif…/cifar10-c/gaussian_noise")."""
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 2
+    return f"{text[:head]}…{text[len(text) - (width - 1 - head) :]}"

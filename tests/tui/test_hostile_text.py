@@ -123,6 +123,8 @@ def test_export_writes_utf8_whatever_the_locale(home, capsys, tmp_path):
 
 
 async def test_the_app_shows_hostile_names_literally(home, capsys):
+    from cifar_tui.tui.safe_text import middle_cut
+    from cifar_tui.tui.views.runs_view import NAME_WIDTH
     from cifar_tui.tui.worker.home import Home
 
     names = hostile_store(home, capsys)
@@ -131,6 +133,10 @@ async def test_the_app_shows_hostile_names_literally(home, capsys):
         await pilot.press("4")
         table = app.query_one("#runs-table", DataTable)
         await pilot.pause(0.3)
+        shown = {str(table.get_row_at(i)[2]) for i in range(table.row_count)}
+        assert shown == {middle_cut(printable(name), NAME_WIDTH) for name in names}  # long ones cut
+        await pilot.press("w")  # and whole
+        await pilot.pause()
         shown = {str(table.get_row_at(i)[2]) for i in range(table.row_count)}
         assert shown == {printable(name) for name in names}
         await pilot.press("2")

@@ -206,6 +206,25 @@ def test_runs(snap_compare, runs_home, size):
     assert snap_compare(CifarApp(runs_home, start_engine=False), terminal_size=size, run_before=show("runs"))
 
 
+LONG_EVAL_ON = (
+    "cifar10.1:/data/shared/benchmarks/cifar-10.1/v6/npy,"
+    "cifar10-c:/data/shared/benchmarks/robustness/CIFAR-10-C#gaussian_noise"
+)
+
+
+@pytest.mark.parametrize("size", [(100, 30), (160, 48)])
+def test_runs_keep_their_results_on_screen_beside_a_long_path(snap_compare, runs_home, size, monkeypatch):
+    """The results come first and a long value is cut in the middle: at 100x30 a row still
+    shows its id, status and test accuracy."""
+    from cifar_tui.engine import eval_sets
+
+    monkeypatch.setattr(eval_sets, "checked", lambda text, cwd, dataset: text)  # paths the snapshot names
+    store = runs_home.store()
+    finished_run(store, accs=(44.0, 58.0, 63.25), eval_on=LONG_EVAL_ON, name="held-out sets")
+    store.close()
+    assert snap_compare(CifarApp(runs_home, start_engine=False), terminal_size=size, run_before=show("runs"))
+
+
 def test_runs_grouped(snap_compare, runs_home):
     store = runs_home.store()
     for seed in (1, 2):  # two more seeds of the baseline: a group of three

@@ -229,7 +229,13 @@ async def test_the_form_takes_an_image_folder_and_says_what_is_wrong_beside_it(h
         error = app.query_one("#error-image_folder", Static)
         assert error.has_class("error") and f"{tmp_path / 'nowhere'} is not a folder" in str(error.render())
         assert app.store.queue() == []
-        field.value = "pets"
+        field.value = "pets"  # a folder, with no test/ in it yet
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert error.has_class("error") and "needs a train/ folder and a test/" in str(error.render())
+        assert app.store.queue() == []
+        (tmp_path / "pets" / "test" / "cat").mkdir(parents=True)
+        field.value = "./pets"
         await pilot.pause()
         assert not error.has_class("error")
         await pilot.press("ctrl+s")
@@ -240,3 +246,39 @@ async def test_the_form_takes_an_image_folder_and_says_what_is_wrong_beside_it(h
         app.clone_run(queued["id"])  # a clone names the folder again
         await pilot.pause()
         assert field.value == str(tmp_path / "pets") and app.query_one("#field-dataset", Select).value == "cifar10"
+
+
+async def test_a_long_value_is_cut_in_the_middle_and_w_shows_it_whole(tmp_path, monkeypatch):
+    from textual.widgets import DataTable
+
+    from cifar_tui.engine import eval_sets
+    from cifar_tui.tui.app import CifarApp
+    from cifar_tui.tui.safe_text import middle_cut
+    from cifar_tui.tui.views.runs_view import RunsView
+    from cifar_tui.tui.worker.home import Home
+    from tests.tui.conftest import finished_run
+    from tests.tui.test_snapshots import LONG_EVAL_ON
+
+    assert middle_cut("abcdefghij", 5) == "ab…ij" and middle_cut("abc", 5) == "abc"
+    assert len(middle_cut(LONG_EVAL_ON, 24)) == 24
+    monkeypatch.setattr(eval_sets, "checked", lambda text, cwd, dataset: text)
+    home = Home(tmp_path / "home")
+    store = home.store()
+    finished_run(store, name="plain")
+    finished_run(store, eval_on=LONG_EVAL_ON, name="x" * 40)
+    store.close()
+    app = CifarApp(home, start_engine=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("4")
+        await pilot.pause()
+        view = app.query_one(RunsView)
+        table = view.query_one(DataTable)
+        keys = [str(k.value) for k in table.columns]
+        assert keys[1:5] == ["id", "name", "status", "epochs"] and keys[5] == "test_acc"  # results first
+        row = [str(cell) for cell in table.get_row_at(0)]
+        assert row[keys.index("eval_on")] == middle_cut(LONG_EVAL_ON, 24)
+        assert row[keys.index("name")] == middle_cut("x" * 40, 32)
+        await pilot.press("w")
+        await pilot.pause()
+        row = [str(cell) for cell in table.get_row_at(0)]
+        assert row[keys.index("eval_on")] == LONG_EVAL_ON and row[keys.index("name")] == "x" * 40

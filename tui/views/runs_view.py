@@ -32,10 +32,12 @@ from ...store.export import (
     table,
 )
 from ...store.run_filter import FilterError
-from ..safe_text import markup_safe, plain, printable
+from ..safe_text import markup_safe, middle_cut, plain, printable
 from .run_table_view import RunTableView
 
 PAGE = 200
+CELL_WIDTH = 24  # a longer config value (a path in --eval-on) is cut in the middle
+NAME_WIDTH = 32  # and a longer name or sweep
 
 
 def is_sparse(column: str) -> bool:
@@ -103,6 +105,7 @@ class RunsView(RunTableView):
         Binding("t", "tag", "Tag", show=False),
         Binding("n", "note", "Note", show=False),
         Binding("m", "rename", "Rename", show=False),
+        Binding("w", "toggle_whole_values", "Whole values", show=False),
     ]
 
     def __init__(self, **kwargs):
@@ -114,6 +117,7 @@ class RunsView(RunTableView):
         self.sort_column = "id"
         self.sort_reverse = True
         self.grouped = False
+        self.whole_values = False
         self.loaded = PAGE  # rows asked of the store; grows as the cursor reaches the end
         self.error = ""
 
@@ -125,7 +129,7 @@ class RunsView(RunTableView):
         yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         yield Static(
             "space select · enter details · g groups · c compare · s/S sort · t tag · n note · m rename · l clone · "
-            "r resume · d delete · e export",
+            "r resume · d delete · e export · w whole values",
             classes="hint",
         )
 
@@ -183,15 +187,22 @@ class RunsView(RunTableView):
         self.show_count()
 
     def shown_columns(self, columns: list[str]) -> list[str]:
+        """The results first, then what varies: a wide config value never pushes them off screen."""
         if self.grouped:
             preset = ["preset"] if any(row.get("reference") for row in self.rows) else []
-            return [*preset, *(c for c in columns if not spread_detail(c) and for_people(c) and c != "preset")]
+            kept = [c for c in columns if not spread_detail(c) and for_people(c) and c != "preset"]
+            at = kept.index("n") if "n" in kept else 0
+            return [*preset, *kept[at:], *kept[:at]]
         held_out = [c for c in columns if c not in BY_NAME and c not in TYPED_FIELDS and EVAL_COLUMN.match(c)]
         shown_held_out = [c for c in held_out if for_people(c)]
         config = [c for c in columns if c not in ("id", "name", "status", "sweep", "tags", "error", *SHOWN_RESULTS)]
         config = [c for c in config if c not in ("epochs_done", "model", *MACHINE_ONLY, *held_out) and for_people(c)]
         results = [r for r in SHOWN_RESULTS if not is_sparse(r) or r in columns]
-        return ["id", "name", "status", "model", *config, "sweep", "tags", *results, *shown_held_out, "error"]
+        return ["id", "name", "status", *results, *shown_held_out, "model", *config, "sweep", "tags", "error"]
+
+    def cut(self, text: str, width: int = CELL_WIDTH) -> str:
+        """A long name or config value, its middle cut out (w shows every value whole)."""
+        return text if self.whole_values else middle_cut(text, width)
 
     def row_key(self, row: dict[str, Any]) -> str:
         return str(row["id"])
@@ -207,8 +218,8 @@ class RunsView(RunTableView):
             elif column == "error":
                 error = value or ""
                 cells.append(Text(printable(error[:70]) + ("…" if len(error) > 70 else ""), style="red"))
-            elif column == "name":
-                cells.append(plain(value))
+            elif column in ("name", "sweep"):
+                cells.append(plain(self.cut(value or "", NAME_WIDTH)))
             elif column == "tags":
                 cells.append(plain(", ".join(value or [])))
             elif column.endswith("_mean"):
@@ -218,6 +229,8 @@ class RunsView(RunTableView):
                 cells.append(plain(text + (f" ± {format_value(measure, std)}" if text and std is not None else "")))
             elif column == "n" and mixed_environments(row):
                 cells.append(Text.assemble(format_value(column, value), (ENV_MARK, "yellow")))
+            elif column in TYPED_FIELDS:
+                cells.append(plain(self.cut(format_value(column, value))))
             else:
                 text = format_value(column, value)
                 cells.append(plain(text + (partial_mark(column, row) if text else "")))
@@ -311,6 +324,11 @@ class RunsView(RunTableView):
             self.sort_column, self.sort_reverse = "id", True
         self.loaded = PAGE
         self.reload()
+
+    def action_toggle_whole_values(self) -> None:
+        """Every name and config value whole, or long ones cut in the middle (the default)."""
+        self.whole_values = not self.whole_values
+        self.redraw()
 
     def action_focus_filter(self) -> None:
         self.query_one("#runs-filter", Input).focus()
