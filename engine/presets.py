@@ -53,6 +53,40 @@ _AIRBENCH = dict(
     cudnn_benchmark=True,
 )
 
+
+def _airbench_sgd(lr: float, weight_decay: float, **fields: Any) -> dict[str, Any]:
+    """airbench's legacy SGD recipes in this engine's terms. Their rate and weight decay are
+    "decoupled", per 1024 images, with a loss summed over the batch; for this engine's mean loss
+    and PyTorch's SGD they are lr / (1 + 1 / (1 - momentum)) and weight_decay / lr."""
+    momentum = 0.85
+    return dict(
+        _AIRBENCH,
+        batch_size=1024,
+        optimizer="sgd",
+        lr=lr / (1 + 1 / (1 - momentum)),
+        momentum=momentum,
+        nesterov=True,
+        weight_decay=weight_decay / lr,
+        bias_lr_scale=64.0,
+        lookahead=True,
+        **fields,
+    )
+
+
+def _legacy_airbench(script: str, accuracy: float, n: int, epochs: int, seconds: float) -> Reference:
+    """What airbench's README and a legacy script's header report: a mean of n runs, on an A100."""
+    return Reference(
+        f"Jordan 2024, airbench (legacy/{script}.py)",
+        accuracy,
+        n=n,
+        spread=f"mean of {n}",
+        epochs=epochs,
+        seconds=seconds,
+        gpu="NVIDIA A100",
+        differs=_NORMALIZE + "; bf16 where the script runs fp16",
+    )
+
+
 # The standard CIFAR augmentation and SGD of the ResNet-family papers.
 _SGD = dict(dataset="cifar10", optimizer="sgd", lr=0.1, momentum=0.9, hflip=True, crop=True)
 
@@ -142,68 +176,30 @@ PRESET_LIST: tuple[Preset, ...] = (
         Reference("Jordan 2024, airbench (airbench94_muon.py)", 94.01, epochs=8, seconds=2.59, gpu="NVIDIA A100"),
         "airbench94_muon",
     ),
-    # airbench95 (legacy/airbench95.py): airbench94 with blocks 128-384-384, lr 10.0 per 1024 images
-    # (this engine's 10.0 / (1 + 1 / (1 - 0.85))) and weight decay 0.0153 / 10.0, 15 epochs.
+    # airbench95 (legacy/airbench95.py): airbench94 with blocks 128-384-384, lr 10.0 and weight
+    # decay 0.0153 per 1024 images, 15 epochs.
     Preset(
         "speedrun-95",
-        dict(
-            _AIRBENCH,
-            model="airbench95",
-            epochs=15,
-            batch_size=1024,
-            optimizer="sgd",
-            lr=10.0 / (1 + 1 / (1 - 0.85)),
-            momentum=0.85,
-            nesterov=True,
-            weight_decay=0.0153 / 10.0,
-            bias_lr_scale=64.0,
-            lookahead=True,
-            lr_schedule="speedrun",
-        ),
-        Reference(
-            "Jordan 2024, airbench (legacy/airbench95.py)",
-            95.01,
-            n=200,
-            spread="mean of 200",
-            epochs=15,
-            seconds=10.4,
-            gpu="NVIDIA A100",
-            differs=_NORMALIZE + "; bf16 where the script runs fp16",
-        ),
+        _airbench_sgd(10.0, 0.0153, model="airbench95", epochs=15, lr_schedule="speedrun"),
+        _legacy_airbench("airbench95", 95.01, n=200, epochs=15, seconds=10.4),
         "airbench95",
     ),
-    # airbench96 (legacy/airbench96.py): its net of residual blocks 128-384-512, lr 9.0 per 1024
-    # images and weight decay 0.012 (this engine's 9.0 / (1 + 1 / (1 - 0.85)) and 0.012 / 9.0), 37
-    # epochs, a 10% warm-up and a fall to 0, 4-pixel shifts and 12-pixel cutout inside the image.
+    # airbench96 (legacy/airbench96.py): its net of residual blocks 128-384-512, lr 9.0 and weight
+    # decay 0.012 per 1024 images, 37 epochs, a 10% warm-up and a fall to 0, 4-pixel shifts and
+    # 12-pixel cutout inside the image.
     Preset(
         "speedrun-96",
-        dict(
-            _AIRBENCH,
+        _airbench_sgd(
+            9.0,
+            0.012,
             model="airbench96",
             epochs=37,
-            batch_size=1024,
-            optimizer="sgd",
-            lr=9.0 / (1 + 1 / (1 - 0.85)),
-            momentum=0.85,
-            nesterov=True,
-            weight_decay=0.012 / 9.0,
-            bias_lr_scale=64.0,
-            lookahead=True,
             lr_schedule="speedrun96",
             translate=4,
             cutout=12,
             cutout_inside=True,
         ),
-        Reference(
-            "Jordan 2024, airbench (legacy/airbench96.py)",
-            96.03,
-            n=400,
-            spread="mean of 400",
-            epochs=37,
-            seconds=34.7,
-            gpu="NVIDIA A100",
-            differs=_NORMALIZE + "; bf16 where the script runs fp16",
-        ),
+        _legacy_airbench("airbench96", 96.03, n=400, epochs=37, seconds=34.7),
         "airbench96",
     ),
     *(
