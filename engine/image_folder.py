@@ -25,6 +25,7 @@ from .data import Dataset, DatasetUnavailable, Split
 from .folder_layout import folder_layout_problem, folder_test_split
 from .image_decode import ImageError, decode, size
 from .notices import notice
+from .text import printable, unprintable
 
 # torchvision's ImageFolder's (torchvision.datasets.folder.IMG_EXTENSIONS), without importing it
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
@@ -80,6 +81,9 @@ def list_images(split_folders: dict[str, Path]) -> Listing:
     classes = tuple(sorted(entry.name for entry in os.scandir(first) if entry.is_dir()))
     if not classes:
         raise DatasetUnavailable(f"{first} holds no class folders (<class>/<image>.png or .jpg)")
+    for name in classes:  # a class's name is shown and exported as text: the rule for a user's text
+        if unprintable(name):
+            raise DatasetUnavailable(f"{printable(str(first / name))}: a class folder's name {unprintable(name)}")
     index = {name: label for label, name in enumerate(classes)}
     splits: dict[str, list[File]] = {}
     for split_name, split in split_folders.items():

@@ -107,6 +107,10 @@ def break_folder(folder, mistake):
     if mistake == "mixed sizes":
         write_image(folder / "train" / "cat" / "001.png", torch.zeros(3, 40, 40, dtype=torch.uint8))
         return f"{folder} mixes image sizes \\(32x32 and 40x40, e.g. {folder / 'train' / 'cat' / '001.png'}\\)"
+    if mistake == "newline in a class":
+        for split in ("train", "test"):
+            (folder / split / "dog").rename(folder / split / "d\nog")
+        return "a class folder's name must be printable text; it holds the invisible or control character U\\+000A"
     if mistake == "no test":
         (folder / "test").rename(folder / "testing")
         return f"{folder} needs a train/ folder and a test/ \\(or val/, valid/\\) folder of class folders"
@@ -114,7 +118,9 @@ def break_folder(folder, mistake):
 
 
 @pytest.mark.parametrize("processes", [1, pytest.param(2, marks=pytest.mark.slow)])
-@pytest.mark.parametrize("mistake", ["empty class", "class only in test", "unreadable", "mixed sizes", "no test"])
+@pytest.mark.parametrize(
+    "mistake", ["empty class", "class only in test", "unreadable", "mixed sizes", "newline in a class", "no test"]
+)
 def test_each_mistake_is_one_line_that_names_it(tmp_path, monkeypatch, mistake, processes):
     monkeypatch.setattr(image_folder, "MIN_PER_PROCESS", 4 if processes == 2 else 10**9)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)

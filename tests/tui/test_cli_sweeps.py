@@ -160,6 +160,11 @@ def test_compare_two_sets_of_runs_gives_the_difference_its_interval_and_welchs_p
     assert status == 2 and "give two or more" in err
     status, _, err = cifar_tui(capsys, "compare", "lr=0.001", "lr<<1")
     assert status == 2 and err.count("\n") == 1
+    status, out, err = cifar_tui(capsys, "compare", "lr=0.001", "lr=0.5")  # a set of no runs is named
+    assert (
+        status == 2
+        and err == "cifar-tui: error: filters: 'lr=0.5' matches no runs (cifar-tui runs FILTER lists a set)\n"
+    )
 
 
 def test_a_sweep_file_starts_a_search_and_a_bad_setting_is_one_line(home, capsys, tmp_path):

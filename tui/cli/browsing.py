@@ -150,10 +150,15 @@ def compare(ctx: click.Context, filters: tuple[str, ...], measure: str, referenc
         raise BadInput(
             f"reference: a preset's published figure is a test accuracy; compare --measure test_acc, not {measure}"
         )
+    store = store_of(ctx)
     try:
-        rows = compare_sets(store_of(ctx), list(filters), measure, reference)
+        empty = [text for text in filters if store.count(text) == 0]
+        rows = compare_sets(store, list(filters), measure, reference)
     except FilterError as error:
         raise BadInput(str(error)) from None
+    if empty:
+        verb = "matches" if len(empty) == 1 else "match"
+        raise BadInput(f"filters: {', '.join(map(repr, empty))} {verb} no runs (cifar-tui runs FILTER lists a set)")
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
