@@ -255,8 +255,6 @@ class RunsView(RunTableView):
         )
         if self.grouped and any(map(mixed_environments, self.rows)):
             text += f" · [yellow]{ENV_MARK}[/] environments differ"
-        if self.grouped and any(row.get("reference") and not official_files(row) for row in self.rows):
-            text += " · other data: runs not on the official files"
         if self.error:
             text = f"[red]{markup_safe(self.error)}[/]"
         self.query_one("#runs-count", Static).update(text)
