@@ -107,12 +107,22 @@ def load_checkpoint(
 
 def _same_training(saved_json: str, config_json: str) -> bool:
     """The same run's settings: where it trains, what it is called and how many epochs it goes on
-    for may change between tries; everything that shapes the weights may not."""
+    for may change between tries; everything that shapes the weights may not. A field at its
+    default counts as absent, so a checkpoint written before a field existed (an older
+    cifar-tui's) matches the run's config with that field filled in."""
     import json
+
+    from .config import RunConfig
+
+    defaults = {key: json.dumps(value, sort_keys=True) for key, value in RunConfig().to_dict().items()}
 
     def essentials(text: str) -> dict:
         data = json.loads(text)
-        return {key: value for key, value in data.items() if key not in ("device", "name", "epochs")}
+        return {
+            key: value
+            for key, value in data.items()
+            if key not in ("device", "name", "epochs") and json.dumps(value, sort_keys=True) != defaults.get(key)
+        }
 
     try:
         return essentials(saved_json) == essentials(config_json)

@@ -71,6 +71,22 @@ def test_a_checkpoint_from_before_run_ids_were_saved_still_resumes_its_run(tmp_p
         load_checkpoint(path, torch.device("cpu"), 7, other)
 
 
+def test_a_checkpoint_written_before_a_field_existed_resumes_with_the_field_at_its_default(tmp_path):
+    """An older cifar-tui's checkpoint lacks the fields added since: they were at their defaults."""
+    import json
+
+    path = checkpoint_path(tmp_path, 7)
+    older = json.loads(make_config("seed-cnn", dataset="synthetic", device="cpu").to_json())
+    for field in ("cutout_inside", "augment_policy", "swa_start", "ema_warmup"):  # this round's fields
+        del older[field]
+    save_checkpoint(path, state(config=json.dumps(older)))
+    today = make_config("seed-cnn", dataset="synthetic", device="cpu").to_json()
+    assert load_checkpoint(path, torch.device("cpu"), 7, today)["step"] == 3
+    changed = make_config("seed-cnn", dataset="synthetic", device="cpu", cutout=8).to_json()
+    with pytest.raises(CheckpointError, match="another config"):  # a field off its default still differs
+        load_checkpoint(path, torch.device("cpu"), 7, changed)
+
+
 def test_another_runs_checkpoint_is_refused_naming_the_file(tmp_path):
     path = checkpoint_path(tmp_path, 7)
     save_checkpoint(path, state(run_id=3))
