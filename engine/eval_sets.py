@@ -178,6 +178,41 @@ def _cifar10_c_files(path: Path, argument: str) -> None:
     missing = [f"{n}.npy" for n in ("labels", *names) if not (path / f"{n}.npy").is_file()]
     if missing:
         raise EvalSetError(f"cifar10-c: {path} lacks {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
+    _cifar10_c_shapes(path, names)
+
+
+def _cifar10_c_shapes(path: Path, names: tuple[str, ...]) -> None:
+    """Each corruption's images and labels.npy of the published shapes, read from the .npy
+    headers alone (a corruption file is 150 MB): checked when the run is made and before it
+    trains, not found after training."""
+    labels_shape, _ = _npy_header(path / "labels.npy")
+    count = labels_shape[0] if len(labels_shape) == 1 else -1
+    if count <= 0 or count % C_IMAGES_PER_SEVERITY:
+        raise EvalSetError(
+            f"cifar10-c: {path / 'labels.npy'} holds an array of shape {labels_shape}; expected 5 x "
+            f"{C_IMAGES_PER_SEVERITY:,} labels"
+        )
+    for name in names:
+        shape, dtype = _npy_header(path / f"{name}.npy")
+        if shape != (count, 32, 32, 3) or dtype != "uint8":
+            raise EvalSetError(
+                f"cifar10-c: {path / (name + '.npy')} holds {dtype} images of shape {shape}; expected uint8 "
+                f"{count} x 32 x 32 x 3, as labels.npy's {count:,} labels"
+            )
+
+
+def _npy_header(path: Path) -> tuple[tuple[int, ...], str]:
+    """A .npy file's shape and dtype, from its header (no array is read)."""
+    import numpy as np
+
+    try:
+        with open(path, "rb") as file:
+            version = np.lib.format.read_magic(file)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(file)
+    except (OSError, ValueError) as error:
+        raise EvalSetError(f"{path} is not a NumPy array file ({error})") from None
+    return tuple(shape), str(dtype)
 
 
 # ------------------------------------------------------------------ loading (the engine's side)
@@ -198,6 +233,7 @@ def _cifar10_1_parts(s: EvalSet, classes: tuple[str, ...], data_dir: Path) -> It
 def _cifar10_c_parts(s: EvalSet, classes: tuple[str, ...], data_dir: Path) -> Iterator[EvalPart]:
     path_text, names, levels = corruptions_and_severities(s.argument)
     path = Path(path_text)
+    _cifar10_c_shapes(path, names)  # the files may have changed since the run was made
     for name in names:
         for level in levels:
             yield EvalPart(

@@ -120,6 +120,29 @@ def test_each_mistake_is_one_line_when_the_run_is_made(tmp_path, monkeypatch, te
     assert "\n" not in str(error.value)
 
 
+def test_cifar10_c_files_of_the_wrong_shape_are_refused_before_training(tmp_path, monkeypatch):
+    """From the .npy headers: when the run is made, and again before its first batch."""
+    monkeypatch.setattr(eval_sets, "C_IMAGES_PER_SEVERITY", 20)
+    write_cifar10_c(tmp_path / "c10c")  # 5 x 20 images and labels
+    corruption = tmp_path / "c10c" / "gaussian_noise.npy"
+    good = np.load(corruption)
+    np.save(corruption, np.zeros((500, 32, 32, 3), np.uint8))  # 500 images beside 100 labels
+    text = f"cifar10-c:{tmp_path / 'c10c'}#gaussian_noise"
+    with pytest.raises(ConfigError, match=r"gaussian_noise.npy holds uint8 images of shape \(500, 32, 32, 3\)"):
+        make_config("seed-cnn", eval_on=text, **QUICK)
+    np.save(tmp_path / "c10c" / "labels.npy", np.zeros(30, np.uint8))
+    with pytest.raises(ConfigError, match=r"labels.npy holds an array of shape \(30,\); expected 5 x 20 labels"):
+        make_config("seed-cnn", eval_on=text, **QUICK)
+    write_cifar10_c(tmp_path / "c10c")
+    np.save(corruption, good)
+    config = make_config("seed-cnn", eval_on=text, **QUICK)
+    np.save(corruption, good.astype(np.float32))  # changed after the run was made
+    events = []
+    with pytest.raises(eval_sets.EvalSetError, match="holds float32 images of shape"):
+        train(1, config, events.append, data_dir=tmp_path / "data")
+    assert events == []  # nothing trained
+
+
 def test_cifar10_sets_on_another_datasets_run_are_refused_in_one_line(tmp_path):
     from tests.engine.test_image_folder import make_folder
 
