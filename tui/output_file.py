@@ -4,7 +4,9 @@ The one rule both the command line and the app call. A path is the store's when 
 runs.db, its -wal, -shm or -journal file, or anything under checkpoints/, however it is
 reached: a relative path, `..`, a symlink (os.path.realpath) or a hard link (same inode).
 The text goes to a temporary file beside the target, is fsynced, and is renamed into place
-with os.replace, so a failed write (full disk, permissions) leaves the old file as it was.
+with os.replace, so a failed write (full disk, permissions) leaves the old file as it was. A
+target that is not a regular file (a FIFO, /dev/stdout, a device) is written into instead: a
+rename would put a regular file in its place.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ def check_output(home: Home, path: Path) -> None:
 def write_output(home: Home, path: Path, text: str) -> None:
     """Write text (UTF-8, newlines as given) to path, atomically; raises OutputRefused or OutputFailed."""
     check_output(home, path)
+    if _writes_through(path):
+        _write_through(path, text)
+        return
     target = Path(os.path.realpath(path))  # through a symlink: replace the file it names, not the link
     try:
         old_mode = stat.S_IMODE(os.stat(target).st_mode)
@@ -73,6 +78,26 @@ def write_output(home: Home, path: Path, text: str) -> None:
         left = f"{path} is unchanged" if old_mode is not None else "nothing was written"
         raise OutputFailed(f"cannot write {path}: {error.strerror or error}; {left}") from None
     _sync_folder(target.parent)
+
+
+def _writes_through(path: Path) -> bool:
+    """A target that is not a regular file (a FIFO, a device, a terminal), or a process's own
+    descriptor (/dev/stdout, /proc/self/fd/1: what the shell opened, even when that is a file):
+    written into, never replaced by a renamed file."""
+    if str(Path(path).absolute()).startswith(("/dev/", "/proc/")):
+        return True
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:  # not there yet: a new regular file
+        return False
+
+
+def _write_through(path: Path, text: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8", newline="") as file:
+            file.write(text)
+    except OSError as error:
+        raise OutputFailed(f"cannot write {path}: {error.strerror or error}") from None
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -80,3 +80,38 @@ def test_a_log_file_that_cannot_be_written_costs_one_line_not_tracebacks(tmp_pat
     assert done.stderr.splitlines() == [
         f"cifar-tui: note: cannot write {home / 'cifar-tui.log'} (No space left on device); logging to it is off"
     ]
+
+
+def test_an_export_into_a_fifo_writes_through_it_and_leaves_the_fifo(tmp_path):
+    import stat
+    import threading
+
+    from cifar_tui.tui.output_file import write_output
+    from cifar_tui.tui.worker.home import Home
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()), daemon=True)
+    reader.start()
+    write_output(Home(tmp_path / "home"), fifo, "id,acc\n1,61.50\n")
+    reader.join(10)
+    assert got == ["id,acc\n1,61.50\n"] and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+@pytest.mark.slow
+def test_export_to_dev_stdout_writes_into_the_shells_file_not_over_it(home, tmp_path):
+    shell_file = tmp_path / "out.csv"
+    with open(shell_file, "w") as opened:  # as `cifar-tui export -o /dev/stdout > out.csv` opens it
+        before = os.fstat(opened.fileno()).st_ino
+        process = subprocess.run(
+            [sys.executable, "-m", "cifar_tui.tui.cli", "export", "-o", "/dev/stdout"],
+            env={**os.environ, "CIFAR_TUI_HOME": str(home)},
+            stdout=opened,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert process.returncode == 0, process.stderr
+    assert os.stat(shell_file).st_ino == before and shell_file.read_text().startswith("id,")
