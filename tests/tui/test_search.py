@@ -90,3 +90,23 @@ def test_two_workers_propose_and_train_each_trial_once_and_a_killed_workers_tria
         if status == "pruned":
             assert epochs_done == 1
             assert query(home, "SELECT max(epoch) FROM losses WHERE run_id = ?", (run_id,)) == [(1,)]
+
+
+def test_a_worker_is_not_idle_while_its_last_run_s_ending_is_unwritten():
+    """A write lock held past the recorder's patience leaves the last trial reading as running:
+    the search proposes nothing yet, and `--until-empty` must wait for it rather than exit."""
+    import threading
+    from types import SimpleNamespace
+
+    from cifar_tui.tui.worker.local_worker import LocalWorker
+
+    written = {"ending": False}
+    worker = SimpleNamespace(
+        _last=7,
+        idle=threading.Event(),
+        recorder=SimpleNamespace(settled=lambda run_id, timeout: written["ending"]),
+        jobs=lambda: None,  # nothing claimable: the trial in flight fills the search's K
+    )
+    assert LocalWorker._next_job(worker) is None and not worker.idle.is_set() and worker._last == 7
+    written["ending"] = True  # the lock is gone and the run's end is written
+    assert LocalWorker._next_job(worker) is None and worker.idle.is_set() and worker._last is None

@@ -78,12 +78,16 @@ class LocalWorker:
         return self
 
     def _next_job(self) -> Job | None:
+        settled = True
         if self._last is not None:  # one run at a time: its ending is written before the next claim
-            self.recorder.settled(self._last, timeout=10)
+            settled = self.recorder.settled(self._last, timeout=10)
         job = self.jobs()
-        self._last = job.run_id if job is not None else None
-        if job is None:
+        if job is not None or settled:
+            self._last = job.run_id if job is not None else None
+        if job is None and settled:
             self.idle.set()
+        # not settled (a write lock held past the recorder's patience): the last run still reads
+        # as running, so a search's next trial is not proposed yet; `--until-empty` waits for it
         return job
 
     def _must_stop(self) -> bool:
