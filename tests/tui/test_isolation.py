@@ -212,3 +212,43 @@ def _state(pid) -> bytes:
         return Path(f"/proc/{pid}/stat").read_bytes().rpartition(b")")[2].split()[0]
     except OSError:
         return b"Z"
+
+
+LEAVES_A_CHILD = textwrap.dedent(
+    """
+    import subprocess, sys
+    from torch import nn
+
+    class LeavesAChild(nn.Module):
+        def __init__(self, num_classes=10):
+            super().__init__()
+            child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+            open("child.pid", "w").write(str(child.pid))
+            raise RuntimeError("a model that fails after starting a process")
+    """
+)
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ")[1][0] != "Z"  # a zombie is dead, waiting to be reaped
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.slow
+def test_a_user_model_s_child_process_ends_with_its_run_and_the_queue_goes_on(home):
+    (home.parent / "leaves.py").write_text(LEAVES_A_CHILD)
+    queue(home, "--model", "leaves.py:LeavesAChild")
+    queue(home, "--preset", "seed-cnn")
+    worker = cli_process(home, "worker", cwd=home.parent)
+    try:
+        wait_for(lambda: [row[1] for row in outcomes(home)] == ["failed", "finished"], timeout=180)
+        pid = int((home.parent / "child.pid").read_text())
+        wait_for(lambda: not alive(pid), timeout=10)  # ended with the run, not with the worker
+        assert worker.poll() is None
+    finally:
+        worker.terminate()
+        finish(worker)
+    assert "a model that fails after starting a process" in outcomes(home)[0][2]

@@ -80,7 +80,7 @@ class TrainingProcess:
             if self._process is None or not self._process.is_alive():
                 self._start()
             self._conn.send(("train", job))
-            step, sent_stop, sent_pause, held, asked_at = 0, False, False, False, None
+            step, sent_stop, sent_pause, held, asked_at, failed = 0, False, False, False, None, False
             while True:
                 stop, pause = asked()
                 if stop and not sent_stop:
@@ -98,6 +98,7 @@ class TrainingProcess:
                 kind = message[0]
                 if kind == "event":
                     event = message[1]
+                    failed = failed or isinstance(event, RunFailed)
                     if isinstance(event, Losses):
                         step = event.first_step + len(event.losses)
                     elif isinstance(event, EpochEnd):
@@ -108,6 +109,8 @@ class TrainingProcess:
                 elif kind == "held":
                     held = message[1]
                 elif kind == "done":
+                    if failed:  # a model that failed may have left processes, or state, behind: a fresh child
+                        self.close()
                     return
                 waiting = asked_at is not None and not (sent_pause and held and not sent_stop)
                 if waiting and time.monotonic() - asked_at > GRACE_S:
@@ -150,6 +153,9 @@ class TrainingProcess:
         self._forget()
 
     def _forget(self) -> None:
+        """The child is gone: so is every process it started (a user model's Popen, say), which
+        would otherwise outlive the run and the worker, reparented to init."""
+        end_group(self._process.pid)
         if self._conn is not None:
             self._conn.close()
         self._process, self._conn = None, None
@@ -165,9 +171,21 @@ class TrainingProcess:
         self._forget()
 
 
+def end_group(pid: int | None) -> None:
+    """SIGKILL to the process group the training child leads (serve makes it a session leader)."""
+    if pid is None or not hasattr(os, "killpg"):
+        return
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass  # nothing of it is left
+
+
 def serve(conn, data_dir: Path, checkpoint_dir: Path | None, threads: int | None, log_path: Path | None) -> None:
     """The child: train the jobs it is sent, one at a time, until told to exit or the parent is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which asks for a stop
+    if hasattr(os, "setsid"):
+        os.setsid()  # a session, and process group, of its own: what its runs start ends with it
     _log_to(log_path)
     import torch
 
@@ -189,6 +207,7 @@ def serve(conn, data_dir: Path, checkpoint_dir: Path | None, threads: int | None
                 # The parent is gone (killed, say): nothing this process sends can be recorded any
                 # more, and a forward that hangs would keep it, and the GPU's memory, forever.
                 logging.shutdown()
+                end_group(os.getpid())  # this process, and what its runs started
                 os._exit(0)
             match message[0]:
                 case "train":
@@ -220,6 +239,7 @@ def serve(conn, data_dir: Path, checkpoint_dir: Path | None, threads: int | None
                 # Everything the child owns is written (the parent records, checkpoints are
                 # saved before "done"); torch's interpreter teardown takes a second for nothing.
                 logging.shutdown()
+                end_group(os.getpid())  # this process, and what its runs started
                 os._exit(0)
             run_job(
                 job,
