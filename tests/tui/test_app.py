@@ -582,6 +582,7 @@ async def test_export_dialog_writes_history_and_losses_for_tools(runs_home, tmp_
         assert lines[0] == "run_id,step,epoch,loss" and len(lines) == 1 + 300 + 300 + 200  # three runs' steps
 
 
+@pytest.mark.slow  # 6 s: the fast tier stays under 3 minutes
 async def test_the_export_dialog_writes_the_file_the_command_line_writes(runs_home, tmp_path, capsys):
     """One use case under both front ends (store/actions.py): the same request, the same bytes."""
     from cifar_tui.tui.cli import main

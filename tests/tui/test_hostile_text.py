@@ -122,6 +122,7 @@ def test_export_writes_utf8_whatever_the_locale(home, capsys, tmp_path):
     assert result.returncode == 0 and b"Traceback" not in result.stderr  # shown as escapes, not a crash
 
 
+@pytest.mark.slow  # 5 s: the fast tier stays under 3 minutes
 async def test_the_app_shows_hostile_names_literally(home, capsys):
     from cifar_tui.tui.safe_text import middle_cut
     from cifar_tui.tui.views.runs_view import NAME_WIDTH
