@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import torch
 
-from .image_ops import OP_INDEX, apply_ops
+from .image_ops import OP_INDEX, apply_ops, as_float, as_uint8
 
 MagnitudeTable = Callable[[int, int, int], "torch.Tensor | None"]  # (bins, height, width) -> values
 
@@ -249,10 +249,10 @@ def augmix(images: torch.Tensor, draw: AugMixDraw) -> torch.Tensor:
     combined = draw.weights * draw.mix[:, 1:2]
     # torchvision's products and sums, each rounded as its are; a uint8 tensor made float first,
     # as its product does, and multiplied in place (3x faster than a mixed-dtype product on a CPU)
-    mixed = images.float().mul_(draw.mix[:, 0, None, None, None])
+    mixed = as_float(images).mul_(draw.mix[:, 0, None, None, None])
     for i in range(width):
-        mixed.add_(chained[i].float().mul_(combined[:, i, None, None, None]))
-    return mixed.to(images.dtype)
+        mixed.add_(as_float(chained[i]).mul_(combined[:, i, None, None, None]))
+    return as_uint8(mixed)
 
 
 def make_policy(config, generator: torch.Generator) -> Callable[[torch.Tensor], torch.Tensor] | None:
