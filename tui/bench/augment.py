@@ -1,7 +1,8 @@
 """`cifar-tui bench augment`: what each augmentation costs, in one process.
 
-1. Training speed (seed-cnn, synthetic data) with each augmentation on, against off: the runs
-   alternate and each keeps its best of three (a small machine's noise is larger than 5%).
+1. Training speed (seed-cnn, synthetic data) with each augmentation on, against off: each run
+   with it between two without it, the median of three such rounds (a small machine's speed
+   drifts by more than 5%).
 2. The augmentation alone, on batches of 512 images (normalised ones; uint8 ones for the
    policies): ours (a whole batch of tensor ops on the device) against torchvision.transforms.v2
    the way the field runs it, image by image in a DataLoader with a worker per core (MixUp and
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 import os
+import statistics
 import time
 from typing import Any
 
@@ -26,6 +28,7 @@ AUGMENTATIONS = {  # name -> the config fields that turn it on
 }
 POLICIES = ("autoaugment", "randaugment", "trivialaugment", "augmix")
 BATCH = 512
+ROUNDS = 3
 
 
 def bench_augment(device: str, batches: int, images: int) -> dict[str, Any]:
@@ -54,14 +57,22 @@ def training_costs(device: str, batches: int) -> dict[str, Any]:
         return ends[-1].images_per_s
 
     rate({})  # warm-up: kernels, allocator
-    cases = {"off": {}, **AUGMENTATIONS}
-    best = dict.fromkeys(cases, 0.0)
-    for _ in range(3):
-        for name, fields in cases.items():
-            best[name] = max(best[name], rate(fields))
-    result: dict[str, Any] = {"training img_s (off)": round(best["off"])}
+    # A small shared machine's speed drifts by more than 5% within a minute: each augmentation's
+    # run sits between two runs without it and is priced against their mean, and each price is
+    # the median of ROUNDS such rounds
+    offs: list[float] = []
+    prices: dict[str, list[float]] = {name: [] for name in AUGMENTATIONS}
+    for _ in range(ROUNDS):
+        before = rate({})
+        offs.append(before)
+        for name, fields in AUGMENTATIONS.items():
+            on, after = rate(fields), rate({})
+            prices[name].append(on / ((before + after) / 2))
+            offs.append(after)
+            before = after
+    result: dict[str, Any] = {"training img_s (off)": round(statistics.median(offs))}
     for name in AUGMENTATIONS:
-        result[f"training with {name} vs off"] = round(best[name] / best["off"], 3)
+        result[f"training with {name} vs off"] = round(statistics.median(prices[name]), 3)
     return result
 
 
