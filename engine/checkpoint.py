@@ -79,9 +79,10 @@ def remove_pending(path: Path) -> None:
 
 
 def load_checkpoint(
-    path: Path, device, run_id: int | None = None, config_json: str | None = None
+    path: Path, device, run_id: int | None = None, config_json: str | None = None, mmap: bool = False
 ) -> dict[str, Any] | None:
-    """The checkpoint at path, checked to belong to this run; None if there is none."""
+    """The checkpoint at path, checked to belong to this run; None if there is none. mmap: its
+    tensors are mapped, not read (a check that needs only its config and run id)."""
     import pickle
     import zipfile
 
@@ -92,7 +93,7 @@ def load_checkpoint(
     advice = f"delete {path} to train the run from its start"
     try:
         # weights_only: the file holds tensors, numbers and strings; never arbitrary objects.
-        state = torch.load(path, map_location=device, weights_only=True)
+        state = torch.load(path, map_location=device, weights_only=True, mmap=mmap)
     except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as error:
         raise CheckpointError(f"{path} is not a readable checkpoint ({_first_line(error)}); {advice}") from None
     missing = [key for key in REQUIRED if not isinstance(state, dict) or key not in state]

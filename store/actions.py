@@ -13,7 +13,7 @@ from typing import Any, Literal
 from ..engine.config import ConfigError, RunConfig
 from .export import FORMATS, HISTORY_KEYS, LOSS_KEYS, export, history_rows, robustness_table, table
 from .run_filter import FilterError
-from .runs import RunStore
+from .runs import RESUMABLE, RunStore
 
 
 class ActionError(ValueError):
@@ -79,6 +79,33 @@ def cancel_run(store: RunStore, run_id: int) -> Literal["cancelled", "asked"]:
     if store.request_cancel(run_id):
         return "asked"
     raise ActionError(f"run_id: run {run_id} is {row['status']}; only queued or running runs cancel")
+
+
+def resumable_run(store: RunStore, run_id: int, checkpoint_dir: Path) -> dict[str, Any]:
+    """The run, if it can continue from its checkpoint: checked before anything claims it, so that
+    a refused resume leaves the run's status as it was (the checkpoint is only read, memory-mapped)."""
+    from ..engine.checkpoint import CheckpointError, checkpoint_path, load_checkpoint
+
+    row = existing_run(store, run_id)
+    if row["status"] not in RESUMABLE:
+        owner = f" by {row['worker']}" if row["status"] == "running" else ""
+        raise ActionError(
+            f"run_id: run {run_id} is {row['status']}{owner}; only interrupted, failed or cancelled runs resume"
+        )
+    config_json = RunConfig.from_dict(row["config"]).to_json()
+    try:
+        load_checkpoint(checkpoint_path(checkpoint_dir, run_id), "cpu", run_id, config_json, mmap=True)
+    except CheckpointError as problem:
+        raise ActionError(f"run {run_id} stays {row['status']}: {problem}") from None
+    return row
+
+
+def requeue_run(store: RunStore, run_id: int, checkpoint_dir: Path) -> str:
+    """Queue a run again to continue from its checkpoint (a worker trains it)."""
+    resumable_run(store, run_id, checkpoint_dir)
+    if not store.requeue(run_id):
+        raise ActionError(f"run {run_id} changed meanwhile; see `cifar-tui show {run_id}`")
+    return f"run {run_id} queued to continue from its last checkpoint"
 
 
 def delete_runs(store: RunStore, run_ids: list[int], checkpoint_dir: Path) -> list[int]:

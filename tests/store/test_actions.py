@@ -68,3 +68,34 @@ def test_the_tables_for_tools_refuse_the_formats_for_people(store, kind):
         with pytest.raises(ActionError, match=f"format: the {kind} is a table for tools; choose csv, json"):
             actions.export_text(store, ExportRequest(kind, fmt))
     assert actions.export_text(store, ExportRequest(kind, "csv"))[1] == 0
+
+
+def test_a_resume_its_checkpoint_refuses_leaves_the_run_as_it_was(store, tmp_path):
+    """A run whose checkpoint is another config's (or unreadable) is refused before anything claims
+    it: it keeps its status and its trained epochs; its own checkpoint, or none, queues it."""
+    import torch
+
+    from cifar_tui.engine.checkpoint import checkpoint_path
+
+    run_id, checkpoints = queued(store), tmp_path / "checkpoints"
+    with store.write():
+        store.db.execute("UPDATE runs SET status = 'interrupted', epochs_done = 1 WHERE id = ?", [run_id])
+    path = checkpoint_path(checkpoints, run_id)
+    path.parent.mkdir(parents=True)
+
+    def checkpoint(config):
+        fields = dict(epoch=1, step=3, model={}, optimizer={}, torch_rng=torch.get_rng_state())
+        torch.save(dict(fields, run_id=run_id, config=config.to_json(), generator=torch.get_rng_state()), path)
+
+    checkpoint(make_config("seed-resnet", dataset="synthetic"))
+    with pytest.raises(ActionError, match=f"run {run_id} stays interrupted: .*another config than run {run_id}'s"):
+        actions.requeue_run(store, run_id, checkpoints)
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(ActionError, match=f"run {run_id} stays interrupted: .*not a readable checkpoint"):
+        actions.resumable_run(store, run_id, checkpoints)
+    assert (store.run(run_id)["status"], store.run(run_id)["epochs_done"]) == ("interrupted", 1)
+    checkpoint(make_config("seed-cnn", dataset="synthetic", device="cuda", name="moved"))  # its own config
+    assert actions.requeue_run(store, run_id, checkpoints) == f"run {run_id} queued to continue from its last checkpoint"
+    assert store.run(run_id)["status"] == "queued"
+    with pytest.raises(ActionError, match=f"run {run_id} is queued; only interrupted, failed or cancelled runs"):
+        actions.requeue_run(store, run_id, checkpoints)

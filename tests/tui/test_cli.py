@@ -266,3 +266,22 @@ def test_a_target_is_a_finite_accuracy(home, capsys, target):
         status, out, err = cifar_tui(capsys, "--home", str(home), command, "--group", f"--target={target}")
         assert status == 2 and "Invalid value for '--target': a finite accuracy in percent, 0 to 100" in err
         assert err.strip().count("\n") == 0
+
+
+def test_resume_refuses_another_config_s_checkpoint_and_leaves_the_run_interrupted(home, capsys):
+    import torch
+
+    from cifar_tui.engine.config import make_config
+
+    assert cifar_tui(capsys, "queue", "add", *QUICK)[0] == 0
+    with sqlite3.connect(home / "runs.db") as db:
+        db.execute("UPDATE runs SET status = 'interrupted', epochs_done = 1 WHERE id = 1")
+    other = make_config("seed-resnet", dataset="synthetic").to_json()
+    (home / "checkpoints" / "1").mkdir(parents=True)
+    fields = dict(epoch=1, step=4, model={}, optimizer={}, torch_rng=torch.get_rng_state())
+    torch.save(dict(fields, run_id=1, config=other, generator=torch.get_rng_state()), home / "checkpoints/1/last.pt")
+    status, _, err = cifar_tui(capsys, "resume", "1")
+    assert status == 2 and len(err.strip().splitlines()) == 1, err
+    assert "run 1 stays interrupted:" in err and "another config than run 1's; delete" in err
+    with sqlite3.connect(home / "runs.db") as db:
+        assert db.execute("SELECT status, epochs_done FROM runs").fetchall() == [("interrupted", 1)]

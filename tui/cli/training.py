@@ -9,8 +9,8 @@ from typing import Any
 import click
 
 from ...engine.config import ConfigError, make_config
-from ...store.actions import existing_run
-from ...store.runs import RESUMABLE, RunStore
+from ...store.actions import existing_run, resumable_run
+from ...store.runs import RunStore
 from ..config_flags import config_options
 from ..safe_text import printable
 from ..terminal_tables import run_document
@@ -53,12 +53,7 @@ def resume(ctx: click.Context, run_id: int, device: str | None) -> None:
     from ..worker.headless import train_in_foreground
 
     store = store_of(ctx)
-    row = existing_run(store, run_id)
-    if row["status"] not in RESUMABLE:
-        owner = f" by {row['worker']}" if row["status"] == "running" else ""
-        raise BadInput(
-            f"run_id: run {run_id} is {row['status']}{owner}; only interrupted, failed or cancelled runs resume"
-        )
+    row = resumable_run(store, run_id, ctx.obj.checkpoint_dir)
     config = RunConfig.from_dict(row["config"])
     if device is not None:
         config = config.replace(device=device)

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Input, Static
 
 from ...engine.config import TYPED_FIELDS
 from ...engine.presets import REFERENCES
-from ...store.actions import ActionError, delete_runs, rename_run, set_note, tag_runs, tag_summary
+from ...store.actions import ActionError, delete_runs, rename_run, requeue_run, set_note, tag_runs, tag_summary
 from ...store.columns import BY_NAME, COLUMNS, EVAL_COLUMN, MEANS, MEASURES, RESULTS, SPARSE, eval_header
 from ...store.export import (
     ENV_MARK,
@@ -384,13 +384,15 @@ class RunsView(RunTableView):
         run_id = self.cursor_id()
         if run_id is None or self.grouped:
             return
-        if self.app.store.requeue(run_id):
-            if self.app.engine is not None:
-                self.app.engine.wake()
-            self.app.notify(f"run {run_id} queued to continue from its last checkpoint")
-            self.reload()
-        else:
-            self.app.notify("only interrupted, failed or cancelled runs resume", severity="warning")
+        try:
+            said = requeue_run(self.app.store, run_id, self.app.home.checkpoint_dir)
+        except ActionError as problem:
+            self.app.notify(str(problem), severity="warning")
+            return
+        if self.app.engine is not None:
+            self.app.engine.wake()
+        self.app.notify(said)
+        self.reload()
 
     def action_delete(self) -> None:
         ids = self.chosen_ids()
