@@ -115,3 +115,28 @@ def test_export_to_dev_stdout_writes_into_the_shells_file_not_over_it(home, tmp_
         )
     assert process.returncode == 0, process.stderr
     assert os.stat(shell_file).st_ino == before and shell_file.read_text().startswith("id,")
+
+
+@pytest.mark.slow
+def test_a_worker_and_its_fresh_training_children_say_once_that_the_log_cannot_be_written(tmp_path):
+    """Each failed run gets a fresh training child, which logs the run's traceback: the note that
+    the log is off is the worker's and its children's together, one line on their terminal."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (tmp_path / "boom.py").write_text(
+        "from torch import nn\n"
+        "class Boom(nn.Linear):\n"
+        "    def __init__(self, num_classes=10):\n"
+        "        super().__init__(3 * 32 * 32, num_classes)\n"
+        "    def forward(self, x):\n"
+        "        raise ValueError('boom in forward')\n"
+    )
+    tiny = ("--dataset", "synthetic", "--device", "cpu", "--epochs", "1", "--limit-batches", "3")
+    for _ in range(2):
+        status, _, err = finish(cli_process(home, "queue", "add", *tiny, "--model", "boom.py:Boom", cwd=tmp_path))
+        assert status == 0, err
+    (home / "cifar-tui.log").symlink_to("/dev/full")
+    status, out, err = finish(cli_process(home, "worker", "--until-empty"), timeout=180)
+    assert status == 0 and out.count("failed: model: Boom failed") == 2, out + err
+    note = f"cifar-tui: note: cannot write {home / 'cifar-tui.log'} (No space left on device); logging to it is off"
+    assert [line for line in err.splitlines() if "cifar-tui: note" in line] == [note], err

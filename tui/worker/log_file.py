@@ -4,12 +4,14 @@ Python's logging prints "--- Logging error ---" and a traceback to stderr for ev
 that a handler fails to write (a full disk, a read-only file). This handler instead turns
 itself off at its first failure, opening the file included, and says so in one line on
 stderr, once for the process's lifetime. Worker processes log through the same handler
-(every `cifar-tui` command starts it).
+(every `cifar-tui` command starts it); a worker's training children (a fresh one after each
+failed run) share its flag of having said so, so that the terminal they share reads it once.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import sys
 from pathlib import Path
 
@@ -19,10 +21,26 @@ FORMAT = "%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"
 
 
 class LogFile(logging.FileHandler):
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, said=None):
+        """said: the flag (a multiprocessing Value) of the process that started this one, from
+        its handler's `shared_said()`."""
         super().__init__(path, encoding="utf-8", delay=True)  # opened at the first record
         self.setFormatter(logging.Formatter(FORMAT))
         self.off = False
+        self.said = said
+
+    def shared_said(self):
+        """The flag to hand a child process writing the same file to the same terminal."""
+        if self.said is None:
+            self.said = multiprocessing.get_context("spawn").Value("b", 0)
+        return self.said
+
+    def _first_to_say(self) -> bool:
+        if self.said is None:
+            return True
+        with self.said.get_lock():
+            first, self.said.value = not self.said.value, 1
+        return first
 
     def emit(self, record: logging.LogRecord) -> None:
         if self.off:
@@ -47,6 +65,8 @@ class LogFile(logging.FileHandler):
         except (OSError, ValueError):
             pass
         reason = error.strerror or type(error).__name__
+        if not self._first_to_say():
+            return
         try:
             print(
                 f"cifar-tui: note: cannot write {printable(self.baseFilename)} ({reason}); logging to it is off",
@@ -54,3 +74,12 @@ class LogFile(logging.FileHandler):
             )
         except (OSError, ValueError):  # stderr itself may be that file, or closed
             pass
+
+
+def shared_said(path: Path) -> object | None:
+    """The said flag of this process's handler of the file at path, for a child to share; None
+    when it logs elsewhere."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, LogFile) and handler.baseFilename == str(Path(path).absolute()):
+            return handler.shared_said()
+    return None

@@ -56,10 +56,13 @@ class TrainingProcess:
         self._lock = threading.Lock()
 
     def _start(self) -> None:
+        from .log_file import shared_said
+
         parent, child = self._context.Pipe()
+        said = None if self.log_path is None else shared_said(self.log_path)
         self._process = self._context.Process(
             target=serve,
-            args=(child, self.data_dir, self.checkpoint_dir, self.threads, self.log_path),
+            args=(child, self.data_dir, self.checkpoint_dir, self.threads, self.log_path, said),
             name="cifar-tui-trainer",
             daemon=True,
         )
@@ -181,12 +184,14 @@ def end_group(pid: int | None) -> None:
         pass  # nothing of it is left
 
 
-def serve(conn, data_dir: Path, checkpoint_dir: Path | None, threads: int | None, log_path: Path | None) -> None:
+def serve(
+    conn, data_dir: Path, checkpoint_dir: Path | None, threads: int | None, log_path: Path | None, said=None
+) -> None:
     """The child: train the jobs it is sent, one at a time, until told to exit or the parent is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which asks for a stop
     if hasattr(os, "setsid"):
         os.setsid()  # a session, and process group, of its own: what its runs start ends with it
-    _log_to(log_path)
+    _log_to(log_path, said)
     import torch
 
     from ...engine.run_control import RunControl, Verdicts
@@ -252,14 +257,15 @@ def serve(conn, data_dir: Path, checkpoint_dir: Path | None, threads: int | None
             _send(conn, ("done",))
 
 
-def _log_to(path: Path | None) -> None:
-    """The child's records (a failed run's traceback) into the home's log, as the parent's; with
-    no file, nowhere: Python's last-resort handler would print them on the user's terminal."""
+def _log_to(path: Path | None, said) -> None:
+    """The child's records (a failed run's traceback) into the home's log, as the parent's (said:
+    the parent's flag of having said that the log cannot be written); with no file, nowhere:
+    Python's last-resort handler would print them on the user's terminal."""
     root = logging.getLogger()
     if path is not None:
         from .log_file import LogFile
 
-        root.addHandler(LogFile(path))
+        root.addHandler(LogFile(path, said))
     else:
         root.addHandler(logging.NullHandler())
     root.setLevel(logging.INFO)
