@@ -12,6 +12,7 @@ rename would put a regular file in its place.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import stat
 from pathlib import Path
@@ -80,11 +81,15 @@ def write_output(home: Home, path: Path, text: str) -> None:
     _sync_folder(target.parent)
 
 
+_DESCRIPTOR = re.compile(r"/dev/(stdin|stdout|stderr|fd/\d+)|/proc/(self|thread-self|\d+)/fd/\d+")
+
+
 def _writes_through(path: Path) -> bool:
     """A target that is not a regular file (a FIFO, a device, a terminal), or a process's own
     descriptor (/dev/stdout, /proc/self/fd/1: what the shell opened, even when that is a file):
-    written into, never replaced by a renamed file."""
-    if str(Path(path).absolute()).startswith(("/dev/", "/proc/")):
+    written into, never replaced by a renamed file. A regular file elsewhere under /dev (/dev/shm)
+    is replaced as any other."""
+    if _DESCRIPTOR.fullmatch(str(Path(path).absolute())):
         return True
     try:
         return not stat.S_ISREG(os.stat(path).st_mode)

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -115,6 +116,23 @@ def test_export_to_dev_stdout_writes_into_the_shells_file_not_over_it(home, tmp_
         )
     assert process.returncode == 0, process.stderr
     assert os.stat(shell_file).st_ino == before and shell_file.read_text().startswith("id,")
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="no /dev/shm")
+def test_a_regular_file_under_dev_is_replaced_whole_as_any_other(tmp_path):
+    """Only descriptors (/dev/stdout, /proc/self/fd/N) and files that are not regular are written
+    through: a table in /dev/shm is written beside and renamed into place, never half-written."""
+    from cifar_tui.tui.output_file import write_output
+    from cifar_tui.tui.worker.home import Home
+
+    table = Path("/dev/shm") / f"cifar-tui-test-{os.getpid()}.csv"
+    table.write_text("old\n")
+    try:
+        before = os.stat(table).st_ino
+        write_output(Home(tmp_path / "home"), table, "id,acc\n1,61.50\n")
+        assert table.read_text() == "id,acc\n1,61.50\n" and os.stat(table).st_ino != before
+    finally:
+        table.unlink()
 
 
 @pytest.mark.slow
