@@ -97,11 +97,14 @@ class Recorder:
         return self.broken is not None or run_id in self.lost
 
     def settled(self, run_id: int, timeout: float) -> bool:
-        """Wait until the run's ending is written (or the run was lost, or the store broke): what
-        claims next, a search's next proposal among it, then sees how the run ended."""
+        """Wait until the run's ending is written (or the run was lost, or the store broke, or the
+        recorder stopped: nothing will write it now): what claims next, a search's next proposal
+        among it, then sees how the run ended. False: the store still refuses the write."""
         deadline = time.monotonic() + timeout
         while run_id not in self._ended and run_id not in self.lost and self.broken is None:
-            if time.monotonic() > deadline or not self._thread.is_alive():
+            if not self._thread.is_alive():
+                return True
+            if time.monotonic() > deadline:
                 return False
             time.sleep(0.01)
         return True

@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from cifar_tui.engine.config import make_config
 from cifar_tui.engine.events import EpochEnd, Losses, RunCancelled, RunFailed, RunFinished, RunStarted
 from cifar_tui.store.recorder import Recorder
 from cifar_tui.store.runs import RunStore
@@ -111,3 +112,17 @@ def test_a_runs_class_names_are_recorded_and_name_its_per_class_accuracy(path):
     (row,) = history_rows(store.run(old), store.epochs(old))
     assert list(row["class_acc"])[:2] == ["airplane", "automobile"]  # before names were recorded: CIFAR-10's
     assert started(store.run(new)).classes == names  # what Live learns of a run another process trains
+
+
+def test_settled_waits_for_a_run_s_ending_but_not_on_a_recorder_that_stopped(path):
+    """A worker with `--until-empty` asks whether its last run's ending is written before it calls
+    the queue empty: a stopped recorder will write nothing more, so there is nothing to wait for."""
+    store = RunStore(path)
+    run_id = store.enqueue(make_config("seed-cnn", dataset="synthetic").to_dict())
+    claim = store.claim(run_id, worker="w:1")
+    store.close()
+    recorder = Recorder(path, worker="w:1")
+    recorder.own(run_id, claim.token)
+    assert recorder.settled(run_id, timeout=0.2) is False  # no ending sent yet
+    assert recorder.close()
+    assert recorder.settled(run_id, timeout=5) is True
