@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .safe_text import plain, printable
+from .safe_text import middle_cut, plain, printable
 
 
 def run_document(row: dict[str, Any], epochs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -86,24 +86,36 @@ def print_table(rows: list[dict[str, Any]], title: str, note: str | None = None)
         return max(widest, min(word, 8)) if column in numeric else min(max(widest, word), 8)
 
     kept = list(columns)
-    essential = {columns[0], "Name", "name", "Status", "status", "field"} | {c for c in columns if "acc" in c.lower()}
+    first_accuracy = next((c for c in columns if "acc" in c.lower()), None)
+    essential = {columns[0], "Name", "name", "Status", "status", "field", first_accuracy}
+    empty = [c for c in columns if not any(r[c] for r in cells)]
     while sum(least_width(c) + 3 for c in kept) + 2 > console.width:
         droppable = [c for c in kept if c not in essential]
         if not droppable:
             break
-        kept.remove(droppable[-1])
-    # Text columns give up width (down to their least) until the table fits; numbers never do.
-    widths = {c: max(least_width(c), max((len(r[c]) for r in cells), default=0), len(str(c))) for c in kept}
-    widths.update({c: least_width(c) for c in kept if c in numeric})
-    text_columns = [c for c in kept if c not in numeric]
+        # an empty column goes first, then the rightmost (the varying fields come after the results)
+        kept.remove(next((c for c in droppable if c in empty), droppable[-1]))
+
+    # Each column starts at the width it reads well at (a number's header unbroken within its words,
+    # text whole up to 60) and gives up width, the one with the most to spare first, down to its
+    # least, until the table fits: a number's least keeps it whole.
+    def comfortable_width(column: str) -> int:
+        widest = max((len(r[column]) for r in cells), default=0)
+        if column in numeric:
+            return max(widest, *map(len, str(column).split()))
+        return min(max(widest, len(str(column))), 60)
+
+    widths = {c: max(least_width(c), comfortable_width(c)) for c in kept}
     while sum(w + 3 for w in widths.values()) + 2 > console.width:
-        widest = max(text_columns, key=lambda c: widths[c] - least_width(c), default=None)
-        if widest is None or widths[widest] <= least_width(widest):
+        roomiest = max(kept, key=lambda c: widths[c] - least_width(c))
+        if widths[roomiest] <= least_width(roomiest):
             break
-        widths[widest] -= 1
-    hidden = [c for c in columns if c not in kept]
+        widths[roomiest] -= 1
+    hidden = [c for c in columns if c not in kept and c not in empty]
+    hidden_empty = [c for c in columns if c not in kept and c in empty]
     captions = [note] if note else []
     captions += [f"not shown (too narrow): {', '.join(hidden)}"] if hidden else []
+    captions += [f"not shown (empty): {', '.join(hidden_empty)}"] if hidden_empty else []
     caption = "\n".join(captions) or None
     table = Table(title=plain(title), title_justify="left", caption=caption, caption_justify="left")
     for column in kept:
@@ -111,13 +123,12 @@ def print_table(rows: list[dict[str, Any]], title: str, note: str | None = None)
         table.add_column(
             column,
             justify="right" if is_number else "left",
-            no_wrap=not is_number,  # a number column may wrap its header; min_width keeps its numbers whole
+            no_wrap=not is_number,  # a number column may wrap its header; its width keeps its numbers whole
             overflow="fold" if is_number else "ellipsis",
-            min_width=least_width(column),
-            max_width=None if is_number else min(widths[column], 60),
+            width=widths[column],  # the widths that fit, as reckoned above (Rich's own may overflow)
         )
-    for row in cells:
-        table.add_row(*(plain(row[c]) for c in kept))
+    for row in cells:  # text cut in its middle: a path keeps its start and its file's name
+        table.add_row(*(plain(row[c] if c in numeric else middle_cut(row[c], widths[c])) for c in kept))
     console.print(table)
 
 

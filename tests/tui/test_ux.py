@@ -129,6 +129,32 @@ def test_runs_at_80_columns_never_cut_a_number(tmp_path, capsys, monkeypatch):
     assert len(out.splitlines()) < 20  # one line a row: the long error does not wrap over the screen
 
 
+@pytest.mark.parametrize("width", [100, 160])
+def test_runs_keeps_id_status_and_accuracy_beside_a_long_path_cut_in_its_middle(tmp_path, capsys, monkeypatch, width):
+    """`runs` as the Runs tab: a long value keeps its start and its end, the row its results, and
+    the table fits the terminal."""
+    from cifar_tui.engine import eval_sets
+    from cifar_tui.store.runs import RunStore
+
+    monkeypatch.setenv("COLUMNS", str(width))
+    monkeypatch.setenv("CIFAR_TUI_HOME", str(tmp_path))
+    monkeypatch.setattr(eval_sets, "checked", lambda text, cwd, dataset: text)
+    long_path = "cifar10-c:/data/shared/benchmarks/robustness/of/our/group/CIFAR-10-C#gaussian_noise"
+    store = RunStore(tmp_path / "runs.db")
+    finished_run(store, accs=(12.5, 83.69))
+    finished_run(store, accs=(12.5, 71.25), eval_on=long_path, name="held-out sets")
+    store.close()
+    status, out, err = cifar_tui(capsys, "runs", "--columns", "id,status,eval_on,name,test_acc,best_test_acc,test_loss")
+    assert status == 0, err
+    assert max(map(len, out.splitlines())) <= width
+    [row] = [line for line in out.splitlines() if "│   2 │" in line]
+    cells = [cell.strip() for cell in row.strip("│").split("│")]
+    assert cells[:2] == ["2", "finished"] and "71.25" in cells
+    cut = next(cell for cell in cells if cell.startswith("cifar10-c:"))
+    head, tail = cut.split("…")  # too long for a cell of at most 60 here: cut once, in its middle
+    assert long_path.startswith(head) and long_path.endswith(tail) and tail.endswith("#gaussian_noise"), cut
+
+
 def test_the_eta_waits_until_the_speed_has_settled():
     state = LiveState()
     config = make_config(dataset="synthetic", epochs=2)
