@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+from collections.abc import Callable
 
 from sqlite_utils import Database, Migrations
+
+from ..engine.pause_points import pause_point
 
 STATUSES = ("queued", "running", "finished", "failed", "cancelled", "interrupted", "pruned")
 FIRST_STATUSES = STATUSES[:6]  # m001's CHECK; m014 added pruned
 
-migrations = Migrations("cifar-tui")
+
+class _PausableMigrations(Migrations):
+    """Migrations whose every SQL statement (db.execute, db.query) passes a pause point named after
+    the migration, and once more when it is done, before sqlite-utils records it applied: the
+    upgrade tests (tests/store/test_upgrades.py) kill -9 an upgrade there. Unset, a point costs
+    one lookup (engine/pause_points.py)."""
+
+    def __call__(self, *, name: str | None = None, transactional: bool = True) -> Callable:
+        register = super().__call__(name=name, transactional=transactional)
+        return lambda fn: register(_pausing(fn, f"migration-{name or fn.__name__}"))
+
+
+def _pausing(fn: Callable[[Database], None], point: str) -> Callable[[Database], None]:
+    @functools.wraps(fn)  # the wrapper keeps the migration's name
+    def migrate(db: Database) -> None:
+        with db.tracer(lambda sql, params: pause_point(point)):
+            fn(db)
+        pause_point(point)
+
+    return migrate
+
+
+migrations = _PausableMigrations("cifar-tui")
 
 
 @migrations()

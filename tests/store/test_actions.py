@@ -95,7 +95,9 @@ def test_a_resume_its_checkpoint_refuses_leaves_the_run_as_it_was(store, tmp_pat
         actions.resumable_run(store, run_id, checkpoints)
     assert (store.run(run_id)["status"], store.run(run_id)["epochs_done"]) == ("interrupted", 1)
     checkpoint(make_config("seed-cnn", dataset="synthetic", device="cuda", name="moved"))  # its own config
-    assert actions.requeue_run(store, run_id, checkpoints) == f"run {run_id} queued to continue from its last checkpoint"
+    assert (
+        actions.requeue_run(store, run_id, checkpoints) == f"run {run_id} queued to continue from its last checkpoint"
+    )
     assert store.run(run_id)["status"] == "queued"
     with pytest.raises(ActionError, match=f"run {run_id} is queued; only interrupted, failed or cancelled runs"):
         actions.requeue_run(store, run_id, checkpoints)
