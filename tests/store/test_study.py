@@ -1,7 +1,9 @@
 """Searches (store/study.py): proposals through the queue's claims, and pruning decisions
 checked against decisions computed by hand."""
 
+import json
 import math
+import sqlite3
 from types import SimpleNamespace
 
 import pytest
@@ -119,6 +121,44 @@ def test_two_stores_claiming_at_once_propose_each_trial_once(tmp_path):
 def judge(store, run_id, values):
     seen = dict(enumerate(values[:-1], 1))
     return store.judge_trial(SimpleNamespace(run_id=run_id, epoch=len(values), test_acc=values[-1]), seen)
+
+
+def proposals(store):
+    """Each trial's number and its searched point, in proposal order."""
+    return [(number, json.loads(config)["lr"]) for _, number, _, config in trials(store)]
+
+
+def test_a_proposal_the_store_refuses_proposes_nothing_and_the_next_proposes_what_it_would_have(tmp_path):
+    """A write lock held past the store's patience, or a full disk (a write failing at the SQLite
+    layer): the claim that would propose raises, nothing of the proposal is kept, and once the
+    store takes writes the search proposes the very trial it would have, once."""
+    settings = StudySettings(search="tpe", trials=4, parallel=1)
+    twin = RunStore()  # the same search where nothing goes wrong
+    start(twin, settings, lr="1e-4:1e-1")
+    store = RunStore(tmp_path / "runs.db", busy_timeout_s=0.2)
+    start(store, settings, lr="1e-4:1e-1")
+    for each in (twin, store):
+        assert each.claim_next("w").run_id == 1
+        end(each, 1, per_epoch=[50.0, 60.0, 70.0])
+
+    locker = sqlite3.connect(tmp_path / "runs.db", isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")  # another program holds the write lock
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        store.claim_next("w")
+    locker.execute("ROLLBACK")
+    assert proposals(store) == proposals(twin)[:1]
+
+    def disk_full(*args):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    real_insert, store._insert = store._insert, disk_full  # the trial's row cannot be written
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        store.claim_next("w")
+    assert proposals(store) == proposals(twin)[:1]  # nothing half-proposed
+    store._insert = real_insert
+
+    assert store.claim_next("w").run_id == twin.claim_next("w").run_id == 2
+    assert proposals(store) == proposals(twin) and [n for n, _ in proposals(store)] == [0, 1]
 
 
 def test_the_median_pruner_stops_a_trial_below_the_median_of_finished_trials_at_that_epoch():

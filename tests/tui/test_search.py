@@ -110,3 +110,40 @@ def test_a_worker_is_not_idle_while_its_last_run_s_ending_is_unwritten():
     assert LocalWorker._next_job(worker) is None and not worker.idle.is_set() and worker._last == 7
     written["ending"] = True  # the lock is gone and the run's end is written
     assert LocalWorker._next_job(worker) is None and worker.idle.is_set() and worker._last is None
+
+
+@pytest.mark.slow
+def test_a_search_held_off_by_a_lock_past_the_store_s_patience_says_so_once_and_proposes_each_trial_once(tmp_path):
+    """Another program holds the write lock past the store's 10 s while a trial ends: the worker's
+    next claim, which would propose the next trial, is refused. It says so in one line, waits,
+    and once the lock is gone the search goes on: every trial proposed, claimed and trained once."""
+    import sqlite3
+    import time
+
+    home = tmp_path / "home"
+    queue_search(home, "--search", "random", "--trials", "3")
+    worker = cli_process(home, "worker", "--until-empty")
+    wait_for(lambda: query(home, "SELECT count(*) FROM epochs WHERE run_id = 1") == [(1,)], timeout=120)
+    locker = sqlite3.connect(home / "runs.db", isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")
+    held_from = time.monotonic()
+    # trial 0 ends meanwhile; its ending waits in the recorder, the worker waits 10 s for it, then
+    # claims anyway, and that claim (which would propose trial 1) gives up after BUSY_TIMEOUT_S
+    time.sleep(24)
+    locker.execute("ROLLBACK")
+    locker.close()
+    status, out, err = finish(worker, timeout=240)
+    assert status == 0 and time.monotonic() - held_from > 24, err
+    notes = [line for line in err.splitlines() if line.startswith("cifar-tui: note:")]
+    assert notes == [
+        "cifar-tui: note: the store stayed locked by another program past 10 s; the queue waits, "
+        "and claims and proposes the next run once it can write"
+    ], err
+    rows = trials(home)
+    assert [(number, state, claim) for _, number, state, _, claim, _ in rows] == [(n, "finished", 1) for n in range(3)]
+    for run_id, *_ in rows:
+        assert query(home, "SELECT count(DISTINCT step), count(*) FROM losses WHERE run_id = ?", (run_id,)) == [
+            (45, 45)
+        ]
+        assert query(home, "SELECT epoch FROM epochs WHERE run_id = ? ORDER BY epoch", (run_id,)) == [(1,), (2,), (3,)]
+    assert query(home, "PRAGMA integrity_check") == [("ok",)]

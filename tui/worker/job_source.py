@@ -4,13 +4,15 @@ unless someone paused this worker's queue (a request in the store)."""
 from __future__ import annotations
 
 import logging
+import sqlite3
+import sys
 import threading
 from typing import TYPE_CHECKING
 
 from ...engine.config import ConfigError, RunConfig
 from ...engine.events import EpochEnd, RunFailed
 from ...engine.worker import Job
-from ...store.runs import RunStore, worker_id
+from ...store.runs import BUSY_TIMEOUT_S, RunStore, worker_id
 
 if TYPE_CHECKING:
     from ...store.recorder import Recorder
@@ -30,14 +32,35 @@ class QueueJobs:
         self.worker_name = worker_id()
         self._local = threading.local()
         self._objectives: dict[int, dict[int, float]] = {}  # a judged run's objective per epoch, as it trains
+        self._waiting = False  # the store refused the last claim, and the line saying so is out
 
     def __call__(self) -> Job | None:
+        """The next job, or None. A store that cannot be written (locked past its patience, a
+        full disk) raises, after one line on stderr for the outage: the worker asks again, and a
+        search proposes its next trial once the store takes writes (nothing half-proposed: each
+        proposal is one transaction)."""
+        try:
+            job = self._claim()
+        except sqlite3.OperationalError as error:
+            if not self._waiting:
+                self._waiting = True
+                print(f"cifar-tui: note: {why_the_queue_waits(error)}", file=sys.stderr, flush=True)
+            raise
+        self._waiting = False
+        return job
+
+    def _claim(self) -> Job | None:
         store = getattr(self._local, "store", None)
         if store is None:
             from ...engine.device import available_devices
 
-            store = self._local.store = RunStore(self.home.db_path)
-            store.register_worker(self.worker_name, available_devices(), self.pool)
+            store = RunStore(self.home.db_path)
+            try:
+                store.register_worker(self.worker_name, available_devices(), self.pool)
+            except sqlite3.Error:
+                store.close()  # the next call opens and registers again
+                raise
+            self._local.store = store
         if store.worker_paused(self.worker_name):
             return None
         claimed = store.claim_next(self.worker_name, queued_for(self.device) if self.device else ())
@@ -71,3 +94,13 @@ def queued_for(device: str) -> tuple[str, ...]:
     """The config devices whose runs a worker on `device` takes: its own, under any spelling, and auto."""
     same = {"cuda": ("cuda", "cuda:0"), "cuda:0": ("cuda", "cuda:0")}.get(device, (device,))
     return ("auto", *same)
+
+
+def why_the_queue_waits(error: sqlite3.OperationalError) -> str:
+    if "locked" in str(error) or "busy" in str(error):
+        reason = f"the store stayed locked by another program past {BUSY_TIMEOUT_S:g} s"
+    elif "full" in str(error):
+        reason = "the disk that holds the store is full"
+    else:
+        reason = f"the store refused a write ({error})"
+    return f"{reason}; the queue waits, and claims and proposes the next run once it can write"
