@@ -92,7 +92,19 @@ def shutdown() -> None:
 
 
 class RunLost(RuntimeError):
-    """The process (or the node) that trained a run is gone: the run did not end by itself."""
+    """The process (or the node) that trained a run is gone: the run did not end by itself.
+    node: the id of the node it trained on (None if the actor never answered); unavailable: Ray
+    could not reach the actor (its node may be dying: Ray marks a lost node dead some 15 s
+    later) rather than being told by the node that the actor died."""
+
+    def __init__(self, reason: str, node: str | None = None, unavailable: bool = False):
+        super().__init__(reason)
+        self.node, self.unavailable = node, unavailable
+
+
+def node_alive(node: str) -> bool:
+    """Whether the cluster still counts the node alive (a node it never knew counts as dead)."""
+    return any(n["NodeID"] == node and n["Alive"] for n in ray.nodes())
 
 
 class ClusterRun:
@@ -105,6 +117,7 @@ class ClusterRun:
     def __init__(self, cpus: float, gpus: float):
         options = {"num_cpus": cpus, "num_gpus": gpus, "max_concurrency": 4, "max_restarts": 0}
         self._actor = _RemoteRunActor.options(**options).remote(max(1, int(cpus)))
+        self._node = self._actor.node.remote()  # asked once, while the actor is there to answer
         self._drain: ray.ObjectRef | None = None
         self.run_id: int | None = None
 
@@ -130,7 +143,14 @@ class ClusterRun:
         try:
             return ray.get(ref)
         except ray.exceptions.RayError as error:  # the actor, its node or its object is gone
-            raise RunLost(_first_line(error)) from None
+            unavailable = isinstance(error, ray.exceptions.ActorUnavailableError)
+            raise RunLost(_first_line(error), self._node_id(), unavailable) from None
+
+    def _node_id(self) -> str | None:
+        try:
+            return ray.get(self._node, timeout=0)
+        except (ray.exceptions.RayError, ray.exceptions.GetTimeoutError):
+            return None
 
     def control(self, stop: bool = False, pause: bool | None = None) -> None:
         self._actor.control.remote(self.run_id, stop, pause)
@@ -178,6 +198,9 @@ class RemoteRun:
 
     def pid(self) -> int:
         return os.getpid()
+
+    def node(self) -> str:
+        return ray.get_runtime_context().get_node_id()
 
     def train(
         self, run_id: int, config_json: str, dataset: Dataset, checkpoint: bytes | None, judged: bool = False

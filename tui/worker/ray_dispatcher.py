@@ -33,6 +33,9 @@ from .training_process import GRACE_S
 
 log = logging.getLogger(__name__)
 RESOURCES_EVERY_S = 2.0  # how often the cluster's size is asked for (nodes join and leave)
+# How long a run whose actor Ray cannot reach waits for Ray to mark its node dead (some 15 s
+# after the node's last heartbeat) before it ends as a lost worker instead of a lost node.
+NODE_DEATH_WAIT_S = 30.0
 
 
 ClusterUnreachable = ray_backend.ClusterUnreachable
@@ -64,6 +67,7 @@ class RayDispatcher:
         self._idle: list[ray_backend.ClusterRun] = []  # actors whose run ended, for the next run
         self._paused: dict[int, bool] = {}
         self._jobs: dict[int, Job] = {}  # the active runs' jobs
+        self._unreachable: dict[int, tuple[ray_backend.RunLost, float]] = {}  # run id -> (loss, when)
         self._stop_asked: dict[int, float] = {}  # run id -> when a cancel was passed on (the watcher's thread)
         self._datasets: dict[str, object] = {}
         self._capacity, self._capacity_at = 0, -math.inf
@@ -119,10 +123,12 @@ class RayDispatcher:
         self._idle.clear()
         if not self.active:
             time.sleep(timeout)
+            self._judge_unreachable()
             return
         for run in ray_backend.answered(list(self.active.values()), timeout):
             self._record(run)
         self._force_stops()
+        self._judge_unreachable()
 
     def _force_stops(self) -> None:
         """A cancel its run has not honoured within GRACE_S (a forward that hangs) kills the
@@ -146,7 +152,7 @@ class RayDispatcher:
     def run(self, stop: threading.Event, until_empty: bool = False) -> None:
         while not stop.is_set():
             self.step()
-            if until_empty and not self.active and self.queue_empty:
+            if until_empty and not self.active and not self._unreachable and self.queue_empty:
                 return
 
     def close(self, timeout: float = 30.0) -> None:
@@ -160,6 +166,7 @@ class RayDispatcher:
         for run_id, run in list(self.active.items()):  # an actor that did not answer in time
             run.end()  # or it would hold its CPUs and GPUs in the cluster after this dispatcher is gone
             self._lost(run_id, "the dispatcher stopped before the run's cluster worker answered; resume it")
+        self._judge_unreachable(final=True)
         for actor in self._idle:
             actor.end()
         self.watcher.close()
@@ -191,7 +198,9 @@ class RayDispatcher:
             events, ended = run.take()
         except ray_backend.RunLost as error:
             run.end()  # its resources go back to the cluster now, not whenever Ray notices the death
-            self._lost(run.run_id, f"its Ray worker was lost ({error}); resume it")
+            self._forget(run.run_id)
+            self._unreachable[run.run_id] = (error, time.monotonic())
+            self._judge_unreachable()
             return
         for event, checkpoint in events:
             if checkpoint is not None:
@@ -219,6 +228,20 @@ class RayDispatcher:
             log.exception("run %s: could not write the checkpoint of epoch %s", event.run_id, event.epoch)
             return event
         return replace(event, checkpoint_temp=str(pending), checkpoint=str(path))
+
+    def _judge_unreachable(self, final: bool = False) -> None:
+        """End each lost run as what it lost: its node, once Ray marks it dead, or its worker (a
+        node that told Ray the actor died, or one still alive after NODE_DEATH_WAIT_S). Nothing
+        is retried: the run ends interrupted, and `resume` continues it from its checkpoint."""
+        for run_id, (loss, since) in list(self._unreachable.items()):
+            if loss.node is not None and not ray_backend.node_alive(loss.node):
+                reason = f"its Ray node was lost (node {loss.node[:12]}); resume it"
+            elif final or not loss.unavailable or time.monotonic() - since > NODE_DEATH_WAIT_S:
+                reason = f"its Ray worker was lost ({loss}); resume it"
+            else:
+                continue
+            del self._unreachable[run_id]
+            self.recorder(RunInterrupted(run_id, reason))
 
     def _lost(self, run_id: int, reason: str) -> None:
         self.recorder(RunInterrupted(run_id, reason))
