@@ -376,6 +376,37 @@ def _rebuild(row: dict[str, Any], trials: list[dict[str, Any]], seed_offset: int
     return study, distributions
 
 
+def export_study(db, name: str, storage: Any) -> int:
+    """The search as an Optuna study in storage (an Optuna storage object or URL), for
+    optuna-dashboard and Optuna's own plots and importances: its distributions, each trial with
+    its params, objective, intermediate values per epoch and state (finished complete, pruned
+    pruned, queued waiting, running running, the rest failed), the run id as a user attribute. A
+    study of that name there is replaced. The number of trials written."""
+    import optuna
+    from optuna.trial import TrialState
+
+    row = _study_row(db, name)
+    if row is None:
+        known = ", ".join(r[0] for r in db.execute("SELECT name FROM studies ORDER BY name")) or "none yet"
+        raise ConfigError("search", f"no search named {name!r} (searches: {known})")
+    trials = _trials(db, name)
+    study, _ = _rebuild(row, trials, seed_offset=0)
+    try:
+        optuna.delete_study(study_name=name, storage=storage)
+    except KeyError:
+        pass  # none yet
+    target = optuna.create_study(storage=storage, study_name=name, direction=study.direction)
+    for key in ("search", "prune", "objective", "trials", "parallel", "seed", "preset"):
+        target.set_user_attr(f"cifar-tui:{key}", row[key])
+    copied = []
+    for frozen, trial in zip(study.get_trials(deepcopy=True), trials):
+        if trial["status"] == "queued":
+            frozen.state, frozen.datetime_start = TrialState.WAITING, None
+        copied.append(frozen)
+    target.add_trials(copied)
+    return len(copied)
+
+
 def _fits(distribution, value: Any) -> bool:
     try:
         return distribution._contains(distribution.to_internal_repr(value))

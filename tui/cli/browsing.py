@@ -380,13 +380,39 @@ def rename(ctx: click.Context, run_id: int, name: str) -> None:
     help="The robustness table: test acc., CIFAR-10.1 and its gap, CIFAR-10-C and its severities (runs or --group).",
 )
 @click.option("--every", type=click.IntRange(1, SQLITE_MAX_INT), default=1, help="With --losses: every K-th step.")
+@click.option(
+    "--optuna",
+    "optuna_storage",
+    metavar="STORAGE",
+    help="Write the search FILTER names as an Optuna study for optuna-dashboard: an Optuna URL "
+    "(sqlite:///s.db), a .db file, or a journal file (any other name).",
+)
 @click.pass_context
 def export(
-    ctx, filter_words, sort, grouped, varying, target, plus_minus, fmt, output, ids, history, losses, robustness, every
+    ctx,
+    filter_words,
+    sort,
+    grouped,
+    varying,
+    target,
+    plus_minus,
+    fmt,
+    output,
+    ids,
+    history,
+    losses,
+    robustness,
+    every,
+    optuna_storage,
 ) -> None:
-    """The run table (or groups, epochs, losses) of the runs a FILTER keeps, as csv, json, md or latex."""
+    """The run table (or groups, epochs, losses) of the runs a FILTER keeps, as csv, json, md or
+    latex; or, with --optuna, a search as an Optuna study."""
     from ...store.actions import ExportRequest, export_text
     from ..output_file import OutputFailed, OutputRefused, check_output, write_output
+
+    if optuna_storage is not None:
+        export_to_optuna(ctx, optuna_storage, filter_words)
+        return
 
     if output is not None:
         if not output.name or output.is_dir():
@@ -422,3 +448,23 @@ def export(
     except OutputFailed as error:
         fail(str(error), 1)
     click.echo(f"wrote {count} rows to {output}", err=True)
+
+
+def export_to_optuna(ctx: click.Context, storage_text: str, words: tuple[str, ...]) -> None:
+    from ...engine.config import ConfigError
+    from ...store.study import export_study
+    from ..optuna_export import optuna_storage
+    from ..output_file import OutputRefused
+
+    if len(words) != 1:
+        raise BadInput("search: --optuna takes one search's name, like `cifar-tui export --optuna s.db s3`")
+    try:
+        storage = optuna_storage(ctx.obj, storage_text)
+    except OutputRefused as error:
+        raise BadInput(str(error)) from None
+    store = store_of(ctx)
+    try:
+        count = export_study(store.db, words[0], storage)
+    except ConfigError as error:
+        raise BadInput(str(error)) from None
+    click.echo(f"wrote search {words[0]} ({count} trials) to {storage_text} as an Optuna study", err=True)
