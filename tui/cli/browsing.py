@@ -387,6 +387,12 @@ def rename(ctx: click.Context, run_id: int, name: str) -> None:
     help="Write the search FILTER names as an Optuna study for optuna-dashboard: an Optuna URL "
     "(sqlite:///s.db), a .db file, or a journal file (any other name).",
 )
+@click.option(
+    "--tensorboard",
+    "tensorboard_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the runs FILTER keeps as TensorBoard runs under this folder (`tensorboard --logdir` it).",
+)
 @click.pass_context
 def export(
     ctx,
@@ -404,14 +410,18 @@ def export(
     robustness,
     every,
     optuna_storage,
+    tensorboard_dir,
 ) -> None:
     """The run table (or groups, epochs, losses) of the runs a FILTER keeps, as csv, json, md or
-    latex; or, with --optuna, a search as an Optuna study."""
+    latex; or a search as an Optuna study (--optuna), or the runs as TensorBoard runs (--tensorboard)."""
     from ...store.actions import ExportRequest, export_text
     from ..output_file import OutputFailed, OutputRefused, check_output, write_output
 
     if optuna_storage is not None:
         export_to_optuna(ctx, optuna_storage, filter_words)
+        return
+    if tensorboard_dir is not None:
+        export_to_tensorboard(ctx, tensorboard_dir, filter_words)
         return
 
     if output is not None:
@@ -468,3 +478,24 @@ def export_to_optuna(ctx: click.Context, storage_text: str, words: tuple[str, ..
     except ConfigError as error:
         raise BadInput(str(error)) from None
     click.echo(f"wrote search {words[0]} ({count} trials) to {storage_text} as an Optuna study", err=True)
+
+
+def export_to_tensorboard(ctx: click.Context, folder: Path, words: tuple[str, ...]) -> None:
+    from ..output_file import OutputRefused, check_output
+    from ..tensorboard_export import TensorBoardMissing, export_tensorboard
+
+    try:
+        check_output(ctx.obj, folder / "events")  # a folder inside the home's checkpoints is refused
+    except OutputRefused as error:
+        raise BadInput(str(error)) from None
+    store = store_of(ctx)
+    runs = store.find(filter_from_words(store, words))
+    if not runs:
+        raise BadInput(f"runs: no run matches {' '.join(words)!r}; see `cifar-tui runs`")
+    try:
+        count = export_tensorboard(store, [store.run(row["id"]) for row in runs], folder)
+    except TensorBoardMissing as error:
+        fail(str(error), 1)
+    click.echo(
+        f"wrote {len(runs)} runs ({count:,} scalars) to {folder}; `tensorboard --logdir {folder}` shows them", err=True
+    )
