@@ -177,6 +177,16 @@ class RunReading:
             )
         ]
 
+    def held_out_by_epoch(self, run_id: int) -> dict[int, dict[str, float]]:
+        """epoch -> held-out set ("cifar10.1", or a part of one: "cifar10-c/gaussian_noise/3") ->
+        its accuracy, for exports that go epoch by epoch."""
+        found: dict[int, dict[str, float]] = {}
+        for epoch, label, part, acc in self.db.execute(
+            "SELECT epoch, label, part, acc FROM evaluations WHERE run_id = ? ORDER BY epoch, label, part", [run_id]
+        ):
+            found.setdefault(epoch, {})[f"{label}/{part}" if part else label] = acc
+        return found
+
     def loss_count(self, run_id: int) -> int:
         return self.db.execute("SELECT count(*) FROM losses WHERE run_id = ?", [run_id]).fetchone()[0]
 

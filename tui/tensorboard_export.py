@@ -15,14 +15,13 @@ relative axis is training time. Exporting again replaces a run's folder: nothing
 
 from __future__ import annotations
 
-import bisect
 import json
-import math
 import re
 import shutil
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from .run_clock import RunClock, finite
 
 if TYPE_CHECKING:
     from ..store.runs import RunStore
@@ -78,22 +77,23 @@ def export_tensorboard(store: RunStore, runs: list[dict[str, Any]], folder: Path
 
 def _write_run(writer, store: RunStore, run: dict[str, Any]) -> int:
     epochs = store.epochs(run["id"])
-    clock = _Clock(run, epochs)
+    clock = RunClock(run, epochs)
     written = 0
     for _run, step, _epoch, loss in store.losses_every(run["id"]):
         writer.add_scalar("loss/batch", loss, step, walltime=clock.at(step))
         written += 1
-    held_out = _held_out(store, run["id"])
+    held_out = store.held_out_by_epoch(run["id"])
     for row in epochs:
         when = clock.at(row["step"])
         for tag, column in EPOCH_SCALARS.items():
-            if _number(row.get(column)):
+            if finite(row.get(column)):
                 writer.add_scalar(tag, row[column], row["step"], walltime=when)
                 written += 1
         for label, acc in held_out.get(row["epoch"], {}).items():
-            writer.add_scalar(f"held_out/{label}", acc, row["step"], walltime=when)
+            if finite(acc):
+                writer.add_scalar(f"held_out/{_tag_safe(label)}", acc, row["step"], walltime=when)
             written += 1
-    metrics = {tag: run[column] for tag, column in FINAL_METRICS.items() if _number(run.get(column))}
+    metrics = {tag: run[column] for tag, column in FINAL_METRICS.items() if finite(run.get(column))}
     if metrics:
         writer.add_hparams(_hparams(run), metrics, run_name=".")
         written += len(metrics)
@@ -111,46 +111,5 @@ def _hparams(run: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _held_out(store: RunStore, run_id: int) -> dict[int, dict[str, float]]:
-    """epoch -> held-out set's label (and part) -> accuracy."""
-    found: dict[int, dict[str, float]] = {}
-    for epoch, label, part, acc in store.db.execute(
-        "SELECT epoch, label, part, acc FROM evaluations WHERE run_id = ? ORDER BY epoch, label, part", [run_id]
-    ):
-        if _number(acc):
-            name = f"{label}/{part}" if part else label
-            found.setdefault(epoch, {})[re.sub(r"[^A-Za-z0-9._/-]", "_", name)] = acc
-    return found
-
-
-class _Clock:
-    """Wall times from the run's own clock: its start, then each epoch's seconds, each epoch's
-    time at its last step and a batch's in between."""
-
-    def __init__(self, run: dict[str, Any], epochs: list[dict[str, Any]]):
-        self.steps: list[int] = []
-        self.times: list[float] = []
-        try:
-            start = datetime.fromisoformat(run["started_at"]).timestamp()
-        except (TypeError, ValueError):
-            return
-        elapsed, self.steps, self.times = 0.0, [0], [start]
-        for row in epochs:
-            elapsed += row["seconds"] if _number(row.get("seconds")) else 0.0
-            if row["step"] > self.steps[-1]:
-                self.steps.append(row["step"])
-                self.times.append(start + elapsed)
-
-    def at(self, step: int) -> float | None:
-        if not self.steps:
-            return None
-        after = bisect.bisect_right(self.steps, step)
-        if after == len(self.steps):
-            return self.times[-1]
-        before = after - 1
-        share = (step - self.steps[before]) / (self.steps[after] - self.steps[before])
-        return self.times[before] + (self.times[after] - self.times[before]) * share
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+def _tag_safe(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._/-]", "_", label)
