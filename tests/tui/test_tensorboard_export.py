@@ -20,7 +20,7 @@ HOSTILE = "../$x$ 50% _a_/b"
 def home(tmp_path, monkeypatch):
     monkeypatch.setenv("CIFAR_TUI_HOME", str(tmp_path / "home"))
     store = RunStore(tmp_path / "home" / "runs.db")
-    finished_run(store, accs=(40.0, 55.0), name="baseline", lr=0.003)
+    finished_run(store, accs=(40.0, 55.0), name="baseline", lr=0.003, environment={"torch": "2.14.1", "host": "lab-1"})
     finished_run(store, accs=(41.0, 57.0), raw_accs=(39.5, 54.25), ema=0.99, name=HOSTILE)
     with store.write():
         store.db.execute(

@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -393,6 +394,12 @@ def rename(ctx: click.Context, run_id: int, name: str) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Write the runs FILTER keeps as TensorBoard runs under this folder (`tensorboard --logdir` it).",
 )
+@click.option(
+    "--mlflow",
+    "mlflow_uri",
+    metavar="URI",
+    help="Write the runs FILTER keeps as MLflow runs: a tracking URI (sqlite:///mlflow.db) or an mlruns folder.",
+)
 @click.pass_context
 def export(
     ctx,
@@ -411,9 +418,10 @@ def export(
     every,
     optuna_storage,
     tensorboard_dir,
+    mlflow_uri,
 ) -> None:
     """The run table (or groups, epochs, losses) of the runs a FILTER keeps, as csv, json, md or
-    latex; or a search as an Optuna study (--optuna), or the runs as TensorBoard runs (--tensorboard)."""
+    latex; or a search as an Optuna study (--optuna), or the runs as TensorBoard (--tensorboard) or MLflow runs (--mlflow)."""
     from ...store.actions import ExportRequest, export_text
     from ..output_file import OutputFailed, OutputRefused, check_output, write_output
 
@@ -422,6 +430,9 @@ def export(
         return
     if tensorboard_dir is not None:
         export_to_tensorboard(ctx, tensorboard_dir, filter_words)
+        return
+    if mlflow_uri is not None:
+        export_to_mlflow(ctx, mlflow_uri, filter_words)
         return
 
     if output is not None:
@@ -480,6 +491,15 @@ def export_to_optuna(ctx: click.Context, storage_text: str, words: tuple[str, ..
     click.echo(f"wrote search {words[0]} ({count} trials) to {storage_text} as an Optuna study", err=True)
 
 
+def exported_runs(ctx: click.Context, words: tuple[str, ...]) -> tuple[RunStore, list[dict[str, Any]]]:
+    """The store and the runs a FILTER keeps, each whole (its config parsed); none is a mistake."""
+    store = store_of(ctx)
+    runs = store.find(filter_from_words(store, words))
+    if not runs:
+        raise BadInput(f"runs: no run matches {' '.join(words)!r}; see `cifar-tui runs`")
+    return store, [store.run(row["id"]) for row in runs]
+
+
 def export_to_tensorboard(ctx: click.Context, folder: Path, words: tuple[str, ...]) -> None:
     from ..output_file import OutputRefused, check_output
     from ..tensorboard_export import TensorBoardMissing, export_tensorboard
@@ -488,14 +508,28 @@ def export_to_tensorboard(ctx: click.Context, folder: Path, words: tuple[str, ..
         check_output(ctx.obj, folder / "events")  # a folder inside the home's checkpoints is refused
     except OutputRefused as error:
         raise BadInput(str(error)) from None
-    store = store_of(ctx)
-    runs = store.find(filter_from_words(store, words))
-    if not runs:
-        raise BadInput(f"runs: no run matches {' '.join(words)!r}; see `cifar-tui runs`")
+    store, runs = exported_runs(ctx, words)
     try:
-        count = export_tensorboard(store, [store.run(row["id"]) for row in runs], folder)
+        count = export_tensorboard(store, runs, folder)
     except TensorBoardMissing as error:
         fail(str(error), 1)
     click.echo(
         f"wrote {len(runs)} runs ({count:,} scalars) to {folder}; `tensorboard --logdir {folder}` shows them", err=True
     )
+
+
+def export_to_mlflow(ctx: click.Context, uri: str, words: tuple[str, ...]) -> None:
+    from ..mlflow_export import MlflowMissing, export_mlflow
+    from ..output_file import OutputRefused, check_output
+
+    if uri.startswith("sqlite:///") or "://" not in uri:
+        try:
+            check_output(ctx.obj, Path(uri.removeprefix("sqlite:///") or "."))
+        except OutputRefused as error:
+            raise BadInput(str(error)) from None
+    store, runs = exported_runs(ctx, words)
+    try:
+        created, updated = export_mlflow(store, runs, uri)
+    except MlflowMissing as error:
+        fail(str(error), 1)
+    click.echo(f"wrote {len(runs)} runs to {uri} (experiment cifar-tui): {created} new, {updated} updated", err=True)
