@@ -54,7 +54,7 @@ class CifarApp(App):
         self.engine_kind = engine
         self.store = home.store()  # the UI thread's connection; the engine and recorder have their own
         self.live = LiveState()
-        self.notices = EndingNotices(self.notify)
+        self.notices = EndingNotices(self.notify, self.bell)
         self.start_engine = start_engine
         self.engine: EngineHost | None = None  # started in on_mount
         self._devices_pending = False  # new engine devices wait for the running runs to end

@@ -21,6 +21,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..store.columns import HEADLINE
 from .run_clock import RunClock, finite
 
 if TYPE_CHECKING:
@@ -35,11 +36,7 @@ EPOCH_SCALARS = {  # tag -> the epoch row's column
     "lr": "lr",
     "speed/images_per_s": "images_per_s",
 }
-FINAL_METRICS = {
-    "hparams/test_acc": "test_acc",
-    "hparams/best_test_acc": "best_test_acc",
-    "hparams/test_loss": "test_loss",
-}
+FINAL_METRICS = {f"hparams/{c}": c for c in ("test_acc", HEADLINE, "test_loss")}  # HEADLINE: the best accuracy
 
 
 class TensorBoardMissing(ImportError):

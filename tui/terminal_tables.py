@@ -96,21 +96,28 @@ def print_table(rows: list[dict[str, Any]], title: str, note: str | None = None)
         # an empty column goes first, then the rightmost (the varying fields come after the results)
         kept.remove(next((c for c in droppable if c in empty), droppable[-1]))
 
-    # Each column starts at the width it reads well at (a number's header unbroken within its words,
-    # text whole up to 60) and gives up width, the one with the most to spare first, down to its
-    # least, until the table fits: a number's least keeps it whole.
+    # Each column starts at the width it reads well at (its header and cells whole, up to 60) and
+    # gives up width, the one with the most to spare first, down to its least, until the table
+    # fits: a number's least keeps it whole (its header may wrap between words).
     def comfortable_width(column: str) -> int:
         widest = max((len(r[column]) for r in cells), default=0)
-        if column in numeric:
-            return max(widest, *map(len, str(column).split()))
         return min(max(widest, len(str(column))), 60)
 
     widths = {c: max(least_width(c), comfortable_width(c)) for c in kept}
-    while sum(w + 3 for w in widths.values()) + 2 > console.width:
-        roomiest = max(kept, key=lambda c: widths[c] - least_width(c))
-        if widths[roomiest] <= least_width(roomiest):
-            break
-        widths[roomiest] -= 1
+
+    start = dict(widths)
+
+    def headers_wrap(column: str) -> int:  # first a number's header wraps between its words; no text is cut yet
+        if column not in numeric:
+            return start[column]
+        return max(least_width(column), *map(len, str(column).split()))
+
+    for floor in (headers_wrap, least_width):
+        while sum(w + 3 for w in widths.values()) + 2 > console.width:
+            roomiest = max(kept, key=lambda c: widths[c] - floor(c))
+            if widths[roomiest] <= floor(roomiest):
+                break
+            widths[roomiest] -= 1
     hidden = [c for c in columns if c not in kept and c not in empty]
     hidden_empty = [c for c in columns if c not in kept and c in empty]
     captions = [note] if note else []

@@ -68,13 +68,26 @@ class BadInput(click.UsageError):
     show_default=True,
     help="Where the app trains: a `cifar-tui worker` child process, or a thread of the app.",
 )
+@click.option(
+    "--notify",
+    metavar="TARGET",
+    help="The app's engine tells of each run it ends: an http(s):// URL it POSTs the summary to, or a "
+    "command it gives it on stdin (default: the home's setting notify).",
+)
 @click.pass_context
-def cli(ctx: click.Context, home: str | None, engine: str) -> None:
+def cli(ctx: click.Context, home: str | None, engine: str, notify: str | None) -> None:
     """A terminal experiment runner for CIFAR-10. With no command, opens the app."""
     if home is not None and not str(home).strip():
         raise BadInput("home: an empty path; give a folder, or leave --home out for the default")
     ctx.obj = Home((default_home() if home is None else Path(home)).expanduser())
     ctx.obj.start_log()
+    if notify is not None:
+        from ..worker.notify import ENV, NotifyError, checked_target
+
+        try:
+            os.environ[ENV] = checked_target(notify) if notify else ""  # the engine child inherits it
+        except NotifyError as error:
+            raise BadInput(str(error)) from None
     if ctx.invoked_subcommand is None:
         from ..app import CifarApp
 

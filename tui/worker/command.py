@@ -43,6 +43,12 @@ OPTIONS = (
     ),
     click.option("--until-empty", is_flag=True, help="Exit when the queue is empty instead of waiting."),
     click.option(
+        "--notify",
+        metavar="TARGET",
+        help="When a run ends, POST its summary (JSON) to this http(s):// URL, or run this command with it "
+        "on stdin (default: the home's setting notify; '' for none).",
+    ),
+    click.option(
         "--with-parent",
         type=int,
         hidden=True,
@@ -79,9 +85,16 @@ def start(
     with_parent: int | None = None,
     pool: str | None = None,
     threads: int | None = None,
+    notify: str | None = None,
 ) -> int:
     """Train queued runs until Ctrl-C (or an empty queue, or the parent's end); the exit status.
     WorkerInputError for options that do not fit together or a device that is not here."""
+    from .notify import NotifyError, target_for
+
+    try:
+        notify = target_for(home, notify)
+    except NotifyError as error:
+        raise WorkerInputError(str(error)) from None
     chosen = [flag for flag, value in (("--device", device), ("--devices", devices), ("--ray", ray_address)) if value]
     if len(chosen) > 1:
         raise WorkerInputError(f"worker: {' and '.join(chosen)} exclude each other; give one")
@@ -95,7 +108,7 @@ def start(
         if not gpus_per_run and not cpus_per_run:
             raise WorkerInputError("cpus-per-run: a run needs some CPUs or GPUs; give --cpus-per-run or --gpus-per-run")
         try:
-            return run_dispatcher(home, ray_address, gpus_per_run, cpus_per_run, until_empty, with_parent)
+            return run_dispatcher(home, ray_address, gpus_per_run, cpus_per_run, until_empty, with_parent, notify)
         except (ClusterTooSmall, ClusterUnreachable) as error:
             raise WorkerInputError(str(error)) from None
     if devices is not None:
@@ -108,9 +121,9 @@ def start(
             raise WorkerInputError(str(error)) from None
         for name in dict.fromkeys(names):
             check_device(name)
-        return run_pool(home, names, until_empty, with_parent)
+        return run_pool(home, names, until_empty, with_parent, notify)
     from .headless import run_worker
 
     if device is not None:
         check_device(device)
-    return run_worker(home, device, until_empty, with_parent, pool, threads)
+    return run_worker(home, device, until_empty, with_parent, pool, threads, notify)

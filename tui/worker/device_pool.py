@@ -66,7 +66,7 @@ class Member:
             self.process.send_signal(signal.SIGINT)
 
 
-def run_pool(home, devices: list[str], until_empty: bool, parent: int | None = None) -> int:
+def run_pool(home, devices: list[str], until_empty: bool, parent: int | None = None, notify: str | None = None) -> int:
     """Start a member per device and supervise them until Ctrl-C / SIGTERM (or, with until_empty,
     until every member found the queue empty; or the parent app's end). Returns the exit status:
     0, or 128 + the signal that stopped it."""
@@ -76,6 +76,7 @@ def run_pool(home, devices: list[str], until_empty: bool, parent: int | None = N
     store.close()
     base = spawn_args(home.path, "--with-parent", str(os.getpid()))
     extra = ["--pool", name, "--threads", str(threads_each(devices))] + (["--until-empty"] if until_empty else [])
+    extra += ["--notify", notify or ""]  # each member tells of its own runs ("": none, whatever the home says)
     members = [Member(device, [*base, "--device", device, *extra]) for device in devices]
     stopping: list[int] = []
     handlers = {

@@ -16,7 +16,17 @@ class EngineThread(LocalWorker):
     """An EngineHost (tui/worker/engine_host.py)."""
 
     def __init__(self, home: Home):
-        super().__init__(home, isolated=False)
+        from .notify import Notifier, target_for
+
+        target = target_for(home)
+        self.notifier = Notifier(target, home.path, home.db_path) if target else None
+        super().__init__(home, isolated=False, forward=[self.notifier] if self.notifier else [])
+
+    def close(self, *args, **kwargs) -> bool:
+        closed = super().close(*args, **kwargs)
+        if self.notifier is not None:
+            self.notifier.close()
+        return closed
 
     def keep_alive(self) -> str | None:
         """A thread of this process lives as long as the app."""

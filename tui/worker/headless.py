@@ -30,6 +30,7 @@ from ...engine.worker import Job
 from ...store.columns import progress_line
 from ...store.runs import RunTaken, worker_id
 from .local_worker import LocalWorker, OneJob
+from .notify import Notifier
 
 
 def on_part(event: EpochEnd) -> str:
@@ -198,13 +199,16 @@ def run_worker(
     parent: int | None = None,
     pool: str | None = None,
     threads: int | None = None,
+    notify: str | None = None,
 ) -> int:
     """Consume the queue in this process until Ctrl-C / SIGTERM (or an empty queue, or the
     parent process's end: the app whose engine this is died, say when its SSH session dropped).
     pool and threads: this worker is one device of a `worker --devices` pool (tui/worker/device_pool.py).
     Returns the exit status: 0, or 128 + the signal that stopped it (130 for Ctrl-C, 143 for SIGTERM)."""
 
-    local = LocalWorker(home, device=device, pool=pool, threads=threads, forward=[EventLines()])
+    notifier = Notifier(notify, home.path, home.db_path) if notify else None
+    forward = [EventLines(), *([notifier] if notifier else [])]
+    local = LocalWorker(home, device=device, pool=pool, threads=threads, forward=forward)
     signalled: list[int] = []
 
     def stop_on(number: int, _frame=None) -> None:
@@ -234,6 +238,8 @@ def run_worker(
             say(f"stopping: {stopping()}")
     finally:
         local.close(interrupted=orphaned)
+        if notifier is not None:
+            notifier.close()  # the last run's word goes out before the worker exits
         for number, handler in handlers.items():
             signal.signal(number, handler)
     return 128 + signalled[0] if signalled else 0

@@ -274,10 +274,16 @@ def run_dispatcher(
     cpus_per_run: float,
     until_empty: bool = False,
     parent: int | None = None,
+    notify: str | None = None,
 ) -> int:
     """`cifar-tui worker --ray`: dispatch until Ctrl-C / SIGTERM (or an empty queue, or the app's
     end). Returns the exit status: 0, or 128 + the signal that stopped it."""
-    dispatcher = RayDispatcher(home, None if address == "local" else address, gpus_per_run, cpus_per_run)
+    from .notify import Notifier
+
+    notifier = Notifier(notify, home.path, home.db_path) if notify else None
+    forward = [EventLines(), *([notifier] if notifier else [])]
+    address = None if address == "local" else address
+    dispatcher = RayDispatcher(home, address, gpus_per_run, cpus_per_run, forward=forward)
     stop = threading.Event()
     signalled: list[int] = []
 
@@ -296,6 +302,8 @@ def run_dispatcher(
         if dispatcher.active:
             print(f"stopping: cancelling run {', '.join(map(str, dispatcher.active))}", flush=True)
         dispatcher.close()
+        if notifier is not None:
+            notifier.close()
     return 128 + signalled[0] if signalled else 0
 
 
