@@ -16,16 +16,16 @@ class EngineThread(LocalWorker):
     """An EngineHost (tui/worker/engine_host.py)."""
 
     def __init__(self, home: Home):
-        from .notify import Notifier, target_for
+        from .notify import notifiers, target_for
 
-        target = target_for(home)
-        self.notifier = Notifier(target, home.path, home.db_path) if target else None
-        super().__init__(home, isolated=False, forward=[self.notifier] if self.notifier else [])
+        self.notifiers = notifiers(target_for(home), home)
+        super().__init__(home, isolated=False, forward=self.notifiers)
 
     def close(self, *args, **kwargs) -> bool:
+        from .notify import close_all
+
         closed = super().close(*args, **kwargs)
-        if self.notifier is not None:
-            self.notifier.close()
+        close_all(self.notifiers)
         return closed
 
     def keep_alive(self) -> str | None:

@@ -30,7 +30,7 @@ from ...engine.worker import Job
 from ...store.columns import progress_line
 from ...store.runs import RunTaken, worker_id
 from .local_worker import LocalWorker, OneJob
-from .notify import Notifier
+from .notify import close_all, notifiers
 
 
 def on_part(event: EpochEnd) -> str:
@@ -206,8 +206,7 @@ def run_worker(
     pool and threads: this worker is one device of a `worker --devices` pool (tui/worker/device_pool.py).
     Returns the exit status: 0, or 128 + the signal that stopped it (130 for Ctrl-C, 143 for SIGTERM)."""
 
-    notifier = Notifier(notify, home.path, home.db_path) if notify else None
-    forward = [EventLines(), *([notifier] if notifier else [])]
+    forward = [EventLines(), *notifiers(notify, home)]
     local = LocalWorker(home, device=device, pool=pool, threads=threads, forward=forward)
     signalled: list[int] = []
 
@@ -238,8 +237,7 @@ def run_worker(
             say(f"stopping: {stopping()}")
     finally:
         local.close(interrupted=orphaned)
-        if notifier is not None:
-            notifier.close()  # the last run's word goes out before the worker exits
+        close_all(forward)  # the last run's word goes out before the worker exits
         for number, handler in handlers.items():
             signal.signal(number, handler)
     return 128 + signalled[0] if signalled else 0

@@ -126,3 +126,15 @@ class Notifier(EventSink):
                 print(f"cifar-tui: note: {line}", file=sys.stderr, flush=True)
         if store is not None:
             store.close()
+
+
+def notifiers(target: str | None, home) -> list[Notifier]:
+    """A worker's recorder's subscribers for its hook: one Notifier, or none without a target."""
+    return [Notifier(target, home.path, home.db_path)] if target else []
+
+
+def close_all(subscribers: list) -> None:
+    """Tell what is still to tell before the worker exits."""
+    for subscriber in subscribers:
+        if isinstance(subscriber, Notifier):
+            subscriber.close()

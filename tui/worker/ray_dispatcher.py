@@ -278,10 +278,9 @@ def run_dispatcher(
 ) -> int:
     """`cifar-tui worker --ray`: dispatch until Ctrl-C / SIGTERM (or an empty queue, or the app's
     end). Returns the exit status: 0, or 128 + the signal that stopped it."""
-    from .notify import Notifier
+    from .notify import close_all, notifiers
 
-    notifier = Notifier(notify, home.path, home.db_path) if notify else None
-    forward = [EventLines(), *([notifier] if notifier else [])]
+    forward = [EventLines(), *notifiers(notify, home)]
     address = None if address == "local" else address
     dispatcher = RayDispatcher(home, address, gpus_per_run, cpus_per_run, forward=forward)
     stop = threading.Event()
@@ -302,8 +301,7 @@ def run_dispatcher(
         if dispatcher.active:
             print(f"stopping: cancelling run {', '.join(map(str, dispatcher.active))}", flush=True)
         dispatcher.close()
-        if notifier is not None:
-            notifier.close()
+        close_all(forward)
     return 128 + signalled[0] if signalled else 0
 
 
