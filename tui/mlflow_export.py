@@ -14,6 +14,7 @@ only the metric steps it lacks and the params it lacks (MLflow never changes a l
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,6 +50,8 @@ def export_mlflow(store: RunStore, runs: list[dict[str, Any]], uri: str) -> tupl
         from mlflow.tracking import MlflowClient
     except ImportError:
         raise MlflowMissing(f"mlflow: MLflow is not installed here; {EXTRA}") from None
+    for noisy in ("mlflow", "alembic"):  # their notes on creating tables are not the user's business
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     client = MlflowClient(tracking_uri=tracking_uri(uri))
     experiment = client.get_experiment_by_name(EXPERIMENT)
     experiment_id = experiment.experiment_id if experiment else client.create_experiment(EXPERIMENT)

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from ...engine.config import make_config
-from ...store.actions import existing_run, rename_run, set_note, tag_runs
+from ...store.actions import existing_run, plural, rename_run, set_note, tag_runs
 from ...store.export import FORMATS, PLUS_MINUS
 from ...store.runs import RunStore
 from ..safe_text import printable
@@ -488,6 +488,8 @@ def export_to_optuna(ctx: click.Context, storage_text: str, words: tuple[str, ..
         count = export_study(store.db, words[0], storage)
     except ConfigError as error:
         raise BadInput(str(error)) from None
+    except Exception as error:  # Optuna's storage (SQLAlchemy, a journal file) refused it
+        fail(f"optuna: cannot write the study to {storage_text}: {first_line(error)}", 1)
     click.echo(f"wrote search {words[0]} ({count} trials) to {storage_text} as an Optuna study", err=True)
 
 
@@ -514,7 +516,8 @@ def export_to_tensorboard(ctx: click.Context, folder: Path, words: tuple[str, ..
     except TensorBoardMissing as error:
         fail(str(error), 1)
     click.echo(
-        f"wrote {len(runs)} runs ({count:,} scalars) to {folder}; `tensorboard --logdir {folder}` shows them", err=True
+        f"wrote {plural(len(runs))} ({count:,} scalars) to {folder}; `tensorboard --logdir {folder}` shows them",
+        err=True,
     )
 
 
@@ -532,4 +535,13 @@ def export_to_mlflow(ctx: click.Context, uri: str, words: tuple[str, ...]) -> No
         created, updated = export_mlflow(store, runs, uri)
     except MlflowMissing as error:
         fail(str(error), 1)
-    click.echo(f"wrote {len(runs)} runs to {uri} (experiment cifar-tui): {created} new, {updated} updated", err=True)
+    except Exception as error:  # the tracking store refused it (a bad URI, a server that is down)
+        fail(f"mlflow: cannot write to {uri}: {first_line(error)}", 1)
+    click.echo(f"wrote {plural(len(runs))} to {uri} (experiment cifar-tui): {created} new, {updated} updated", err=True)
+
+
+def first_line(error: BaseException) -> str:
+    """A library's error in one line: its first, without SQLAlchemy's "(Background on …)" note."""
+    text = str(error).split("(Background on", 1)[0]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return printable(lines[0] if lines else type(error).__name__)[:300]
