@@ -77,3 +77,10 @@ def test_exporting_again_replaces_the_study_and_the_store_is_never_the_target(se
     assert status == 2 and "no search named 's9' (searches: s1)" in err
     status, _, err = cifar_tui(capsys, "export", "--optuna", str(target), "s1", "s2")
     assert status == 2 and "--optuna takes one search's name" in err
+
+
+def test_a_storage_that_refuses_the_study_says_so_in_one_line(searched, capsys):
+    status, _, err = cifar_tui(capsys, "export", "--optuna", "nosuchdb://somewhere", "s1")
+    assert status == 1 and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("cifar-tui: error: optuna: cannot write the study to nosuchdb://somewhere: ")
+    assert "unexpected" not in err
