@@ -124,7 +124,8 @@ def test_the_app_rings_the_bell_and_shows_a_desktop_notification_of_an_ending(tm
     shown = tmp_path / "shown"
     fake = tmp_path / "bin" / "notify-send"  # the desktop's notifier, as far as the app can tell
     fake.parent.mkdir()
-    fake.write_text(f"#!/bin/sh\nprintf '%s|' \"$@\" >> {shown}\necho >> {shown}\n")
+    shown.mkdir()  # a file each call: two notifications may be shown at once
+    fake.write_text(f"#!/bin/sh\nprintf '%s|' \"$@\" > {shown}/$$\n")
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake.parent}:/usr/bin:/bin")
     said, rang = [], []
@@ -134,8 +135,8 @@ def test_the_app_rings_the_bell_and_shows_a_desktop_notification_of_an_ending(tm
     assert said == ["run 3 finished: test acc 61.50%", "run 4 failed: \\[bold]boom\\[/bold]"] and len(rang) == 2
     lines = []
     for _ in range(100):  # notify-send is not waited for
-        lines = shown.read_text().splitlines() if shown.exists() else []
-        if len(lines) == 2:
+        lines = [path.read_text() for path in shown.iterdir()]
+        if len(lines) == 2 and all(line.endswith("|") for line in lines):
             break
         threading.Event().wait(0.05)
     assert sorted(lines) == sorted(
