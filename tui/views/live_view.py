@@ -55,6 +55,7 @@ class LiveView(Vertical):
         self.state = state
         self._drawn_text = -1
         self._drawn_chart = -1
+        self._drawn_chart_width = -1
         self._drawn_epochs = 0
         self._drawn_panels: tuple[int | None, int, int] = (None, -1, 0)  # run, epochs, width
         self._drawn_run: int | None = None
@@ -151,11 +152,15 @@ class LiveView(Vertical):
             self.query_one(selector, Static).update(text, layout=layout)
 
     def redraw_chart(self) -> None:
+        """At each new event, and when the chart's width changed since it was drawn (its points
+        are sampled for its width: a resize, or a layout that came late)."""
         run = self.state.run
-        if run is None or self.state.version == self._drawn_chart or not self.is_on_screen:
+        if run is None or not self.is_on_screen:
             return
-        self._drawn_chart = self.state.version
         chart = self.query_one("#live-chart", LossChart)
+        if (self.state.version, chart.size.width) == (self._drawn_chart, self._drawn_chart_width):
+            return
+        self._drawn_chart, self._drawn_chart_width = self.state.version, chart.size.width
         # Braille draws 2 points per cell: more points than that cost time and show nothing.
         xs, ys = downsample(run.losses, max_points=max(50, 2 * chart.size.width), first_x=run.first_step)
         chart.show(
