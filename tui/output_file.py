@@ -50,8 +50,8 @@ def check_output(home: Home, path: Path) -> None:
         raise OutputRefused(f"output: {path} is in this home's checkpoints folder; choose another file")
 
 
-def write_output(home: Home, path: Path, text: str) -> None:
-    """Write text (UTF-8, newlines as given) to path, atomically; raises OutputRefused or OutputFailed."""
+def write_output(home: Home, path: Path, text: str | bytes) -> None:
+    """Write text (UTF-8, newlines as given) or bytes to path, atomically; raises OutputRefused or OutputFailed."""
     check_output(home, path)
     if _writes_through(path):
         _write_through(path, text)
@@ -65,7 +65,7 @@ def write_output(home: Home, path: Path, text: str) -> None:
     try:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as for any new file
         try:
-            with open(fd, "w", encoding="utf-8", newline="") as file:
+            with _opened(fd, text) as file:
                 file.write(text)
                 file.flush()
                 os.fsync(file.fileno())
@@ -97,9 +97,13 @@ def _writes_through(path: Path) -> bool:
         return False
 
 
-def _write_through(path: Path, text: str) -> None:
+def _opened(file: int | Path, text: str | bytes):
+    return open(file, "wb") if isinstance(text, bytes) else open(file, "w", encoding="utf-8", newline="")
+
+
+def _write_through(path: Path, text: str | bytes) -> None:
     try:
-        with open(path, "w", encoding="utf-8", newline="") as file:
+        with _opened(path, text) as file:
             file.write(text)
     except OSError as error:
         raise OutputFailed(f"cannot write {path}: {error.strerror or error}") from None
