@@ -1,11 +1,15 @@
-"""The benchmarks: training speed, the store, datasets, searches, the run table, the app, the GPU, the queue."""
+"""The benchmarks: training speed, the store, datasets, searches, the run table, the app, the GPU, the queue,
+and a chaos soak of the queue under faults."""
 
 from __future__ import annotations
+
+import sys
 
 import click
 
 from ...engine.config import make_config
 from ...store.study import PRUNERS, SEARCHES
+from ..bench.chaos import EVERY_S
 from ..worker.home import Home
 from .root import SMALL_STORE, BadInput, check_device, cli
 
@@ -156,3 +160,26 @@ def bench_scale_command(devices: str | None, runs: int, batches: int, no_ray: bo
     for name in dict.fromkeys(names):
         check_device(make_config(device=name))
     print_result(bench_scale(",".join(names), runs, batches, not no_ray), f"The queue on {len(names)} devices")
+
+
+@bench.command("chaos")
+@click.option("--runs", type=click.IntRange(10, 10_000), default=200, show_default=True, help="Tiny runs queued.")
+@click.option(
+    "--seconds", type=click.FloatRange(1, 86_400), default=600, show_default=True, help="How long faults go on."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the faults' kinds, targets and times.")
+@click.option(
+    "--every", type=click.FloatRange(0.5, 600), default=EVERY_S, show_default=True, help="Seconds between faults."
+)
+@click.option("--no-ray", is_flag=True, help="Leave the Ray dispatcher out.")
+def bench_chaos_command(runs: int, seconds: float, seed: int, every: float, no_ray: bool) -> None:
+    """A chaos soak on a fresh home: tiny runs (a sweep and a search) trained by workers, a
+    --devices pool and Ray while workers, training children and the dispatcher are killed, stopped
+    and locked out; then a drain and the store's invariants. Exit status 1 when one failed."""
+    from ..bench.chaos import figures, soak_fresh
+    from ..bench.report import print_result
+
+    result = soak_fresh(runs, seconds, seed, not no_ray, every)
+    print_result(figures(result), f"Chaos soak: {runs} runs, {seconds:g} s of faults")
+    if not result["held"]:
+        sys.exit(1)
