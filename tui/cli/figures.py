@@ -110,3 +110,60 @@ def draw(ctx: click.Context, kind: str, words: tuple[str, ...], grouped: bool, p
         return function(store, chosen, options)
     except (FigureRefused, FilterError) as error:
         raise BadInput(str(error)) from None
+
+
+@cli.command()
+@click.argument("filter_words", nargs=-1)
+@figure_options
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="report.html (one self-contained file) or report.md (its figures in report_figures/ beside it).",
+)
+@click.pass_context
+def report(ctx: click.Context, filter_words, grouped, plus_minus, width_in, output) -> None:
+    """A report of the runs a FILTER keeps (all runs without one): their table, the config fields
+    that differ, the figures, per-class accuracy, held-out sets, environments and any search's
+    trials, as one HTML file to open anywhere or Markdown to paste into a repository."""
+    from ..figures.report_content import report as make_report
+    from ..figures.report_pages import html_page, markdown_page
+    from ..output_file import OutputFailed, OutputRefused, check_output, write_output
+
+    fmt = output.suffix.lower()
+    if fmt not in (".html", ".htm", ".md"):
+        raise BadInput(f"output: {output.name!r} is no .html or .md file name")
+    folder = output.with_name(f"{output.stem}_figures")
+    try:
+        check_output(ctx.obj, output)
+        check_output(ctx.obj, folder / "figure.svg")
+    except OutputRefused as error:
+        raise BadInput(str(error)) from None
+    if importlib.util.find_spec("matplotlib") is None:
+        fail(MATPLOTLIB_MISSING.replace("plot:", "report:"), 1)
+    store = store_of(ctx)
+    try:
+        filter_text = filter_from_words(store, filter_words)
+        if store.count(filter_text) == 0:
+            raise BadInput(f"runs: no run matches {' '.join(filter_words)!r}; see `cifar-tui runs`")
+        content = make_report(store, filter_text, grouped, plus_minus, width_in)
+    except FilterError as error:
+        raise BadInput(str(error)) from None
+    try:
+        if fmt == ".md":
+            text, files = markdown_page(content, folder.name)
+            if files:
+                folder.mkdir(exist_ok=True)
+            for name, data in files.items():
+                write_output(ctx.obj, folder / name, data)
+            write_output(ctx.obj, output, text)
+            written = f"{output} and {len(files)} figures in {folder}"
+        else:
+            write_output(ctx.obj, output, html_page(content))
+            written = str(output)
+    except OutputRefused as error:
+        raise BadInput(str(error)) from None
+    except (OutputFailed, OSError) as error:
+        fail(str(error) if isinstance(error, OutputFailed) else f"cannot write {folder}: {error.strerror}", 1)
+    click.echo(f"wrote the report of {store.count(filter_text)} runs to {written}", err=True)

@@ -18,6 +18,7 @@ from .style import HEAT_MAP, PALETTE, legend, log_scale, new_figure, styled
 PARTIAL_MARK = "*"
 SMOOTHING = 0.9  # the smoothed batch loss: TensorBoard's exponential moving average, debiased
 SEVERITIES = tuple(f"s{k}" for k in range(1, 6))
+GAP_LABELS = 4  # bars labelled with their gap, at most (more would overlap)
 
 
 class FigureRefused(ValueError):
@@ -230,7 +231,7 @@ def held_out_sets(store: RunStore, entries: list[Entry], options: Options):
                     yerr=[[p.value - p.low for _, p in banded], [p.high - p.value for _, p in banded]],
                     color="black", linestyle="none", elinewidth=0.7, capsize=1.2,
                 )  # fmt: skip
-            for x, label in zip(xs[1:], sets):
+            for x, label in zip(xs[1:] if len(found) <= GAP_LABELS else (), sets):
                 gap = figures.get(label, {}).get("gap")
                 if gap is not None:
                     top = figures[label]["acc"]
@@ -259,7 +260,7 @@ def held_out_sets(store: RunStore, entries: list[Entry], options: Options):
             )
             ax.set_ylabel("Accuracy (%)")
         partial = any(test.partial for test, _ in found.values())
-        notes = ["above a held-out bar: its gap to the test accuracy (points)"]
+        notes = ["above a held-out bar: its gap to the test accuracy (points)"] if len(found) <= GAP_LABELS else []
         notes += [_notes(list(found), partial, options.plus_minus) or ""]
         legend(figure, handles, labels, "\n".join(n for n in notes if n))
     return figure
