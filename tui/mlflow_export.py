@@ -9,6 +9,8 @@ timestamps (`loss_batch` each step; at each epoch's last step `train_loss`, `tes
 status, sweep, search and environment (`env.<key>`); MLflow's status from ours. A run is keyed
 by our run id (the tag `cifar-tui.run_id`): exporting again updates that MLflow run, adding
 only the metric steps it lacks and the params it lacks (MLflow never changes a logged param).
+With `--with-checkpoint`, a run's last checkpoint (`<home>/checkpoints/<id>/last.pt`) is logged
+as its artifact `checkpoint/last.pt`, again only where that artifact is missing or differs in size.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..engine.checkpoint import checkpoint_path  # torch-free: paths only
 from .run_clock import RunClock, finite
 
 if TYPE_CHECKING:
@@ -30,6 +33,7 @@ RUN_ID_TAG = "cifar-tui.run_id"
 EPOCH_METRICS = ("train_loss", "test_loss", "test_acc", "raw_test_acc", "lr", "images_per_s")
 STATUSES = {"finished": "FINISHED", "failed": "FAILED", "queued": "SCHEDULED", "running": "RUNNING"}  # the rest KILLED
 BATCH = 1000  # MLflow's most metrics in one log_batch
+ARTIFACT_FOLDER = "checkpoint"
 
 
 class MlflowMissing(ImportError):
@@ -44,8 +48,11 @@ def tracking_uri(text: str) -> str:
     return Path(text).absolute().as_uri()
 
 
-def export_mlflow(store: RunStore, runs: list[dict[str, Any]], uri: str) -> tuple[int, int]:
-    """(runs created, runs updated) in the tracking store at uri."""
+def export_mlflow(
+    store: RunStore, runs: list[dict[str, Any]], uri: str, checkpoints: Path | None = None
+) -> tuple[int, int]:
+    """(runs created, runs updated) in the tracking store at uri; with checkpoints (the home's
+    checkpoints folder), each run's last checkpoint as an artifact."""
     try:
         from mlflow.tracking import MlflowClient
     except ImportError:
@@ -73,7 +80,17 @@ def export_mlflow(store: RunStore, runs: list[dict[str, Any]], uri: str) -> tupl
             run_uuid, logged = existing, _logged(client, existing)
             updated += 1
         _write(client, store, run, run_uuid, logged)
+        if checkpoints is not None:
+            _log_checkpoint(client, run_uuid, checkpoint_path(checkpoints, run["id"]))
     return created, updated
+
+
+def _log_checkpoint(client, run_uuid: str, path: Path) -> None:
+    if not path.is_file():
+        return
+    logged = {f.path: f.file_size for f in client.list_artifacts(run_uuid, ARTIFACT_FOLDER)}
+    if logged.get(f"{ARTIFACT_FOLDER}/{path.name}") != path.stat().st_size:
+        client.log_artifact(run_uuid, str(path), ARTIFACT_FOLDER)
 
 
 def _ours(client, experiment_id: str) -> dict[int, str]:

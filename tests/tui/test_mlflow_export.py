@@ -56,3 +56,26 @@ def test_each_run_is_an_mlflow_run_as_the_store_has_it_and_a_second_export_updat
 def test_the_store_is_never_an_mlflow_target(home, capsys):  # noqa: F811
     status, _, err = cifar_tui(capsys, "export", "--mlflow", f"sqlite:///{home / 'home' / 'runs.db'}")
     assert status == 2 and "is this home's run store" in err
+
+
+def test_with_checkpoint_each_run_s_last_checkpoint_is_its_artifact_once(home, capsys):  # noqa: F811
+    from mlflow.tracking import MlflowClient
+
+    checkpoint = home / "home" / "checkpoints" / "1" / "last.pt"
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(b"weights" * 1000)
+    uri = f"sqlite:///{home / 'mlflow.db'}"
+    status, _, err = cifar_tui(capsys, "export", "--tensorboard", str(home / "tb"), "--with-checkpoint")
+    assert status == 2 and "add --mlflow URI" in err
+    for _ in range(2):
+        assert cifar_tui(capsys, "export", "--mlflow", uri, "--with-checkpoint")[0] == 0
+    client = MlflowClient(tracking_uri=uri)
+    [experiment] = [e for e in client.search_experiments() if e.name == "cifar-tui"]
+    found = {
+        int(r.data.tags["cifar-tui.run_id"]): r.info.run_id for r in client.search_runs([experiment.experiment_id])
+    }
+    [artifact] = client.list_artifacts(found[1], "checkpoint")
+    assert artifact.path == "checkpoint/last.pt" and artifact.file_size == checkpoint.stat().st_size
+    downloaded = client.download_artifacts(found[1], "checkpoint/last.pt", str(home))
+    assert open(downloaded, "rb").read() == checkpoint.read_bytes()
+    assert client.list_artifacts(found[2], "checkpoint") == []  # run 2 has no checkpoint

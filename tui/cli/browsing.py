@@ -400,6 +400,11 @@ def rename(ctx: click.Context, run_id: int, name: str) -> None:
     metavar="URI",
     help="Write the runs FILTER keeps as MLflow runs: a tracking URI (sqlite:///mlflow.db) or an mlruns folder.",
 )
+@click.option(
+    "--with-checkpoint",
+    is_flag=True,
+    help="With --mlflow: each run's last checkpoint as its artifact checkpoint/last.pt.",
+)
 @click.pass_context
 def export(
     ctx,
@@ -419,12 +424,15 @@ def export(
     optuna_storage,
     tensorboard_dir,
     mlflow_uri,
+    with_checkpoint,
 ) -> None:
     """The run table (or groups, epochs, losses) of the runs a FILTER keeps, as csv, json, md or
     latex; or a search as an Optuna study (--optuna), or the runs as TensorBoard (--tensorboard) or MLflow runs (--mlflow)."""
     from ...store.actions import ExportRequest, export_text
     from ..output_file import OutputFailed, OutputRefused, check_output, write_output
 
+    if with_checkpoint and mlflow_uri is None:
+        raise BadInput("with-checkpoint: the checkpoint goes to MLflow; add --mlflow URI")
     if optuna_storage is not None:
         export_to_optuna(ctx, optuna_storage, filter_words)
         return
@@ -432,7 +440,7 @@ def export(
         export_to_tensorboard(ctx, tensorboard_dir, filter_words)
         return
     if mlflow_uri is not None:
-        export_to_mlflow(ctx, mlflow_uri, filter_words)
+        export_to_mlflow(ctx, mlflow_uri, filter_words, with_checkpoint)
         return
 
     if output is not None:
@@ -521,7 +529,7 @@ def export_to_tensorboard(ctx: click.Context, folder: Path, words: tuple[str, ..
     )
 
 
-def export_to_mlflow(ctx: click.Context, uri: str, words: tuple[str, ...]) -> None:
+def export_to_mlflow(ctx: click.Context, uri: str, words: tuple[str, ...], with_checkpoint: bool = False) -> None:
     from ..mlflow_export import MlflowMissing, export_mlflow
     from ..output_file import OutputRefused, check_output
 
@@ -532,7 +540,7 @@ def export_to_mlflow(ctx: click.Context, uri: str, words: tuple[str, ...]) -> No
             raise BadInput(str(error)) from None
     store, runs = exported_runs(ctx, words)
     try:
-        created, updated = export_mlflow(store, runs, uri)
+        created, updated = export_mlflow(store, runs, uri, ctx.obj.checkpoint_dir if with_checkpoint else None)
     except MlflowMissing as error:
         fail(str(error), 1)
     except Exception as error:  # the tracking store refused it (a bad URI, a server that is down)
