@@ -33,6 +33,7 @@ class Column:
     for_tools_only: bool = False  # in csv and json; shown to people another way (the mark)
     at_epoch_end: str = ""  # the recorder's SQL for it at each epoch's end (:name is the epoch's value)
     sparse: bool = False  # recorded by few runs (raw_test_acc, with --ema): the Runs tab shows it when one has it
+    better: Literal["maximize", "minimize"] | None = None  # a result's good direction (importance, Pareto fronts)
 
     @property
     def column(self) -> str:
@@ -54,32 +55,32 @@ COLUMNS: tuple[Column, ...] = (
     Column("epochs_done", int, header="Epochs done", result=True, at_epoch_end=":epoch"),
     Column(
         "test_acc", float, header="Test acc. (%)", short="acc %", decimals=2, result=True,
-        partial=True, group="spread", at_epoch_end=":test_acc",
+        partial=True, group="spread", at_epoch_end=":test_acc", better="maximize",
     ),
     Column(
         "best_test_acc", float, header="Best test acc. (%)", short="best %", decimals=2, result=True, partial=True,
-        group="spread", at_epoch_end=_OVER_EPOCHS.format("max(test_acc)"),
+        group="spread", at_epoch_end=_OVER_EPOCHS.format("max(test_acc)"), better="maximize",
     ),
     Column(
         "test_loss", float, header="Test loss", short="loss", decimals=4, result=True,
-        partial=True, group="spread", at_epoch_end=":test_loss",
+        partial=True, group="spread", at_epoch_end=":test_loss", better="minimize",
     ),
     Column(
         "raw_test_acc", float, header="Raw model's test acc. (%)", short="raw %", decimals=2, result=True,
-        partial=True, group="spread", sparse=True, at_epoch_end=":raw_test_acc",
+        partial=True, group="spread", sparse=True, at_epoch_end=":raw_test_acc", better="maximize",
     ),
     Column("eval_images", int, result=True, filter=False, for_tools_only=True, at_epoch_end=":eval_images"),
     Column(
         "train_loss", float, header="Train loss", decimals=4, result=True, in_table=False,
-        at_epoch_end=":train_loss",
+        at_epoch_end=":train_loss", better="minimize",
     ),
     Column(
         "images_per_s", float, header="Images/s", short="img/s", decimals=0, result=True,
-        group="mean", at_epoch_end=_OVER_EPOCHS.format("sum(images_per_s * seconds) / sum(seconds)"),
+        group="mean", at_epoch_end=_OVER_EPOCHS.format("sum(images_per_s * seconds) / sum(seconds)"), better="maximize",
     ),
     Column(
         "seconds", float, header="Time (s)", short="time s", decimals=1, result=True,
-        group="mean", at_epoch_end=_OVER_EPOCHS.format("sum(seconds)"),
+        group="mean", at_epoch_end=_OVER_EPOCHS.format("sum(seconds)"), better="minimize",
     ),
     Column("classes", list, in_table=False, filter=False),
     Column("evals", dict, in_table=False, filter=False),  # held-out sets' summaries; flat as LABEL_KEY columns  # the dataset's names in label order
@@ -158,8 +159,9 @@ EPOCH_MEASURES: tuple[EpochMeasure, ...] = (
     EpochMeasure("seconds", "time", 7, unit="s", line="{}"),
     EpochMeasure("images_per_s", "img/s", 7, line="{} img/s"),
 )
-# A search reads its objective from the run's column too (store/study.py).
+# A search reads its objective from the run's column too (store/study.py), and optimises it the way it is better.
 assert all(m.name in BY_NAME for m in EPOCH_MEASURES if m.objective), "an objective needs its run column"
+assert all(BY_NAME[m.name].better == m.objective for m in EPOCH_MEASURES if m.objective), "one direction a measure"
 # The run's columns measured each epoch too, in the run table's order (history exports, `show`).
 PER_EPOCH = tuple(c.name for c in COLUMNS if c.name in {m.name for m in EPOCH_MEASURES})
 
@@ -185,6 +187,7 @@ def objectives() -> dict[str, str]:
 EVAL_KEYS = ("acc", "gap", "loss", "s1", "s2", "s3", "s4", "s5")
 EVAL_COLUMN = re.compile(rf"^([a-z0-9][a-z0-9.-]*)_({'|'.join(EVAL_KEYS)})$")
 EVAL_DECIMALS = {"loss": 4}  # the rest are percentages or points: 2
+EVAL_BETTER = {"gap": "minimize", "loss": "minimize"}  # the rest are accuracies
 
 
 def eval_sql(column: str) -> str | None:
@@ -220,3 +223,12 @@ def epoch_end_sql() -> str:
     """The recorder's summary of a run at each epoch's end, with the epoch's row as parameters."""
     sets = ", ".join(f"{c.column} = {c.at_epoch_end}" for c in COLUMNS if c.at_epoch_end)
     return f"UPDATE runs SET {sets} WHERE id = :run_id"
+
+
+def better(column: str) -> Literal["maximize", "minimize"] | None:
+    """Which way a result column is better (a run column's `better`, a held-out set's figure by
+    its key); None for a column that is no result."""
+    if column in BY_NAME:
+        return BY_NAME[column].better
+    match = EVAL_COLUMN.match(column)
+    return EVAL_BETTER.get(match[2], "maximize") if match else None

@@ -314,6 +314,19 @@ def _trials(db, name: str) -> list[dict[str, Any]]:
     ]
 
 
+def optuna_distributions(space: dict[str, dict]) -> dict[str, Any]:
+    """A search's space as Optuna's distributions: a list of choices categorical, an interval
+    log-uniform (store/study.search_space)."""
+    import optuna
+
+    return {
+        field: optuna.distributions.CategoricalDistribution(axis["choices"])
+        if "choices" in axis
+        else optuna.distributions.FloatDistribution(axis["low"], axis["high"], log=True)
+        for field, axis in space.items()
+    }
+
+
 def _rebuild(row: dict[str, Any], trials: list[dict[str, Any]], seed_offset: int):
     """Optuna's study as the store records it: finished trials complete (their final objective),
     pruned ones pruned, queued and running ones running, the rest failed."""
@@ -322,12 +335,7 @@ def _rebuild(row: dict[str, Any], trials: list[dict[str, Any]], seed_offset: int
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space, fixed = json.loads(row["space"]), json.loads(row["fixed"])
-    distributions = {
-        field: optuna.distributions.CategoricalDistribution(axis["choices"])
-        if "choices" in axis
-        else optuna.distributions.FloatDistribution(axis["low"], axis["high"], log=True)
-        for field, axis in space.items()
-    }
+    distributions = optuna_distributions(space)
     # A sampler is made afresh at each rebuild: its seed moves on with the study, or a seeded
     # sampler would propose its first point again and again. Not the grid's: its seed shuffles
     # the grid, and trial n takes cell n of that one order.

@@ -142,6 +142,20 @@ def test_rule_4_only_the_engine_s_ray_backend_imports_ray():
     assert importers == {"cifar_tui.engine.ray_backend"}
 
 
+EXTRAS = {  # an optional extra's library -> the only modules that import it
+    "matplotlib": {"cifar_tui.tui.figures.style", "cifar_tui.tui.figures.kinds"},
+    "torch.utils.tensorboard": {"cifar_tui.tui.tensorboard_export"},  # TensorBoard's writer, as torch ships it
+    "mlflow": {"cifar_tui.tui.mlflow_export"},
+}
+
+
+@pytest.mark.parametrize("library", sorted(EXTRAS))
+def test_rule_7_an_extra_s_library_is_imported_by_its_own_modules_only(library):
+    names = imported_names()
+    importers = {module for module, found in names.items() if any(f"{n}.".startswith(f"{library}.") for n in found)}
+    assert importers <= EXTRAS[library] and importers, importers
+
+
 def test_rule_5_the_package_names_itself_relatively():
     """`from cifar_tui.…` inside the package resolves only through the install's package map: a
     tool that reads the checkout (an import-graph drawer, a type checker) could not follow it."""

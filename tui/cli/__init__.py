@@ -6,7 +6,7 @@ torch is imported only by the commands that train, so the others start fast.
 One module per kind of command (root.py holds the group and what they share); each
 registers its commands on `cli` when imported."""
 
-from . import bench, browsing, control, figures, queue, training  # noqa: F401 (each registers its commands)
+from . import bench, browsing, control, figures, insight, queue, training  # noqa: F401 (each registers its commands)
 from .root import cli, main
 
 __all__ = ["cli", "main"]
