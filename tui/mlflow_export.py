@@ -48,6 +48,14 @@ def tracking_uri(text: str) -> str:
     return Path(text).absolute().as_uri()
 
 
+def artifacts_beside(uri: str) -> str | None:
+    """Where a new experiment keeps its artifacts: for a `sqlite:///` database, a folder beside
+    it (MLflow's default is ./mlruns in whatever folder the command ran in); elsewhere MLflow's own."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return (Path(uri.removeprefix("sqlite:///")).absolute().parent / "mlflow-artifacts").as_uri()
+
+
 def export_mlflow(
     store: RunStore, runs: list[dict[str, Any]], uri: str, checkpoints: Path | None = None
 ) -> tuple[int, int]:
@@ -61,7 +69,11 @@ def export_mlflow(
         logging.getLogger(noisy).setLevel(logging.WARNING)
     client = MlflowClient(tracking_uri=tracking_uri(uri))
     experiment = client.get_experiment_by_name(EXPERIMENT)
-    experiment_id = experiment.experiment_id if experiment else client.create_experiment(EXPERIMENT)
+    experiment_id = (
+        experiment.experiment_id
+        if experiment
+        else client.create_experiment(EXPERIMENT, artifact_location=artifacts_beside(uri))
+    )
     ours = _ours(client, experiment_id)
     created = updated = 0
     for run in runs:

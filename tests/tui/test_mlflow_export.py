@@ -58,7 +58,8 @@ def test_the_store_is_never_an_mlflow_target(home, capsys):  # noqa: F811
     assert status == 2 and "is this home's run store" in err
 
 
-def test_with_checkpoint_each_run_s_last_checkpoint_is_its_artifact_once(home, capsys):  # noqa: F811
+def test_with_checkpoint_each_run_s_last_checkpoint_is_its_artifact_once(home, capsys, monkeypatch):  # noqa: F811
+    monkeypatch.chdir(home / "home")
     from mlflow.tracking import MlflowClient
 
     checkpoint = home / "home" / "checkpoints" / "1" / "last.pt"
@@ -76,6 +77,8 @@ def test_with_checkpoint_each_run_s_last_checkpoint_is_its_artifact_once(home, c
     }
     [artifact] = client.list_artifacts(found[1], "checkpoint")
     assert artifact.path == "checkpoint/last.pt" and artifact.file_size == checkpoint.stat().st_size
+    assert (home / "mlflow-artifacts").is_dir()  # beside the database, not in the folder the command ran in
     downloaded = client.download_artifacts(found[1], "checkpoint/last.pt", str(home))
     assert open(downloaded, "rb").read() == checkpoint.read_bytes()
     assert client.list_artifacts(found[2], "checkpoint") == []  # run 2 has no checkpoint
+    assert not (home / "home" / "mlruns").exists()
