@@ -36,3 +36,18 @@ def _beats(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
 
 def _bad(direction: str) -> float:
     raise ValueError(f"direction: {direction!r} is not maximize or minimize")
+
+
+def front_of_runs(store, filter_text: str, columns: list[str]) -> tuple[list[int], int]:
+    """(the ids on the Pareto front, the finished runs it was drawn from) of the runs a filter
+    keeps, each column better its own way (store/columns.better); a run missing a value is on none."""
+    from .columns import better, eval_columns
+
+    directions = [better(column) for column in columns]
+    unknown = [c for c, d in zip(columns, directions) if d is None]
+    if unknown or len(columns) < 2:
+        what = f"{unknown[0]!r} is no result column" if unknown else "give two result columns or more"
+        raise ValueError(f"pareto: {what} (test_acc,seconds; test_acc,images_per_s; cifar10.1_acc,test_acc)")
+    runs = [r for r in store.find(filter_text, sort="+id") if r["status"] == "finished"]
+    points = [[r[c] if c in r else eval_columns(r.get("evals")).get(c) for c in columns] for r in runs]
+    return [runs[i]["id"] for i in pareto_front(points, directions)], len(runs)

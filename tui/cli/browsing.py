@@ -89,12 +89,32 @@ def table_rows(
     help=f"At most this many rows (0: all; the table's default: {TABLE_ROWS}, --json's: all).",
 )
 @click.option("--columns", help="Comma-separated columns to show (any run column or config field).")
+@click.option(
+    "--pareto",
+    metavar="COL,COL",
+    help="Only the finished runs on the Pareto front of these result columns (test_acc,seconds), each better its way.",
+)
 @click.option("--json", "as_json", is_flag=True, help="A JSON list (every column) instead of a table.")
 @click.pass_context
-def runs(ctx: click.Context, filter_words, sort, grouped, varying, target, plus_minus, limit, columns, as_json) -> None:
+def runs(
+    ctx: click.Context, filter_words, sort, grouped, varying, target, plus_minus, limit, columns, pareto, as_json
+) -> None:
     """The table of runs (newest first), or of groups; FILTER like `lr<0.01 status=finished tag:x`."""
     store = store_of(ctx)
     filter_text = filter_from_words(store, filter_words)
+    front_note = None
+    if pareto is not None:
+        from ...store.pareto import front_of_runs
+        from ...store.run_filter import FilterError
+
+        if grouped:
+            raise BadInput("pareto: a front of runs; leave out --group")
+        try:
+            ids, drawn_from = front_of_runs(store, filter_text, [c.strip() for c in pareto.split(",") if c.strip()])
+        except (ValueError, FilterError) as error:
+            raise BadInput(str(error)) from None
+        front_note = f"the Pareto front of {pareto}: {plural(len(ids))} of {drawn_from:,} finished"
+        filter_text = f"{filter_text} id={','.join(map(str, ids)) or 0}"
     if limit is None and not as_json:
         limit = TABLE_ROWS  # a terminal shows the newest; thousands of rows help no one there
     shown, rows = table_rows(store, filter_text, sort, grouped, varying or not as_json, limit or None, target)
@@ -116,7 +136,8 @@ def runs(ctx: click.Context, filter_words, sort, grouped, varying, target, plus_
         title += " (--limit 0 shows all)"
     from ...store.export import ENV_MARK, ENV_NOTE, PARTIAL_NOTE, any_partial, mixed_environments
 
-    notes = [PARTIAL_NOTE] if any_partial(rows) else []
+    notes = [front_note] if front_note else []
+    notes += [PARTIAL_NOTE] if any_partial(rows) else []
     notes += [ENV_NOTE.format(mark=ENV_MARK)] if any(map(mixed_environments, rows)) else []
     print_table(people_rows(shown, rows, plus_minus), title=title, note="\n".join(notes) or None)
 

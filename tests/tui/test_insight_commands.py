@@ -1,5 +1,6 @@
 """`cifar-tui importance FILTER`: the ranked table (or JSON) of the store's importances, one line
-for what cannot be answered, and the hint when the runs are few."""
+for what cannot be answered, the hint when the runs are few; `runs --pareto`: the front, as a
+by-hand front has it."""
 
 import json
 
@@ -50,3 +51,28 @@ def test_few_runs_get_a_one_line_hint(home, capsys):
         status == 0
         and err.strip() == "note: only 4 finished runs for 2 fields: a hint, not a finding (10 or more say more)"
     )
+
+
+def test_runs_pareto_keeps_the_front_each_column_better_its_way(home, capsys):
+    import sqlite3
+
+    from tests.store.test_pareto import by_hand
+
+    with sqlite3.connect(home / "runs.db") as db:
+        db.execute("UPDATE runs SET seconds = (id * 37) % 11 + 1")
+        rows = db.execute("SELECT id, test_acc, seconds FROM runs WHERE status = 'finished' ORDER BY id").fetchall()
+    expected = [rows[i][0] for i in by_hand([(a, s) for _, a, s in rows], ["maximize", "minimize"])]
+    status, out, err = cifar_tui(capsys, "runs", "--pareto", "test_acc,seconds", "--json")
+    assert status == 0, err
+    assert sorted(r["id"] for r in json.loads(out)) == expected and 0 < len(expected) < len(rows)
+    status, out, _ = cifar_tui(capsys, "runs", "--pareto", "test_acc,seconds")
+    assert f"the Pareto front of test_acc,seconds: {len(expected)} runs of {len(rows)} finished" in " ".join(
+        out.split()
+    )
+    for args, words in (
+        (["--pareto", "test_acc,lr"], "'lr' is no result column"),
+        (["--pareto", "test_acc"], "give two result columns or more"),
+        (["--pareto", "test_acc,seconds", "--group"], "leave out --group"),
+    ):
+        status, _, err = cifar_tui(capsys, "runs", *args)
+        assert status == 2 and words in err, err
