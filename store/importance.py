@@ -54,17 +54,16 @@ def importance(store, filter_text: str, objective: str = "test_acc", evaluator: 
     if evaluator not in EVALUATORS:
         raise ImportanceError(f"evaluator: {evaluator!r} is not one of {', '.join(EVALUATORS)}")
     runs = store.find(filter_text, sort="+id")
-    values = {r["id"]: _value(r, objective) for r in runs if r["status"] == "finished"}
+    values = {r["id"]: value_of(r, objective) for r in runs if r["status"] == "finished"}
     values = {run_id: v for run_id, v in values.items() if v is not None and math.isfinite(v)}
     if len(values) < FEWEST:
         raise ImportanceError(
             f"importance: {len(values)} finished runs with a {objective} of {len(runs)} the filter keeps; "
             f"it takes {FEWEST} at least (more for a figure that means anything)"
         )
-    defaults = RunConfig().to_dict()
-    configs = {run_id: defaults | config for run_id, config in store.configs(list(values)).items()}
+    configs = filled_configs(store, list(values))
     fields = [f for f in store.varying_fields(filter_text) if f not in NOT_FIELDS]
-    distributions = _search_distributions(store, runs, fields) or _sweep_distributions(configs, fields)
+    distributions = field_distributions(store, runs, fields, configs)
     if not distributions:
         raise ImportanceError(f"importance: the {len(values)} finished runs share every config field; nothing varies")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -74,7 +73,7 @@ def importance(store, filter_text: str, objective: str = "test_acc", evaluator: 
             create_trial(
                 state=TrialState.COMPLETE,
                 value=values[run_id],
-                params={f: _param(configs[run_id][f], d) for f, d in distributions.items()},
+                params={f: param(configs[run_id][f], d) for f, d in distributions.items()},
                 distributions=distributions,
             )
             for run_id in sorted(values)
@@ -89,20 +88,32 @@ def importance(store, filter_text: str, objective: str = "test_acc", evaluator: 
         raise ImportanceError(f"importance: Optuna's {evaluator} refused these runs: {error}") from None
     few = max(10, 2 * len(distributions))
     note = (
-        f"only {len(values)} finished runs for {len(distributions)} fields: a hint, not a finding ({few} or more say more)"
+        f"only {len(values)} finished runs for {len(distributions)} field{'s' * (len(distributions) != 1)}: "
+        f"a hint, not a finding ({few} or more say more)"
         if len(values) < few
         else ""
     )
     return Importance(
-        objective, evaluator, dict(found), {f: _scale(d) for f, d in distributions.items()},
+        objective, evaluator, dict(found), {f: scale(d) for f, d in distributions.items()},
         len(values), len(runs) - len(values), note,
     )  # fmt: skip
 
 
-def _value(run: dict[str, Any], objective: str) -> float | None:
+def filled_configs(store, run_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The runs' configs, a field recorded before it existed at its default."""
+    defaults = RunConfig().to_dict()
+    return {run_id: defaults | config for run_id, config in store.configs(run_ids).items()}
+
+
+def value_of(run: dict[str, Any], objective: str) -> float | None:
     if objective in run:
         return run[objective]
     return eval_columns(run.get("evals")).get(objective)
+
+
+def field_distributions(store, runs: list[dict[str, Any]], fields: list[str], configs: dict[int, dict]) -> dict:
+    """Each varying field's Optuna distribution over these runs (the module's docstring says how)."""
+    return _search_distributions(store, runs, fields) or _sweep_distributions(configs, fields)
 
 
 def _search_distributions(store, runs: list[dict[str, Any]], fields: list[str]) -> dict[str, Any] | None:
@@ -149,7 +160,7 @@ def _sweep_distributions(configs: dict[int, dict[str, Any]], fields: list[str]) 
     return distributions
 
 
-def _param(value: Any, distribution) -> Any:
+def param(value: Any, distribution) -> Any:
     from optuna.distributions import CategoricalDistribution
 
     if isinstance(distribution, CategoricalDistribution) and all(isinstance(c, str) for c in distribution.choices):
@@ -158,7 +169,7 @@ def _param(value: Any, distribution) -> Any:
     return value
 
 
-def _scale(distribution) -> str:
+def scale(distribution) -> str:
     from optuna.distributions import CategoricalDistribution, IntDistribution
 
     if isinstance(distribution, CategoricalDistribution):

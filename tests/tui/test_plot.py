@@ -22,7 +22,7 @@ pypdf = pytest.importorskip("pypdf")
 
 HOSTILE = "$x$ _a 50% \\textbf{b} [red]r[/]"
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-KINDS = ("curves", "loss", "pareto", "heldout")
+KINDS = ("curves", "loss", "pareto", "heldout", "parallel")
 
 
 @pytest.fixture
@@ -319,3 +319,26 @@ def test_a_figure_written_twice_is_the_same_bytes(home, capsys):
     assert (home / "a.svg").read_bytes() == (home / "b.svg").read_bytes()
     assert (home / "a.pdf").read_bytes() == (home / "b.pdf").read_bytes()
     assert (home / "a.svg").read_bytes().count(b"<path") > 10  # glyphs as paths: no font needed
+
+
+def test_parallel_coordinates_place_each_run_on_each_field_s_axis(home, capsys):
+    figure = figure_of(home, "parallel", "id=1,2,3,4,5,6")
+    ax = figure.axes[0]
+    db = sqlite3.connect(home / "home" / "runs.db")
+    rows = db.execute(
+        "SELECT id, json_extract(config, '$.lr'), json_extract(config, '$.seed'), test_acc FROM runs WHERE id <= 6"
+    ).fetchall()
+    accs = [acc for *_, acc in rows]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels == ["lr (log)", "seed (integer)", "Test acc. (%)"]
+    for run_id, lr, seed, acc in rows:
+        [line] = [line for line in ax.get_lines() if line.get_gid() == f"run-{run_id}"]
+        expected = [math.log10(lr / 0.001), seed / 2, (acc - min(accs)) / (max(accs) - min(accs))]
+        assert list(line.get_ydata()) == pytest.approx(expected)
+    best = max(rows, key=lambda r: r[3])[0]
+    [line] = [line for line in ax.get_lines() if line.get_gid() == f"run-{best}"]
+    assert line.get_color()[:3] == pytest.approx((0.993248, 0.906157, 0.143936))  # viridis' top: the best run
+    status, _, err = cifar_tui(capsys, "plot", "parallel", "--objective", "lr", "-o", str(home / "p.pdf"))
+    assert status == 2 and "'lr' is no result column" in err
+    status, _, err = cifar_tui(capsys, "plot", "parallel", "id=1", "-o", str(home / "p.pdf"))
+    assert status == 2 and "no config field varies" in err

@@ -51,7 +51,7 @@ def _kinds_help() -> str:
 
 
 @cli.command()
-@click.argument("kind", type=click.Choice(["curves", "loss", "pareto", "confusion", "heldout", "search"]))
+@click.argument("kind", type=click.Choice(["curves", "loss", "pareto", "confusion", "heldout", "search", "parallel"]))
 @click.argument("filter_words", nargs=-1)
 @figure_options
 @click.option(
@@ -61,12 +61,16 @@ def _kinds_help() -> str:
     required=True,
     help="The figure's file: .pdf, .svg (vector) or .png (300 dpi).",
 )
+@click.option(
+    "--objective", default="test_acc", show_default=True, help="parallel: the result column that colours the lines."
+)
 @click.pass_context
-def plot(ctx: click.Context, kind, filter_words, grouped, plus_minus, width_in, output) -> None:
+def plot(ctx: click.Context, kind, filter_words, grouped, plus_minus, width_in, output, objective) -> None:
     """A figure of the runs a FILTER keeps (all runs without one), paper-ready: KIND is curves
     (test accuracy and loss per epoch), loss (batch loss, raw and smoothed), pareto (accuracy
     against training time), confusion (one run's or group's matrix), heldout (CIFAR-10.1,
-    CIFAR-10-C by severity) or search (FILTER: the search's name)."""
+    CIFAR-10-C by severity), search (FILTER: the search's name) or parallel (parallel coordinates
+    of the runs' varying fields and --objective)."""
     from ..output_file import OutputFailed, OutputRefused, check_output, write_output
 
     fmt = output.suffix.lower().lstrip(".")
@@ -78,7 +82,7 @@ def plot(ctx: click.Context, kind, filter_words, grouped, plus_minus, width_in, 
         raise BadInput(str(error)) from None
     if importlib.util.find_spec("matplotlib") is None:
         fail(MATPLOTLIB_MISSING, 1)
-    figure = draw(ctx, kind, filter_words, grouped, plus_minus, width_in)
+    figure = draw(ctx, kind, filter_words, grouped, plus_minus, width_in, objective)
     from ..figures.style import rendered
 
     try:
@@ -90,7 +94,15 @@ def plot(ctx: click.Context, kind, filter_words, grouped, plus_minus, width_in, 
     click.echo(f"wrote the {kind} figure to {output}", err=True)
 
 
-def draw(ctx: click.Context, kind: str, words: tuple[str, ...], grouped: bool, plus_minus: str, width_in: float):
+def draw(
+    ctx: click.Context,
+    kind: str,
+    words: tuple[str, ...],
+    grouped: bool,
+    plus_minus: str,
+    width_in: float,
+    objective: str,
+):
     """The figure of one kind, or a one-line refusal (exit 2)."""
     from ..figures.entries import entries
     from ..figures.kinds import KINDS, FigureRefused, Options
@@ -107,6 +119,12 @@ def draw(ctx: click.Context, kind: str, words: tuple[str, ...], grouped: bool, p
         chosen = entries(store, filter_text, grouped)
         if not chosen:
             raise BadInput(f"runs: no run matches {' '.join(words)!r}; see `cifar-tui runs`")
+        if kind == "parallel":
+            from ...store.columns import better
+
+            if better(objective) is None:
+                raise BadInput(f"objective: {objective!r} is no result column (test_acc, seconds, cifar10.1_acc, …)")
+            return function(store, chosen, options, objective)
         return function(store, chosen, options)
     except (FigureRefused, FilterError) as error:
         raise BadInput(str(error)) from None

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from ...store.export import PLUS_MINUS
 from ...store.groups import NOT_GROUPED
 from ...store.runs import RunStore
+from ..safe_text import middle_cut
 from .style import colour, dash
 
 NAMED_FIELDS = 3  # a label names at most this many varying fields
+VALUE_WIDTH = 18  # a field's value in a label, at most (a path is cut in its middle)
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,14 @@ def _label(config: dict, varying: list[str], name: str | None) -> str:
     """Its name; else the fields that vary among the entries; else its model (all else is equal)."""
     if name:
         return name
-    named = ", ".join(f"{field}={config.get(field)}" for field in varying[:NAMED_FIELDS])
+    named = ", ".join(f"{field}={_shown(config.get(field))}" for field in varying[:NAMED_FIELDS])
     return named + (", …" if len(varying) > NAMED_FIELDS else "") if named else str(config.get("model"))
+
+
+def _shown(value) -> str:
+    """A field's value in a legend: short (a path cut in the middle), an empty text visible."""
+    text = '""' if value == "" else str(value)
+    return middle_cut(text, VALUE_WIDTH)
 
 
 def band_words(plus_minus: str) -> str:

@@ -4,6 +4,7 @@ store, the entries (tui/figures/entries.py) and the options, and returns a matpl
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -338,6 +339,95 @@ def _against_field(ax, field: str, axis: dict[str, Any], kinds) -> None:
     ax.set_xlabel(field + (" (log scale)" if numeric and ax.get_xscale() == "log" else ""))
 
 
+def parallel(store: RunStore, entries: list[Entry], options: Options, objective: str = "test_acc"):
+    """Parallel coordinates: an axis per varying field and one for the objective, each run a
+    line coloured by its objective; log fields on log axes, categorical ones labelled; runs
+    without a final value (failed, cancelled, running) grey, pruned trials faint."""
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    from ...store.columns import better
+    from ...store.export import header
+    from ...store.importance import NOT_FIELDS, field_distributions, filled_configs, param, scale, value_of
+
+    ids = [i for e in entries for i in e.run_ids]
+    runs = store.runs(ids)
+    fields = [f for f in store.varying_fields_of(ids) if f not in NOT_FIELDS] if len(ids) > 1 else []
+    configs = filled_configs(store, ids)
+    distributions = field_distributions(store, runs, fields, configs)
+    if not distributions:
+        raise FigureRefused("parallel: no config field varies among these runs")
+    values = {r["id"]: value_of(r, objective) for r in runs if r["status"] in ("finished", "pruned")}
+    values = {k: v for k, v in values.items() if v is not None}
+    if not values:
+        raise FigureRefused(f"parallel: none of these runs has a {objective} yet")
+    axes_names = [*distributions, objective]
+    low, high = min(values.values()), max(values.values())
+    with styled():
+        figure, axes = new_figure(max(options.width_in, 1.1 * len(axes_names)), options.width_in * 0.75)
+        ax = axes[0, 0]
+        colours = colormaps[HEAT_MAP]
+        scale_of = Normalize(low, high if high > low else low + 1)
+        positions = {f: _axis_positions(d, [configs[i][f] for i in ids]) for f, d in distributions.items()}
+        for run in runs:
+            ys = [positions[f](param(configs[run["id"]][f], d)) for f, d in distributions.items()]
+            value = values.get(run["id"])
+            if value is None:
+                ax.plot(range(len(ys)), ys, color="0.6", linewidth=0.6, alpha=0.5, gid=f"run-{run['id']}")
+                continue
+            ys.append(scale_of(value))
+            faint = run["status"] == "pruned"
+            ax.plot(range(len(ys)), ys, color=colours(scale_of(value)), linewidth=0.6 if faint else 1.1,
+                    alpha=0.35 if faint else 0.9, gid=f"run-{run['id']}")  # fmt: skip
+        for x, name in enumerate(axes_names):
+            ax.axvline(x, color="black", linewidth=0.6)
+            ticks = positions[name].ticks if name in positions else [(0.0, f"{low:.4g}"), (1.0, f"{high:.4g}")]
+            for y, text in ticks:
+                ax.text(x + 0.03, y, text, fontsize=5.5, va="center", ha="left")
+        ax.set_xticks(range(len(axes_names)), [f"{n} ({scale(distributions[n])})" if n in distributions else header(n) for n in axes_names],
+                      rotation=20, ha="right")  # fmt: skip
+        ax.set_yticks([])
+        ax.grid(False)
+        ax.set_ylim(-0.05, 1.05)
+        ax.spines[["left", "bottom"]].set_visible(False)
+        bar = figure.colorbar(ScalarMappable(scale_of, colours), ax=ax, shrink=0.85, pad=0.02)
+        bar.set_label(f"{header(objective)} ({'higher' if better(objective) == 'maximize' else 'lower'} is better)")
+    return figure
+
+
+class _Positions:
+    """Where a field's values sit on its axis (0 to 1), and the axis's labels."""
+
+    def __init__(self, place: Callable[[Any], float], ticks: list[tuple[float, str]]):
+        self.place, self.ticks = place, ticks
+
+    def __call__(self, value: Any) -> float:
+        return self.place(value)
+
+
+def _axis_positions(distribution, taken: list[Any]) -> _Positions:
+    import json as _json
+
+    from optuna.distributions import CategoricalDistribution
+
+    if isinstance(distribution, CategoricalDistribution):
+        choices = list(distribution.choices)
+        step = 1 / max(1, len(choices) - 1)
+        shown = [_json.loads(c) if isinstance(c, str) and c[:1] in '"[{tfn0123456789-' else c for c in choices]
+        return _Positions(lambda v: choices.index(v) * step if v in choices else 0.5,
+                          [(i * step, str(c)) for i, c in enumerate(shown)])  # fmt: skip
+    low, high, log = distribution.low, distribution.high, distribution.log
+    if log:
+        low_l, high_l = math.log10(low), math.log10(high)
+        place = lambda v: (math.log10(v) - low_l) / ((high_l - low_l) or 1)  # noqa: E731
+    else:
+        place = lambda v: (v - low) / ((high - low) or 1)  # noqa: E731
+    inner = sorted({v for v in taken if low < v < high})
+    ticks = [(0.0, f"{low:g}"), (1.0, f"{high:g}")] + ([(place(v), f"{v:g}") for v in inner] if len(inner) <= 3 else [])
+    return _Positions(place, ticks)
+
+
 KINDS: dict[str, tuple[Callable, str]] = {
     "curves": (curves, "test accuracy and loss at each epoch"),
     "loss": (loss, "the batch loss at each step, raw and smoothed"),
@@ -345,4 +435,5 @@ KINDS: dict[str, tuple[Callable, str]] = {
     "confusion": (confusion_matrix, "the last epoch's confusion matrix (one run or group)"),
     "heldout": (held_out_sets, "held-out sets' accuracy (CIFAR-10.1's gap, CIFAR-10-C by severity)"),
     "search": (search, "a search's trials: best so far, and the objective against each field (FILTER: its name)"),
+    "parallel": (parallel, "parallel coordinates: an axis a varying field and the objective, a line a run"),
 }

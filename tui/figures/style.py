@@ -18,6 +18,8 @@ PNG_DPI = 300
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#E69F00", "#56B4E9", "#CC79A7", "#000000", "#F0E442")
 DASHES = ("-", "--", ":", "-.")  # after the eight colours, lines differ by dash too
 HEAT_MAP = "viridis"  # perceptually uniform and colour-blind-safe
+LABEL_WIDTH = 48  # a legend's label, at most (cut at its end): the legend stays one column wide
+LINE_IN = 0.14  # a legend line's height at 7 pt, in inches
 
 STYLE: dict[str, Any] = {
     "font.family": "DejaVu Sans",  # matplotlib's own font: the same figure on every machine
@@ -97,11 +99,15 @@ def legend(figure, handles: list, labels: list[str], title: str | None = None, m
         from matplotlib.lines import Line2D
 
         shown.append((Line2D([], [], linestyle="none"), f"… {more} more"))
+    labels = [label if len(label) <= LABEL_WIDTH else label[: LABEL_WIDTH - 1] + "…" for _, label in shown]
+    columns = min(2 if max(map(len, labels)) <= LABEL_WIDTH // 2 + 4 else 1, len(shown))
+    lines = -(-len(labels) // columns) + (title.count("\n") + 1 if title else 0)
+    figure.set_figheight(figure.get_figheight() + LINE_IN * lines)  # the axes keep their height
     figure.legend(
         [h for h, _ in shown],
-        [label for _, label in shown],
+        labels,
         loc="outside lower center",
-        ncols=min(2, len(shown)),
+        ncols=columns,
         title=title,
         handlelength=1.8,
         columnspacing=1.0,
