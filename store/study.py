@@ -22,9 +22,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..engine.config import ConfigError, make_config
-from .columns import objectives
+from .columns import better, eval_sql, objectives
 
-SEARCHES = ("tpe", "random", "grid")
+SEARCHES = ("tpe", "random", "grid", "nsga2")
 PRUNERS = ("none", "median", "asha", "hyperband")
 OBJECTIVES = objectives()  # the command line's choices (tui/cli/queue.py); the rest asks objectives() itself
 IN_FLIGHT = ("queued", "running")
@@ -44,18 +44,40 @@ class StudySettings:
             value = getattr(self, field)
             if not isinstance(value, int) or isinstance(value, bool):
                 raise ConfigError(field, f"a whole number (got {value!r})")
-        for field, value, allowed in (
-            ("search", self.search, SEARCHES),
-            ("prune", self.prune, PRUNERS),
-            ("objective", self.objective, tuple(objectives())),
-        ):
+        for field, value, allowed in (("search", self.search, SEARCHES), ("prune", self.prune, PRUNERS)):
             if value not in allowed:
                 raise ConfigError(field, f"{value!r} is not one of {', '.join(allowed)}")
+        names = objective_names(self.objective)
+        if len(names) == 1 and names[0] not in objectives():
+            raise ConfigError(
+                "objective", f"{self.objective!r} is not one of {', '.join(objectives())} (or several, comma-separated)"
+            )
+        for name in names if len(names) > 1 else ():
+            if better(name) is None:
+                raise ConfigError(
+                    "objective", f"{name!r} is no result column (test_acc, seconds, test_loss, cifar10.1_acc, …)"
+                )
+        if len(names) != len(set(names)):
+            raise ConfigError("objective", f"{self.objective!r} names an objective twice")
+        if len(names) > 1 and self.prune != "none":
+            raise ConfigError("prune", "Optuna cannot prune a search of several objectives; leave out --prune")
         if not 1 <= self.trials <= 10_000:
             raise ConfigError("trials", f"must be between 1 and 10000 (got {self.trials})")
         if not 1 <= self.parallel <= 1_000:
             raise ConfigError("parallel", f"must be between 1 and 1000 (got {self.parallel})")
         return self
+
+
+def objective_names(objective: str) -> list[str]:
+    """A study's objectives: one name, or several comma-separated (test_acc,seconds)."""
+    return [name.strip() for name in str(objective).split(",") if name.strip()]
+
+
+def _objective_sql(name: str) -> str:
+    """A run's value of an objective in SQL: its column, or a held-out set's figure."""
+    if name in objectives() or better(name) is not None and eval_sql(name) is None:
+        return name  # a run column (checked against the declared ones before it reaches SQL)
+    return eval_sql(name)
 
 
 def search_space(values: dict[str, Any], preset: str | None) -> tuple[dict[str, dict], dict[str, Any]]:
@@ -231,7 +253,14 @@ def progress(db, names: list[str] | None = None) -> list[dict[str, Any]]:
     rows = [dict(zip([d[0] for d in cursor.description], values)) for values in cursor.fetchall()]
     for row in rows:
         objective = row["objective"]
-        assert objective in objectives()  # a column's name, put in the SQL below
+        row["front"] = None
+        if objective not in objectives():  # several objectives: no one best, a front (store/pareto.py)
+            from .pareto import pareto_front
+
+            ended = [t["value"] for t in _trials(db, row["name"]) if t["status"] == "finished" and _numbers(t["value"])]
+            directions = [better(n) for n in objective_names(objective)]
+            row["best_run"], row["best"], row["front"] = None, None, len(pareto_front(ended, directions))
+            continue
         order = "DESC" if objectives()[objective] == "maximize" else "ASC"
         best = db.execute(
             f"""SELECT id, {objective} FROM runs WHERE sweep = ? AND trial IS NOT NULL AND status = 'finished'
@@ -245,12 +274,12 @@ def progress(db, names: list[str] | None = None) -> list[dict[str, Any]]:
 def best_so_far(db, name: str) -> list[tuple[int, float]]:
     """(trial number, the best finished objective up to it): the study's progress curve."""
     row = _study_row(db, name)
-    if row is None:
+    if row is None or row["objective"] not in objectives():  # several objectives have no one best
         return []
     pick = max if objectives()[row["objective"]] == "maximize" else min
     curve, best = [], None
     for trial in _trials(db, name):
-        if trial["status"] == "finished" and _number(trial["value"]):
+        if trial["status"] == "finished" and _numbers(trial["value"]):
             best = trial["value"] if best is None else pick(best, trial["value"])
             curve.append((trial["number"], best))
     return curve
@@ -265,14 +294,16 @@ def outcomes(db, name: str) -> list[dict[str, Any]]:
     fields = list(json.loads(row["space"]))
     points = []
     for trial in _trials(db, name):
-        if trial["status"] == "finished" and _number(trial["value"]):
+        if trial["status"] == "finished" and _numbers(trial["value"]):
             value = trial["value"]
         elif trial["status"] == "pruned" and trial["values"]:
             value = trial["values"][max(trial["values"])]
         else:
             continue
         point = {field: trial["config"].get(field) for field in fields}
-        points.append({"number": trial["number"], "status": trial["status"], "point": point, "value": value})
+        first = value[0] if isinstance(value, list) else value  # several objectives: the charts show the first
+        points.append({"number": trial["number"], "status": trial["status"], "point": point, "value": first,
+                       "values": _as_list(value)})  # fmt: skip
     return points
 
 
@@ -286,31 +317,34 @@ def _trials(db, name: str) -> list[dict[str, Any]]:
     """The study's trials in proposal order: run id, number, status, config, final objective,
     the objective at each recorded epoch, and the sampler's and pruner's notes."""
     objective = db.execute("SELECT objective FROM studies WHERE name = ?", [name]).fetchone()[0]
-    assert objective in objectives()  # a column's name, put in the SQL below
+    names = objective_names(objective)
+    assert all(better(n) is not None for n in names)  # declared columns' names, put in the SQL below
+    finals = ", ".join(_objective_sql(n) for n in names)
     rows = db.execute(
-        f"""SELECT id, trial, status, config, {objective}, trial_attrs FROM runs
+        f"""SELECT id, trial, status, config, trial_attrs, {finals} FROM runs
             WHERE sweep = ? AND trial IS NOT NULL ORDER BY trial, id""",
         [name],
     ).fetchall()
     values: dict[int, dict[int, float]] = {}
-    for run_id, epoch, value in db.execute(
-        f"""SELECT run_id, epoch, {objective} FROM epochs
-            WHERE run_id IN (SELECT id FROM runs WHERE sweep = ? AND trial IS NOT NULL)""",
-        [name],
-    ):
-        if _number(value):
-            values.setdefault(run_id, {})[epoch] = value
+    if len(names) == 1:  # several objectives are never pruned: no epoch's value is asked for
+        for run_id, epoch, value in db.execute(
+            f"""SELECT run_id, epoch, {objective} FROM epochs
+                WHERE run_id IN (SELECT id FROM runs WHERE sweep = ? AND trial IS NOT NULL)""",
+            [name],
+        ):
+            if _number(value):
+                values.setdefault(run_id, {})[epoch] = value
     return [
         {
             "id": run_id,
             "number": number,
             "status": status,
             "config": json.loads(config),
-            "value": value,
+            "value": finals[0] if len(finals) == 1 else list(finals),
             "values": values.get(run_id, {}),
             "attrs": json.loads(attrs or "{}"),
         }
-        for run_id, number, status, config, value, attrs in rows
+        for run_id, number, status, config, attrs, *finals in rows
     ]
 
 
@@ -344,6 +378,7 @@ def _rebuild(row: dict[str, Any], trials: list[dict[str, Any]], seed_offset: int
     sampler = {
         "tpe": lambda: optuna.samplers.TPESampler(seed=seed, constant_liar=True),
         "random": lambda: optuna.samplers.RandomSampler(seed=seed),
+        "nsga2": lambda: optuna.samplers.NSGAIISampler(seed=seed),
         "grid": lambda: optuna.samplers.GridSampler({k: a["choices"] for k, a in space.items()}, seed=grid_seed),
     }[row["search"]]()
     epochs = max(space["epochs"]["choices"]) if "epochs" in space else make_config(row["preset"], **fixed).epochs
@@ -353,9 +388,8 @@ def _rebuild(row: dict[str, Any], trials: list[dict[str, Any]], seed_offset: int
         "asha": lambda: optuna.pruners.SuccessiveHalvingPruner(min_resource=1),
         "hyperband": lambda: optuna.pruners.HyperbandPruner(min_resource=1, max_resource=int(epochs)),
     }[row["prune"]]()
-    study = optuna.create_study(
-        study_name=row["name"], direction=objectives()[row["objective"]], sampler=sampler, pruner=pruner
-    )
+    directions = [better(n) for n in objective_names(row["objective"])]
+    study = optuna.create_study(study_name=row["name"], directions=directions, sampler=sampler, pruner=pruner)
     frozen = []
     for trial in trials:
         params = {field: trial["config"].get(field) for field in distributions}
@@ -367,12 +401,12 @@ def _rebuild(row: dict[str, Any], trials: list[dict[str, Any]], seed_offset: int
             "queued": TrialState.RUNNING,
             "running": TrialState.RUNNING,
         }.get(trial["status"], TrialState.FAIL)
-        if state == TrialState.COMPLETE and not _number(trial["value"]):
+        if state == TrialState.COMPLETE and not _numbers(trial["value"]):
             state = TrialState.FAIL
         frozen.append(
             create_trial(
                 state=state,
-                value=trial["value"] if state == TrialState.COMPLETE else None,
+                values=_as_list(trial["value"]) if state == TrialState.COMPLETE else None,
                 params=params,
                 distributions={f: distributions[f] for f in params},
                 intermediate_values=trial["values"],
@@ -403,7 +437,7 @@ def export_study(db, name: str, storage: Any) -> int:
         optuna.delete_study(study_name=name, storage=storage)
     except KeyError:
         pass  # none yet
-    target = optuna.create_study(storage=storage, study_name=name, direction=study.direction)
+    target = optuna.create_study(storage=storage, study_name=name, directions=study.directions)
     for key in ("search", "prune", "objective", "trials", "parallel", "seed", "preset"):
         target.set_user_attr(f"cifar-tui:{key}", row[key])
     copied = []
@@ -424,3 +458,12 @@ def _fits(distribution, value: Any) -> bool:
 
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _numbers(value: Any) -> bool:
+    """A trial's final value (or each of its values, with several objectives) is a finite number."""
+    return all(map(_number, _as_list(value)))
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]

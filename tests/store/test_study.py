@@ -67,7 +67,7 @@ def test_a_search_keeps_k_trials_in_flight_and_stops_at_n():
     (progress,) = store.studies()
     assert progress | {"best": round(progress["best"], 1)} == {
         "name": "s1", "search": "tpe", "prune": "none", "objective": "test_acc", "trials": 5, "proposed": 5,
-        "finished": 5, "pruned": 0, "queued": 0, "running": 0, "best": 70.0, "best_run": 1,
+        "finished": 5, "pruned": 0, "queued": 0, "running": 0, "best": 70.0, "best_run": 1, "front": None,
     }  # fmt: skip
 
 
@@ -218,3 +218,48 @@ def test_best_so_far_follows_the_finished_trials_in_proposal_order():
         end(store, run_id, per_epoch=[acc])
     assert best_so_far(store.db, "s1") == [(0, 60.0), (1, 60.0), (2, 65.0)]
     assert not math.isnan(store.studies()[0]["best"])
+
+
+@pytest.mark.parametrize("search", ["nsga2", "tpe"])
+def test_a_search_of_two_objectives_proposes_each_trial_once_and_its_front_is_optuna_s(tmp_path, search):
+    import optuna
+
+    from cifar_tui.store.pareto import pareto_front
+    from cifar_tui.store.study import export_study, progress
+
+    store = RunStore(tmp_path / "runs.db")
+    settings = StudySettings(search=search, trials=10, parallel=2, objective="test_acc,seconds")
+    start(store, settings, lr="1e-4:1e-1", batch_size="32,64,128")
+    seen = []
+    while (claim := store.claim_next("w")) is not None:
+        config = store.run(claim.run_id)["config"]
+        accuracy, seconds = (
+            60 + 10 * math.log10(config["lr"] / 1e-4) / 3,
+            50 - config["batch_size"] / 4 + config["lr"] * 100,
+        )
+        store.db.execute("UPDATE runs SET seconds = ? WHERE id = ?", [seconds, claim.run_id])
+        end(store, claim.run_id, final=accuracy, per_epoch=[accuracy])
+        seen.append((claim.run_id, accuracy, seconds))
+    assert [t for (t,) in store.db.execute("SELECT trial FROM runs ORDER BY trial")] == list(range(10))
+    front = sorted(seen[i][0] for i in pareto_front([(a, s) for _, a, s in seen], ["maximize", "minimize"]))
+    [row] = progress(store.db)
+    assert row["front"] == len(front) and row["best"] is None and row["finished"] == 10
+    export_study(store.db, "s1", f"sqlite:///{tmp_path / 'o.db'}")
+    study = optuna.load_study(study_name="s1", storage=f"sqlite:///{tmp_path / 'o.db'}")
+    assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
+    assert sorted(t.user_attrs["run_id"] for t in study.best_trials) == front
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("objective", "prune", "words"),
+    [
+        ("test_acc,seconds", "median", "prune: Optuna cannot prune a search of several objectives"),
+        ("test_acc,lr", "none", "'lr' is no result column"),
+        ("test_acc,test_acc", "none", "names an objective twice"),
+        ("seconds", "none", "is not one of"),  # one objective: what the pruner can read each epoch
+    ],
+)
+def test_objectives_a_search_cannot_take_are_refused(objective, prune, words):
+    with pytest.raises(ConfigError, match=words):
+        StudySettings(objective=objective, prune=prune).checked()

@@ -103,3 +103,15 @@ async def test_the_new_form_starts_a_search_and_says_what_is_wrong_beside_the_fi
         assert (study["search"], study["prune"], study["trials"], study["proposed"]) == ("tpe", "median", 4, 1)
         (trial,) = app.store.queue()
         assert 1e-4 <= trial["config"]["lr"] <= 1e-1 and trial["config"]["dataset"] == "synthetic"
+
+
+def test_a_search_of_two_objectives_shows_its_front_not_a_best():
+    from cifar_tui.tui.views.runs_view import search_line
+
+    study = {
+        "name": "s2", "search": "nsga2", "prune": "none", "objective": "test_acc,seconds", "trials": 10,
+        "proposed": 10, "finished": 10, "pruned": 0, "running": 0, "queued": 0, "best": None, "best_run": None,
+        "front": 4,
+    }  # fmt: skip
+    text = search_line(study).plain
+    assert text.endswith("· Pareto front of test_acc,seconds: 4 trials") and "best" not in text

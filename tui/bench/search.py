@@ -44,8 +44,9 @@ def bench_search(trials: int, batches: int, search: str = "tpe", prune: str = "m
     }
 
 
-def run_study(path: Path, values: dict[str, Any], settings) -> dict[str, Any]:
-    """Every trial of a new study in `path`, trained one after another as a worker would."""
+def run_study(path: Path, values: dict[str, Any], settings, front: bool = False) -> dict[str, Any]:
+    """Every trial of a new study in `path`, trained one after another as a worker would; with
+    front, the points it trained and those on its Pareto front (each a tuple of its space's values)."""
     from ...engine.config import RunConfig
     from ...engine.data import synthetic
     from ...engine.train import train
@@ -73,5 +74,44 @@ def run_study(path: Path, values: dict[str, Any], settings) -> dict[str, Any]:
     seconds = time.perf_counter() - start
     (progress,) = store.studies()
     epochs = store.db.execute("SELECT sum(epochs_done) FROM runs").fetchone()[0]
+    found = {**progress, "epochs": epochs, "seconds": seconds, "trials": progress["proposed"]}
+    if front:
+        from ...store.pareto import front_of_runs
+        from ...store.study import objective_names
+
+        ids, _ = front_of_runs(store, "", objective_names(settings.objective))
+        configs = store.configs([r["id"] for r in store.find()])
+        point = {run_id: tuple(config[k] for k in SPACE) for run_id, config in configs.items()}
+        found |= {"points": set(point.values()), "front points": {point[i] for i in ids}}
     store.close()
-    return {**progress, "epochs": epochs, "seconds": seconds}
+    return found
+
+
+def bench_search_front(trials: int, batches: int, objectives: str, search: str = "nsga2") -> dict[str, Any]:
+    """A search of several objectives against the full grid of the same space: the grid's Pareto
+    front, the search's, and how many of the grid's front points (configs) the search trained."""
+    from ...engine.sweep import parse_value
+    from ...store.study import StudySettings, grid_size, search_space
+
+    values = {**FIXED, "limit_batches": batches, **{k: parse_value(k, v) for k, v in SPACE.items()}}
+    grid = grid_size(search_space(values, None)[0])
+    with tempfile.TemporaryDirectory() as folder:
+        full = run_study(
+            Path(folder) / "grid.db", values, StudySettings("grid", grid, objective=objectives), front=True
+        )
+        found = run_study(
+            Path(folder) / "search.db", values, StudySettings(search, trials, objective=objectives), front=True
+        )
+    hit = full["front points"] & found["points"]
+    return {
+        "space": " x ".join(f"{k} ({len(v.split(','))})" for k, v in SPACE.items()) + f", {FIXED['epochs']} epochs",
+        "objectives": objectives,
+        "grid: trials": grid,
+        "grid: Pareto front (points)": len(full["front points"]),
+        "grid: epochs trained": full["epochs"],
+        f"{search}: trials": found["trials"],
+        f"{search}: Pareto front (points)": len(found["front points"]),
+        f"{search}: of the grid's front, trained": f"{len(hit)} of {len(full['front points'])}",
+        f"{search}: epochs trained": found["epochs"],
+        "epochs: search / grid": round(found["epochs"] / full["epochs"], 3),
+    }

@@ -90,13 +90,31 @@ def bench_augment_command(device: str, batches: int, images: int) -> None:
 @click.option("--batches", type=click.IntRange(1, 100_000), default=40, show_default=True, help="An epoch's batches.")
 @click.option("--search", type=click.Choice(SEARCHES), default="tpe", show_default=True)
 @click.option("--prune", type=click.Choice(PRUNERS), default="median", show_default=True)
-def bench_search_command(trials: int, batches: int, search: str, prune: str) -> None:
+@click.option(
+    "--objectives",
+    metavar="COL,COL",
+    help="A search of several objectives (test_acc,seconds): its Pareto front against the grid's "
+    "(--search defaults to nsga2 then; no pruning).",
+)
+def bench_search_command(trials: int, batches: int, search: str, prune: str, objectives: str | None) -> None:
     """A search against the full grid of the same space (synthetic data, CPU): each one's best
-    test accuracy, epochs trained and time."""
+    test accuracy, epochs trained and time; with --objectives, each one's Pareto front."""
+    from ...engine.config import ConfigError
+    from ...store.study import StudySettings
     from ..bench.report import print_result
-    from ..bench.search import bench_search
+    from ..bench.search import bench_search, bench_search_front
 
-    print_result(bench_search(trials, batches, search, prune), "Search against the grid")
+    if objectives is None:
+        print_result(bench_search(trials, batches, search, prune), "Search against the grid")
+        return
+    search = "nsga2" if click.get_current_context().get_parameter_source("search").name == "DEFAULT" else search
+    try:
+        StudySettings(search, trials, objective=objectives).checked()
+    except ConfigError as error:
+        raise BadInput(str(error)) from None
+    print_result(
+        bench_search_front(trials, batches, objectives, search), "A search of several objectives against the grid"
+    )
 
 
 @bench.command("ui")

@@ -48,7 +48,11 @@ def queue() -> None:
 @click.option(
     "--prune", type=click.Choice(PRUNERS), help="Stop a search's losing trials at an epoch's end (default: none)."
 )
-@click.option("--objective", type=click.Choice(tuple(OBJECTIVES)), help="What a search optimises (default: test_acc).")
+@click.option(
+    "--objective",
+    help=f"What a search optimises: {', '.join(OBJECTIVES)} (default: test_acc); or several result columns, "
+    "comma-separated (test_acc,seconds), each its own way, for a front (--search nsga2, tpe, random or grid; no --prune).",
+)
 @click.option(
     "--parallel", type=click.IntRange(1, 1000), help="A search's trials queued or running at once (default: 1)."
 )

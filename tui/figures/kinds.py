@@ -280,6 +280,10 @@ def search(store: RunStore, name: str, options: Options):
     if row is None:
         raise FigureRefused(f"search: no search named {name!r}; `cifar-tui queue` lists them")
     objective, space = row[0], json.loads(row[1])
+    if objective not in objectives():
+        raise FigureRefused(
+            f"search: {name!r} has several objectives ({objective}); `cifar-tui plot pareto sweep={name}` draws its front"
+        )
     trials = outcomes(store.db, name)
     if not trials:
         raise FigureRefused(f"search: {name!r} has no ended trial yet")

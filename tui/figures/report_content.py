@@ -212,7 +212,12 @@ def _searches(store: RunStore, runs: list[dict[str, Any]], options: Options) -> 
         trials = outcomes(store.db, name)
         fields = list(trials[0]["point"]) if trials else []
         rows = [
-            [str(t["number"]), t["status"], *(_plain(t["point"][f]) for f in fields), f"{t['value']:.4g}"]
+            [
+                str(t["number"]),
+                t["status"],
+                *(_plain(t["point"][f]) for f in fields),
+                ", ".join(f"{v:.4g}" for v in t["values"]),
+            ]
             for t in trials
         ]
         if rows:

@@ -62,6 +62,9 @@ def search_line(study: dict[str, Any]) -> Text:
         (f"{study['pruned']} pruned", "magenta"),
         f" · {study['running']} running · {study['queued']} queued",
     )
+    if study.get("front"):
+        line.append(f" · Pareto front of {study['objective']}: ")
+        line.append(f"{study['front']} trials", "bold")
     if study["best"] is not None:
         line.append(" · best ")
         line.append(format_value(study["objective"], study["best"]), "bold")
