@@ -57,7 +57,7 @@ ROBUSTNESS = {
 }
 NUMERIC = (
     {c.name for c in COLUMNS if c.type in (int, float)}
-    | {"run_id", "epoch", "step", "n", "runs", "environments", "loss", "memory_peak", "test_acc_p_value"}
+    | {"run_id", "epoch", "step", "n", "runs", "pruned", "environments", "loss", "memory_peak", "test_acc_p_value"}
     | {f for f, kind in TYPED_FIELDS.items() if kind in (int, float)}
     | set(ROBUSTNESS)
 )
@@ -70,6 +70,7 @@ HEADERS = {c.name: c.header for c in COLUMNS if c.header} | {
     "lr_schedule": "LR schedule",
     "n": "n",
     "runs": "Runs",
+    "pruned": "Pruned",
     "test_acc_p_value": "p (test acc. > target)",
     **{key: words for key, (_, _, words) in ROBUSTNESS.items()},
 }
@@ -186,7 +187,16 @@ def group_reference(group: dict[str, Any]) -> str | None:
 def group_table(groups: list[dict[str, Any]], config_columns: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
     """(columns, rows) of a group table: the config that the group shares, n, and per measure a
     mean and a std (shown as mean ± std where people read it)."""
-    columns = [*config_columns, "n", "runs", *(f"{m}_{s}" for m in MEASURES for s in SPREAD), *MEANS, "environments"]
+    pruned = ["pruned"] if any(g.get("pruned") for g in groups) else []  # a search's groups: its stopped trials
+    columns = [
+        *config_columns,
+        "n",
+        "runs",
+        *pruned,
+        *(f"{m}_{s}" for m in MEASURES for s in SPREAD),
+        *MEANS,
+        "environments",
+    ]
     rows = [
         {
             **{c: g["config"].get(c) for c in config_columns},

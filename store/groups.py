@@ -46,7 +46,8 @@ def group_sql(where: str) -> str:
     # one, the group's figures mix software or hardware and its row says so.
     marking = ", ".join(["environment", *(f"'$.{key}'" for key in NOT_MARKING)])
     stats.append(f"count(DISTINCT {finished.format(f'json_remove({marking})')}) AS environments")
-    return f"""SELECT group_key, count(*) AS runs, count({finished.format("id")}) AS n, min(id) AS id,
+    return f"""SELECT group_key, count(*) AS runs, count({finished.format("id")}) AS n,
+                      coalesce(sum(status = 'pruned'), 0) AS pruned, min(id) AS id,
                       group_concat(id) AS ids, group_concat(DISTINCT sweep) AS sweep, {", ".join(stats)}
                FROM runs WHERE {where} GROUP BY group_key"""
 

@@ -263,3 +263,20 @@ def test_a_search_of_two_objectives_proposes_each_trial_once_and_its_front_is_op
 def test_objectives_a_search_cannot_take_are_refused(objective, prune, words):
     with pytest.raises(ConfigError, match=words):
         StudySettings(objective=objective, prune=prune).checked()
+
+
+def test_a_search_s_group_rows_count_its_pruned_trials_and_a_sweep_s_have_no_such_column(tmp_path):
+    from cifar_tui.store.export import table
+
+    store = RunStore(tmp_path / "runs.db")
+    start(store, StudySettings(search="grid", trials=4, parallel=4, prune="median"), lr="1e-3,1e-2", batch_size="32,64")
+    ids = [store.claim_next("w").run_id for _ in range(4)]
+    for run_id, status in zip(ids, ("finished", "pruned", "pruned", "finished")):
+        end(store, run_id, status, per_epoch=[50.0])
+    columns, rows = table(store, "sweep=s1", "id", grouped=True, varying=True)
+    assert columns.index("pruned") == columns.index("runs") + 1
+    assert sorted((r["n"], r["runs"], r["pruned"]) for r in rows) == [(0, 1, 1), (0, 1, 1), (1, 1, 0), (1, 1, 0)]
+    store.enqueue(json.loads(json.dumps(store.run(ids[0])["config"])) | {"seed": 9})
+    columns, _ = table(store, "status=queued", "id", grouped=True, varying=True)  # a plain run's group
+    assert "pruned" not in columns
+    store.close()
