@@ -256,3 +256,53 @@ def test_dialogs(snap_compare, runs_home, screen):
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+
+
+@pytest.fixture
+def sweep_home(snapshot_home):
+    """Eight runs of a sweep over lr (log), batch size and an --eval-on folder whose name is
+    hostile markup; one pruned-like failed run, drawn dim."""
+    hostile = snapshot_home.path / "[red]x[/red] $y"
+    hostile.mkdir(parents=True)
+    store = snapshot_home.store()
+    for index, (lr, batch_size) in enumerate(
+        [(1e-4, 32), (3e-4, 64), (1e-3, 32), (3e-3, 64), (1e-2, 32), (3e-2, 64), (1e-3, 64)]
+    ):
+        accs = (40.0 + 3 * index % 7, 50.0 + (index * 5) % 13)
+        eval_on = f"folder:{hostile}" if index % 2 else ""
+        finished_run(store, accs=accs, lr=lr, batch_size=batch_size, eval_on=eval_on, steps_per_epoch=20)
+    failed = store.enqueue(make_config("seed-cnn", dataset="synthetic", lr=0.1, batch_size=32).to_dict())
+    store.claim(failed)
+    with store.write():
+        store.db.execute("UPDATE runs SET status = 'failed', error = 'diverged' WHERE id = ?", [failed])
+    store.close()
+    return snapshot_home
+
+
+@pytest.mark.parametrize("size", [(100, 30), (160, 48)])
+def test_compare_s_parallel_coordinates_and_importance(snap_compare, sweep_home, size):
+    pytest.importorskip("sklearn")
+    app = CifarApp(sweep_home, start_engine=False)
+
+    async def run_before(pilot):
+        app.action_show_tab("runs")
+        await pilot.pause(0.2)
+        app.push_screen(CompareScreen(list(range(1, 9))))
+        await pilot.pause(0.5)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_compare_s_keys_choose_the_objective_and_hide_an_axis(snap_compare, sweep_home):
+    pytest.importorskip("sklearn")
+    app = CifarApp(sweep_home, start_engine=False)
+
+    async def run_before(pilot):
+        app.action_show_tab("runs")
+        await pilot.pause(0.2)
+        app.push_screen(CompareScreen(list(range(1, 9))))
+        await pilot.pause(0.5)
+        await pilot.press("o", "x")  # test_loss, and the lr axis hidden
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(160, 48), run_before=run_before)

@@ -109,7 +109,77 @@ def entry_label(runs: list[dict], differing: list[str]) -> str:
 
 
 class CompareScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q", "dismiss", "Close")]
+    BINDINGS = [
+        Binding("escape,q", "dismiss", "Close"),
+        Binding("o", "next_objective", "Objective"),
+        Binding("x", "hide_axis", "Hide an axis"),
+    ]
+    OBJECTIVES = ("test_acc", "test_loss", "seconds")  # what `o` steps through (and held-out sets' accuracies)
+
+    def show_insight(self) -> None:
+        """Parallel coordinates of the compared runs for the chosen objective, and each varying
+        field's importance for it (Optuna's fANOVA over the finished ones)."""
+        from ..widgets.parallel_coordinates import draw, from_runs
+
+        ids = [run_id for ids in self.members for run_id in ids]
+        row = self.query_one("#compare-insight", Horizontal)
+        found = from_runs(self.app.store, ids, self.objective, self.hidden) if len(ids) > 2 else None
+        row.display = found is not None or bool(self.hidden)
+        if not row.display:
+            return
+        chart = self.query_one("#compare-parallel", Static)
+        if found is None:
+            chart.update(Text(f"every varying field is hidden; x shows them again ({', '.join(sorted(self.hidden))})"))
+        else:
+            width = max(30, chart.content_size.width or (self.app.size.width - 8) * 3 // 5)
+            title = Text(
+                f"parallel coordinates · {self.objective} (o: next objective · x: hide an axis)\n", style="bold"
+            )
+            if self.hidden:
+                title.append(f"hidden: {', '.join(sorted(self.hidden))}\n", style="dim")
+            height = 12 if self.app.size.height >= 40 else 8
+            chart.update(title + draw(*found, width=width, height=height, objective=self.objective))
+        self.query_one("#compare-importance", Static).update(self.importance_text(ids))
+
+    def importance_text(self, ids: list[int]) -> Text:
+        from ...store.importance import ImportanceError, importance
+
+        text = Text(f"importance for {self.objective}\n", style="bold")
+        try:
+            found = importance(self.app.store, f"id={','.join(map(str, ids))}", self.objective)
+        except ImportanceError as error:
+            return text + Text(str(error).removeprefix("importance: "), style="dim")
+        top = max(found.fields.values(), default=0) or 1
+        room = self.query_one("#compare-importance", Static).content_size.width or 30
+        name, bar = (12, max(3, room - 20)) if room < 40 else (16, 16)
+        for field, value in found.fields.items():
+            text.append(f"{printable(field)[:name]:<{name}} {value:5.3f} ")
+            text.append("█" * round(bar * value / top) + "\n", style="#21918c")
+        text.append(f"fANOVA (Optuna), {found.used} finished runs", style="dim")
+        if found.note:
+            text.append("\n" + found.note, style="yellow")
+        return text
+
+    def action_next_objective(self) -> None:
+        choices = list(self.OBJECTIVES) + [c for c in self.held_out if c not in self.OBJECTIVES]
+        self.objective = (
+            choices[(choices.index(self.objective) + 1) % len(choices)] if self.objective in choices else choices[0]
+        )
+        self.show_insight()
+
+    def action_hide_axis(self) -> None:
+        """Hide the next varying field's axis; past the last, show them all again."""
+        fields = [
+            f
+            for f in self.app.store.varying_fields_of([i for ids in self.members for i in ids])
+            if f not in ("name", "preset", "model_source")
+        ]
+        shown = [f for f in fields if f not in self.hidden]
+        if shown and len(shown) > 1:
+            self.hidden = self.hidden | {shown[0]}
+        else:
+            self.hidden = set()
+        self.show_insight()
 
     def show_confusions(self, entries: list[tuple[str, list[dict]]]) -> None:
         """The last epoch's confusion matrix of the first three compared (a group's: summed)."""
@@ -174,6 +244,7 @@ class CompareScreen(ModalScreen[None]):
         """Compare runs (run_ids), or groups (each a list of run ids)."""
         super().__init__()
         self.members = groups if groups is not None else [[run_id] for run_id in run_ids or []]
+        self.objective, self.hidden, self.held_out = "test_acc", set(), []
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="panel"):
@@ -182,6 +253,9 @@ class CompareScreen(ModalScreen[None]):
                 yield LossChart(title="batch loss (smoothed)", id="compare-loss")
                 yield LossChart(title="test accuracy %", xlabel="epoch", min_span=10, id="compare-acc")
             yield Horizontal(id="compare-search")
+            with Horizontal(id="compare-insight"):
+                yield Static("", id="compare-parallel")
+                yield Static("", id="compare-importance")
             yield Horizontal(id="compare-confusions")
             yield DataTable(id="compare-table", cursor_type="none", zebra_stripes=True)
             yield Static("", id="compare-source-diff")
@@ -214,6 +288,9 @@ class CompareScreen(ModalScreen[None]):
             self.show_confusions(entries)
         else:
             self.query_one("#compare-confusions", Horizontal).display = False
+        self.held_out = [c for c in held_out_columns(entries) if c.endswith("_acc")]
+        self.show_insight()
+        self.call_after_refresh(self.show_insight)  # again once laid out: drawn to the panel's width
         self.query_one("#compare-loss", LossChart).show(loss_series)
         self.query_one("#compare-acc", LossChart).show(acc_series)
         table = self.query_one("#compare-table", DataTable)
