@@ -44,23 +44,15 @@ def figure_options(command):
     return command
 
 
-def _kinds_help() -> str:
-    from ..figures.kinds import KINDS
-
-    return "; ".join(f"{name}: {words}" for name, (_, words) in KINDS.items())
+def output_option(words: str):
+    return click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help=words)
 
 
 @cli.command()
 @click.argument("kind", type=click.Choice(["curves", "loss", "pareto", "confusion", "heldout", "search", "parallel"]))
 @click.argument("filter_words", nargs=-1)
 @figure_options
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="The figure's file: .pdf, .svg (vector) or .png (300 dpi).",
-)
+@output_option("The figure's file: .pdf, .svg (vector) or .png (300 dpi).")
 @click.option(
     "--objective", default="test_acc", show_default=True, help="parallel: the result column that colours the lines."
 )
@@ -133,13 +125,7 @@ def draw(
 @cli.command()
 @click.argument("filter_words", nargs=-1)
 @figure_options
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="report.html (one self-contained file) or report.md (its figures in report_figures/ beside it).",
-)
+@output_option("report.html (one self-contained file) or report.md (its figures in report_figures/ beside it).")
 @click.pass_context
 def report(ctx: click.Context, filter_words, grouped, plus_minus, width_in, output) -> None:
     """A report of the runs a FILTER keeps (all runs without one): their table, the config fields

@@ -29,6 +29,7 @@ from ..widgets.search_charts import search_charts
 COLORS = ["cyan", "magenta", "green", "yellow", "red", "blue", "orange", "white"]
 MATRICES = 3  # confusion matrices side by side (48 columns each)
 DIFF_LINES = 12  # of a source diff, per compared run
+WIDE = 140  # columns from which the accuracy-against-time chart joins the two curves
 
 
 def short_hash(source: str) -> str:
@@ -160,6 +161,30 @@ class CompareScreen(ModalScreen[None]):
             text.append("\n" + found.note, style="yellow")
         return text
 
+    def show_front(self, entries: list[tuple[str, list[dict]]], groups_of: list[dict | None]) -> None:
+        """Each compared run's (a group's mean) final test accuracy against its training time, a
+        point each in its colour, and the Pareto front through the best trades (store/pareto.py)."""
+        from ...store.pareto import pareto_front
+
+        points = []
+        for index, ((label, runs), group) in enumerate(zip(entries, groups_of)):
+            if group is not None:
+                acc, seconds = group["test_acc_mean"], group["seconds"]
+            else:
+                acc, seconds = (
+                    (runs[0]["test_acc"], runs[0]["seconds"]) if runs[0]["status"] == "finished" else (None, None)
+                )
+            if acc is not None and seconds is not None:
+                points.append((label, seconds, acc, COLORS[index % len(COLORS)]))
+        chart = self.query_one("#compare-front", LossChart)
+        chart.display = len(points) > 1 and self.app.size.width >= WIDE  # a third chart fits a wide terminal only
+        front = sorted(
+            (points[i][1], points[i][2])
+            for i in pareto_front([(a, s) for _, s, a, _ in points], ["maximize", "minimize"])
+        )
+        series = [Series(label, [x], [y], colour, marker="point") for label, x, y, colour in points]
+        chart.show([*series, Series("Pareto front", [x for x, _ in front], [y for _, y in front], "white")])
+
     def action_next_objective(self) -> None:
         choices = list(self.OBJECTIVES) + [c for c in self.held_out if c not in self.OBJECTIVES]
         self.objective = (
@@ -252,6 +277,7 @@ class CompareScreen(ModalScreen[None]):
             with Horizontal(id="compare-charts"):
                 yield LossChart(title="batch loss (smoothed)", id="compare-loss")
                 yield LossChart(title="test accuracy %", xlabel="epoch", min_span=10, id="compare-acc")
+                yield LossChart(title="test acc % by time (white: front)", xlabel="seconds", id="compare-front")
             yield Horizontal(id="compare-search")
             with Horizontal(id="compare-insight"):
                 yield Static("", id="compare-parallel")
@@ -291,6 +317,7 @@ class CompareScreen(ModalScreen[None]):
         self.held_out = [c for c in held_out_columns(entries) if c.endswith("_acc")]
         self.show_insight()
         self.call_after_refresh(self.show_insight)  # again once laid out: drawn to the panel's width
+        self.show_front(entries, groups_of=[self.group_of(runs) for _, runs in entries])
         self.query_one("#compare-loss", LossChart).show(loss_series)
         self.query_one("#compare-acc", LossChart).show(acc_series)
         table = self.query_one("#compare-table", DataTable)
