@@ -697,3 +697,29 @@ async def test_what_runs_ran_on_is_shown_in_detail_marked_in_groups_and_diffed_i
         await pilot.pause()
         text = (tmp_path / "groups.md").read_text()
         assert "(mean ± 95% CI)" in text and "| 3† |" in text
+
+
+async def test_p_marks_the_runs_on_the_pareto_front_of_accuracy_and_time(runs_home):
+    import sqlite3
+
+    from tests.store.test_pareto import by_hand
+
+    with sqlite3.connect(runs_home.db_path) as db:
+        db.execute("UPDATE runs SET seconds = CASE id WHEN 1 THEN 30 WHEN 2 THEN 20 WHEN 3 THEN 25 END")
+        rows = db.execute("SELECT id, test_acc, seconds FROM runs WHERE status = 'finished' ORDER BY id").fetchall()
+    expected = {rows[i][0] for i in by_hand([(a, s) for _, a, s in rows], ["maximize", "minimize"])}
+    app = CifarApp(runs_home, start_engine=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        app.query_one("#runs-table", DataTable).focus()
+        await pilot.press("p")
+        await pilot.pause()
+        table = app.query_one("#runs-table", DataTable)
+        marked = {
+            int(str(table.get_row_at(i)[1])) for i in range(table.row_count) if str(table.get_row_at(i)[0]) == "◆"
+        }
+        assert marked == expected and 0 < len(marked) < 3  # run 1 (61.5%, 30 s) loses to run 3 (62%, 25 s)
+        assert f"the Pareto front of test acc. and time: {len(expected)}" in str(app.query_one("#runs-count").render())
+        await pilot.press("p")
+        await pilot.pause()
+        assert all(str(table.get_row_at(i)[0]) != "◆" for i in range(table.row_count))

@@ -66,7 +66,7 @@ def test_runs_pareto_keeps_the_front_each_column_better_its_way(home, capsys):
     assert status == 0, err
     assert sorted(r["id"] for r in json.loads(out)) == expected and 0 < len(expected) < len(rows)
     status, out, _ = cifar_tui(capsys, "runs", "--pareto", "test_acc,seconds")
-    assert f"the Pareto front of test_acc,seconds: {len(expected)} runs of {len(rows)} finished" in " ".join(
+    assert f"The Pareto front of test_acc,seconds: {len(expected)} runs of {len(rows)} finished" in " ".join(
         out.split()
     )
     for args, words in (

@@ -102,7 +102,7 @@ def runs(
     """The table of runs (newest first), or of groups; FILTER like `lr<0.01 status=finished tag:x`."""
     store = store_of(ctx)
     filter_text = filter_from_words(store, filter_words)
-    front_note = None
+    front_title = None
     if pareto is not None:
         from ...store.pareto import front_of_runs
         from ...store.run_filter import FilterError
@@ -113,7 +113,7 @@ def runs(
             ids, drawn_from = front_of_runs(store, filter_text, [c.strip() for c in pareto.split(",") if c.strip()])
         except (ValueError, FilterError) as error:
             raise BadInput(str(error)) from None
-        front_note = f"the Pareto front of {pareto}: {plural(len(ids))} of {drawn_from:,} finished"
+        front_title = f"The Pareto front of {pareto}: {plural(len(ids))} of {drawn_from:,} finished"
         filter_text = f"{filter_text} id={','.join(map(str, ids)) or 0}"
     if limit is None and not as_json:
         limit = TABLE_ROWS  # a terminal shows the newest; thousands of rows help no one there
@@ -131,13 +131,12 @@ def runs(
             raise BadInput(f"columns: unknown column {unknown[0]!r}; known: {', '.join(known)}")
         shown = wanted
     total = store.count(filter_text)
-    title = f"{'Groups' if grouped else 'Runs'}: {len(rows):,} rows of {total:,} runs"
+    title = front_title or f"{'Groups' if grouped else 'Runs'}: {len(rows):,} rows of {total:,} runs"
     if limit and len(rows) == limit and not grouped and total > limit:
         title += " (--limit 0 shows all)"
     from ...store.export import ENV_MARK, ENV_NOTE, PARTIAL_NOTE, any_partial, mixed_environments
 
-    notes = [front_note] if front_note else []
-    notes += [PARTIAL_NOTE] if any_partial(rows) else []
+    notes = [PARTIAL_NOTE] if any_partial(rows) else []
     notes += [ENV_NOTE.format(mark=ENV_MARK)] if any(map(mixed_environments, rows)) else []
     print_table(people_rows(shown, rows, plus_minus), title=title, note="\n".join(notes) or None)
 

@@ -40,6 +40,10 @@ CELL_WIDTH = 24  # a longer config value (a path in --eval-on) is cut in the mid
 NAME_WIDTH = 32  # and a longer name or sweep
 
 
+FRONT = ("test_acc", "seconds")  # what `p` marks the Pareto front of
+FRONT_MARK = "◆"
+
+
 def is_sparse(column: str) -> bool:
     """A result few runs record (raw acc, with --ema), or a group's statistic of one: shown only
     when a row on the tab has it."""
@@ -109,6 +113,7 @@ class RunsView(RunTableView):
         Binding("n", "note", "Note", show=False),
         Binding("m", "rename", "Rename", show=False),
         Binding("w", "toggle_whole_values", "Whole values", show=False),
+        Binding("p", "toggle_front", "Pareto front", show=False),
     ]
 
     def __init__(self, **kwargs):
@@ -121,6 +126,8 @@ class RunsView(RunTableView):
         self.sort_reverse = True
         self.grouped = False
         self.whole_values = False
+        self.marking_front = False  # p: mark the Pareto front of FRONT among the rows shown
+        self.front: set[int] = set()
         self.loaded = PAGE  # rows asked of the store; grows as the cursor reaches the end
         self.error = ""
 
@@ -132,7 +139,7 @@ class RunsView(RunTableView):
         yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         yield Static(
             "space select · enter details · g groups · c compare · s/S sort · t tag · n note · m rename · l clone · "
-            "r resume · d delete · e export · w whole values",
+            "r resume · d delete · e export · w whole values · p Pareto front",
             classes="hint",
         )
 
@@ -181,6 +188,7 @@ class RunsView(RunTableView):
                 data_table.add_column(SHORT.get(column) or held_out or header(column), key=column)
         else:
             data_table.clear()
+        self.front = self.front_of(self.rows) if self.marking_front else set()
         for row in self.rows:
             data_table.add_row(*self.cells(row, shown), key=self.row_key(row))
             if self.grouped and row.get("reference"):
@@ -211,7 +219,8 @@ class RunsView(RunTableView):
         return str(row["id"])
 
     def cells(self, row: dict[str, Any], shown: list[str]) -> list[Any]:
-        cells: list[Any] = ["✓" if row["id"] in self.selected else ""]
+        front = Text(FRONT_MARK, style="bold yellow") if row["id"] in self.front else ""
+        cells: list[Any] = ["✓" if row["id"] in self.selected else front]
         for column in shown:
             value = row.get(column)
             if column == "preset" and self.grouped:  # the preset whose recipe the group is
@@ -258,9 +267,28 @@ class RunsView(RunTableView):
         )
         if self.grouped and any(map(mixed_environments, self.rows)):
             text += f" · [yellow]{ENV_MARK}[/] environments differ"
+        if self.marking_front:
+            text += f" · [yellow]{FRONT_MARK}[/] the Pareto front of test acc. and time: {len(self.front)}"
         if self.error:
             text = f"[red]{markup_safe(self.error)}[/]"
         self.query_one("#runs-count", Static).update(text)
+
+    def front_of(self, rows: list[dict[str, Any]]) -> set[int]:
+        """The ids of the rows on the Pareto front of FRONT (store/pareto.py): finished runs, or
+        groups by their means."""
+        from ...store.columns import better
+        from ...store.pareto import pareto_front
+
+        def value(row: dict[str, Any], column: str) -> float | None:
+            return row.get(f"{column}_mean", row.get(column)) if self.grouped else row.get(column)
+
+        kept = [r for r in rows if self.grouped or r["status"] == "finished"]
+        points = [[value(r, c) for c in FRONT] for r in kept]
+        return {kept[i]["id"] for i in pareto_front(points, [better(c) for c in FRONT])}
+
+    def action_toggle_front(self) -> None:
+        self.marking_front = not self.marking_front
+        self.redraw()
 
     def chosen_ids(self) -> list[int]:
         """The selected runs, or the one under the cursor when none is selected (a group stands
