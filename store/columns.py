@@ -82,6 +82,10 @@ COLUMNS: tuple[Column, ...] = (
         "seconds", float, header="Time (s)", short="time s", decimals=1, result=True,
         group="mean", at_epoch_end=_OVER_EPOCHS.format("sum(seconds)"), better="minimize",
     ),
+    Column(
+        "params", int, header="Parameters", short="params", decimals=0, result=True, in_table=False,
+        better="minimize",
+    ),  # the model's trainable parameters, recorded when the run starts: a search may weigh them against accuracy
     Column("classes", list, in_table=False, filter=False),
     Column("evals", dict, in_table=False, filter=False),  # held-out sets' summaries; flat as LABEL_KEY columns  # the dataset's names in label order
     Column("environment", dict, in_table=False, filter=False),  # what it ran on; flat as env_ columns

@@ -280,3 +280,26 @@ def test_a_search_s_group_rows_count_its_pruned_trials_and_a_sweep_s_have_no_suc
     columns, _ = table(store, "status=queued", "id", grouped=True, varying=True)  # a plain run's group
     assert "pruned" not in columns
     store.close()
+
+
+def test_a_search_may_weigh_accuracy_against_parameters_or_a_held_out_set(tmp_path):
+    from cifar_tui.store.pareto import front_of_runs
+    from cifar_tui.store.study import progress
+
+    store = RunStore(tmp_path / "runs.db")
+    start(
+        store,
+        StudySettings(search="nsga2", trials=6, parallel=6, objective="test_acc,params,cifar10.1_acc"),
+        lr="1e-4:1e-1",
+    )
+    for number in range(6):
+        claimed = store.claim_next("w").run_id
+        store.db.execute(
+            "UPDATE runs SET params = ?, evals = json_object('cifar10.1', json_object('acc', ?)) WHERE id = ?",
+            [1000 * (6 - number), 40.0 + number % 3, claimed],
+        )
+        end(store, claimed, final=50.0 + number, per_epoch=[50.0 + number])
+    [row] = progress(store.db)
+    ids, drawn = front_of_runs(store, "", ["test_acc", "params", "cifar10.1_acc"])
+    assert drawn == 6 and row["front"] == len(ids) == 1  # the last: most accurate, fewest parameters
+    store.close()
