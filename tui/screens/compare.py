@@ -315,8 +315,7 @@ class CompareScreen(ModalScreen[None]):
         else:
             self.query_one("#compare-confusions", Horizontal).display = False
         self.held_out = [c for c in held_out_columns(entries) if c.endswith("_acc")]
-        self.show_insight()
-        self.call_after_refresh(self.show_insight)  # again once laid out: drawn to the panel's width
+        self.call_after_refresh(self.show_insight)  # once laid out: drawn to the panel's width (fANOVA once)
         self.show_front(entries, groups_of=[self.group_of(runs) for _, runs in entries])
         self.query_one("#compare-loss", LossChart).show(loss_series)
         self.query_one("#compare-acc", LossChart).show(acc_series)
